@@ -1,0 +1,61 @@
+# tfident: two commands do all the set-up on a fresh machine.
+#   make demo   build .venv from the lock file, generate a sample batch, run the pipeline on SQLite
+#   make test   build .venv from the lock file, then lint, type-check and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-stamp
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+DEMO_DIR := demo
+DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
+DEMO_AS_OF := 2026-10-31
+
+.PHONY: install demo test lint format typecheck imports unit bench clean
+
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --all-extras --quiet
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BIN)/tfident synth --households 400 --seed 7 --as-of $(DEMO_AS_OF) --out $(DEMO_DIR)/batch
+	$(BIN)/tfident run --extracts $(DEMO_DIR)/batch --as-of $(DEMO_AS_OF) --db $(DEMO_DB)
+	$(BIN)/tfident export --run latest --out $(DEMO_DIR)/export --db $(DEMO_DB)
+	$(BIN)/tfident evaluate --extracts $(DEMO_DIR)/batch --run latest --db $(DEMO_DB)
+	@echo
+	@echo "Database:   $(DEMO_DIR)/tfident.db"
+	@echo "Exports:    $(DEMO_DIR)/export/candidates.csv, members.csv, persons.csv"
+	@echo "Batch:      $(DEMO_DIR)/batch (truth in $(DEMO_DIR)/batch/truth)"
+
+lint: install
+	$(BIN)/ruff check src tests flows benchmarks
+	$(BIN)/ruff format --check src tests flows benchmarks
+
+format: install
+	$(BIN)/ruff format src tests flows benchmarks
+	$(BIN)/ruff check --fix src tests flows benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+imports: install
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/pytest tests/unit tests/property -q
+
+test: lint typecheck imports
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

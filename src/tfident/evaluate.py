@@ -1,0 +1,179 @@
+"""Score a run of a synthetic batch against its truth files (contract section 7).
+
+Three scores:
+
+* **person links**, pairwise: every pair of source records that the run puts in one
+  person is a predicted link; every pair that truth puts in one person is a true link.
+  Precision, recall and F1 are counted over pairs with a contingency table, never by
+  enumerating pairs. ``cross_source`` repeats it for pairs from different sources only.
+* **households**, pairwise in the same way over records placed in a household.
+* **candidate families**: a candidate household stands for the true household that
+  most of its records belong to. Precision is the share of candidates whose true
+  household is eligible; recall is the share of truly eligible households that some
+  candidate stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+KEY = ["source", "record_id"]
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """Pairwise precision, recall and F1, with the counts behind them."""
+
+    true_positive: int
+    predicted: int
+    actual: int
+
+    @property
+    def precision(self) -> float:
+        """Share of predicted pairs that are true."""
+        return self.true_positive / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        """Share of true pairs that were predicted."""
+        return self.true_positive / self.actual if self.actual else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Counts and rates, for printing and JSON."""
+        return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1}
+
+
+@dataclass(frozen=True)
+class FamilyScore:
+    """Candidate-family precision and recall against truly eligible households."""
+
+    candidates: int
+    candidates_eligible: int
+    eligible: int
+    eligible_found: int
+
+    @property
+    def precision(self) -> float:
+        """Share of candidates standing for a truly eligible household."""
+        return self.candidates_eligible / self.candidates if self.candidates else 1.0
+
+    @property
+    def recall(self) -> float:
+        """Share of truly eligible households that a candidate stands for."""
+        return self.eligible_found / self.eligible if self.eligible else 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Counts and rates, for printing and JSON."""
+        return {**asdict(self), "precision": self.precision, "recall": self.recall}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything ``tfident evaluate`` reports."""
+
+    persons: PairScore
+    persons_cross_source: PairScore
+    households: PairScore
+    families: FamilyScore
+
+    def as_dict(self) -> dict[str, dict[str, float | int]]:
+        """Nested dictionary for JSON output."""
+        return {
+            "persons": self.persons.as_dict(),
+            "persons_cross_source": self.persons_cross_source.as_dict(),
+            "households": self.households.as_dict(),
+            "families": self.families.as_dict(),
+        }
+
+
+def _pairs(counts: pl.Series) -> int:
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def score_pairs(records: pl.DataFrame, predicted: str, actual: str) -> PairScore:
+    """Pairwise scores of the grouping ``predicted`` against ``actual`` (nulls are singletons)."""
+    rows = records.filter(pl.col(predicted).is_not_null() & pl.col(actual).is_not_null())
+    both = rows.group_by(predicted, actual).len()["len"]
+    pred = rows.group_by(predicted).len()["len"]
+    true = rows.group_by(actual).len()["len"]
+    return PairScore(_pairs(both), _pairs(pred), _pairs(true))
+
+
+def score_cross_source_pairs(records: pl.DataFrame, predicted: str, actual: str) -> PairScore:
+    """Pairwise scores counting only pairs of records from different sources."""
+    rows = records.filter(pl.col(predicted).is_not_null() & pl.col(actual).is_not_null())
+
+    def cross(keys: list[str]) -> int:
+        # pairs within the group minus pairs within the same source inside the group
+        within = _pairs(rows.group_by(keys).len()["len"])
+        same_source = _pairs(rows.group_by([*keys, "source"]).len()["len"])
+        return within - same_source
+
+    return PairScore(cross([predicted, actual]), cross([predicted]), cross([actual]))
+
+
+def score_families(
+    candidate_households: pl.Series,
+    records: pl.DataFrame,
+    truth_households: pl.DataFrame,
+) -> FamilyScore:
+    """Candidate-family precision and recall (see the module docstring)."""
+    eligible = truth_households.filter(pl.col("eligible_phase1") == "Y")["true_household_id"]
+    in_candidates = records.filter(pl.col("household_id").is_in(candidate_households.implode()))
+    majority = (
+        in_candidates.group_by("household_id", "true_household_id")
+        .len()
+        .sort(["household_id", "len", "true_household_id"], descending=[False, True, False])
+        .unique("household_id", keep="first", maintain_order=True)
+    )
+    stands_for = majority.with_columns(pl.col("true_household_id").is_in(eligible.implode()).alias("ok"))
+    return FamilyScore(
+        candidates=candidate_households.n_unique(),
+        candidates_eligible=int(stands_for["ok"].sum()),
+        eligible=eligible.n_unique(),
+        eligible_found=stands_for.filter("ok")["true_household_id"].n_unique(),
+    )
+
+
+def read_truth(batch: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read ``truth/persons.csv`` and ``truth/households.csv`` of a synthetic batch."""
+    folder = batch / "truth"
+    persons = pl.read_csv(folder / "persons.csv", infer_schema=False)
+    households = pl.read_csv(folder / "households.csv", infer_schema=False)
+    return persons, households
+
+
+def evaluate_run(
+    persons_index: pl.DataFrame,
+    candidate_households: pl.Series,
+    truth_persons: pl.DataFrame,
+    truth_households: pl.DataFrame,
+) -> Evaluation:
+    """Score a run's person index and candidate list against truth.
+
+    ``persons_index`` has the columns of ``persons.csv`` (source, record_id, person_id,
+    household_id); records absent from it count as unlinked singletons.
+    """
+    records = truth_persons.join(
+        persons_index.select(*KEY, "person_id", "household_id"), on=KEY, how="left"
+    ).with_columns(
+        # a record the run never placed is its own person
+        pl.coalesce("person_id", pl.lit("unplaced:") + pl.col("source") + ":" + pl.col("record_id")).alias(
+            "person_id"
+        )
+    )
+    return Evaluation(
+        persons=score_pairs(records, "person_id", "true_person_id"),
+        persons_cross_source=score_cross_source_pairs(records, "person_id", "true_person_id"),
+        households=score_pairs(records, "household_id", "true_household_id"),
+        families=score_families(candidate_households, records, truth_households),
+    )

@@ -1,0 +1,64 @@
+"""The ``monthly_identification`` Prefect flow: one task per stage, over pure functions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tfident import pipeline
+from tfident.pipeline import PipelineResult, RunConfig
+
+# Frames move between tasks in memory: no result persistence, no input hashing.
+_TASK_OPTIONS: dict = {"cache_policy": NO_CACHE, "persist_result": False}
+
+# Retries only where a fault can be transient (a file share that is briefly unreachable);
+# bad data fails at once and is never retried.
+ingest_task = task(pipeline.ingest_stage, name="ingest", retries=2, retry_delay_seconds=10, **_TASK_OPTIONS)
+standardise_task = task(pipeline.standardise_stage, name="standardise", **_TASK_OPTIONS)
+link_task = task(pipeline.link_stage, name="link", **_TASK_OPTIONS)
+households_task = task(pipeline.households_stage, name="households", **_TASK_OPTIONS)
+criteria_task = task(pipeline.criteria_stage, name="criteria", **_TASK_OPTIONS)
+rank_task = task(pipeline.rank_stage, name="rank", **_TASK_OPTIONS)
+
+
+def summary_markdown(result: PipelineResult, top: int = 10) -> str:
+    """A markdown summary of a run (counts only, and household ids: no personal data)."""
+    summary = result.summary()
+    lines = ["# Monthly identification", "", f"Batch date: {result.as_of.isoformat()}", ""]
+    lines += ["| source | read | accepted | quarantined |", "| --- | ---: | ---: | ---: |"]
+    for name, q in summary["sources"].items():
+        lines.append(f"| {name} | {q['rows_read']} | {q['rows_accepted']} | {q['rows_quarantined']} |")
+    lines += ["", f"Persons: {summary['persons']}, households: {summary['households']}, "
+              f"candidates: {summary['candidates']}", ""]
+    lines += ["| rank | household | score | criteria met |", "| ---: | --- | ---: | --- |"]
+    for row in result.candidates.head(top).iter_rows(named=True):
+        lines.append(f"| {row['rank']} | {row['household_id']} | {row['score']:.3f} | {row['criteria_met']} |")
+    return "\n".join(lines)
+
+
+@flow(name="monthly_identification", log_prints=False)
+def monthly_identification(extracts_dir: Path, as_of: date, config: RunConfig) -> PipelineResult:
+    """Run the monthly identification stages as Prefect tasks and return the frames."""
+    batch = ingest_task(extracts_dir, config.sources)
+    standardised = standardise_task(batch, as_of)
+    person_index, links = link_task(standardised, config.linkage)
+    records, persons, households = households_task(standardised, person_index, as_of)
+    evidence, household_criteria = criteria_task(batch, records, persons, config.pack, as_of)
+    candidates = rank_task(household_criteria, evidence, households, records, links, config.ranking)
+    result = PipelineResult(
+        as_of=as_of,
+        batch=batch,
+        records=records,
+        links=links,
+        persons=persons,
+        households=households,
+        evidence=evidence,
+        household_criteria=household_criteria,
+        candidates=candidates,
+    )
+    create_markdown_artifact(summary_markdown(result), key="monthly-identification-summary")
+    return result

@@ -1,0 +1,248 @@
+"""The one place that orders the stages of a monthly identification run.
+
+Each ``*_stage`` function is a thin, pure wrapper over a stage package and is what the
+Prefect flow (``tfident.flows``) wraps as a task. ``run_pipeline`` calls them in order
+without Prefect, so everything runs and tests without a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tfident import __version__
+from tfident.config import CONFIG_DIR, config_hash
+from tfident.criteria import RulePack, evaluate_criteria, load_pack
+from tfident.households import assign_households
+from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
+from tfident.link import LinkageConfig, link_persons, load_linkage_config
+from tfident.rank import RankingConfig, load_ranking_config, rank_candidates
+from tfident.standardise import match_addresses, standardise_persons
+
+STAGES: tuple[str, ...] = ("ingest", "standardise", "link", "households", "criteria", "rank")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs besides the extracts, resolved from ``config/``."""
+
+    sources: SourcesMapping
+    linkage: LinkageConfig
+    pack: RulePack
+    ranking: RankingConfig
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the resolved configuration."""
+        return config_hash(
+            {"sources": self.sources, "linkage": self.linkage, "criteria": self.pack, "ranking": self.ranking}
+        )
+
+    def as_json(self) -> str:
+        """The resolved configuration as canonical JSON, stored with every run."""
+        payload = {
+            "sources": self.sources.model_dump(mode="json"),
+            "linkage": self.linkage.model_dump(mode="json"),
+            "criteria": self.pack.model_dump(mode="json"),
+            "ranking": self.ranking.model_dump(mode="json"),
+        }
+        return json.dumps(payload, sort_keys=True)
+
+
+def load_run_config(criteria: str = "phase1", config_dir: Path = CONFIG_DIR) -> RunConfig:
+    """Load and validate every configuration file a run uses."""
+    return RunConfig(
+        sources=load_sources_mapping(config_dir / "sources.yaml"),
+        linkage=load_linkage_config(config_dir / "linkage.yaml"),
+        pack=load_pack(criteria),
+        ranking=load_ranking_config(config_dir / "ranking.yaml"),
+    )
+
+
+@dataclass
+class PipelineResult:
+    """The frames a run produces, ready for the store."""
+
+    as_of: date
+    batch: Batch
+    records: pl.DataFrame
+    links: pl.DataFrame
+    persons: pl.DataFrame
+    households: pl.DataFrame
+    evidence: pl.DataFrame
+    household_criteria: pl.DataFrame
+    candidates: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the run summary (no personal data)."""
+        criteria_columns = [c for c in self.household_criteria.columns if c not in _NON_CRITERIA]
+        by_criteria = (
+            self.candidates.group_by("criteria_met").len().sort(["len", "criteria_met"], descending=[True, False])
+        )
+        return {
+            "sources": {
+                name: {"rows_read": q.rows_read, "rows_accepted": q.rows_accepted, "rows_quarantined": q.rows_quarantined}
+                for name, q in sorted(self.batch.quality.items())
+            },
+            "records": self.records.height,
+            "persons": self.persons.height,
+            "households": self.households.height,
+            "candidates": self.candidates.height,
+            "criteria_met_households": {
+                c: int(self.household_criteria[c].sum()) for c in criteria_columns if c in self.household_criteria.columns
+            },
+            "candidates_by_criteria": dict(zip(by_criteria["criteria_met"], by_criteria["len"], strict=True)),
+        }
+
+
+_NON_CRITERIA = {"household_id", "n_national", "eligible", "eligibility"}
+
+
+def ingest_stage(extracts_dir: Path, sources: SourcesMapping) -> Batch:
+    """Read and validate every extract of the batch."""
+    return read_batch(extracts_dir, sources)
+
+
+def standardise_stage(batch: Batch, as_of: date) -> pl.DataFrame:
+    """Standardise every person record and match its address to the gazetteer."""
+    persons = standardise_persons(batch.extracts, as_of)
+    return match_addresses(persons, batch.extracts["gazetteer"])
+
+
+def link_stage(records: pl.DataFrame, linkage: LinkageConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Link person records across sources into persons."""
+    return link_persons(records, linkage)
+
+
+def households_stage(
+    records: pl.DataFrame, person_index: pl.DataFrame, as_of: date
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Place every person at an address at the batch date; group them into households.
+
+    Returns the records with ``person_id`` and ``household_id``, the persons and the
+    households.
+    """
+    residents, households = assign_households(records, person_index, as_of)
+    placed = records.join(person_index.select("record_key", "person_id"), on="record_key", how="left").join(
+        residents.select("person_id", "household_id"), on="person_id", how="left"
+    )
+    return placed, residents, households
+
+
+def criteria_stage(
+    batch: Batch, records: pl.DataFrame, persons: pl.DataFrame, pack: RulePack, as_of: date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply the rule pack; return evidence rows and one row of criteria per household."""
+    record_index = records.select("source", "record_id", "person_id", "household_id")
+    people = persons.select("person_id", "household_id", "date_of_birth")
+    return evaluate_criteria(batch.extracts, record_index, people, pack, as_of)
+
+
+def rank_stage(
+    household_criteria: pl.DataFrame,
+    evidence: pl.DataFrame,
+    households: pl.DataFrame,
+    records: pl.DataFrame,
+    links: pl.DataFrame,
+    ranking: RankingConfig,
+) -> pl.DataFrame:
+    """Rank eligible households and add what the candidate export shows about each."""
+    ranked = rank_candidates(household_criteria, evidence, households, ranking)
+    confidence = record_link_probability(records, links)
+    weakest = (
+        records.select("record_key", "household_id")
+        .join(confidence, on="record_key", how="left")
+        .group_by("household_id")
+        .agg(pl.col("link_probability").min().alias("min_link_probability"))
+    )
+    return (
+        ranked.join(households.select("household_id", "uprn", "address", "postcode", "n_members"), on="household_id")
+        .join(weakest, on="household_id", how="left")
+        .sort("rank")
+    )
+
+
+def record_link_probability(records: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """Each record's strongest link to another record of its person (1.0 when it stands alone)."""
+    ends = pl.concat(
+        [
+            links.select(pl.col("record_key_l").alias("record_key"), "match_probability"),
+            links.select(pl.col("record_key_r").alias("record_key"), "match_probability"),
+        ]
+    )
+    best = ends.group_by("record_key").agg(pl.col("match_probability").max().alias("link_probability"))
+    return (
+        records.select("record_key")
+        .join(best, on="record_key", how="left")
+        .with_columns(pl.col("link_probability").fill_null(1.0))
+    )
+
+
+ProgressCallback = Callable[[str, float | None], None]
+"""Called with (stage, None) when a stage starts and (stage, seconds) when it ends."""
+
+
+def _no_progress(stage: str, seconds: float | None) -> None:
+    return None
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, progress: ProgressCallback) -> Iterator[None]:
+    progress(stage, None)
+    started = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - started, 3)
+    progress(stage, timings[stage])
+
+
+def run_pipeline(
+    extracts_dir: Path,
+    as_of: date,
+    config: RunConfig,
+    progress: ProgressCallback = _no_progress,
+) -> PipelineResult:
+    """Run every stage in order, without Prefect, and return the frames for the store."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "ingest", progress):
+        batch = ingest_stage(extracts_dir, config.sources)
+    with _timed(timings, "standardise", progress):
+        standardised = standardise_stage(batch, as_of)
+    with _timed(timings, "link", progress):
+        person_index, links = link_stage(standardised, config.linkage)
+    with _timed(timings, "households", progress):
+        records, persons, households = households_stage(standardised, person_index, as_of)
+    with _timed(timings, "criteria", progress):
+        evidence, household_criteria = criteria_stage(batch, records, persons, config.pack, as_of)
+    with _timed(timings, "rank", progress):
+        candidates = rank_stage(household_criteria, evidence, households, records, links, config.ranking)
+    return PipelineResult(
+        as_of=as_of,
+        batch=batch,
+        records=records,
+        links=links,
+        persons=persons,
+        households=households,
+        evidence=evidence,
+        household_criteria=household_criteria,
+        candidates=candidates,
+        timings=timings,
+    )
+
+
+def run_id_for(as_of: date, batch: Batch, config: RunConfig, criteria: str) -> str:
+    """A run id derived from what determines the output: same inputs, same id."""
+    digest = hashlib.sha256()
+    for name in sorted(batch.files):
+        digest.update(f"{name}={batch.files[name].sha256};".encode())
+    digest.update(f"config={config.hash};criteria={criteria};code={__version__}".encode())
+    return f"R{as_of:%Y%m%d}-{digest.hexdigest()[:10]}"

@@ -1,0 +1,58 @@
+"""tfident.store: the database (SQLAlchemy 2, SQLite or PostgreSQL) and the contract exports.
+
+* :mod:`~tfident.store.tables`: the tables; the first Alembic revision creates them all.
+* :mod:`~tfident.store.engine`: ``make_engine``, ``init_db``, ``upgrade``.
+* :mod:`~tfident.store.writer`: ``write_run`` publishes a run atomically.
+* :mod:`~tfident.store.reader`: ``resolve_run`` and the ``read_*`` functions.
+* :mod:`~tfident.store.export`: ``export_run`` writes contract section 6.
+
+No engine is created at import time.
+"""
+
+from tfident.store.engine import current_revision, head_revision, init_db, make_engine, upgrade
+from tfident.store.export import EXPORT_COLUMNS, export_run
+from tfident.store.reader import (
+    RunInfo,
+    latest_run_id,
+    list_runs,
+    read_candidates,
+    read_evidence,
+    read_members,
+    read_persons_index,
+    read_quality,
+    read_quarantine,
+    read_run,
+    resolve_run,
+    run_exists,
+)
+from tfident.store.tables import RUN_STATUSES, RUN_TABLES, metadata
+from tfident.store.writer import RunRecord, fail_run, start_run, write_run
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "RUN_STATUSES",
+    "RUN_TABLES",
+    "RunInfo",
+    "RunRecord",
+    "current_revision",
+    "export_run",
+    "fail_run",
+    "head_revision",
+    "init_db",
+    "latest_run_id",
+    "list_runs",
+    "make_engine",
+    "metadata",
+    "read_candidates",
+    "read_evidence",
+    "read_members",
+    "read_persons_index",
+    "read_quality",
+    "read_quarantine",
+    "read_run",
+    "resolve_run",
+    "run_exists",
+    "start_run",
+    "upgrade",
+    "write_run",
+]

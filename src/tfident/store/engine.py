@@ -1,0 +1,128 @@
+"""Engines and migrations: where the database is, and bringing its schema up to date.
+
+No engine is created at import time. :func:`make_engine` builds one from an SQLAlchemy
+URL (an SQLite file ``tfident.db`` in the working folder by default); :func:`init_db`
+migrates it to the newest schema with Alembic, configured in code (no ``alembic.ini``).
+Close an engine with ``engine.dispose()`` when done.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine, make_url
+
+from tfident.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+DEFAULT_SQLITE_FILE = "tfident.db"
+BEGIN_OPTION = "tfident_sqlite_begin"
+"""Execution option naming the SQLite ``BEGIN`` to use (``"BEGIN IMMEDIATE"`` for writers)."""
+
+
+def default_url() -> str:
+    """The URL used when none is given: an SQLite file ``tfident.db`` in the working folder."""
+    return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (default: SQLite ``tfident.db`` in the working folder).
+
+    SQLite connections use write-ahead logging, enforce foreign keys, wait up to 30 s
+    for a lock, and get real transactions (SQLAlchemy, not the driver, emits ``BEGIN``),
+    so a run is written atomically. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    """
+    try:
+        parsed = make_url(url or default_url())
+    except sa.exc.ArgumentError as error:
+        raise StoreError(f"--db {url!r} is not an SQLAlchemy URL (e.g. sqlite:///tfident.db): {error}") from None
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
+        raise StoreError(f"cannot use database {parsed.render_as_string()}: {error}") from None
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Leave transactions to SQLAlchemy (the "begin" hook below): pysqlite's own
+        # implicit BEGIN would leave reads before the first write outside the transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "busy_timeout=30000"):
+                cursor.execute(f"PRAGMA {pragma}")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
+
+
+def safe_url(engine: Engine) -> str:
+    """The engine's URL with any password hidden, for messages."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An Alembic config for tfident's migrations, built in code; ``connection`` is used when given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this tfident."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships a revision
+        raise StoreError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration revision the database is at, or None when it was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def init_db(engine: Engine) -> None:
+    """Migrate the database to the newest schema (creating every table on a new database).
+
+    It is safe to call on every start: a database already at the newest revision is left
+    as it is.
+    """
+    try:
+        if current_revision(engine) == head_revision():
+            return
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    except sa.exc.SQLAlchemyError as error:
+        raise StoreError(f"cannot migrate database {safe_url(engine)}: {error}") from error
+    log.info("database %s migrated to revision %s", safe_url(engine), head_revision())
+
+
+def upgrade(url: str | None = None) -> str:
+    """Migrate the database at ``url`` to the newest schema and return the revision (``tfident db upgrade``)."""
+    engine = make_engine(url)
+    try:
+        init_db(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    return revision or ""

@@ -1,0 +1,346 @@
+"""Read runs back: which run is meant, and its candidates, members, person index and quality.
+
+Only complete runs are readable: ``published`` ones and the ``superseded`` runs they
+replaced. ``"latest"`` means the published run with the latest batch date (and, for a
+month run more than once, the latest version). Asking for a run that does not exist,
+failed or is still being written raises :class:`~tfident.errors.NotFound` with a
+message that says which and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tfident.errors import NotFound, StoreError
+from tfident.store.engine import safe_url
+from tfident.store.frames import frame_schema
+from tfident.store.tables import READABLE_STATUSES, metadata
+
+runs = metadata.tables["runs"]
+candidates_table = metadata.tables["candidates"]
+source_records = metadata.tables["source_records"]
+links_table = metadata.tables["links"]
+quality_table = metadata.tables["quality"]
+evidence_table = metadata.tables["criteria_evidence"]
+quarantine_table = metadata.tables["quarantine"]
+
+LATEST = "latest"
+
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "household_id",
+    "score",
+    "criteria_met",
+    "eligibility",
+    "n_members",
+    "uprn",
+    "address",
+    "postcode",
+    "estimated_annual_cost",
+    "min_link_probability",
+)
+RUN_LIST_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "created_at",
+    "as_of",
+    "month",
+    "version",
+    "status",
+    "ruleset_id",
+    "ruleset_version",
+    "linkage_model_version",
+    "code_version",
+    "config_hash",
+)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Everything stored about a run in the ``runs`` table."""
+
+    run_id: str
+    created_at: datetime
+    as_of: date
+    status: str
+    ruleset_id: str
+    ruleset_version: str
+    linkage_model_version: str
+    config_json: str
+    config_hash: str
+    code_version: str
+    month: str
+    version: int
+    summary: dict[str, Any]
+    stage_timings: dict[str, Any]
+    error: str | None
+
+    @property
+    def readable(self) -> bool:
+        """Whether the run is complete (published or superseded)."""
+        return self.status in READABLE_STATUSES
+
+
+def _frame(connection: sa.Connection, statement: sa.Select[Any]) -> pl.DataFrame:
+    """Run a select and return its rows as a frame typed from the selected columns."""
+    schema = frame_schema(list(statement.selected_columns))
+    rows = connection.execute(statement).all()
+    return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
+def _sorted(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Sort in polars, not SQL: byte order whatever the database's collation, nulls last."""
+    return frame.sort(by, nulls_last=True, maintain_order=True)
+
+
+def _guard(engine: Engine, error: sa.exc.SQLAlchemyError) -> StoreError:
+    return StoreError(
+        f"cannot read database {safe_url(engine)}: {error.__class__.__name__}; "
+        "is it a tfident database? (`tfident run` or `tfident db upgrade` creates the tables)"
+    )
+
+
+def run_exists(engine: Engine, run_id: str) -> bool:
+    """Whether a complete (published or superseded) run with this id is stored."""
+    try:
+        with engine.connect() as connection:
+            status = connection.execute(sa.select(runs.c.status).where(runs.c.run_id == run_id)).scalar()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    return status in READABLE_STATUSES
+
+
+def latest_run_id(engine: Engine) -> str | None:
+    """The id of the latest published run, or None when none is."""
+    statement = (
+        sa.select(runs.c.run_id)
+        .where(runs.c.status == "published")
+        .order_by(runs.c.as_of.desc(), runs.c.version.desc(), runs.c.created_at.desc(), runs.c.run_id.desc())
+        .limit(1)
+    )
+    try:
+        with engine.connect() as connection:
+            return connection.execute(statement).scalar()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+
+
+def resolve_run(engine: Engine, run: str = LATEST) -> str:
+    """Turn ``"latest"`` or a run id into the id of a readable run, or raise NotFound saying why not."""
+    if run.strip().lower() == LATEST:
+        run_id = latest_run_id(engine)
+        if run_id is None:
+            raise NotFound(
+                f"no published run in {safe_url(engine)}: "
+                "run `tfident run --extracts DIR --as-of YYYY-MM-DD` with this --db first"
+            )
+        return run_id
+    _require_readable(engine, run.strip())
+    return run.strip()
+
+
+def _require_readable(engine: Engine, run_id: str) -> None:
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sa.select(runs.c.status, runs.c.error).where(runs.c.run_id == run_id)).first()
+            if row is None:
+                known = (
+                    connection.execute(
+                        sa.select(runs.c.run_id)
+                        .where(runs.c.status.in_(READABLE_STATUSES))
+                        .order_by(runs.c.as_of.desc(), runs.c.version.desc())
+                        .limit(5)
+                    )
+                    .scalars()
+                    .all()
+                )
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    if row is None:
+        hint = f"newest stored runs: {', '.join(known)}" if known else "the database holds no published run yet"
+        raise NotFound(f"run {run_id!r} not found in {safe_url(engine)} ({hint}); use --run latest for the newest")
+    status, error_text = row
+    if status == "failed":
+        first_line = (error_text or "no error recorded").splitlines()[0]
+        raise NotFound(f"run {run_id} failed and was never published ({first_line}); run the batch again")
+    if status == "running":
+        raise NotFound(f"run {run_id} is still being written (or stopped part-way); it has no results yet")
+
+
+def read_run(engine: Engine, run_id: str) -> RunInfo:
+    """Everything stored about one run, whatever its status."""
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sa.select(runs).where(runs.c.run_id == run_id)).mappings().first()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    if row is None:
+        raise NotFound(f"run {run_id!r} not found in {safe_url(engine)}")
+    return RunInfo(
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+        as_of=row["as_of"],
+        status=row["status"],
+        ruleset_id=row["ruleset_id"],
+        ruleset_version=row["ruleset_version"],
+        linkage_model_version=row["linkage_model_version"],
+        config_json=row["config_json"],
+        config_hash=row["config_hash"],
+        code_version=row["code_version"],
+        month=row["month"],
+        version=row["version"],
+        summary=dict(row["summary_json"] or {}),
+        stage_timings=dict(row["stage_timings_json"] or {}),
+        error=row["error"],
+    )
+
+
+def list_runs(engine: Engine, statuses: Iterable[str] | None = None) -> pl.DataFrame:
+    """Every run (or those with the given statuses), newest first, without config or summaries."""
+    statement = sa.select(*(runs.c[name] for name in RUN_LIST_COLUMNS)).order_by(
+        runs.c.created_at.desc(), runs.c.run_id.desc()
+    )
+    if statuses is not None:
+        statement = statement.where(runs.c.status.in_(list(statuses)))
+    return _read(engine, statement)
+
+
+def _read(engine: Engine, statement: sa.Select[Any], run_id: str | None = None) -> pl.DataFrame:
+    if run_id is not None:
+        _require_readable(engine, run_id)
+    try:
+        with engine.connect() as connection:
+            return _frame(connection, statement)
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+
+
+def read_candidates(engine: Engine, run_id: str) -> pl.DataFrame:
+    """The run's candidate households, best first: ``CANDIDATE_COLUMNS``."""
+    statement = sa.select(*(candidates_table.c[name] for name in CANDIDATE_COLUMNS)).where(
+        candidates_table.c.run_id == run_id
+    )
+    return _sorted(_read(engine, statement, run_id), ["rank", "household_id"])
+
+
+def _best_links(run_id: str, household_ids: Sequence[str] | None) -> sa.Subquery:
+    """Each candidate-household record's strongest link to another record of the same person."""
+    ends = sa.union_all(
+        sa.select(
+            links_table.c.record_key_l.label("record_key"),
+            links_table.c.record_key_r.label("other_key"),
+            links_table.c.match_probability,
+        ).where(links_table.c.run_id == run_id),
+        sa.select(
+            links_table.c.record_key_r.label("record_key"),
+            links_table.c.record_key_l.label("other_key"),
+            links_table.c.match_probability,
+        ).where(links_table.c.run_id == run_id),
+    ).subquery("ends")
+    record = source_records.alias("record")
+    other = source_records.alias("other")
+    statement = (
+        sa.select(ends.c.record_key, sa.func.max(ends.c.match_probability).label("link_probability"))
+        .join(record, sa.and_(record.c.run_id == run_id, record.c.record_key == ends.c.record_key))
+        .join(other, sa.and_(other.c.run_id == run_id, other.c.record_key == ends.c.other_key))
+        .where(record.c.person_id == other.c.person_id)
+        .group_by(ends.c.record_key)
+    )
+    statement = _in_households(statement, record, run_id, household_ids)
+    return statement.subquery("best_links")
+
+
+def _in_households(
+    statement: sa.Select[Any], records: sa.FromClause, run_id: str, household_ids: Sequence[str] | None
+) -> sa.Select[Any]:
+    if household_ids is not None:
+        return statement.where(records.c.household_id.in_(list(household_ids)))
+    return statement.join(
+        candidates_table,
+        sa.and_(candidates_table.c.run_id == run_id, candidates_table.c.household_id == records.c.household_id),
+    )
+
+
+def read_members(engine: Engine, run_id: str, household_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per source record in the run's candidate households (or in ``household_ids``).
+
+    Columns are those of ``members.csv``. ``link_probability`` is the record's strongest
+    link to another record of the same person, and 1.0 for a record linked to no other
+    (a person known from one record only, who is certain to be themself). Rows follow
+    the candidates' rank, then person, source and record id.
+    """
+    best = _best_links(run_id, household_ids)
+    ranks = (
+        sa.select(candidates_table.c.household_id, candidates_table.c.rank)
+        .where(candidates_table.c.run_id == run_id)
+        .subquery("ranks")
+    )
+    statement: sa.Select[Any] = (
+        sa.select(
+            source_records.c.household_id,
+            source_records.c.person_id,
+            source_records.c.source,
+            source_records.c.record_id,
+            source_records.c.forename,
+            source_records.c.surname,
+            source_records.c.date_of_birth,
+            sa.func.coalesce(best.c.link_probability, 1.0).label("link_probability"),
+            ranks.c.rank,
+        )
+        .select_from(source_records)
+        .outerjoin(best, best.c.record_key == source_records.c.record_key)
+        .outerjoin(ranks, ranks.c.household_id == source_records.c.household_id)
+        .where(source_records.c.run_id == run_id)
+    )
+    statement = _in_households(statement, source_records, run_id, household_ids)
+    frame = _read(engine, statement, run_id)
+    return _sorted(frame, ["rank", "household_id", "person_id", "source", "record_id"]).drop("rank")
+
+
+def read_persons_index(engine: Engine, run_id: str) -> pl.DataFrame:
+    """The person index: ``source, record_id, person_id, household_id`` for every source record, in that order."""
+    statement = sa.select(
+        source_records.c.source,
+        source_records.c.record_id,
+        source_records.c.person_id,
+        source_records.c.household_id,
+    ).where(source_records.c.run_id == run_id)
+    return _sorted(_read(engine, statement, run_id), ["source", "record_id"])
+
+
+def read_evidence(engine: Engine, run_id: str, household_id: str | None = None) -> pl.DataFrame:
+    """The run's criteria evidence (for one household when given), in a stable order."""
+    columns = [c for c in evidence_table.columns if c.name not in ("id", "run_id")]
+    statement = sa.select(*columns).where(evidence_table.c.run_id == run_id)
+    if household_id is not None:
+        statement = statement.where(evidence_table.c.household_id == household_id)
+    order = ["household_id", "criterion", "rule_id", "person_id", "source", "record_id", "event_date", "value"]
+    return _sorted(_read(engine, statement, run_id), order)
+
+
+def read_quarantine(engine: Engine, run_id: str) -> pl.DataFrame:
+    """The rows the run quarantined, in the order they were stored."""
+    columns = [c for c in quarantine_table.columns if c.name not in ("id", "run_id")]
+    statement = sa.select(*columns).where(quarantine_table.c.run_id == run_id).order_by(quarantine_table.c.id)
+    return _read(engine, statement, run_id)
+
+
+def read_quality(engine: Engine, run_id: str) -> dict[str, dict[str, Any]]:
+    """The run's quality report per source, as stored."""
+    _require_readable(engine, run_id)
+    statement = (
+        sa.select(quality_table.c.source, quality_table.c.report_json)
+        .where(quality_table.c.run_id == run_id)
+        .order_by(quality_table.c.source)
+    )
+    try:
+        with engine.connect() as connection:
+            return {source: dict(report) for source, report in connection.execute(statement).all()}
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error

@@ -1,0 +1,385 @@
+"""The tfident database: SQLAlchemy 2 tables, portable across SQLite and PostgreSQL.
+
+Two kinds of table:
+
+* **run tables**, written once per run by :func:`tfident.store.write_run` and keyed by
+  ``run_id``: ``runs``, ``input_files``, ``quality``, ``quarantine``, ``source_records``,
+  ``persons``, ``links``, ``households``, ``candidates``, ``criteria_evidence``. Rows of a
+  run are deleted with it (``ON DELETE CASCADE``).
+* **working tables**, written by people through the review app and kept across runs:
+  ``decisions`` (keyed by the stable ``household_id``), ``link_constraints`` (keyed by
+  record keys), ``users`` and ``audit_log``.
+
+The user who did something is in a column named ``username`` rather than ``user``:
+``user`` is a reserved word in PostgreSQL, where unquoted it silently means
+``current_user`` in hand-written SQL.
+
+Dates are ``Date``; times are timezone-aware UTC (:class:`UTCDateTime`); UPRNs are
+``BigInteger`` (up to 12 digits); JSON documents use the portable ``JSON`` type, except
+``runs.config_json`` which keeps the exact canonical text whose SHA-256 is ``config_hash``.
+The first Alembic revision creates exactly these tables; change them only with a new
+revision.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+RUN_STATUSES: tuple[str, ...] = ("running", "published", "failed", "superseded")
+"""A run is ``running`` while written, ``published`` once readable, ``superseded`` when a
+later run of the same month is published, ``failed`` when writing it failed."""
+
+READABLE_STATUSES: tuple[str, ...] = ("published", "superseded")
+"""Statuses whose data readers may see: both are complete, committed runs."""
+
+DECISIONS: tuple[str, ...] = ("accept", "reject", "defer", "known")
+LINK_CONSTRAINT_KINDS: tuple[str, ...] = ("cannot_link", "must_link")
+USER_ROLES: tuple[str, ...] = ("coordinator", "analyst", "auditor", "admin")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Named constraints, so later migrations (and SQLite batch mode) can refer to them."""
+
+RUN_ID = sa.String(40)
+KEY = sa.String()
+"""Record keys (``source:record_id``), record, person and household ids: no length limit."""
+
+SurrogateId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""An auto-incrementing id: BIGINT identity on PostgreSQL, the rowid on SQLite."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """It stores naive values as UTC and aware values converted to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """It returns aware UTC values."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _run_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("runs.run_id", ondelete="CASCADE")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every tfident table."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        str: sa.String(),
+        int: sa.Integer(),
+        float: sa.Double(),
+        date: sa.Date(),
+        datetime: UTCDateTime(),
+        dict[str, Any]: sa.JSON(),
+    }
+
+
+# --------------------------------------------------------------------------- run tables
+
+
+class Run(Base):
+    """One monthly identification run: what went in, how it was configured, what came out."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        sa.Index(None, "month", "version"),
+        sa.Index(None, "status", "as_of"),
+    )
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
+    created_at: Mapped[datetime]
+    as_of: Mapped[date]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    ruleset_id: Mapped[str] = mapped_column(sa.String(64))
+    ruleset_version: Mapped[str] = mapped_column(sa.String(64))
+    linkage_model_version: Mapped[str] = mapped_column(sa.String(64))
+    config_json: Mapped[str] = mapped_column(sa.Text())
+    config_hash: Mapped[str] = mapped_column(sa.String(64))
+    code_version: Mapped[str] = mapped_column(sa.String(64))
+    month: Mapped[str] = mapped_column(sa.String(7))
+    """``YYYY-MM`` of ``as_of``."""
+    version: Mapped[int]
+    """The nth run stored for ``month``, from 1."""
+    summary_json: Mapped[dict[str, Any]]
+    stage_timings_json: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class InputFile(Base):
+    """One extract file read by a run, with its checksum."""
+
+    __tablename__ = "input_files"
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(sa.Text())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    format: Mapped[str] = mapped_column(sa.String(16))
+    rows: Mapped[int]
+
+
+class Quality(Base):
+    """The quality report of one source of a run (counts only, no personal data)."""
+
+    __tablename__ = "quality"
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    report_json: Mapped[dict[str, Any]]
+
+
+class Quarantine(Base):
+    """A row of an extract that could not be used, and why."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (sa.Index(None, "run_id", "source", "record_id"),)
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk())
+    source: Mapped[str] = mapped_column(sa.String(64))
+    file: Mapped[str] = mapped_column(sa.Text())
+    line: Mapped[int | None] = mapped_column(sa.BigInteger())
+    record_id: Mapped[str | None] = mapped_column(sa.Text())
+    field: Mapped[str | None] = mapped_column(sa.Text())
+    value: Mapped[str | None] = mapped_column(sa.Text())
+    reason: Mapped[str] = mapped_column(sa.Text())
+
+
+class SourceRecord(Base):
+    """One person record of an extract, as read, with the person and household it was placed in."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (
+        sa.Index(None, "run_id", "source", "record_id", unique=True),
+        sa.Index(None, "run_id", "person_id"),
+        sa.Index(None, "run_id", "household_id"),
+    )
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    record_key: Mapped[str] = mapped_column(KEY, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64))
+    record_id: Mapped[str] = mapped_column(KEY)
+    person_id: Mapped[str] = mapped_column(KEY)
+    household_id: Mapped[str | None] = mapped_column(KEY)
+    forename: Mapped[str | None]
+    middle_names: Mapped[str | None]
+    surname: Mapped[str | None]
+    date_of_birth: Mapped[date | None]
+    sex: Mapped[str | None]
+    address: Mapped[str | None]
+    postcode: Mapped[str | None]
+    uprn: Mapped[int | None] = mapped_column(sa.BigInteger())
+    """The UPRN the agency sent, if any."""
+    uprn_matched: Mapped[int | None] = mapped_column(sa.BigInteger())
+    """The gazetteer UPRN the address was matched to, if any."""
+    address_match: Mapped[str | None]
+    evidence_date: Mapped[date | None]
+
+
+class Person(Base):
+    """A person (a cluster of linked records) and the household they live in at the batch date."""
+
+    __tablename__ = "persons"
+    __table_args__ = (sa.Index(None, "run_id", "household_id"),)
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    person_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    household_id: Mapped[str | None] = mapped_column(KEY)
+    date_of_birth: Mapped[date | None]
+    role: Mapped[str | None] = mapped_column(sa.String(16))
+
+
+class Link(Base):
+    """A pair of records the linkage model joined, with its probability."""
+
+    __tablename__ = "links"
+    __table_args__ = (sa.Index(None, "run_id", "record_key_r"),)
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    record_key_l: Mapped[str] = mapped_column(KEY, primary_key=True)
+    record_key_r: Mapped[str] = mapped_column(KEY, primary_key=True)
+    match_probability: Mapped[float]
+    match_rule: Mapped[str | None]
+    match_weights_json: Mapped[dict[str, Any] | None]
+    """Per-comparison match weights, where the model reports them."""
+
+
+class Household(Base):
+    """A household: the people resident at one address at the batch date."""
+
+    __tablename__ = "households"
+    __table_args__ = (sa.Index(None, "run_id", "uprn"),)
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    household_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    uprn: Mapped[int | None] = mapped_column(sa.BigInteger())
+    address: Mapped[str | None]
+    postcode: Mapped[str | None]
+    n_members: Mapped[int]
+
+
+class Candidate(Base):
+    """A household that meets the entry criteria, in rank order."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (sa.Index(None, "run_id", "rank", unique=True),)
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
+    household_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    rank: Mapped[int]
+    score: Mapped[float]
+    criteria_met: Mapped[str]
+    """Criterion names joined by ``;``."""
+    eligibility: Mapped[str | None] = mapped_column(sa.String(16))
+    estimated_annual_cost: Mapped[float | None]
+    min_link_probability: Mapped[float | None]
+    n_members: Mapped[int]
+    uprn: Mapped[int | None] = mapped_column(sa.BigInteger())
+    address: Mapped[str | None]
+    postcode: Mapped[str | None]
+
+
+class CriterionEvidence(Base):
+    """One piece of evidence that a household meets a criterion: which rule, member and record."""
+
+    __tablename__ = "criteria_evidence"
+    __table_args__ = (sa.Index(None, "run_id", "household_id"), sa.Index(None, "run_id", "person_id"))
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk())
+    household_id: Mapped[str] = mapped_column(KEY)
+    criterion: Mapped[str] = mapped_column(sa.String(64))
+    rule_id: Mapped[str] = mapped_column(sa.String(128))
+    person_id: Mapped[str | None] = mapped_column(KEY)
+    source: Mapped[str | None] = mapped_column(sa.String(64))
+    record_id: Mapped[str | None] = mapped_column(KEY)
+    event_date: Mapped[date | None]
+    value: Mapped[str | None]
+    detail: Mapped[str | None]
+
+
+# ----------------------------------------------------------------------- working tables
+
+
+class Decision(Base):
+    """A coordinator's decision about a household; ``household_id`` is stable across months."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        sa.CheckConstraint(_in("decision", DECISIONS), name="decision"),
+        sa.Index(None, "household_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(KEY)
+    run_id: Mapped[str | None] = mapped_column(RUN_ID, sa.ForeignKey("runs.run_id", ondelete="SET NULL"))
+    """The run the decision was made on."""
+    decision: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None]
+    lead_agency: Mapped[str | None]
+    worker: Mapped[str | None]
+    note: Mapped[str | None] = mapped_column(sa.Text())
+    username: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+
+
+class LinkConstraint(Base):
+    """A reviewer's ruling that two records are (``must_link``) or are not (``cannot_link``) one person."""
+
+    __tablename__ = "link_constraints"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", LINK_CONSTRAINT_KINDS), name="kind"),
+        sa.Index(None, "record_key_l", "record_key_r"),
+        sa.Index(None, "record_key_r"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    record_key_l: Mapped[str] = mapped_column(KEY)
+    record_key_r: Mapped[str] = mapped_column(KEY)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    username: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    reason: Mapped[str | None]
+
+
+class User(Base):
+    """An account of the review app."""
+
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint(_in("role", USER_ROLES), name="role"),)
+
+    username: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to which object, and when (no personal data in ``detail_json``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index(None, "object_type", "object_id"), sa.Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    username: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str | None] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    object_type: Mapped[str | None] = mapped_column(sa.String(64))
+    object_id: Mapped[str | None] = mapped_column(KEY)
+    detail_json: Mapped[dict[str, Any] | None]
+
+
+metadata = Base.metadata
+"""Every tfident table."""
+
+RUN_TABLES: tuple[str, ...] = (
+    "input_files",
+    "quality",
+    "quarantine",
+    "source_records",
+    "persons",
+    "links",
+    "households",
+    "candidates",
+    "criteria_evidence",
+)
+"""Tables :func:`tfident.store.write_run` fills from frames, in the order it writes them."""

@@ -1,0 +1,379 @@
+"""Render the true world as the ten agency extracts, each with its own habits and faults.
+
+Every event becomes one row of its source in the canonical columns of
+:data:`tfident.ingest.schema.SOURCES`. The person's name, date of birth, address and
+identifier are written as the agency holds them: the address of the record's date (or
+the old one, when the agency never heard of a move), in the agency's house style, and
+with the faults of :mod:`tfident.synth.faults` at that source's rates. Record ids look
+like each agency's own and are given in a shuffled order, so row order says nothing
+about households.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tfident.ingest.schema import SOURCES
+from tfident.synth import faults as ft
+from tfident.synth.events import EVENT_COLUMNS, Events
+from tfident.synth.names import nickname_table
+from tfident.synth.population import Rand, World
+
+RECORD_ID_FORMATS: dict[str, str] = {
+    "school_census": "SC{:07d}",
+    "attendance": "ATT-{:07d}",
+    "exclusions": "EXC{:06d}",
+    "youth_offending": "YOS/{:06d}",
+    "asb": "ASB-{:06d}",
+    "benefits": "DWP{:08d}",
+    "social_care": "CSC{:07d}",
+    "domestic_abuse": "DA-{:07d}",
+    "health": "HLT{:07d}",
+}
+"""How each agency spells its record ids."""
+
+ID_COLUMN: dict[str, str] = {
+    "school_census": "upn",
+    "attendance": "upn",
+    "exclusions": "upn",
+    "youth_offending": "pnc_id",
+    "benefits": "nino",
+    "social_care": "nhs_number",
+    "health": "nhs_number",
+}
+"""The identifier column each source carries, if any."""
+
+POLARS_TYPES: dict[str, type[pl.DataType]] = {
+    "text": pl.String,
+    "code": pl.String,
+    "identifier": pl.String,
+    "date": pl.Date,
+    "integer": pl.Int64,
+}
+
+
+def _empty_person_columns() -> dict[str, list[Any]]:
+    return {
+        c: []
+        for c in (
+            "forename",
+            "middle_names",
+            "surname",
+            "date_of_birth",
+            "sex",
+            "address_line_1",
+            "address_line_2",
+            "address_line_3",
+            "town",
+            "postcode",
+            "uprn",
+            "id",
+        )
+    }
+
+
+class _Renderer:
+    """Writes the people of one world into agency rows, logging every fault it adds."""
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.w = world
+        self.seed = seed
+        self.nicknames = nickname_table()
+        self._addr_cache: dict[tuple[int, int], tuple[str, str, str, str]] = {}
+        p, h = world.people, world.households
+        nhs: list[str | None] = list(p.nhs)
+        self.id_values: dict[str, list[str | None]] = {"upn": p.upn, "nino": p.nino, "nhs_number": nhs, "pnc_id": p.pnc}
+        # people holding each identifier, per household and overall (for "someone else's")
+        self.holders: dict[str, list[int]] = {
+            k: [i for i, v in enumerate(vals) if v] for k, vals in self.id_values.items()
+        }
+        self.members = h.members
+
+    def address(self, a: int, style: int) -> tuple[str, str, str, str]:
+        """Lines 1-3 and town of address ``a`` in ``style`` (cached)."""
+        key = (a, style)
+        found = self._addr_cache.get(key)
+        if found is None:
+            ad = self.w.addresses
+            found = ft.address_lines(
+                style, ad.flat[a], ad.number[a], ad.street[a], ad.street_type[a], ad.locality[a], ad.town[a]
+            )
+            self._addr_cache[key] = found
+        return found
+
+    def other_id(self, r: Rand, kind: str, person: int) -> str | None:
+        """Someone else's identifier: a household member's when there is one, else anyone's."""
+        vals = self.id_values[kind]
+        same = [m for m in self.members[self.w.people.hh[person]] if m != person and vals[m]]
+        if same:
+            return vals[r.pick(same)]
+        pool = self.holders[kind]
+        if len(pool) < 2:
+            return None
+        other = r.pick(pool)
+        return vals[other] if other != person else None
+
+    def render(
+        self, source: str, cols: dict[str, list[Any]], stream: int
+    ) -> tuple[dict[str, list[Any]], list[tuple[int, str]]]:
+        """The person columns of every row of ``source`` and the faults added (row, kind)."""
+        w, p, h, ad = self.w, self.w.people, self.w.households, self.w.addresses
+        r = Rand(self.seed, stream)
+        R = ft.rates(source)
+        styles = ft.ADDRESS_STYLES[source]
+        id_kind = ID_COLUMN.get(source)
+        out = _empty_person_columns()
+        logged: list[tuple[int, str]] = []
+        lag: dict[int, bool] = {}
+        n_gaz = w.n_gazetteer
+        # cumulative thresholds for the one-of-several choices
+        f_nick = R["forename_nickname"]
+        f_typo = f_nick + R["forename_typo"]
+        f_init = f_typo + R["forename_initial"]
+        f_miss = f_init + R["forename_missing"]
+        f_mid = f_miss + R["forename_middle"]
+        d_trans, d_miss, d_typo = R["dob_transposed"], R["dob_missing"], R["dob_typo"]
+        pc_ns = R["postcode_no_space"]
+        pc_lo = pc_ns + R["postcode_lower"]
+        pc_wr = pc_lo + R["postcode_wrong"]
+        pc_mi = pc_wr + R["postcode_missing"]
+        i_miss = R["id_missing"]
+        i_inv = i_miss + R["id_invalid"]
+        i_oth = i_inv + R["id_other_person"]
+        for row, (person, addr_date) in enumerate(zip(cols["person"], cols["addr_date"], strict=True)):
+            # forename
+            forename: str | None = p.forename[person]
+            middle = p.middle[person]
+            x = r.random()
+            if x < f_nick:
+                options = self.nicknames.get(p.forename[person].lower())
+                if options:
+                    forename = r.pick(options)
+                    logged.append((row, "forename_nickname"))
+            elif x < f_typo:
+                forename = ft.typo(p.forename[person], r)
+                logged.append((row, "forename_typo"))
+            elif x < f_init:
+                forename = p.forename[person][0]
+                logged.append((row, "forename_initial"))
+            elif x < f_miss:
+                forename = None
+                logged.append((row, "forename_missing"))
+            elif x < f_mid and middle:
+                forename, middle = middle, None
+                logged.append((row, "forename_middle"))
+            if r.random() >= R["middle_names"]:
+                middle = None
+            # surname
+            surname = p.surname[person]
+            alt = p.alt_surname[person]
+            if alt and r.random() < R["surname_former"]:
+                surname = alt
+                logged.append((row, "surname_former"))
+            elif "-" in surname and r.random() < R["surname_hyphen"]:
+                surname = ft.hyphen_variant(surname, r)
+                logged.append((row, "surname_hyphen"))
+            elif "'" in surname and r.random() < R["surname_punctuation"]:
+                surname = surname.replace("'", "" if r.chance(0.7) else " ")
+                logged.append((row, "surname_punctuation"))
+            elif r.random() < R["surname_typo"]:
+                surname = ft.typo(surname, r)
+                logged.append((row, "surname_typo"))
+            if r.random() < R["upper_case"]:
+                surname = surname.upper()
+                forename = forename.upper() if forename else forename
+                middle = middle.upper() if middle else middle
+            # date of birth and sex
+            dob: dt.date | None = p.dob[person]
+            x = r.random()
+            if x < d_trans:
+                swapped = ft.transposed(p.dob[person])
+                if swapped is not None:
+                    dob = swapped
+                    logged.append((row, "dob_transposed"))
+            elif x < d_trans + d_miss:
+                dob = None
+                logged.append((row, "dob_missing"))
+            elif x < d_trans + d_miss + d_typo:
+                dob = ft.dob_typo(p.dob[person], r)
+                logged.append((row, "dob_typo"))
+            sex: str | None = p.sex[person]
+            if r.random() < R["sex_missing"]:
+                sex = None if r.chance(0.7) else "U"
+                logged.append((row, "sex_missing"))
+            # address: the one at the record's date, or a stale one the agency never updated
+            hh = p.hh[person]
+            a = h.addr[hh]
+            moved = h.move_date[hh]
+            if moved is not None:
+                if person not in lag:
+                    lag[person] = r.random() < R["lag"]
+                if addr_date < moved:
+                    a = h.old_addr[hh]
+                elif lag[person]:
+                    a = h.old_addr[hh]
+                    logged.append((row, "address_stale"))
+            style = r.weighted(styles)
+            line1: str | None
+            line2: str | None
+            line3: str | None
+            town: str | None
+            line1, line2, line3, town = self.address(a, style)
+            postcode: str | None = ad.postcode[a]
+            if r.random() < R["address_missing"]:
+                line1 = line2 = line3 = town = None
+                logged.append((row, "address_missing"))
+            x = r.random()
+            if x < pc_ns:
+                postcode = ad.postcode[a].replace(" ", "")
+                logged.append((row, "postcode_no_space"))
+            elif x < pc_lo:
+                postcode = ad.postcode[a].lower()
+                logged.append((row, "postcode_lower"))
+            elif x < pc_wr:
+                postcode = ft.wrong_postcode(ad.postcode[a], r)
+                logged.append((row, "postcode_wrong"))
+            elif x < pc_mi:
+                postcode = None
+                logged.append((row, "postcode_missing"))
+            uprn: str | None = None
+            if ad.uprn[a] is not None and r.random() < R["uprn_held"]:
+                uprn = str(ad.uprn[a])
+                if r.random() < R["uprn_wrong"]:
+                    near = min(max(a + r.pick((-2, -1, 1, 2)), 0), n_gaz - 1)
+                    if near != a:
+                        uprn = str(ad.uprn[near])
+                        logged.append((row, "uprn_wrong"))
+            # identifier
+            ident: str | None = None
+            if id_kind is not None:
+                ident = self.id_values[id_kind][person]
+                if ident is not None:
+                    if p.no_ids[person]:
+                        ident = None
+                        logged.append((row, "no_identifiers"))
+                    else:
+                        x = r.random()
+                        if x < i_miss:
+                            ident = None
+                            logged.append((row, "id_missing"))
+                        elif x < i_inv:
+                            ident = self.typo_id(id_kind, ident, r)
+                            logged.append((row, "id_invalid"))
+                        elif x < i_oth:
+                            other = self.other_id(r, id_kind, person)
+                            if other is not None:
+                                ident = other
+                                logged.append((row, "id_other_person"))
+            o = out
+            o["forename"].append(forename)
+            o["middle_names"].append(middle)
+            o["surname"].append(surname)
+            o["date_of_birth"].append(dob)
+            o["sex"].append(sex)
+            o["address_line_1"].append(line1 or None)
+            o["address_line_2"].append(line2 or None)
+            o["address_line_3"].append(line3 or None)
+            o["town"].append(town or None)
+            o["postcode"].append(postcode)
+            o["uprn"].append(uprn)
+            o["id"].append(ident)
+        return out, logged
+
+    @staticmethod
+    def typo_id(kind: str, value: str, r: Rand) -> str:
+        """A mistyped identifier of ``kind``."""
+        if kind == "upn":
+            return ft.upn_typo(value, r)
+        if kind == "nhs_number":
+            return ft.nhs_typo(value, r)
+        if kind == "pnc_id":
+            return ft.pnc_typo(value, r)
+        return ft.nino_typo(value, r)
+
+
+def _frame(source: str, data: dict[str, list[Any]]) -> pl.DataFrame:
+    """A frame of exactly the canonical columns of ``source``, typed."""
+    columns = SOURCES[source].columns
+    return pl.DataFrame(
+        {c.name: pl.Series(c.name, data[c.name], dtype=POLARS_TYPES[c.type]) for c in columns},
+    )
+
+
+def gazetteer_frame(world: World) -> pl.DataFrame:
+    """The council's LLPG: every in-area address in the gazetteer's own style, by UPRN."""
+    ad = world.addresses
+    data: dict[str, list[Any]] = {c: [] for c in SOURCES["gazetteer"].column_names}
+    for a in range(world.n_gazetteer):
+        l1, l2, l3, town = ft.address_lines(
+            0, ad.flat[a], ad.number[a], ad.street[a], ad.street_type[a], ad.locality[a], ad.town[a]
+        )
+        data["uprn"].append(str(ad.uprn[a]))
+        data["address_line_1"].append(l1 or None)
+        data["address_line_2"].append(l2 or None)
+        data["address_line_3"].append(l3 or None)
+        data["town"].append(town)
+        data["postcode"].append(ad.postcode[a])
+    return _frame("gazetteer", data)
+
+
+def render_extracts(
+    world: World, events: Events, seed: int
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, pl.DataFrame]:
+    """Every extract, plus the truth of each record and the log of faults.
+
+    Returns ``(extracts, truth_persons, faults)``: ``truth_persons`` has ``source,
+    record_id, true_person_id, true_household_id``; ``faults`` has ``source, record_id,
+    fault`` (one row per fault added to a record).
+    """
+    renderer = _Renderer(world, seed)
+    p, h = world.people, world.households
+    extracts: dict[str, pl.DataFrame] = {"gazetteer": gazetteer_frame(world)}
+    truths: list[pl.DataFrame] = []
+    fault_frames: list[pl.DataFrame] = []
+    for stream, (source, fmt) in enumerate(RECORD_ID_FORMATS.items(), start=10):
+        cols = events.cols[source]
+        n = len(cols["person"])
+        person_cols, logged = renderer.render(source, cols, stream)
+        # shuffle so that record ids (and row order) say nothing about households
+        order = np.random.default_rng([seed, stream]).permutation(n).tolist()
+        position = [0] * n
+        for pos, row in enumerate(order):
+            position[row] = pos
+        start = 1000 + (seed * 7919 + stream * 104729) % 90000
+        ids_by_row = [fmt.format(start + position[row]) for row in range(n)]
+        data: dict[str, list[Any]] = {"record_id": ids_by_row, **person_cols}
+        if source in ID_COLUMN:
+            data[ID_COLUMN[source]] = person_cols["id"]
+        for name in EVENT_COLUMNS[source]:
+            data[name] = cols[name]
+        frame = _frame(source, data)
+        extracts[source] = frame.sort("record_id")
+        truths.append(
+            pl.DataFrame(
+                {
+                    "source": [source] * n,
+                    "record_id": ids_by_row,
+                    "true_person_id": [p.pid[i] for i in cols["person"]],
+                    "true_household_id": [h.hid[p.hh[i]] for i in cols["person"]],
+                },
+                schema={c: pl.String for c in ("source", "record_id", "true_person_id", "true_household_id")},
+            )
+        )
+        fault_frames.append(
+            pl.DataFrame(
+                {
+                    "source": [source] * len(logged),
+                    "record_id": [ids_by_row[row] for row, _ in logged],
+                    "fault": [kind for _, kind in logged],
+                },
+                schema={"source": pl.String, "record_id": pl.String, "fault": pl.String},
+            )
+        )
+    truth_persons = pl.concat(truths).sort("source", "record_id")
+    fault_log = pl.concat(fault_frames).sort("source", "record_id", "fault")
+    return extracts, truth_persons, fault_log

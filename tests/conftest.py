@@ -1,0 +1,45 @@
+"""Shared fixtures: synthetic batches are generated once per session."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+# Prefect's test server must not try to reach the internet from this closed network.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+AS_OF = date(2026, 10, 31)
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_BATCH = REPO / "sample_data" / "batch"
+
+
+@pytest.fixture(scope="session")
+def as_of() -> date:
+    """The batch date the synthetic batches are generated for."""
+    return AS_OF
+
+
+@pytest.fixture(scope="session")
+def sample_batch() -> Path:
+    """The committed sample batch (a few hundred households)."""
+    return SAMPLE_BATCH
+
+
+@pytest.fixture(scope="session")
+def batch_5000(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic batch of 5,000 households, seed 1, as the issue's acceptance run."""
+    from tfident.synth import synthesise
+
+    out = tmp_path_factory.mktemp("batch5000")
+    synthesise(households=5000, seed=1, as_of=AS_OF, out=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str | None:
+    """The PostgreSQL URL for store tests, or None where none is configured."""
+    return os.environ.get("TFIDENT_TEST_POSTGRES_URL") or None
