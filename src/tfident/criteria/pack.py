@@ -76,7 +76,15 @@ class _RuleBase(StrictModel):
     where: CodeFilter = Field(default_factory=dict)
     where_not: CodeFilter = Field(default_factory=dict)
     where_any: list[CodeFilter] = Field(default_factory=list)
-    value: str | None = None
+    value: list[str] = Field(default_factory=list)
+    """Columns whose values (space-joined, blanks skipped) make the evidence ``value``."""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_one_or_many(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
 
     @field_validator("where", "where_not")
     @classmethod
@@ -93,10 +101,17 @@ class _RuleBase(StrictModel):
 
     def columns(self) -> list[str]:
         """Every extract column the rule reads."""
+        return [
+            *self.where,
+            *self.where_not,
+            *(c for alternative in self.where_any for c in alternative),
+            *self.value,
+        ]
+
+    def code_columns(self) -> list[str]:
+        """The columns the rule filters on, in order, each once."""
         names = [*self.where, *self.where_not, *(c for alternative in self.where_any for c in alternative)]
-        if self.value is not None:
-            names.append(self.value)
-        return names
+        return list(dict.fromkeys(names))
 
     @model_validator(mode="after")
     def _check_source(self) -> _RuleBase:
@@ -119,6 +134,11 @@ class EventInWindow(_RuleBase):
         extra = [self.date] + ([self.under_18_at] if self.under_18_at else [])
         return super().columns() + extra
 
+    @model_validator(mode="after")
+    def _check_types(self) -> EventInWindow:
+        _check_column_type(self.source, [self.date, *([self.under_18_at] if self.under_18_at else [])], "date")
+        return self
+
 
 class CountAtLeast(_RuleBase):
     """At least ``n`` records for one person dated in a window (events, not their size)."""
@@ -127,10 +147,17 @@ class CountAtLeast(_RuleBase):
     date: str
     window: Window
     n: int = Field(ge=1)
+    unit: str = "records"
+    """What is counted, for the evidence value (``3 fixed exclusions``)."""
 
     def columns(self) -> list[str]:
         """Every extract column the rule reads."""
         return [*super().columns(), self.date]
+
+    @model_validator(mode="after")
+    def _check_types(self) -> CountAtLeast:
+        _check_column_type(self.source, [self.date], "date")
+        return self
 
 
 class RateAtLeast(_RuleBase):
@@ -141,6 +168,8 @@ class RateAtLeast(_RuleBase):
     numerator: list[str]
     denominator: str
     threshold: float = Field(gt=0, le=1)
+    label: str = ""
+    """What the rate measures, for the evidence value (``16.2% unauthorised (97/600)``)."""
 
     @field_validator("numerator", mode="before")
     @classmethod
@@ -155,6 +184,11 @@ class RateAtLeast(_RuleBase):
         """The threshold as an exact fraction, so 57/380 >= 0.15 holds without float error."""
         return Fraction(str(self.threshold)).limit_denominator(1_000_000)
 
+    @model_validator(mode="after")
+    def _check_types(self) -> RateAtLeast:
+        _check_column_type(self.source, [*self.numerator, self.denominator], "integer")
+        return self
+
 
 class ValueIn(_RuleBase):
     """The person's most recent row dated on or before D matches the filters."""
@@ -166,17 +200,32 @@ class ValueIn(_RuleBase):
         """Every extract column the rule reads."""
         return [*super().columns(), self.as_at]
 
+    @model_validator(mode="after")
+    def _check_types(self) -> ValueIn:
+        _check_column_type(self.source, [self.as_at], "date")
+        return self
+
 
 class OpenAtBatchDate(_RuleBase):
-    """A claim or episode live at D: ``start <= D`` and ``end`` blank or ``>= D``."""
+    """A claim or episode live at D: ``start <= D`` and ``end`` blank or ``>= D``.
+
+    With ``during`` set, open at any time in that window instead: ``start <= D`` and
+    ``end`` blank or on/after the window's first day.
+    """
 
     kind: Literal["open_at_batch_date"]
     start: str
     end: str
+    during: Window | None = None
 
     def columns(self) -> list[str]:
         """Every extract column the rule reads."""
         return [*super().columns(), self.start, self.end]
+
+    @model_validator(mode="after")
+    def _check_types(self) -> OpenAtBatchDate:
+        _check_column_type(self.source, [self.start, self.end], "date")
+        return self
 
 
 Rule = Annotated[
@@ -239,6 +288,13 @@ class RulePack(StrictModel):
                 raise ValueError("eligibility national_with_local needs at least one national criterion")
         elif self.eligibility.n > len(self.criteria):
             raise ValueError(f"eligibility needs {self.eligibility.n} criteria but the pack has {len(self.criteria)}")
+        for criterion in self.criteria:
+            for rule in criterion.rules:
+                if isinstance(rule, RateAtLeast) and rule.source != self.terms.source:
+                    raise ValueError(
+                        f"rule {rule.id!r}: a rate over the last complete terms must read the terms source "
+                        f"{self.terms.source!r}, not {rule.source!r}"
+                    )
         return self
 
     @property
@@ -254,6 +310,17 @@ def _check_source_columns(source: str, columns: list[str]) -> None:
     for column in columns:
         if column not in known:
             raise ValueError(f"source {source!r} has no column {column!r}; choose from {', '.join(known)}")
+
+
+def _check_column_type(source: str, columns: list[str], expected: str) -> None:
+    if source not in SOURCES:
+        return  # reported by _check_source_columns
+    for column in columns:
+        if column not in SOURCES[source].column_names:
+            continue  # reported by _check_source_columns
+        actual = SOURCES[source].column(column).type
+        if actual != expected:
+            raise ValueError(f"{source}.{column} is of type {actual!r}; this key needs a {expected} column")
 
 
 def _check_codes(source: str, filters: CodeFilter) -> None:
@@ -356,8 +423,12 @@ def _step(annotation: Any, part: Any) -> Any:
     if origin in (Union, types.UnionType):
         for member in typing.get_args(annotation):
             member = _unwrap(member)
-            if isinstance(member, type) and issubclass(member, BaseModel) and "kind" in member.model_fields:
-                if part in typing.get_args(member.model_fields["kind"].annotation):
-                    return member
+            if (
+                isinstance(member, type)
+                and issubclass(member, BaseModel)
+                and "kind" in member.model_fields
+                and part in typing.get_args(member.model_fields["kind"].annotation)
+            ):
+                return member
         return None
     return None

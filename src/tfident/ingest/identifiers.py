@@ -40,16 +40,19 @@ PNC_ALPHABET = "ZABCDEFGHJKLMNPQRTUVWXY"
 
 NINO_BANNED_PREFIXES = ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ")
 
-_UPN_RE = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$")
-_NINO_RE = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]?$")
-_NHS_RE = re.compile(r"^\d{10}$")
-_PNC_RE = re.compile(r"^(\d{2}|\d{4})/(\d{1,7})([A-Z])$")
-_PNC_COMPACT_RE = re.compile(r"^(\d{4})(\d{7})([A-Z])$")
-_UPRN_RE = re.compile(r"^\d{1,12}$")
+_UPN_RE = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")
+_NINO_RE = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]?$")
+_NHS_RE = re.compile(r"^[0-9]{10}$")
+_PNC_RE = re.compile(r"^([0-9]{2}|[0-9]{4})/([0-9]{1,7})([A-Z])$")
+_PNC_COMPACT_RE = re.compile(r"^([0-9]{4})([0-9]{7})([A-Z])$")
+_UPRN_RE = re.compile(r"^[0-9]{1,12}$")
 _SPACES_RE = re.compile(r"[\s\-]+")
 
-_OUTWARD = r"(?:[A-PR-UWYZ]\d|[A-PR-UWYZ]\d\d|[A-PR-UWYZ][A-HK-Y]\d|[A-PR-UWYZ][A-HK-Y]\d\d|[A-PR-UWYZ]\d[A-Z]|[A-PR-UWYZ][A-HK-Y]\d[A-Z])"
-_INWARD = r"\d[A-Z]{2}"
+_OUTWARD = (
+    r"(?:[A-PR-UWYZ][0-9]|[A-PR-UWYZ][0-9][0-9]|[A-PR-UWYZ][A-HK-Y][0-9]|[A-PR-UWYZ][A-HK-Y][0-9][0-9]"
+    r"|[A-PR-UWYZ][0-9][A-Z]|[A-PR-UWYZ][A-HK-Y][0-9][A-Z])"
+)
+_INWARD = r"[0-9][A-Z]{2}"
 POSTCODE_COMPACT_PATTERN = rf"^(?:{_OUTWARD}{_INWARD}|GIR0AA)$"
 """Regex for a full postcode with all spaces removed, upper case."""
 OUTWARD_PATTERN = rf"^(?:{_OUTWARD}|GIR)$"
@@ -116,7 +119,7 @@ def upn_expr(expr: pl.Expr) -> pl.Expr:
         total = total + (position + 1) * upn.str.slice(position, 1).cast(pl.Int64, strict=False)
     last = upn.str.slice(12, 1)
     last_value = (
-        pl.when(last.str.contains(r"^\d$"))
+        pl.when(last.str.contains(r"^[0-9]$"))
         .then(last.cast(pl.Int64, strict=False))
         .otherwise(last.replace_strict({c: i for i, c in enumerate(UPN_ALPHABET)}, default=None, return_dtype=pl.Int64))
     )
@@ -237,7 +240,7 @@ def is_valid_pnc_id(value: str | None) -> bool:
 def pnc_id_expr(expr: pl.Expr) -> pl.Expr:
     """Polars expression: PNC ID in the long form ``YYYY/NNNNNNNA``, or null."""
     pnc = _compact_expr(expr)
-    pattern = r"^(\d{2}|\d{4})/?(\d{1,7})([A-Z])$"
+    pattern = r"^([0-9]{2}|[0-9]{4})/?([0-9]{1,7})([A-Z])$"
     year = pnc.str.extract(pattern, 1)
     serial = pnc.str.extract(pattern, 2).str.zfill(7)
     letter = pnc.str.extract(pattern, 3)

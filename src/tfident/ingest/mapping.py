@@ -32,7 +32,9 @@ def code_key(value: str) -> str:
 class SourceMapping(StrictModel):
     """How one agency's extract differs from the canonical layout."""
 
-    file: str | None = Field(default=None, description="file name in the batch folder, if not <source>.csv|xlsx|parquet")
+    file: str | None = Field(
+        default=None, description="file name in the batch folder, if not <source>.csv|xlsx|parquet"
+    )
     encoding: str = Field(default="utf-8", description="text encoding of a CSV file, e.g. cp1252")
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV field separator")
     date_format: list[str] = Field(default_factory=list, description="date formats tried before ISO, e.g. DD/MM/YYYY")
@@ -96,7 +98,9 @@ class SourcesMapping(StrictModel):
                 if target not in canonical:
                     problems.append(f"sources.{name}.columns.{agency}: {target!r} is not a column of {name}")
                 if target in targets:
-                    problems.append(f"sources.{name}.columns.{agency}: {target!r} is already mapped from {targets[target]!r}")
+                    problems.append(
+                        f"sources.{name}.columns.{agency}: {target!r} is already mapped from {targets[target]!r}"
+                    )
                 targets[target] = agency
             for column in mapping.codes:
                 if column not in canonical:
