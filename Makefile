@@ -49,7 +49,7 @@ imports: install
 	$(BIN)/lint-imports
 
 unit: install
-	$(BIN)/pytest tests/unit tests/property -q
+	$(BIN)/pytest tests/unit -q
 
 test: lint typecheck imports
 	$(BIN)/pytest -q

@@ -1,4 +1,4 @@
-"""Time writing a large run: ``python tests/integration/store_benchmark.py --rows 1000000 [--db URL]``.
+"""Time writing a large run: ``python -m benchmarks.store_write --rows 1000000 [--db URL]``.
 
 It writes ``--rows`` synthetic ``source_records`` (plus one person per record) in one
 ``write_run`` into a fresh SQLite file (default) or the given database, prints the time,

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -37,7 +36,7 @@ _state: dict[str, bool] = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Criteria(str, Enum):
+class Criteria(StrEnum):
     """Rule packs the run command accepts."""
 
     phase1 = "phase1"

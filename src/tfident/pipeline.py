@@ -91,16 +91,18 @@ class PipelineResult:
         )
         return {
             "sources": {
-                name: {"rows_read": q.rows_read, "rows_accepted": q.rows_accepted, "rows_quarantined": q.rows_quarantined}
+                name: {
+                    "rows_read": q.rows_read,
+                    "rows_accepted": q.rows_accepted,
+                    "rows_quarantined": q.rows_quarantined,
+                }
                 for name, q in sorted(self.batch.quality.items())
             },
             "records": self.records.height,
             "persons": self.persons.height,
             "households": self.households.height,
             "candidates": self.candidates.height,
-            "criteria_met_households": {
-                c: int(self.household_criteria[c].sum()) for c in criteria_columns if c in self.household_criteria.columns
-            },
+            "criteria_met_households": {c: int(self.household_criteria[c].sum()) for c in criteria_columns},
             "candidates_by_criteria": dict(zip(by_criteria["criteria_met"], by_criteria["len"], strict=True)),
         }
 
@@ -237,6 +239,36 @@ def run_pipeline(
         candidates=candidates,
         timings=timings,
     )
+
+
+def store_frames(result: PipelineResult) -> dict[str, pl.DataFrame]:
+    """The run's frames keyed by the store table they go to (see ``tfident.store.writer``)."""
+    batch = result.batch
+    input_files = pl.DataFrame(
+        [
+            {"source": name, "path": info.path, "sha256": info.sha256, "format": info.format, "rows": info.rows}
+            for name, info in sorted(batch.files.items())
+        ],
+        schema={"source": pl.String, "path": pl.String, "sha256": pl.String, "format": pl.String, "rows": pl.Int64},
+    )
+    quality = pl.DataFrame(
+        [
+            {"source": name, "report_json": json.dumps(report.model_dump(mode="json"), sort_keys=True)}
+            for name, report in sorted(batch.quality.items())
+        ],
+        schema={"source": pl.String, "report_json": pl.String},
+    )
+    return {
+        "input_files": input_files,
+        "quality": quality,
+        "quarantine": batch.quarantine,
+        "source_records": result.records,
+        "persons": result.persons,
+        "links": result.links,
+        "households": result.households,
+        "candidates": result.candidates,
+        "criteria_evidence": result.evidence,
+    }
 
 
 def run_id_for(as_of: date, batch: Batch, config: RunConfig, criteria: str) -> str:

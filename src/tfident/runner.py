@@ -18,7 +18,15 @@ from rich.console import Console
 from rich.table import Table
 
 from tfident.ingest import quality_table
-from tfident.pipeline import STAGES, PipelineResult, RunConfig, load_run_config, run_id_for, run_pipeline
+from tfident.pipeline import (
+    STAGES,
+    PipelineResult,
+    RunConfig,
+    load_run_config,
+    run_id_for,
+    run_pipeline,
+    store_frames,
+)
 from tfident.store import RunRecord, init_db, make_engine, run_exists, write_run
 
 log = logging.getLogger(__name__)
@@ -41,7 +49,9 @@ def prefect_wanted(use_prefect: bool | None) -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
 
 
-def compute(extracts: Path, as_of: date, config: RunConfig, use_prefect: bool, console: Console | None) -> PipelineResult:
+def compute(
+    extracts: Path, as_of: date, config: RunConfig, use_prefect: bool, console: Console | None
+) -> PipelineResult:
     """Run the stages, showing progress per stage on ``console``."""
     if use_prefect:
         from tfident.flows.monthly import monthly_identification
@@ -91,7 +101,7 @@ def execute_run(
                 summary=summary,
                 stage_timings=result.timings,
             )
-            write_run(engine, record, result)
+            write_run(engine, record, store_frames(result))
             reused = False
     finally:
         engine.dispose()
