@@ -104,7 +104,8 @@ def test_it_exits_2_naming_the_folder_when_a_required_extract_is_missing(tmp_pat
     """It refuses a batch without its required files, with a message naming the missing file."""
     (tmp_path / "batch").mkdir()
     result = CliRunner().invoke(
-        app, ["run", "--extracts", str(tmp_path / "batch"), "--as-of", "2026-10-31", "--db", f"sqlite:///{tmp_path}/x.db"]
+        app,
+        ["run", "--extracts", str(tmp_path / "batch"), "--as-of", "2026-10-31", "--db", f"sqlite:///{tmp_path}/x.db"],
     )
     assert result.exit_code == 2
     assert "school_census" in result.output

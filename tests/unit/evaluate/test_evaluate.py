@@ -61,9 +61,7 @@ def test_it_scores_candidate_families_by_majority_true_household() -> None:
             "true_household_id": ["h1", "h1", "h1", "h2", "h3"],
         }
     )
-    truth_households = pl.DataFrame(
-        {"true_household_id": ["h1", "h2", "h3"], "eligible_phase1": ["Y", "N", "Y"]}
-    )
+    truth_households = pl.DataFrame({"true_household_id": ["h1", "h2", "h3"], "eligible_phase1": ["Y", "N", "Y"]})
     persons_index = pl.DataFrame(
         {
             "source": ["a", "b", "c", "a", "b"],
