@@ -127,14 +127,14 @@ def link_stage(records: pl.DataFrame, linkage: LinkageConfig) -> tuple[pl.DataFr
 
 
 def households_stage(
-    records: pl.DataFrame, person_index: pl.DataFrame, as_of: date
+    records: pl.DataFrame, person_index: pl.DataFrame, gazetteer: pl.DataFrame, as_of: date
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Place every person at an address at the batch date; group them into households.
 
     Returns the records with ``person_id`` and ``household_id``, the persons and the
     households.
     """
-    residents, households = assign_households(records, person_index, as_of)
+    residents, households = assign_households(records, person_index, as_of, gazetteer=gazetteer)
     placed = records.join(person_index.select("record_key", "person_id"), on="record_key", how="left").join(
         residents.select("person_id", "household_id"), on="person_id", how="left"
     )
@@ -222,7 +222,7 @@ def run_pipeline(
     with _timed(timings, "link", progress):
         person_index, links = link_stage(standardised, config.linkage)
     with _timed(timings, "households", progress):
-        records, persons, households = households_stage(standardised, person_index, as_of)
+        records, persons, households = households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of)
     with _timed(timings, "criteria", progress):
         evidence, household_criteria = criteria_stage(batch, records, persons, config.pack, as_of)
     with _timed(timings, "rank", progress):

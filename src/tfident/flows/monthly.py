@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -12,17 +13,21 @@ from prefect.cache_policies import NO_CACHE
 from tfident import pipeline
 from tfident.pipeline import PipelineResult, RunConfig
 
-# Frames move between tasks in memory: no result persistence, no input hashing.
-_TASK_OPTIONS: dict = {"cache_policy": NO_CACHE, "persist_result": False}
+
+def _stage_task(name: str, retries: int = 0) -> Any:
+    """A task decorator for a stage: frames move between tasks in memory (no result
+    persistence, no input hashing)."""
+    return task(name=name, retries=retries, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
+
 
 # Retries only where a fault can be transient (a file share that is briefly unreachable);
 # bad data fails at once and is never retried.
-ingest_task = task(pipeline.ingest_stage, name="ingest", retries=2, retry_delay_seconds=10, **_TASK_OPTIONS)
-standardise_task = task(pipeline.standardise_stage, name="standardise", **_TASK_OPTIONS)
-link_task = task(pipeline.link_stage, name="link", **_TASK_OPTIONS)
-households_task = task(pipeline.households_stage, name="households", **_TASK_OPTIONS)
-criteria_task = task(pipeline.criteria_stage, name="criteria", **_TASK_OPTIONS)
-rank_task = task(pipeline.rank_stage, name="rank", **_TASK_OPTIONS)
+ingest_task = _stage_task("ingest", retries=2)(pipeline.ingest_stage)
+standardise_task = _stage_task("standardise")(pipeline.standardise_stage)
+link_task = _stage_task("link")(pipeline.link_stage)
+households_task = _stage_task("households")(pipeline.households_stage)
+criteria_task = _stage_task("criteria")(pipeline.criteria_stage)
+rank_task = _stage_task("rank")(pipeline.rank_stage)
 
 
 def summary_markdown(result: PipelineResult, top: int = 10) -> str:
@@ -32,8 +37,11 @@ def summary_markdown(result: PipelineResult, top: int = 10) -> str:
     lines += ["| source | read | accepted | quarantined |", "| --- | ---: | ---: | ---: |"]
     for name, q in summary["sources"].items():
         lines.append(f"| {name} | {q['rows_read']} | {q['rows_accepted']} | {q['rows_quarantined']} |")
-    lines += ["", f"Persons: {summary['persons']}, households: {summary['households']}, "
-              f"candidates: {summary['candidates']}", ""]
+    lines += [
+        "",
+        f"Persons: {summary['persons']}, households: {summary['households']}, candidates: {summary['candidates']}",
+        "",
+    ]
     lines += ["| rank | household | score | criteria met |", "| ---: | --- | ---: | --- |"]
     for row in result.candidates.head(top).iter_rows(named=True):
         lines.append(f"| {row['rank']} | {row['household_id']} | {row['score']:.3f} | {row['criteria_met']} |")
@@ -46,7 +54,7 @@ def monthly_identification(extracts_dir: Path, as_of: date, config: RunConfig) -
     batch = ingest_task(extracts_dir, config.sources)
     standardised = standardise_task(batch, as_of)
     person_index, links = link_task(standardised, config.linkage)
-    records, persons, households = households_task(standardised, person_index, as_of)
+    records, persons, households = households_task(standardised, person_index, batch.extracts["gazetteer"], as_of)
     evidence, household_criteria = criteria_task(batch, records, persons, config.pack, as_of)
     candidates = rank_task(household_criteria, evidence, households, records, links, config.ranking)
     result = PipelineResult(

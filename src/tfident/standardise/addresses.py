@@ -1,0 +1,285 @@
+"""Address standardisation and matching to the council gazetteer (LLPG).
+
+Agencies write one address many ways: ``Flat 2, 14 High Street``, ``2/14 High St``,
+``14 High Street Flat 2``, ``FLAT 2 14 HIGH STREET``, ``14, High Street``, with or
+without the locality, in any case. :func:`parse_addresses` turns an address text into
+its parts (``flat``, ``number``, ``street`` with the street type spelt out, and the
+remaining ``place`` words) and a canonical ``address_std`` (``FLAT 2 14 HIGH STREET``),
+with polars string expressions only.
+
+:func:`match_addresses` gives every person record a gazetteer UPRN, in order:
+
+1. ``uprn_given``: the record's own UPRN, when the gazetteer has it, unless the
+   address text matches a *different* UPRN exactly (same full postcode and canonical
+   address), which wins as ``exact:uprn_conflict`` (a UPRN keyed wrong points at a
+   neighbour; on synthetic batches every such disagreement was a mistyped UPRN);
+2. ``exact``: the canonical address within the same full postcode;
+3. ``normalised``: the canonical address within the same outward code (the inward
+   part of the postcode was wrong, or only the outward code was given), when exactly
+   one gazetteer address has it;
+4. ``fuzzy:S``: same house number and flat, street names similar (rapidfuzz ratio
+   ``S`` >= 0.85), within the same outward code, or, with no postcode at all, with a
+   locality or town word in common; the best candidate (street similarity, then
+   locality and town words in common) must be unique;
+5. ``unmatched`` otherwise (including every address outside the council's area).
+
+Matching runs once per distinct (address, postcode), never per record.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
+
+STREET_TYPES: dict[str, str] = {
+    "ST": "STREET",
+    "STR": "STREET",
+    "RD": "ROAD",
+    "AVE": "AVENUE",
+    "AV": "AVENUE",
+    "LN": "LANE",
+    "CL": "CLOSE",
+    "DR": "DRIVE",
+    "DRV": "DRIVE",
+    "CRES": "CRESCENT",
+    "CRESC": "CRESCENT",
+    "CR": "CRESCENT",
+    "GR": "GROVE",
+    "GRV": "GROVE",
+    "PL": "PLACE",
+    "GDNS": "GARDENS",
+    "GDN": "GARDEN",
+    "TER": "TERRACE",
+    "TERR": "TERRACE",
+    "CT": "COURT",
+    "WLK": "WALK",
+    "SQ": "SQUARE",
+    "PK": "PARK",
+    "HTS": "HEIGHTS",
+    "MWS": "MEWS",
+    "BLVD": "BOULEVARD",
+    "PDE": "PARADE",
+    "CTS": "COURTS",
+}
+"""Street-type abbreviations, expanded when they end the street name."""
+
+FUZZY_THRESHOLD = 0.85
+"""Least rapidfuzz ratio (0-1) between street names for a fuzzy match."""
+
+_FLAT_WORDS = r"\b(?:APARTMENT|APT|FLT|UNIT)\b"
+_NUMBER_STREET = r"^(?:.*?[ ,])?(\d+[A-Z]?)[ ,]+([A-Z][A-Z ]*?)\s*(?:,\s*(.*))?$"
+
+
+def _clean_expr(text: pl.Expr) -> pl.Expr:
+    """Upper case ASCII, apostrophes dropped, punctuation to spaces, tidy commas and slashes."""
+    return (
+        text.str.normalize("NFKD")
+        .str.replace_all(r"\p{M}", "")
+        .str.to_uppercase()
+        .str.replace_all(r"['’‘`]", "")
+        .str.replace_all(r"[^A-Z0-9/,]+", " ")
+        .str.replace_all(r"\s*/\s*", "/")
+        .str.replace_all(_FLAT_WORDS, "FLAT")
+        .str.replace_all(r"\bFLAT\s+NO\b", "FLAT")
+        .str.replace_all(r"\s*,[\s,]*", ", ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars(" ,")
+    )
+
+
+def _street_type_expr(street: pl.Expr) -> pl.Expr:
+    """Spell out the street type when it is the street's last word."""
+    last = street.str.extract(r"(?:^| )([A-Z]+)$", 1)
+    expanded = last.replace(STREET_TYPES)
+    return pl.when(last.is_in(list(STREET_TYPES))).then(street.str.replace(r"[A-Z]+$", "") + expanded).otherwise(street)
+
+
+def parse_addresses(frame: pl.DataFrame, column: str = "address") -> pl.DataFrame:
+    """``frame`` with ``address_clean, flat, number, street, place, address_std`` added.
+
+    ``address_std`` is ``[FLAT f ]number street`` when a house number was found, else
+    the cleaned text; null when the address is empty.
+    """
+    clean = _clean_expr(pl.col(column))
+    slash = r"\b(\d+[A-Z]?)/(\d+[A-Z]?)\b"
+    out = frame.with_columns(clean.alias("address_clean")).with_columns(
+        pl.coalesce(
+            pl.col("address_clean").str.extract(r"\bFLAT ([0-9A-Z]+)\b", 1),
+            pl.col("address_clean").str.extract(slash, 1),
+        ).alias("flat"),
+        pl.col("address_clean")
+        .str.replace(r"\s*\bFLAT [0-9A-Z]+\b", "")
+        .str.replace(slash, "$2")
+        .str.replace_all(r"\s*,[\s,]*", ", ")
+        .str.strip_chars(" ,")
+        .alias("_rest"),
+    )
+    out = out.with_columns(
+        pl.col("_rest").str.extract(_NUMBER_STREET, 1).alias("number"),
+        _street_type_expr(pl.col("_rest").str.extract(_NUMBER_STREET, 2).str.strip_chars()).alias("street"),
+        pl.col("_rest").str.extract(_NUMBER_STREET, 3).alias("place"),
+    )
+    std = (
+        pl.when(pl.col("number").is_not_null() & pl.col("street").is_not_null())
+        .then(
+            pl.concat_str(
+                [
+                    pl.when(pl.col("flat").is_not_null()).then(pl.lit("FLAT ") + pl.col("flat") + " "),
+                    pl.col("number"),
+                    pl.lit(" "),
+                    pl.col("street"),
+                ],
+                ignore_nulls=True,
+            )
+        )
+        .otherwise(pl.col("address_clean").replace("", None))
+    )
+    return out.with_columns(std.alias("address_std")).drop("_rest")
+
+
+def _gazetteer_parts(gazetteer: pl.DataFrame) -> pl.DataFrame:
+    """The gazetteer with its address text, postcode and parsed parts."""
+    lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
+    gaz = gazetteer.select(
+        pl.col("uprn").cast(pl.Int64, strict=False).alias("uprn"),
+        pl.concat_str([pl.col(c) for c in lines], separator=", ", ignore_nulls=True).alias("address"),
+        postcode_expr(pl.col("postcode")).alias("postcode_std"),
+        postcode_outward_expr(pl.col("postcode")).alias("postcode_outward"),
+    ).filter(pl.col("uprn").is_not_null())
+    return parse_addresses(gaz)
+
+
+def _unique_key(gaz: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Gazetteer rows whose ``keys`` identify exactly one UPRN."""
+    return (
+        gaz.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+        .group_by(keys)
+        .agg(pl.col("uprn").min(), pl.len().alias("_n"))
+        .filter(pl.col("_n") == 1)
+        .drop("_n")
+    )
+
+
+def _words(text: str | None) -> set[str]:
+    return set(text.replace(",", " ").split()) if text else set()
+
+
+def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame) -> pl.DataFrame:
+    """Fuzzy street matches for ``queries`` (rows with number and street): ``qid, uprn_fz, score``."""
+    Bucket = tuple[list[int], list[str], list[set[str]]]
+    by_number: dict[tuple[str, str], Bucket] = defaultdict(lambda: ([], [], []))
+    by_outward: dict[tuple[str, str, str], Bucket] = defaultdict(lambda: ([], [], []))
+    for uprn, number, flat, street, outward, place in gaz.select(
+        "uprn", "number", "flat", "street", "postcode_outward", "place"
+    ).iter_rows():
+        if number is None or street is None:
+            continue
+        for target in (by_number[(number, flat or "")], by_outward[(number, flat or "", outward or "")]):
+            target[0].append(uprn)
+            target[1].append(street)
+            target[2].append(_words(place))
+    known_outwards = set(gaz["postcode_outward"].drop_nulls().to_list())
+    cutoff = FUZZY_THRESHOLD * 100
+    qids: list[int] = []
+    uprns: list[int] = []
+    scores: list[float] = []
+    for qid, number, flat, street, outward, place in queries.select(
+        "qid", "number", "flat", "street", "postcode_outward", "place"
+    ).iter_rows():
+        if outward is not None and outward not in known_outwards:
+            continue  # a postcode outside the council's area
+        if outward is not None:
+            bucket = by_outward.get((number, flat or "", outward))
+        else:
+            bucket = by_number.get((number, flat or ""))
+        if bucket is None:
+            continue
+        words = _words(place)
+        similar = process.extract(street, bucket[1], scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        # best street similarity first, then most locality/town words in common
+        ranked = sorted(
+            (
+                (score, len(words & bucket[2][i]), i)
+                for _, score, i in similar
+                if outward is not None or words & bucket[2][i]
+            ),
+            key=lambda x: (-x[0], -x[1], x[2]),
+        )
+        if not ranked:
+            continue
+        best_score, best_overlap, best = ranked[0]
+        if len(ranked) > 1 and ranked[1][:2] == (best_score, best_overlap):
+            continue  # two equally good candidates: ambiguous
+        qids.append(qid)
+        uprns.append(bucket[0][best])
+        scores.append(round(best_score / 100, 2))
+    return pl.DataFrame(
+        {"qid": qids, "uprn_fz": uprns, "score": scores},
+        schema={"qid": pl.UInt32, "uprn_fz": pl.Int64, "score": pl.Float64},
+    )
+
+
+def match_addresses(persons: pl.DataFrame, gazetteer: pl.DataFrame) -> pl.DataFrame:
+    """``persons`` with ``uprn_matched`` (Int64, null when unmatched) and ``address_match`` added."""
+    gaz = _gazetteer_parts(gazetteer)
+    known = gaz.select(pl.col("uprn").alias("uprn_known")).unique()
+    queries = (
+        persons.select("address", "postcode_std", "postcode_outward")
+        .unique()
+        .with_row_index("qid")
+        .pipe(parse_addresses)
+    )
+    exact = _unique_key(gaz, ["postcode_std", "address_std"]).rename({"uprn": "uprn_exact"})
+    near = _unique_key(gaz, ["postcode_outward", "address_std"]).rename({"uprn": "uprn_near"})
+    queries = queries.join(exact, on=["postcode_std", "address_std"], how="left").join(
+        near, on=["postcode_outward", "address_std"], how="left"
+    )
+    rest = queries.filter(
+        pl.col("uprn_exact").is_null()
+        & pl.col("uprn_near").is_null()
+        & pl.col("number").is_not_null()
+        & pl.col("street").is_not_null()
+    )
+    queries = queries.join(_fuzzy(rest, gaz), on="qid", how="left")
+    reason = (
+        pl.when(pl.col("uprn_exact").is_not_null())
+        .then(pl.lit("exact"))
+        .when(pl.col("uprn_near").is_not_null())
+        .then(pl.lit("normalised"))
+        .when(pl.col("uprn_fz").is_not_null())
+        .then(pl.lit("fuzzy:") + pl.col("score").round(2).cast(pl.String).str.pad_end(4, "0"))
+        .otherwise(pl.lit("unmatched"))
+    )
+    text_match = queries.select(
+        "address",
+        "postcode_std",
+        "postcode_outward",
+        pl.coalesce("uprn_exact", "uprn_near", "uprn_fz").alias("_uprn_text"),
+        reason.alias("_reason_text"),
+    )
+    out = (
+        persons.with_row_index("_row")
+        .join(text_match, on=["address", "postcode_std", "postcode_outward"], how="left", nulls_equal=True)
+        .join(known, left_on="uprn", right_on="uprn_known", how="left", coalesce=False)
+        .sort("_row")
+    )
+    given = pl.col("uprn_known").is_not_null()
+    # a UPRN keyed one digit out points at a neighbour: an exact text match elsewhere wins
+    conflict = given & (pl.col("_reason_text") == "exact") & (pl.col("_uprn_text") != pl.col("uprn"))
+    return out.with_columns(
+        pl.when(given & ~conflict)
+        .then(pl.col("uprn"))
+        .otherwise(pl.col("_uprn_text"))
+        .cast(pl.Int64)
+        .alias("uprn_matched"),
+        pl.when(conflict)
+        .then(pl.lit("exact:uprn_conflict"))
+        .when(given)
+        .then(pl.lit("uprn_given"))
+        .otherwise(pl.col("_reason_text"))
+        .alias("address_match"),
+    ).drop("_row", "_uprn_text", "_reason_text", "uprn_known")
