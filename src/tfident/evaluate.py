@@ -167,9 +167,7 @@ def evaluate_run(
         persons_index.select(*KEY, "person_id", "household_id"), on=KEY, how="left"
     ).with_columns(
         # a record the run never placed is its own person
-        pl.coalesce("person_id", pl.lit("unplaced:") + pl.col("source") + ":" + pl.col("record_id")).alias(
-            "person_id"
-        )
+        pl.coalesce("person_id", pl.lit("unplaced:") + pl.col("source") + ":" + pl.col("record_id")).alias("person_id")
     )
     return Evaluation(
         persons=score_pairs(records, "person_id", "true_person_id"),
