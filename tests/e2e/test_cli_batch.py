@@ -109,3 +109,35 @@ def test_it_exits_2_naming_the_folder_when_a_required_extract_is_missing(tmp_pat
     )
     assert result.exit_code == 2
     assert "school_census" in result.output
+
+
+def test_a_bad_batch_writes_nothing_and_keeps_the_stored_run(sample_batch: Path, tmp_path: Path) -> None:
+    """A file fault stops the run with a message naming file and column; the run stored before stays latest."""
+    import shutil
+
+    from tfident.store import latest_run_id, list_runs, make_engine
+
+    db = f"sqlite:///{tmp_path / 'tfident.db'}"
+    good = _invoke("run", "--extracts", str(sample_batch), "--as-of", "2026-10-31", "--db", db).strip().splitlines()[-1]
+
+    bad = tmp_path / "bad"
+    shutil.copytree(sample_batch, bad)
+    benefits = bad / "benefits.csv"
+    lines = benefits.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    drop = header.index("claim_start")
+    benefits.write_text(
+        "".join(",".join(v for i, v in enumerate(line.rstrip("\n").split(",")) if i != drop) + "\n" for line in lines),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", "--extracts", str(bad), "--as-of", "2026-10-31", "--db", db])
+    assert result.exit_code == 2, result.output
+    assert "benefits.csv" in result.output
+    assert "claim_start" in result.output
+
+    engine = make_engine(db)
+    try:
+        assert latest_run_id(engine) == good
+        assert list_runs(engine).height == 1
+    finally:
+        engine.dispose()
