@@ -30,6 +30,9 @@ demo: install
 	$(BIN)/tfident export --run latest --out $(DEMO_DIR)/export --db $(DEMO_DB)
 	$(BIN)/tfident evaluate --extracts $(DEMO_DIR)/batch --run latest --db $(DEMO_DB)
 	@echo
+	@echo "Top of the ranked candidate list (demo/export/candidates.csv):"
+	@cut -d, -f2-6 $(DEMO_DIR)/export/candidates.csv | head -n 11 | column -s, -t
+	@echo
 	@echo "Database:   $(DEMO_DIR)/tfident.db"
 	@echo "Exports:    $(DEMO_DIR)/export/candidates.csv, members.csv, persons.csv"
 	@echo "Batch:      $(DEMO_DIR)/batch (truth in $(DEMO_DIR)/batch/truth)"
