@@ -2,7 +2,7 @@
 
 Times the synthetic generator and every pipeline stage on synthetic batches of growing
 size, with peak memory (resident set) and accuracy against truth, and writes
-``benchmarks/results/pipeline.json`` plus a markdown table on standard output. Sizes
+``benchmarks/results/pipeline.json`` and ``pipeline.md`` (printed too). Sizes
 default to 5,000 and 50,000 households; ``--households 5000 20000`` chooses others.
 
 Comparisons with peer libraries (Splink, recordlinkage) on the same data belong to the
@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         rows = [bench_one(n, args.seed, Path(work)) for n in args.households]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(markdown(rows))
+    table = markdown(rows)
+    (RESULTS / "pipeline.md").write_text(f"# Pipeline benchmark (`make bench`)\n\n{table}\n")
+    print(table)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import polars as pl
@@ -125,7 +124,7 @@ def test_evidence_is_only_for_criteria_met(scenario: Scenario) -> None:
     assert evidence.height == 0
 
 
-def test_fifty_thousand_households_in_seconds(phase1: RulePack) -> None:
+def test_fifty_thousand_households_get_one_row_each(phase1: RulePack) -> None:
     n = 50_000
     hh = [f"H{i:06d}" for i in range(n)]
     people = pl.DataFrame(
@@ -173,12 +172,11 @@ def test_fifty_thousand_households_in_seconds(phase1: RulePack) -> None:
         ]
     ).join(people.select("person_id", "household_id"), on="person_id")
     assert index.height == 5 * n
-    start = time.perf_counter()
+    # speed is measured by `make bench` (benchmarks/run.py), not asserted here
     evidence, hc = evaluate_criteria(extracts, index, people, phase1, D)
-    elapsed = time.perf_counter() - start
     assert hc.height == n
+    assert hc["household_id"].n_unique() == n
     assert evidence.height > 0
-    assert elapsed < 10, elapsed
 
 
 # ----------------------------------------------------------------------- packs
