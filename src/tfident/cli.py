@@ -230,3 +230,83 @@ def evaluate(
         f"{fam.candidates_eligible}/{fam.candidates} candidates eligible; {fam.eligible_found}/{fam.eligible} found",
     )
     console.print(table)
+
+
+@app.command()
+@_handle_errors
+def serve(
+    db: DbUrl = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the coordinators' review app.
+
+    Set TFIDENT_SECRET_KEY so sessions survive a restart, and TFIDENT_SECURE_COOKIES=1
+    behind HTTPS.
+    """
+    import os
+
+    import uvicorn
+
+    from tfident.store import init_db, make_engine
+
+    engine = make_engine(db)  # fail here, with a clear message, on a bad URL or database
+    try:
+        init_db(engine)
+    finally:
+        engine.dispose()
+    if db:
+        os.environ["TFIDENT_DB"] = db
+    err_console.print(f"Review app on http://{host}:{port}/ (Ctrl+C to stop)")
+    # The app is named, not imported: the cli and review layers stay independent (import-linter).
+    uvicorn.run(
+        "tfident.review.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+users_app = typer.Typer(help="Manage the review app's accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+class Role(StrEnum):
+    """Roles of the review app."""
+
+    coordinator = "coordinator"
+    analyst = "analyst"
+    auditor = "auditor"
+    admin = "admin"
+
+
+@users_app.command("add")
+@_handle_errors
+def users_add(
+    username: Annotated[str, typer.Argument(help="The new account's name.")],
+    role: Annotated[Role, typer.Option("--role", help="What the account may do.")],
+    db: DbUrl = None,
+) -> None:
+    """Add an account; the password is read from standard input when it is not a terminal."""
+    import sys
+
+    from tfident.store import init_db, make_engine
+    from tfident.store.passwords import check_password_strength, hash_password
+    from tfident.store.review import add_user
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    weakness = check_password_strength(password)
+    if weakness:
+        raise typer.BadParameter(weakness, param_hint="password")
+    engine = make_engine(db)
+    try:
+        init_db(engine)
+        add_user(engine, username, role.value, hash_password(password))
+    finally:
+        engine.dispose()
+    console.print(f"Added {role.value} account {username}")

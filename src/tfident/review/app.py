@@ -1,0 +1,96 @@
+"""The review app: a FastAPI application built by :func:`create_app` around a store engine.
+
+Pages are rendered on the server with Jinja2 (autoescaped) and the GOV.UK Design System,
+shipped in ``static/govuk``; nothing is fetched at run time and every page works without
+JavaScript. Routes live in :mod:`tfident.review.routes`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from tfident.review.routes import install_error_handlers, router
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).parent
+STATIC_DIR = PACKAGE_DIR / "static"
+SESSION_COOKIE = "tfident_session"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the app runs: the session secret, cookie security and timeouts."""
+
+    secret_key: str
+    secure_cookies: bool = False
+    session_timeout: timedelta = timedelta(minutes=30)
+    page_size: int = 50
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """Settings from ``TFIDENT_SECRET_KEY``, ``TFIDENT_SECURE_COOKIES`` and ``TFIDENT_SESSION_MINUTES``.
+
+        Without a secret key a random one is made, so sessions end when the app restarts.
+        """
+        secret = os.environ.get("TFIDENT_SECRET_KEY") or secrets.token_urlsafe(48)
+        secure = os.environ.get("TFIDENT_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes")
+        minutes = int(os.environ.get("TFIDENT_SESSION_MINUTES", "30"))
+        return cls(secret_key=secret, secure_cookies=secure, session_timeout=timedelta(minutes=minutes))
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app for ``tfident serve`` (a uvicorn factory): the database URL comes from ``TFIDENT_DB``."""
+    from tfident.store import init_db, make_engine
+
+    engine = make_engine(os.environ.get("TFIDENT_DB") or None)
+    init_db(engine)
+    return create_app(engine)
+
+
+def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
+    """Build the review app on a migrated tfident database."""
+    settings = settings or Settings.from_environment()
+    app = FastAPI(title="tfident review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.engine = engine
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=int(settings.session_timeout.total_seconds()),
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
+    install_error_handlers(app)
+    return app

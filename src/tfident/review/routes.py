@@ -1,0 +1,710 @@
+"""The review app's routes: every one but ``/login`` needs a session and names the permission it needs.
+
+A request without a session is sent to ``/login`` (GET) or refused with 401 (other
+methods); a role without the permission gets 403; a run or family the user may not see
+gets 404. Refusals and every view of a family, search, decision, link ruling, export,
+login and logout write an audit row. POST forms must carry the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import HTTPException
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tfident.errors import StoreError
+from tfident.review import charts
+from tfident.review.auth import (
+    HOME,
+    LOCK_OUT_FOR,
+    MAX_FAILED_LOGINS,
+    ROLES,
+    CurrentUser,
+    check_password_strength,
+    csrf_matches,
+    hash_password,
+    new_csrf_token,
+    verify_password,
+)
+from tfident.review.exports import families_csv, families_xlsx
+from tfident.store import latest_run_id, list_runs, read_quality, read_run
+from tfident.store import review as store
+from tfident.store.tables import DECISIONS
+
+log = logging.getLogger(__name__)
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter()
+
+DECISION_LABELS = {
+    "new": "New",
+    "accept": "Accepted (attached)",
+    "reject": "Rejected",
+    "defer": "Deferred",
+    "known": "Already known",
+}
+DECISION_TAGS = {
+    "new": "govuk-tag--blue",
+    "accept": "govuk-tag--green",
+    "reject": "govuk-tag--red",
+    "defer": "govuk-tag--yellow",
+    "known": "govuk-tag--grey",
+}
+UNCERTAIN_BELOW = 0.95
+MATCH_THRESHOLD = 0.5
+MAX_TEXT = 500
+
+templates.env.globals.update(
+    decision_labels=DECISION_LABELS, decision_tags=DECISION_TAGS, uncertain_below=UNCERTAIN_BELOW
+)
+
+
+class LoginRequired(Exception):
+    """The request has no valid session."""
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _audit(
+    request: Request,
+    user: CurrentUser | None,
+    action: str,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    username: str | None = None,
+) -> None:
+    store.write_audit(
+        _engine(request),
+        username or (user.username if user else "-"),
+        user.role if user else None,
+        action,
+        object_type,
+        object_id,
+        detail,
+    )
+
+
+def _session_user(request: Request) -> CurrentUser | None:
+    """The signed-in user, or None when there is no session or it has timed out."""
+    session = request.session
+    username = session.get("username")
+    if not username:
+        return None
+    timeout = request.app.state.settings.session_timeout.total_seconds()
+    last_seen = float(session.get("last_seen", 0))
+    now = _now().timestamp()
+    if now - last_seen > timeout:
+        session.clear()
+        return None
+    account = store.get_user(_engine(request), username)
+    if account is None or account.locked():
+        session.clear()
+        return None
+    session["last_seen"] = now
+    return CurrentUser(username=account.username, role=account.role, csrf_token=session.get("csrf", ""))
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = new_csrf_token()
+        request.session["csrf"] = token
+    return str(token)
+
+
+async def _check_csrf(request: Request) -> None:
+    form = await request.form()
+    given = form.get("csrf_token")
+    if not csrf_matches(request.session.get("csrf"), given if isinstance(given, str) else None):
+        raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
+
+
+def requires(permission: str | None) -> Callable[[Request], Awaitable[CurrentUser]]:
+    """A dependency: the signed-in user, who must have ``permission`` (None: any signed-in user).
+
+    POST requests must also carry the session's CSRF token.
+    """
+
+    async def dependency(request: Request) -> CurrentUser:
+        user = _session_user(request)
+        if user is None:
+            raise LoginRequired()
+        if permission is not None and not user.can(permission):
+            _audit(request, user, "access.denied", "route", request.url.path, {"permission": permission})
+            raise HTTPException(status_code=403, detail="You do not have permission to see this page.")
+        if request.method == "POST":
+            await _check_csrf(request)
+        return user
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """Render a page with the user, CSRF token and flash message."""
+    user = context.get("user")
+    context = {
+        "csrf_token": _csrf_token(request),
+        "flash": request.session.pop("flash", None),
+        "can": (lambda permission: user is not None and user.can(permission)),
+        **context,
+    }
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _not_found(request: Request, user: CurrentUser, object_type: str, object_id: str) -> HTTPException:
+    _audit(request, user, "not_found", object_type, object_id[:200])
+    return HTTPException(status_code=404, detail="Page not found")
+
+
+def _clean(value: Any, limit: int = MAX_TEXT) -> str | None:
+    text = str(value or "").strip()
+    return text[:limit] or None
+
+
+# ------------------------------------------------------------------------ sign in/out
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    """Send the user to their role's start page, or to sign in."""
+    user = _session_user(request)
+    return _redirect(HOME.get(user.role, "/login") if user else "/login")
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> Response:
+    """The sign-in form."""
+    return render(request, "login.html", {"user": None, "errors": {}, "username": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    """Check the username and password; lock the account after repeated failures."""
+    form = await request.form()
+    if not csrf_matches(request.session.get("csrf"), str(form.get("csrf_token") or "")):
+        raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
+    username = str(form.get("username") or "").strip()[:64]
+    password = str(form.get("password") or "")
+    engine = _engine(request)
+    account = store.get_user(engine, username) if username else None
+    ok = verify_password(account.password_hash if account else None, password)
+    if account is not None and account.locked():
+        _audit(request, None, "login.locked", "user", username, username=username)
+        ok = False
+    elif account is not None and not ok:
+        locked = store.record_failed_login(engine, username, MAX_FAILED_LOGINS, LOCK_OUT_FOR)
+        _audit(request, None, "login.locked" if locked else "login.failed", "user", username, username=username)
+    elif account is None:
+        _audit(request, None, "login.failed", "user", None, {"unknown_user": True}, username="-")
+    if not ok or account is None:
+        message = (
+            "The username or password is not right, or the account is locked. "
+            f"After {MAX_FAILED_LOGINS} wrong tries an account is locked "
+            f"for {int(LOCK_OUT_FOR.total_seconds() // 60)} minutes."
+        )
+        context = {"user": None, "errors": {"password": message}, "username": username}
+        return render(request, "login.html", context, status_code=400)
+    store.record_successful_login(engine, username)
+    request.session.clear()
+    request.session.update({"username": account.username, "csrf": new_csrf_token(), "last_seen": _now().timestamp()})
+    user = CurrentUser(account.username, account.role, request.session["csrf"])
+    _audit(request, user, "login", "user", account.username)
+    log.info("user %s signed in", account.username)
+    return _redirect(HOME.get(account.role, "/runs"))
+
+
+@router.get("/logout", response_class=HTMLResponse)
+async def logout_page(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
+    """A page with the sign-out button (signing out is a POST, so other sites cannot do it)."""
+    return render(request, "logout.html", {"user": user})
+
+
+@router.post("/logout")
+async def logout(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
+    """End the session."""
+    _audit(request, user, "logout", "user", user.username)
+    request.session.clear()
+    request.session["flash"] = "You have signed out."
+    return _redirect("/login")
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def _run_or_404(request: Request, user: CurrentUser, run_id: str) -> dict[str, Any]:
+    engine = _engine(request)
+    if run_id == "latest":
+        run_id = latest_run_id(engine) or ""
+    run = store.readable_run(engine, run_id) if run_id else None
+    if run is None:
+        raise _not_found(request, user, "run", run_id or "latest")
+    return run
+
+
+@router.get("/runs", response_class=HTMLResponse)
+async def runs_page(request: Request, user: CurrentUser = Depends(requires("runs.view"))) -> Response:
+    """Every run with its date, rule set, model version and counts."""
+    engine = _engine(request)
+    frame = list_runs(engine)
+    rows = []
+    for run in frame.iter_rows(named=True):
+        info = read_run(engine, run["run_id"])
+        rows.append({**run, "summary": info.summary})
+    return render(request, "runs.html", {"user": user, "runs": rows, "latest": latest_run_id(engine)})
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(request: Request, run_id: str, user: CurrentUser = Depends(requires("runs.view"))) -> Response:
+    """One run: the quality report per source, link rates and charts (counts only, no personal data)."""
+    run = _run_or_404(request, user, run_id)
+    engine = _engine(request)
+    info = read_run(engine, run["run_id"])
+    quality = read_quality(engine, run["run_id"])
+    rates = store.link_rates(engine, run["run_id"])
+    previous_id = store.previous_run_id(engine, run["run_id"])
+    previous = store.link_rates(engine, previous_id) if previous_id else {}
+    rate_rows: list[dict[str, Any]] = [
+        {
+            "source": source,
+            "records": n,
+            "linked": linked,
+            "rate": linked / n if n else 0.0,
+            "previous": (previous[source][1] / previous[source][0])
+            if source in previous and previous[source][0]
+            else None,
+        }
+        for source, (n, linked) in rates.items()
+    ]
+    combos = sorted(info.summary.get("candidates_by_criteria", {}).items(), key=lambda item: -item[1])
+    probabilities = store.link_probabilities(engine, run["run_id"])
+    thresholds = [("match", MATCH_THRESHOLD), ("review below", UNCERTAIN_BELOW)]
+    context = {
+        "user": user,
+        "run": info,
+        "quality": quality,
+        "rates": rate_rows,
+        "previous_id": previous_id,
+        "combos": combos,
+        "n_links": len(probabilities),
+        "uncertain": sum(1 for p in probabilities if p < UNCERTAIN_BELOW),
+        "combo_chart": charts.bar_chart([(k.replace(";", " + "), v) for k, v in combos], "Candidates by criteria met"),
+        "probability_chart": charts.histogram(probabilities, "Distribution of link probabilities", thresholds),
+        "rate_chart": charts.paired_bars(
+            [(r["source"], r["rate"], r["previous"]) for r in rate_rows],
+            "Share of each source's records linked to another source",
+            ("this run", "previous run"),
+        ),
+    }
+    return render(request, "run.html", context)
+
+
+# ---------------------------------------------------------------------- candidates
+
+
+def _candidate_query(request: Request, page_size: int) -> store.CandidateQuery:
+    params = request.query_params
+    sort = params.get("sort", "rank")
+    sort = sort if sort in store.SORTS else "rank"
+    direction = params.get("dir", "")
+    descending = direction == "desc" if direction in ("asc", "desc") else store.SORTS[sort][1]
+    try:
+        page = max(1, min(int(params.get("page", "1")), 100_000))
+    except ValueError:
+        page = 1
+    status = params.get("status", "")
+    return store.CandidateQuery(
+        criterion=params.get("criterion", "")[:64],
+        status=status if status in store.STATUSES else "",
+        area=params.get("area", "").strip().upper()[:8],
+        search=params.get("q", "").strip()[:100],
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/runs/{run_id}/candidates", response_class=HTMLResponse)
+async def candidates_page(
+    request: Request, run_id: str, user: CurrentUser = Depends(requires("candidates.view"))
+) -> Response:
+    """The run's candidate families: filter by criterion, status and area, search, sort, page."""
+    run = _run_or_404(request, user, run_id)
+    query = _candidate_query(request, request.app.state.settings.page_size)
+    result = store.query_candidates(_engine(request), run["run_id"], query)
+    filtered = bool(query.criterion or query.status or query.area or query.search)
+    _audit(
+        request,
+        user,
+        "candidates.search" if filtered else "candidates.view",
+        "run",
+        run["run_id"],
+        {
+            "criterion": query.criterion or None,
+            "status": query.status or None,
+            "area": query.area or None,
+            "search": bool(query.search),  # the search text may be a name: not kept
+            "results": result.total,
+            "page": query.page,
+        },
+    )
+    pages = max(1, -(-result.total // query.page_size))
+    base = {
+        k: v
+        for k, v in {
+            "criterion": query.criterion,
+            "status": query.status,
+            "area": query.area,
+            "q": query.search,
+        }.items()
+        if v
+    }
+
+    def link(**changes: Any) -> str:
+        params = {**base, "sort": query.sort, "dir": "desc" if query.descending else "asc", **changes}
+        return f"/runs/{run['run_id']}/candidates?{urlencode({k: v for k, v in params.items() if v != ''})}"
+
+    def sort_link(key: str) -> str:
+        descending = (not query.descending) if key == query.sort else store.SORTS[key][1]
+        return link(sort=key, dir="desc" if descending else "asc", page=1)
+
+    context = {
+        "user": user,
+        "run": run,
+        "query": query,
+        "result": result,
+        "pages": pages,
+        "link": link,
+        "sort_link": sort_link,
+        "statuses": store.STATUSES,
+        "is_latest": run["run_id"] == latest_run_id(_engine(request)),
+    }
+    return render(request, "candidates.html", context)
+
+
+@router.post("/runs/{run_id}/export")
+async def export_families(request: Request, run_id: str, user: CurrentUser = Depends(requires("export"))) -> Response:
+    """The selected (or all accepted) families of a run as XLSX or CSV, logged with the row count."""
+    run = _run_or_404(request, user, run_id)
+    form = await request.form()
+    file_format = str(form.get("format") or "xlsx")
+    if file_format not in ("xlsx", "csv"):
+        raise HTTPException(status_code=400, detail="Choose XLSX or CSV.")
+    scope = str(form.get("scope") or "selected")
+    query = store.CandidateQuery(page_size=0)
+    if scope == "accepted":
+        query = store.CandidateQuery(status="accept", page_size=0)
+    else:
+        chosen = tuple(str(value)[:200] for value in form.getlist("household_id"))
+        if not chosen:
+            request.session["flash"] = "Select at least one family to export."
+            return _redirect(f"/runs/{run['run_id']}/candidates")
+        query = store.CandidateQuery(household_ids=chosen, page_size=0)
+    families = store.query_candidates(_engine(request), run["run_id"], query).rows
+    for family in families:
+        family["status"] = DECISION_LABELS.get(family["status"], family["status"])
+    stamp = _now().strftime("%Y%m%d-%H%M")
+    name = f"tfident-panel-{run['run_id']}-{stamp}.{file_format}"
+    if file_format == "xlsx":
+        content = families_xlsx(families, f"Candidate families, run {run['run_id']}")
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        content = families_csv(families)
+        media = "text/csv; charset=utf-8"
+    _audit(
+        request,
+        user,
+        f"export.{file_format}",
+        "run",
+        run["run_id"],
+        {"rows": len(families), "scope": scope, "household_ids": [f["household_id"] for f in families]},
+    )
+    log.info("user %s exported %d families of run %s", user.username, len(families), run["run_id"])
+    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ------------------------------------------------------------------------ families
+
+
+def _family_run(request: Request, user: CurrentUser, household_id: str, run_param: str | None) -> str:
+    run_id = run_param or latest_run_id(_engine(request)) or ""
+    if not run_id or not store.candidate_in_run(_engine(request), run_id, household_id):
+        raise _not_found(request, user, "household", household_id)
+    if store.readable_run(_engine(request), run_id) is None:
+        raise _not_found(request, user, "household", household_id)
+    return run_id
+
+
+def _family_page(
+    request: Request,
+    user: CurrentUser,
+    household_id: str,
+    run_id: str,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    engine = _engine(request)
+    family = store.read_family(engine, run_id, household_id)
+    if family is None:
+        raise _not_found(request, user, "household", household_id)
+    history = store.decision_history(engine, household_id)
+    keys = [r["record_key"] for m in family.members for r in m["records"]]
+    rulings = store.read_link_constraints(engine, keys)
+    for link in family.links:
+        pair = tuple(sorted((link["record_key_l"], link["record_key_r"])))
+        link["ruling"] = rulings.get((pair[0], pair[1]))
+        weights = link.get("match_weights_json")
+        if isinstance(weights, str):
+            try:
+                weights = json.loads(weights)
+            except ValueError:
+                weights = None
+        link["weights"] = weights if isinstance(weights, dict) and weights else None
+        link["waterfall"] = (
+            charts.waterfall(link["weights"], f"Match weights for {link['record_key_l']} and {link['record_key_r']}")
+            if link["weights"]
+            else None
+        )
+    criteria: dict[str, list[dict[str, Any]]] = {}
+    for row in family.evidence:
+        criteria.setdefault(row["criterion"], []).append(row)
+    context = {
+        "user": user,
+        "family": family,
+        "criteria": criteria,
+        "history": history,
+        "latest": history[0] if history else None,
+        "errors": errors or {},
+        "values": values or {},
+        "decisions": DECISIONS,
+    }
+    return render(request, "family.html", context, status_code=status_code)
+
+
+@router.get("/families/{household_id}", response_class=HTMLResponse)
+async def family_page(
+    request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))
+) -> Response:
+    """One candidate family: members, linked records and weights, criteria with evidence, decisions."""
+    run_id = _family_run(request, user, household_id, request.query_params.get("run"))
+    _audit(request, user, "family.view", "household", household_id, {"run_id": run_id})
+    return _family_page(request, user, household_id, run_id)
+
+
+@router.post("/families/{household_id}/decisions", response_class=HTMLResponse)
+async def decide(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
+    """Record a decision about a family: accept (with lead agency and worker), reject (with reason), defer, known."""
+    form = await request.form()
+    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
+    decision = str(form.get("decision") or "")
+    values = {k: _clean(form.get(k)) for k in ("reason", "lead_agency", "worker")}
+    values["note"] = _clean(form.get("note"), 4000)
+    values["decision"] = decision
+    errors: dict[str, str] = {}
+    if decision not in DECISIONS:
+        errors["decision"] = "Choose a decision"
+    if decision == "accept" and not values["lead_agency"]:
+        errors["lead_agency"] = "Enter the lead agency for an accepted family"
+    if decision == "accept" and not values["worker"]:
+        errors["worker"] = "Enter the lead worker for an accepted family"
+    if decision == "reject" and not values["reason"]:
+        errors["reason"] = "Enter the reason for rejecting the family"
+    if errors:
+        return _family_page(request, user, household_id, run_id, errors, values, status_code=400)
+    store.add_decision(
+        _engine(request),
+        store.DecisionInput(
+            household_id=household_id,
+            run_id=run_id,
+            decision=decision,
+            username=user.username,
+            reason=values["reason"],
+            lead_agency=values["lead_agency"],
+            worker=values["worker"],
+            note=values["note"],
+        ),
+    )
+    _audit(request, user, "decision", "household", household_id, {"run_id": run_id, "decision": decision})
+    request.session["flash"] = f"Decision saved: {DECISION_LABELS[decision]}."
+    return _redirect(f"/families/{household_id}?{urlencode({'run': run_id})}")
+
+
+@router.post("/families/{household_id}/links", response_class=HTMLResponse)
+async def rule_on_link(
+    request: Request, household_id: str, user: CurrentUser = Depends(requires("links.review"))
+) -> Response:
+    """Confirm a link (must_link) or say two records are not the same person (cannot_link); the next run respects it."""
+    form = await request.form()
+    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
+    left, right = str(form.get("record_key_l") or ""), str(form.get("record_key_r") or "")
+    kind = str(form.get("kind") or "")
+    keys = store.household_record_keys(_engine(request), run_id, household_id)
+    if kind not in ("cannot_link", "must_link") or left not in keys or right not in keys or left == right:
+        raise HTTPException(status_code=400, detail="That pair of records is not part of this family.")
+    store.add_link_constraint(_engine(request), left, right, kind, user.username, _clean(form.get("reason")))
+    _audit(
+        request,
+        user,
+        f"link.{kind}",
+        "household",
+        household_id,
+        {"run_id": run_id, "record_key_l": left, "record_key_r": right},
+    )
+    request.session["flash"] = (
+        "Saved: the next run will keep these records apart."
+        if kind == "cannot_link"
+        else "Saved: the link is confirmed for future runs."
+    )
+    return _redirect(f"/families/{household_id}?{urlencode({'run': run_id})}#links")
+
+
+# ------------------------------------------------------------------------- audit
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request, user: CurrentUser = Depends(requires("audit.view"))) -> Response:
+    """The audit log, newest first, filtered by user, action and object id."""
+    params = request.query_params
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        page = 1
+    query = store.AuditQuery(
+        username=params.get("username", "")[:64],
+        action=params.get("action", "")[:64],
+        object_id=params.get("object_id", "")[:200],
+        page=page,
+    )
+    rows, total = store.read_audit(_engine(request), query)
+    _audit(
+        request, user, "audit.view", None, None, {"filtered": bool(query.username or query.action or query.object_id)}
+    )
+    pages = max(1, -(-total // query.page_size))
+    base = {
+        k: v for k, v in {"username": query.username, "action": query.action, "object_id": query.object_id}.items() if v
+    }
+    context = {
+        "user": user,
+        "rows": rows,
+        "total": total,
+        "query": query,
+        "pages": pages,
+        "actions": store.audit_actions(_engine(request)),
+        "page_link": lambda p: "/audit?" + urlencode({**base, "page": p}),
+    }
+    return render(request, "audit.html", context)
+
+
+# ------------------------------------------------------------------------- users
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users_page(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Accounts, with a form to add one and a button to lift a lock-out."""
+    return render(
+        request,
+        "users.html",
+        {"user": user, "accounts": store.list_users(_engine(request)), "roles": ROLES, "errors": {}, "values": {}},
+    )
+
+
+@router.post("/users", response_class=HTMLResponse)
+async def add_account(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Add an account."""
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    role = str(form.get("role") or "")
+    password = str(form.get("password") or "")
+    errors: dict[str, str] = {}
+    if not username or len(username) > 64:
+        errors["username"] = "Enter a username of up to 64 characters"
+    if role not in ROLES:
+        errors["role"] = "Choose a role"
+    weakness = check_password_strength(password)
+    if weakness:
+        errors["password"] = weakness.capitalize()
+    if not errors:
+        try:
+            store.add_user(_engine(request), username, role, hash_password(password))
+        except StoreError as error:
+            errors["username"] = str(error)
+    if errors:
+        context = {
+            "user": user,
+            "accounts": store.list_users(_engine(request)),
+            "roles": ROLES,
+            "errors": errors,
+            "values": {"username": username, "role": role},
+        }
+        return render(request, "users.html", context, status_code=400)
+    _audit(request, user, "user.add", "user", username, {"role": role})
+    request.session["flash"] = f"Account {username} added."
+    return _redirect("/users")
+
+
+@router.post("/users/{username}/unlock", response_class=HTMLResponse)
+async def unlock_account(
+    request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))
+) -> Response:
+    """Lift an account's lock-out."""
+    if store.get_user(_engine(request), username) is None:
+        raise _not_found(request, user, "user", username)
+    store.unlock_user(_engine(request), username)
+    _audit(request, user, "user.unlock", "user", username)
+    request.session["flash"] = f"Account {username} unlocked."
+    return _redirect("/users")
+
+
+# ------------------------------------------------------------------------ errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Send requests without a session to sign in, and render errors as pages."""
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+        return HTMLResponse("Sign in first.", status_code=401)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        user = _session_user(request) if "session" in request.scope else None
+        titles = {
+            400: "There is a problem",
+            401: "Sign in first",
+            403: "Access denied",
+            404: "Page not found",
+            405: "Not allowed",
+        }
+        context = {
+            "user": user,
+            "title": titles.get(exc.status_code, "Sorry, there is a problem"),
+            "detail": exc.detail,
+        }
+        return render(request, "error.html", context, status_code=exc.status_code)

@@ -1,0 +1,646 @@
+"""The review app's reads and writes: accounts, audit, decisions, link rulings and review queries.
+
+Working tables (``users``, ``audit_log``, ``decisions``, ``link_constraints``) are written
+here and only here. Every statement binds its values as parameters; user input never
+becomes SQL text. Decisions are keyed by the stable ``household_id``, so the latest
+decision about a family follows it from one month's run to the next.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tfident.errors import StoreError
+from tfident.store.tables import DECISIONS, LINK_CONSTRAINT_KINDS, READABLE_STATUSES, USER_ROLES, metadata, utc_now
+
+users = metadata.tables["users"]
+audit_log = metadata.tables["audit_log"]
+decisions = metadata.tables["decisions"]
+link_constraints = metadata.tables["link_constraints"]
+runs = metadata.tables["runs"]
+candidates = metadata.tables["candidates"]
+households = metadata.tables["households"]
+persons = metadata.tables["persons"]
+source_records = metadata.tables["source_records"]
+links = metadata.tables["links"]
+evidence = metadata.tables["criteria_evidence"]
+
+STATUS_NEW = "new"
+STATUSES: tuple[str, ...] = (STATUS_NEW, *DECISIONS)
+"""A candidate's review status: ``new`` (no decision yet) or its latest decision."""
+
+SORTS: dict[str, tuple[str, bool]] = {
+    "rank": ("rank", False),
+    "score": ("score", True),
+    "members": ("n_members", True),
+    "cost": ("estimated_annual_cost", True),
+    "postcode": ("postcode", False),
+    "link": ("min_link_probability", False),
+}
+"""Sort keys the candidate list accepts: column and whether it sorts descending by default."""
+
+
+# ------------------------------------------------------------------------------ users
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account of the review app, as stored (the hash never leaves the server)."""
+
+    username: str
+    role: str
+    password_hash: str
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime
+
+    def locked(self, now: datetime | None = None) -> bool:
+        """Whether the account is locked out at ``now``."""
+        return self.locked_until is not None and self.locked_until > (now or utc_now())
+
+
+def add_user(engine: Engine, username: str, role: str, password_hash: str) -> None:
+    """Add an account; raise StoreError when the name is taken or the role unknown."""
+    if role not in USER_ROLES:
+        raise StoreError(f"role {role!r} is not one of {', '.join(USER_ROLES)}")
+    if not username or len(username) > 64:
+        raise StoreError(f"username {username!r} must be 1 to 64 characters")
+    try:
+        with engine.begin() as connection:
+            taken = connection.execute(sa.select(users.c.username).where(users.c.username == username)).first()
+            if taken is not None:
+                raise StoreError(f"user {username!r} already exists; choose another name")
+            connection.execute(
+                users.insert().values(
+                    username=username, role=role, password_hash=password_hash, failed_logins=0, created_at=utc_now()
+                )
+            )
+    except sa.exc.SQLAlchemyError as error:
+        raise StoreError(f"cannot add user {username!r}: {error.__class__.__name__}") from error
+
+
+def get_user(engine: Engine, username: str) -> Account | None:
+    """The account called ``username``, or None."""
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    return None if row is None else Account(**dict(row))
+
+
+def list_users(engine: Engine) -> list[Account]:
+    """Every account, by name."""
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(users).order_by(users.c.username)).mappings().all()
+    return [Account(**dict(row)) for row in rows]
+
+
+def record_failed_login(engine: Engine, username: str, limit: int, lock_for: timedelta) -> bool:
+    """Count a failed login; at ``limit`` failures lock the account for ``lock_for``. Returns whether it locked."""
+    with engine.begin() as connection:
+        failed = connection.execute(sa.select(users.c.failed_logins).where(users.c.username == username)).scalar()
+        if failed is None:
+            return False
+        failed += 1
+        values: dict[str, Any] = {"failed_logins": failed}
+        if failed >= limit:
+            values = {"failed_logins": 0, "locked_until": utc_now() + lock_for}
+        connection.execute(users.update().where(users.c.username == username).values(**values))
+    return failed >= limit
+
+
+def record_successful_login(engine: Engine, username: str) -> None:
+    """Clear an account's failure count and lock."""
+    with engine.begin() as connection:
+        connection.execute(
+            users.update().where(users.c.username == username).values(failed_logins=0, locked_until=None)
+        )
+
+
+def unlock_user(engine: Engine, username: str) -> None:
+    """Lift a lock-out (an admin's action)."""
+    record_successful_login(engine, username)
+
+
+# ------------------------------------------------------------------------------ audit
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the audit log page; blank means any."""
+
+    username: str = ""
+    action: str = ""
+    object_id: str = ""
+    page: int = 1
+    page_size: int = 100
+
+
+def write_audit(
+    engine: Engine,
+    username: str,
+    role: str | None,
+    action: str,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append an audit row (no personal data in ``detail``)."""
+    with engine.begin() as connection:
+        connection.execute(
+            audit_log.insert().values(
+                at=utc_now(),
+                username=username[:64],
+                role=role,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                detail_json=detail,
+            )
+        )
+
+
+def read_audit(engine: Engine, query: AuditQuery) -> tuple[list[dict[str, Any]], int]:
+    """Audit rows matching ``query``, newest first, and how many match in all."""
+    statement = sa.select(audit_log)
+    if query.username:
+        statement = statement.where(audit_log.c.username == query.username)
+    if query.action:
+        statement = statement.where(audit_log.c.action == query.action)
+    if query.object_id:
+        statement = statement.where(audit_log.c.object_id == query.object_id)
+    counted = sa.select(sa.func.count()).select_from(statement.subquery())
+    page = statement.order_by(audit_log.c.id.desc()).limit(query.page_size).offset((query.page - 1) * query.page_size)
+    with engine.connect() as connection:
+        total = connection.execute(counted).scalar_one()
+        rows = [dict(row) for row in connection.execute(page).mappings().all()]
+    return rows, total
+
+
+def audit_actions(engine: Engine) -> list[str]:
+    """The actions present in the audit log, for the filter."""
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(audit_log.c.action).distinct().order_by(audit_log.c.action)).scalars())
+
+
+# -------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """A coordinator's decision about a household, as submitted."""
+
+    household_id: str
+    run_id: str
+    decision: str
+    username: str
+    reason: str | None = None
+    lead_agency: str | None = None
+    worker: str | None = None
+    note: str | None = None
+
+
+def add_decision(engine: Engine, decision: DecisionInput) -> None:
+    """Store a decision (who and when are recorded); the latest one about a household counts."""
+    if decision.decision not in DECISIONS:
+        raise StoreError(f"decision {decision.decision!r} is not one of {', '.join(DECISIONS)}")
+    with engine.begin() as connection:
+        connection.execute(
+            decisions.insert().values(
+                household_id=decision.household_id,
+                run_id=decision.run_id,
+                decision=decision.decision,
+                reason=decision.reason,
+                lead_agency=decision.lead_agency,
+                worker=decision.worker,
+                note=decision.note,
+                username=decision.username,
+                created_at=utc_now(),
+            )
+        )
+
+
+def _latest_decision_ids() -> sa.Subquery:
+    return (
+        sa.select(decisions.c.household_id, sa.func.max(decisions.c.id).label("id"))
+        .group_by(decisions.c.household_id)
+        .subquery("latest_ids")
+    )
+
+
+def _latest_decisions() -> sa.Subquery:
+    latest = _latest_decision_ids()
+    return sa.select(decisions).join(latest, sa.and_(latest.c.id == decisions.c.id)).subquery("latest_decisions")
+
+
+def latest_decisions(engine: Engine, household_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The latest decision about each of ``household_ids`` that has one, from any run."""
+    if not household_ids:
+        return {}
+    latest = _latest_decisions()
+    statement = sa.select(latest).where(latest.c.household_id.in_(list(household_ids)))
+    with engine.connect() as connection:
+        return {row["household_id"]: dict(row) for row in connection.execute(statement).mappings()}
+
+
+def decision_history(engine: Engine, household_id: str) -> list[dict[str, Any]]:
+    """Every decision about a household, newest first."""
+    statement = sa.select(decisions).where(decisions.c.household_id == household_id).order_by(decisions.c.id.desc())
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+# ----------------------------------------------------------------------- link rulings
+
+
+def add_link_constraint(
+    engine: Engine, record_key_l: str, record_key_r: str, kind: str, username: str, reason: str | None = None
+) -> None:
+    """Record that two records are (``must_link``) or are not (``cannot_link``) one person; the next run respects it."""
+    if kind not in LINK_CONSTRAINT_KINDS:
+        raise StoreError(f"link ruling {kind!r} is not one of {', '.join(LINK_CONSTRAINT_KINDS)}")
+    left, right = sorted((record_key_l, record_key_r))
+    with engine.begin() as connection:
+        connection.execute(
+            link_constraints.insert().values(
+                record_key_l=left, record_key_r=right, kind=kind, username=username, reason=reason, created_at=utc_now()
+            )
+        )
+
+
+def read_link_constraints(engine: Engine, record_keys: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest ruling on each pair touching ``record_keys``, keyed by the sorted pair."""
+    keys = list(record_keys)
+    if not keys:
+        return {}
+    statement = (
+        sa.select(link_constraints)
+        .where(sa.or_(link_constraints.c.record_key_l.in_(keys), link_constraints.c.record_key_r.in_(keys)))
+        .order_by(link_constraints.c.id)
+    )
+    rulings: dict[tuple[str, str], dict[str, Any]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(statement).mappings():
+            pair = tuple(sorted((row["record_key_l"], row["record_key_r"])))
+            rulings[(pair[0], pair[1])] = dict(row)
+    return rulings
+
+
+# --------------------------------------------------------------------- candidate list
+
+
+@dataclass(frozen=True)
+class CandidateQuery:
+    """Filters, sort and page of the candidate list; values are checked against allowed sets by the caller."""
+
+    criterion: str = ""
+    status: str = ""
+    area: str = ""
+    search: str = ""
+    sort: str = "rank"
+    descending: bool = False
+    page: int = 1
+    page_size: int = 50
+    household_ids: tuple[str, ...] | None = None
+
+
+@dataclass
+class CandidatePage:
+    """One page of the candidate list."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    criteria: list[str] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+
+
+def postcode_area(postcode: str | None) -> str:
+    """The outward code (postcode district) of a postcode, the list's "area"."""
+    return (postcode or "").strip().upper().split(" ")[0]
+
+
+def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[Any], sa.Subquery]:
+    latest = _latest_decisions()
+    statement = (
+        sa.select(
+            candidates.c.rank,
+            candidates.c.household_id,
+            candidates.c.score,
+            candidates.c.criteria_met,
+            candidates.c.eligibility,
+            candidates.c.n_members,
+            candidates.c.address,
+            candidates.c.postcode,
+            candidates.c.estimated_annual_cost,
+            candidates.c.min_link_probability,
+            latest.c.decision,
+            latest.c.run_id.label("decision_run_id"),
+            latest.c.created_at.label("decided_at"),
+            latest.c.username.label("decided_by"),
+            latest.c.lead_agency,
+            latest.c.worker,
+            latest.c.reason,
+            latest.c.note,
+        )
+        .select_from(candidates)
+        .outerjoin(latest, latest.c.household_id == candidates.c.household_id)
+        .where(candidates.c.run_id == run_id)
+    )
+    if query.criterion:
+        padded = sa.literal(";") + candidates.c.criteria_met + sa.literal(";")
+        statement = statement.where(padded.contains(f";{query.criterion};", autoescape=True))
+    if query.status == STATUS_NEW:
+        statement = statement.where(latest.c.decision.is_(None))
+    elif query.status:
+        statement = statement.where(latest.c.decision == query.status)
+    if query.area:
+        statement = statement.where(
+            sa.or_(
+                candidates.c.postcode == query.area, candidates.c.postcode.startswith(f"{query.area} ", autoescape=True)
+            )
+        )
+    if query.search:
+        needle = query.search.strip().lower()
+        compact = needle.replace(" ", "")
+        by_name = (
+            sa.select(source_records.c.household_id)
+            .where(
+                source_records.c.run_id == run_id,
+                sa.or_(
+                    sa.func.lower(source_records.c.surname).contains(needle, autoescape=True),
+                    sa.func.lower(source_records.c.forename).contains(needle, autoescape=True),
+                    sa.func.lower(
+                        sa.func.coalesce(source_records.c.forename, "")
+                        + " "
+                        + sa.func.coalesce(source_records.c.surname, "")
+                    ).contains(needle, autoescape=True),
+                ),
+            )
+            .scalar_subquery()
+        )
+        statement = statement.where(
+            sa.or_(
+                candidates.c.household_id.in_(by_name),
+                sa.func.lower(sa.func.replace(candidates.c.postcode, " ", "")).contains(compact, autoescape=True),
+                candidates.c.household_id == query.search.strip(),
+            )
+        )
+    if query.household_ids is not None:
+        statement = statement.where(candidates.c.household_id.in_(list(query.household_ids)))
+    return statement, latest
+
+
+def query_candidates(engine: Engine, run_id: str, query: CandidateQuery) -> CandidatePage:
+    """One page of a run's candidates with their latest decisions, filtered, searched and sorted."""
+    statement, _ = _candidate_statement(run_id, query)
+    column_name, _default_desc = SORTS.get(query.sort, SORTS["rank"])
+    column = statement.selected_columns[column_name]
+    order = column.desc() if query.descending else column.asc()
+    ordered = statement.order_by(order.nulls_last(), candidates.c.rank)
+    counted = sa.select(sa.func.count()).select_from(statement.subquery())
+    if query.page_size > 0:
+        ordered = ordered.limit(query.page_size).offset((max(query.page, 1) - 1) * query.page_size)
+    with engine.connect() as connection:
+        total = connection.execute(counted).scalar_one()
+        rows = [dict(row) for row in connection.execute(ordered).mappings()]
+        surnames = _surnames(connection, run_id, [row["household_id"] for row in rows])
+        facets = connection.execute(
+            sa.select(candidates.c.criteria_met, candidates.c.postcode).where(candidates.c.run_id == run_id)
+        ).all()
+    for row in rows:
+        row["surnames"] = surnames.get(row["household_id"], [])
+        row["criteria"] = [c for c in (row["criteria_met"] or "").split(";") if c]
+        row["status"] = row["decision"] or STATUS_NEW
+        row["carried_over"] = row["decision"] is not None and row["decision_run_id"] != run_id
+    criteria = sorted({c for met, _ in facets for c in (met or "").split(";") if c})
+    areas = sorted({postcode_area(postcode) for _, postcode in facets if postcode})
+    return CandidatePage(rows=rows, total=total, criteria=criteria, areas=areas)
+
+
+def _surnames(connection: sa.Connection, run_id: str, household_ids: list[str]) -> dict[str, list[str]]:
+    if not household_ids:
+        return {}
+    statement = sa.select(source_records.c.household_id, source_records.c.surname).where(
+        source_records.c.run_id == run_id,
+        source_records.c.household_id.in_(household_ids),
+        source_records.c.surname.is_not(None),
+    )
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for household_id, surname in connection.execute(statement).all():
+        counts[household_id][surname] += 1
+    return {household_id: [name for name, _ in counter.most_common(3)] for household_id, counter in counts.items()}
+
+
+# ------------------------------------------------------------------------ family page
+
+
+@dataclass
+class Family:
+    """Everything the family page shows about one candidate household of one run."""
+
+    run_id: str
+    as_of: date
+    candidate: dict[str, Any]
+    household: dict[str, Any] | None
+    members: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    addresses: list[dict[str, Any]]
+
+
+def age_on(date_of_birth: date | None, on: date) -> int | None:
+    """Age in whole years on a date."""
+    if date_of_birth is None:
+        return None
+    return on.year - date_of_birth.year - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def readable_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
+    """The run row when the run is complete (published or superseded), else None."""
+    with engine.connect() as connection:
+        row = (
+            connection.execute(sa.select(runs).where(runs.c.run_id == run_id, runs.c.status.in_(READABLE_STATUSES)))
+            .mappings()
+            .first()
+        )
+    return None if row is None else dict(row)
+
+
+def read_family(engine: Engine, run_id: str, household_id: str) -> Family | None:
+    """The family page's data, or None when the household is not a candidate of that readable run."""
+    run = readable_run(engine, run_id)
+    if run is None:
+        return None
+    with engine.connect() as connection:
+        candidate = (
+            connection.execute(
+                sa.select(candidates).where(candidates.c.run_id == run_id, candidates.c.household_id == household_id)
+            )
+            .mappings()
+            .first()
+        )
+        if candidate is None:
+            return None
+        household = (
+            connection.execute(
+                sa.select(households).where(households.c.run_id == run_id, households.c.household_id == household_id)
+            )
+            .mappings()
+            .first()
+        )
+        member_rows = connection.execute(
+            sa.select(persons)
+            .where(persons.c.run_id == run_id, persons.c.household_id == household_id)
+            .order_by(persons.c.date_of_birth.asc().nulls_last(), persons.c.person_id)
+        ).mappings()
+        members = [dict(row) for row in member_rows]
+        person_ids = [member["person_id"] for member in members]
+        record_rows = connection.execute(
+            sa.select(source_records)
+            .where(
+                source_records.c.run_id == run_id,
+                sa.or_(source_records.c.person_id.in_(person_ids), source_records.c.household_id == household_id),
+            )
+            .order_by(source_records.c.source, source_records.c.record_id)
+        ).mappings()
+        records = [dict(row) for row in record_rows]
+        keys = [record["record_key"] for record in records]
+        link_rows = connection.execute(
+            sa.select(links)
+            .where(links.c.run_id == run_id, sa.or_(links.c.record_key_l.in_(keys), links.c.record_key_r.in_(keys)))
+            .order_by(links.c.match_probability, links.c.record_key_l, links.c.record_key_r)
+        ).mappings()
+        link_list = [dict(row) for row in link_rows]
+        evidence_rows = connection.execute(
+            sa.select(evidence)
+            .where(evidence.c.run_id == run_id, evidence.c.household_id == household_id)
+            .order_by(evidence.c.criterion, evidence.c.event_date, evidence.c.source, evidence.c.record_id)
+        ).mappings()
+        evidence_list = [dict(row) for row in evidence_rows]
+    by_key = {record["record_key"]: record for record in records}
+    by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_person[record["person_id"]].append(record)
+    known = {member["person_id"] for member in members}
+    for record in records:
+        if record["person_id"] not in known:
+            members.append(
+                {"person_id": record["person_id"], "household_id": household_id, "date_of_birth": None, "role": None}
+            )
+            known.add(record["person_id"])
+    for member in members:
+        member_records = by_person.get(member["person_id"], [])
+        member["records"] = member_records
+        member["forename"] = _most_common(r["forename"] for r in member_records)
+        member["surname"] = _most_common(r["surname"] for r in member_records)
+        if member["date_of_birth"] is None:
+            member["date_of_birth"] = _most_common(r["date_of_birth"] for r in member_records)
+        member["age"] = age_on(member["date_of_birth"], run["as_of"])
+    names = {m["person_id"]: f"{m['forename'] or ''} {m['surname'] or ''}".strip() for m in members}
+    for link in link_list:
+        left, right = by_key.get(link["record_key_l"]), by_key.get(link["record_key_r"])
+        link["left"] = left
+        link["right"] = right
+        link["same_person"] = left is not None and right is not None and left["person_id"] == right["person_id"]
+        link["person_name"] = names.get((left or right or {}).get("person_id", ""), "")
+    addresses: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for record in records:
+        key = (record["address"], record["postcode"])
+        entry = addresses.setdefault(
+            key, {"address": record["address"], "postcode": record["postcode"], "sources": set(), "latest": None}
+        )
+        entry["sources"].add(record["source"])
+        if record["evidence_date"] and (entry["latest"] is None or record["evidence_date"] > entry["latest"]):
+            entry["latest"] = record["evidence_date"]
+    address_list = sorted(addresses.values(), key=lambda a: a["latest"] or date.min, reverse=True)
+    for entry in address_list:
+        entry["sources"] = sorted(entry["sources"])
+    return Family(
+        run_id=run_id,
+        as_of=run["as_of"],
+        candidate=dict(candidate),
+        household=None if household is None else dict(household),
+        members=members,
+        links=link_list,
+        evidence=evidence_list,
+        addresses=address_list,
+    )
+
+
+def _most_common(values: Iterable[Any]) -> Any:
+    counts = Counter(v for v in values if v is not None)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def household_record_keys(engine: Engine, run_id: str, household_id: str) -> set[str]:
+    """The record keys of a household's members in a run (to check a link ruling is about this family)."""
+    member_ids = sa.select(persons.c.person_id).where(
+        persons.c.run_id == run_id, persons.c.household_id == household_id
+    )
+    statement = sa.select(source_records.c.record_key).where(
+        source_records.c.run_id == run_id,
+        sa.or_(source_records.c.household_id == household_id, source_records.c.person_id.in_(member_ids)),
+    )
+    with engine.connect() as connection:
+        return set(connection.execute(statement).scalars())
+
+
+def candidate_in_run(engine: Engine, run_id: str, household_id: str) -> bool:
+    """Whether a household is a candidate of a run."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(candidates.c.rank).where(candidates.c.run_id == run_id, candidates.c.household_id == household_id)
+        ).first()
+    return row is not None
+
+
+# -------------------------------------------------------------------------- run stats
+
+
+def link_probabilities(engine: Engine, run_id: str) -> list[float]:
+    """Every stored link probability of a run."""
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(links.c.match_probability).where(links.c.run_id == run_id)).scalars())
+
+
+def link_rates(engine: Engine, run_id: str) -> dict[str, tuple[int, int]]:
+    """Per source: records, and records whose person has a record from another source too."""
+    sources_per_person = (
+        sa.select(source_records.c.person_id, sa.func.count(sa.distinct(source_records.c.source)).label("n_sources"))
+        .where(source_records.c.run_id == run_id)
+        .group_by(source_records.c.person_id)
+        .subquery("sources_per_person")
+    )
+    statement = (
+        sa.select(
+            source_records.c.source,
+            sa.func.count(),
+            sa.func.sum(sa.case((sources_per_person.c.n_sources > 1, 1), else_=0)),
+        )
+        .join(sources_per_person, sources_per_person.c.person_id == source_records.c.person_id)
+        .where(source_records.c.run_id == run_id)
+        .group_by(source_records.c.source)
+        .order_by(source_records.c.source)
+    )
+    with engine.connect() as connection:
+        return {source: (int(n), int(linked or 0)) for source, n, linked in connection.execute(statement).all()}
+
+
+def previous_run_id(engine: Engine, run_id: str) -> str | None:
+    """The latest readable run of an earlier batch date than ``run_id``'s, for month-on-month comparison."""
+    run = readable_run(engine, run_id)
+    if run is None:
+        return None
+    statement = (
+        sa.select(runs.c.run_id)
+        .where(runs.c.status.in_(READABLE_STATUSES), runs.c.as_of < run["as_of"])
+        .order_by(runs.c.as_of.desc(), runs.c.version.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return connection.execute(statement).scalar()
