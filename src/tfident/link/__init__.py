@@ -1,9 +1,20 @@
 """tfident.link: link person records across sources into persons.
 
-``link_persons`` is three steps, each replaceable: profiles (records identical in every
-linkage field), scored candidate pairs (``rules.candidate_edges``: deterministic rules
-today, a probabilistic model can produce the same frame), and clustering with guards
-(``cluster.cluster_profiles``).
+``link_persons`` is four steps, each replaceable:
+
+1. *profiles*: records identical in every linkage field are one profile
+   (``rules.build_profiles``); records named in a reviewer's ruling stay alone;
+2. *scoring*: Splink (Fellegi-Sunter) scores the candidate pairs of profiles that the
+   blocking rules of ``config/linkage.yaml`` find, with the frozen model the
+   configuration names (``model.predict``); optional deterministic ``identifier_rules``
+   add pairs as extra evidence (none are configured: measurement showed the model's
+   identifier comparisons already carry them);
+3. *clustering*: connected components over pairs at or above the match threshold,
+   strongest first, with guards (conflicting identifiers, twins, incompatible dates of
+   birth) and reviewers' ``cannot_link``/``must_link`` rulings
+   (``cluster.cluster_profiles``);
+4. *links*: the pairs inside one person, and the pairs of the uncertain band (and any
+   match the guards held apart) for clerical review, each with its per-field weights.
 """
 
 from __future__ import annotations
@@ -13,14 +24,21 @@ import logging
 
 import polars as pl
 
+from tfident.errors import ConfigError
 from tfident.link.cluster import cluster_profiles
-from tfident.link.config import Guards, LinkageConfig, Rule, load_linkage_config
+from tfident.link.config import BlockingRule, Guards, LinkageConfig, Rule, Thresholds, load_linkage_config
+from tfident.link.model import predict, prior_weight, tf_tables, weights_json
 from tfident.link.rules import build_profiles, candidate_edges
 
 __all__ = [
+    "CONSTRAINTS_SCHEMA",
+    "LINKS_SCHEMA",
+    "NOT_SAME_PERSON_RULES",
+    "BlockingRule",
     "Guards",
     "LinkageConfig",
     "Rule",
+    "Thresholds",
     "link_persons",
     "load_linkage_config",
     "person_id_for",
@@ -39,7 +57,21 @@ LINKS_SCHEMA: dict[str, pl.DataType] = {
     "record_key_r": pl.String(),
     "match_probability": pl.Float64(),
     "match_rule": pl.String(),
+    "match_weights_json": pl.String(),
 }
+CONSTRAINTS_SCHEMA: dict[str, pl.DataType] = {
+    "record_key_l": pl.String(),
+    "record_key_r": pl.String(),
+    "kind": pl.String(),
+}
+"""Reviewers' rulings passed to :func:`link_persons`: ``kind`` is ``cannot_link`` or ``must_link``."""
+
+NOT_SAME_PERSON_RULES: tuple[str, ...] = ("uncertain", "held_apart")
+"""``match_rule`` values of links kept for clerical review, not links inside a person:
+``uncertain`` (probability in the uncertain band) and ``held_apart`` (at or above the
+match threshold but refused by a guard or a ruling)."""
+
+MODEL_RULE = "splink"
 
 
 def person_id_for(smallest_record_key: str) -> str:
@@ -47,19 +79,65 @@ def person_id_for(smallest_record_key: str) -> str:
     return "P" + hashlib.sha1(smallest_record_key.encode("utf-8")).hexdigest()[:12]
 
 
-def link_persons(persons: pl.DataFrame, config: LinkageConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _ruling_pairs(constraints: pl.DataFrame | None, members: pl.DataFrame, kind: str) -> list[tuple[int, int]]:
+    if constraints is None or constraints.is_empty():
+        return []
+    pid = members.select("record_key", "pid")
+    pairs = (
+        constraints.filter(pl.col("kind") == kind)
+        .join(pid.rename({"record_key": "record_key_l", "pid": "a"}), on="record_key_l")
+        .join(pid.rename({"record_key": "record_key_r", "pid": "b"}), on="record_key_r")
+        .filter(pl.col("a") != pl.col("b"))
+        .select(pl.min_horizontal("a", "b").alias("lo"), pl.max_horizontal("a", "b").alias("hi"))
+        .unique()
+    )
+    return [(int(a), int(b)) for a, b in pairs.iter_rows()]
+
+
+def link_persons(
+    persons: pl.DataFrame, config: LinkageConfig, constraints: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Link person records into persons.
+
+    ``constraints`` (optional, :data:`CONSTRAINTS_SCHEMA`) are reviewers' rulings by
+    ``record_key``; rulings naming records absent from ``persons`` are ignored.
 
     Returns ``(person_index, links)``: ``person_index`` has ``record_key, source,
     record_id, person_id`` (one row per record, in the order of ``persons``);
-    ``links`` has ``record_key_l, record_key_r, match_probability, match_rule``, the
-    pairs that ended up in one person (``record_key_l < record_key_r``).
+    ``links`` has ``record_key_l, record_key_r, match_probability, match_rule,
+    match_weights_json`` (``record_key_l < record_key_r``): the pairs that ended up in
+    one person (``splink``, ``identical``, ``must_link`` or an identifier rule's name),
+    and the pairs kept for review (:data:`NOT_SAME_PERSON_RULES`).
     """
     if persons.is_empty():
         return pl.DataFrame(schema=PERSON_INDEX_SCHEMA), pl.DataFrame(schema=LINKS_SCHEMA)
-    profiles, members = build_profiles(persons)
-    edges = candidate_edges(profiles, config)
-    clusters = cluster_profiles(profiles, edges, config.guards)
+    if not config.model_data:
+        raise ConfigError("no linkage model loaded: load the configuration with load_linkage_config()")
+    ruled: list[str] = []
+    if constraints is not None and not constraints.is_empty():
+        ruled = pl.concat([constraints["record_key_l"], constraints["record_key_r"]]).unique().to_list()
+    profiles, members = build_profiles(persons, solo_keys=ruled)
+    tf = tf_tables(persons, config.model_data)
+    scores = predict(profiles, tf, config.model_data, config)
+    threshold = config.thresholds.match
+
+    order = len(config.identifier_rules)
+    edges = scores.filter(pl.col("match_probability") >= threshold).select(
+        "pid_l",
+        "pid_r",
+        pl.col("match_probability").alias("probability"),
+        pl.lit(MODEL_RULE).alias("rule"),
+        pl.lit(order, dtype=pl.Int64).alias("rule_order"),
+    )
+    if config.identifier_rules:
+        edges = (
+            pl.concat([edges, candidate_edges(profiles, config)])
+            .sort(["pid_l", "pid_r", "probability", "rule_order"], descending=[False, False, True, False])
+            .unique(["pid_l", "pid_r"], keep="first", maintain_order=True)
+        )
+    cannot = _ruling_pairs(constraints, members, "cannot_link")
+    must = _ruling_pairs(constraints, members, "must_link")
+    clusters = cluster_profiles(profiles, edges, config.guards, cannot_link=cannot, must_link=must)
 
     record_cluster = members.join(clusters, on="pid")
     smallest = record_cluster.group_by("cluster").agg(pl.col("record_key").min().alias("_smallest"))
@@ -70,35 +148,90 @@ def link_persons(persons: pl.DataFrame, config: LinkageConfig) -> tuple[pl.DataF
     person_index = persons.select("record_key", "source", "record_id").join(
         by_record, on="record_key", how="left", maintain_order="left"
     )
+    links = _links(profiles, members, clusters, scores, edges, must, config)
+    log.info(
+        "linked %d records into %d persons (%d scored pairs, %d links)",
+        persons.height,
+        ids.height,
+        scores.height,
+        links.height,
+    )
+    return person_index, links
 
-    # links: profile pairs inside one person, between their representative records, and
-    # every other record of a profile to its representative
+
+def _links(
+    profiles: pl.DataFrame,
+    members: pl.DataFrame,
+    clusters: pl.DataFrame,
+    scores: pl.DataFrame,
+    edges: pl.DataFrame,
+    must: list[tuple[int, int]],
+    config: LinkageConfig,
+) -> pl.DataFrame:
+    """Pairs inside one person and pairs kept for review, between representative records."""
     rep = profiles.select("pid", "rep_key")
-    kept = (
-        edges.join(clusters.rename({"pid": "pid_l", "cluster": "c_l"}), on="pid_l")
-        .join(clusters.rename({"pid": "pid_r", "cluster": "c_r"}), on="pid_r")
-        .filter(pl.col("c_l") == pl.col("c_r"))
-        .join(rep.rename({"pid": "pid_l", "rep_key": "a"}), on="pid_l")
-        .join(rep.rename({"pid": "pid_r", "rep_key": "b"}), on="pid_r")
+    prior = prior_weight(config.model_data)
+
+    def ends(frame: pl.DataFrame) -> pl.DataFrame:
+        return (
+            frame.join(clusters.rename({"pid": "pid_l", "cluster": "c_l"}), on="pid_l")
+            .join(clusters.rename({"pid": "pid_r", "cluster": "c_r"}), on="pid_r")
+            .join(rep.rename({"pid": "pid_l", "rep_key": "a"}), on="pid_l")
+            .join(rep.rename({"pid": "pid_r", "rep_key": "b"}), on="pid_r")
+            .with_columns(
+                pl.min_horizontal("a", "b").alias("record_key_l"),
+                pl.max_horizontal("a", "b").alias("record_key_r"),
+                (pl.col("c_l") == pl.col("c_r")).alias("same"),
+            )
+        )
+
+    threshold = config.thresholds.match
+    scored = ends(scores.with_columns(weights_json(scores, prior).alias("match_weights_json"))).select(
+        "record_key_l",
+        "record_key_r",
+        "match_probability",
+        pl.when(pl.col("match_probability") < threshold)
+        .then(pl.lit("uncertain"))
+        .when(pl.col("same"))
+        .then(pl.lit(MODEL_RULE))
+        .otherwise(pl.lit("held_apart"))
+        .alias("match_rule"),
+        "match_weights_json",
+    )
+    other_edges = (
+        ends(edges.filter(pl.col("rule") != MODEL_RULE))
+        .filter("same")
         .select(
-            pl.min_horizontal("a", "b").alias("record_key_l"),
-            pl.max_horizontal("a", "b").alias("record_key_r"),
+            "record_key_l",
+            "record_key_r",
             pl.col("probability").alias("match_probability"),
             pl.col("rule").alias("match_rule"),
+            pl.lit(None, dtype=pl.String).alias("match_weights_json"),
         )
     )
+    forced = pl.DataFrame(must, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
+    ruled = (
+        ends(forced)
+        .filter("same")
+        .select(
+            "record_key_l",
+            "record_key_r",
+            pl.lit(1.0).alias("match_probability"),
+            pl.lit("must_link").alias("match_rule"),
+            pl.lit(None, dtype=pl.String).alias("match_weights_json"),
+        )
+    )
+    identical_json = f'{{"identical": true, "probability": {config.identical_probability}}}'
     identical = members.filter(pl.col("record_key") != pl.col("rep_key")).select(
         pl.col("rep_key").alias("record_key_l"),
         pl.col("record_key").alias("record_key_r"),
         pl.lit(config.identical_probability, dtype=pl.Float64).alias("match_probability"),
         pl.lit("identical").alias("match_rule"),
+        pl.lit(identical_json).alias("match_weights_json"),
     )
-    links = pl.concat([kept, identical]).sort("record_key_l", "record_key_r")
-    log.info(
-        "linked %d records into %d persons (%d links, %d candidate pairs)",
-        persons.height,
-        ids.height,
-        links.height,
-        edges.height,
+    # a reviewer's ruling names the pair first; then the model's score; then a rule's
+    return (
+        pl.concat([ruled, scored, other_edges, identical])
+        .unique(["record_key_l", "record_key_r"], keep="first", maintain_order=True)
+        .sort("record_key_l", "record_key_r")
     )
-    return person_index, links

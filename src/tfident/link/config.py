@@ -1,13 +1,22 @@
-"""The linkage configuration (``config/linkage.yaml``): deterministic rules as data."""
+"""The linkage configuration (``config/linkage.yaml``): blocking, thresholds, guards, model.
+
+Person linkage is probabilistic (Fellegi-Sunter, scored by Splink): the comparisons and
+their m/u probabilities live in the frozen model file that ``model`` names (trained by
+``tfident train``); this file says which candidate pairs are scored (``blocking_rules``),
+where the match and uncertain bands start (``thresholds``) and which merges clustering
+refuses (``guards``).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from tfident.config import CONFIG_DIR, StrictModel, load_model
+from tfident.errors import ConfigError
 
 KEY_COLUMNS: tuple[str, ...] = (
     "upn",
@@ -19,16 +28,21 @@ KEY_COLUMNS: tuple[str, ...] = (
     "forename_canonical",
     "forename_variant",
     "forename_metaphone",
+    "forename_initial",
     "surname_std",
     "surname_token",
     "surname_metaphone",
     "date_of_birth",
     "dob_transposed",
+    "dob_year",
+    "dob_month",
+    "dob_day",
     "uprn_matched",
     "postcode_std",
     "sex",
 )
-"""Columns a rule may block on (``forename_variant`` and ``surname_token`` are exploded lists)."""
+"""Columns a rule may block on (``forename_variant`` and ``surname_token`` are exploded lists
+in deterministic rules; Splink blocking rules may not use them)."""
 
 Check = Literal[
     "forename_compatible",
@@ -40,7 +54,7 @@ Check = Literal[
     "dob_missing_one_side",
     "sex_compatible",
 ]
-"""Pairwise checks a candidate pair must pass (see ``tfident.link.rules``)."""
+"""Pairwise checks a deterministic candidate pair must pass (see ``tfident.link.rules``)."""
 
 
 class Rule(StrictModel):
@@ -48,7 +62,8 @@ class Rule(StrictModel):
 
     A key is a column name (both records must have the same non-null value) or
     ``left=right`` (the left record's ``left`` equals the right record's ``right``, as in
-    ``dob_transposed=date_of_birth``).
+    ``dob_transposed=date_of_birth``). Used only as optional extra evidence
+    (``identifier_rules``) beside the probabilistic model.
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -71,6 +86,31 @@ class Rule(StrictModel):
         return keys
 
 
+_LIST_COLUMNS = {"forename_variant", "surname_token"}
+
+
+class BlockingRule(StrictModel):
+    """Candidate pairs for the model to score: profiles equal on every ``block_on`` column.
+
+    A key ``left=right`` compares the left record's ``left`` with the right record's
+    ``right`` (``dob_transposed=date_of_birth``).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    block_on: tuple[str, ...] = Field(min_length=1)
+    description: str = ""
+
+    @field_validator("block_on")
+    @classmethod
+    def _known_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            for part in key.split("="):
+                if part not in KEY_COLUMNS or part in _LIST_COLUMNS:
+                    allowed = ", ".join(k for k in KEY_COLUMNS if k not in _LIST_COLUMNS)
+                    raise ValueError(f"unknown blocking column {part!r}; expected one of {allowed}")
+        return keys
+
+
 class Guards(StrictModel):
     """Checks made before two clusters of records are merged into one person."""
 
@@ -88,27 +128,94 @@ class Guards(StrictModel):
     """Jaro-Winkler similarity at or above which two forenames count as compatible."""
 
 
+class Thresholds(StrictModel):
+    """Match probability bands: ``>= match`` links; ``[uncertain, match)`` is kept for clerical review."""
+
+    match: float = Field(default=0.95, gt=0.0, lt=1.0)
+    uncertain: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.uncertain > self.match:
+            raise ValueError("thresholds.uncertain must not exceed thresholds.match")
+        return self
+
+
 class LinkageConfig(StrictModel):
     """How person records are linked into persons."""
 
     version: str
-    method: Literal["deterministic"] = "deterministic"
-    rules: tuple[Rule, ...] = Field(min_length=1)
+    """Version of this configuration file (the run stores the model's version)."""
+    method: Literal["splink"] = "splink"
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    """Splink backend; only DuckDB is wired today (Spark is the scale-out path)."""
+    model: str = "models/person_model.json"
+    """The trained model, relative to the configuration folder (or absolute)."""
+    config_dir: str = Field(default="", exclude=True)
+    """The folder ``model`` is relative to (set by :func:`load_linkage_config`; not hashed)."""
+    model_version: str = ""
+    """Filled in by :func:`load_linkage_config` from the model file; stored with each run."""
+    model_sha256: str = ""
+    """SHA-256 of the model file, so a retrained model changes the run id."""
+    model_data: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    """The loaded model file (filled in by :func:`load_linkage_config`; hashed through ``model_sha256``)."""
+    thresholds: Thresholds = Thresholds()
+    blocking_rules: tuple[BlockingRule, ...] = Field(min_length=1)
     guards: Guards = Guards()
+    identifier_rules: tuple[Rule, ...] = ()
+    """Optional deterministic rules whose pairs join the model's as extra evidence."""
     identical_probability: float = Field(default=0.995, gt=0.0, le=1.0)
     """Probability of the link between records identical in every linkage field."""
     surname_similarity: float = Field(default=0.88, ge=0.0, le=1.0)
-    """Jaro-Winkler similarity at or above which two surnames count as similar."""
+    """Jaro-Winkler similarity at or above which two surnames count as similar (deterministic checks)."""
+    em_max_pairs: int = Field(default=2_000_000, ge=1000)
+    """Training only: cap on the pairs random sampling draws to estimate u."""
+    seed: int = 1
+    """Training only: seed of the random sampling of u."""
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The deterministic rules (``identifier_rules``), for ``tfident.link.rules``."""
+        return self.identifier_rules
 
     @model_validator(mode="after")
     def _unique_names(self) -> LinkageConfig:
-        names = [r.name for r in self.rules]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
+        for kind, names in (
+            ("blocking rule", [r.name for r in self.blocking_rules]),
+            ("identifier rule", [r.name for r in self.identifier_rules]),
+        ):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} names must be unique: {', '.join(duplicates)}")
         return self
 
+    def model_path(self) -> Path:
+        """Where the model file is."""
+        path = Path(self.model)
+        return path if path.is_absolute() else Path(self.config_dir or CONFIG_DIR) / path
 
-def load_linkage_config(path: Path = CONFIG_DIR / "linkage.yaml") -> LinkageConfig:
-    """Load and validate ``config/linkage.yaml`` (or ``path``)."""
-    return load_model(path, LinkageConfig)
+
+def read_model_file(path: Path) -> dict[str, Any]:
+    """The saved model (``{"version", "description", "training_data", "settings"}``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: linkage model not found; train one with `tfident train --extracts DIR`") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not a valid model file ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict) or not data.get("version"):
+        raise ConfigError(f"{path}: not a tfident linkage model (needs 'version' and 'settings')")
+    return data
+
+
+def load_linkage_config(path: Path = CONFIG_DIR / "linkage.yaml", *, with_model: bool = True) -> LinkageConfig:
+    """Load and validate ``config/linkage.yaml`` (or ``path``), with the model's version and hash."""
+    import hashlib
+
+    config = load_model(path, LinkageConfig).model_copy(update={"config_dir": str(path.parent)})
+    if not with_model:
+        return config
+    model_path = config.model_path()
+    data = read_model_file(model_path)
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    return config.model_copy(update={"model_version": str(data["version"]), "model_sha256": digest, "model_data": data})

@@ -14,6 +14,8 @@ at a twins' address, or a record without a date of birth at a father and son's).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 from rapidfuzz.distance import JaroWinkler
 
@@ -46,18 +48,25 @@ EDGE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def build_profiles(persons: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(profiles, members)``: one row per profile with its key columns, and record -> profile.
 
     Profile ids (``pid``) are numbered in the order of each profile's smallest record key,
-    so they do not depend on the order of ``persons``.
+    so they do not depend on the order of ``persons``. Records in ``solo_keys`` (named in
+    a reviewer's link ruling) are profiles of their own.
     """
+    solo = pl.Series("solo", sorted(solo_keys), dtype=pl.String)
     records = persons.select(
         "record_key",
         *PROFILE_FIELDS,
         pl.col("surname_tokens"),
     ).with_columns(
-        pl.when(pl.col("forename_std").is_null() | pl.col("surname_std").is_null() | pl.col("date_of_birth").is_null())
+        pl.when(
+            pl.col("forename_std").is_null()
+            | pl.col("surname_std").is_null()
+            | pl.col("date_of_birth").is_null()
+            | pl.col("record_key").is_in(solo.implode())
+        )
         .then(pl.col("record_key"))
         .otherwise(None)
         .alias("_solo"),

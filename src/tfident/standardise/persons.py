@@ -174,7 +174,15 @@ def standardise_persons(extracts: dict[str, pl.DataFrame], as_of: date) -> pl.Da
     frames = [_source_frame(s, extracts[s], as_of) for s in PERSON_SOURCES if s in extracts]
     if not frames:
         return empty_persons()
-    raw = pl.concat(frames, how="vertical")
+    return add_standard_columns(pl.concat(frames, how="vertical"))
+
+
+def add_standard_columns(raw: pl.DataFrame) -> pl.DataFrame:
+    """The standardised columns (``STD_COLUMNS``) added to a frame of ``RAW_COLUMNS``, rows kept in order.
+
+    ``standardise_persons`` uses it on the extracts; ``tfident explain`` on a stored
+    run's source records, so both see the same standardised values.
+    """
     forenames = _name_table(raw["forename"], "forename")
     surnames = _name_table(raw["surname"], "surname")
     addresses = (

@@ -1,7 +1,9 @@
-"""Deterministic linkage: each rule, the guards, stable person ids."""
+"""Probabilistic linkage (Splink scorer + guarded clustering): what links, what stays apart,
+rulings, the uncertain band, stable person ids, the frozen model, explanations."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import date
@@ -12,7 +14,11 @@ import polars as pl
 import pytest
 
 from tfident.errors import ConfigError
-from tfident.link import LinkageConfig, link_persons, load_linkage_config, person_id_for
+from tfident.link import CONSTRAINTS_SCHEMA, LinkageConfig, Thresholds, link_persons, load_linkage_config, person_id_for
+from tfident.link.config import read_model_file
+from tfident.link.explain import explain_pair, persons_from_stored
+from tfident.link.model import level_labels
+from tfident.link.training import write_model
 from tfident.synth.identifiers import make_upn, nhs_check_digit
 
 UPN_A = make_upn("997200123001")
@@ -39,9 +45,11 @@ def person(source: str, record_id: str, **values: Any) -> dict[str, Any]:
     return row
 
 
-def groups(persons: pl.DataFrame, config: LinkageConfig) -> set[frozenset[str]]:
+def groups(
+    persons: pl.DataFrame, config: LinkageConfig, constraints: pl.DataFrame | None = None
+) -> set[frozenset[str]]:
     """The person clusters as sets of record ids."""
-    index, _ = link_persons(persons, config)
+    index, _ = link_persons(persons, config, constraints)
     clusters = index.group_by("person_id").agg(pl.col("record_id"))
     return {frozenset(ids) for ids in clusters["record_id"].to_list()}
 
@@ -50,28 +58,38 @@ def linked(persons: pl.DataFrame, config: LinkageConfig, a: str, b: str) -> bool
     return any(a in g and b in g for g in groups(persons, config))
 
 
-def rule_of(persons: pl.DataFrame, config: LinkageConfig) -> set[str]:
-    _, links = link_persons(persons, config)
-    return set(links["match_rule"].to_list())
+def rulings(*pairs: tuple[str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(list(pairs), schema=CONSTRAINTS_SCHEMA, orient="row")
 
 
-def test_config_loads_and_is_versioned(linkage: LinkageConfig) -> None:
+def test_config_loads_with_its_model(linkage: LinkageConfig) -> None:
     assert linkage.version
-    assert linkage.rules[0].name == "upn"
-    assert all(0 < r.probability <= 1 for r in linkage.rules)
+    assert linkage.method == "splink" and linkage.backend == "duckdb"
+    assert linkage.blocking_rules[0].name == "upn"
+    assert linkage.model_version == read_model_file(linkage.model_path())["version"]
+    assert len(linkage.model_sha256) == 64
+    assert linkage.thresholds.uncertain < linkage.thresholds.match
+    assert "model_data" not in linkage.model_dump()  # hashed through model_sha256 instead
 
 
 def test_config_rejects_unknown_key(tmp_path: Path) -> None:
     path = tmp_path / "linkage.yaml"
-    path.write_text('version: "1"\nrules:\n  - {name: bad, block_on: [shoe_size], probability: 0.9}\n')
+    path.write_text('version: "1"\nblocking_rules:\n  - {name: bad, block_on: [shoe_size]}\n')
     with pytest.raises(ConfigError, match="shoe_size"):
-        load_linkage_config(path)
+        load_linkage_config(path, with_model=False)
 
 
 def test_config_rejects_extra_field(tmp_path: Path) -> None:
     path = tmp_path / "linkage.yaml"
-    path.write_text('version: "1"\ncolour: red\nrules:\n  - {name: a, block_on: [upn], probability: 0.9}\n')
+    path.write_text('version: "1"\ncolour: red\nblocking_rules:\n  - {name: a, block_on: [upn]}\n')
     with pytest.raises(ConfigError, match="colour"):
+        load_linkage_config(path, with_model=False)
+
+
+def test_config_needs_its_model(tmp_path: Path) -> None:
+    path = tmp_path / "linkage.yaml"
+    path.write_text('version: "1"\nmodel: nowhere.json\nblocking_rules:\n  - {name: a, block_on: [upn]}\n')
+    with pytest.raises(ConfigError, match="tfident train"):
         load_linkage_config(path)
 
 
@@ -139,8 +157,7 @@ def test_each_rule_links(
     make_persons: Maker, linkage: LinkageConfig, left: dict[str, Any], right: dict[str, Any], rule: str
 ) -> None:
     persons = make_persons([left, right])
-    assert linked(persons, linkage, "A", "B")
-    assert rule in rule_of(persons, linkage)
+    assert linked(persons, linkage, "A", "B"), rule
 
 
 def test_different_people_stay_apart(make_persons: Maker, linkage: LinkageConfig) -> None:
@@ -268,6 +285,7 @@ def test_frames_have_the_contract_columns(make_persons: Maker, linkage: LinkageC
             "record_key_r": pl.String,
             "match_probability": pl.Float64,
             "match_rule": pl.String,
+            "match_weights_json": pl.String,
         }
     )
     assert (links["record_key_l"] < links["record_key_r"]).all()
@@ -286,3 +304,157 @@ def test_empty_persons(make_persons: Maker, linkage: LinkageConfig) -> None:
     persons = make_persons([person("asb", "A")]).clear()
     index, links = link_persons(persons, linkage)
     assert index.is_empty() and links.is_empty()
+
+
+def test_cannot_link_ruling_keeps_records_apart(make_persons: Maker, linkage: LinkageConfig) -> None:
+    persons = make_persons([person("asb", "A"), person("health", "B"), person("benefits", "C")])
+    assert groups(persons, linkage) == {frozenset({"A", "B", "C"})}
+    found = groups(persons, linkage, rulings(("asb:A", "health:B", "cannot_link")))
+    assert not any({"A", "B"} <= g for g in found)
+
+
+def test_must_link_ruling_joins_records(make_persons: Maker, linkage: LinkageConfig) -> None:
+    persons = make_persons(
+        [person("asb", "A"), person("health", "B", forename="Emily", sex="F", date_of_birth=date(2001, 1, 1))]
+    )
+    assert not linked(persons, linkage, "A", "B")
+    index, links = link_persons(persons, linkage, rulings(("asb:A", "health:B", "must_link")))
+    assert index["person_id"].n_unique() == 1
+    assert links["match_rule"].to_list() == ["must_link"]
+
+
+def test_uncertain_band_is_kept_but_not_linked(make_persons: Maker, linkage: LinkageConfig) -> None:
+    persons = make_persons([person("asb", "A", forename="Bob"), person("health", "B", address_line_1="9 Low Road")])
+    _, links = link_persons(persons, linkage)
+    [probability] = links["match_probability"].to_list()
+    banded = linkage.model_copy(
+        update={"thresholds": Thresholds(match=min(0.999999, probability + 1e-9), uncertain=0.01)}
+    )
+    index, links = link_persons(persons, banded)
+    assert index["person_id"].n_unique() == 2
+    assert links["match_rule"].to_list() == ["uncertain"]
+    weights = json.loads(links["match_weights_json"][0])
+    assert set(weights) >= {"prior", "forename", "surname", "dob", "address", "total", "probability"}
+
+
+def test_links_carry_per_field_weights(make_persons: Maker, linkage: LinkageConfig) -> None:
+    persons = make_persons([person("asb", "A", forename="Bob"), person("health", "B")])
+    _, links = link_persons(persons, linkage)
+    weights = json.loads(links["match_weights_json"][0])
+    fields = ("forename", "surname", "dob", "address", "sex", "upn", "nino", "nhs_number", "pnc_id")
+    assert weights["total"] == pytest.approx(weights["prior"] + sum(weights[f] for f in fields), abs=1e-3)
+    assert weights["probability"] == pytest.approx(links["match_probability"][0], abs=1e-6)
+
+
+def test_model_round_trip_gives_identical_predictions(
+    make_persons: Maker, linkage: LinkageConfig, tmp_path: Path
+) -> None:
+    rows = [person("asb", "A", forename="Bob"), person("health", "B"), person("benefits", "C", surname="Smyth")]
+    persons = make_persons(rows)
+    path = tmp_path / "model.json"
+    write_model(read_model_file(linkage.model_path()), path)
+    copy = linkage.model_copy(update={"model_data": read_model_file(path)})
+    first = link_persons(persons, linkage)
+    second = link_persons(persons, copy)
+    assert first[0].equals(second[0]) and first[1].equals(second[1])
+
+
+def test_explain_matches_the_stored_weights(make_persons: Maker, linkage: LinkageConfig) -> None:
+    persons = make_persons([person("asb", "A", forename="Bob"), person("health", "B")])
+    _, links = link_persons(persons, linkage)
+    stored = persons.with_columns(pl.lit(None, dtype=pl.String).alias("address_match"))
+    explanation = explain_pair(persons_from_stored(stored), "asb:A", "health:B", linkage)
+    assert explanation.as_dict() == json.loads(links["match_weights_json"][0])
+    assert explanation.band(linkage) == "match"
+    assert [s.field for s in explanation.steps][:4] == ["forename", "surname", "dob", "address"]
+
+
+LEVEL_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
+    ("forename", {}, {}, "Exact match on forename_first"),
+    ("forename", {"forename": "Bob"}, {}, "Same formal name (nickname)"),
+    ("forename", {"forename": "Robret"}, {}, "Jaro-Winkler distance of forename_first >= 0.92"),
+    ("forename", {"forename": "R"}, {}, "Initial agrees"),
+    ("forename", {"forename": "Emily"}, {}, "All other comparisons"),
+    ("forename", {"forename": None}, {}, "forename_first is NULL"),
+    ("surname", {"surname": "Smith-Jones"}, {}, "Shares a surname part"),
+    ("surname", {"surname": "Smyth"}, {}, "Sounds alike (metaphone)"),
+    ("surname", {"surname": "Walker"}, {}, "All other comparisons"),
+    ("dob", {"date_of_birth": date(2010, 5, 7)}, {"date_of_birth": date(2010, 7, 5)}, "Day and month transposed"),
+    ("dob", {"date_of_birth": date(2011, 5, 20)}, {}, "One of day, month, year off"),
+    ("dob", {"date_of_birth": date(1990, 1, 1)}, {}, "All other comparisons"),
+    ("dob", {"date_of_birth": None}, {}, "date_of_birth is NULL"),
+    ("address", {}, {}, "Same UPRN"),
+    ("address", {"address_line_1": "9 Low Road"}, {}, "Same postcode"),
+    ("address", {"address_line_1": "9 Low Road", "postcode": "TF9 9ZZ"}, {}, "All other comparisons"),
+    ("sex", {"sex": "F"}, {}, "All other comparisons"),
+    ("upn", {"upn": UPN_A}, {"upn": UPN_A}, "Exact match on upn"),
+    ("upn", {"upn": UPN_A}, {"upn": UPN_B}, "All other comparisons"),
+]
+
+
+@pytest.fixture(scope="module")
+def level_scores(linkage: LinkageConfig) -> pl.DataFrame:
+    """Every case of LEVEL_CASES scored in one Splink call (a cartesian product, diagonal kept)."""
+    from tests.unit.link.conftest import build_persons
+    from tfident.link.model import compare_records, tf_tables
+    from tfident.link.rules import build_profiles
+
+    rows = []
+    for i, (_, left, right, _) in enumerate(LEVEL_CASES):
+        rows.append(person("school_census", f"L{i:02d}", **left))
+        rows.append(person("attendance", f"R{i:02d}", **right))
+    persons = build_persons(rows)
+    profiles, _ = build_profiles(persons, solo_keys=persons["record_key"].to_list())
+    case = pl.col("rep_key").str.slice(-2).cast(pl.Int64)
+    left = profiles.filter(pl.col("rep_key").str.starts_with("school_census")).with_columns(case.alias("pid"))
+    right = profiles.filter(pl.col("rep_key").str.starts_with("attendance")).with_columns((case + 1000).alias("pid"))
+    scored = compare_records(left, right, tf_tables(persons, linkage.model_data), linkage.model_data, linkage)
+    return scored.filter(pl.col("pid_r") == pl.col("pid_l") + 1000).sort("pid_l")
+
+
+@pytest.mark.parametrize("case", range(len(LEVEL_CASES)), ids=[f"{c[0]}-{c[3]}" for c in LEVEL_CASES])
+def test_comparison_levels(level_scores: pl.DataFrame, linkage: LinkageConfig, case: int) -> None:
+    field, _, _, level = LEVEL_CASES[case]
+    row = level_scores.filter(pl.col("pid_l") == case).row(0, named=True)
+    labels = level_labels(linkage.model_data)[field]
+    assert labels[row[f"gamma_{field}"]] == level
+    weight = row[f"mw_{field}"]
+    if "NULL" in level:
+        assert weight == 0
+    elif level.startswith(("Exact", "Same UPRN")):
+        assert weight > 3
+    elif level == "All other comparisons":
+        assert weight < 0
+
+
+def test_accuracy_on_a_small_synthetic_batch() -> None:
+    from tfident.evaluate import score_cross_source_pairs, score_pairs
+    from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
+    from tfident.ingest.schema import SOURCES
+    from tfident.standardise import match_addresses, standardise_persons
+    from tfident.synth import generate_batch
+
+    as_of = date(2026, 10, 31)
+    batch = generate_batch(400, 7, as_of)
+    extracts = {}
+    for name, frame in batch.extracts.items():
+        exprs = [
+            uprn_expr(pl.col("uprn")).alias("uprn") if c.name == "uprn" else IDENTIFIER_EXPRS[c.name](pl.col(c.name))
+            for c in SOURCES[name].columns
+            if c.type == "identifier"
+        ]
+        extracts[name] = frame.with_columns(exprs)
+    records = match_addresses(standardise_persons(extracts, as_of), extracts["gazetteer"])
+    index, _ = link_persons(records, load_linkage_config())
+    scored = batch.truth_persons.join(index, on=["source", "record_id"])
+    persons = score_pairs(scored, "person_id", "true_person_id")
+    cross = score_cross_source_pairs(scored, "person_id", "true_person_id")
+    assert persons.precision >= 0.995 and persons.recall >= 0.97
+    assert cross.f1 >= 0.98
+    twins = batch.people.filter(pl.col("twin"))["true_person_id"].implode()
+    merged = (
+        scored.filter(pl.col("true_person_id").is_in(twins))
+        .group_by("person_id")
+        .agg(pl.col("true_person_id").n_unique().alias("n"))
+    )
+    assert merged.height > 0 and merged["n"].max() == 1  # twins never merged

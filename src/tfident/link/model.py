@@ -1,0 +1,442 @@
+"""The probabilistic scorer: Splink (Fellegi-Sunter) comparisons, training, prediction, weights.
+
+Splink scores candidate pairs of *profiles* (see ``tfident.link.rules.build_profiles``)
+found by the blocking rules of ``config/linkage.yaml``. The comparisons are fixed here
+and frozen, with their m and u probabilities, in the model file ``tfident train``
+writes; a monthly run loads that file and only predicts, so the same inputs always
+give the same scores.
+
+Comparisons (first matching level wins; a ``null`` level has weight 0):
+
+- ``forename`` (first given name): missing; exact (term-frequency adjusted); same
+  canonical name (Bob/Robert); nickname variants meet; Jaro-Winkler >= 0.92, >= 0.85;
+  one side an initial that agrees; else.
+- ``surname``: missing; exact (term-frequency adjusted); a part of a double-barrelled
+  surname shared (array overlap of ``surname_tokens``); same metaphone; Jaro-Winkler
+  >= 0.92, >= 0.85; else.
+- ``dob``: missing; exact; day and month transposed; one of day, month, year off; else.
+- ``address``: neither UPRN nor postcode on both; same matched UPRN; same postcode;
+  else.
+- ``sex``; ``upn``, ``nino``, ``nhs_number``, ``pnc_id``: missing, exact, else.
+
+Term frequencies for ``forename_first`` and ``surname_std`` are computed over the
+*records* of the batch (not profiles) and registered with Splink, so ``tfident
+explain`` recomputes exactly the same weights from a stored run's records.
+
+Everything goes through ``splink.Linker`` with a database API chosen by
+``LinkageConfig.backend``; the SQL written here (equalities, ``length``, ``substr``)
+is portable to Spark.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+
+from tfident.link.config import LinkageConfig
+
+log = logging.getLogger(__name__)
+
+COMPARISONS: tuple[str, ...] = ("forename", "surname", "dob", "address", "sex", "upn", "nino", "nhs_number", "pnc_id")
+"""The comparison names, in waterfall order."""
+
+INPUT_COLUMNS: tuple[str, ...] = (
+    "pid",
+    "forename_first",
+    "forename_canonical",
+    "forename_variant",
+    "forename_initial",
+    "surname_std",
+    "surname_tokens",
+    "surname_metaphone",
+    "date_of_birth",
+    "dob_year",
+    "dob_month",
+    "dob_day",
+    "dob_transposed",
+    "sex",
+    "uprn_matched",
+    "postcode_std",
+    "upn",
+    "nino",
+    "nhs_number",
+    "pnc_id",
+)
+"""The columns of the frame Splink reads (``pid`` is the unique id)."""
+
+TF_COLUMNS: tuple[str, ...] = ("forename_first", "surname_std")
+
+
+@contextmanager
+def quiet_splink() -> Iterator[None]:
+    """Splink's own logging below WARNING and its user warnings silenced, for the calls inside."""
+    loggers = [logging.getLogger(name) for name in ("splink", "duckdb")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"splink(\.|$)")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"splink(\.|$)")
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"splink(\.|$)")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def splink_input(profiles: pl.DataFrame) -> pl.DataFrame:
+    """The Splink input frame from profiles (``build_profiles``' output)."""
+    dob = pl.col("date_of_birth")
+    return profiles.select(
+        "pid",
+        "forename_first",
+        "forename_canonical",
+        pl.col("forename_variant"),
+        pl.col("forename_first").str.slice(0, 1).alias("forename_initial"),
+        "surname_std",
+        "surname_tokens",
+        "surname_metaphone",
+        dob,
+        dob.dt.year().cast(pl.Int32).alias("dob_year"),
+        dob.dt.month().cast(pl.Int32).alias("dob_month"),
+        dob.dt.day().cast(pl.Int32).alias("dob_day"),
+        "dob_transposed",
+        "sex",
+        "uprn_matched",
+        "postcode_std",
+        "upn",
+        "nino",
+        "nhs_number",
+        "pnc_id",
+    )
+
+
+TF_PSEUDO_RECORDS = 1000
+"""Term frequencies are smoothed towards the model's average (the exact level's u) as if
+this many records had the average frequency: negligible for a council's batch, and a
+batch of a handful of records gets no term-frequency adjustment at all."""
+
+
+def exact_level_u(model: dict[str, Any], column: str) -> float | None:
+    """The u probability of the term-frequency-adjusted exact level on ``column``, if any."""
+    for comparison in model.get("settings", {}).get("comparisons", []):
+        for level in comparison["comparison_levels"]:
+            if level.get("tf_adjustment_column") == column and level.get("u_probability"):
+                return float(level["u_probability"])
+    return None
+
+
+def tf_tables(persons: pl.DataFrame, model: dict[str, Any] | None = None) -> dict[str, pl.DataFrame]:
+    """Term-frequency lookups (``value, tf_value``) over the records of a batch.
+
+    With ``model``, each frequency is smoothed towards the model's average
+    (:data:`TF_PSEUDO_RECORDS`).
+    """
+    firsts = persons.select(pl.col("forename_std").str.split(" ").list.first().alias("forename_first"))
+    surnames = persons.select("surname_std")
+    out = {}
+    for name, frame in (("forename_first", firsts), ("surname_std", surnames)):
+        values = frame.filter(pl.col(name).is_not_null())
+        average = exact_level_u(model, name) if model else None
+        if average is None:
+            prior, weight = 0.0, 0
+        else:
+            prior, weight = average, TF_PSEUDO_RECORDS
+        total = values.height + weight
+        out[name] = (
+            values.group_by(name)
+            .len()
+            .select(name, ((pl.col("len") + prior * weight) / max(total, 1)).alias(f"tf_{name}"))
+            .sort(name)
+        )
+    return out
+
+
+def comparisons() -> list[Any]:
+    """The Splink comparisons (see the module docstring)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def initial(col: str) -> Any:
+        return cll.CustomLevel(
+            f"(length({col}_l) = 1 OR length({col}_r) = 1) AND substr({col}_l, 1, 1) = substr({col}_r, 1, 1)",
+            label_for_charts="Initial agrees",
+        )
+
+    def one_off() -> Any:
+        agree = [f"CASE WHEN dob_{p}_l = dob_{p}_r THEN 1 ELSE 0 END" for p in ("year", "month", "day")]
+        return cll.CustomLevel(f"({' + '.join(agree)}) = 2", label_for_charts="One of day, month, year off")
+
+    forename = cl.CustomComparison(
+        output_column_name="forename",
+        comparison_levels=[
+            cll.NullLevel("forename_first"),
+            cll.ExactMatchLevel("forename_first", term_frequency_adjustments=True),
+            cll.CustomLevel(
+                "forename_canonical_l = forename_canonical_r", label_for_charts="Same formal name (nickname)"
+            ),
+            cll.ArrayIntersectLevel("forename_variant", min_intersection=1).configure(
+                label_for_charts="Nickname variants meet"
+            ),
+            cll.JaroWinklerLevel("forename_first", 0.92),
+            cll.JaroWinklerLevel("forename_first", 0.85),
+            initial("forename_first"),
+            cll.ElseLevel(),
+        ],
+    )
+    surname = cl.CustomComparison(
+        output_column_name="surname",
+        comparison_levels=[
+            cll.NullLevel("surname_std"),
+            cll.ExactMatchLevel("surname_std", term_frequency_adjustments=True),
+            cll.ArrayIntersectLevel("surname_tokens", min_intersection=1).configure(
+                label_for_charts="Shares a surname part"
+            ),
+            cll.CustomLevel("surname_metaphone_l = surname_metaphone_r", label_for_charts="Sounds alike (metaphone)"),
+            cll.JaroWinklerLevel("surname_std", 0.92),
+            cll.JaroWinklerLevel("surname_std", 0.85),
+            cll.ElseLevel(),
+        ],
+    )
+    dob = cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("date_of_birth"),
+            cll.ExactMatchLevel("date_of_birth"),
+            cll.CustomLevel("dob_transposed_l = date_of_birth_r", label_for_charts="Day and month transposed"),
+            one_off(),
+            cll.ElseLevel(),
+        ],
+    )
+    address = cl.CustomComparison(
+        output_column_name="address",
+        comparison_levels=[
+            cll.CustomLevel(
+                "(uprn_matched_l IS NULL OR uprn_matched_r IS NULL)"
+                " AND (postcode_std_l IS NULL OR postcode_std_r IS NULL)",
+                label_for_charts="No address to compare",
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel("uprn_matched").configure(label_for_charts="Same UPRN"),
+            cll.ExactMatchLevel("postcode_std").configure(label_for_charts="Same postcode"),
+            cll.ElseLevel(),
+        ],
+    )
+    exact = [cl.ExactMatch(name) for name in ("sex", "upn", "nino", "nhs_number", "pnc_id")]
+    return [forename, surname, dob, address, *exact]
+
+
+def blocking_rule_sql(config: LinkageConfig) -> list[str]:
+    """The prediction blocking rules of the configuration as SQL conditions."""
+    rules = []
+    for rule in config.blocking_rules:
+        parts = []
+        for key in rule.block_on:
+            left, _, right = key.partition("=")
+            parts.append(f"l.{left} = r.{right or left}")
+        rules.append(" AND ".join(parts))
+    return rules
+
+
+def _db_api(config: LinkageConfig) -> Any:
+    if config.backend == "duckdb":
+        from splink import DuckDBAPI
+
+        return DuckDBAPI()
+    raise NotImplementedError(  # pragma: no cover - the Spark wiring is the next issue
+        "linkage backend 'spark' is not wired yet: run with backend: duckdb"
+    )
+
+
+def _as_table(frame: pl.DataFrame) -> Any:
+    return frame.to_arrow()
+
+
+def _to_polars(splink_frame: Any) -> pl.DataFrame:
+    """A Splink result frame as polars (DuckDB: through Arrow; other backends: pandas)."""
+    try:
+        relation = splink_frame.as_duckdbpyrelation()
+    except (AttributeError, NotImplementedError):  # pragma: no cover - non-DuckDB backends
+        return pl.from_pandas(splink_frame.as_pandas_dataframe())
+    return relation.pl()
+
+
+def settings_for_training(config: LinkageConfig) -> Any:
+    """The Splink settings a new model starts from (m/u unknown)."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="pid",
+        blocking_rules_to_generate_predictions=[
+            {"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config)
+        ],
+        comparisons=comparisons(),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+        additional_columns_to_retain=[],
+    )
+
+
+def _linker(frame: pl.DataFrame, settings: Any, config: LinkageConfig, tf: dict[str, pl.DataFrame]) -> Any:
+    from splink import Linker
+
+    linker = Linker(_as_table(frame), settings, db_api=_db_api(config), set_up_basic_logging=False)
+    for name, table in tf.items():
+        linker.table_management.register_term_frequency_lookup(_as_table(table), name)
+    return linker
+
+
+def train(profiles: pl.DataFrame, tf: dict[str, pl.DataFrame], config: LinkageConfig) -> dict[str, Any]:
+    """Estimate the model without labels; return Splink's settings dictionary.
+
+    The prior from pairs agreeing on full name and date of birth (recall 0.8), u by
+    random sampling (``config.em_max_pairs`` pairs, seed ``config.seed``), m by EM over
+    pairs blocked on each identifier (these train names, date of birth and address
+    without the household confusion of blocks on address or date of birth: twins,
+    siblings, a father and his namesake son would otherwise pass for matches) and on
+    full name and date of birth (trains address, sex and the identifiers). Levels that
+    training never observed get a neutral weight (m = u), so they count for nothing.
+    """
+    from splink import block_on
+
+    frame = splink_input(profiles)
+    with quiet_splink():
+        linker = _linker(frame, settings_for_training(config), config, tf)
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("forename_first", "surname_std", "date_of_birth")], recall=0.8
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=config.em_max_pairs, seed=config.seed)
+        for rule in (
+            block_on("upn"),
+            block_on("nino"),
+            block_on("nhs_number"),
+            block_on("forename_first", "surname_std", "date_of_birth"),
+        ):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True
+            )
+        settings: dict[str, Any] = linker.misc.save_model_to_json()
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if not m or not u:
+                level["m_probability"] = level["u_probability"] = m or u or 1e-6
+    return settings
+
+
+def prediction_settings(model: dict[str, Any], config: LinkageConfig) -> dict[str, Any]:
+    """The model's Splink settings with the configuration's blocking rules."""
+    settings = dict(model["settings"])
+    settings["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config)
+    ]
+    settings["retain_intermediate_calculation_columns"] = True
+    settings["retain_matching_columns"] = False
+    settings["linker_uid"] = "tfident"
+    return settings
+
+
+def prior_weight(model: dict[str, Any]) -> float:
+    """The prior match weight, log2 of the prior odds."""
+    p = float(model["settings"]["probability_two_random_records_match"])
+    return math.log2(p / (1 - p))
+
+
+def predict(
+    profiles: pl.DataFrame, tf: dict[str, pl.DataFrame], model: dict[str, Any], config: LinkageConfig
+) -> pl.DataFrame:
+    """Score the blocked pairs of profiles: ``pid_l, pid_r, match_weight, match_probability``,
+    ``gamma_<c>`` and ``mw_<c>`` (the field's match weight) per comparison; pairs at or
+    above the uncertain threshold only."""
+    frame = splink_input(profiles)
+    if frame.height < 2:
+        return empty_scores()
+    with quiet_splink():
+        linker = _linker(frame, prediction_settings(model, config), config, tf)
+        result = linker.inference.predict(threshold_match_probability=config.thresholds.uncertain)
+        scored = _to_polars(result)
+    return field_weights(scored).sort("pid_l", "pid_r")
+
+
+def empty_scores() -> pl.DataFrame:
+    """The scored-pairs frame with no rows."""
+    schema: dict[str, pl.DataType] = {
+        "pid_l": pl.Int64(),
+        "pid_r": pl.Int64(),
+        "match_weight": pl.Float64(),
+        "match_probability": pl.Float64(),
+    }
+    for name in COMPARISONS:
+        schema[f"gamma_{name}"] = pl.Int32()
+        schema[f"mw_{name}"] = pl.Float64()
+    return pl.DataFrame(schema=schema)
+
+
+def field_weights(scored: pl.DataFrame) -> pl.DataFrame:
+    """``pid_l, pid_r, match_weight, match_probability, gamma_<c>, mw_<c>`` from Splink's output
+    (``mw_<c>`` = log2 of the Bayes factor times its term-frequency adjustment)."""
+    columns: list[pl.Expr] = [
+        pl.col("pid_l").cast(pl.Int64),
+        pl.col("pid_r").cast(pl.Int64),
+        pl.col("match_weight").cast(pl.Float64),
+        pl.col("match_probability").cast(pl.Float64),
+    ]
+    for name in COMPARISONS:
+        weight = pl.col(f"bf_{name}").cast(pl.Float64).log(2)
+        if f"bf_tf_adj_{name}" in scored.columns:
+            weight = weight + pl.col(f"bf_tf_adj_{name}").cast(pl.Float64).log(2)
+        gamma = pl.col(f"gamma_{name}") if f"gamma_{name}" in scored.columns else pl.lit(None)
+        columns += [gamma.cast(pl.Int32).alias(f"gamma_{name}"), weight.alias(f"mw_{name}")]
+    return scored.select(columns)
+
+
+def weights_json(scores: pl.DataFrame, prior: float) -> pl.Expr:
+    """The ``match_weights_json`` expression over a scored-pairs frame."""
+    fields = [pl.lit(round(prior, 4)).alias("prior")]
+    fields += [pl.col(f"mw_{name}").round(4).alias(name) for name in COMPARISONS]
+    fields += [
+        pl.col("match_weight").round(4).alias("total"),
+        pl.col("match_probability").round(6).alias("probability"),
+    ]
+    return pl.struct(fields).struct.json_encode()
+
+
+def level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """Per comparison, the label of each comparison vector value."""
+    labels: dict[str, dict[int, str]] = {}
+    for comparison in model["settings"]["comparisons"]:
+        levels = comparison["comparison_levels"]
+        name = comparison["output_column_name"]
+        values: dict[int, str] = {}
+        n_non_null = sum(1 for level in levels if not level.get("is_null_level"))
+        value = n_non_null - 1
+        for level in levels:
+            label = level.get("label_for_charts") or level["sql_condition"]
+            if level.get("is_null_level"):
+                values[-1] = label
+            else:
+                values[value] = label
+                value -= 1
+        labels[name] = values
+    return labels
+
+
+def compare_records(
+    left: pl.DataFrame, right: pl.DataFrame, tf: dict[str, pl.DataFrame], model: dict[str, Any], config: LinkageConfig
+) -> pl.DataFrame:
+    """Score one profile row against another with the model, whatever the blocking rules say."""
+    both = pl.concat([splink_input(left), splink_input(right)])
+    with quiet_splink():
+        linker = _linker(both, prediction_settings(model, config), config, tf)
+        result = linker.inference.compare_two_records(_as_table(splink_input(left)), _as_table(splink_input(right)))
+        scored = _to_polars(result)
+    return field_weights(scored)
