@@ -7,7 +7,8 @@ its parts (``flat``, ``number``, ``street`` with the street type spelt out, and 
 remaining ``place`` words) and a canonical ``address_std`` (``FLAT 2 14 HIGH STREET``),
 with polars string expressions only.
 
-:func:`match_addresses` gives every person record a gazetteer UPRN, in order:
+:func:`match_addresses` gives every person record a gazetteer UPRN. The deterministic
+stages settle what they can with certainty:
 
 1. ``uprn_given``: the record's own UPRN, when the gazetteer has it, unless the
    address text matches a *different* UPRN exactly (same full postcode and canonical
@@ -16,23 +17,41 @@ with polars string expressions only.
 2. ``exact``: the canonical address within the same full postcode;
 3. ``normalised``: the canonical address within the same outward code (the inward
    part of the postcode was wrong, or only the outward code was given), when exactly
-   one gazetteer address has it;
+   one gazetteer address has it.
+
+The distinct addresses left (with text, not settled by a given UPRN, and not carrying
+a postcode whose outward code the gazetteer lacks: those are outside the council's
+area) go through the residual stages of ``config/addresses.yaml``, in order, each
+seeing only what the earlier ones left:
+
 4. ``fuzzy:S``: same house number and flat, street names similar (rapidfuzz ratio
-   ``S`` >= 0.85), within the same outward code, or, with no postcode at all, with a
-   locality or town word in common; the best candidate (street similarity, then
-   locality and town words in common) must be unique;
-5. ``unmatched`` otherwise (including every address outside the council's area).
+   ``S`` >= ``fuzzy.min_street_similarity``), within the same outward code, or, with no
+   postcode at all, with a locality or town word in common; the best candidate (street
+   similarity, then locality and town words in common) must be unique;
+5. ``uam:W``: uk_address_matcher's best gazetteer record (:mod:`.uam`), kept when its
+   Splink match weight ``W`` reaches ``uk_address_matcher.min_match_weight`` with a
+   margin over the second best of ``min_margin`` (``uam:exact`` for its own exact stage);
+
+and ``unmatched`` otherwise (including every address outside the council's area).
+``address_match_weight`` holds the match weight of ``uam`` matches and is null for
+every other stage (their reason says how they matched).
 
 Matching runs once per distinct (address, postcode), never per record.
+:func:`address_match_summary` counts matched and unmatched records per source and
+method for the run's quality summary (counts only: no addresses).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
 
 import polars as pl
+from pydantic import Field, field_validator
 from rapidfuzz import fuzz, process
 
+from tfident.config import CONFIG_DIR, StrictModel, load_model
 from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
 
 STREET_TYPES: dict[str, str] = {
@@ -68,7 +87,47 @@ STREET_TYPES: dict[str, str] = {
 """Street-type abbreviations, expanded when they end the street name."""
 
 FUZZY_THRESHOLD = 0.85
-"""Least rapidfuzz ratio (0-1) between street names for a fuzzy match."""
+"""Least rapidfuzz ratio (0-1) between street names for a fuzzy match (the default)."""
+
+ResidualStage = Literal["fuzzy", "uk_address_matcher"]
+
+
+class FuzzyConfig(StrictModel):
+    """The rapidfuzz street-name stage."""
+
+    min_street_similarity: float = Field(default=FUZZY_THRESHOLD, gt=0, le=1)
+
+
+class UamConfig(StrictModel):
+    """The uk_address_matcher stage (see :mod:`tfident.standardise.uam`)."""
+
+    min_match_weight: float = 10.0
+    """Least Splink match weight (log2 Bayes factor) of the best gazetteer record."""
+    min_margin: float = Field(default=3.0, ge=0)
+    """Least weight margin of the best over the second best (its ``distinguishability``)."""
+    threads: int | None = Field(default=None, ge=1)
+    """DuckDB threads for its own connection; null: DuckDB's default (every core)."""
+
+
+class AddressConfig(StrictModel):
+    """``config/addresses.yaml``: the residual stages after the deterministic ones."""
+
+    residual_stages: tuple[ResidualStage, ...] = ("fuzzy",)
+    fuzzy: FuzzyConfig = FuzzyConfig()
+    uk_address_matcher: UamConfig = UamConfig()
+
+    @field_validator("residual_stages")
+    @classmethod
+    def _once_each(cls, stages: tuple[ResidualStage, ...]) -> tuple[ResidualStage, ...]:
+        if len(set(stages)) != len(stages):
+            raise ValueError("each stage may appear once")
+        return stages
+
+
+def load_address_config(path: Path | None = None) -> AddressConfig:
+    """Load ``config/addresses.yaml`` (or ``path``)."""
+    return load_model(path or CONFIG_DIR / "addresses.yaml", AddressConfig)
+
 
 _FLAT_WORDS = r"\b(?:APARTMENT|APT|FLT|UNIT)\b"
 _NUMBER_STREET = r"^(?:.*?[ ,])?(\d+[A-Z]?)[ ,]+([A-Z][A-Z ]*?)\s*(?:,\s*(.*))?$"
@@ -168,7 +227,7 @@ def _words(text: str | None) -> set[str]:
     return set(text.replace(",", " ").split()) if text else set()
 
 
-def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame) -> pl.DataFrame:
+def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame, threshold: float = FUZZY_THRESHOLD) -> pl.DataFrame:
     """Fuzzy street matches for ``queries`` (rows with number and street): ``qid, uprn_fz, score``."""
     Bucket = tuple[list[int], list[str], list[set[str]]]
     by_number: dict[tuple[str, str], Bucket] = defaultdict(lambda: ([], [], []))
@@ -183,7 +242,7 @@ def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame) -> pl.DataFrame:
             target[1].append(street)
             target[2].append(_words(place))
     known_outwards = set(gaz["postcode_outward"].drop_nulls().to_list())
-    cutoff = FUZZY_THRESHOLD * 100
+    cutoff = threshold * 100
     qids: list[int] = []
     uprns: list[int] = []
     scores: list[float] = []
@@ -223,47 +282,97 @@ def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def match_addresses(persons: pl.DataFrame, gazetteer: pl.DataFrame) -> pl.DataFrame:
-    """``persons`` with ``uprn_matched`` (Int64, null when unmatched) and ``address_match`` added."""
+def _residual_stage(stage: str, rest: pl.DataFrame, gaz: pl.DataFrame, config: AddressConfig) -> pl.DataFrame:
+    """One residual stage on the queries ``rest``: ``qid, _uprn, _reason, _weight``."""
+    out_schema = {"qid": pl.UInt32, "_uprn": pl.Int64, "_reason": pl.String, "_weight": pl.Float64}
+    if stage == "fuzzy":
+        parsed = rest.filter(pl.col("number").is_not_null() & pl.col("street").is_not_null())
+        found = _fuzzy(parsed, gaz, config.fuzzy.min_street_similarity)
+        return found.select(
+            "qid",
+            pl.col("uprn_fz").alias("_uprn"),
+            (pl.lit("fuzzy:") + pl.col("score").round(2).cast(pl.String).str.pad_end(4, "0")).alias("_reason"),
+            pl.lit(None, dtype=pl.Float64).alias("_weight"),
+        )
+    from tfident.standardise.uam import uam_matches
+
+    settings = config.uk_address_matcher
+    queries = rest.select("qid", "address", pl.coalesce("postcode_std", "postcode_outward").alias("postcode"))
+    canonical = gaz.select("uprn", "address", pl.col("postcode_std").alias("postcode"))
+    found = uam_matches(queries, canonical, settings.min_match_weight, settings.min_margin, settings.threads)
+    return found.select(
+        "qid",
+        pl.col("uprn_uam").alias("_uprn"),
+        pl.when(pl.col("weight").is_null())
+        .then(pl.lit("uam:exact"))
+        .otherwise(pl.lit("uam:") + pl.col("weight").round(1).cast(pl.String))
+        .alias("_reason"),
+        pl.col("weight").round(3).alias("_weight"),
+    ).cast(out_schema)  # type: ignore[arg-type]
+
+
+def match_addresses(
+    persons: pl.DataFrame, gazetteer: pl.DataFrame, config: AddressConfig | None = None
+) -> pl.DataFrame:
+    """``persons`` with ``uprn_matched`` (Int64, null when unmatched), ``address_match`` and
+    ``address_match_weight`` (Float64) added; ``config`` defaults to :class:`AddressConfig`'s defaults."""
+    config = config or AddressConfig()
     gaz = _gazetteer_parts(gazetteer)
     known = gaz.select(pl.col("uprn").alias("uprn_known")).unique()
-    queries = (
-        persons.select("address", "postcode_std", "postcode_outward")
-        .unique()
-        .with_row_index("qid")
-        .pipe(parse_addresses)
+    key = ["address", "postcode_std", "postcode_outward"]
+    # a distinct address needs its text matched unless every record of it has a known UPRN
+    needs_text = (
+        persons.select(*key, "uprn")
+        .join(known, left_on="uprn", right_on="uprn_known", how="left", coalesce=False)
+        .group_by(key)
+        .agg(pl.col("uprn_known").is_null().any().alias("_needs_text"))
     )
+    queries = needs_text.sort(key, nulls_last=True).with_row_index("qid").pipe(parse_addresses)
     exact = _unique_key(gaz, ["postcode_std", "address_std"]).rename({"uprn": "uprn_exact"})
     near = _unique_key(gaz, ["postcode_outward", "address_std"]).rename({"uprn": "uprn_near"})
     queries = queries.join(exact, on=["postcode_std", "address_std"], how="left").join(
         near, on=["postcode_outward", "address_std"], how="left"
     )
+    known_outwards = gaz["postcode_outward"].drop_nulls().unique().implode()
     rest = queries.filter(
         pl.col("uprn_exact").is_null()
         & pl.col("uprn_near").is_null()
-        & pl.col("number").is_not_null()
-        & pl.col("street").is_not_null()
+        & pl.col("_needs_text")
+        & pl.col("address").is_not_null()
+        # a valid postcode in an outward code the gazetteer lacks: outside the area
+        & (pl.col("postcode_outward").is_null() | pl.col("postcode_outward").is_in(known_outwards))
     )
-    queries = queries.join(_fuzzy(rest, gaz), on="qid", how="left")
+    found: list[pl.DataFrame] = []
+    for stage in config.residual_stages:
+        if rest.is_empty():
+            break
+        matched = _residual_stage(stage, rest, gaz, config)
+        found.append(matched)
+        rest = rest.join(matched.select("qid"), on="qid", how="anti")
+    residual = (
+        pl.concat(found)
+        if found
+        else pl.DataFrame(schema={"qid": pl.UInt32, "_uprn": pl.Int64, "_reason": pl.String, "_weight": pl.Float64})
+    )
+    queries = queries.join(residual, on="qid", how="left")
     reason = (
         pl.when(pl.col("uprn_exact").is_not_null())
         .then(pl.lit("exact"))
         .when(pl.col("uprn_near").is_not_null())
         .then(pl.lit("normalised"))
-        .when(pl.col("uprn_fz").is_not_null())
-        .then(pl.lit("fuzzy:") + pl.col("score").round(2).cast(pl.String).str.pad_end(4, "0"))
+        .when(pl.col("_uprn").is_not_null())
+        .then(pl.col("_reason"))
         .otherwise(pl.lit("unmatched"))
     )
     text_match = queries.select(
-        "address",
-        "postcode_std",
-        "postcode_outward",
-        pl.coalesce("uprn_exact", "uprn_near", "uprn_fz").alias("_uprn_text"),
+        *key,
+        pl.coalesce("uprn_exact", "uprn_near", "_uprn").alias("_uprn_text"),
         reason.alias("_reason_text"),
+        pl.col("_weight").alias("_weight_text"),
     )
     out = (
         persons.with_row_index("_row")
-        .join(text_match, on=["address", "postcode_std", "postcode_outward"], how="left", nulls_equal=True)
+        .join(text_match, on=key, how="left", nulls_equal=True)
         .join(known, left_on="uprn", right_on="uprn_known", how="left", coalesce=False)
         .sort("_row")
     )
@@ -282,4 +391,27 @@ def match_addresses(persons: pl.DataFrame, gazetteer: pl.DataFrame) -> pl.DataFr
         .then(pl.lit("uprn_given"))
         .otherwise(pl.col("_reason_text"))
         .alias("address_match"),
-    ).drop("_row", "_uprn_text", "_reason_text", "uprn_known")
+        pl.when(given).then(None).otherwise(pl.col("_weight_text")).cast(pl.Float64).alias("address_match_weight"),
+    ).drop("_row", "_uprn_text", "_reason_text", "_weight_text", "uprn_known")
+
+
+def address_match_method_expr(reason: pl.Expr) -> pl.Expr:
+    """The method of an ``address_match`` reason: its score (``:0.93``, ``:12.3``) dropped."""
+    return reason.str.replace(r":-?[0-9.]+$", "")
+
+
+def address_match_summary(persons: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per source: ``matched`` and ``unmatched`` record counts and records ``by_method``
+    (``uprn_given``, ``exact``, ``normalised``, ``fuzzy``, ``uam``, ..., ``unmatched``)."""
+    counts = (
+        persons.select("source", address_match_method_expr(pl.col("address_match")).alias("method"))
+        .group_by("source", "method")
+        .len()
+        .sort("source", "method")
+    )
+    summary: dict[str, dict[str, Any]] = {}
+    for source, method, n in counts.iter_rows():
+        entry = summary.setdefault(source, {"matched": 0, "unmatched": 0, "by_method": {}})
+        entry["unmatched" if method == "unmatched" else "matched"] += n
+        entry["by_method"][method] = n
+    return summary
