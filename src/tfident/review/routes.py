@@ -38,6 +38,12 @@ from tfident.review.auth import (
     verify_password,
 )
 from tfident.review.exports import families_csv, families_xlsx
+from tfident.review.thresholds import (
+    DEFAULT_MATCH_THRESHOLD,
+    DEFAULT_REVIEW_THRESHOLD,
+    LinkThresholds,
+    link_thresholds,
+)
 from tfident.store import latest_run_id, list_runs, read_quality, read_run
 from tfident.store import review as store
 from tfident.store.tables import DECISIONS
@@ -61,12 +67,17 @@ DECISION_TAGS = {
     "defer": "govuk-tag--yellow",
     "known": "govuk-tag--grey",
 }
-UNCERTAIN_BELOW = 0.95
-MATCH_THRESHOLD = 0.5
+UNCERTAIN_BELOW = DEFAULT_REVIEW_THRESHOLD
+"""The default review threshold; a run's stored config may set another (see :func:`_thresholds`)."""
+MATCH_THRESHOLD = DEFAULT_MATCH_THRESHOLD
 MAX_TEXT = 500
+LINK_KINDS = {"cannot_link": "Not the same person", "must_link": "Confirmed the same person"}
 
 templates.env.globals.update(
-    decision_labels=DECISION_LABELS, decision_tags=DECISION_TAGS, uncertain_below=UNCERTAIN_BELOW
+    decision_labels=DECISION_LABELS,
+    decision_tags=DECISION_TAGS,
+    uncertain_below=UNCERTAIN_BELOW,
+    link_kinds=LINK_KINDS,
 )
 
 
@@ -185,6 +196,36 @@ def _clean(value: Any, limit: int = MAX_TEXT) -> str | None:
     return text[:limit] or None
 
 
+def _thresholds(run: dict[str, Any] | None) -> LinkThresholds:
+    """The link thresholds in a run's stored config, or the defaults."""
+    return link_thresholds(run.get("config_json") if run else None)
+
+
+def _with_weights(link: dict[str, Any]) -> dict[str, Any]:
+    """Add the link's match weights (``weights``) and their waterfall chart (``waterfall``), when stored."""
+    weights = link.get("match_weights_json")
+    if isinstance(weights, str):
+        try:
+            weights = json.loads(weights)
+        except ValueError:
+            weights = None
+    link["weights"] = weights if isinstance(weights, dict) and weights else None
+    link["waterfall"] = (
+        charts.waterfall(link["weights"], f"Match weights for {link['record_key_l']} and {link['record_key_r']}")
+        if link["weights"]
+        else None
+    )
+    return link
+
+
+def pair_url(run_id: str, left: str, right: str, household_id: str | None = None) -> str:
+    """The record-pair page of two records of a run."""
+    params = {"run": run_id, "left": left, "right": right}
+    if household_id:
+        params["household"] = household_id
+    return "/pairs?" + urlencode(params)
+
+
 # ------------------------------------------------------------------------ sign in/out
 
 
@@ -301,7 +342,8 @@ async def run_page(request: Request, run_id: str, user: CurrentUser = Depends(re
     ]
     combos = sorted(info.summary.get("candidates_by_criteria", {}).items(), key=lambda item: -item[1])
     probabilities = store.link_probabilities(engine, run["run_id"])
-    thresholds = [("match", MATCH_THRESHOLD), ("review below", UNCERTAIN_BELOW)]
+    limits = _thresholds(run)
+    thresholds = [("match", limits.match), ("review below", limits.review)]
     context = {
         "user": user,
         "run": info,
@@ -310,7 +352,10 @@ async def run_page(request: Request, run_id: str, user: CurrentUser = Depends(re
         "previous_id": previous_id,
         "combos": combos,
         "n_links": len(probabilities),
-        "uncertain": sum(1 for p in probabilities if p < UNCERTAIN_BELOW),
+        "uncertain": sum(1 for p in probabilities if p < limits.review),
+        "uncertain_below": limits.review,
+        "match_threshold": limits.match,
+        "thresholds_from_config": limits.from_config,
         "combo_chart": charts.bar_chart([(k.replace(";", " + "), v) for k, v in combos], "Candidates by criteria met"),
         "probability_chart": charts.histogram(probabilities, "Distribution of link probabilities", thresholds),
         "rate_chart": charts.paired_bars(
@@ -478,18 +523,9 @@ def _family_page(
     for link in family.links:
         pair = tuple(sorted((link["record_key_l"], link["record_key_r"])))
         link["ruling"] = rulings.get((pair[0], pair[1]))
-        weights = link.get("match_weights_json")
-        if isinstance(weights, str):
-            try:
-                weights = json.loads(weights)
-            except ValueError:
-                weights = None
-        link["weights"] = weights if isinstance(weights, dict) and weights else None
-        link["waterfall"] = (
-            charts.waterfall(link["weights"], f"Match weights for {link['record_key_l']} and {link['record_key_r']}")
-            if link["weights"]
-            else None
-        )
+        link["pair_url"] = pair_url(run_id, link["record_key_l"], link["record_key_r"], household_id)
+        _with_weights(link)
+    limits = _thresholds(store.readable_run(engine, run_id))
     criteria: dict[str, list[dict[str, Any]]] = {}
     for row in family.evidence:
         criteria.setdefault(row["criterion"], []).append(row)
@@ -502,6 +538,8 @@ def _family_page(
         "errors": errors or {},
         "values": values or {},
         "decisions": DECISIONS,
+        "uncertain_below": limits.review,
+        "match_threshold": limits.match,
     }
     return render(request, "family.html", context, status_code=status_code)
 
@@ -581,6 +619,125 @@ async def rule_on_link(
         else "Saved: the link is confirmed for future runs."
     )
     return _redirect(f"/families/{household_id}?{urlencode({'run': run_id})}#links")
+
+
+# -------------------------------------------------------------------- record pairs
+
+PAIR_FIELDS: tuple[tuple[str, str], ...] = (
+    ("source", "Source"),
+    ("record_id", "Record"),
+    ("forename", "Forename"),
+    ("middle_names", "Middle names"),
+    ("surname", "Surname"),
+    ("date_of_birth", "Date of birth"),
+    ("sex", "Sex"),
+    ("address", "Address"),
+    ("postcode", "Postcode"),
+    ("uprn", "UPRN sent"),
+    ("uprn_matched", "UPRN matched"),
+    ("evidence_date", "Dated"),
+)
+"""Fields of a record shown side by side on the record-pair page, with their labels."""
+COMPARED_FIELDS = frozenset(
+    {"forename", "middle_names", "surname", "date_of_birth", "sex", "address", "postcode", "uprn", "uprn_matched"}
+)
+
+
+def _same(left: Any, right: Any) -> bool | None:
+    """Whether two values agree (case and spacing ignored), or None when either is missing."""
+    if left is None or right is None or left == "" or right == "":
+        return None
+    return " ".join(str(left).upper().split()) == " ".join(str(right).upper().split())
+
+
+def _pair_or_404(
+    request: Request, user: CurrentUser, run_id: str, left: str, right: str, household_id: str | None
+) -> tuple[store.RecordPair, str]:
+    """The stored link of the run between ``left`` and ``right`` and the candidate family it is shown for."""
+    pair = store.read_pair(_engine(request), run_id, left, right) if run_id and left and right else None
+    if pair is None or (household_id and household_id not in pair.households):
+        raise _not_found(request, user, "link", f"{run_id}/{left}/{right}")
+    return pair, household_id or pair.households[0]
+
+
+def _pair_page(request: Request, user: CurrentUser, pair: store.RecordPair, household_id: str) -> HTMLResponse:
+    engine = _engine(request)
+    link = _with_weights(dict(pair.link))
+    left, right = pair.left, pair.right
+    rows = [
+        {
+            "name": name,
+            "label": label,
+            "left": left.get(name),
+            "right": right.get(name),
+            "same": _same(left.get(name), right.get(name)) if name in COMPARED_FIELDS else None,
+            "compared": name in COMPARED_FIELDS,
+        }
+        for name, label in PAIR_FIELDS
+    ]
+    history = store.link_constraint_history(engine, left["record_key"], right["record_key"])
+    limits = _thresholds(store.readable_run(engine, pair.run_id))
+    context = {
+        "user": user,
+        "pair": pair,
+        "link": link,
+        "left": left,
+        "right": right,
+        "rows": rows,
+        "household_id": household_id,
+        "history": history,
+        "ruling": history[0] if history else None,
+        "uncertain_below": limits.review,
+        "match_threshold": limits.match,
+        "family_url": f"/families/{household_id}?{urlencode({'run': pair.run_id})}",
+    }
+    return render(request, "pair.html", context)
+
+
+@router.get("/pairs", response_class=HTMLResponse)
+async def pair_page(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
+    """Two linked records side by side, with the match weights and a form to confirm or reject the link."""
+    params = request.query_params
+    run_id = params.get("run", "")[:40] or latest_run_id(_engine(request)) or ""
+    left, right = params.get("left", "")[:500], params.get("right", "")[:500]
+    pair, household_id = _pair_or_404(request, user, run_id, left, right, params.get("household", "")[:500] or None)
+    _audit(
+        request,
+        user,
+        "pair.view",
+        "household",
+        household_id,
+        {"run_id": pair.run_id, "record_key_l": left, "record_key_r": right},
+    )
+    return _pair_page(request, user, pair, household_id)
+
+
+@router.post("/pairs", response_class=HTMLResponse)
+async def rule_on_pair(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
+    """Confirm (must_link) or reject (cannot_link) the link shown on the record-pair page; the next run respects it."""
+    form = await request.form()
+    run_id = str(form.get("run_id") or "")[:40]
+    left, right = str(form.get("record_key_l") or "")[:500], str(form.get("record_key_r") or "")[:500]
+    household = str(form.get("household_id") or "")[:500] or None
+    kind = str(form.get("kind") or "")
+    if kind not in LINK_KINDS:
+        raise HTTPException(status_code=400, detail="Choose whether the records are the same person.")
+    pair, household_id = _pair_or_404(request, user, run_id, left, right, household)
+    store.add_link_constraint(_engine(request), left, right, kind, user.username, _clean(form.get("reason")))
+    _audit(
+        request,
+        user,
+        f"link.{kind}",
+        "household",
+        household_id,
+        {"run_id": pair.run_id, "record_key_l": left, "record_key_r": right},
+    )
+    request.session["flash"] = (
+        "Saved: the next run will keep these records apart."
+        if kind == "cannot_link"
+        else "Saved: the link is confirmed for future runs."
+    )
+    return _redirect(pair_url(pair.run_id, left, right, household_id))
 
 
 # ------------------------------------------------------------------------- audit
