@@ -12,6 +12,7 @@
     │   └── TruncatedFile         the file ends part-way through a row
     ├── LinkageError              person linkage cannot proceed
     ├── StoreError                the database cannot be read or written as asked
+    │   └── RunLocked             another run of the same month is in progress
     └── NotFound                  a run, household or record id does not exist
 
 Only ``tfident.cli`` catches these: exit code 2 for bad input, 1 for a bug.
@@ -62,6 +63,15 @@ class LinkageError(TfidentError):
 
 class StoreError(TfidentError):
     """The database cannot be read or written as asked."""
+
+
+class RunLocked(StoreError):
+    """Another run of the same month holds the month's lock; the message names it."""
+
+    def __init__(self, message: str, *, month: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.month = month
+        self.holder = holder
 
 
 class NotFound(TfidentError):

@@ -214,6 +214,7 @@ def test_it_creates_every_table_by_migration(bare_engine: Engine) -> None:
         "link_constraints",
         "users",
         "audit_log",
+        "run_locks",
     }
     assert set(metadata.tables) == expected
 
@@ -505,8 +506,9 @@ def test_it_exports_exactly_the_contract_columns(engine: Engine, tmp_path: Path)
     ]
 
 
-def test_it_exports_byte_identical_files_again(engine: Engine, tmp_path: Path) -> None:
+def test_it_exports_byte_identical_files_again(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """It writes the same bytes on re-export and audits each export without personal data."""
+    monkeypatch.setenv("TFIDENT_USER", "cli")
     write_run(engine, run_record("R1"), sample_frames())
     first = export_run(engine, "R1", tmp_path / "first")
     second = export_run(engine, "R1", tmp_path / "second", user="alice", role="analyst")
@@ -515,11 +517,14 @@ def test_it_exports_byte_identical_files_again(engine: Engine, tmp_path: Path) -
     with engine.connect() as connection:
         audit = metadata.tables["audit_log"]
         rows: list[Any] = connection.execute(
-            sa.select(audit.c.username, audit.c.role, audit.c.action, audit.c.object_id, audit.c.detail_json).order_by(
-                audit.c.id
-            )
+            sa.select(audit.c.username, audit.c.role, audit.c.action, audit.c.object_id, audit.c.detail_json)
+            .where(audit.c.action == "export.written")
+            .order_by(audit.c.id)
         ).all()
-    assert [row[:4] for row in rows] == [("cli", None, "export", "R1"), ("alice", "analyst", "export", "R1")]
+    assert [row[:4] for row in rows] == [
+        ("cli", None, "export.written", "R1"),
+        ("alice", "analyst", "export.written", "R1"),
+    ]
     assert rows[0][4]["files"]["persons.csv"]["rows"] == 7
     assert "Smith" not in json.dumps(rows[0][4])
 

@@ -5,23 +5,29 @@
 * :mod:`~tfident.store.writer`: ``write_run`` publishes a run atomically.
 * :mod:`~tfident.store.reader`: ``resolve_run`` and the ``read_*`` functions.
 * :mod:`~tfident.store.export`: ``export_run`` writes contract section 6.
+* :mod:`~tfident.store.locks`: ``acquire_month_lock``, one run of a month at a time.
+* :mod:`~tfident.store.diff`: ``diff_runs``, families added, dropped, re-ranked.
 
 No engine is created at import time.
 """
 
 from tfident.store.engine import current_revision, head_revision, init_db, make_engine, upgrade
 from tfident.store.export import EXPORT_COLUMNS, export_run
+from tfident.store.locks import MonthLock, acquire_month_lock
 from tfident.store.reader import (
     RunInfo,
     latest_run_id,
     list_runs,
     read_candidates,
     read_evidence,
+    read_link,
+    read_link_constraints,
     read_members,
     read_persons_index,
     read_quality,
     read_quarantine,
     read_run,
+    read_source_records,
     resolve_run,
     run_exists,
 )
@@ -32,8 +38,10 @@ __all__ = [
     "EXPORT_COLUMNS",
     "RUN_STATUSES",
     "RUN_TABLES",
+    "MonthLock",
     "RunInfo",
     "RunRecord",
+    "acquire_month_lock",
     "current_revision",
     "export_run",
     "fail_run",
@@ -45,11 +53,14 @@ __all__ = [
     "metadata",
     "read_candidates",
     "read_evidence",
+    "read_link",
+    "read_link_constraints",
     "read_members",
     "read_persons_index",
     "read_quality",
     "read_quarantine",
     "read_run",
+    "read_source_records",
     "resolve_run",
     "run_exists",
     "start_run",

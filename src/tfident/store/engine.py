@@ -110,11 +110,40 @@ def init_db(engine: Engine) -> None:
     try:
         if current_revision(engine) == head_revision():
             return
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
+        _migrate(engine)
     except sa.exc.SQLAlchemyError as error:
         raise StoreError(f"cannot migrate database {safe_url(engine)}: {error}") from error
     log.info("database %s migrated to revision %s", safe_url(engine), head_revision())
+
+
+def _migrate(engine: Engine) -> None:
+    """Upgrade to head in one transaction, one migrating process at a time.
+
+    On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the write lock) and runs
+    with foreign keys off, as SQLite's table rebuilds need (a rebuilt parent table must
+    not cascade deletes into its children); they are checked before the commit. On
+    PostgreSQL a transaction-scoped advisory lock queues concurrent migrations.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        if sqlite:
+            connection = connection.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            driver.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr] # outside any transaction
+        try:
+            with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(hashtext('tfident.migrate.' || current_schema()))")
+                    )
+                command.upgrade(alembic_config(connection), "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise StoreError(f"migrating left a row of {broken[0]} without its {broken[2]} row")
+        finally:
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def upgrade(url: str | None = None) -> str:

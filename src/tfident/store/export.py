@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
+from tfident.store.audit import EXPORT_WRITTEN, write_audit_row
 from tfident.store.engine import safe_url
 from tfident.store.formatting import (
     MONEY_DECIMALS,
@@ -43,7 +44,7 @@ from tfident.store.formatting import (
     format_text,
 )
 from tfident.store.reader import read_candidates, read_members, read_persons_index, resolve_run
-from tfident.store.tables import metadata, utc_now
+from tfident.store.tables import metadata
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,14 @@ def write_csv(frame: pl.DataFrame, path: Path) -> str:
 
 
 def export_run(
-    engine: Engine, run_id: str, out_dir: Path | str, *, user: str = "cli", role: str | None = None
+    engine: Engine, run_id: str, out_dir: Path | str, *, user: str | None = None, role: str | None = None
 ) -> dict[str, Path]:
     """Write ``candidates.csv``, ``members.csv`` and ``persons.csv`` of a run to ``out_dir``.
 
     ``run_id`` may be ``"latest"``. Returns the path of each file by name
     (``candidates``, ``members``, ``persons``). The export is recorded in ``audit_log``
-    as done by ``user`` (row counts and checksums only).
+    (action ``export.written``) as done by ``user``, by default ``TFIDENT_USER`` or the
+    OS user (the folder, row counts and checksums only).
     """
     resolved = resolve_run(engine, run_id)
     frames = export_frames(engine, resolved)
@@ -137,16 +139,13 @@ def export_run(
         paths[name] = path
     try:
         with engine.begin() as connection:
-            connection.execute(
-                audit_log.insert().values(
-                    at=utc_now(),
-                    username=user,
-                    role=role,
-                    action="export",
-                    object_type="run",
-                    object_id=resolved,
-                    detail_json={"files": files},
-                )
+            write_audit_row(
+                connection,
+                EXPORT_WRITTEN,
+                resolved,
+                {"folder": str(folder.resolve()), "files": files},
+                user=user,
+                role=role,
             )
     except sa.exc.SQLAlchemyError as error:
         raise StoreError(f"exported run {resolved} but cannot record it in {safe_url(engine)}'s audit log") from error

@@ -30,6 +30,11 @@ links_table = metadata.tables["links"]
 quality_table = metadata.tables["quality"]
 evidence_table = metadata.tables["criteria_evidence"]
 quarantine_table = metadata.tables["quarantine"]
+link_constraints_table = metadata.tables["link_constraints"]
+
+NOT_SAME_PERSON_RULES: tuple[str, ...] = ("uncertain", "held_apart")
+"""``links.match_rule`` values of pairs kept for clerical review, not inside one person
+(``tfident.link.NOT_SAME_PERSON_RULES``)."""
 
 LATEST = "latest"
 
@@ -171,6 +176,11 @@ def _require_readable(engine: Engine, run_id: str) -> None:
         raise NotFound(f"run {run_id} failed and was never published ({first_line}); run the batch again")
     if status == "running":
         raise NotFound(f"run {run_id} is still being written (or stopped part-way); it has no results yet")
+    if status == "purged":
+        raise NotFound(
+            f"run {run_id} was purged: its personal data was deleted under the retention policy "
+            "(its record stays in `tfident runs` and the audit log)"
+        )
 
 
 def read_run(engine: Engine, run_id: str) -> RunInfo:
@@ -201,13 +211,31 @@ def read_run(engine: Engine, run_id: str) -> RunInfo:
     )
 
 
-def list_runs(engine: Engine, statuses: Iterable[str] | None = None) -> pl.DataFrame:
-    """Every run (or those with the given statuses), newest first, without config or summaries."""
-    statement = sa.select(*(runs.c[name] for name in RUN_LIST_COLUMNS)).order_by(
-        runs.c.created_at.desc(), runs.c.run_id.desc()
+def list_runs(engine: Engine, statuses: Iterable[str] | None = None, month: str | None = None) -> pl.DataFrame:
+    """Every run (or those with the given statuses, or of one ``YYYY-MM`` month), newest first.
+
+    Columns are ``RUN_LIST_COLUMNS`` and ``candidates``, the number of candidate
+    households stored for the run (0 for a run that failed, is running or was purged);
+    no config or summaries.
+    """
+    counts = (
+        sa.select(candidates_table.c.run_id, sa.func.count().label("candidates"))
+        .group_by(candidates_table.c.run_id)
+        .subquery("candidate_counts")
+    )
+    statement = (
+        sa.select(
+            *(runs.c[name] for name in RUN_LIST_COLUMNS),
+            sa.func.coalesce(counts.c.candidates, 0).label("candidates"),
+        )
+        .select_from(runs)
+        .outerjoin(counts, counts.c.run_id == runs.c.run_id)
+        .order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
     )
     if statuses is not None:
         statement = statement.where(runs.c.status.in_(list(statuses)))
+    if month is not None:
+        statement = statement.where(runs.c.month == month)
     return _read(engine, statement)
 
 
@@ -229,6 +257,9 @@ def read_candidates(engine: Engine, run_id: str) -> pl.DataFrame:
     return _sorted(_read(engine, statement, run_id), ["rank", "household_id"])
 
 
+_same_person = sa.or_(links_table.c.match_rule.is_(None), links_table.c.match_rule.not_in(NOT_SAME_PERSON_RULES))
+
+
 def _best_links(run_id: str, household_ids: Sequence[str] | None) -> sa.Subquery:
     """Each candidate-household record's strongest link to another record of the same person."""
     ends = sa.union_all(
@@ -236,12 +267,12 @@ def _best_links(run_id: str, household_ids: Sequence[str] | None) -> sa.Subquery
             links_table.c.record_key_l.label("record_key"),
             links_table.c.record_key_r.label("other_key"),
             links_table.c.match_probability,
-        ).where(links_table.c.run_id == run_id),
+        ).where(links_table.c.run_id == run_id, _same_person),
         sa.select(
             links_table.c.record_key_r.label("record_key"),
             links_table.c.record_key_l.label("other_key"),
             links_table.c.match_probability,
-        ).where(links_table.c.run_id == run_id),
+        ).where(links_table.c.run_id == run_id, _same_person),
     ).subquery("ends")
     record = source_records.alias("record")
     other = source_records.alias("other")
@@ -344,3 +375,55 @@ def read_quality(engine: Engine, run_id: str) -> dict[str, dict[str, Any]]:
             return {source: dict(report) for source, report in connection.execute(statement).all()}
     except sa.exc.SQLAlchemyError as error:
         raise _guard(engine, error) from error
+
+
+def read_link_constraints(engine: Engine) -> pl.DataFrame:
+    """Reviewers' link rulings for the next run: ``record_key_l, record_key_r, kind``.
+
+    The latest ruling on each pair wins (a ``must_link`` after a ``cannot_link`` replaces
+    it); pairs are sorted (``record_key_l < record_key_r``).
+    """
+    table = link_constraints_table
+    statement = sa.select(table.c.id, table.c.record_key_l, table.c.record_key_r, table.c.kind)
+    schema = {"record_key_l": pl.String, "record_key_r": pl.String, "kind": pl.String}
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(statement).all()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    frame = pl.DataFrame(
+        [(row[0], *sorted((row[1], row[2])), row[3]) for row in rows],
+        schema={"id": pl.Int64, **schema},
+        orient="row",
+    )
+    return (
+        frame.sort("id")
+        .unique(["record_key_l", "record_key_r"], keep="last", maintain_order=True)
+        .filter(pl.col("record_key_l") != pl.col("record_key_r"))
+        .sort("record_key_l", "record_key_r")
+        .select(list(schema))
+    )
+
+
+def read_source_records(engine: Engine, run_id: str, record_keys: Sequence[str] | None = None) -> pl.DataFrame:
+    """The run's source records as stored (all of them, or those of ``record_keys``), by ``record_key``."""
+    columns = [c for c in source_records.columns if c.name != "run_id"]
+    statement = sa.select(*columns).where(source_records.c.run_id == run_id)
+    if record_keys is not None:
+        statement = statement.where(source_records.c.record_key.in_(list(record_keys)))
+    return _sorted(_read(engine, statement, run_id), ["record_key"])
+
+
+def read_link(engine: Engine, run_id: str, record_key_a: str, record_key_b: str) -> dict[str, Any] | None:
+    """The stored link between two records of a run (either order), or None."""
+    left, right = sorted((record_key_a, record_key_b))
+    statement = sa.select(links_table).where(
+        links_table.c.run_id == run_id, links_table.c.record_key_l == left, links_table.c.record_key_r == right
+    )
+    _require_readable(engine, run_id)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(statement).mappings().first()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    return None if row is None else dict(row)

@@ -291,6 +291,18 @@ def read_link_constraints(engine: Engine, record_keys: Iterable[str]) -> dict[tu
     return rulings
 
 
+def link_constraint_history(engine: Engine, record_key_a: str, record_key_b: str) -> list[dict[str, Any]]:
+    """Every ruling on one pair of records, newest first (the first one counts)."""
+    left, right = sorted((record_key_a, record_key_b))
+    statement = (
+        sa.select(link_constraints)
+        .where(link_constraints.c.record_key_l == left, link_constraints.c.record_key_r == right)
+        .order_by(link_constraints.c.id.desc())
+    )
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(statement).mappings()]
+
+
 # --------------------------------------------------------------------- candidate list
 
 
@@ -324,8 +336,18 @@ def postcode_area(postcode: str | None) -> str:
     return (postcode or "").strip().upper().split(" ")[0]
 
 
-def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[Any], sa.Subquery]:
-    latest = _latest_decisions()
+def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[Any], sa.FromClause]:
+    # Each candidate's latest decision, found through the decisions' household index: a
+    # join to a grouped subquery would make SQLite compare every candidate with every
+    # decision when the list is sorted by anything but rank.
+    latest = decisions.alias("latest_decision")
+    newer = decisions.alias("newest_decision")
+    latest_id = (
+        sa.select(sa.func.max(newer.c.id))
+        .where(newer.c.household_id == candidates.c.household_id)
+        .correlate(candidates)
+        .scalar_subquery()
+    )
     statement = (
         sa.select(
             candidates.c.rank,
@@ -348,7 +370,7 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
             latest.c.note,
         )
         .select_from(candidates)
-        .outerjoin(latest, latest.c.household_id == candidates.c.household_id)
+        .outerjoin(latest, latest.c.id == latest_id)
         .where(candidates.c.run_id == run_id)
     )
     if query.criterion:
@@ -367,27 +389,22 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
     if query.search:
         needle = query.search.strip().lower()
         compact = needle.replace(" ", "")
-        by_name = (
-            sa.select(source_records.c.household_id)
-            .where(
-                source_records.c.run_id == run_id,
-                sa.or_(
-                    sa.func.lower(source_records.c.surname).contains(needle, autoescape=True),
-                    sa.func.lower(source_records.c.forename).contains(needle, autoescape=True),
-                    sa.func.lower(
-                        sa.func.coalesce(source_records.c.forename, "")
-                        + " "
-                        + sa.func.coalesce(source_records.c.surname, "")
-                    ).contains(needle, autoescape=True),
-                ),
-            )
-            .scalar_subquery()
+        # Correlated on the candidate, so the (run_id, household_id) index finds a family's
+        # few records; an uncorrelated IN (...) would scan every record of the run.
+        # "forename surname" contains any part of either name, so one LIKE serves all three.
+        full_name = (
+            sa.func.coalesce(source_records.c.forename, "") + " " + sa.func.coalesce(source_records.c.surname, "")
+        )
+        by_name = sa.exists().where(
+            source_records.c.run_id == candidates.c.run_id,
+            source_records.c.household_id == candidates.c.household_id,
+            sa.func.lower(full_name).contains(needle, autoescape=True),
         )
         statement = statement.where(
-            sa.or_(
-                candidates.c.household_id.in_(by_name),
-                sa.func.lower(sa.func.replace(candidates.c.postcode, " ", "")).contains(compact, autoescape=True),
+            sa.or_(  # cheapest first: SQLite stops at the first true term
                 candidates.c.household_id == query.search.strip(),
+                sa.func.lower(sa.func.replace(candidates.c.postcode, " ", "")).contains(compact, autoescape=True),
+                by_name,
             )
         )
     if query.household_ids is not None:
@@ -401,24 +418,35 @@ def query_candidates(engine: Engine, run_id: str, query: CandidateQuery) -> Cand
     column_name, _default_desc = SORTS.get(query.sort, SORTS["rank"])
     column = statement.selected_columns[column_name]
     order = column.desc() if query.descending else column.asc()
-    ordered = statement.order_by(order.nulls_last(), candidates.c.rank)
     counted = sa.select(sa.func.count()).select_from(statement.subquery())
+    # A search looks into every candidate's records, so its total comes with the page (a
+    # window count) and the search runs once; without one, a separate count is cheaper,
+    # as the page itself then stops after page_size rows of an index.
+    windowed = bool(query.search)
+    if windowed:
+        statement = statement.add_columns(sa.func.count().over().label("total_rows"))
+    ordered = statement.order_by(order.nulls_last(), candidates.c.rank)
     if query.page_size > 0:
         ordered = ordered.limit(query.page_size).offset((max(query.page, 1) - 1) * query.page_size)
     with engine.connect() as connection:
-        total = connection.execute(counted).scalar_one()
         rows = [dict(row) for row in connection.execute(ordered).mappings()]
+        total = int(rows[0]["total_rows"]) if windowed and rows else connection.execute(counted).scalar_one()
+        for row in rows:
+            row.pop("total_rows", None)
         surnames = _surnames(connection, run_id, [row["household_id"] for row in rows])
-        facets = connection.execute(
-            sa.select(candidates.c.criteria_met, candidates.c.postcode).where(candidates.c.run_id == run_id)
-        ).all()
+        combinations = connection.execute(
+            sa.select(candidates.c.criteria_met).where(candidates.c.run_id == run_id).distinct()
+        ).scalars()
+        postcodes = connection.execute(
+            sa.select(candidates.c.postcode).where(candidates.c.run_id == run_id).distinct()
+        ).scalars()
+        criteria = sorted({c for met in combinations for c in (met or "").split(";") if c})
+        areas = sorted({postcode_area(postcode) for postcode in postcodes if postcode})
     for row in rows:
         row["surnames"] = surnames.get(row["household_id"], [])
         row["criteria"] = [c for c in (row["criteria_met"] or "").split(";") if c]
         row["status"] = row["decision"] or STATUS_NEW
         row["carried_over"] = row["decision"] is not None and row["decision_run_id"] != run_id
-    criteria = sorted({c for met, _ in facets for c in (met or "").split(";") if c})
-    areas = sorted({postcode_area(postcode) for _, postcode in facets if postcode})
     return CandidatePage(rows=rows, total=total, criteria=criteria, areas=areas)
 
 
@@ -500,22 +528,25 @@ def read_family(engine: Engine, run_id: str, household_id: str) -> Family | None
         ).mappings()
         members = [dict(row) for row in member_rows]
         person_ids = [member["person_id"] for member in members]
-        record_rows = connection.execute(
-            sa.select(source_records)
-            .where(
-                source_records.c.run_id == run_id,
-                sa.or_(source_records.c.person_id.in_(person_ids), source_records.c.household_id == household_id),
-            )
-            .order_by(source_records.c.source, source_records.c.record_id)
-        ).mappings()
-        records = [dict(row) for row in record_rows]
+        # One query per index rather than an OR, which SQLite would answer by scanning the run.
+        found: dict[str, dict[str, Any]] = {}
+        for condition in (source_records.c.household_id == household_id, source_records.c.person_id.in_(person_ids)):
+            for row in connection.execute(
+                sa.select(source_records).where(source_records.c.run_id == run_id, condition)
+            ).mappings():
+                found[row["record_key"]] = dict(row)
+        records = sorted(found.values(), key=lambda record: (record["source"], record["record_id"]))
         keys = [record["record_key"] for record in records]
-        link_rows = connection.execute(
-            sa.select(links)
-            .where(links.c.run_id == run_id, sa.or_(links.c.record_key_l.in_(keys), links.c.record_key_r.in_(keys)))
-            .order_by(links.c.match_probability, links.c.record_key_l, links.c.record_key_r)
-        ).mappings()
-        link_list = [dict(row) for row in link_rows]
+        found_links: dict[tuple[str, str], dict[str, Any]] = {}
+        for column in (links.c.record_key_l, links.c.record_key_r):
+            for row in connection.execute(
+                sa.select(links).where(links.c.run_id == run_id, column.in_(keys))
+            ).mappings():
+                found_links[(row["record_key_l"], row["record_key_r"])] = dict(row)
+        link_list = sorted(
+            found_links.values(),
+            key=lambda link: (link["match_probability"], link["record_key_l"], link["record_key_r"]),
+        )
         evidence_rows = connection.execute(
             sa.select(evidence)
             .where(evidence.c.run_id == run_id, evidence.c.household_id == household_id)
@@ -582,12 +613,12 @@ def household_record_keys(engine: Engine, run_id: str, household_id: str) -> set
     member_ids = sa.select(persons.c.person_id).where(
         persons.c.run_id == run_id, persons.c.household_id == household_id
     )
-    statement = sa.select(source_records.c.record_key).where(
-        source_records.c.run_id == run_id,
-        sa.or_(source_records.c.household_id == household_id, source_records.c.person_id.in_(member_ids)),
-    )
+    keys: set[str] = set()
     with engine.connect() as connection:
-        return set(connection.execute(statement).scalars())
+        for condition in (source_records.c.household_id == household_id, source_records.c.person_id.in_(member_ids)):
+            statement = sa.select(source_records.c.record_key).where(source_records.c.run_id == run_id, condition)
+            keys.update(connection.execute(statement).scalars())
+    return keys
 
 
 def candidate_in_run(engine: Engine, run_id: str, household_id: str) -> bool:
@@ -597,6 +628,81 @@ def candidate_in_run(engine: Engine, run_id: str, household_id: str) -> bool:
             sa.select(candidates.c.rank).where(candidates.c.run_id == run_id, candidates.c.household_id == household_id)
         ).first()
     return row is not None
+
+
+@dataclass
+class RecordPair:
+    """A stored link of a run between two records, with both records and the candidate families they touch."""
+
+    run_id: str
+    link: dict[str, Any]
+    left: dict[str, Any]
+    right: dict[str, Any]
+    households: list[str]
+    """Candidate households of the run that either record belongs to (by record or by person)."""
+
+
+def read_pair(engine: Engine, run_id: str, record_key_a: str, record_key_b: str) -> RecordPair | None:
+    """A link of a readable run between two records, in the order asked, or None.
+
+    None also when neither record belongs to a candidate family of the run: the review app
+    shows people only as members of a family on the list.
+    """
+    if record_key_a == record_key_b or readable_run(engine, run_id) is None:
+        return None
+    keys = [record_key_a, record_key_b]
+    with engine.connect() as connection:
+        link = (
+            connection.execute(
+                sa.select(links).where(
+                    links.c.run_id == run_id,
+                    sa.or_(
+                        sa.and_(links.c.record_key_l == record_key_a, links.c.record_key_r == record_key_b),
+                        sa.and_(links.c.record_key_l == record_key_b, links.c.record_key_r == record_key_a),
+                    ),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if link is None:
+            return None
+        records = {
+            row["record_key"]: dict(row)
+            for row in connection.execute(
+                sa.select(source_records).where(
+                    source_records.c.run_id == run_id, source_records.c.record_key.in_(keys)
+                )
+            ).mappings()
+        }
+        if len(records) != 2:
+            return None
+        person_households = sa.select(persons.c.household_id).where(
+            persons.c.run_id == run_id, persons.c.person_id.in_([r["person_id"] for r in records.values()])
+        )
+        record_households = [r["household_id"] for r in records.values() if r["household_id"] is not None]
+        households = list(
+            connection.execute(
+                sa.select(candidates.c.household_id)
+                .where(
+                    candidates.c.run_id == run_id,
+                    sa.or_(
+                        candidates.c.household_id.in_(record_households),
+                        candidates.c.household_id.in_(person_households),
+                    ),
+                )
+                .order_by(candidates.c.rank)
+            ).scalars()
+        )
+    if not households:
+        return None
+    return RecordPair(
+        run_id=run_id,
+        link=dict(link),
+        left=records[record_key_a],
+        right=records[record_key_b],
+        households=households,
+    )
 
 
 # -------------------------------------------------------------------------- run stats

@@ -8,7 +8,7 @@ Two kinds of table:
   run are deleted with it (``ON DELETE CASCADE``).
 * **working tables**, written by people through the review app and kept across runs:
   ``decisions`` (keyed by the stable ``household_id``), ``link_constraints`` (keyed by
-  record keys), ``users`` and ``audit_log``.
+  record keys), ``users`` and ``audit_log``; and ``run_locks``, who is running a month.
 
 The user who did something is in a column named ``username`` rather than ``user``:
 ``user`` is a reserved word in PostgreSQL, where unquoted it silently means
@@ -17,8 +17,8 @@ The user who did something is in a column named ``username`` rather than ``user`
 Dates are ``Date``; times are timezone-aware UTC (:class:`UTCDateTime`); UPRNs are
 ``BigInteger`` (up to 12 digits); JSON documents use the portable ``JSON`` type, except
 ``runs.config_json`` which keeps the exact canonical text whose SHA-256 is ``config_hash``.
-The first Alembic revision creates exactly these tables; change them only with a new
-revision.
+The Alembic revisions (0001 creates the tables, 0003 adds ``run_locks`` and the
+``purged`` status) produce exactly these tables; change them only with a new revision.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-RUN_STATUSES: tuple[str, ...] = ("running", "published", "failed", "superseded")
+RUN_STATUSES: tuple[str, ...] = ("running", "published", "failed", "superseded", "purged")
 """A run is ``running`` while written, ``published`` once readable, ``superseded`` when a
-later run of the same month is published, ``failed`` when writing it failed."""
+later run of the same month is published, ``failed`` when writing it failed, ``purged``
+when ``tfident retention apply`` deleted its personal data (its ``runs`` row is kept)."""
 
 READABLE_STATUSES: tuple[str, ...] = ("published", "superseded")
 """Statuses whose data readers may see: both are complete, committed runs."""
@@ -366,6 +367,25 @@ class AuditEntry(Base):
     object_type: Mapped[str | None] = mapped_column(sa.String(64))
     object_id: Mapped[str | None] = mapped_column(KEY)
     detail_json: Mapped[dict[str, Any] | None]
+
+
+class RunLock(Base):
+    """Who is running a month now: one row per locked month (see :mod:`tfident.store.locks`).
+
+    On SQLite the row is the lock; on PostgreSQL an advisory lock is, and the row only
+    says who holds it.
+    """
+
+    __tablename__ = "run_locks"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(RUN_ID)
+    """The holder's run id, once it is known (it is derived from the inputs)."""
+    token: Mapped[str] = mapped_column(sa.String(32))
+    """Random, per acquisition: only the holder releases the lock."""
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    acquired_at: Mapped[datetime]
 
 
 metadata = Base.metadata

@@ -2,7 +2,8 @@
 
 :func:`write_run` does everything in one transaction: it claims the run's row (status
 ``running``), bulk-writes each frame into its table, then marks the run ``published``
-and any earlier published run of the same month ``superseded``. Readers only see
+and any earlier published run of the same month ``superseded``, and records
+``run.published`` in ``audit_log`` (row counts, no personal data). Readers only see
 published (and superseded) runs, so until the commit nothing of the run is visible,
 and if anything fails nothing of it is left but a ``failed`` row in ``runs`` with the
 error.
@@ -51,6 +52,7 @@ from sqlalchemy.engine import Engine
 
 from tfident import __version__
 from tfident.errors import NotFound, StoreError
+from tfident.store.audit import RUN_PUBLISHED, write_audit_row
 from tfident.store.engine import BEGIN_OPTION, safe_url
 from tfident.store.frames import polars_dtype
 from tfident.store.tables import READABLE_STATUSES, RUN_TABLES, metadata, utc_now
@@ -82,6 +84,8 @@ class RunRecord:
     stage_timings: Mapping[str, float] = field(default_factory=dict)
     created_at: datetime | None = None
     """Defaults to the time the run is written."""
+    username: str | None = None
+    """Who ran it, for the audit log; defaults to ``TFIDENT_USER`` or the OS user."""
 
     @property
     def month(self) -> str:
@@ -122,7 +126,21 @@ def write_run(engine: Engine, run: RunRecord, frames: Mapping[str, pl.DataFrame]
                 log.debug(
                     "run %s: %s, %d rows in %.2fs", run.run_id, name, frame.height, time.perf_counter() - table_started
                 )
-            _publish(connection, run)
+            superseded = _publish(connection, run)
+            write_audit_row(
+                connection,
+                RUN_PUBLISHED,
+                run.run_id,
+                {
+                    "month": run.month,
+                    "as_of": run.as_of.isoformat(),
+                    "rows": {name: frame.height for name, frame in prepared.items()},
+                    "superseded": superseded,
+                    "config_hash": run.config_hash,
+                    "code_version": run.code_version,
+                },
+                user=run.username,
+            )
     except Exception as error:
         _record_failure(engine, run, error)
         if isinstance(error, sa.exc.SQLAlchemyError | StoreError):
@@ -196,7 +214,19 @@ def _claim_run_row(connection: sa.Connection, run: RunRecord, status: str = "run
     connection.execute(runs_table.update().where(runs_table.c.run_id == run.run_id).values(**values))
 
 
-def _publish(connection: sa.Connection, run: RunRecord) -> None:
+def _publish(connection: sa.Connection, run: RunRecord) -> list[str]:
+    """Publish the run, superseding the month's published run; return the ids superseded."""
+    superseded = list(
+        connection.execute(
+            sa.select(runs_table.c.run_id)
+            .where(
+                runs_table.c.month == run.month,
+                runs_table.c.status == "published",
+                runs_table.c.run_id != run.run_id,
+            )
+            .order_by(runs_table.c.run_id)
+        ).scalars()
+    )
     connection.execute(
         runs_table.update()
         .where(
@@ -207,6 +237,7 @@ def _publish(connection: sa.Connection, run: RunRecord) -> None:
         .values(status="superseded")
     )
     connection.execute(runs_table.update().where(runs_table.c.run_id == run.run_id).values(status="published"))
+    return superseded
 
 
 def _record_failure(engine: Engine, run: RunRecord, error: BaseException) -> None:

@@ -38,8 +38,12 @@ def run_migrations() -> None:
 
     engine = make_engine(url)
     try:
-        with engine.begin() as own_connection:
-            _run(own_connection)
+        with engine.connect() as own_connection:
+            if engine.dialect.name == "sqlite":
+                # SQLite table rebuilds must not cascade deletes (see tfident.store.engine._migrate)
+                own_connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            with own_connection.begin():
+                _run(own_connection)
     finally:
         engine.dispose()
 

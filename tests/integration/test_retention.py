@@ -1,0 +1,158 @@
+"""Retention: personal data of old runs is deleted, the runs' records and the audit trail stay."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from test_store import count_rows, run_record, sample_frames
+from typer.testing import CliRunner
+
+from tfident.cli import app
+from tfident.errors import ConfigError, NotFound
+from tfident.store import latest_run_id, list_runs, metadata, read_candidates, read_run, resolve_run, write_run
+from tfident.store.retention import (
+    PERSONAL_TABLES,
+    RetentionConfig,
+    apply_retention,
+    cutoff_date,
+    load_retention_config,
+)
+
+TODAY = date.today()  # the command line purges relative to today
+OLDER = cutoff_date(TODAY, 27)
+OLD = cutoff_date(TODAY, 26)
+RECENT = cutoff_date(TODAY, 1)
+CUTOFF = cutoff_date(TODAY, 24)
+audit = metadata.tables["audit_log"]
+
+
+def audit_rows(engine: Engine, action: str) -> list[Any]:
+    """(username, object_id, detail) of the audit rows with ``action``, oldest first."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(audit.c.username, audit.c.object_id, audit.c.detail_json)
+                .where(audit.c.action == action)
+                .order_by(audit.c.id)
+            ).all()
+        )
+
+
+@pytest.fixture
+def three_runs(engine: Engine) -> Engine:
+    """Runs of two months more than 24 months ago, and of last month."""
+    write_run(engine, run_record("R-older", OLDER), sample_frames())
+    write_run(engine, run_record("R-old", OLD), sample_frames())
+    write_run(engine, run_record("R-recent", RECENT), sample_frames())
+    return engine
+
+
+def test_it_purges_personal_data_of_old_runs_only(three_runs: Engine) -> None:
+    """It deletes old runs' personal rows, keeps their runs rows as purged, and leaves recent runs whole."""
+    engine = three_runs
+    before = count_rows(engine, "R-old")
+    result = apply_retention(engine, 24, today=TODAY, user="dpo")
+
+    assert result.cutoff == CUTOFF
+    assert result.run_ids == ["R-older", "R-old"]
+    assert result.rows["R-old"] == {name: before[name] for name in PERSONAL_TABLES}
+    assert result.totals()["source_records"] == 14
+    for run_id in ("R-older", "R-old"):
+        counts = count_rows(engine, run_id)
+        assert {name: counts[name] for name in PERSONAL_TABLES} == dict.fromkeys(PERSONAL_TABLES, 0)
+        assert (counts["input_files"], counts["quality"]) == (1, 1)  # checksums and counts are not personal
+        info = read_run(engine, run_id)
+        assert info.status == "purged"
+        assert info.summary["records"] == 7  # the run's counts stay
+        assert info.summary["purged"]["deleted_rows"]["source_records"] == 7
+        assert info.summary["purged"]["by"] == "dpo"
+        with pytest.raises(NotFound, match="purged"):
+            resolve_run(engine, run_id)
+    assert count_rows(engine, "R-recent") == before
+    assert latest_run_id(engine) == "R-recent"
+    assert read_candidates(engine, "R-recent").height == 2
+    runs = {row["run_id"]: row for row in list_runs(engine).to_dicts()}
+    assert (runs["R-old"]["status"], runs["R-old"]["candidates"]) == ("purged", 0)
+
+    [(username, object_id, detail)] = audit_rows(engine, "retention.purged")
+    assert (username, object_id) == ("dpo", CUTOFF.isoformat())
+    assert detail["months"] == 24
+    assert detail["runs"]["R-old"]["source_records"] == 7
+    assert detail["totals"]["candidates"] == 4
+    assert "Smith" not in json.dumps(detail)
+
+
+def test_it_is_idempotent(three_runs: Engine) -> None:
+    """It deletes nothing the second time and writes no second audit row."""
+    engine = three_runs
+    assert len(apply_retention(engine, 24, today=TODAY).run_ids) == 2
+    again = apply_retention(engine, 24, today=TODAY)
+    assert again.run_ids == [] and set(again.totals().values()) == {0}
+    assert len(audit_rows(engine, "retention.purged")) == 1
+
+
+def test_a_dry_run_changes_nothing(three_runs: Engine) -> None:
+    """It counts what would go and deletes nothing."""
+    engine = three_runs
+    before = count_rows(engine, "R-old")
+    result = apply_retention(engine, 24, today=TODAY, dry_run=True)
+    assert result.run_ids == ["R-older", "R-old"] and result.dry_run
+    assert result.rows["R-old"]["source_records"] == 7
+    assert count_rows(engine, "R-old") == before
+    assert read_run(engine, "R-old").status == "published"
+    assert audit_rows(engine, "retention.purged") == []
+
+
+def test_it_counts_months_by_the_calendar() -> None:
+    """It subtracts calendar months, clamping to the month's last day."""
+    assert cutoff_date(date(2026, 11, 23), 24) == date(2024, 11, 23)
+    assert cutoff_date(date(2026, 3, 31), 1) == date(2026, 2, 28)
+    assert cutoff_date(date(2026, 1, 15), 13) == date(2024, 12, 15)
+
+
+def test_the_config_file_is_validated(tmp_path: Path) -> None:
+    """It reads config/retention.yaml and rejects a bad value, naming the key."""
+    assert load_retention_config() == RetentionConfig(months=24)
+    bad = tmp_path / "retention.yaml"
+    bad.write_text("months: 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="months"):
+        load_retention_config(bad)
+    bad.write_text("months: 12\nkeep_forever: true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="keep_forever"):
+        load_retention_config(bad)
+
+
+def test_tfident_retention_apply(three_runs: Engine, store_url: str) -> None:
+    """It purges from the command line, records the given user, and says so when there is nothing left."""
+    runner = CliRunner()
+    dry = runner.invoke(app, ["retention", "apply", "--db", store_url, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "R-old" in dry.stdout and "nothing was deleted" in dry.stdout
+    assert read_run(three_runs, "R-old").status == "published"
+
+    first = runner.invoke(app, ["retention", "apply", "--db", store_url, "--user", "dpo", "--json"])
+    assert first.exit_code == 0, first.output
+    result = json.loads(first.stdout)
+    assert sorted(result["runs"]) == ["R-old", "R-older"]
+    assert result["totals"]["source_records"] == 14
+    assert [row[0] for row in audit_rows(three_runs, "retention.purged")] == ["dpo"]
+
+    second = runner.invoke(app, ["retention", "apply", "--db", store_url, "--months", "24"])
+    assert second.exit_code == 0, second.output
+    assert "Nothing to delete" in second.stdout
+    assert len(audit_rows(three_runs, "retention.purged")) == 1
+
+
+def test_a_purged_run_id_can_be_written_again(three_runs: Engine) -> None:
+    """It lets a purged run be run again (a deliberate re-run of an old batch), keeping its version."""
+    apply_retention(three_runs, 24, today=TODAY)
+    write_run(three_runs, run_record("R-old", OLD), sample_frames())
+    info = read_run(three_runs, "R-old")
+    assert (info.status, info.version) == ("published", 1)
+    assert count_rows(three_runs, "R-old")["source_records"] == 7
