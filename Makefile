@@ -13,7 +13,7 @@ DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
 DEMO_AS_OF := 2026-10-31
 
-.PHONY: install demo test lint format typecheck imports unit bench clean
+.PHONY: install demo test lint format typecheck imports unit bench bench-pipeline bench-linkage bench-review clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,16 @@ unit: install
 test: lint typecheck imports
 	$(BIN)/pytest -q
 
-bench: install
+bench: bench-pipeline bench-linkage bench-review
+
+bench-pipeline: install
 	$(BIN)/python -m benchmarks.run
+
+bench-linkage: install
+	$(BIN)/python -m benchmarks.linkage
+
+bench-review: install
+	$(BIN)/python -m benchmarks.review_list
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

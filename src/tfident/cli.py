@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from tfident.errors import TfidentError
 
@@ -69,7 +70,7 @@ def _handle_errors(func: F) -> F:
                 raise
             err_console.print(f"[bold red]error:[/] {error}")
             raise typer.Exit(2) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as error:
             if _state["debug"]:
@@ -157,6 +158,14 @@ def _print_summary(summary: dict[str, Any], quality_table: Table | None) -> None
     for name, n in summary["candidates_by_criteria"].items():
         combos.add_row(name, f"{n:,}")
     console.print(combos)
+    if summary.get("addresses"):
+        addresses = Table(title="Records whose address matched a gazetteer UPRN")
+        for column in ("source", "matched", "unmatched", "by method"):
+            addresses.add_column(column, justify="left" if column in ("source", "by method") else "right")
+        for source, counts in summary["addresses"].items():
+            methods = ", ".join(f"{m} {n:,}" for m, n in counts["by_method"].items() if m != "unmatched")
+            addresses.add_row(source, f"{counts['matched']:,}", f"{counts['unmatched']:,}", methods)
+        console.print(addresses)
 
 
 @app.command()
@@ -230,6 +239,93 @@ def evaluate(
         f"{fam.candidates_eligible}/{fam.candidates} candidates eligible; {fam.eligible_found}/{fam.eligible} found",
     )
     console.print(table)
+
+
+@app.command()
+@_handle_errors
+def train(
+    extracts: Annotated[Path, typer.Option("--extracts", help="A batch folder of agency extracts to train on.")],
+    as_of: Annotated[
+        date | None,
+        typer.Option("--as-of", parser=_parse_date, metavar="YYYY-MM-DD", help="The batch date; default today."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Model file to write; default: the model config/linkage.yaml names.")
+    ] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Model version; default person-DATE-HASH.")] = None,
+) -> None:
+    """Estimate the person-linkage model without labels and save it (JSON, versioned).
+
+    u by random sampling (fixed seed), m by EM; monthly runs load the saved model and
+    only predict. Train on a batch that no test or evaluation scores against.
+    """
+    from tfident.config import CONFIG_DIR
+    from tfident.ingest import load_sources_mapping
+    from tfident.link import load_linkage_config
+    from tfident.link.training import train_model, write_model
+    from tfident.pipeline import ingest_stage, standardise_stage
+
+    if not extracts.is_dir():
+        raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
+    batch_date = as_of or date.today()
+    config = load_linkage_config(CONFIG_DIR / "linkage.yaml", with_model=False)
+    batch = ingest_stage(extracts, load_sources_mapping(CONFIG_DIR / "sources.yaml"))
+    persons = standardise_stage(batch, batch_date)
+    training_data = {
+        "extracts": extracts.name,
+        "as_of": batch_date.isoformat(),
+        "trained_on": date.today().isoformat(),
+        "files": {name: info.sha256 for name, info in sorted(batch.files.items())},
+    }
+    model = train_model(persons, config, training_data, version=version)
+    path = out or config.model_path()
+    write_model(model, path)
+    console.print(f"Model {model['version']} trained on {persons.height:,} records; written to {path}")
+
+
+@app.command()
+@_handle_errors
+def explain(
+    record_a: Annotated[str, typer.Argument(help="A record key, SOURCE:RECORD_ID.")],
+    record_b: Annotated[str, typer.Argument(help="Another record key.")],
+    run_id: Annotated[str, typer.Option("--run", help="A run id, or 'latest'.")] = "latest",
+    db: DbUrl = None,
+) -> None:
+    """Print the model's waterfall for two records of a stored run: prior, each field's weight, total, probability."""
+    from tfident.link import load_linkage_config
+    from tfident.link.explain import explain_pair, persons_from_stored
+    from tfident.store import make_engine, read_link, read_run, read_source_records, resolve_run
+
+    config = load_linkage_config()
+    engine = make_engine(db)
+    try:
+        resolved = resolve_run(engine, run_id)
+        run_model = read_run(engine, resolved).linkage_model_version
+        records = read_source_records(engine, resolved)
+        stored = read_link(engine, resolved, record_a, record_b)
+    finally:
+        engine.dispose()
+    result = explain_pair(persons_from_stored(records), record_a, record_b, config)
+    table = Table(title=f"{record_a} vs {record_b} (run {resolved}, model {result.model_version})")
+    table.add_column("step")
+    table.add_column("level")
+    table.add_column("match weight", justify="right")
+    table.add_row("prior", "two random records match", f"{result.prior:+.2f}")
+    for step in result.steps:
+        table.add_row(step.field, step.level, f"{step.weight:+.2f}")
+    table.add_row("total", "", f"{result.total:+.2f}")
+    table.add_row("probability", result.band(config), f"{result.probability:.6f}")
+    console.print(table)
+    if run_model and run_model != result.model_version:
+        console.print(f"note: the run used model {run_model}; this explanation uses {result.model_version}")
+    console.print("note: identifiers (UPN, NINO, NHS number, PNC id) are not stored with records, so they weigh 0 here")
+    if stored is None:
+        console.print("stored link: none (the run did not link these records directly)")
+    else:
+        console.print(
+            f"stored link: {stored['match_rule']}, probability {stored['match_probability']:.6f}, "
+            f"weights {json.dumps(stored['match_weights_json'])}"
+        )
 
 
 @app.command()
@@ -310,3 +406,193 @@ def users_add(
     finally:
         engine.dispose()
     console.print(f"Added {role.value} account {username}")
+
+
+# ------------------------------------------------------------- database and run history
+
+db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+@_handle_errors
+def db_upgrade(db: DbUrl = None) -> None:
+    """Migrate the database to the newest schema (Alembic upgrade to head)."""
+    from tfident.store import current_revision, init_db, make_engine
+    from tfident.store.engine import safe_url
+
+    engine = make_engine(db)
+    try:
+        before = current_revision(engine)
+        init_db(engine)
+        after = current_revision(engine)
+        where = safe_url(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        console.print(f"Database {where} is already at revision {after} (newest)")
+    else:
+        console.print(f"Database {where} upgraded from revision {before or '(empty)'} to {after}")
+
+
+def _check_month(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            datetime.strptime(value, "%Y-%m")
+        except ValueError:
+            raise typer.BadParameter(f"expected a month as YYYY-MM, got {value!r}") from None
+    return value
+
+
+@app.command("runs")
+@_handle_errors
+def runs_command(
+    db: DbUrl = None,
+    month: Annotated[
+        str | None, typer.Option("--month", metavar="YYYY-MM", callback=_check_month, help="Only runs of this month.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List the stored runs, newest first: id, month and version, batch date, status, ruleset, model."""
+    from tfident.store import list_runs, make_engine
+
+    engine = make_engine(db)
+    try:
+        frame = list_runs(engine, month=month)
+    finally:
+        engine.dispose()
+    rows = frame.to_dicts()
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        console.print("No runs stored" + (f" for {month}" if month else ""))
+        return
+    table = Table(title="Runs, newest first")
+    table.add_column("run id", no_wrap=True, min_width=max(len(row["run_id"]) for row in rows))
+    for column in ("month", "version", "as of", "status", "ruleset", "model", "created (UTC)"):
+        table.add_column(column)
+    table.add_column("candidates", justify="right")
+    for row in rows:
+        table.add_row(
+            row["run_id"],
+            row["month"],
+            str(row["version"]),
+            f"{row['as_of']:%Y-%m-%d}",
+            row["status"],
+            f"{row['ruleset_id']} {row['ruleset_version']}",
+            row["linkage_model_version"],
+            f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
+            f"{row['candidates']:,}",
+        )
+    console.print(table)
+
+
+@app.command("diff")
+@_handle_errors
+def diff_command(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="The earlier run: a run id, or 'latest'.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The later run: a run id, or 'latest'.")],
+    db: DbUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the differences as JSON.")] = False,
+) -> None:
+    """Compare two runs' candidate families (by household id): added, dropped, re-ranked."""
+    from tfident.store import make_engine, read_candidates, resolve_run
+    from tfident.store.diff import diff_runs
+
+    engine = make_engine(db)
+    try:
+        resolved_a = resolve_run(engine, run_a)
+        resolved_b = resolve_run(engine, run_b)
+        result = diff_runs(read_candidates(engine, resolved_a), read_candidates(engine, resolved_b))
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps({"run_a": resolved_a, "run_b": resolved_b, **result.as_dict()}, indent=2))
+        return
+    counts = result.counts()
+    console.print(
+        f"Run A {resolved_a} -> run B {resolved_b}: {counts['added']:,} added, {counts['dropped']:,} dropped, "
+        f"{counts['reranked']:,} re-ranked or with changed criteria, {counts['unchanged']:,} unchanged"
+    )
+    for title, frame in (("Added in B", result.added), ("Dropped from A", result.dropped)):
+        if frame.is_empty():
+            continue
+        table = Table(title=title)
+        for column in ("rank", "household id", "score", "criteria met"):
+            table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+        for row in frame.iter_rows(named=True):
+            score = "" if row["score"] is None else f"{row['score']:.4f}"
+            table.add_row(str(row["rank"]), row["household_id"], score, row["criteria_met"])
+        console.print(table)
+    if not result.reranked.is_empty():
+        table = Table(title="Re-ranked (rank change: + moved up)")
+        for column in ("household id", "old rank", "new rank", "change", "criteria added", "criteria removed"):
+            table.add_column(column, justify="right" if "rank" in column or column == "change" else "left")
+        for row in result.reranked.iter_rows(named=True):
+            table.add_row(
+                row["household_id"],
+                str(row["old_rank"]),
+                str(row["new_rank"]),
+                f"{row['rank_change']:+d}",
+                row["criteria_added"],
+                row["criteria_removed"],
+            )
+        console.print(table)
+
+
+# ------------------------------------------------------------------------------ retention
+
+retention_app = typer.Typer(help="Delete personal data of old runs (config/retention.yaml).", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("apply")
+@_handle_errors
+def retention_apply(
+    months: Annotated[
+        int | None,
+        typer.Option("--months", min=1, help="Keep this many months; default: months in config/retention.yaml."),
+    ] = None,
+    db: DbUrl = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")] = False,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Who is applying it, for the audit log; default: TFIDENT_USER or OS user."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Delete the personal data of runs whose batch date is older than the retention period."""
+    from tfident.store import init_db, make_engine
+    from tfident.store.retention import PERSONAL_TABLES, apply_retention, load_retention_config
+
+    keep = months if months is not None else load_retention_config().months
+    engine = make_engine(db)
+    try:
+        init_db(engine)
+        result = apply_retention(engine, keep, dry_run=dry_run, user=user)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    if not result.rows:
+        console.print(
+            f"Nothing to delete: no run with a batch date before {result.cutoff:%Y-%m-%d} "
+            f"({keep} months) holds personal data."
+        )
+        return
+    table = Table(title=f"Runs with batch dates before {result.cutoff:%Y-%m-%d}: rows {verb}")
+    table.add_column("run id")
+    for name in PERSONAL_TABLES:
+        table.add_column(name.replace("_", " "), justify="right")
+    for run_id, counts in result.rows.items():
+        table.add_row(run_id, *(f"{counts[name]:,}" for name in PERSONAL_TABLES))
+    totals = result.totals()
+    table.add_row("total", *(f"{totals[name]:,}" for name in PERSONAL_TABLES), style="bold")
+    console.print(table)
+    if dry_run:
+        console.print(f"Dry run: nothing was deleted; {len(result.rows)} run(s) would be purged.")
+    else:
+        console.print(f"Purged {len(result.rows)} run(s); recorded in the audit log.")

@@ -24,9 +24,15 @@ from tfident.config import CONFIG_DIR, config_hash
 from tfident.criteria import RulePack, evaluate_criteria, load_pack
 from tfident.households import assign_households
 from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
-from tfident.link import LinkageConfig, link_persons, load_linkage_config
+from tfident.link import NOT_SAME_PERSON_RULES, LinkageConfig, link_persons, load_linkage_config
 from tfident.rank import RankingConfig, load_ranking_config, rank_candidates
-from tfident.standardise import match_addresses, standardise_persons
+from tfident.standardise import (
+    AddressConfig,
+    address_match_summary,
+    load_address_config,
+    match_addresses,
+    standardise_persons,
+)
 
 STAGES: tuple[str, ...] = ("ingest", "standardise", "link", "households", "criteria", "rank")
 
@@ -39,12 +45,19 @@ class RunConfig:
     linkage: LinkageConfig
     pack: RulePack
     ranking: RankingConfig
+    addresses: AddressConfig = field(default_factory=AddressConfig)
 
     @property
     def hash(self) -> str:
         """SHA-256 of the resolved configuration."""
         return config_hash(
-            {"sources": self.sources, "linkage": self.linkage, "criteria": self.pack, "ranking": self.ranking}
+            {
+                "sources": self.sources,
+                "linkage": self.linkage,
+                "criteria": self.pack,
+                "ranking": self.ranking,
+                "addresses": self.addresses,
+            }
         )
 
     def as_json(self) -> str:
@@ -54,6 +67,7 @@ class RunConfig:
             "linkage": self.linkage.model_dump(mode="json"),
             "criteria": self.pack.model_dump(mode="json"),
             "ranking": self.ranking.model_dump(mode="json"),
+            "addresses": self.addresses.model_dump(mode="json"),
         }
         return json.dumps(payload, sort_keys=True)
 
@@ -65,6 +79,7 @@ def load_run_config(criteria: str = "phase1", config_dir: Path = CONFIG_DIR) -> 
         linkage=load_linkage_config(config_dir / "linkage.yaml"),
         pack=load_pack(criteria),
         ranking=load_ranking_config(config_dir / "ranking.yaml"),
+        addresses=load_address_config(config_dir / "addresses.yaml"),
     )
 
 
@@ -104,6 +119,8 @@ class PipelineResult:
             "candidates": self.candidates.height,
             "criteria_met_households": {c: int(self.household_criteria[c].sum()) for c in criteria_columns},
             "candidates_by_criteria": dict(zip(by_criteria["criteria_met"], by_criteria["len"], strict=True)),
+            "links": dict(sorted(self.links.group_by("match_rule").len().iter_rows())),
+            "addresses": address_match_summary(self.records),
         }
 
 
@@ -115,15 +132,17 @@ def ingest_stage(extracts_dir: Path, sources: SourcesMapping) -> Batch:
     return read_batch(extracts_dir, sources)
 
 
-def standardise_stage(batch: Batch, as_of: date) -> pl.DataFrame:
+def standardise_stage(batch: Batch, as_of: date, addresses: AddressConfig | None = None) -> pl.DataFrame:
     """Standardise every person record and match its address to the gazetteer."""
     persons = standardise_persons(batch.extracts, as_of)
-    return match_addresses(persons, batch.extracts["gazetteer"])
+    return match_addresses(persons, batch.extracts["gazetteer"], addresses)
 
 
-def link_stage(records: pl.DataFrame, linkage: LinkageConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Link person records across sources into persons."""
-    return link_persons(records, linkage)
+def link_stage(
+    records: pl.DataFrame, linkage: LinkageConfig, constraints: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Link person records across sources into persons, respecting reviewers' link rulings."""
+    return link_persons(records, linkage, constraints)
 
 
 def households_stage(
@@ -176,6 +195,7 @@ def rank_stage(
 
 def record_link_probability(records: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     """Each record's strongest link to another record of its person (1.0 when it stands alone)."""
+    links = links.filter(~pl.col("match_rule").is_in(list(NOT_SAME_PERSON_RULES)))
     ends = pl.concat(
         [
             links.select(pl.col("record_key_l").alias("record_key"), "match_probability"),
@@ -212,15 +232,20 @@ def run_pipeline(
     as_of: date,
     config: RunConfig,
     progress: ProgressCallback = _no_progress,
+    constraints: pl.DataFrame | None = None,
 ) -> PipelineResult:
-    """Run every stage in order, without Prefect, and return the frames for the store."""
+    """Run every stage in order, without Prefect, and return the frames for the store.
+
+    ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
+    read from the store by the caller.
+    """
     timings: dict[str, float] = {}
     with _timed(timings, "ingest", progress):
         batch = ingest_stage(extracts_dir, config.sources)
     with _timed(timings, "standardise", progress):
-        standardised = standardise_stage(batch, as_of)
+        standardised = standardise_stage(batch, as_of, config.addresses)
     with _timed(timings, "link", progress):
-        person_index, links = link_stage(standardised, config.linkage)
+        person_index, links = link_stage(standardised, config.linkage, constraints)
     with _timed(timings, "households", progress):
         records, persons, households = households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of)
     with _timed(timings, "criteria", progress):
@@ -271,10 +296,17 @@ def store_frames(result: PipelineResult) -> dict[str, pl.DataFrame]:
     }
 
 
-def run_id_for(as_of: date, batch: Batch, config: RunConfig, criteria: str) -> str:
-    """A run id derived from what determines the output: same inputs, same id."""
+def run_id_for(
+    as_of: date, batch: Batch, config: RunConfig, criteria: str, constraints: pl.DataFrame | None = None
+) -> str:
+    """A run id derived from what determines the output: same inputs (and link rulings), same id."""
     digest = hashlib.sha256()
     for name in sorted(batch.files):
         digest.update(f"{name}={batch.files[name].sha256};".encode())
     digest.update(f"config={config.hash};criteria={criteria};code={__version__}".encode())
+    if constraints is not None and not constraints.is_empty():
+        rulings = constraints.select("record_key_l", "record_key_r", "kind").sort(
+            "record_key_l", "record_key_r", "kind"
+        )
+        digest.update(f"rulings={rulings.write_csv()}".encode())
     return f"R{as_of:%Y%m%d}-{digest.hexdigest()[:10]}"

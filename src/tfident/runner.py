@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from rich.console import Console
 from rich.table import Table
 
@@ -27,7 +28,16 @@ from tfident.pipeline import (
     run_pipeline,
     store_frames,
 )
-from tfident.store import RunRecord, init_db, make_engine, run_exists, write_run
+from tfident.store import (
+    MonthLock,
+    RunRecord,
+    acquire_month_lock,
+    init_db,
+    make_engine,
+    read_link_constraints,
+    run_exists,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +60,19 @@ def prefect_wanted(use_prefect: bool | None) -> bool:
 
 
 def compute(
-    extracts: Path, as_of: date, config: RunConfig, use_prefect: bool, console: Console | None
+    extracts: Path,
+    as_of: date,
+    config: RunConfig,
+    use_prefect: bool,
+    console: Console | None,
+    constraints: pl.DataFrame | None = None,
 ) -> PipelineResult:
-    """Run the stages, showing progress per stage on ``console``."""
+    """Run the stages, showing progress per stage on ``console``; ``constraints`` are link rulings."""
     if use_prefect:
         from tfident.flows.monthly import monthly_identification
 
         started = time.perf_counter()
-        result = monthly_identification(extracts, as_of, config)
+        result = monthly_identification(extracts, as_of, config, constraints)
         result.timings["total"] = round(time.perf_counter() - started, 3)
         return result
 
@@ -66,7 +81,7 @@ def compute(
             step = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
             console.print(f"{step} ..." if seconds is None else f"{step} done in {seconds:.1f}s")
 
-    return run_pipeline(extracts, as_of, config, progress=progress)
+    return run_pipeline(extracts, as_of, config, progress=progress, constraints=constraints)
 
 
 def execute_run(
@@ -80,12 +95,17 @@ def execute_run(
 ) -> RunOutcome:
     """Load config, run the pipeline, store the run, and return its id and summary."""
     config = load_run_config(criteria)
-    result = compute(extracts, as_of, config, prefect_wanted(use_prefect), console)
-    run_id = run_id_for(as_of, result.batch, config, criteria)
-    summary = result.summary()
     engine = make_engine(db)
+    lock: MonthLock | None = None
     try:
         init_db(engine)
+        # one run of a month at a time: a second exits with RunLocked naming this one
+        lock = acquire_month_lock(engine, f"{as_of:%Y-%m}")
+        constraints = read_link_constraints(engine)
+        result = compute(extracts, as_of, config, prefect_wanted(use_prefect), console, constraints)
+        run_id = run_id_for(as_of, result.batch, config, criteria, constraints)
+        lock.set_run_id(run_id)
+        summary = result.summary()
         if run_exists(engine, run_id):
             log.info("run %s already stored with identical inputs and config", run_id)
             reused = True
@@ -95,7 +115,7 @@ def execute_run(
                 as_of=as_of,
                 ruleset_id=config.pack.ruleset,
                 ruleset_version=config.pack.version,
-                linkage_model_version=config.linkage.version,
+                linkage_model_version=config.linkage.model_version or config.linkage.version,
                 config_json=config.as_json(),
                 config_hash=config.hash,
                 summary=summary,
@@ -104,5 +124,7 @@ def execute_run(
             write_run(engine, record, store_frames(result))
             reused = False
     finally:
+        if lock is not None:
+            lock.release()
         engine.dispose()
     return RunOutcome(run_id=run_id, reused=reused, summary=summary, quality_table=quality_table(result.batch.quality))

@@ -141,3 +141,12 @@ def test_a_bad_batch_writes_nothing_and_keeps_the_stored_run(sample_batch: Path,
         assert list_runs(engine).height == 1
     finally:
         engine.dispose()
+
+
+def test_a_folder_that_does_not_exist_is_a_usage_error_not_a_bug(tmp_path: Path) -> None:
+    """It exits 2 naming the option and folder, never 1 ("internal error")."""
+    missing = tmp_path / "no-such-batch"
+    result = CliRunner().invoke(app, ["run", "--extracts", str(missing), "--as-of", "2026-10-31"])
+    assert result.exit_code == 2, result.output
+    assert "--extracts" in result.output
+    assert "internal error" not in result.output

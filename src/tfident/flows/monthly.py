@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -49,11 +50,16 @@ def summary_markdown(result: PipelineResult, top: int = 10) -> str:
 
 
 @flow(name="monthly_identification", log_prints=False)
-def monthly_identification(extracts_dir: Path, as_of: date, config: RunConfig) -> PipelineResult:
-    """Run the monthly identification stages as Prefect tasks and return the frames."""
+def monthly_identification(
+    extracts_dir: Path, as_of: date, config: RunConfig, constraints: pl.DataFrame | None = None
+) -> PipelineResult:
+    """Run the monthly identification stages as Prefect tasks and return the frames.
+
+    ``constraints`` are reviewers' link rulings, read from the store by the caller.
+    """
     batch = ingest_task(extracts_dir, config.sources)
-    standardised = standardise_task(batch, as_of)
-    person_index, links = link_task(standardised, config.linkage)
+    standardised = standardise_task(batch, as_of, config.addresses)
+    person_index, links = link_task(standardised, config.linkage, constraints)
     records, persons, households = households_task(standardised, person_index, batch.extracts["gazetteer"], as_of)
     evidence, household_criteria = criteria_task(batch, records, persons, config.pack, as_of)
     candidates = rank_task(household_criteria, evidence, households, records, links, config.ranking)
