@@ -68,7 +68,7 @@ def _handle_errors(func: F) -> F:
         except TfidentError as error:
             if _state["debug"]:
                 raise
-            err_console.print(f"[bold red]error:[/] {error}")
+            err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
             raise typer.Exit(2) from None
         except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -101,19 +101,39 @@ def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the batch to.")],
     as_of: AsOf,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 1,
+    months: Annotated[
+        int,
+        typer.Option(
+            "--months",
+            min=1,
+            help="Consecutive monthly batches of the same council; more than 1 writes OUT/<YYYY-MM-DD>/ per month.",
+        ),
+    ] = 1,
+    churn: Annotated[
+        float, typer.Option("--churn", min=0.0, max=1.0, help="Share of households that move each later month.")
+    ] = 0.05,
 ) -> None:
     """Write a synthetic batch (all extracts) to OUT, and its truth to OUT/truth/."""
-    from tfident.synth import synthesise
+    from tfident.synth import synthesise, synthesise_months
 
-    synthesise(households=households, seed=seed, as_of=as_of, out=out)
-    console.print(f"Synthetic batch of {households} households written to {out}")
+    if months == 1:
+        synthesise(households=households, seed=seed, as_of=as_of, out=out)
+        console.print(f"Synthetic batch of {households} households written to {out}")
+        return
+    folders = synthesise_months(households, seed, as_of, out, months, churn)
+    console.print(f"{months} monthly batches of {households} households written to {', '.join(map(str, folders))}")
 
 
 @app.command()
 @_handle_errors
 def run(
-    extracts: Annotated[Path, typer.Option("--extracts", help="The batch folder of agency extracts.")],
-    as_of: AsOf,
+    extracts: Annotated[
+        Path | None, typer.Option("--extracts", help="The batch folder of agency extracts (not with --resume).")
+    ] = None,
+    as_of: Annotated[
+        date | None,
+        typer.Option("--as-of", parser=_parse_date, metavar="YYYY-MM-DD", help="The batch date D (not with --resume)."),
+    ] = None,
     db: DbUrl = None,
     criteria: Annotated[Criteria, typer.Option("--criteria", help="Rule pack.")] = Criteria.phase1,
     prefect: Annotated[
@@ -123,17 +143,46 @@ def run(
             help="Run as the Prefect flow; by default only when PREFECT_API_URL names a Prefect server.",
         ),
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            metavar="RUN_ID",
+            help="Finish a run that was killed or failed part-way, from its checkpoints; its extracts folder, "
+            "batch date and rule pack come from the store.",
+        ),
+    ] = None,
 ) -> None:
     """Run the monthly identification batch; print the run id and a summary."""
-    from tfident.runner import execute_run
+    from tfident.runner import execute_resume, execute_run
 
-    if not extracts.is_dir():
-        raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
     # Progress and the summary go to standard error; the run id alone to standard output,
     # so that scripts can write RUN=$(tfident run ...).
-    outcome = execute_run(extracts, as_of, db, criteria.value, use_prefect=prefect, console=err_console)
-    _print_summary(outcome.summary, outcome.quality_table)
-    note = " (identical inputs and config: the stored run is reused)" if outcome.reused else ""
+    if resume is not None:
+        if extracts is not None or as_of is not None:
+            raise typer.BadParameter(
+                "--resume reads the run's extracts folder and batch date from the store; "
+                "leave out --extracts and --as-of",
+                param_hint="--resume",
+            )
+        if prefect:
+            raise typer.BadParameter("a resumed run runs without Prefect; leave out --prefect", param_hint="--resume")
+        outcome = execute_resume(resume, db, console=err_console)
+    else:
+        if extracts is None:
+            raise typer.BadParameter("give the batch folder (or --resume RUN_ID)", param_hint="--extracts")
+        if as_of is None:
+            raise typer.BadParameter("give the batch date as YYYY-MM-DD", param_hint="--as-of")
+        if not extracts.is_dir():
+            raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
+        outcome = execute_run(extracts, as_of, db, criteria.value, use_prefect=prefect, console=err_console)
+    if "records" in outcome.summary:  # a run resumed when already published has no batch read
+        _print_summary(outcome.summary, outcome.quality_table)
+    note = ""
+    if outcome.resumed:
+        note = f" (resumed: {', '.join(outcome.resumed)} restored from checkpoints)"
+    elif outcome.reused:
+        note = " (identical inputs and config: the stored run is reused)"
     err_console.print(f"\nrun id: [bold]{outcome.run_id}[/]{note}")
     print(outcome.run_id)
 

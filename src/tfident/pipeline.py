@@ -2,7 +2,9 @@
 
 Each ``*_stage`` function is a thin, pure wrapper over a stage package and is what the
 Prefect flow (``tfident.flows``) wraps as a task. ``run_pipeline`` calls them in order
-without Prefect, so everything runs and tests without a server.
+without Prefect, so everything runs and tests without a server; ``run_stages`` is the
+same after ``ingest``, optionally with :class:`Checkpoints` that save each stage's
+frames and restore those of stages already done (how ``tfident run --resume`` works).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -23,6 +25,7 @@ from tfident import __version__
 from tfident.config import CONFIG_DIR, config_hash
 from tfident.criteria import RulePack, evaluate_criteria, load_pack
 from tfident.households import assign_households
+from tfident.identity import carry_over_ids, empty_events
 from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
 from tfident.link import NOT_SAME_PERSON_RULES, LinkageConfig, link_persons, load_linkage_config
 from tfident.rank import RankingConfig, load_ranking_config, rank_candidates
@@ -96,6 +99,8 @@ class PipelineResult:
     evidence: pl.DataFrame
     household_criteria: pl.DataFrame
     candidates: pl.DataFrame
+    identity_events: pl.DataFrame = field(default_factory=empty_events)
+    """Persons and households that merged, split or moved since the previous run."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -121,6 +126,7 @@ class PipelineResult:
             "candidates_by_criteria": dict(zip(by_criteria["criteria_met"], by_criteria["len"], strict=True)),
             "links": dict(sorted(self.links.group_by("match_rule").len().iter_rows())),
             "addresses": address_match_summary(self.records),
+            "identity_events": dict(sorted(self.identity_events.group_by("kind").len().iter_rows())),
         }
 
 
@@ -158,6 +164,23 @@ def households_stage(
         residents.select("person_id", "household_id"), on="person_id", how="left"
     )
     return placed, residents, households
+
+
+def identity_stage(
+    records: pl.DataFrame,
+    persons: pl.DataFrame,
+    households: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    as_of: date,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Carry person and household ids over from the previous run (``tfident.identity``).
+
+    ``previous`` is that run's index (``tfident.identity.PREVIOUS_INDEX_SCHEMA``), read
+    from the store by the caller, or None for a first run (ids stay as they are).
+    Returns the records, persons and households with carried ids, and the identity events.
+    """
+    carried = carry_over_ids(records, persons, households, previous, as_of)
+    return carried.records, carried.residents, carried.households, carried.events
 
 
 def criteria_stage(
@@ -214,12 +237,40 @@ ProgressCallback = Callable[[str, float | None], None]
 """Called with (stage, None) when a stage starts and (stage, seconds) when it ends."""
 
 
+class Checkpoints(Protocol):
+    """Where :func:`run_stages` keeps each stage's output frames, so a killed run can resume.
+
+    ``load`` returns the frames saved for a stage (keyed by the names in
+    ``STAGE_OUTPUTS``), or None when the stage must be computed; ``save`` keeps them.
+    :class:`tfident.checkpoints.StageCheckpoints` keeps them as Parquet files.
+    """
+
+    def load(self, stage: str) -> Mapping[str, pl.DataFrame] | None:
+        """The frames saved for ``stage``, or None."""
+        ...
+
+    def save(self, stage: str, frames: Mapping[str, pl.DataFrame]) -> None:
+        """Keep ``stage``'s frames."""
+        ...
+
+
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "standardise": ("records",),
+    "link": ("person_index", "links"),
+    "households": ("records", "persons", "households", "identity_events"),
+    "criteria": ("evidence", "household_criteria"),
+    "rank": ("candidates",),
+}
+"""The frames each stage after ``ingest`` produces, by name: what a checkpoint holds."""
+
+
 def _no_progress(stage: str, seconds: float | None) -> None:
     return None
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str, progress: ProgressCallback) -> Iterator[None]:
+def timed(timings: dict[str, float], stage: str, progress: ProgressCallback = _no_progress) -> Iterator[None]:
+    """Time the block as ``stage`` into ``timings``, telling ``progress`` when it starts and ends."""
     progress(stage, None)
     started = time.perf_counter()
     yield
@@ -233,25 +284,65 @@ def run_pipeline(
     config: RunConfig,
     progress: ProgressCallback = _no_progress,
     constraints: pl.DataFrame | None = None,
+    previous: pl.DataFrame | None = None,
 ) -> PipelineResult:
     """Run every stage in order, without Prefect, and return the frames for the store.
 
     ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
+    and ``previous`` the previous run's identity index (:func:`identity_stage`), both
     read from the store by the caller.
     """
     timings: dict[str, float] = {}
-    with _timed(timings, "ingest", progress):
+    with timed(timings, "ingest", progress):
         batch = ingest_stage(extracts_dir, config.sources)
-    with _timed(timings, "standardise", progress):
-        standardised = standardise_stage(batch, as_of, config.addresses)
-    with _timed(timings, "link", progress):
-        person_index, links = link_stage(standardised, config.linkage, constraints)
-    with _timed(timings, "households", progress):
-        records, persons, households = households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of)
-    with _timed(timings, "criteria", progress):
-        evidence, household_criteria = criteria_stage(batch, records, persons, config.pack, as_of)
-    with _timed(timings, "rank", progress):
-        candidates = rank_stage(household_criteria, evidence, households, records, links, config.ranking)
+    return run_stages(
+        batch, as_of, config, progress=progress, constraints=constraints, timings=timings, previous=previous
+    )
+
+
+def run_stages(
+    batch: Batch,
+    as_of: date,
+    config: RunConfig,
+    progress: ProgressCallback = _no_progress,
+    constraints: pl.DataFrame | None = None,
+    checkpoints: Checkpoints | None = None,
+    timings: dict[str, float] | None = None,
+    previous: pl.DataFrame | None = None,
+) -> PipelineResult:
+    """Run the stages after ``ingest`` on a batch already read: what :func:`run_pipeline` does next.
+
+    With ``checkpoints``, a stage whose frames ``checkpoints.load`` returns is not
+    computed, and a computed stage's frames are passed to ``checkpoints.save``; the
+    result is the same either way. ``timings`` (seconds per stage) is filled in.
+    """
+    timings = {} if timings is None else timings
+
+    def stage(name: str, compute: Callable[[], tuple[pl.DataFrame, ...]]) -> tuple[pl.DataFrame, ...]:
+        with timed(timings, name, progress):
+            saved = checkpoints.load(name) if checkpoints is not None else None
+            if saved is not None:
+                return tuple(saved[frame] for frame in STAGE_OUTPUTS[name])
+            frames = compute()
+            if checkpoints is not None:
+                checkpoints.save(name, dict(zip(STAGE_OUTPUTS[name], frames, strict=True)))
+            return frames
+
+    (standardised,) = stage("standardise", lambda: (standardise_stage(batch, as_of, config.addresses),))
+    person_index, links = stage("link", lambda: link_stage(standardised, config.linkage, constraints))
+    # the identity carry-over runs inside the households stage: ids are final before criteria
+    records, persons, households, identity_events = stage(
+        "households",
+        lambda: identity_stage(
+            *households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of), previous, as_of
+        ),
+    )
+    evidence, household_criteria = stage(
+        "criteria", lambda: criteria_stage(batch, records, persons, config.pack, as_of)
+    )
+    (candidates,) = stage(
+        "rank", lambda: (rank_stage(household_criteria, evidence, households, records, links, config.ranking),)
+    )
     return PipelineResult(
         as_of=as_of,
         batch=batch,
@@ -262,6 +353,7 @@ def run_pipeline(
         evidence=evidence,
         household_criteria=household_criteria,
         candidates=candidates,
+        identity_events=identity_events,
         timings=timings,
     )
 
@@ -293,13 +385,20 @@ def store_frames(result: PipelineResult) -> dict[str, pl.DataFrame]:
         "households": result.households,
         "candidates": result.candidates,
         "criteria_evidence": result.evidence,
+        "identity_events": result.identity_events,
     }
 
 
 def run_id_for(
-    as_of: date, batch: Batch, config: RunConfig, criteria: str, constraints: pl.DataFrame | None = None
+    as_of: date,
+    batch: Batch,
+    config: RunConfig,
+    criteria: str,
+    constraints: pl.DataFrame | None = None,
+    previous_run_id: str | None = None,
 ) -> str:
-    """A run id derived from what determines the output: same inputs (and link rulings), same id."""
+    """A run id derived from what determines the output: same inputs (and link rulings, and
+    previous run that ids are carried over from), same id."""
     digest = hashlib.sha256()
     for name in sorted(batch.files):
         digest.update(f"{name}={batch.files[name].sha256};".encode())
@@ -309,4 +408,6 @@ def run_id_for(
             "record_key_l", "record_key_r", "kind"
         )
         digest.update(f"rulings={rulings.write_csv()}".encode())
+    if previous_run_id is not None:
+        digest.update(f"previous={previous_run_id}".encode())
     return f"R{as_of:%Y%m%d}-{digest.hexdigest()[:10]}"

@@ -2,10 +2,20 @@
 
 This is what ``tfident run`` calls; it sits above ``pipeline`` and ``store`` and is the
 only place that joins them.
+
+Crash recovery (plain runs, not the Prefect flow): once ``ingest`` has read the
+extracts the run id is known, and the run is recorded as ``running`` in the store
+(with its extracts folder, rule pack and input file hashes in ``summary_json["inputs"]``);
+after each later stage its frames are saved as checkpoints
+(:mod:`tfident.checkpoints`). A run killed part-way leaves nothing readable, and
+:func:`execute_resume` (``tfident run --resume RUN_ID``) or a plain re-run of the same
+inputs finishes it from its checkpoints, with the same output as an uninterrupted run.
+The Prefect flow keeps its frames in memory and starts again from the beginning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -17,29 +27,45 @@ from typing import Any
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
-from tfident.ingest import quality_table
+from tfident import __version__
+from tfident.checkpoints import CannotResume, StageCheckpoints, checkpoint_root, file_sha256
+from tfident.errors import ExtractError, NotFound
+from tfident.ingest import Batch, quality_table
 from tfident.pipeline import (
     STAGES,
     PipelineResult,
+    ProgressCallback,
     RunConfig,
+    ingest_stage,
     load_run_config,
     run_id_for,
-    run_pipeline,
+    run_stages,
     store_frames,
+    timed,
 )
 from tfident.store import (
     MonthLock,
     RunRecord,
     acquire_month_lock,
+    fail_run,
     init_db,
     make_engine,
+    previous_month_run_id,
+    read_identity_index,
     read_link_constraints,
+    read_run,
     run_exists,
+    start_run,
     write_run,
 )
+from tfident.store.engine import safe_url
 
 log = logging.getLogger(__name__)
+
+RESUMABLE_STATUSES = ("running", "failed")
+"""Statuses of a run that checkpoints can finish."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,8 @@ class RunOutcome:
     reused: bool
     summary: dict[str, Any]
     quality_table: Table | None
+    resumed: tuple[str, ...] = ()
+    """Stages restored from checkpoints rather than computed."""
 
 
 def prefect_wanted(use_prefect: bool | None) -> bool:
@@ -59,6 +87,15 @@ def prefect_wanted(use_prefect: bool | None) -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
 
 
+def _console_progress(console: Console | None) -> ProgressCallback:
+    def progress(stage: str, seconds: float | None) -> None:
+        if console is not None:
+            step = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
+            console.print(f"{step} ..." if seconds is None else f"{step} done in {seconds:.1f}s")
+
+    return progress
+
+
 def compute(
     extracts: Path,
     as_of: date,
@@ -66,22 +103,70 @@ def compute(
     use_prefect: bool,
     console: Console | None,
     constraints: pl.DataFrame | None = None,
+    previous: pl.DataFrame | None = None,
 ) -> PipelineResult:
-    """Run the stages, showing progress per stage on ``console``; ``constraints`` are link rulings."""
+    """Run every stage (no checkpoints), showing progress per stage on ``console``; ``constraints`` are link rulings,
+    ``previous`` the previous run's identity index."""
     if use_prefect:
         from tfident.flows.monthly import monthly_identification
 
         started = time.perf_counter()
-        result = monthly_identification(extracts, as_of, config, constraints)
+        result = monthly_identification(extracts, as_of, config, constraints, previous)
         result.timings["total"] = round(time.perf_counter() - started, 3)
         return result
+    progress = _console_progress(console)
+    timings: dict[str, float] = {}
+    with timed(timings, "ingest", progress):
+        batch = ingest_stage(extracts, config.sources)
+    return run_stages(
+        batch, as_of, config, progress=progress, constraints=constraints, timings=timings, previous=previous
+    )
 
-    def progress(stage: str, seconds: float | None) -> None:
-        if console is not None:
-            step = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
-            console.print(f"{step} ..." if seconds is None else f"{step} done in {seconds:.1f}s")
 
-    return run_pipeline(extracts, as_of, config, progress=progress, constraints=constraints)
+def previous_identities(engine: Engine, as_of: date) -> tuple[str | None, pl.DataFrame | None]:
+    """The published run of the latest earlier month and its identity index, to carry ids over from."""
+    run_id = previous_month_run_id(engine, as_of)
+    if run_id is None:
+        return None, None
+    return run_id, read_identity_index(engine, run_id)
+
+
+def _run_record(run_id: str, as_of: date, config: RunConfig, **extra: Any) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        as_of=as_of,
+        ruleset_id=config.pack.ruleset,
+        ruleset_version=config.pack.version,
+        linkage_model_version=config.linkage.model_version or config.linkage.version,
+        config_json=config.as_json(),
+        config_hash=config.hash,
+        **extra,
+    )
+
+
+def _inputs(extracts: Path, criteria: str, batch: Batch) -> dict[str, Any]:
+    """What ``--resume`` needs to read the run's extracts again (paths and hashes, no personal data)."""
+    return {
+        "extracts_dir": str(extracts.resolve()),
+        "criteria": criteria,
+        "files": {name: {"path": info.path, "sha256": info.sha256} for name, info in sorted(batch.files.items())},
+    }
+
+
+def _database_key(engine: Engine) -> str:
+    return hashlib.sha256(safe_url(engine).encode()).hexdigest()[:16]
+
+
+def _open_checkpoints(engine: Engine, run_id: str) -> StageCheckpoints:
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    return StageCheckpoints.open(checkpoint_root(sqlite_file), run_id, _database_key(engine))
+
+
+def _run_status(engine: Engine, run_id: str) -> str | None:
+    try:
+        return read_run(engine, run_id).status
+    except NotFound:
+        return None
 
 
 def execute_run(
@@ -93,7 +178,11 @@ def execute_run(
     use_prefect: bool | None = None,
     console: Console | None = None,
 ) -> RunOutcome:
-    """Load config, run the pipeline, store the run, and return its id and summary."""
+    """Load config, run the pipeline, store the run, and return its id and summary.
+
+    A plain run of inputs whose run is ``running`` or ``failed`` in the store (killed or
+    stopped part-way) carries on from that run's checkpoints.
+    """
     config = load_run_config(criteria)
     engine = make_engine(db)
     lock: MonthLock | None = None
@@ -102,29 +191,238 @@ def execute_run(
         # one run of a month at a time: a second exits with RunLocked naming this one
         lock = acquire_month_lock(engine, f"{as_of:%Y-%m}")
         constraints = read_link_constraints(engine)
-        result = compute(extracts, as_of, config, prefect_wanted(use_prefect), console, constraints)
-        run_id = run_id_for(as_of, result.batch, config, criteria, constraints)
-        lock.set_run_id(run_id)
-        summary = result.summary()
-        if run_exists(engine, run_id):
-            log.info("run %s already stored with identical inputs and config", run_id)
-            reused = True
-        else:
-            record = RunRecord(
-                run_id=run_id,
-                as_of=as_of,
-                ruleset_id=config.pack.ruleset,
-                ruleset_version=config.pack.version,
-                linkage_model_version=config.linkage.model_version or config.linkage.version,
-                config_json=config.as_json(),
-                config_hash=config.hash,
-                summary=summary,
-                stage_timings=result.timings,
+        previous_id, previous = previous_identities(engine, as_of)
+        if prefect_wanted(use_prefect):
+            return _run_with_prefect(
+                engine, lock, extracts, as_of, config, criteria, console, constraints, previous_id, previous
             )
-            write_run(engine, record, store_frames(result))
-            reused = False
+        timings: dict[str, float] = {}
+        with timed(timings, "ingest", _console_progress(console)):
+            batch = ingest_stage(extracts, config.sources)
+        run_id = run_id_for(as_of, batch, config, criteria, constraints, previous_id)
+        lock.set_run_id(run_id)
+        return _finish_run(
+            engine, run_id, batch, as_of, config, criteria, extracts, constraints, timings, console, previous
+        )
     finally:
         if lock is not None:
             lock.release()
         engine.dispose()
+
+
+def _run_with_prefect(
+    engine: Engine,
+    lock: MonthLock,
+    extracts: Path,
+    as_of: date,
+    config: RunConfig,
+    criteria: str,
+    console: Console | None,
+    constraints: pl.DataFrame,
+    previous_id: str | None = None,
+    previous: pl.DataFrame | None = None,
+) -> RunOutcome:
+    """The Prefect flow computes every stage in memory (no checkpoints); then the run is stored."""
+    result = compute(extracts, as_of, config, True, console, constraints, previous)
+    run_id = run_id_for(as_of, result.batch, config, criteria, constraints, previous_id)
+    lock.set_run_id(run_id)
+    summary = {**result.summary(), "inputs": _inputs(extracts, criteria, result.batch)}
+    if run_exists(engine, run_id):
+        log.info("run %s already stored with identical inputs and config", run_id)
+        reused = True
+    else:
+        write_run(
+            engine,
+            _run_record(run_id, as_of, config, summary=summary, stage_timings=result.timings),
+            store_frames(result),
+        )
+        reused = False
     return RunOutcome(run_id=run_id, reused=reused, summary=summary, quality_table=quality_table(result.batch.quality))
+
+
+def _finish_run(
+    engine: Engine,
+    run_id: str,
+    batch: Batch,
+    as_of: date,
+    config: RunConfig,
+    criteria: str,
+    extracts: Path,
+    constraints: pl.DataFrame,
+    timings: dict[str, float],
+    console: Console | None,
+    previous: pl.DataFrame | None = None,
+) -> RunOutcome:
+    """Everything after ``ingest``: record the run as running, compute (or restore) the stages, publish.
+
+    ``previous`` is the identity index of the run ids are carried over from.
+    """
+    table = quality_table(batch.quality)
+    if run_exists(engine, run_id):
+        log.info("run %s already stored with identical inputs and config", run_id)
+        _open_checkpoints(engine, run_id).discard()
+        return RunOutcome(run_id=run_id, reused=True, summary=read_run(engine, run_id).summary, quality_table=table)
+
+    status = _run_status(engine, run_id)
+    checkpoints = _open_checkpoints(engine, run_id)
+    if status not in RESUMABLE_STATUSES and checkpoints.completed:
+        # the store does not know this run as unfinished: its checkpoints are not trusted
+        checkpoints.discard()
+        checkpoints = _open_checkpoints(engine, run_id)
+    if checkpoints.completed and console is not None:
+        console.print(
+            f"Resuming run {run_id} ({status}): stages {', '.join(checkpoints.completed)} "
+            "restored from checkpoints, the rest computed"
+        )
+    if checkpoints.completed:
+        log.info("run %s resumed from checkpoints of stages %s", run_id, ", ".join(checkpoints.completed))
+
+    inputs = _inputs(extracts, criteria, batch)
+    start_run(engine, _run_record(run_id, as_of, config, summary={"inputs": inputs}, stage_timings=timings))
+
+    current: list[str] = []
+    show = _console_progress(console)
+
+    def progress(stage: str, seconds: float | None) -> None:
+        if seconds is None:
+            current.append(stage)
+        show(stage, seconds)
+
+    try:
+        result = run_stages(
+            batch,
+            as_of,
+            config,
+            progress=progress,
+            constraints=constraints,
+            checkpoints=checkpoints,
+            timings=timings,
+            previous=previous,
+        )
+    except BaseException as error:
+        stage = current[-1] if current else "ingest"
+        try:
+            fail_run(
+                engine,
+                run_id,
+                f"stopped in stage {stage} ({type(error).__name__}); "
+                f"`tfident run --resume {run_id}` carries on from the stages done",
+            )
+        except Exception:  # the stage's error matters more
+            log.exception("could not record run %s as failed", run_id)
+        raise
+    summary = {**result.summary(), "inputs": inputs}
+    write_run(engine, _run_record(run_id, as_of, config, summary=summary, stage_timings=timings), store_frames(result))
+    checkpoints.discard()
+    return RunOutcome(
+        run_id=run_id, reused=False, summary=summary, quality_table=table, resumed=tuple(checkpoints.loaded)
+    )
+
+
+# ------------------------------------------------------------------------------ resume
+
+
+def execute_resume(run_id: str, db: str | None, *, console: Console | None = None) -> RunOutcome:
+    """Finish a run that was killed or failed part-way: ``tfident run --resume RUN_ID``.
+
+    It reads the run's extracts folder, batch date and rule pack from the store, checks
+    every extract still has the SHA-256 the run started with (else an error naming the
+    file: start a new run) and the configuration still has the stored hash, restores
+    the stages its checkpoints hold, computes the rest, and publishes it.
+    """
+    engine = make_engine(db)
+    lock: MonthLock | None = None
+    try:
+        init_db(engine)
+        try:
+            info = read_run(engine, run_id)
+        except NotFound:
+            raise CannotResume(
+                f"run {run_id!r} not found in {safe_url(engine)}: there is nothing to resume "
+                "(`tfident runs` lists the stored runs)"
+            ) from None
+        if info.readable:
+            log.info("run %s is already %s: nothing to resume", run_id, info.status)
+            if console is not None:
+                console.print(f"Run {run_id} is already {info.status}: nothing to resume")
+            return RunOutcome(run_id=run_id, reused=True, summary=info.summary, quality_table=None)
+        if info.status not in RESUMABLE_STATUSES:
+            raise CannotResume(f"run {run_id} is {info.status}: it cannot be resumed; start a new run")
+        inputs = info.summary.get("inputs")
+        if not isinstance(inputs, dict) or not {"extracts_dir", "criteria", "files"} <= set(inputs):
+            raise CannotResume(
+                f"run {run_id} did not record its inputs (started by another version of tfident?): "
+                "start a new run with `tfident run --extracts DIR --as-of YYYY-MM-DD`"
+            )
+        extracts = Path(inputs["extracts_dir"])
+        _check_inputs_unchanged(run_id, inputs["files"])
+        config = load_run_config(inputs["criteria"])
+        if config.hash != info.config_hash:
+            raise CannotResume(
+                f"run {run_id} cannot be resumed: the configuration (config/ or the linkage model) changed "
+                "since it started, so it would not give the same results; start a new run"
+            )
+
+        lock = acquire_month_lock(engine, info.month)
+        constraints = read_link_constraints(engine)
+        previous_id, previous = previous_identities(engine, info.as_of)
+        timings: dict[str, float] = {}
+        with timed(timings, "ingest", _console_progress(console)):
+            batch = ingest_stage(extracts, config.sources)
+        _check_same_files(run_id, inputs["files"], batch)
+        again = run_id_for(info.as_of, batch, config, inputs["criteria"], constraints, previous_id)
+        if again != run_id:
+            if info.code_version != __version__:
+                why = f"tfident changed from version {info.code_version} to {__version__}"
+            else:
+                why = "reviewers' link rulings (or the earlier month's published run) changed"
+            raise CannotResume(
+                f"run {run_id} cannot be resumed: {why} since it started, so it would not give the same "
+                "results; start a new run"
+            )
+        lock.set_run_id(run_id)
+        return _finish_run(
+            engine,
+            run_id,
+            batch,
+            info.as_of,
+            config,
+            inputs["criteria"],
+            extracts,
+            constraints,
+            timings,
+            console,
+            previous,
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+        engine.dispose()
+
+
+def _changed(run_id: str, path: str, what: str) -> ExtractError:
+    return ExtractError(
+        f"input file {path} {what} since run {run_id} started: the inputs changed, so the run cannot be "
+        "resumed; start a new run with `tfident run --extracts DIR --as-of YYYY-MM-DD`",
+        file=path,
+    )
+
+
+def _check_inputs_unchanged(run_id: str, files: dict[str, dict[str, str]]) -> None:
+    """Every extract the run read is still there with the same SHA-256 (before reading any of them)."""
+    for _source, file in sorted(files.items()):
+        path = Path(file["path"])
+        if not path.is_file():
+            raise _changed(run_id, file["path"], "is gone")
+        if file_sha256(path) != file["sha256"]:
+            raise _changed(run_id, file["path"], "has changed")
+
+
+def _check_same_files(run_id: str, files: dict[str, dict[str, str]], batch: Batch) -> None:
+    """The batch read now has the same files as the run (an extract added since would change it)."""
+    for name, info in sorted(batch.files.items()):
+        before = files.get(name)
+        if before is None:
+            raise _changed(run_id, info.path, "was added")
+        if before["sha256"] != info.sha256:
+            raise _changed(run_id, info.path, "has changed")

@@ -210,6 +210,7 @@ def test_it_creates_every_table_by_migration(bare_engine: Engine) -> None:
         "households",
         "candidates",
         "criteria_evidence",
+        "identity_events",
         "decisions",
         "link_constraints",
         "users",
@@ -294,6 +295,7 @@ def test_it_reads_back_what_it_wrote(engine: Engine) -> None:
         "households": 3,
         "candidates": 2,
         "criteria_evidence": 3,
+        "identity_events": 0,
     }
 
 

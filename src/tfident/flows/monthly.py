@@ -27,6 +27,7 @@ ingest_task = _stage_task("ingest", retries=2)(pipeline.ingest_stage)
 standardise_task = _stage_task("standardise")(pipeline.standardise_stage)
 link_task = _stage_task("link")(pipeline.link_stage)
 households_task = _stage_task("households")(pipeline.households_stage)
+identity_task = _stage_task("identity")(pipeline.identity_stage)
 criteria_task = _stage_task("criteria")(pipeline.criteria_stage)
 rank_task = _stage_task("rank")(pipeline.rank_stage)
 
@@ -51,16 +52,22 @@ def summary_markdown(result: PipelineResult, top: int = 10) -> str:
 
 @flow(name="monthly_identification", log_prints=False)
 def monthly_identification(
-    extracts_dir: Path, as_of: date, config: RunConfig, constraints: pl.DataFrame | None = None
+    extracts_dir: Path,
+    as_of: date,
+    config: RunConfig,
+    constraints: pl.DataFrame | None = None,
+    previous: pl.DataFrame | None = None,
 ) -> PipelineResult:
     """Run the monthly identification stages as Prefect tasks and return the frames.
 
-    ``constraints`` are reviewers' link rulings, read from the store by the caller.
+    ``constraints`` are reviewers' link rulings and ``previous`` the previous run's
+    identity index (ids are carried over from it), both read from the store by the caller.
     """
     batch = ingest_task(extracts_dir, config.sources)
     standardised = standardise_task(batch, as_of, config.addresses)
     person_index, links = link_task(standardised, config.linkage, constraints)
     records, persons, households = households_task(standardised, person_index, batch.extracts["gazetteer"], as_of)
+    records, persons, households, identity_events = identity_task(records, persons, households, previous, as_of)
     evidence, household_criteria = criteria_task(batch, records, persons, config.pack, as_of)
     candidates = rank_task(household_criteria, evidence, households, records, links, config.ranking)
     result = PipelineResult(
@@ -73,6 +80,7 @@ def monthly_identification(
         evidence=evidence,
         household_criteria=household_criteria,
         candidates=candidates,
+        identity_events=identity_events,
     )
     create_markdown_artifact(summary_markdown(result), key="monthly-identification-summary")
     return result

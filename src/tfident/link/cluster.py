@@ -12,11 +12,20 @@ cluster already holds:
   same day): a father and his namesake son;
 - ``forename``: both clusters hold full forenames and none of one is compatible with
   any of the other (same, same canonical or metaphone, nickname variants meet, or
-  Jaro-Winkler similar): twins.
+  Jaro-Winkler similar), and neither's first forename is a middle name of the
+  other's (a middle name used as forename): twins.
 
-- ``forename`` again, for twins: when both clusters share a date of birth and a
-  matched UPRN, forenames that are only Jaro-Winkler similar (Oliver, Olivia) do not
-  make them one person if their recorded sexes conflict;
+- ``forename`` again, for twins: when both clusters share a date of birth and an
+  address (a matched UPRN or, for records without one, a postcode), their *principal*
+  forenames (the full forename most of each cluster's records carry) must be one name:
+  the same, the same canonical or sound, nickname variants that meet, one keying error
+  apart (Damerau-Levenshtein distance 1: a typo), or one a middle name of the other
+  cluster's full forenames (a middle name used as forename). Distinct names (Oliver, Olivia:
+  Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
+  and a stray record (Olivia recorded once as Ollie, a nickname of Oliver's, or once
+  with the wrong sex) cannot bridge them, because it does not change a cluster's
+  principal name. When the clusters' principal sexes conflict, even a single keying
+  error does not make them one person;
 - ambiguous weak records: a profile without a full forename (an initial or none) or
   without a date of birth whose candidate partners could not all be one person (twins,
   a father and his namesake son) links to none of them;
@@ -36,20 +45,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
+
+_Forename = tuple[str, str, str, tuple[str, ...]]
+"""A full forename as clustering sees it: first forename, canonical, metaphone, nickname variants."""
 
 
 @dataclass
 class _Cluster:
     ids: dict[str, set[str]] = field(default_factory=dict)
     dobs: set[dt.date] = field(default_factory=set)
-    forenames: set[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=set)
+    forenames: set[_Forename] = field(default_factory=set)
+    name_records: dict[_Forename, int] = field(default_factory=dict)
+    """Records per full forename (for the principal name)."""
+    sex_records: dict[str, int] = field(default_factory=dict)
+    """Records per recorded sex (for the principal sex)."""
+    middles: set[str] = field(default_factory=set)
+    """The middle names of the full forenames the cluster holds."""
     uprns: set[int] = field(default_factory=set)
-    sexes: set[str] = field(default_factory=set)
+    postcodes: set[str] = field(default_factory=set)
+    """Postcodes of records without a matched UPRN."""
     bans: dict[int, int] = field(default_factory=dict)
     """cannot_link ruling number -> side (0 or 1) of the records this cluster holds."""
+
+    def principal_names(self) -> list[_Forename]:
+        """The full forenames most of the cluster's records carry (several on a tie)."""
+        top = max(self.name_records.values(), default=0)
+        return [name for name, n in self.name_records.items() if n == top]
+
+    def principal_sexes(self) -> set[str]:
+        """The sex most of the cluster's records carry (both on a tie, none when unknown)."""
+        top = max(self.sex_records.values(), default=0)
+        return {sex for sex, n in self.sex_records.items() if n == top}
 
 
 def _dob_compatible(a: dt.date, b: dt.date) -> bool:
@@ -60,16 +89,29 @@ def _dob_compatible(a: dt.date, b: dt.date) -> bool:
     return a.year == b.year and a.day == b.month and a.month == b.day
 
 
-def _forename_same(a: tuple[str, str, str, tuple[str, ...]], b: tuple[str, str, str, tuple[str, ...]]) -> bool:
+def _forename_same(a: _Forename, b: _Forename) -> bool:
     return a[0] == b[0] or a[1] == b[1] or bool(a[2] and a[2] == b[2]) or bool(set(a[3]) & set(b[3]))
 
 
-def _forename_compatible(
-    a: tuple[str, str, str, tuple[str, ...]], b: tuple[str, str, str, tuple[str, ...]], threshold: float
-) -> bool:
+def _forename_one_name(a: _Forename, b: _Forename) -> bool:
+    """One name, perhaps mistyped: :func:`_forename_same` or one keying error apart."""
+    return _forename_same(a, b) or OSA.distance(a[0], b[0]) <= 1
+
+
+def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
     if _forename_same(a, b):
         return True
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
+
+
+def _middle_name_used(
+    a: _Cluster, b: _Cluster, names_a: Sequence[_Forename] | None = None, names_b: Sequence[_Forename] | None = None
+) -> bool:
+    """One cluster's first forename (of ``names_a``/``names_b``, else any) is a later word of the
+    other's full forenames: a middle name used as forename."""
+    firsts_a = {x[0] for x in (a.forenames if names_a is None else names_a)}
+    firsts_b = {y[0] for y in (b.forenames if names_b is None else names_b)}
+    return bool(firsts_a & b.middles) or bool(firsts_b & a.middles)
 
 
 class _Clusters:
@@ -79,26 +121,32 @@ class _Clusters:
         self.parent = list(range(n))
         self.state: list[_Cluster] = []
         id_columns = list(guards.conflicting_identifiers)
-        rows = profiles.select(
+        counts = profiles["records"] if "records" in profiles.columns else pl.repeat(1, n, eager=True)
+        rows = profiles.with_columns(counts.alias("_records")).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
-            "uprn_matched", "sex", *id_columns,
+            "uprn_matched", "sex", "forename_std", "postcode_std", "_records", *id_columns,
         ).iter_rows()  # fmt: skip
         for row in rows:
-            pid, dob, first, canonical, metaphone, variants, uprn, sex = row[:8]
+            pid, dob, first, canonical, metaphone, variants, uprn, sex, full, postcode, records = row[:11]
             if pid != len(self.state):  # pragma: no cover - build_profiles numbers pids 0..n-1
                 raise ValueError("profile ids must be 0..n-1 in order")
             cluster = _Cluster()
             if uprn is not None:
                 cluster.uprns.add(uprn)
+            elif postcode is not None:
+                cluster.postcodes.add(postcode)
             if sex in ("M", "F"):
-                cluster.sexes.add(sex)
-            for name, value in zip(id_columns, row[8:], strict=True):
+                cluster.sex_records[sex] = records
+            for name, value in zip(id_columns, row[11:], strict=True):
                 if value is not None:
                     cluster.ids[name] = {value}
             if dob is not None:
                 cluster.dobs.add(dob)
             if first is not None and len(first) > 1:
-                cluster.forenames.add((first, canonical or first, metaphone or "", tuple(variants or ())))
+                forename = (first, canonical or first, metaphone or "", tuple(variants or ()))
+                cluster.forenames.add(forename)
+                cluster.name_records[forename] = records
+                cluster.middles.update(t for t in (full or first).split(" ")[1:] if len(t) > 1)
             self.state.append(cluster)
         for token, (left, right) in enumerate(cannot_link):
             self.state[left].bans[token] = 0
@@ -126,12 +174,23 @@ class _Clusters:
             return False
         if self.guards.forename and a.forenames and b.forenames:
             threshold = self.guards.forename_similarity
-            if not any(_forename_compatible(x, y, threshold) for x in a.forenames for y in b.forenames):
+            if not any(_forename_compatible(x, y, threshold) for x in a.forenames for y in b.forenames) and not (
+                _middle_name_used(a, b)
+            ):
                 return False
-            twins_context = a.dobs & b.dobs and a.uprns & b.uprns and a.sexes and b.sexes and not a.sexes & b.sexes
-            if twins_context and not any(_forename_same(x, y) for x in a.forenames for y in b.forenames):
+            if a.dobs & b.dobs and (a.uprns & b.uprns or a.postcodes & b.postcodes) and not self._one_name(a, b):
                 return False
         return True
+
+    @staticmethod
+    def _one_name(a: _Cluster, b: _Cluster) -> bool:
+        """Whether two clusters at one address with one date of birth name one person, not twins."""
+        names_a, names_b = a.principal_names(), b.principal_names()
+        if _middle_name_used(a, b, names_a, names_b):
+            return True
+        sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
+        same = _forename_same if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
+        return any(same(x, y) for x in names_a for y in names_b)
 
     def union(self, x: int, y: int, force: bool = False) -> bool:
         rx, ry = self.find(x), self.find(y)
@@ -149,7 +208,12 @@ class _Clusters:
         a.dobs |= b.dobs
         a.forenames |= b.forenames
         a.uprns |= b.uprns
-        a.sexes |= b.sexes
+        a.postcodes |= b.postcodes
+        a.middles |= b.middles
+        for forename, n in b.name_records.items():
+            a.name_records[forename] = a.name_records.get(forename, 0) + n
+        for sex, n in b.sex_records.items():
+            a.sex_records[sex] = a.sex_records.get(sex, 0) + n
         a.bans.update(b.bans)
         return True
 

@@ -123,7 +123,9 @@ class Guards(StrictModel):
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
     forename: bool = True
-    """Never merge two clusters none of whose full forenames are compatible (twins)."""
+    """Never merge two clusters none of whose full forenames are compatible; and never merge
+    two clusters sharing a date of birth and an address whose principal forenames are
+    distinct names, whatever sexes they carry (twins; see ``tfident.link.cluster``)."""
     forename_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     """Jaro-Winkler similarity at or above which two forenames count as compatible."""
 

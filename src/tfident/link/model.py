@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,12 +74,12 @@ TF_COLUMNS: tuple[str, ...] = ("forename_first", "surname_std")
 
 
 @contextmanager
-def quiet_splink() -> Iterator[None]:
-    """Splink's own logging below WARNING and its user warnings silenced, for the calls inside."""
+def quiet_splink(level: int = logging.WARNING) -> Iterator[None]:
+    """Splink's own logging below ``level`` and its user warnings silenced, for the calls inside."""
     loggers = [logging.getLogger(name) for name in ("splink", "duckdb")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(level)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module=r"splink(\.|$)")
@@ -293,36 +293,57 @@ def _linker(frame: pl.DataFrame, settings: Any, config: LinkageConfig, tf: dict[
     return linker
 
 
-def train(profiles: pl.DataFrame, tf: dict[str, pl.DataFrame], config: LinkageConfig) -> dict[str, Any]:
+EM_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("upn",),
+    ("nino",),
+    ("nhs_number",),
+    ("forename_first", "surname_std", "date_of_birth"),
+)
+"""The blocks EM runs over by default (see :func:`train`)."""
+
+PRIOR_BLOCK: tuple[str, ...] = ("forename_first", "surname_std", "date_of_birth")
+"""Pairs agreeing on these columns estimate the prior (at recall 0.8)."""
+
+
+def train(
+    profiles: pl.DataFrame,
+    tf: dict[str, pl.DataFrame],
+    config: LinkageConfig,
+    em_blocks: Sequence[Sequence[str]] = EM_BLOCKS,
+) -> dict[str, Any]:
     """Estimate the model without labels; return Splink's settings dictionary.
 
     The prior from pairs agreeing on full name and date of birth (recall 0.8), u by
     random sampling (``config.em_max_pairs`` pairs, seed ``config.seed``), m by EM over
-    pairs blocked on each identifier (these train names, date of birth and address
-    without the household confusion of blocks on address or date of birth: twins,
-    siblings, a father and his namesake son would otherwise pass for matches) and on
-    full name and date of birth (trains address, sex and the identifiers). Levels that
-    training never observed get a neutral weight (m = u), so they count for nothing.
+    each block of ``em_blocks`` in turn. The default blocks are each identifier (these
+    train names, date of birth and address without the household confusion of blocks on
+    address or date of birth: twins, siblings, a father and his namesake son would
+    otherwise pass for matches) and full name with date of birth (trains address, sex
+    and the identifiers); data without identifiers or households (FEBRL) may block on
+    date of birth and postcode instead. A block that gives no pairs (no identifiers in
+    the data) is skipped. Levels that training never observed get a neutral weight
+    (m = u), so they count for nothing.
     """
     from splink import block_on
+    from splink.internals.exceptions import EMTrainingException
 
     frame = splink_input(profiles)
-    with quiet_splink():
+    # Splink warns of every level EM never observed: expected, and handled below (m = u)
+    with quiet_splink(logging.ERROR):
         linker = _linker(frame, settings_for_training(config), config, tf)
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("forename_first", "surname_std", "date_of_birth")], recall=0.8
-        )
+        linker.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=0.8)
         linker.training.estimate_u_using_random_sampling(max_pairs=config.em_max_pairs, seed=config.seed)
-        for rule in (
-            block_on("upn"),
-            block_on("nino"),
-            block_on("nhs_number"),
-            block_on("forename_first", "surname_std", "date_of_birth"),
-        ):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
-            )
-        settings: dict[str, Any] = linker.misc.save_model_to_json()
+        for columns in em_blocks:
+            if any(frame[c].null_count() >= frame.height - 1 for c in columns):
+                log.debug("EM block %s skipped: no values", columns)
+                continue
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*columns), estimate_without_term_frequencies=True
+                )
+            except EMTrainingException:
+                log.debug("EM block %s skipped: no pairs", columns)
+    settings: dict[str, Any] = linker.misc.save_model_to_json()
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):

@@ -79,6 +79,7 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
             pl.col("record_key").min().alias("rep_key"),
             pl.col("record_key").alias("_keys"),
             pl.col("surname_tokens").first(),
+            pl.len().cast(pl.Int64).alias("records"),
         )
         .sort("rep_key")
         .with_row_index("pid")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from tfident.link.config import LinkageConfig
-from tfident.link.model import tf_tables, train
+from tfident.link.model import EM_BLOCKS, tf_tables, train
 from tfident.link.rules import build_profiles
 
 MODEL_FORMAT = "tfident-person-model/1"
@@ -31,12 +32,16 @@ def train_model(
     training_data: dict[str, Any],
     version: str | None = None,
     description: str = "",
+    em_blocks: Sequence[Sequence[str]] = EM_BLOCKS,
 ) -> dict[str, Any]:
-    """Estimate the model on ``persons`` (standardised, address-matched) and return the model file's content."""
+    """Estimate the model on ``persons`` (standardised, address-matched) and return the model file's content.
+
+    ``em_blocks``: the blocks EM runs over (``model.EM_BLOCKS`` by default).
+    """
     import splink
 
     profiles, _ = build_profiles(persons)
-    settings = train(profiles, tf_tables(persons), config)
+    settings = train(profiles, tf_tables(persons), config, em_blocks)
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return {
         "format": MODEL_FORMAT,

@@ -31,6 +31,8 @@ quality_table = metadata.tables["quality"]
 evidence_table = metadata.tables["criteria_evidence"]
 quarantine_table = metadata.tables["quarantine"]
 link_constraints_table = metadata.tables["link_constraints"]
+households_table = metadata.tables["households"]
+identity_events_table = metadata.tables["identity_events"]
 
 NOT_SAME_PERSON_RULES: tuple[str, ...] = ("uncertain", "held_apart")
 """``links.match_rule`` values of pairs kept for clerical review, not inside one person
@@ -126,6 +128,26 @@ def latest_run_id(engine: Engine) -> str | None:
     statement = (
         sa.select(runs.c.run_id)
         .where(runs.c.status == "published")
+        .order_by(runs.c.as_of.desc(), runs.c.version.desc(), runs.c.created_at.desc(), runs.c.run_id.desc())
+        .limit(1)
+    )
+    try:
+        with engine.connect() as connection:
+            return connection.execute(statement).scalar()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+
+
+def previous_month_run_id(engine: Engine, as_of: date) -> str | None:
+    """The published run of the latest month before ``as_of``'s month, or None.
+
+    Ids are carried over from it (:mod:`tfident.identity`). A run of an earlier month,
+    never the month's own published run: re-running a month carries from the same run
+    as the first time, so it gives the same ids (and the same run id).
+    """
+    statement = (
+        sa.select(runs.c.run_id)
+        .where(runs.c.status == "published", runs.c.month < f"{as_of:%Y-%m}")
         .order_by(runs.c.as_of.desc(), runs.c.version.desc(), runs.c.created_at.desc(), runs.c.run_id.desc())
         .limit(1)
     )
@@ -343,6 +365,37 @@ def read_persons_index(engine: Engine, run_id: str) -> pl.DataFrame:
         source_records.c.household_id,
     ).where(source_records.c.run_id == run_id)
     return _sorted(_read(engine, statement, run_id), ["source", "record_id"])
+
+
+def read_identity_index(engine: Engine, run_id: str) -> pl.DataFrame:
+    """What the next run carries ids over from: ``record_key, person_id, household_id, uprn``
+    for every source record of the run (``uprn`` of the record's household), by record key."""
+    statement = (
+        sa.select(
+            source_records.c.record_key,
+            source_records.c.person_id,
+            source_records.c.household_id,
+            households_table.c.uprn,
+        )
+        .select_from(source_records)
+        .outerjoin(
+            households_table,
+            sa.and_(
+                households_table.c.run_id == source_records.c.run_id,
+                households_table.c.household_id == source_records.c.household_id,
+            ),
+        )
+        .where(source_records.c.run_id == run_id)
+    )
+    return _sorted(_read(engine, statement, run_id), ["record_key"])
+
+
+def read_identity_events(engine: Engine, run_id: str) -> pl.DataFrame:
+    """The run's identity events (``kind, old_ids, new_ids``): what merged, split or moved
+    since the run it carried ids over from, sorted."""
+    table = identity_events_table
+    statement = sa.select(table.c.kind, table.c.old_ids, table.c.new_ids).where(table.c.run_id == run_id)
+    return _sorted(_read(engine, statement, run_id), ["kind", "old_ids", "new_ids"])
 
 
 def read_evidence(engine: Engine, run_id: str, household_id: str | None = None) -> pl.DataFrame:

@@ -44,6 +44,7 @@ PERSONAL_TABLES: tuple[str, ...] = (
     "candidates",
     "criteria_evidence",
     "quarantine",
+    "identity_events",
 )
 """Run tables holding personal data (names, dates of birth, addresses, record ids, raw values)."""
 KEPT_STATUSES: tuple[str, ...] = ("running", "purged")

@@ -4,7 +4,8 @@ Two kinds of table:
 
 * **run tables**, written once per run by :func:`tfident.store.write_run` and keyed by
   ``run_id``: ``runs``, ``input_files``, ``quality``, ``quarantine``, ``source_records``,
-  ``persons``, ``links``, ``households``, ``candidates``, ``criteria_evidence``. Rows of a
+  ``persons``, ``links``, ``households``, ``candidates``, ``criteria_evidence``,
+  ``identity_events`` (what merged, split or moved since the previous run). Rows of a
   run are deleted with it (``ON DELETE CASCADE``).
 * **working tables**, written by people through the review app and kept across runs:
   ``decisions`` (keyed by the stable ``household_id``), ``link_constraints`` (keyed by
@@ -18,7 +19,7 @@ Dates are ``Date``; times are timezone-aware UTC (:class:`UTCDateTime`); UPRNs a
 ``BigInteger`` (up to 12 digits); JSON documents use the portable ``JSON`` type, except
 ``runs.config_json`` which keeps the exact canonical text whose SHA-256 is ``config_hash``.
 The Alembic revisions (0001 creates the tables, 0003 adds ``run_locks`` and the
-``purged`` status) produce exactly these tables; change them only with a new revision.
+``purged`` status, a later one ``identity_events``) produce exactly these tables; change them only with a new revision.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ READABLE_STATUSES: tuple[str, ...] = ("published", "superseded")
 DECISIONS: tuple[str, ...] = ("accept", "reject", "defer", "known")
 LINK_CONSTRAINT_KINDS: tuple[str, ...] = ("cannot_link", "must_link")
 USER_ROLES: tuple[str, ...] = ("coordinator", "analyst", "auditor", "admin")
+IDENTITY_EVENT_KINDS: tuple[str, ...] = (
+    "person_merge",
+    "person_split",
+    "household_merge",
+    "household_split",
+    "household_moved",
+)
+"""``identity_events.kind`` values (``tfident.identity.IDENTITY_EVENT_KINDS``)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -295,6 +304,27 @@ class CriterionEvidence(Base):
     detail: Mapped[str | None]
 
 
+class IdentityEvent(Base):
+    """A person or household of a run that merged, split or moved since the previous run.
+
+    ``kind`` is one of :data:`IDENTITY_EVENT_KINDS`; ``old_ids`` are the previous run's
+    ids and ``new_ids`` this run's, each ``;``-joined and sorted (see
+    :mod:`tfident.identity`). Ids only, no other personal data.
+    """
+
+    __tablename__ = "identity_events"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", IDENTITY_EVENT_KINDS), name="kind"),
+        sa.Index(None, "run_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk())
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    old_ids: Mapped[str] = mapped_column(sa.Text())
+    new_ids: Mapped[str] = mapped_column(sa.Text())
+
+
 # ----------------------------------------------------------------------- working tables
 
 
@@ -401,5 +431,6 @@ RUN_TABLES: tuple[str, ...] = (
     "households",
     "candidates",
     "criteria_evidence",
+    "identity_events",
 )
 """Tables :func:`tfident.store.write_run` fills from frames, in the order it writes them."""

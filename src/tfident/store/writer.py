@@ -146,12 +146,32 @@ def write_run(engine: Engine, run: RunRecord, frames: Mapping[str, pl.DataFrame]
         if isinstance(error, sa.exc.SQLAlchemyError | StoreError):
             raise StoreError(f"cannot write run {run.run_id} to {safe_url(engine)}: {describe_error(error)}") from error
         raise
+    _refresh_statistics(engine, prepared)
     log.info(
         "run %s published in %.1fs (%s)",
         run.run_id,
         time.perf_counter() - started,
         ", ".join(f"{name} {frame.height}" for name, frame in prepared.items()),
     )
+
+
+def _refresh_statistics(engine: Engine, written: Mapping[str, pl.DataFrame]) -> None:
+    """Let PostgreSQL's planner see the rows just bulk-loaded (autovacuum may take minutes).
+
+    Without fresh statistics the review app's first queries on a new run can choose scans
+    of every record. Best effort: the run is already published when this runs.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    tables = [metadata.tables[name] for name, frame in written.items() if frame.height]
+    try:
+        with engine.connect() as connection:
+            preparer = connection.dialect.identifier_preparer
+            for table in tables:
+                connection.exec_driver_sql(f"ANALYZE {preparer.format_table(table)}")
+            connection.commit()
+    except sa.exc.SQLAlchemyError as error:  # pragma: no cover - statistics are an optimisation
+        log.warning("could not refresh planner statistics after the run: %s", type(error).__name__)
 
 
 def fail_run(engine: Engine, run_id: str, error: str) -> None:

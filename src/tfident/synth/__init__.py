@@ -15,17 +15,26 @@ and :mod:`.truth` judges every true household by the Phase 1 rules.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from tfident.synth.events import EVENT_COLUMNS, build_events
-from tfident.synth.extracts import render_extracts
-from tfident.synth.population import build_world
+from tfident.synth.events import EVENT_COLUMNS
+from tfident.synth.months import MonthState, iter_months, month_date
 from tfident.synth.truth import judge_households
 
-__all__ = ["SyntheticBatch", "generate_batch", "synthesise", "write_batch"]
+__all__ = [
+    "SyntheticBatch",
+    "batch_from_state",
+    "generate_batch",
+    "generate_months",
+    "month_date",
+    "synthesise",
+    "synthesise_months",
+    "write_batch",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class SyntheticBatch:
     record_id, fault``, one row per fault added to a record. ``people``: the true people
     (``true_person_id, true_household_id, forename, middle_names, surname,
     former_surname, sex, date_of_birth, role, twin, named_after_father``).
+    ``changes``: see below; written to ``truth/changes.csv`` for a later month.
     """
 
     as_of: dt.date
@@ -47,13 +57,44 @@ class SyntheticBatch:
     truth_households: pl.DataFrame
     faults: pl.DataFrame
     people: pl.DataFrame
+    changes: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"true_household_id": pl.String, "change": pl.String})
+    )
+    """Households that moved (``moved``), left the area (``left``) or arrived (``arrived``)
+    since the month before; empty for the first month."""
 
 
-def generate_batch(households: int, seed: int, as_of: dt.date) -> SyntheticBatch:
-    """Generate a synthetic batch of ``households`` true households on ``as_of`` (pure, in memory)."""
-    world = build_world(households, seed, as_of)
-    events = build_events(world, seed)
-    extracts, truth_persons, faults = render_extracts(world, events, seed)
+def generate_batch(
+    households: int, seed: int, as_of: dt.date, month_offset: int = 0, churn: float = 0.05
+) -> SyntheticBatch:
+    """Generate a synthetic batch of ``households`` true households on ``as_of`` (pure, in memory).
+
+    ``month_offset`` k > 0 gives the same council k months later (batch date
+    :func:`~tfident.synth.months.month_date`): the same people and, for records that
+    persist, the same record ids, with ``churn`` of the households moving each month
+    (see :mod:`tfident.synth.months`). ``month_offset=0`` ignores ``churn``.
+    """
+    if month_offset < 0:
+        raise ValueError("month_offset must be 0 or more")
+    state = None
+    for state in iter_months(households, seed, as_of, month_offset + 1, churn):  # noqa: B007 - the last month
+        pass
+    assert state is not None
+    return batch_from_state(state)
+
+
+def generate_months(
+    households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05
+) -> Iterator[SyntheticBatch]:
+    """The batches of ``months`` consecutive months of one synthetic council, oldest first."""
+    for state in iter_months(households, seed, as_of, months, churn):
+        yield batch_from_state(state)
+
+
+def batch_from_state(state: MonthState) -> SyntheticBatch:
+    """The batch of one month of the synthetic council, with its truth."""
+    world, as_of = state.world, state.world.as_of
+    extracts = state.extracts()
     p, h = world.people, world.households
     people = pl.DataFrame(
         {
@@ -76,11 +117,12 @@ def generate_batch(households: int, seed: int, as_of: dt.date) -> SyntheticBatch
             {"true_person_id": [p.pid[i] for i in cols["person"]], **{c: cols[c] for c in EVENT_COLUMNS[source]}},
             schema_overrides=extracts[source].select(EVENT_COLUMNS[source]).schema,
         )
-        for source, cols in events.cols.items()
+        for source, cols in state.events.cols.items()
     }
     household_frame = pl.DataFrame({"true_household_id": h.hid, "in_area": h.in_area})
     truth_households = judge_households(clean, people, household_frame, as_of)
-    return SyntheticBatch(as_of, extracts, truth_persons, truth_households, faults, people)
+    faults = state.faults.sort("source", "record_id", "fault")
+    return SyntheticBatch(as_of, extracts, state.truth_persons(), truth_households, faults, people, state.moved)
 
 
 def write_batch(batch: SyntheticBatch, out: Path) -> None:
@@ -96,6 +138,8 @@ def write_batch(batch: SyntheticBatch, out: Path) -> None:
     batch.truth_persons.write_csv(out / "truth" / "persons.csv")
     batch.truth_households.write_csv(out / "truth" / "households.csv")
     batch.faults.write_csv(out / "truth" / "faults.csv")
+    if not batch.changes.is_empty():
+        batch.changes.sort("true_household_id").write_csv(out / "truth" / "changes.csv")
 
 
 def synthesise(households: int, seed: int, as_of: dt.date, out: Path) -> SyntheticBatch:
@@ -103,3 +147,15 @@ def synthesise(households: int, seed: int, as_of: dt.date, out: Path) -> Synthet
     batch = generate_batch(households, seed, as_of)
     write_batch(batch, out)
     return batch
+
+
+def synthesise_months(
+    households: int, seed: int, as_of: dt.date, out: Path, months: int, churn: float = 0.05
+) -> list[Path]:
+    """Write ``months`` consecutive monthly batches of one council to ``out/<YYYY-MM-DD>/``."""
+    folders = []
+    for batch in generate_months(households, seed, as_of, months, churn):
+        folder = Path(out) / batch.as_of.isoformat()
+        write_batch(batch, folder)
+        folders.append(folder)
+    return folders

@@ -118,9 +118,13 @@ class _Renderer:
         return vals[other] if other != person else None
 
     def render(
-        self, source: str, cols: dict[str, list[Any]], stream: int
+        self, source: str, cols: dict[str, list[Any]], stream: int, current: frozenset[int] = frozenset()
     ) -> tuple[dict[str, list[Any]], list[tuple[int, str]]]:
-        """The person columns of every row of ``source`` and the faults added (row, kind)."""
+        """The person columns of every row of ``source`` and the faults added (row, kind).
+
+        Rows in ``current`` were made at the address the person lives at then (a claim
+        made after a move): the agency's address for them is never stale.
+        """
         w, p, h, ad = self.w, self.w.people, self.w.households, self.w.addresses
         r = Rand(self.seed, stream)
         R = ft.rates(source)
@@ -214,7 +218,7 @@ class _Renderer:
                     lag[person] = r.random() < R["lag"]
                 if addr_date < moved:
                     a = h.old_addr[hh]
-                elif lag[person]:
+                elif lag[person] and row not in current:
                     a = h.old_addr[hh]
                     logged.append((row, "address_stale"))
             style = r.weighted(styles)
@@ -321,6 +325,69 @@ def gazetteer_frame(world: World) -> pl.DataFrame:
     return _frame("gazetteer", data)
 
 
+def render_source(
+    renderer: _Renderer,
+    source: str,
+    cols: dict[str, list[Any]],
+    seed: int,
+    stream: int,
+    *,
+    render_stream: int | None = None,
+    id_offset: int = 0,
+    shuffle_key: tuple[int, ...] | None = None,
+    current: frozenset[int] = frozenset(),
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One source's rows, in event order: ``(rows, truth, faults)``.
+
+    Record ids are ``RECORD_ID_FORMATS[source]`` of ``start + id_offset + position``,
+    where ``start`` depends on the seed and the source's ``stream`` and ``position`` is a
+    shuffle (by ``shuffle_key``, default ``(seed, stream)``) of the rows. A later month
+    renders only its new events, with its own ``render_stream`` and ``shuffle_key`` and
+    ``id_offset`` past the ids already issued, so earlier records keep their ids and text.
+    ``current``: rows whose address is never stale (see :meth:`_Renderer.render`).
+    """
+    p, h = renderer.w.people, renderer.w.households
+    fmt = RECORD_ID_FORMATS[source]
+    n = len(cols["person"])
+    person_cols, logged = renderer.render(source, cols, stream if render_stream is None else render_stream, current)
+    # shuffle so that record ids (and row order) say nothing about households
+    key = list(shuffle_key) if shuffle_key is not None else [seed, stream]
+    order = np.random.default_rng(key).permutation(n).tolist()
+    position = [0] * n
+    for pos, row in enumerate(order):
+        position[row] = pos
+    start = 1000 + (seed * 7919 + stream * 104729) % 90000 + id_offset
+    ids_by_row = [fmt.format(start + position[row]) for row in range(n)]
+    data: dict[str, list[Any]] = {"record_id": ids_by_row, **person_cols}
+    if source in ID_COLUMN:
+        data[ID_COLUMN[source]] = person_cols["id"]
+    for name in EVENT_COLUMNS[source]:
+        data[name] = cols[name]
+    frame = _frame(source, data)
+    truth = pl.DataFrame(
+        {
+            "source": [source] * n,
+            "record_id": ids_by_row,
+            "true_person_id": [p.pid[i] for i in cols["person"]],
+            "true_household_id": [h.hid[p.hh[i]] for i in cols["person"]],
+        },
+        schema={c: pl.String for c in ("source", "record_id", "true_person_id", "true_household_id")},
+    )
+    faults = pl.DataFrame(
+        {
+            "source": [source] * len(logged),
+            "record_id": [ids_by_row[row] for row, _ in logged],
+            "fault": [kind for _, kind in logged],
+        },
+        schema={"source": pl.String, "record_id": pl.String, "fault": pl.String},
+    )
+    return frame, truth, faults
+
+
+SOURCE_STREAMS: dict[str, int] = {source: stream for stream, source in enumerate(RECORD_ID_FORMATS, start=10)}
+"""The random stream of each person source (its record ids and its rendering)."""
+
+
 def render_extracts(
     world: World, events: Events, seed: int
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, pl.DataFrame]:
@@ -331,49 +398,14 @@ def render_extracts(
     fault`` (one row per fault added to a record).
     """
     renderer = _Renderer(world, seed)
-    p, h = world.people, world.households
     extracts: dict[str, pl.DataFrame] = {"gazetteer": gazetteer_frame(world)}
     truths: list[pl.DataFrame] = []
     fault_frames: list[pl.DataFrame] = []
-    for stream, (source, fmt) in enumerate(RECORD_ID_FORMATS.items(), start=10):
-        cols = events.cols[source]
-        n = len(cols["person"])
-        person_cols, logged = renderer.render(source, cols, stream)
-        # shuffle so that record ids (and row order) say nothing about households
-        order = np.random.default_rng([seed, stream]).permutation(n).tolist()
-        position = [0] * n
-        for pos, row in enumerate(order):
-            position[row] = pos
-        start = 1000 + (seed * 7919 + stream * 104729) % 90000
-        ids_by_row = [fmt.format(start + position[row]) for row in range(n)]
-        data: dict[str, list[Any]] = {"record_id": ids_by_row, **person_cols}
-        if source in ID_COLUMN:
-            data[ID_COLUMN[source]] = person_cols["id"]
-        for name in EVENT_COLUMNS[source]:
-            data[name] = cols[name]
-        frame = _frame(source, data)
+    for source, stream in SOURCE_STREAMS.items():
+        frame, truth, faults = render_source(renderer, source, events.cols[source], seed, stream)
         extracts[source] = frame.sort("record_id")
-        truths.append(
-            pl.DataFrame(
-                {
-                    "source": [source] * n,
-                    "record_id": ids_by_row,
-                    "true_person_id": [p.pid[i] for i in cols["person"]],
-                    "true_household_id": [h.hid[p.hh[i]] for i in cols["person"]],
-                },
-                schema={c: pl.String for c in ("source", "record_id", "true_person_id", "true_household_id")},
-            )
-        )
-        fault_frames.append(
-            pl.DataFrame(
-                {
-                    "source": [source] * len(logged),
-                    "record_id": [ids_by_row[row] for row, _ in logged],
-                    "fault": [kind for _, kind in logged],
-                },
-                schema={"source": pl.String, "record_id": pl.String, "fault": pl.String},
-            )
-        )
+        truths.append(truth)
+        fault_frames.append(faults)
     truth_persons = pl.concat(truths).sort("source", "record_id")
     fault_log = pl.concat(fault_frames).sort("source", "record_id", "fault")
     return extracts, truth_persons, fault_log

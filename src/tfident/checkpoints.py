@@ -1,0 +1,237 @@
+"""Stage checkpoints: what a run has computed so far, kept on disk so a killed run can resume.
+
+After each stage after ``ingest``, the runner saves the stage's output frames as
+Parquet files in the run's checkpoint folder, with a ``manifest.json`` listing the
+stages done, in order, and the SHA-256 of every file::
+
+    <root>/<run_id>/manifest.json
+    <root>/<run_id>/standardise.records.parquet
+    <root>/<run_id>/link.person_index.parquet
+    <root>/<run_id>/link.links.parquet
+    ...
+
+``tfident run --resume RUN_ID`` (or a plain re-run of the same inputs while the run is
+``running`` or ``failed`` in the store) loads the stages done, checking each file's
+hash, and computes only the rest. ``ingest`` is never checkpointed: a resumed run reads
+its extracts again anyway, to check they are the ones the run started with.
+
+The root is ``TFIDENT_CHECKPOINT_DIR`` when set, else ``.tfident/checkpoints`` next to
+the SQLite database file, else in the working folder (PostgreSQL). Checkpoints hold
+personal data: folders are created ``0700`` and files ``0600``, and a run's folder is
+deleted once the run is published.
+
+A file is written beside its final name and renamed into place, and the manifest is
+rewritten (the same way) only after the stage's files are in place, so a process killed
+while saving leaves the previous, consistent set of checkpoints. A damaged or missing
+checkpoint file is not fatal: the stage (and every later one) is computed again.
+
+This module knows nothing of the pipeline's stages beyond their names; it implements
+:class:`tfident.pipeline.Checkpoints`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tfident.errors import TfidentError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR_ENV = "TFIDENT_CHECKPOINT_DIR"
+"""Environment variable: the folder that holds every run's checkpoint folder."""
+DEFAULT_FOLDER = Path(".tfident") / "checkpoints"
+MANIFEST = "manifest.json"
+FORMAT = 1
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class CannotResume(TfidentError):
+    """A run cannot be resumed: it is unknown, finished, or its inputs changed since it started."""
+
+
+def checkpoint_root(sqlite_database: str | None = None) -> Path:
+    """Where checkpoint folders go: ``TFIDENT_CHECKPOINT_DIR``, else beside the SQLite file, else the working folder."""
+    configured = os.environ.get(CHECKPOINT_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    if sqlite_database and sqlite_database != ":memory:" and not sqlite_database.startswith("file:"):
+        return Path(sqlite_database).expanduser().resolve().parent / DEFAULT_FOLDER
+    return Path.cwd() / DEFAULT_FOLDER
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by its owner only."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for created in missing:
+        os.chmod(created, 0o700)  # mkdir's mode is reduced by the umask
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_private(path: Path, write: Any) -> None:
+    """Write a file beside ``path`` with ``write(partial_path)``, make it 0600, flush it to disk, rename it in place."""
+    partial = path.with_name(path.name + ".partial")
+    write(partial)
+    os.chmod(partial, 0o600)
+    with partial.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+@dataclass
+class StageCheckpoints:
+    """The checkpoints of one run: :meth:`load` and :meth:`save` a stage's frames, :meth:`discard` them all."""
+
+    folder: Path
+    run_id: str
+    database: str
+    """Which database the run is stored in (a hash of its URL): checkpoints of another are not used."""
+    remove_empty_root: bool = False
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    """The manifest's stage entries, in the order they were computed."""
+    loaded: list[str] = field(default_factory=list)
+    """Stages :meth:`load` has returned frames for."""
+    _diverged: bool = field(default=False, repr=False)
+
+    @classmethod
+    def open(cls, root: Path, run_id: str, database: str) -> StageCheckpoints:
+        """The checkpoints of ``run_id`` under ``root``, creating its folder (0700) when there is none."""
+        if not _SAFE_NAME.match(run_id):
+            raise CannotResume(f"run id {run_id!r} cannot name a checkpoint folder")
+        default_root = CHECKPOINT_DIR_ENV not in os.environ or not os.environ[CHECKPOINT_DIR_ENV]
+        _private_dir(root / run_id)
+        checkpoints = cls(folder=root / run_id, run_id=run_id, database=database, remove_empty_root=default_root)
+        checkpoints._read_manifest()
+        return checkpoints
+
+    @property
+    def completed(self) -> tuple[str, ...]:
+        """The stages saved, in order."""
+        return tuple(entry["stage"] for entry in self.stages)
+
+    # ------------------------------------------------------------------ the interface
+
+    def load(self, stage: str) -> dict[str, pl.DataFrame] | None:
+        """The frames saved for ``stage``, or None when it must be computed (then so must every later stage)."""
+        if self._diverged:
+            return None
+        entry = next((e for e in self.stages if e["stage"] == stage), None)
+        if entry is None:
+            self._diverged = True
+            return None
+        frames: dict[str, pl.DataFrame] = {}
+        for item in entry["files"]:
+            path = self.folder / item["file"]
+            problem = None
+            if not path.is_file():
+                problem = "a file is missing"
+            elif file_sha256(path) != item["sha256"]:
+                problem = "a file does not match its SHA-256"
+            if problem is not None:
+                log.warning(
+                    "checkpoint of stage %s of run %s is damaged (%s): computing it again", stage, self.run_id, problem
+                )
+                self._truncate(stage)
+                self._diverged = True
+                return None
+            frames[item["frame"]] = pl.read_parquet(path)
+        self.loaded.append(stage)
+        log.debug("run %s: stage %s restored from checkpoint %s", self.run_id, stage, self.folder)
+        return frames
+
+    def save(self, stage: str, frames: Mapping[str, pl.DataFrame]) -> None:
+        """Save ``stage``'s frames, replacing its checkpoint and forgetting those of later stages."""
+        self._truncate(stage)
+        self._diverged = True  # later stages follow from these frames, not from older checkpoints
+        files = []
+        for name, frame in frames.items():
+            if not _SAFE_NAME.match(name):
+                raise ValueError(f"frame name {name!r} cannot name a checkpoint file")
+            path = self.folder / f"{stage}.{name}.parquet"
+            _write_private(path, frame.write_parquet)
+            files.append({"frame": name, "file": path.name, "sha256": file_sha256(path), "rows": frame.height})
+        self.stages.append({"stage": stage, "order": len(self.stages) + 1, "files": files})
+        self._write_manifest()
+        log.debug("run %s: stage %s checkpointed", self.run_id, stage)
+
+    def discard(self) -> None:
+        """Delete the run's checkpoints (and the default root folders, when they are left empty)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.stages = []
+        if self.remove_empty_root:
+            root = self.folder.parent
+            for folder in (root, root.parent):  # .tfident/checkpoints, then .tfident
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+
+    # ------------------------------------------------------------------- the manifest
+
+    def _truncate(self, stage: str) -> None:
+        """Forget ``stage`` and every stage saved after it (their files are stale)."""
+        index = next((i for i, e in enumerate(self.stages) if e["stage"] == stage), None)
+        if index is None:
+            return
+        stale, self.stages = self.stages[index:], self.stages[:index]
+        self._write_manifest()
+        for entry in stale:
+            for item in entry["files"]:
+                (self.folder / item["file"]).unlink(missing_ok=True)
+
+    def _read_manifest(self) -> None:
+        path = self.folder / MANIFEST
+        if not path.exists():
+            self._clear("")
+            self._write_manifest()
+            return
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            stages = list(manifest["stages"])
+            usable = (
+                manifest.get("format") == FORMAT
+                and manifest.get("run_id") == self.run_id
+                and manifest.get("database") == self.database
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            self._clear("its manifest cannot be read")
+            self._write_manifest()
+            return
+        if not usable:
+            self._clear("they were written for another database or by another version of tfident")
+            self._write_manifest()
+            return
+        self.stages = stages
+
+    def _clear(self, reason: str) -> None:
+        """Start from no checkpoints, deleting any files left in the folder."""
+        leftovers = [p for p in self.folder.iterdir() if p.is_file()]
+        if leftovers and reason:
+            log.warning("checkpoints of run %s are not used (%s): computing every stage", self.run_id, reason)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        self.stages = []
+
+    def _write_manifest(self) -> None:
+        manifest = {"format": FORMAT, "run_id": self.run_id, "database": self.database, "stages": self.stages}
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        _write_private(self.folder / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))

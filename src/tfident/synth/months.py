@@ -1,0 +1,344 @@
+"""The same synthetic council a month (or several) later: same people, same records, some moves.
+
+Month 0 is the batch of :func:`tfident.synth.generate_batch`. Each later month starts
+from the one before and:
+
+* **churn**: a share (``churn``, 5% by default) of the households living in the area
+  move on a day of the new month: three in four to an empty address of the gazetteer,
+  one in four out of the area. As many new households arrive from outside as left, at
+  empty addresses (often one a family has just left, so a different family now lives
+  there); they bring a full history of events, from before they came (at their old,
+  out-of-area address) and after;
+* **persisting records**: every record of the month before is in the new extracts with
+  the same record id and the same text (an agency's record of a past event does not
+  change), except that the record of the school term in progress of a child whose
+  family moved in the area shows the new address (the school updated it);
+* **new records**: each family that moved claims housing benefit or council tax
+  reduction at its new address (one claim per adult); and every household in the area
+  may have something new happen in the month (an ASB incident or intervention, a
+  health indicator, an out-of-work benefit claim, a domestic abuse incident), more often
+  in households with more problems. New records get new ids, after the ids already used.
+
+The truth is recomputed on the new batch date from every event, so it stays exact.
+True household ids are the family's, and do not change when a family moves.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from tfident.synth import faults as ft
+from tfident.synth import identifiers as ids
+from tfident.synth.dates import age_at
+from tfident.synth.events import ASB_TOOLS, EVENT_COLUMNS, OUT_OF_WORK, Events, _Maker, build_events
+from tfident.synth.extracts import SOURCE_STREAMS, _Renderer, gazetteer_frame, render_source
+from tfident.synth.population import (
+    HOUSEHOLD_KINDS,
+    KIDS_KINDS,
+    LA_NUMBER,
+    Rand,
+    World,
+    _make_household,
+    _outside_address,
+    _PeopleMaker,
+    build_world,
+)
+
+MOVE_WITHIN_AREA = 0.75
+"""Of the households that move in a month, the share that stay in the area."""
+
+MONTHLY_EVENT_CHANCE = {0: 0.03, 1: 0.10, 2: 0.25}
+"""Chance that something new happens to a household in a month, by tier."""
+
+ADDRESS_FAULTS = frozenset(
+    {"address_stale", "address_missing", "postcode_no_space", "postcode_lower", "postcode_wrong", "postcode_missing"}
+    | {"uprn_wrong"}
+)
+ADDRESS_COLUMNS = ("address_line_1", "address_line_2", "address_line_3", "town", "postcode", "uprn")
+
+
+def month_date(as_of: dt.date, offset: int) -> dt.date:
+    """The batch date ``offset`` months after ``as_of``: a month end stays a month end."""
+    month0 = as_of.year * 12 + as_of.month - 1 + offset
+    year, month = divmod(month0, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    month_end = as_of.day == calendar.monthrange(as_of.year, as_of.month)[1]
+    return dt.date(year, month + 1, last if month_end else min(as_of.day, last))
+
+
+@dataclass
+class MonthState:
+    """Everything a month hands to the next: the world, every event, every rendered row."""
+
+    seed: int
+    month: int
+    world: World
+    events: Events
+    rows: dict[str, pl.DataFrame]
+    """Rendered rows per person source, in event order."""
+    truth: dict[str, pl.DataFrame]
+    """``source, record_id, true_person_id, true_household_id`` per source, in event order."""
+    faults: pl.DataFrame
+    moved: pl.DataFrame
+    """The households that moved or arrived in this month (empty for month 0):
+    ``true_household_id, change`` (``moved``, ``left`` or ``arrived``)."""
+
+    def extracts(self) -> dict[str, pl.DataFrame]:
+        """Every extract of the month, rows sorted by record id."""
+        out = {"gazetteer": gazetteer_frame(self.world)}
+        for source in SOURCE_STREAMS:
+            out[source] = self.rows[source].sort("record_id")
+        return out
+
+    def truth_persons(self) -> pl.DataFrame:
+        """The truth of every record, sorted."""
+        return pl.concat([self.truth[s] for s in SOURCE_STREAMS]).sort("source", "record_id")
+
+
+def first_month(households: int, seed: int, as_of: dt.date) -> MonthState:
+    """Month 0: exactly the batch of ``generate_batch(households, seed, as_of)``."""
+    world = build_world(households, seed, as_of)
+    events = build_events(world, seed)
+    renderer = _Renderer(world, seed)
+    rows: dict[str, pl.DataFrame] = {}
+    truth: dict[str, pl.DataFrame] = {}
+    faults: list[pl.DataFrame] = []
+    for source, stream in SOURCE_STREAMS.items():
+        rows[source], truth[source], logged = render_source(renderer, source, events.cols[source], seed, stream)
+        faults.append(logged)
+    moved = pl.DataFrame(schema={"true_household_id": pl.String, "change": pl.String})
+    return MonthState(seed, 0, world, events, rows, truth, pl.concat(faults), moved)
+
+
+def _new_identifiers(r: Rand, world: World, people: list[int], month: int) -> None:
+    """NHS numbers, NINOs and UPNs for people who arrived in ``month``, from their own ranges."""
+    p, as_of = world.people, world.as_of
+    stem = 700_000_000 + month * 3_000_000 + r.randint(0, 999_999)
+    nino_serial = 500_000 + month * 10_000 + r.randint(0, 5_000)
+    prefixes = [a + b for a in ids.NINO_FIRST if a != "O" for b in ids.NINO_SECOND if a + b not in ids.NINO_BANNED]
+    upn_serial: dict[tuple[int, int], int] = {}
+    for i in people:
+        while True:
+            stem += r.randint(1, 900)
+            check = ids.nhs_check_digit(str(stem))
+            if check is not None:
+                break
+        p.nhs[i] = f"{stem}{check}"
+        age = age_at(p.dob[i], as_of)
+        if age >= 16:
+            nino_serial += r.randint(1, 40)
+            p.nino[i] = f"{r.pick(prefixes)}{nino_serial % 1_000_000:06d}{r.pick(('A', 'B', 'C', 'D'))}"
+        if 4 <= age <= 20:
+            start_year = p.dob[i].year + 4 + (1 if p.dob[i].month >= 9 else 0)
+            estab = 3000 + world.households.primary[p.hh[i]] % 1000
+            key = (estab, start_year % 100)
+            upn_serial[key] = upn_serial.get(key, 500 + r.randint(0, 50)) + r.randint(1, 3)
+            body = f"{LA_NUMBER}{estab:04d}{start_year % 100:02d}{upn_serial[key] % 1000:03d}"
+            p.upn[i] = ids.make_upn(body)
+
+
+def _churn(
+    r: Rand, world: World, previous: dt.date, churn: float, month: int
+) -> tuple[list[int], list[int], list[int]]:
+    """Move, remove and add households; returns ``(moved, left, arrived)`` household indices."""
+    h, as_of = world.households, world.as_of
+    span = max((as_of - previous).days, 1)
+    occupied = {h.addr[i] for i in range(len(h.hid)) if h.in_area[i]}
+    empty = [a for a in range(world.n_gazetteer) if a not in occupied]
+    r.shuffle(empty)
+    living = [i for i in range(len(h.hid)) if h.in_area[i]]
+    r.shuffle(living)
+    churners = sorted(living[: round(len(living) * churn)])
+    moved: list[int] = []
+    left: list[int] = []
+    vacated: list[int] = []
+    for i in churners:
+        stays = r.chance(MOVE_WITHIN_AREA) and bool(empty)
+        h.old_addr[i] = h.addr[i]
+        h.move_date[i] = previous + dt.timedelta(days=r.randint(1, span))
+        vacated.append(h.addr[i])
+        if stays:
+            h.addr[i] = empty.pop()
+            moved.append(i)
+        else:
+            h.addr[i] = _outside_address(r, world.addresses)
+            h.in_area[i] = False
+            left.append(i)
+    empty += vacated  # homes just left, for the families arriving
+    r.shuffle(empty)
+    arrived: list[int] = []
+    maker = _PeopleMaker(r, as_of, world.people)
+    first_new_person = len(world.people)
+    for _ in range(len(left)):
+        if not empty:
+            break
+        i = len(h.hid)
+        kind = r.weighted(HOUSEHOLD_KINDS)
+        tier = r.weighted(
+            ((0, 0.72), (1, 0.16), (2, 0.12)) if kind in KIDS_KINDS else ((0, 0.90), (1, 0.08), (2, 0.02))
+        )
+        h.hid.append(f"TH{i + 1:06d}")
+        h.addr.append(empty.pop())
+        h.old_addr.append(_outside_address(r, world.addresses))
+        h.move_date.append(previous + dt.timedelta(days=r.randint(1, span)))
+        h.in_area.append(True)
+        h.tier.append(tier)
+        h.kind.append(kind)
+        h.members.append([])
+        h.primary.append(r.randint(0, world.n_primary - 1))
+        h.secondary.append(world.n_primary + r.randint(0, world.n_secondary - 1))
+        h.members[i] = _make_household(maker, i, kind, tier)
+        arrived.append(i)
+    _new_identifiers(r, world, list(range(first_new_person, len(world.people))), month)
+    return moved, left, arrived
+
+
+def _monthly_events(maker: _Maker, previous: dt.date, households: list[int]) -> None:
+    """Something new in the month for some households in the area, more often with more problems."""
+    r, w = maker.r, maker.w
+    span = max((w.as_of - previous).days, 1)
+    for hh in households:
+        if not r.chance(MONTHLY_EVENT_CHANCE[w.households.tier[hh]]):
+            continue
+        members = w.households.members[hh]
+        adults = [m for m in members if maker.age[m] >= 18]
+        day = previous + dt.timedelta(days=r.randint(1, span))
+        what = r.weighted((("incident", 0.35), ("asb", 0.1), ("health", 0.2), ("claim", 0.25), ("da", 0.1)))
+        if what == "incident":
+            maker.asb(hh, r.pick([m for m in members if maker.age[m] >= 10] or members), "INCIDENT", day)
+        elif what == "asb":
+            maker.asb(hh, r.pick([m for m in members if maker.age[m] >= 10] or members), r.pick(ASB_TOOLS), day)
+        elif what == "health":
+            maker.health(r.pick(adults or members), day)
+        elif what == "claim" and adults:
+            maker.claim(r.pick(adults), r.pick(OUT_OF_WORK), live=True, start=day)
+        elif what == "da":
+            maker.abuse(members, day)
+
+
+def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.date, r: Rand) -> set[str]:
+    """The attendance record of the term in progress of each child of a family that moved
+    in the area now shows the new address; returns the record ids changed."""
+    w = state.world
+    kids = {m for hh in moved for m in w.households.members[hh]}
+    cols = state.events.cols["attendance"]
+    rows = [
+        i
+        for i, (person, addr_date, term_end) in enumerate(
+            zip(cols["person"], cols["addr_date"], cols["term_end"], strict=True)
+        )
+        if person in kids and addr_date == previous and term_end > previous
+    ]
+    if not rows:
+        return set()
+    renderer = _Renderer(w, state.seed)
+    styles = ft.ADDRESS_STYLES["attendance"]
+    held = ft.rates("attendance")["uprn_held"]
+    ad = w.addresses
+    updates: dict[str, list[Any]] = {"_row": [], **{c: [] for c in ADDRESS_COLUMNS}}
+    for i in rows:
+        cols["addr_date"][i] = w.as_of
+        a = w.households.addr[w.people.hh[cols["person"][i]]]
+        line1, line2, line3, town = renderer.address(a, r.weighted(styles))
+        updates["_row"].append(i)
+        updates["address_line_1"].append(line1 or None)
+        updates["address_line_2"].append(line2 or None)
+        updates["address_line_3"].append(line3 or None)
+        updates["town"].append(town or None)
+        updates["postcode"].append(ad.postcode[a])
+        updates["uprn"].append(str(ad.uprn[a]) if ad.uprn[a] is not None and r.random() < held else None)
+    frame = state.rows["attendance"]
+    patch = pl.DataFrame(updates, schema={"_row": pl.UInt32, **{c: frame.schema[c] for c in ADDRESS_COLUMNS}})
+    indexed = frame.with_row_index("_row")
+    changed = set(indexed.filter(pl.col("_row").is_in(patch["_row"].implode()))["record_id"].to_list())
+    kept = indexed.filter(~pl.col("_row").is_in(patch["_row"].implode()))
+    replaced = indexed.drop(ADDRESS_COLUMNS).join(patch, on="_row", how="inner").select(indexed.columns)
+    state.rows["attendance"] = pl.concat([kept, replaced]).sort("_row").drop("_row")
+    return changed
+
+
+def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthState:
+    """The month after ``state``, on ``as_of`` (see the module docstring). ``state`` is used up."""
+    if not 0 <= churn <= 1:
+        raise ValueError("churn must be between 0 and 1")
+    w, seed, k = state.world, state.seed, state.month + 1
+    previous = w.as_of
+    if as_of <= previous:
+        raise ValueError("the next month's batch date must be after the previous one")
+    w.as_of = as_of
+    r = Rand(seed, 1000 + k)
+    moved, left, arrived = _churn(r, w, previous, churn, k)
+
+    maker = _Maker(w, seed)
+    maker.r = Rand(seed, 2000 + k)
+    maker.pnc_serial = 7_000_000 + k * 100_000
+    for hh in arrived:
+        maker.household(hh)
+    first_claim = len(maker.ev.cols["benefits"]["person"])
+    for hh in moved + left:  # a claim for housing costs, made at the new address
+        for m in w.households.members[hh]:
+            if maker.age[m] >= 18:
+                kind = maker.r.pick(("HB", "CTR"))
+                maker.claim(m, kind, live=True, start=w.households.move_date[hh])
+    claims = frozenset(range(first_claim, len(maker.ev.cols["benefits"]["person"])))
+    new_arrivals = set(arrived)
+    in_area = [i for i in range(len(w.households.hid)) if w.households.in_area[i] and i not in new_arrivals]
+    _monthly_events(maker, previous, in_area)
+    changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
+
+    renderer = _Renderer(w, seed)
+    faults = [
+        state.faults.filter(
+            ~(
+                pl.col("source").eq("attendance")
+                & pl.col("record_id").is_in(sorted(changed))
+                & pl.col("fault").is_in(sorted(ADDRESS_FAULTS))
+            )
+        )
+    ]
+    for source, stream in SOURCE_STREAMS.items():
+        new = maker.ev.cols[source]
+        issued = state.rows[source].height
+        frame, truth, logged = render_source(
+            renderer,
+            source,
+            new,
+            seed,
+            stream,
+            render_stream=stream + 100 * k,
+            id_offset=issued,
+            shuffle_key=(seed, stream, k),
+            current=claims if source == "benefits" else frozenset(),
+        )
+        state.rows[source] = pl.concat([state.rows[source], frame])
+        state.truth[source] = pl.concat([state.truth[source], truth])
+        faults.append(logged)
+        for name, values in new.items():
+            state.events.cols[source][name].extend(values)
+    hid = w.households.hid
+    moved_frame = pl.DataFrame(
+        {
+            "true_household_id": [hid[i] for i in moved] + [hid[i] for i in left] + [hid[i] for i in arrived],
+            "change": ["moved"] * len(moved) + ["left"] * len(left) + ["arrived"] * len(arrived),
+        },
+        schema={"true_household_id": pl.String, "change": pl.String},
+    )
+    return MonthState(seed, k, w, state.events, state.rows, state.truth, pl.concat(faults), moved_frame)
+
+
+def iter_months(households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05) -> Iterator[MonthState]:
+    """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``."""
+    state = first_month(households, seed, as_of)
+    yield state
+    for k in range(1, months):
+        state = next_month(state, month_date(as_of, k), churn)
+        yield state
+
+
+__all__ = ["EVENT_COLUMNS", "MonthState", "first_month", "iter_months", "month_date", "next_month"]

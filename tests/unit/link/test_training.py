@@ -1,0 +1,119 @@
+"""Training without labels: EM (m) and random sampling (u) recover parameters known by construction.
+
+Profiles are simulated from known probabilities: each of ``ENTITIES`` people has two
+records; the second keeps each field with probability ``KEEP[field]``, else draws it
+afresh from the same pool. So for a true pair the exact-match level has
+``m = keep + (1 - keep) / pool`` and for two different people ``u = 1 / pool`` (pools
+are uniform; random sampling also meets the true pairs, at the prior's rate).
+``tfident.link.model.train`` (the same code ``tfident train`` runs) must
+recover them within sampling tolerance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import string
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tfident.link import LinkageConfig
+from tfident.link.model import train
+
+ENTITIES = 3000
+POOLS = {"forename": 60, "surname": 200, "uprn": 1000, "sex": 2}
+KEEP = {"forename": 0.85, "surname": 0.9, "dob": 0.95, "uprn": 0.7, "sex": 0.98}
+DAYS = 7300
+
+
+def _pool(rng: random.Random, size: int, length: int) -> list[str]:
+    names: set[str] = set()
+    while len(names) < size:
+        names.add("".join(rng.choice(string.ascii_uppercase) for _ in range(length)))
+    return sorted(names)
+
+
+def _simulate(seed: int = 5) -> pl.DataFrame:
+    rng = random.Random(seed)
+    forenames = _pool(rng, POOLS["forename"], 7)
+    surnames = _pool(rng, POOLS["surname"], 8)
+    start = dt.date(2000, 1, 1)
+
+    def draw(field: str) -> Any:
+        if field == "forename":
+            return rng.choice(forenames)
+        if field == "surname":
+            return rng.choice(surnames)
+        if field == "dob":
+            return start + dt.timedelta(days=rng.randrange(DAYS))
+        if field == "uprn":
+            return rng.randrange(POOLS["uprn"])
+        return rng.choice("MF")
+
+    rows = []
+    for entity in range(ENTITIES):
+        first = {field: draw(field) for field in KEEP}
+        second = {field: first[field] if rng.random() < KEEP[field] else draw(field) for field in KEEP}
+        # half the people carry an identifier in both records, as UPNs do; EM blocks on it
+        upn = f"U{entity:06d}" if entity % 2 == 0 else None
+        rows += [{**first, "upn": upn}, {**second, "upn": upn}]
+    frame = pl.DataFrame(rows, schema_overrides={"dob": pl.Date, "uprn": pl.Int64})
+    dob = pl.col("dob")
+    return frame.with_row_index("pid").select(
+        pl.col("pid").cast(pl.Int64),
+        pl.col("forename").alias("forename_first"),
+        pl.col("forename").alias("forename_canonical"),
+        pl.concat_list("forename").alias("forename_variant"),
+        pl.col("surname").alias("surname_std"),
+        pl.concat_list("surname").alias("surname_tokens"),
+        pl.col("surname").alias("surname_metaphone"),
+        dob.alias("date_of_birth"),
+        pl.when((dob.dt.day() <= 12) & (dob.dt.day() != dob.dt.month()))
+        .then(pl.date(dob.dt.year(), dob.dt.day(), dob.dt.month()))
+        .otherwise(None)
+        .alias("dob_transposed"),
+        "sex",
+        pl.col("uprn").alias("uprn_matched"),
+        pl.lit(None, dtype=pl.String).alias("postcode_std"),
+        "upn",
+        *(pl.lit(None, dtype=pl.String).alias(c) for c in ("nino", "nhs_number", "pnc_id")),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(linkage: LinkageConfig) -> dict[str, tuple[float, float]]:
+    """(m, u) of each comparison's top (exact) level after training on the simulated profiles."""
+    config = linkage.model_copy(update={"em_max_pairs": 1_000_000, "seed": 3})
+    settings = train(_simulate(), {}, config)
+    out = {}
+    for comparison in settings["comparisons"]:
+        levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+        out[comparison["output_column_name"]] = (float(levels[0]["m_probability"]), float(levels[0]["u_probability"]))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("comparison", "field"),
+    [("forename", "forename"), ("surname", "surname"), ("dob", "dob"), ("address", "uprn"), ("sex", "sex")],
+)
+def test_em_recovers_m_and_sampling_recovers_u(
+    trained: dict[str, tuple[float, float]], comparison: str, field: str
+) -> None:
+    m, u = trained[comparison]
+    pool = POOLS.get(field, DAYS)
+    true_m = KEEP[field] + (1 - KEEP[field]) / pool
+    # random sampling draws true pairs too, at the prior's rate: visible only for rare values (dob)
+    prior = 1 / (2 * ENTITIES - 1)
+    true_u = (1 - prior) / pool + prior * true_m
+    assert m == pytest.approx(true_m, abs=0.03), (comparison, m, true_m)
+    assert u == pytest.approx(true_u, rel=0.25), (comparison, u, true_u)
+
+
+def test_prior_is_of_the_right_order(linkage: LinkageConfig) -> None:
+    # ENTITIES true pairs among 2 * ENTITIES records: prior = ENTITIES / C(2N, 2)
+    config = linkage.model_copy(update={"em_max_pairs": 1_000_000, "seed": 3})
+    settings = train(_simulate(seed=6), {}, config)
+    true_prior = ENTITIES / (2 * ENTITIES * (2 * ENTITIES - 1) / 2)
+    assert settings["probability_two_random_records_match"] == pytest.approx(true_prior, rel=0.35)
