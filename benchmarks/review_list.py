@@ -9,19 +9,24 @@ candidate households with members, records, links with match weights and evidenc
 of a real month), and decisions about a tenth of the candidates. It then signs in as a
 coordinator and requests each page 30 times with FastAPI's TestClient, timing the
 server side only (a middleware around the whole app: sessions, audit writes and template
-rendering included). It writes ``benchmarks/results/review.md`` and prints it.
+rendering included). It writes its database's section of ``benchmarks/results/review.md``
+(one section per backend: a run on SQLite leaves the PostgreSQL section as it was, and
+the other way round) and prints it.
 
 The target (issue 5) is a list page under 200 ms server time. SQLite by default (a file
-in a temporary folder); a PostgreSQL URL gets a throw-away schema, dropped afterwards.
+in a temporary folder); a PostgreSQL URL (``--db postgresql+psycopg://...``) gets a
+throw-away schema, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import secrets
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -171,23 +176,32 @@ def synthetic_frames(n_candidates: int, n_background: int) -> dict[str, pl.DataF
     }
 
 
+DECISION_KINDS = ["accept", "reject", "defer", "known", "closed", "opted_out"]
+
+
 def add_decisions(engine: Engine, n_candidates: int) -> int:
-    """Decisions about every tenth candidate (carried into the list's status), in one statement."""
-    kinds = ["accept", "reject", "defer", "known"]
-    rows = [
-        {
-            "household_id": f"H{h:07d}",
-            "run_id": RUN_ID,
-            "decision": kinds[h % 4],
-            "reason": "synthetic" if kinds[h % 4] == "reject" else None,
-            "lead_agency": "Early Help" if kinds[h % 4] == "accept" else None,
-            "worker": "A Worker" if kinds[h % 4] == "accept" else None,
-            "note": None,
-            "username": "bench",
-            "created_at": datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
-        }
-        for h in range(0, n_candidates, 10)
-    ]
+    """Decisions about every tenth candidate (carried into the list's status), in one statement.
+
+    Each kind in turn, so half of them (attached, closed, opted out) take their family off
+    the default list.
+    """
+    rows = []
+    for h in range(0, n_candidates, 10):
+        kind = DECISION_KINDS[(h // 10) % len(DECISION_KINDS)]
+        rows.append(
+            {
+                "household_id": f"H{h:07d}",
+                "run_id": RUN_ID,
+                "decision": kind,
+                "reason": "synthetic" if kind == "reject" else None,
+                "lead_agency": "Early Help" if kind == "accept" else None,
+                "worker": "A Worker" if kind == "accept" else None,
+                "note": None,
+                "closure_reason": "outcomes_achieved" if kind == "closed" else None,
+                "username": "bench",
+                "created_at": datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
+            }
+        )
     with engine.begin() as connection:
         connection.execute(metadata.tables["decisions"].insert(), rows)
     return len(rows)
@@ -235,8 +249,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with database(args.db) as engine:
         init_db(engine)
+        version = database_version(engine)
         started = time.perf_counter()
         frames = synthetic_frames(args.candidates, args.background)
         record = RunRecord(
@@ -271,7 +287,8 @@ def main() -> None:
         pair_right = f"{SOURCES[(41 * 6 + 1) % len(SOURCES)]}:REC{41 * 6 + 1}"
         runs = f"/runs/{RUN_ID}/candidates"
         cases = [
-            ("candidate list, default page", runs),
+            ("candidate list, default page (to consider)", runs),
+            ("candidate list, any status", f"{runs}?status=all"),
             ("candidate list, page 60", f"{runs}?page=60"),
             ("candidate list, filtered (criterion, status, area)", f"{runs}?criterion=education&status=new&area=TF3"),
             ("candidate list, search by surname", f"{runs}?q=patel"),
@@ -302,29 +319,68 @@ def main() -> None:
                 print(f"{label}: median {results[-1][2]:.1f} ms, p95 {results[-1][3]:.1f} ms", flush=True)
 
     list_p95 = max(p95 for label, _, _, p95 in results if label.startswith("candidate list"))
-    lines = [
-        "# Review app benchmark (`python -m benchmarks.review_list`)",
+    command = "python -m benchmarks.review_list"
+    if args.db:
+        command += f" --db {make_url(args.db).render_as_string(hide_password=True)}"
+    if (args.candidates, args.background) != (5000, 105_000):
+        command += f" --candidates {args.candidates} --background {args.background}"
+    backend = engine.dialect.name
+    load_after = os.getloadavg()[0]
+    busy = " (other work was running on the machine: times are inflated)" if max(load_before, load_after) > 1.5 else ""
+    section = [
+        f"## {BACKEND_TITLES.get(backend, backend)}",
         "",
-        f"Server time per request (FastAPI TestClient, a timing middleware around the whole app: session, "
-        f"queries, audit write, rendering), {REQUESTS} requests each after {WARM_UP} warm-up requests.",
-        "",
-        f"- Database: {engine.dialect.name}; run of {args.candidates:,} candidates, "
+        f"- Command: `{command}`",
+        f"- Database: {version}; run of {args.candidates:,} candidates, "
         f"{args.candidates + args.background:,} households, {sizes['source_records']:,} source records, "
-        f"{sizes['links']:,} links; {n_decisions:,} decisions",
-        f"- Machine: {platform.machine()}, Python {platform.python_version()}, {platform.system()}; "
-        f"{datetime.now(UTC):%Y-%m-%d}",
+        f"{sizes['links']:,} links; {n_decisions:,} decisions (a sixth each of accept, reject, defer, known, "
+        "closed, opted out)",
+        f"- Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()}; {datetime.now(UTC):%Y-%m-%d}; 1-minute load average {load_before:.1f} before, "
+        f"{load_after:.1f} after{busy}",
         f"- Target: candidate list under {TARGET_MS:.0f} ms. Slowest list p95: {list_p95:.1f} ms "
         f"({'met' if list_p95 < TARGET_MS else 'NOT met'}).",
         "",
-        "| page | request | median ms | p95 ms |",
+        "| page | request | p50 ms | p95 ms |",
         "|---|---|---:|---:|",
         *(f"| {label} | `{path}` | {median:.1f} | {p95:.1f} |" for label, path, median, p95 in results),
         "",
     ]
-    text = "\n".join(lines)
+    text = merge_results(args.output, backend, "\n".join(section))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(text)
+
+
+BACKEND_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+HEADER = [
+    "# Review app benchmark (`python -m benchmarks.review_list [--db URL]`)",
+    "",
+    f"Server time per request (FastAPI TestClient, a timing middleware around the whole app: session, "
+    f"queries, audit write, rendering), {REQUESTS} requests each after {WARM_UP} warm-up requests; "
+    "p50 is the median. One section per database, each written by its own run.",
+    "",
+]
+
+
+def database_version(engine: Engine) -> str:
+    """``SQLite <version>`` of the library, or ``PostgreSQL <version>`` of the server."""
+    if engine.dialect.name != "postgresql":
+        return f"SQLite {sqlite3.sqlite_version}"
+    with engine.connect() as connection:
+        return "PostgreSQL " + str(connection.execute(sa.text("SHOW server_version")).scalar())
+
+
+def merge_results(path: Path, backend: str, section: str) -> str:
+    """The results file with ``backend``'s section replaced (or added), the other backends' kept."""
+    sections: dict[str, str] = {}
+    if path.exists():
+        for part in re.split(r"^(?=## )", path.read_text(encoding="utf-8"), flags=re.MULTILINE)[1:]:
+            title = part.splitlines()[0][3:].strip()
+            sections[title] = part.rstrip("\n") + "\n"
+    sections[BACKEND_TITLES.get(backend, backend)] = section
+    order = [*BACKEND_TITLES.values(), *sorted(set(sections) - set(BACKEND_TITLES.values()))]
+    return "\n".join(HEADER) + "\n" + "\n".join(sections[title] for title in order if title in sections)
 
 
 if __name__ == "__main__":

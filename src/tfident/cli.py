@@ -616,10 +616,14 @@ def retention_apply(
     from tfident.store.retention import PERSONAL_TABLES, apply_retention, load_retention_config
 
     keep = months if months is not None else load_retention_config().months
+    from tfident.runner import discard_checkpoints
+
     engine = make_engine(db)
     try:
         init_db(engine)
         result = apply_retention(engine, keep, dry_run=dry_run, user=user)
+        # checkpoints of purged runs (failed and never resumed) hold personal data too
+        checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
     finally:
         engine.dispose()
     if as_json:
@@ -645,3 +649,5 @@ def retention_apply(
         console.print(f"Dry run: nothing was deleted; {len(result.rows)} run(s) would be purged.")
     else:
         console.print(f"Purged {len(result.rows)} run(s); recorded in the audit log.")
+        if checkpoints:
+            console.print(f"Deleted the stage checkpoints of {len(checkpoints)} of them (unfinished runs).")

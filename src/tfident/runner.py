@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -87,11 +88,19 @@ def prefect_wanted(use_prefect: bool | None) -> bool:
     return bool(os.environ.get("PREFECT_API_URL"))
 
 
-def _console_progress(console: Console | None) -> ProgressCallback:
+RUN_STEPS: tuple[str, ...] = (*STAGES, "store")
+"""What a run shows progress for: the pipeline's stages, then writing and publishing the run."""
+
+
+def _console_progress(console: Console | None, also: ProgressCallback | None = None) -> ProgressCallback:
+    """Progress per step on ``console`` (if any), passed on to ``also`` (if any)."""
+
     def progress(stage: str, seconds: float | None) -> None:
         if console is not None:
-            step = f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage}"
+            step = f"[{RUN_STEPS.index(stage) + 1}/{len(RUN_STEPS)}] {stage}"
             console.print(f"{step} ..." if seconds is None else f"{step} done in {seconds:.1f}s")
+        if also is not None:
+            also(stage, seconds)
 
     return progress
 
@@ -162,6 +171,25 @@ def _open_checkpoints(engine: Engine, run_id: str) -> StageCheckpoints:
     return StageCheckpoints.open(checkpoint_root(sqlite_file), run_id, _database_key(engine))
 
 
+def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
+    """Delete the stage checkpoints (personal data) of ``run_ids`` in this database; the ids that had any.
+
+    Retention calls it for the runs it purges: a run that failed and was never resumed
+    keeps its checkpoints until then.
+    """
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    root = checkpoint_root(sqlite_file)
+    found = []
+    for run_id in run_ids:
+        if not (root / run_id).is_dir():
+            continue
+        _open_checkpoints(engine, run_id).discard()
+        found.append(run_id)
+    if found:
+        log.info("deleted the checkpoints of %d run(s)", len(found))
+    return found
+
+
 def _run_status(engine: Engine, run_id: str) -> str | None:
     try:
         return read_run(engine, run_id).status
@@ -177,11 +205,14 @@ def execute_run(
     *,
     use_prefect: bool | None = None,
     console: Console | None = None,
+    progress: ProgressCallback | None = None,
 ) -> RunOutcome:
     """Load config, run the pipeline, store the run, and return its id and summary.
 
     A plain run of inputs whose run is ``running`` or ``failed`` in the store (killed or
-    stopped part-way) carries on from that run's checkpoints.
+    stopped part-way) carries on from that run's checkpoints. ``progress`` is called at
+    the start (``seconds`` None) and end of each step of :data:`RUN_STEPS` (not under
+    Prefect), as the console's progress lines are.
     """
     config = load_run_config(criteria)
     engine = make_engine(db)
@@ -197,12 +228,13 @@ def execute_run(
                 engine, lock, extracts, as_of, config, criteria, console, constraints, previous_id, previous
             )
         timings: dict[str, float] = {}
-        with timed(timings, "ingest", _console_progress(console)):
+        show = _console_progress(console, progress)
+        with timed(timings, "ingest", show):
             batch = ingest_stage(extracts, config.sources)
         run_id = run_id_for(as_of, batch, config, criteria, constraints, previous_id)
         lock.set_run_id(run_id)
         return _finish_run(
-            engine, run_id, batch, as_of, config, criteria, extracts, constraints, timings, console, previous
+            engine, run_id, batch, as_of, config, criteria, extracts, constraints, timings, console, previous, show
         )
     finally:
         if lock is not None:
@@ -252,10 +284,12 @@ def _finish_run(
     timings: dict[str, float],
     console: Console | None,
     previous: pl.DataFrame | None = None,
+    show: ProgressCallback | None = None,
 ) -> RunOutcome:
     """Everything after ``ingest``: record the run as running, compute (or restore) the stages, publish.
 
-    ``previous`` is the identity index of the run ids are carried over from.
+    ``previous`` is the identity index of the run ids are carried over from; ``show``
+    reports progress (by default on ``console``).
     """
     table = quality_table(batch.quality)
     if run_exists(engine, run_id):
@@ -281,7 +315,7 @@ def _finish_run(
     start_run(engine, _run_record(run_id, as_of, config, summary={"inputs": inputs}, stage_timings=timings))
 
     current: list[str] = []
-    show = _console_progress(console)
+    show = show or _console_progress(console)
 
     def progress(stage: str, seconds: float | None) -> None:
         if seconds is None:
@@ -312,7 +346,9 @@ def _finish_run(
             log.exception("could not record run %s as failed", run_id)
         raise
     summary = {**result.summary(), "inputs": inputs}
-    write_run(engine, _run_record(run_id, as_of, config, summary=summary, stage_timings=timings), store_frames(result))
+    record = _run_record(run_id, as_of, config, summary=summary, stage_timings=dict(timings))
+    with timed(timings, "store", show):
+        write_run(engine, record, store_frames(result))
     checkpoints.discard()
     return RunOutcome(
         run_id=run_id, reused=False, summary=summary, quality_table=table, resumed=tuple(checkpoints.loaded)

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -15,7 +16,17 @@ from typer.testing import CliRunner
 
 from tfident.cli import app
 from tfident.errors import ConfigError, NotFound
-from tfident.store import latest_run_id, list_runs, metadata, read_candidates, read_run, resolve_run, write_run
+from tfident.store import (
+    fail_run,
+    latest_run_id,
+    list_runs,
+    metadata,
+    read_candidates,
+    read_run,
+    resolve_run,
+    start_run,
+    write_run,
+)
 from tfident.store.retention import (
     PERSONAL_TABLES,
     RetentionConfig,
@@ -156,3 +167,32 @@ def test_a_purged_run_id_can_be_written_again(three_runs: Engine) -> None:
     info = read_run(three_runs, "R-old")
     assert (info.status, info.version) == ("published", 1)
     assert count_rows(three_runs, "R-old")["source_records"] == 7
+
+
+def test_retention_deletes_the_checkpoints_of_an_old_unfinished_run(
+    three_runs: Engine, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that failed long ago and was never resumed keeps stage checkpoints (personal data) until
+    retention purges it; a recent failed run's checkpoints stay, so it can still be resumed."""
+    from tfident.checkpoints import CHECKPOINT_DIR_ENV
+    from tfident.runner import _open_checkpoints
+
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "checkpoints"))
+    frame = pl.DataFrame({"record_key": ["school_census:1"], "surname": ["SYNTHETIC"]})
+    for run_id, as_of in (("R-old-failed", OLD), ("R-recent-failed", RECENT)):
+        start_run(three_runs, run_record(run_id, as_of))
+        _open_checkpoints(three_runs, run_id).save("standardise", {"records": frame})
+        fail_run(three_runs, run_id, "stopped in stage link (KeyboardInterrupt)")
+    old_folder = tmp_path / "checkpoints" / "R-old-failed"
+    assert (old_folder / "standardise.records.parquet").is_file()
+
+    dry = CliRunner().invoke(app, ["retention", "apply", "--db", store_url, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert old_folder.is_dir()
+
+    result = CliRunner().invoke(app, ["retention", "apply", "--db", store_url])
+    assert result.exit_code == 0, result.output
+    assert "checkpoints of 1" in " ".join(result.stdout.split())
+    assert not old_folder.exists()
+    assert (tmp_path / "checkpoints" / "R-recent-failed" / "standardise.records.parquet").is_file()
+    assert read_run(three_runs, "R-old-failed").status == "purged"

@@ -1,6 +1,7 @@
 """Stable ids across months: two months of one synthetic council (5% of households moving)
 run into one database keep the ids of unchanged and moved families, record what merged,
-split or moved, and a decision about a family in month 1 shows on month 2."""
+split or moved, and a decision about a family in month 1 shows on month 2 (an attached,
+closed or opted-out family is never new there)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from sqlalchemy.engine import Engine
 
 from tfident.runner import execute_run
 from tfident.store import list_runs, make_engine, read_candidates, read_identity_events, read_identity_index
-from tfident.store.review import DecisionInput, add_decision, latest_decisions
+from tfident.store.review import (
+    STATUS_NEW,
+    STATUS_OPEN,
+    CandidateQuery,
+    DecisionInput,
+    add_decision,
+    latest_decisions,
+    query_candidates,
+)
 from tfident.synth import synthesise_months
 
 AS_OF = dt.date(2026, 10, 31)
@@ -107,6 +116,28 @@ def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: 
         shown = latest_decisions(engine, sorted(candidates2))
         assert shown[followed[0]]["decision"] == "accept"
         assert shown[followed[0]]["run_id"] == first.run_id
+
+        # attached, closed and opted-out families of month 1 are never new in month 2
+        attached, closed, opted_out = followed[0], followed[1], followed[2]
+        for household_id, decision, values in (
+            (closed, "accept", {}),
+            (closed, "closed", {"closure_reason": "outcomes_achieved"}),
+            (opted_out, "opted_out", {}),
+        ):
+            add_decision(
+                engine,
+                DecisionInput(
+                    household_id=household_id, run_id=first.run_id, decision=decision, username="c1", **values
+                ),
+            )
+        every = query_candidates(engine, second.run_id, CandidateQuery(page_size=0)).rows
+        status = {row["household_id"]: row["status"] for row in every}
+        assert (status[attached], status[closed], status[opted_out]) == ("accept", "closed", "opted_out")
+        assert all(row["carried_over"] for row in every if row["household_id"] in (attached, closed, opted_out))
+        for listed in (STATUS_NEW, STATUS_OPEN):
+            rows = query_candidates(engine, second.run_id, CandidateQuery(status=listed, page_size=0)).rows
+            assert not {attached, closed, opted_out} & {row["household_id"] for row in rows}
+            assert len(rows) == len(candidates2) - 3
 
         # re-running month 2 carries from the same month-1 run: the same run id, nothing new stored
         again = execute_run(months[1], dt.date(2026, 11, 30), store_url, "phase1")

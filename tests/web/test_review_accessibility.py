@@ -92,6 +92,13 @@ def test_the_pages_have_no_serious_accessibility_violations(server: str, chromiu
             page.get_by_role("button", name="Save decision").click()
             expect(page.locator(".govuk-error-summary")).to_be_visible()
             assert_accessible(page, "family with errors", checked)
+            page.goto(f"{server}/families/H3?run=R-OCT")
+            page.get_by_label("Accept: attach to the programme").check()
+            page.get_by_label("Lead agency").fill("Early Help")
+            page.get_by_label("Lead worker").fill("J Bloggs")
+            page.get_by_role("button", name="Save decision").click()
+            expect(page.get_by_label("Outcomes achieved")).to_be_visible()
+            assert_accessible(page, "attached family with closure reasons", checked)
             page.goto(f"{server}/families/H1?run=R-OCT")
             page.get_by_role("link", name="Compare the two records side by side").first.click()
             expect(page.get_by_role("heading", level=1)).to_contain_text("same person")
@@ -111,4 +118,4 @@ def test_the_pages_have_no_serious_accessibility_violations(server: str, chromiu
             assert_accessible(page, "users", checked)
         finally:
             browser.close()
-    assert len(checked) == 13, checked
+    assert len(checked) == 14, checked

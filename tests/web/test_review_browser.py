@@ -1,4 +1,4 @@
-"""The review app in a real browser: sign in, filter, open a family, rule on a link, accept, export, sign out."""
+"""The review app in a real browser: sign in, filter, open a family, rule on a link, accept, export, close, sign out."""
 
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ def test_a_coordinator_reviews_and_exports_a_family(
             expect(page.locator("#status")).to_contain_text("Accepted (attached)")
 
             page.get_by_role("link", name="Candidate families").first.click()
+            expect(page.locator("#result-count")).to_contain_text("2 families")  # attached: not shown by default
+            page.get_by_label("Status").select_option("all")
+            page.get_by_role("button", name="Apply filters").click()
+            expect(page.locator("#result-count")).to_contain_text("3 families")
             page.get_by_label("Select family ranked 1").check()
             with page.expect_download() as download_info:
                 page.get_by_role("button", name="Export selected (XLSX)").click()
@@ -70,6 +74,13 @@ def test_a_coordinator_reviews_and_exports_a_family(
             assert [(row[1], row[10], row[11], row[12]) for row in rows[1:]] == [
                 ("H1", "Accepted (attached)", "Early Help", "J Bloggs")
             ]
+
+            page.get_by_role("link", name="Smith").click()
+            page.get_by_label("Close: the family's work with the programme has ended").check()
+            page.get_by_label("Outcomes achieved").check()
+            page.get_by_role("button", name="Save decision").click()
+            expect(page.locator("#status")).to_contain_text("Closed")
+            expect(page.locator("#status")).to_contain_text("Outcomes achieved")
 
             page.get_by_role("link", name="Sign out").click()
             page.get_by_role("button", name="Sign out").click()

@@ -10,6 +10,7 @@ refuses (``guards``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +89,9 @@ class Rule(StrictModel):
 
 _LIST_COLUMNS = {"forename_variant", "surname_token"}
 
+_SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://\S+|yarn|k8s://\S+")
+"""The Spark master URLs ``spark_master`` accepts."""
+
 
 class BlockingRule(StrictModel):
     """Candidate pairs for the model to score: profiles equal on every ``block_on`` column.
@@ -150,7 +154,25 @@ class LinkageConfig(StrictModel):
     """Version of this configuration file (the run stores the model's version)."""
     method: Literal["splink"] = "splink"
     backend: Literal["duckdb", "spark"] = "duckdb"
-    """Splink backend; only DuckDB is wired today (Spark is the scale-out path)."""
+    """Splink backend that scores the pairs: ``duckdb`` (in process, the default) or ``spark``
+    (Splink's SparkAPI; needs the ``spark`` extra and Java 17 or newer). Both give the same
+    links; the backend is hashed with the rest of the configuration."""
+    spark_master: str = Field(default="local[2]", exclude=True)
+    """``backend: spark``: the master URL of the Spark session tfident starts (``local``,
+    ``local[N]``, ``local[*]``, ``spark://host:port``, ``yarn``, ``k8s://...``; Spark Connect
+    ``sc://`` is not supported: Splink registers Java functions). A session already running
+    in the process is reused as it is. Not hashed, nor stored with the run: where linkage
+    runs does not change its results."""
+    spark_config: dict[str, str] = Field(default_factory=dict, exclude=True)
+    """``backend: spark``: Spark settings for that session (``spark.driver.memory: 4g``...),
+    over tfident's own (UTC; for a local master ``spark.sql.shuffle.partitions`` twice its
+    cores, no web UI, the driver on loopback). Not hashed, nor stored with the run (a
+    setting may hold a credential)."""
+    spark_checkpoint_dir: str = Field(default="", exclude=True)
+    """``backend: spark``: where Splink writes its intermediate tables (Parquet). Each
+    linkage writes a folder of its own under it and deletes it when done (the tables hold
+    personal data). Empty: a private temporary folder, which only a local master can use;
+    a cluster needs a folder every executor reaches (``hdfs://...``). Not hashed."""
     model: str = "models/person_model.json"
     """The trained model, relative to the configuration folder (or absolute)."""
     config_dir: str = Field(default="", exclude=True)
@@ -174,6 +196,49 @@ class LinkageConfig(StrictModel):
     """Training only: cap on the pairs random sampling draws to estimate u."""
     seed: int = 1
     """Training only: seed of the random sampling of u."""
+
+    @field_validator("spark_master")
+    @classmethod
+    def _spark_master(cls, master: str) -> str:
+        master = master.strip()
+        if master.startswith("sc://"):
+            raise ValueError("Spark Connect (sc://) is not supported: Splink needs a classic Spark session")
+        if not _SPARK_MASTER.fullmatch(master):
+            raise ValueError(
+                f"not a Spark master URL: {master!r}; expected local, local[N], local[*], spark://host:port, yarn"
+                " or k8s://..."
+            )
+        return master
+
+    @field_validator("spark_config", mode="before")
+    @classmethod
+    def _spark_config(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        out = {}
+        for key, value in values.items():
+            if not isinstance(key, str) or not key.startswith("spark."):
+                raise ValueError(f"Spark setting names start with 'spark.': {key!r}")
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, int | float):
+                value = str(value)
+            out[key] = value
+        return out
+
+    @model_validator(mode="after")
+    def _spark_cluster_needs_checkpoint_dir(self) -> LinkageConfig:
+        if self.backend == "spark" and not self.spark_local and not self.spark_checkpoint_dir:
+            raise ValueError(
+                f"spark_checkpoint_dir is required when spark_master is not local ({self.spark_master}):"
+                " a folder every executor can reach"
+            )
+        return self
+
+    @property
+    def spark_local(self) -> bool:
+        """Whether ``spark_master`` runs Spark inside this machine (``local...``)."""
+        return self.spark_master.startswith("local")
 
     @property
     def rules(self) -> tuple[Rule, ...]:

@@ -24,14 +24,20 @@ Term frequencies for ``forename_first`` and ``surname_std`` are computed over th
 explain`` recomputes exactly the same weights from a stored run's records.
 
 Everything goes through ``splink.Linker`` with a database API chosen by
-``LinkageConfig.backend``; the SQL written here (equalities, ``length``, ``substr``)
-is portable to Spark.
+``LinkageConfig.backend`` (DuckDB, or Spark through ``tfident.link.spark``). The SQL
+written here (equalities, ``length``, ``substr``, ``CASE``) is the same in both; the
+levels from Splink's library are written for each backend by Splink (array
+intersection), except Jaro-Winkler, which on Spark is tfident's own SQL function
+computing exactly what DuckDB's does (:func:`comparison_dicts`). A model trained on one
+backend predicts on the other with its comparison SQL rewritten for it
+(:func:`comparisons_for_dialect`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +45,7 @@ from typing import Any
 
 import polars as pl
 
+from tfident.errors import ConfigError
 from tfident.link.config import LinkageConfig
 
 log = logging.getLogger(__name__)
@@ -76,7 +83,7 @@ TF_COLUMNS: tuple[str, ...] = ("forename_first", "surname_std")
 @contextmanager
 def quiet_splink(level: int = logging.WARNING) -> Iterator[None]:
     """Splink's own logging below ``level`` and its user warnings silenced, for the calls inside."""
-    loggers = [logging.getLogger(name) for name in ("splink", "duckdb")]
+    loggers = [logging.getLogger(name) for name in ("splink", "duckdb", "py4j")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(level)
@@ -244,52 +251,144 @@ def blocking_rule_sql(config: LinkageConfig) -> list[str]:
     return rules
 
 
-def _db_api(config: LinkageConfig) -> Any:
-    if config.backend == "duckdb":
-        from splink import DuckDBAPI
+@contextmanager
+def _database(config: LinkageConfig) -> Iterator[Any]:
+    """The Splink database API of ``config.backend`` for the calls inside.
 
-        return DuckDBAPI()
-    raise NotImplementedError(  # pragma: no cover - the Spark wiring is the next issue
-        "linkage backend 'spark' is not wired yet: run with backend: duckdb"
-    )
+    DuckDB: a new in-memory database. Spark: the process's Spark session with a scratch
+    folder for Splink's intermediate tables, deleted on the way out
+    (``tfident.link.spark.spark_api``).
+    """
+    if config.backend == "spark":
+        from tfident.link.spark import spark_api
+
+        with spark_api(config) as db_api:
+            yield db_api
+        return
+    from splink import DuckDBAPI
+
+    yield DuckDBAPI()
 
 
-def _as_table(frame: pl.DataFrame) -> Any:
+def _is_spark(db_api: Any) -> bool:
+    return bool(db_api.sql_dialect.sql_dialect_str == "spark")
+
+
+def _as_table(frame: pl.DataFrame, db_api: Any) -> Any:
+    """``frame`` as an input table of ``db_api`` (DuckDB: Arrow; Spark: a Spark DataFrame)."""
+    if _is_spark(db_api):
+        from tfident.link.spark import to_spark
+
+        return to_spark(frame, db_api.spark)
     return frame.to_arrow()
 
 
-def _to_polars(splink_frame: Any) -> pl.DataFrame:
-    """A Splink result frame as polars (DuckDB: through Arrow; other backends: pandas)."""
+def _to_polars(splink_frame: Any, min_probability: float | None = None) -> pl.DataFrame:
+    """A Splink result frame as polars (DuckDB and Spark: through Arrow; other backends: pandas).
+
+    ``min_probability`` (Spark only): the rows whose ``match_probability`` reaches it.
+    """
+    if _is_spark(splink_frame.db_api):
+        from tfident.link.spark import to_polars
+
+        frame = splink_frame.as_spark_dataframe()
+        if min_probability is not None:
+            frame = frame.filter(frame["match_probability"] >= min_probability)
+        return to_polars(frame)
     try:
         relation = splink_frame.as_duckdbpyrelation()
-    except (AttributeError, NotImplementedError):  # pragma: no cover - non-DuckDB backends
+    except (AttributeError, NotImplementedError):  # pragma: no cover - other backends
         return pl.from_pandas(splink_frame.as_pandas_dataframe())
     return relation.pl()
+
+
+def comparison_dicts(dialect: str) -> list[dict[str, Any]]:
+    """:func:`comparisons` as Splink comparison dictionaries with SQL for ``dialect``.
+
+    On Spark the Jaro-Winkler levels call tfident's own SQL functions (``tfident.link.spark``:
+    ``jaro_winkler(a, b) >= t`` becomes ``tfident_jaro_winkler_at_least(a, b, t)``, DuckDB's
+    algorithm exactly), not the function of the jar Splink ships for Spark, which scores
+    some name pairs differently.
+    """
+    out = [c.create_comparison_dict(dialect) for c in comparisons()]
+    if dialect == "spark":
+        from tfident.link.spark import JARO_WINKLER, JARO_WINKLER_AT_LEAST
+
+        for comparison in out:
+            for level in comparison["comparison_levels"]:
+                sql = re.sub(
+                    r"\bjaro_winkler\(([^()]*)\)\s*>=\s*([0-9.]+)",
+                    rf"{JARO_WINKLER_AT_LEAST}(\1, \2)",
+                    level["sql_condition"],
+                )
+                level["sql_condition"] = re.sub(r"\bjaro_winkler\(", f"{JARO_WINKLER}(", sql)
+    return out
+
+
+def _sql_shape(sql: str) -> str:
+    """SQL without quoting, spacing or case, to compare two renderings of one condition."""
+    return re.sub(r"[\s\"`]", "", sql).lower()
+
+
+def comparisons_for_dialect(model: dict[str, Any], dialect: str) -> list[dict[str, Any]]:
+    """The model's comparisons (m, u, labels, term-frequency settings) with SQL for ``dialect``.
+
+    A model written in another dialect (trained on the other backend) gets each level's
+    SQL from :func:`comparisons` rendered for ``dialect``, after checking that the
+    model's own SQL is that level's rendering in the model's dialect: a model whose
+    comparisons this version of tfident does not write cannot be moved across backends.
+    """
+    settings = model["settings"]
+    saved: list[dict[str, Any]] = settings["comparisons"]
+    source = settings.get("sql_dialect", "duckdb")
+    if source == dialect:
+        return saved
+    theirs = {c["output_column_name"]: c for c in comparison_dicts(source)}
+    ours = {c["output_column_name"]: c for c in comparison_dicts(dialect)}
+    out = []
+    for comparison in saved:
+        name = comparison["output_column_name"]
+        levels = comparison["comparison_levels"]
+        expected = [level["sql_condition"] for level in theirs.get(name, {}).get("comparison_levels", [])]
+        if [_sql_shape(level["sql_condition"]) for level in levels] != [_sql_shape(sql) for sql in expected]:
+            raise ConfigError(
+                f"config/linkage.yaml: backend: {dialect}: the model's comparison {name!r} was written for"
+                f" {source} with SQL this version of tfident does not write, so it cannot be rewritten for"
+                f" {dialect}; retrain the model with backend: {dialect} (tfident train) or use backend: {source}"
+            )
+        rewritten = [
+            {**level, "sql_condition": target["sql_condition"]}
+            for level, target in zip(levels, ours[name]["comparison_levels"], strict=True)
+        ]
+        out.append({**comparison, "comparison_levels": rewritten})
+    return out
 
 
 def settings_for_training(config: LinkageConfig) -> Any:
     """The Splink settings a new model starts from (m/u unknown)."""
     from splink import SettingsCreator
 
+    creators: list[Any] = comparisons() if config.backend == "duckdb" else comparison_dicts(config.backend)
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="pid",
         blocking_rules_to_generate_predictions=[
             {"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config)
         ],
-        comparisons=comparisons(),
+        comparisons=creators,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
         additional_columns_to_retain=[],
     )
 
 
-def _linker(frame: pl.DataFrame, settings: Any, config: LinkageConfig, tf: dict[str, pl.DataFrame]) -> Any:
+def _linker(frame: pl.DataFrame, settings: Any, db_api: Any, tf: dict[str, pl.DataFrame]) -> Any:
     from splink import Linker
 
-    linker = Linker(_as_table(frame), settings, db_api=_db_api(config), set_up_basic_logging=False)
+    linker = Linker(_as_table(frame, db_api), settings, db_api=db_api, set_up_basic_logging=False)
     for name, table in tf.items():
-        linker.table_management.register_term_frequency_lookup(_as_table(table), name)
+        # overwrite: a Spark session outlives one linker, and the model's linker_uid is fixed
+        linker.table_management.register_term_frequency_lookup(_as_table(table, db_api), name, overwrite=True)
     return linker
 
 
@@ -329,8 +428,8 @@ def train(
 
     frame = splink_input(profiles)
     # Splink warns of every level EM never observed: expected, and handled below (m = u)
-    with quiet_splink(logging.ERROR):
-        linker = _linker(frame, settings_for_training(config), config, tf)
+    with quiet_splink(logging.ERROR), _database(config) as db_api:
+        linker = _linker(frame, settings_for_training(config), db_api, tf)
         linker.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=0.8)
         linker.training.estimate_u_using_random_sampling(max_pairs=config.em_max_pairs, seed=config.seed)
         for columns in em_blocks:
@@ -343,7 +442,7 @@ def train(
                 )
             except EMTrainingException:
                 log.debug("EM block %s skipped: no pairs", columns)
-    settings: dict[str, Any] = linker.misc.save_model_to_json()
+        settings: dict[str, Any] = linker.misc.save_model_to_json()
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
@@ -357,6 +456,8 @@ def train(
 def prediction_settings(model: dict[str, Any], config: LinkageConfig) -> dict[str, Any]:
     """The model's Splink settings with the configuration's blocking rules."""
     settings = dict(model["settings"])
+    settings["comparisons"] = comparisons_for_dialect(model, config.backend)
+    settings["sql_dialect"] = config.backend
     settings["blocking_rules_to_generate_predictions"] = [
         {"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config)
     ]
@@ -381,10 +482,18 @@ def predict(
     frame = splink_input(profiles)
     if frame.height < 2:
         return empty_scores()
-    with quiet_splink():
-        linker = _linker(frame, prediction_settings(model, config), config, tf)
-        result = linker.inference.predict(threshold_match_probability=config.thresholds.uncertain)
-        scored = _to_polars(result)
+    settings = prediction_settings(model, config)
+    threshold = config.thresholds.uncertain
+    with quiet_splink(), _database(config) as db_api:
+        linker = _linker(frame, settings, db_api, tf)
+        if _is_spark(db_api):
+            # Spark would push the threshold's filter below the comparison levels, inlining
+            # every level (each Jaro-Winkler) into it many times over: filter the stored scores
+            result = linker.inference.predict()
+            scored = _to_polars(result, min_probability=threshold)
+        else:
+            result = linker.inference.predict(threshold_match_probability=threshold)
+            scored = _to_polars(result)
     return field_weights(scored).sort("pid_l", "pid_r")
 
 
@@ -456,8 +565,11 @@ def compare_records(
 ) -> pl.DataFrame:
     """Score one profile row against another with the model, whatever the blocking rules say."""
     both = pl.concat([splink_input(left), splink_input(right)])
-    with quiet_splink():
-        linker = _linker(both, prediction_settings(model, config), config, tf)
-        result = linker.inference.compare_two_records(_as_table(splink_input(left)), _as_table(splink_input(right)))
+    settings = prediction_settings(model, config)
+    with quiet_splink(), _database(config) as db_api:
+        linker = _linker(both, settings, db_api, tf)
+        result = linker.inference.compare_two_records(
+            _as_table(splink_input(left), db_api), _as_table(splink_input(right), db_api)
+        )
         scored = _to_polars(result)
     return field_weights(scored)

@@ -46,7 +46,7 @@ from tfident.review.thresholds import (
 )
 from tfident.store import latest_run_id, list_runs, read_quality, read_run
 from tfident.store import review as store
-from tfident.store.tables import DECISIONS
+from tfident.store.tables import CLOSURE_REASONS, DECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ DECISION_LABELS = {
     "reject": "Rejected",
     "defer": "Deferred",
     "known": "Already known",
+    "closed": "Closed",
+    "opted_out": "Opted out",
 }
 DECISION_TAGS = {
     "new": "govuk-tag--blue",
@@ -66,7 +68,30 @@ DECISION_TAGS = {
     "reject": "govuk-tag--red",
     "defer": "govuk-tag--yellow",
     "known": "govuk-tag--grey",
+    "closed": "govuk-tag--purple",
+    "opted_out": "govuk-tag--orange",
 }
+DECISION_OPTIONS = {
+    "accept": "Accept: attach to the programme",
+    "reject": "Reject",
+    "defer": "Defer to next month",
+    "known": "Already known to social care or early help",
+    "closed": "Close: the family's work with the programme has ended",
+    "opted_out": "Opted out: the family declined consent to work with the programme",
+}
+"""The decision form's radios, in order."""
+CLOSURE_REASON_LABELS = {
+    "outcomes_achieved": "Outcomes achieved",
+    "moved_away": "Moved away",
+    "stepped_down": "Stepped down to other support",
+    "other": "Other reason",
+}
+STATUS_FILTERS = {
+    store.STATUS_OPEN: "To consider (not attached, closed or opted out)",
+    "all": "Any",
+    **{status: DECISION_LABELS[status] for status in store.STATUSES},
+}
+"""The candidate list's status filter: the first is the default."""
 UNCERTAIN_BELOW = DEFAULT_REVIEW_THRESHOLD
 """The default review threshold; a run's stored config may set another (see :func:`_thresholds`)."""
 MATCH_THRESHOLD = DEFAULT_MATCH_THRESHOLD
@@ -76,6 +101,7 @@ LINK_KINDS = {"cannot_link": "Not the same person", "must_link": "Confirmed the 
 templates.env.globals.update(
     decision_labels=DECISION_LABELS,
     decision_tags=DECISION_TAGS,
+    closure_reason_labels=CLOSURE_REASON_LABELS,
     uncertain_below=UNCERTAIN_BELOW,
     link_kinds=LINK_KINDS,
 )
@@ -381,9 +407,13 @@ def _candidate_query(request: Request, page_size: int) -> store.CandidateQuery:
     except ValueError:
         page = 1
     status = params.get("status", "")
+    if status == "all":
+        status = ""
+    elif status not in store.STATUSES:
+        status = store.STATUS_OPEN  # attached, closed and opted-out families are not shown unless asked for
     return store.CandidateQuery(
         criterion=params.get("criterion", "")[:64],
-        status=status if status in store.STATUSES else "",
+        status=status,
         area=params.get("area", "").strip().upper()[:8],
         search=params.get("q", "").strip()[:100],
         sort=sort,
@@ -401,7 +431,8 @@ async def candidates_page(
     run = _run_or_404(request, user, run_id)
     query = _candidate_query(request, request.app.state.settings.page_size)
     result = store.query_candidates(_engine(request), run["run_id"], query)
-    filtered = bool(query.criterion or query.status or query.area or query.search)
+    filtered = bool(query.criterion or query.status != store.STATUS_OPEN or query.area or query.search)
+    status_filter = query.status or "all"
     _audit(
         request,
         user,
@@ -410,7 +441,7 @@ async def candidates_page(
         run["run_id"],
         {
             "criterion": query.criterion or None,
-            "status": query.status or None,
+            "status": status_filter,
             "area": query.area or None,
             "search": bool(query.search),  # the search text may be a name: not kept
             "results": result.total,
@@ -422,7 +453,7 @@ async def candidates_page(
         k: v
         for k, v in {
             "criterion": query.criterion,
-            "status": query.status,
+            "status": "" if status_filter == store.STATUS_OPEN else status_filter,
             "area": query.area,
             "q": query.search,
         }.items()
@@ -445,7 +476,8 @@ async def candidates_page(
         "pages": pages,
         "link": link,
         "sort_link": sort_link,
-        "statuses": store.STATUSES,
+        "status_filters": STATUS_FILTERS,
+        "status_filter": status_filter,
         "is_latest": run["run_id"] == latest_run_id(_engine(request)),
     }
     return render(request, "candidates.html", context)
@@ -453,7 +485,11 @@ async def candidates_page(
 
 @router.post("/runs/{run_id}/export")
 async def export_families(request: Request, run_id: str, user: CurrentUser = Depends(requires("export"))) -> Response:
-    """The selected (or all accepted) families of a run as XLSX or CSV, logged with the row count."""
+    """The selected, all new or all accepted families of a run as XLSX or CSV, logged with the row count.
+
+    "All new" is the panel's list of families not decided on yet: a family attached, closed
+    or opted out in any month is never on it.
+    """
     run = _run_or_404(request, user, run_id)
     form = await request.form()
     file_format = str(form.get("format") or "xlsx")
@@ -463,6 +499,8 @@ async def export_families(request: Request, run_id: str, user: CurrentUser = Dep
     query = store.CandidateQuery(page_size=0)
     if scope == "accepted":
         query = store.CandidateQuery(status="accept", page_size=0)
+    elif scope == "new":
+        query = store.CandidateQuery(status=store.STATUS_NEW, page_size=0)
     else:
         chosen = tuple(str(value)[:200] for value in form.getlist("household_id"))
         if not chosen:
@@ -472,6 +510,8 @@ async def export_families(request: Request, run_id: str, user: CurrentUser = Dep
     families = store.query_candidates(_engine(request), run["run_id"], query).rows
     for family in families:
         family["status"] = DECISION_LABELS.get(family["status"], family["status"])
+        if family.get("closure_reason"):
+            family["status"] += f" ({CLOSURE_REASON_LABELS.get(family['closure_reason'], family['closure_reason'])})"
     stamp = _now().strftime("%Y%m%d-%H%M")
     name = f"tfident-panel-{run['run_id']}-{stamp}.{file_format}"
     if file_format == "xlsx":
@@ -537,7 +577,8 @@ def _family_page(
         "latest": history[0] if history else None,
         "errors": errors or {},
         "values": values or {},
-        "decisions": DECISIONS,
+        "decision_options": _decision_options(history[0]["decision"] if history else None),
+        "closure_reasons": CLOSURE_REASON_LABELS,
         "uncertain_below": limits.review,
         "match_threshold": limits.match,
     }
@@ -554,40 +595,85 @@ async def family_page(
     return _family_page(request, user, household_id, run_id)
 
 
-@router.post("/families/{household_id}/decisions", response_class=HTMLResponse)
-async def decide(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
-    """Record a decision about a family: accept (with lead agency and worker), reject (with reason), defer, known."""
-    form = await request.form()
-    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
-    decision = str(form.get("decision") or "")
-    values = {k: _clean(form.get(k)) for k in ("reason", "lead_agency", "worker")}
-    values["note"] = _clean(form.get("note"), 4000)
-    values["decision"] = decision
+def _decision_options(current: str | None) -> dict[str, str]:
+    """The decisions that may follow a family's latest one (closing needs an attached family)."""
+    status = current or store.STATUS_NEW
+    return {
+        decision: label
+        for decision, label in DECISION_OPTIONS.items()
+        if (decision != "closed" or status in store.CLOSABLE_FROM)
+        and (decision != "opted_out" or status in store.OPT_OUT_FROM)
+    }
+
+
+def _decision_errors(current: str, values: dict[str, Any]) -> dict[str, str]:
+    """What is missing from a submitted decision, or does not fit the family's current status."""
+    decision = values["decision"]
+    status_label = DECISION_LABELS.get(current, current).lower()
     errors: dict[str, str] = {}
     if decision not in DECISIONS:
         errors["decision"] = "Choose a decision"
+    elif decision == "closed" and current not in store.CLOSABLE_FROM:
+        errors["decision"] = f"Only a family attached to the programme can be closed: this family is {status_label}"
+        return errors
+    elif decision == "opted_out" and current not in store.OPT_OUT_FROM:
+        errors["decision"] = f"Only a new, deferred or attached family can opt out: this family is {status_label}"
+        return errors
     if decision == "accept" and not values["lead_agency"]:
         errors["lead_agency"] = "Enter the lead agency for an accepted family"
     if decision == "accept" and not values["worker"]:
         errors["worker"] = "Enter the lead worker for an accepted family"
     if decision == "reject" and not values["reason"]:
         errors["reason"] = "Enter the reason for rejecting the family"
+    if decision == "closed" and values["closure_reason"] not in CLOSURE_REASONS:
+        errors["closure_reason"] = "Choose why the family's work with the programme has ended"
+    if decision == "closed" and values["closure_reason"] == "other" and not values["reason"]:
+        errors["reason"] = "Enter the reason for closing the family"
+    return errors
+
+
+@router.post("/families/{household_id}/decisions", response_class=HTMLResponse)
+async def decide(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
+    """Record a decision about a family.
+
+    Accept (with lead agency and worker), reject (with reason), defer, already known,
+    close an attached family (with a closure reason) or record that the family opted out.
+    """
+    form = await request.form()
+    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
+    decision = str(form.get("decision") or "")
+    values = {k: _clean(form.get(k)) for k in ("reason", "lead_agency", "worker")}
+    values["note"] = _clean(form.get("note"), 4000)
+    values["decision"] = decision
+    closure_reason = _clean(form.get("closure_reason"), 32)
+    values["closure_reason"] = closure_reason if decision == "closed" else None
+    engine = _engine(request)
+    errors = _decision_errors(store.current_status(engine, household_id), values)
     if errors:
+        values["closure_reason"] = closure_reason
         return _family_page(request, user, household_id, run_id, errors, values, status_code=400)
-    store.add_decision(
-        _engine(request),
-        store.DecisionInput(
-            household_id=household_id,
-            run_id=run_id,
-            decision=decision,
-            username=user.username,
-            reason=values["reason"],
-            lead_agency=values["lead_agency"],
-            worker=values["worker"],
-            note=values["note"],
-        ),
-    )
-    _audit(request, user, "decision", "household", household_id, {"run_id": run_id, "decision": decision})
+    try:
+        store.add_decision(
+            engine,
+            store.DecisionInput(
+                household_id=household_id,
+                run_id=run_id,
+                decision=decision,
+                username=user.username,
+                reason=values["reason"],
+                lead_agency=values["lead_agency"],
+                worker=values["worker"],
+                note=values["note"],
+                closure_reason=values["closure_reason"],
+            ),
+        )
+    except store.DecisionRefused as refused:  # the family's status changed since the check above
+        errors = {"decision": f"The decision was not saved: {refused}"}
+        return _family_page(request, user, household_id, run_id, errors, values, status_code=409)
+    detail = {"run_id": run_id, "decision": decision}
+    if values["closure_reason"]:
+        detail["closure_reason"] = values["closure_reason"]
+    _audit(request, user, "decision", "household", household_id, detail)
     request.session["flash"] = f"Decision saved: {DECISION_LABELS[decision]}."
     return _redirect(f"/families/{household_id}?{urlencode({'run': run_id})}")
 

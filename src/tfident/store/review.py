@@ -4,6 +4,12 @@ Working tables (``users``, ``audit_log``, ``decisions``, ``link_constraints``) a
 here and only here. Every statement binds its values as parameters; user input never
 becomes SQL text. Decisions are keyed by the stable ``household_id``, so the latest
 decision about a family follows it from one month's run to the next.
+
+A family whose latest decision is ``accept`` (attached), ``closed`` or ``opted_out`` is
+settled: it is never ``new`` again and the candidate list's default filter
+(:data:`STATUS_OPEN`) leaves it out, whichever month it was decided in. Only an attached
+family can be closed, and only a new, deferred or attached one can opt out
+(:func:`decision_refusal`, checked by :func:`add_decision`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
-from tfident.store.tables import DECISIONS, LINK_CONSTRAINT_KINDS, READABLE_STATUSES, USER_ROLES, metadata, utc_now
+from tfident.store.tables import (
+    CLOSURE_REASONS,
+    DECISIONS,
+    LINK_CONSTRAINT_KINDS,
+    READABLE_STATUSES,
+    SETTLED_DECISIONS,
+    USER_ROLES,
+    metadata,
+    utc_now,
+)
 
 users = metadata.tables["users"]
 audit_log = metadata.tables["audit_log"]
@@ -35,6 +50,15 @@ evidence = metadata.tables["criteria_evidence"]
 STATUS_NEW = "new"
 STATUSES: tuple[str, ...] = (STATUS_NEW, *DECISIONS)
 """A candidate's review status: ``new`` (no decision yet) or its latest decision."""
+
+STATUS_OPEN = "open"
+"""The candidate list's default filter: every family but those attached, closed or opted out
+(:data:`~tfident.store.tables.SETTLED_DECISIONS`), whatever run the decision was made on."""
+
+CLOSABLE_FROM: tuple[str, ...] = ("accept",)
+"""Only a family attached to the programme (latest decision ``accept``) can be closed."""
+OPT_OUT_FROM: tuple[str, ...] = (STATUS_NEW, "defer", "accept")
+"""A family can opt out while new, deferred or attached."""
 
 SORTS: dict[str, tuple[str, bool]] = {
     "rank": ("rank", False),
@@ -203,13 +227,64 @@ class DecisionInput:
     lead_agency: str | None = None
     worker: str | None = None
     note: str | None = None
+    closure_reason: str | None = None
+    """Why an attached family was closed (one of :data:`CLOSURE_REASONS`); ``closed`` only."""
+
+
+class DecisionRefused(StoreError):
+    """A decision that cannot follow the family's current status, or lacks what it needs."""
+
+
+def decision_refusal(current: str | None, decision: DecisionInput) -> str | None:
+    """Why ``decision`` cannot be recorded for a family whose latest decision is ``current``, or None.
+
+    ``current`` is None (or ``new``) for a family without a decision. A family can be closed
+    only while attached (``accept``), with a closure reason (and details when the reason is
+    ``other``); it can opt out while new, deferred or attached.
+    """
+    status = current or STATUS_NEW
+    if decision.decision not in DECISIONS:
+        return f"decision {decision.decision!r} is not one of {', '.join(DECISIONS)}"
+    if decision.decision == "closed":
+        if status not in CLOSABLE_FROM:
+            return f"only a family attached to the programme can be closed; this family's status is {status}"
+        if decision.closure_reason not in CLOSURE_REASONS:
+            return f"closure reason {decision.closure_reason!r} is not one of {', '.join(CLOSURE_REASONS)}"
+        if decision.closure_reason == "other" and not decision.reason:
+            return "a closure for another reason needs the reason written down"
+    elif decision.closure_reason is not None:
+        return "a closure reason is only recorded when a family is closed"
+    if decision.decision == "opted_out" and status not in OPT_OUT_FROM:
+        return f"a family can opt out only while new, deferred or attached; this family's status is {status}"
+    return None
+
+
+def current_status(engine: Engine, household_id: str) -> str:
+    """A household's status now: its latest decision from any run, or ``new``."""
+    with engine.connect() as connection:
+        return _current_status(connection, household_id)
+
+
+def _current_status(connection: sa.Connection, household_id: str) -> str:
+    latest = connection.execute(
+        sa.select(decisions.c.decision)
+        .where(decisions.c.household_id == household_id)
+        .order_by(decisions.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return str(latest) if latest is not None else STATUS_NEW
 
 
 def add_decision(engine: Engine, decision: DecisionInput) -> None:
-    """Store a decision (who and when are recorded); the latest one about a household counts."""
-    if decision.decision not in DECISIONS:
-        raise StoreError(f"decision {decision.decision!r} is not one of {', '.join(DECISIONS)}")
+    """Store a decision (who and when are recorded); the latest one about a household counts.
+
+    Raises :class:`DecisionRefused` when it cannot follow the household's latest decision
+    (see :func:`decision_refusal`), e.g. closing a family that is not attached.
+    """
     with engine.begin() as connection:
+        refusal = decision_refusal(_current_status(connection, decision.household_id), decision)
+        if refusal is not None:
+            raise DecisionRefused(refusal)
         connection.execute(
             decisions.insert().values(
                 household_id=decision.household_id,
@@ -219,6 +294,7 @@ def add_decision(engine: Engine, decision: DecisionInput) -> None:
                 lead_agency=decision.lead_agency,
                 worker=decision.worker,
                 note=decision.note,
+                closure_reason=decision.closure_reason,
                 username=decision.username,
                 created_at=utc_now(),
             )
@@ -312,6 +388,7 @@ class CandidateQuery:
 
     criterion: str = ""
     status: str = ""
+    """Blank for every family, :data:`STATUS_OPEN` for all but the settled ones, or one of :data:`STATUSES`."""
     area: str = ""
     search: str = ""
     sort: str = "rank"
@@ -367,6 +444,7 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
             latest.c.lead_agency,
             latest.c.worker,
             latest.c.reason,
+            latest.c.closure_reason,
             latest.c.note,
         )
         .select_from(candidates)
@@ -378,6 +456,18 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
         statement = statement.where(padded.contains(f";{query.criterion};", autoescape=True))
     if query.status == STATUS_NEW:
         statement = statement.where(latest.c.decision.is_(None))
+    elif query.status == STATUS_OPEN:
+        # Attached, closed and opted-out families never come back as candidates to consider,
+        # whichever month's run the decision was made on (decisions follow the stable id).
+        # The settled households are found once (a hashed NOT IN), not per candidate through
+        # the correlated latest decision: that would stop PostgreSQL dropping the join from
+        # the count, ~30 ms at 5,000 candidates.
+        newest = decisions.alias("newest_per_household")
+        latest_ids = sa.select(sa.func.max(newest.c.id)).group_by(newest.c.household_id)
+        settled = sa.select(decisions.c.household_id).where(
+            decisions.c.id.in_(latest_ids), decisions.c.decision.in_(list(SETTLED_DECISIONS))
+        )
+        statement = statement.where(candidates.c.household_id.not_in(settled))
     elif query.status:
         statement = statement.where(latest.c.decision == query.status)
     if query.area:

@@ -19,7 +19,9 @@ Dates are ``Date``; times are timezone-aware UTC (:class:`UTCDateTime`); UPRNs a
 ``BigInteger`` (up to 12 digits); JSON documents use the portable ``JSON`` type, except
 ``runs.config_json`` which keeps the exact canonical text whose SHA-256 is ``config_hash``.
 The Alembic revisions (0001 creates the tables, 0003 adds ``run_locks`` and the
-``purged`` status, a later one ``identity_events``) produce exactly these tables; change them only with a new revision.
+``purged`` status, 0004 ``identity_events``, 0005 the ``closed`` and ``opted_out``
+decisions and ``decisions.closure_reason``) produce exactly these tables; change them
+only with a new revision.
 """
 
 from __future__ import annotations
@@ -40,7 +42,18 @@ when ``tfident retention apply`` deleted its personal data (its ``runs`` row is 
 READABLE_STATUSES: tuple[str, ...] = ("published", "superseded")
 """Statuses whose data readers may see: both are complete, committed runs."""
 
-DECISIONS: tuple[str, ...] = ("accept", "reject", "defer", "known")
+DECISIONS: tuple[str, ...] = ("accept", "reject", "defer", "known", "closed", "opted_out")
+"""``decisions.decision`` values: ``accept`` (attach to the programme, with lead agency and
+worker), ``reject`` (with a reason), ``defer``, ``known`` (already known to social care or
+early help), ``closed`` (an attached family whose work has ended, with a closure reason)
+and ``opted_out`` (the family declined consent to work with the programme)."""
+
+SETTLED_DECISIONS: tuple[str, ...] = ("accept", "closed", "opted_out")
+"""Decisions that take a family off the list of new candidates for good: attached, closed
+or opted out (see :mod:`tfident.store.review`)."""
+
+CLOSURE_REASONS: tuple[str, ...] = ("outcomes_achieved", "moved_away", "stepped_down", "other")
+"""``decisions.closure_reason`` values, set on ``closed`` decisions only."""
 LINK_CONSTRAINT_KINDS: tuple[str, ...] = ("cannot_link", "must_link")
 USER_ROLES: tuple[str, ...] = ("coordinator", "analyst", "auditor", "admin")
 IDENTITY_EVENT_KINDS: tuple[str, ...] = (
@@ -334,6 +347,7 @@ class Decision(Base):
     __tablename__ = "decisions"
     __table_args__ = (
         sa.CheckConstraint(_in("decision", DECISIONS), name="decision"),
+        sa.CheckConstraint(_in("closure_reason", CLOSURE_REASONS), name="closure_reason"),
         sa.Index(None, "household_id", "created_at"),
     )
 
@@ -343,11 +357,14 @@ class Decision(Base):
     """The run the decision was made on."""
     decision: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str | None]
+    """Why a family was rejected, or the details of a closure (needed when its reason is ``other``)."""
     lead_agency: Mapped[str | None]
     worker: Mapped[str | None]
     note: Mapped[str | None] = mapped_column(sa.Text())
     username: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime]
+    closure_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    """Why an attached family's work ended (one of :data:`CLOSURE_REASONS`), on ``closed`` decisions."""
 
 
 class LinkConstraint(Base):

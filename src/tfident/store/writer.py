@@ -41,7 +41,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -368,12 +369,37 @@ def _insert_sqlite(connection: sa.Connection, table: sa.Table, frame: pl.DataFra
     # Dates as ISO text is how SQLAlchemy's SQLite Date type stores them; converting here
     # also keeps the driver's deprecated default date adapter out of it.
     frame = frame.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
+    # Rows in primary-key order append to the table's B-tree instead of splitting pages
+    # all over it (measured: 486,703 source records 101 s unsorted with the default
+    # cache, 31 s sorted with a larger one).
+    keys = [column.name for column in table.primary_key.columns if column.name in frame.columns]
+    if keys and frame.height > 1:
+        frame = frame.sort(keys)
     placeholders = ", ".join("?" for _ in frame.columns)
     preparer = connection.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(name) for name in frame.columns)
     statement = f"INSERT INTO {preparer.format_table(table)} ({columns}) VALUES ({placeholders})"
-    for chunk in frame.iter_slices(CHUNK_ROWS):
-        connection.exec_driver_sql(statement, chunk.rows())
+    with _sqlite_cache(connection, SQLITE_WRITE_CACHE_KIB):
+        for chunk in frame.iter_slices(CHUNK_ROWS):
+            connection.exec_driver_sql(statement, chunk.rows())
+
+
+SQLITE_WRITE_CACHE_KIB = 512 * 1024
+"""SQLite page cache while bulk-writing (KiB; allocated only as used). The default, 2 MiB,
+is far smaller than the indexes of a large run, so every insert into a secondary index
+went to the operating system for its page."""
+
+
+@contextmanager
+def _sqlite_cache(connection: sa.Connection, kib: int) -> Iterator[None]:
+    """SQLite's page cache at least ``kib`` KiB for the statements inside, then as it was."""
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    # positive values count pages, negative ones KiB
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def _insert_generic(connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:

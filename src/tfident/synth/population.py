@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from tfident.standardise.names import canonical_forename, forename_first, forename_variants, metaphone
 from tfident.synth import identifiers as ids
 from tfident.synth import names as nm
 from tfident.synth.dates import age_at
@@ -175,6 +176,20 @@ HOUSEHOLD_KINDS: tuple[tuple[str, float], ...] = (
     ("sharers", 0.03),
 )
 KIDS_KINDS = frozenset({"couple_kids", "lone_parent", "multi_gen"})
+
+
+def one_name(a: str, b: str) -> bool:
+    """Whether two forenames are one name spelt or shortened differently (MOHAMMED and
+    MUHAMMAD, KATE and KATHERINE): parents do not give twins such names, so synthetic twins
+    never carry them (the linker could not tell them apart either)."""
+    first_a, first_b = forename_first(a), forename_first(b)
+    if first_a is None or first_b is None or first_a == first_b:
+        return first_a == first_b
+    return (
+        canonical_forename(first_a) == canonical_forename(first_b)
+        or metaphone(first_a) == metaphone(first_b)
+        or bool(set(forename_variants(first_a)) & set(forename_variants(first_b)))
+    )
 
 
 def _dob(r: Rand, as_of: dt.date, age: int) -> dt.date:
@@ -351,7 +366,7 @@ def _make_household(mk: _PeopleMaker, hh: int, kind: str, tier: int) -> list[int
         if twin:
             prev = kids[-1]
             p.twin[i] = p.twin[prev] = True
-            while p.forename[i] == p.forename[prev]:
+            while one_name(p.forename[i], p.forename[prev]):
                 p.forename[i] = mk.forename(culture, sex, age)
         kids.append(i)
         members.append(i)
@@ -373,6 +388,14 @@ def _make_household(mk: _PeopleMaker, hh: int, kind: str, tier: int) -> list[int
     return members
 
 
+def nhs_step(people: int) -> int:
+    """The largest step between consecutive NHS number stems for a world of ``people``: 900,
+    or less in worlds so big (over about a million people) that steps of up to 900 would run the
+    9-digit stems, which start below 410,000,000, past 999,999,999."""
+    # a stem whose check digit would be 10 is skipped: 1.1 steps per person on average
+    return min(900, max(2, int(589_000_000 / max(1, people) / 1.1 / 1.05 * 2) - 1))
+
+
 def _identifiers(r: Rand, world: World) -> None:
     """Give people their NHS numbers, NINOs (16+) and UPNs (school ages, with a school)."""
     p, as_of = world.people, world.as_of
@@ -380,9 +403,10 @@ def _identifiers(r: Rand, world: World) -> None:
     nino_serial = r.randint(100_000, 200_000)
     prefixes = [a + b for a in ids.NINO_FIRST if a != "O" for b in ids.NINO_SECOND if a + b not in ids.NINO_BANNED]
     upn_serial: dict[tuple[int, int], int] = {}
+    step = nhs_step(len(p))
     for i in range(len(p)):
         while True:
-            stem += r.randint(1, 900)
+            stem += r.randint(1, step)
             check = ids.nhs_check_digit(str(stem))
             if check is not None:
                 break

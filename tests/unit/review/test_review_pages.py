@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 
 import openpyxl
 import pytest
@@ -113,7 +114,7 @@ def test_a_decision_is_stored_and_carried_over_to_the_next_run(
     token = signed_in("coordinator")
     accept(client, token)
     write_november(engine)
-    listing = client.get("/runs/R-NOV/candidates").text
+    listing = client.get("/runs/R-NOV/candidates", params={"status": "all"}).text
     row = listing.split('href="/families/H1?')[1].split("</tr>")[0]
     assert "Accepted (attached)" in row
     assert "decided in an earlier run" in row
@@ -128,6 +129,123 @@ def test_a_decision_is_stored_and_carried_over_to_the_next_run(
     with engine.connect() as connection:
         decision = connection.execute(sa.select(metadata.tables["decisions"])).mappings().one()
     assert decision["username"] == "coordinator" and decision["worker"] == "J Bloggs" and decision["run_id"] == "R-OCT"
+
+
+def test_the_default_list_leaves_out_attached_closed_and_opted_out_families(
+    client: TestClient, engine: Engine, signed_in: Callable[[str], str]
+) -> None:
+    """Families attached, closed or opted out in an earlier run are not on next month's list unless asked for."""
+    token = signed_in("coordinator")
+    accept(client, token, "H1")
+    decide(client, token, "H2", decision="opted_out")
+    write_november(engine)
+
+    def families(**params: str) -> list[str]:
+        html = client.get("/runs/R-NOV/candidates", params=params).text
+        return re.findall(r'href="/families/([^?"]+)\?', html)
+
+    default = client.get("/runs/R-NOV/candidates").text
+    assert "1 family" in default and "are not shown" in default
+    assert families() == ["H3"]
+    assert families(status="open") == ["H3"]
+    assert families(status="new") == ["H3"]
+    assert families(status="all") == ["H1", "H2", "H3"]
+    assert families(status="opted_out") == ["H2"]
+    assert "Opted out" in client.get("/runs/R-NOV/candidates", params={"status": "all"}).text
+    decide(client, token, "H1", decision="closed", closure_reason="moved_away", run_id="R-NOV")
+    closed = client.get("/runs/R-NOV/candidates", params={"status": "closed"}).text
+    assert re.findall(r'href="/families/([^?"]+)\?', closed) == ["H1"]
+    assert "Closed" in closed and "Moved away" in closed
+    assert families() == ["H3"]
+
+
+def decide(client: TestClient, token: str, household_id: str, run_id: str = "R-OCT", **data: str) -> Any:
+    """Post the decision form for a family."""
+    return client.post(f"/families/{household_id}/decisions", data={"csrf_token": token, "run_id": run_id, **data})
+
+
+def test_an_attached_family_is_closed_with_a_reason_and_audited(
+    client: TestClient, engine: Engine, signed_in: Callable[[str], str]
+) -> None:
+    """The family page offers closing once the family is attached; the closure is stored, shown and audited."""
+    token = signed_in("coordinator")
+    page = client.get("/families/H1").text
+    assert 'value="closed"' not in page and 'value="opted_out"' in page
+    accept(client, token, "H1")
+    page = client.get("/families/H1").text
+    assert 'value="closed"' in page and 'name="closure_reason"' in page and "Outcomes achieved" in page
+    response = decide(client, token, "H1", decision="closed", closure_reason="outcomes_achieved", note="done")
+    assert response.status_code == 303, response.text
+    page = client.get("/families/H1").text
+    status = page.split('id="status">')[1].split("</dd>")[0]
+    assert "Closed" in status and "Outcomes achieved" in status
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(metadata.tables["decisions"]).order_by(sa.text("id"))).mappings().all()
+        audited = (
+            connection.execute(sa.select(audit).where(audit.c.action == "decision").order_by(audit.c.id))
+            .mappings()
+            .all()
+        )
+    assert [(r["decision"], r["closure_reason"], r["username"]) for r in rows] == [
+        ("accept", None, "coordinator"),
+        ("closed", "outcomes_achieved", "coordinator"),
+    ]
+    assert rows[1]["created_at"] is not None
+    assert [a["detail_json"] for a in audited] == [
+        {"run_id": "R-OCT", "decision": "accept"},
+        {"run_id": "R-OCT", "decision": "closed", "closure_reason": "outcomes_achieved"},
+    ]
+    assert [a["object_id"] for a in audited] == ["H1", "H1"]
+
+
+@pytest.mark.parametrize(
+    ("before", "data", "message"),
+    [
+        (
+            None,
+            {"decision": "closed", "closure_reason": "moved_away"},
+            "Only a family attached to the programme can be closed",
+        ),
+        ("defer", {"decision": "closed", "closure_reason": "moved_away"}, "this family is deferred"),
+        ("accept", {"decision": "closed"}, "Choose why the family"),
+        ("accept", {"decision": "closed", "closure_reason": "other"}, "Enter the reason for closing"),
+        ("reject", {"decision": "opted_out"}, "Only a new, deferred or attached family can opt out"),
+    ],
+    ids=["close-new", "close-deferred", "close-without-reason", "close-other-without-text", "opt-out-rejected"],
+)
+def test_a_closure_or_opt_out_that_does_not_fit_is_refused(
+    client: TestClient,
+    engine: Engine,
+    signed_in: Callable[[str], str],
+    before: str | None,
+    data: dict[str, str],
+    message: str,
+) -> None:
+    """It re-shows the family page with the reason and stores nothing."""
+    token = signed_in("coordinator")
+    if before is not None:
+        prior = decide(client, token, "H2", decision=before, lead_agency="EH", worker="W", reason="r")
+        assert prior.status_code == 303, prior.text
+    response = decide(client, token, "H2", **data)
+    assert response.status_code == 400
+    assert "There is a problem" in response.text and message in response.text
+    with engine.connect() as connection:
+        count = connection.execute(sa.select(sa.func.count()).select_from(metadata.tables["decisions"])).scalar()
+    assert count == (0 if before is None else 1)
+
+
+def test_the_panel_export_of_new_families_leaves_out_settled_ones(
+    client: TestClient, signed_in: Callable[[str], str]
+) -> None:
+    """ "All new families" exports only families with no decision: not attached, closed or opted-out ones."""
+    token = signed_in("coordinator")
+    accept(client, token, "H1")
+    decide(client, token, "H3", decision="opted_out")
+    response = client.post("/runs/R-OCT/export", data={"csrf_token": token, "scope": "new", "format": "csv"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == HEADERS
+    assert [(row[1], row[10]) for row in rows[1:]] == [("H2", "New")]
 
 
 @pytest.mark.parametrize(

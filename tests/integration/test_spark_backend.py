@@ -1,0 +1,168 @@
+"""``backend: spark`` gives the same persons and links as DuckDB on the same synthetic batch.
+
+One local Spark session (``local[2]``) serves the module and is stopped at the end.
+PySpark is imported plainly: CI installs every extra, so a missing PySpark must fail
+here, not skip.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyspark  # noqa: F401 - the `spark` extra must be installed (make install syncs every extra)
+import pytest
+
+from tfident.link import LinkageConfig, link_persons, load_linkage_config
+from tfident.link.explain import explain_pair
+from tfident.link.spark import spark_session, stop_spark
+
+AS_OF = date(2026, 10, 31)
+TOLERANCE = 1e-9
+
+Linked = tuple[pl.DataFrame, pl.DataFrame]
+
+
+@pytest.fixture(scope="module")
+def duckdb_config() -> LinkageConfig:
+    return load_linkage_config()
+
+
+@pytest.fixture(scope="module")
+def spark_config(duckdb_config: LinkageConfig) -> Iterator[LinkageConfig]:
+    """The committed configuration with ``backend: spark`` on ``local[2]``; its session is stopped afterwards."""
+    # the JVM's quick (C1) compiler only: a test's few seconds of queries never pay back the
+    # optimising one (results are the same: Java's floating point is strict)
+    quick = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+    config = duckdb_config.model_copy(update={"backend": "spark", "spark_master": "local[2]", "spark_config": quick})
+    session = spark_session(config)
+    assert session.sparkContext.master == "local[2]"
+    try:
+        yield config
+    finally:
+        stop_spark()
+
+
+@pytest.fixture(scope="module")
+def records() -> pl.DataFrame:
+    """The standardised, address-matched person records of a 150-household synthetic batch."""
+    from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
+    from tfident.ingest.schema import SOURCES
+    from tfident.standardise import match_addresses, standardise_persons
+    from tfident.synth import generate_batch
+
+    batch = generate_batch(150, 11, AS_OF)
+    extracts = {}
+    for name, frame in batch.extracts.items():
+        exprs = [
+            uprn_expr(pl.col("uprn")).alias("uprn") if c.name == "uprn" else IDENTIFIER_EXPRS[c.name](pl.col(c.name))
+            for c in SOURCES[name].columns
+            if c.type == "identifier"
+        ]
+        extracts[name] = frame.with_columns(exprs)
+    return match_addresses(standardise_persons(extracts, AS_OF), extracts["gazetteer"])
+
+
+@pytest.fixture(scope="module")
+def on_duckdb(records: pl.DataFrame, duckdb_config: LinkageConfig) -> Linked:
+    return link_persons(records, duckdb_config)
+
+
+@pytest.fixture(scope="module")
+def on_spark(records: pl.DataFrame, spark_config: LinkageConfig) -> Linked:
+    return link_persons(records, spark_config)
+
+
+def test_spark_jaro_winkler_is_duckdbs_to_the_bit(records: pl.DataFrame, spark_config: LinkageConfig) -> None:
+    """tfident's Spark SQL Jaro-Winkler equals DuckDB's ``jaro_winkler_similarity`` exactly, on every
+    pair of the batch's names and on strings made to stress the matching window and transpositions."""
+    import duckdb
+
+    from tfident.link.spark import (
+        JARO_WINKLER,
+        JARO_WINKLER_AT_LEAST,
+        JARO_WINKLER_AT_LEAST_SQL,
+        JARO_WINKLER_SQL,
+        to_polars,
+        to_spark,
+    )
+
+    names = (
+        pl.concat([records["forename_std"].str.split(" ").list.first(), records["surname_std"]])
+        .drop_nulls()
+        .unique()
+        .sort()
+    )
+    rng = random.Random(5)
+    made = ["".join(rng.choice("ABCA") for _ in range(rng.randint(1, 12))) for _ in range(60)]
+    words = pl.Series("a", [*names.head(80).to_list(), *made, "A", "AB", "BA", "ABCDEFGHIJKLMNOP"])
+    pairs = words.to_frame().join(words.to_frame(), how="cross", suffix="_r").rename({"a_r": "b"})
+    pairs = pl.concat([pairs, pl.DataFrame({"a": ["", "", "A"], "b": ["", "A", None]})]).unique()
+    levels = (0.92, 0.85, 0.7)
+    on_duckdb = duckdb.sql("select a, b, jaro_winkler_similarity(a, b) as jw from pairs").pl()
+    on_duckdb = on_duckdb.with_columns(*(pl.col("jw").ge(t).alias(f"at_{t}") for t in levels))
+    session = spark_session(spark_config)
+    session.sql(JARO_WINKLER_SQL)
+    session.sql(JARO_WINKLER_AT_LEAST_SQL)
+    to_spark(pairs, session).createOrReplaceTempView("tfident_test_pairs")
+    at_least = ", ".join(f"{JARO_WINKLER_AT_LEAST}(a, b, {t}) as `at_{t}`" for t in levels)
+    on_spark = to_polars(session.sql(f"select a, b, {JARO_WINKLER}(a, b) as jw, {at_least} from tfident_test_pairs"))
+    assert on_spark.height == on_duckdb.height > 10_000
+    both = on_duckdb.join(on_spark, on=["a", "b"], how="full", nulls_equal=True, suffix="_spark")
+    for column in ["jw", *(f"at_{t}" for t in levels)]:
+        assert both.filter(pl.col(column).ne_missing(pl.col(f"{column}_spark"))).is_empty(), column
+    assert both.filter(pl.col("b").is_null())["jw_spark"].to_list() == [None]
+    assert both["at_0.85"].sum() > 100  # the levels are reached, not only missed
+
+
+def test_spark_links_the_same_persons_as_duckdb(records: pl.DataFrame, on_duckdb: Linked, on_spark: Linked) -> None:
+    index_duckdb, _ = on_duckdb
+    index_spark, _ = on_spark
+    assert index_duckdb["person_id"].n_unique() < records.height - 100  # the batch does link
+    assert index_spark.equals(index_duckdb)  # the same clusters, hence the same person ids
+
+
+def test_spark_gives_the_same_links_and_probabilities(on_duckdb: Linked, on_spark: Linked) -> None:
+    _, links_duckdb = on_duckdb
+    _, links_spark = on_spark
+    assert links_duckdb.filter(pl.col("match_rule") == "splink").height > 50
+    assert set(links_duckdb["match_rule"]) >= {"splink", "identical", "uncertain"}
+    keys = ["record_key_l", "record_key_r", "match_rule"]
+    assert links_spark.select(keys).equals(links_duckdb.select(keys))  # the same pairs, each in the same band
+    difference = (links_spark["match_probability"] - links_duckdb["match_probability"]).abs().max()
+    assert isinstance(difference, float) and difference <= TOLERANCE
+    for ours, theirs in zip(links_spark["match_weights_json"], links_duckdb["match_weights_json"], strict=True):
+        a, b = json.loads(ours), json.loads(theirs)
+        assert a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)  # every field's weight
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= 1.5e-4  # the JSON's weights are rounded to 4 places
+    return bool(a == b)
+
+
+def test_spark_explains_a_pair_as_duckdb_does(
+    records: pl.DataFrame, on_duckdb: Linked, duckdb_config: LinkageConfig, spark_config: LinkageConfig
+) -> None:
+    _, links = on_duckdb
+    pair = links.filter(pl.col("match_rule") == "splink").sort("match_probability").row(0, named=True)
+    a, b = pair["record_key_l"], pair["record_key_r"]
+    duckdb_steps = explain_pair(records, a, b, duckdb_config)
+    spark_steps = explain_pair(records, a, b, spark_config)
+    assert abs(spark_steps.probability - duckdb_steps.probability) <= TOLERANCE
+    assert [(s.field, s.level) for s in spark_steps.steps] == [(s.field, s.level) for s in duckdb_steps.steps]
+    assert [s.weight for s in spark_steps.steps] == pytest.approx([s.weight for s in duckdb_steps.steps], abs=1e-9)
+
+
+def test_spark_leaves_no_splink_tables_behind(on_spark: Linked, spark_config: LinkageConfig) -> None:
+    session = spark_session(spark_config)
+    assert [t.name for t in session.catalog.listTables() if t.name.startswith("__splink__")] == []
+    checkpoint = session.sparkContext.getCheckpointDir()  # the last linkage's scratch folder, deleted
+    assert checkpoint is not None and checkpoint.startswith("file:")
+    assert not Path(checkpoint.removeprefix("file:")).parent.exists()
