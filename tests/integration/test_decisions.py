@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.engine import Engine, make_url
 
 from tests.unit.review.review_data import NOVEMBER, OCTOBER, frames, run_record
 from tfident.store import current_revision, head_revision, make_engine, metadata, upgrade, write_run
-from tfident.store.engine import alembic_config
+from tfident.store.engine import migrate
 from tfident.store.review import (
     STATUS_NEW,
     STATUS_OPEN,
@@ -176,14 +175,11 @@ def test_the_database_refuses_unknown_decisions_and_closure_reasons(months: Engi
 
 
 def _upgrade_to(url: str, revision: str) -> None:
-    # A plain engine: on SQLite its connections leave foreign keys off, as the table rebuilds of
-    # 0003 need (tfident.store.init_db does the same for `tfident db upgrade`).
-    plain = sa.create_engine(url)
+    engine = make_engine(url)
     try:
-        with plain.begin() as connection:
-            command.upgrade(alembic_config(connection), revision)
+        migrate(engine, revision)
     finally:
-        plain.dispose()
+        engine.dispose()
 
 
 OLD_ROWS = [
@@ -230,7 +226,7 @@ def test_migration_0005_upgrades_a_database_at_0004_keeping_its_decisions(store_
                 {"at": datetime(2026, 11, 2, tzinfo=UTC)},
             )
 
-        assert upgrade(store_url) == head_revision() == "0005"
+        assert upgrade(store_url) == head_revision()
 
         assert _old_rows(engine) == before
         with engine.connect() as connection:
@@ -255,16 +251,12 @@ def test_migration_0005_downgrades_only_without_closures_or_opt_outs(store_url: 
     try:
         before = _write_old_decisions(engine)
         decide(engine, "H1", "closed", closure_reason="moved_away")
-        plain = sa.create_engine(store_url)
-        try:
-            with pytest.raises(RuntimeError, match="cannot downgrade below revision 0005"), plain.begin() as connection:
-                command.downgrade(alembic_config(connection), "0004")
-            with engine.begin() as connection:
-                connection.execute(decisions.delete().where(decisions.c.decision == "closed"))
-            with plain.begin() as connection:
-                command.downgrade(alembic_config(connection), "0004")
-        finally:
-            plain.dispose()
+        with pytest.raises(RuntimeError, match="cannot downgrade below revision 0005"):
+            migrate(engine, "0004", downgrade=True)
+        assert current_revision(engine) == head_revision()  # the refusal rolled every step back
+        with engine.begin() as connection:
+            connection.execute(decisions.delete().where(decisions.c.decision == "closed"))
+        migrate(engine, "0004", downgrade=True)
         assert current_revision(engine) == "0004"
         assert "closure_reason" not in {column["name"] for column in sa.inspect(engine).get_columns("decisions")}
         assert _old_rows(engine) == before

@@ -110,14 +110,17 @@ def init_db(engine: Engine) -> None:
     try:
         if current_revision(engine) == head_revision():
             return
-        _migrate(engine)
+        migrate(engine)
     except sa.exc.SQLAlchemyError as error:
         raise StoreError(f"cannot migrate database {safe_url(engine)}: {error}") from error
     log.info("database %s migrated to revision %s", safe_url(engine), head_revision())
 
 
-def _migrate(engine: Engine) -> None:
-    """Upgrade to head in one transaction, one migrating process at a time.
+def migrate(engine: Engine, revision: str = "head", *, downgrade: bool = False) -> None:
+    """Upgrade (or downgrade) to ``revision`` in one transaction, one migrating process at a time.
+
+    Either every step is applied or none is: a migration that refuses (0005's downgrade
+    while closures exist) leaves the schema and ``alembic_version`` as they were.
 
     On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the write lock) and runs
     with foreign keys off, as SQLite's table rebuilds need (a rebuilt parent table must
@@ -136,7 +139,8 @@ def _migrate(engine: Engine) -> None:
                     connection.execute(
                         sa.text("SELECT pg_advisory_xact_lock(hashtext('tfident.migrate.' || current_schema()))")
                     )
-                command.upgrade(alembic_config(connection), "head")
+                step = command.downgrade if downgrade else command.upgrade
+                step(alembic_config(connection), revision)
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
                     if broken is not None:

@@ -479,10 +479,11 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
     if query.search:
         needle = query.search.strip().lower()
         compact = needle.replace(" ", "")
-        # Correlated on the candidate, so the (run_id, household_id) index finds a family's
-        # few records. It is a LIMIT 1 scalar subquery rather than EXISTS: PostgreSQL turns
-        # an EXISTS under OR into a hashed scan of every record in the table (~0.3 s at
-        # 660,000 records); a LIMITed subquery it must run per candidate, through the index.
+        # Correlated on the candidate, so the (run_id, household_id, forename, surname)
+        # index finds a family's few records and their names without reading the table.
+        # It is a LIMIT 1 scalar subquery rather than EXISTS: PostgreSQL turns an EXISTS
+        # under OR into a hashed scan of every record in the table (~0.3 s at 660,000
+        # records); a LIMITed subquery it must run per candidate, through the index.
         # "forename surname" contains any part of either name, so one LIKE serves all three.
         full_name = (
             sa.func.coalesce(source_records.c.forename, "") + " " + sa.func.coalesce(source_records.c.surname, "")

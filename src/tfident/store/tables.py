@@ -211,7 +211,8 @@ class SourceRecord(Base):
     __table_args__ = (
         sa.Index(None, "run_id", "source", "record_id", unique=True),
         sa.Index(None, "run_id", "person_id"),
-        sa.Index(None, "run_id", "household_id"),
+        # Covers the review list's name search (migration 0006).
+        sa.Index(None, "run_id", "household_id", "forename", "surname"),
     )
 
     run_id: Mapped[str] = mapped_column(RUN_ID, _run_fk(), primary_key=True)
