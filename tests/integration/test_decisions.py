@@ -182,6 +182,8 @@ def _upgrade_to(url: str, revision: str) -> None:
         engine.dispose()
 
 
+LATER_COLUMNS = {"closure_reason", "carried_from"}  # added by 0005 and 0007
+
 OLD_ROWS = [
     {"household_id": "H1", "run_id": "R-OCT", "decision": "accept", "lead_agency": "Early Help", "worker": "W"},
     {"household_id": "H2", "run_id": "R-OCT", "decision": "reject", "reason": "moved away"},
@@ -193,7 +195,7 @@ OLD_ROWS = [
 def _write_old_decisions(engine: Engine) -> list[dict[str, Any]]:
     """Write October's run and decisions as revision 0004 stores them; return them as read back."""
     write_run(engine, run_record("R-OCT", OCTOBER), frames())
-    old_columns = [column for column in decisions.c if column.name != "closure_reason"]
+    old_columns = [column for column in decisions.c if column.name not in LATER_COLUMNS]
     old_table = sa.table("decisions", *[sa.column(column.name) for column in old_columns])
     with engine.begin() as connection:
         for row in OLD_ROWS:
@@ -204,7 +206,7 @@ def _write_old_decisions(engine: Engine) -> list[dict[str, Any]]:
 
 
 def _old_rows(engine: Engine) -> list[dict[str, Any]]:
-    old_columns = [column for column in decisions.c if column.name != "closure_reason"]
+    old_columns = [column for column in decisions.c if column.name not in LATER_COLUMNS]
     with engine.connect() as connection:
         return [dict(row) for row in connection.execute(sa.select(*old_columns).order_by(decisions.c.id)).mappings()]
 

@@ -23,8 +23,10 @@ from tfident.store.review import (
     latest_decisions,
     query_candidates,
 )
+from tfident.store.tables import metadata
 from tfident.synth import synthesise_months
 
+decisions = metadata.tables["decisions"]
 AS_OF = dt.date(2026, 10, 31)
 HOUSEHOLDS = 1000
 CHURN = 0.05
@@ -143,5 +145,44 @@ def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: 
         again = execute_run(months[1], dt.date(2026, 11, 30), store_url, "phase1")
         assert again.run_id == second.run_id and again.reused
         assert list_runs(engine).height == 2
+    finally:
+        engine.dispose()
+
+
+def test_no_member_of_an_attached_family_comes_back_as_new(tmp_path: Path, months: list[Path]) -> None:
+    """Every month-1 household attached, month 2 run: whoever was in one is in a settled household,
+    whether their family kept its id, merged with another or split (decisions carried on publish)."""
+    url = f"sqlite:///{tmp_path / 'carry.db'}"
+    first = execute_run(months[0], AS_OF, url, "phase1")
+    engine = make_engine(url)
+    try:
+        index1 = read_identity_index(engine, first.run_id).filter(pl.col("household_id").is_not_null())
+        with engine.begin() as connection:
+            connection.execute(
+                decisions.insert(),
+                [
+                    {
+                        "household_id": h,
+                        "run_id": first.run_id,
+                        "decision": "accept",
+                        "username": "c1",
+                        "lead_agency": "Early Help",
+                        "worker": "W",
+                        "created_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+                    }
+                    for h in sorted(set(index1["household_id"]))
+                ],
+            )
+        second = execute_run(months[1], dt.date(2026, 11, 30), url, "phase1")
+        events = read_identity_events(engine, second.run_id)
+        changed = events.filter(pl.col("kind").is_in(["household_merge", "household_split"]))
+        assert changed.height > 0, "the churned month should merge or split some households"
+        index2 = read_identity_index(engine, second.run_id).filter(pl.col("household_id").is_not_null())
+        stayed = index2.join(index1.select("person_id"), on="person_id").select("household_id").unique()
+        latest = latest_decisions(engine, stayed["household_id"].to_list())
+        unsettled = sorted(set(stayed["household_id"]) - {h for h, d in latest.items() if d["decision"] == "accept"})
+        assert unsettled == []
+        carried = [d for d in latest.values() if d["carried_from"] is not None]
+        assert carried and all(d["username"] == "tfident" for d in carried)
     finally:
         engine.dispose()

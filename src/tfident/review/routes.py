@@ -647,6 +647,9 @@ async def decide(request: Request, household_id: str, user: CurrentUser = Depend
     values["decision"] = decision
     closure_reason = _clean(form.get("closure_reason"), 32)
     values["closure_reason"] = closure_reason if decision == "closed" else None
+    seen = str(form.get("seen_decision") or "")
+    if seen and not seen.isdigit():
+        raise HTTPException(status_code=400, detail="The form's decision marker is not a number.")
     engine = _engine(request)
     errors = _decision_errors(store.current_status(engine, household_id), values)
     if errors:
@@ -665,9 +668,10 @@ async def decide(request: Request, household_id: str, user: CurrentUser = Depend
                 worker=values["worker"],
                 note=values["note"],
                 closure_reason=values["closure_reason"],
+                seen_decision_id=int(seen) if seen else None,
             ),
         )
-    except store.DecisionRefused as refused:  # the family's status changed since the check above
+    except store.DecisionRefused as refused:  # another decision came first, or the status changed
         errors = {"decision": f"The decision was not saved: {refused}"}
         return _family_page(request, user, household_id, run_id, errors, values, status_code=409)
     detail = {"run_id": run_id, "decision": decision}

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
+from tfident.store.engine import BEGIN_OPTION
 from tfident.store.tables import (
     CLOSURE_REASONS,
     DECISIONS,
@@ -229,6 +230,12 @@ class DecisionInput:
     note: str | None = None
     closure_reason: str | None = None
     """Why an attached family was closed (one of :data:`CLOSURE_REASONS`); ``closed`` only."""
+    seen_decision_id: int | None = None
+    """The id of the latest decision the coordinator saw when deciding (0: none yet).
+
+    When given, the decision is refused if another was recorded since, so two coordinators
+    deciding about one family at the same moment cannot silently overwrite each other.
+    None skips the check (scripts and tests)."""
 
 
 class DecisionRefused(StoreError):
@@ -266,23 +273,70 @@ def current_status(engine: Engine, household_id: str) -> str:
 
 
 def _current_status(connection: sa.Connection, household_id: str) -> str:
-    latest = connection.execute(
-        sa.select(decisions.c.decision)
-        .where(decisions.c.household_id == household_id)
-        .order_by(decisions.c.id.desc())
-        .limit(1)
-    ).scalar()
-    return str(latest) if latest is not None else STATUS_NEW
+    latest = _latest_decision(connection, household_id)
+    return str(latest["decision"]) if latest is not None else STATUS_NEW
+
+
+def _latest_decision(connection: sa.Connection, household_id: str) -> sa.RowMapping | None:
+    return (
+        connection.execute(
+            sa.select(decisions.c.id, decisions.c.decision, decisions.c.username, decisions.c.created_at)
+            .where(decisions.c.household_id == household_id)
+            .order_by(decisions.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+
+
+def latest_decision_id(engine: Engine, household_id: str) -> int:
+    """The id of a household's latest decision, or 0 when it has none (the family page's ``seen`` value)."""
+    with engine.connect() as connection:
+        latest = _latest_decision(connection, household_id)
+    return int(latest["id"]) if latest is not None else 0
+
+
+def lock_decisions(connection: sa.Connection, household_ids: Iterable[str]) -> None:
+    """Hold, until the transaction ends, the right to decide about ``household_ids``.
+
+    On PostgreSQL a transaction-scoped advisory lock per household, taken in sorted order
+    (so two lockers never wait on each other in a cycle); on SQLite the caller's
+    ``BEGIN IMMEDIATE`` already holds the database's single write lock.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for household_id in sorted(set(household_ids)):
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext('tfident.decision.' || :household_id))"),
+            {"household_id": household_id},
+        )
 
 
 def add_decision(engine: Engine, decision: DecisionInput) -> None:
     """Store a decision (who and when are recorded); the latest one about a household counts.
 
-    Raises :class:`DecisionRefused` when it cannot follow the household's latest decision
-    (see :func:`decision_refusal`), e.g. closing a family that is not attached.
+    The family's latest decision is read and the new one written under a lock on the
+    family (:func:`lock_decisions`). Raises :class:`DecisionRefused` when the decision
+    cannot follow the household's latest decision (see :func:`decision_refusal`), e.g.
+    closing a family that is not attached, or when another decision was recorded since
+    the one the coordinator saw (``seen_decision_id``).
     """
-    with engine.begin() as connection:
-        refusal = decision_refusal(_current_status(connection, decision.household_id), decision)
+    with (
+        engine.connect().execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"}) as connection,
+        connection.begin(),
+    ):
+        lock_decisions(connection, [decision.household_id])
+        latest = _latest_decision(connection, decision.household_id)
+        if decision.seen_decision_id is not None and (latest["id"] if latest else 0) != decision.seen_decision_id:
+            if latest is None:  # pragma: no cover - decisions are never deleted while the app runs
+                raise DecisionRefused("the decision this page showed has since been removed; reload the page")
+            raise DecisionRefused(
+                f"{latest['username']} recorded another decision about this family "
+                f"({latest['decision']}, {latest['created_at']:%d %b %Y %H:%M}) after this page was loaded; "
+                "check the decision history and decide again"
+            )
+        refusal = decision_refusal(str(latest["decision"]) if latest else None, decision)
         if refusal is not None:
             raise DecisionRefused(refusal)
         connection.execute(

@@ -366,6 +366,10 @@ class Decision(Base):
     created_at: Mapped[datetime]
     closure_reason: Mapped[str | None] = mapped_column(sa.String(32))
     """Why an attached family's work ended (one of :data:`CLOSURE_REASONS`), on ``closed`` decisions."""
+    carried_from: Mapped[str | None] = mapped_column(KEY)
+    """The household a decision was copied from when its family merged or split (migration 0007).
+
+    Empty for a coordinator's own decisions; see :mod:`tfident.store.carry`."""
 
 
 class LinkConstraint(Base):

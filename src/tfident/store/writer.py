@@ -2,7 +2,8 @@
 
 :func:`write_run` does everything in one transaction: it claims the run's row (status
 ``running``), bulk-writes each frame into its table, then marks the run ``published``
-and any earlier published run of the same month ``superseded``, and records
+and any earlier published run of the same month ``superseded``, copies the decisions that
+must follow families who merged or split (:mod:`tfident.store.carry`), and records
 ``run.published`` in ``audit_log`` (row counts, no personal data). Readers only see
 published (and superseded) runs, so until the commit nothing of the run is visible,
 and if anything fails nothing of it is left but a ``failed`` row in ``runs`` with the
@@ -54,6 +55,7 @@ from sqlalchemy.engine import Engine
 from tfident import __version__
 from tfident.errors import NotFound, StoreError
 from tfident.store.audit import RUN_PUBLISHED, write_audit_row
+from tfident.store.carry import carry_decisions
 from tfident.store.engine import BEGIN_OPTION, safe_url
 from tfident.store.frames import polars_dtype
 from tfident.store.tables import READABLE_STATUSES, RUN_TABLES, metadata, utc_now
@@ -128,6 +130,7 @@ def write_run(engine: Engine, run: RunRecord, frames: Mapping[str, pl.DataFrame]
                     "run %s: %s, %d rows in %.2fs", run.run_id, name, frame.height, time.perf_counter() - table_started
                 )
             superseded = _publish(connection, run)
+            carried = carry_decisions(connection, run.run_id, prepared.get("identity_events"), user=run.username)
             write_audit_row(
                 connection,
                 RUN_PUBLISHED,
@@ -137,6 +140,7 @@ def write_run(engine: Engine, run: RunRecord, frames: Mapping[str, pl.DataFrame]
                     "as_of": run.as_of.isoformat(),
                     "rows": {name: frame.height for name, frame in prepared.items()},
                     "superseded": superseded,
+                    "decisions_carried": carried,
                     "config_hash": run.config_hash,
                     "code_version": run.code_version,
                 },

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import openpyxl
@@ -383,3 +384,48 @@ def test_cli_users_add_reads_the_password_from_stdin(tmp_path: object) -> None:
     assert again.exit_code == 2
     assert "already exists" in again.output
     assert CliRunner().invoke(cli_app, ["serve", "--help"]).exit_code == 0
+
+
+def test_a_decision_from_a_page_loaded_before_another_decision_is_refused(
+    client: TestClient, engine: Engine, signed_in: Callable[[str], str]
+) -> None:
+    """Two coordinators open the family page; the second to submit is told, and nothing of theirs is stored."""
+    token = signed_in("coordinator")
+    page = client.get("/families/H2").text
+    seen = re.search(r'name="seen_decision" value="(\d+)"', page)
+    assert seen is not None and seen.group(1) == "0"
+    first = decide(client, token, "H2", decision="defer", seen_decision="0")
+    assert first.status_code == 303, first.text
+    second = decide(client, token, "H2", decision="reject", reason="no concerns", seen_decision="0")
+    assert second.status_code == 409
+    assert "recorded another decision about this family" in second.text
+    fresh = re.search(r'name="seen_decision" value="(\d+)"', second.text)
+    assert fresh is not None and fresh.group(1) != "0"  # the page shown again carries the new marker
+    assert decide(client, token, "H2", decision="reject", reason="x", seen_decision=fresh.group(1)).status_code == 303
+    assert decide(client, token, "H2", decision="defer", seen_decision="1 OR 1=1").status_code == 400
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(metadata.tables["decisions"].c.decision).order_by(sa.text("id")))
+        assert list(stored.scalars()) == ["defer", "reject"]
+
+
+def test_a_carried_decision_is_marked_in_the_history(
+    client: TestClient, engine: Engine, signed_in: Callable[[str], str]
+) -> None:
+    """A decision copied through a merge shows who it came from in the family's decision history."""
+    with engine.begin() as connection:
+        connection.execute(
+            metadata.tables["decisions"]
+            .insert()
+            .values(
+                household_id="H3",
+                run_id="R-OCT",
+                decision="defer",
+                username="tfident",
+                note="Carried over from household H9: its members came to live in this household.",
+                carried_from="H9",
+                created_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+    signed_in("coordinator")
+    history = client.get("/families/H3").text.split('id="history"')[1]
+    assert "Carried over</strong>" in history and "Carried over from household H9" in history
