@@ -532,4 +532,5 @@ def build_events(world: World, seed: int) -> Events:
     maker = _Maker(world, seed)
     for hh in range(len(world.households.hid)):
         maker.household(hh)
+    world.issued.pnc_serial = max(world.issued.pnc_serial, maker.pnc_serial)
     return maker.ev

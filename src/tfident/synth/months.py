@@ -8,7 +8,9 @@ from the one before and:
   one in four out of the area. As many new households arrive from outside as left, at
   empty addresses (often one a family has just left, so a different family now lives
   there); they bring a full history of events, from before they came (at their old,
-  out-of-area address) and after;
+  out-of-area address) and after. Identifiers first issued in a later month (newcomers'
+  NHS numbers, NINOs and UPNs, the PNC IDs of first arrests) come from ranges above every
+  one issued before (:func:`~tfident.synth.population.newcomer_ranges`);
 * **persisting records**: every record of the month before is in the new extracts with
   the same record id and the same text (an agency's record of a past event does not
   change), except that the record of the school term in progress of a child whose
@@ -34,20 +36,20 @@ from typing import Any
 import polars as pl
 
 from tfident.synth import faults as ft
-from tfident.synth import identifiers as ids
-from tfident.synth.dates import age_at
 from tfident.synth.events import ASB_TOOLS, EVENT_COLUMNS, OUT_OF_WORK, Events, _Maker, build_events
 from tfident.synth.extracts import SOURCE_STREAMS, _Renderer, gazetteer_frame, render_source
 from tfident.synth.population import (
     HOUSEHOLD_KINDS,
     KIDS_KINDS,
-    LA_NUMBER,
     Rand,
     World,
     _make_household,
     _outside_address,
     _PeopleMaker,
+    assign_identifiers,
     build_world,
+    newcomer_pnc_serial,
+    newcomer_ranges,
 )
 
 MOVE_WITHIN_AREA = 0.75
@@ -116,33 +118,6 @@ def first_month(households: int, seed: int, as_of: dt.date) -> MonthState:
     return MonthState(seed, 0, world, events, rows, truth, pl.concat(faults), moved)
 
 
-def _new_identifiers(r: Rand, world: World, people: list[int], month: int) -> None:
-    """NHS numbers, NINOs and UPNs for people who arrived in ``month``, from their own ranges."""
-    p, as_of = world.people, world.as_of
-    stem = 700_000_000 + month * 3_000_000 + r.randint(0, 999_999)
-    nino_serial = 500_000 + month * 10_000 + r.randint(0, 5_000)
-    prefixes = [a + b for a in ids.NINO_FIRST if a != "O" for b in ids.NINO_SECOND if a + b not in ids.NINO_BANNED]
-    upn_serial: dict[tuple[int, int], int] = {}
-    for i in people:
-        while True:
-            stem += r.randint(1, 900)
-            check = ids.nhs_check_digit(str(stem))
-            if check is not None:
-                break
-        p.nhs[i] = f"{stem}{check}"
-        age = age_at(p.dob[i], as_of)
-        if age >= 16:
-            nino_serial += r.randint(1, 40)
-            p.nino[i] = f"{r.pick(prefixes)}{nino_serial % 1_000_000:06d}{r.pick(('A', 'B', 'C', 'D'))}"
-        if 4 <= age <= 20:
-            start_year = p.dob[i].year + 4 + (1 if p.dob[i].month >= 9 else 0)
-            estab = 3000 + world.households.primary[p.hh[i]] % 1000
-            key = (estab, start_year % 100)
-            upn_serial[key] = upn_serial.get(key, 500 + r.randint(0, 50)) + r.randint(1, 3)
-            body = f"{LA_NUMBER}{estab:04d}{start_year % 100:02d}{upn_serial[key] % 1000:03d}"
-            p.upn[i] = ids.make_upn(body)
-
-
 def _churn(
     r: Rand, world: World, previous: dt.date, churn: float, month: int
 ) -> tuple[list[int], list[int], list[int]]:
@@ -195,7 +170,8 @@ def _churn(
         h.secondary.append(world.n_primary + r.randint(0, world.n_secondary - 1))
         h.members[i] = _make_household(maker, i, kind, tier)
         arrived.append(i)
-    _new_identifiers(r, world, list(range(first_new_person, len(world.people))), month)
+    newcomers = range(first_new_person, len(world.people))
+    assign_identifiers(r, world, newcomers, newcomer_ranges(month, len(newcomers), world.issued))
     return moved, left, arrived
 
 
@@ -277,7 +253,7 @@ def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthS
 
     maker = _Maker(w, seed)
     maker.r = Rand(seed, 2000 + k)
-    maker.pnc_serial = 7_000_000 + k * 100_000
+    maker.pnc_serial = newcomer_pnc_serial(k, w.issued)
     for hh in arrived:
         maker.household(hh)
     first_claim = len(maker.ev.cols["benefits"]["person"])
@@ -321,6 +297,7 @@ def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthS
         faults.append(logged)
         for name, values in new.items():
             state.events.cols[source][name].extend(values)
+    w.issued.pnc_serial = max(w.issued.pnc_serial, maker.pnc_serial)
     hid = w.households.hid
     moved_frame = pl.DataFrame(
         {

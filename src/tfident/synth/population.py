@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -153,6 +153,20 @@ class People:
 
 
 @dataclass
+class IssuedIds:
+    """How far identifier issuing has got, so that later months' newcomers can start above it."""
+
+    nhs_stem: int = 0
+    """The last (and highest) NHS number stem issued."""
+    nino_serial: int = 0
+    """The last NINO serial issued, before it is shown modulo 1,000,000."""
+    pnc_serial: int = 0
+    """The last PNC ID serial issued, before it is shown modulo 10,000,000."""
+    upn_serial: dict[tuple[int, int], int] = field(default_factory=dict)
+    """The last UPN serial issued per (establishment number, start year)."""
+
+
+@dataclass
 class World:
     """The error-free synthetic council on the batch date."""
 
@@ -164,6 +178,8 @@ class World:
     schools: list[str]  # school URNs; the last two are a PRU and an AP provider
     n_primary: int
     n_secondary: int
+    issued: IssuedIds = field(default_factory=IssuedIds)
+    """How far identifier issuing has got (NHS numbers, NINOs, UPNs, PNC IDs)."""
 
 
 HOUSEHOLD_KINDS: tuple[tuple[str, float], ...] = (
@@ -388,41 +404,163 @@ def _make_household(mk: _PeopleMaker, hh: int, kind: str, tier: int) -> list[int
     return members
 
 
+NHS_STEM_MAX = 999_999_999
+"""The largest 9-digit NHS number stem."""
+
+NINO_PREFIXES = [a + b for a in ids.NINO_FIRST if a != "O" for b in ids.NINO_SECOND if a + b not in ids.NINO_BANNED]
+"""The two letters a synthetic NINO may start with."""
+
+NEWCOMER_SHARE = 100
+"""When the newcomers of a month cannot have their old NHS range, they get about one
+``NEWCOMER_SHARE``-th (1%) of the stems left above the last one issued (more if even steps of 1
+need more), keeping the rest for later months: a world of 1.2 million people losing and gaining
+15,000 a month runs out after about 40 years of months."""
+
+
+def fit_step(room: int, people: int, smallest: int = 1) -> int:
+    """The largest step (at most 900, at least ``smallest``) between consecutive NHS number stems
+    that takes ``people`` through no more than about ``room`` stems."""
+    # a stem whose check digit would be 10 is skipped: 1.1 steps per person on average
+    return min(900, max(smallest, int(room / max(1, people) / 1.1 / 1.05 * 2) - 1))
+
+
+def stems_needed(people: int, step: int) -> int:
+    """About how many stems ``people`` NHS numbers take in steps of 1 to ``step`` (5% to spare)."""
+    return int(people * 1.1 * 1.05 * (step + 1) / 2) + 1
+
+
 def nhs_step(people: int) -> int:
     """The largest step between consecutive NHS number stems for a world of ``people``: 900,
     or less in worlds so big (over about a million people) that steps of up to 900 would run the
     9-digit stems, which start below 410,000,000, past 999,999,999."""
-    # a stem whose check digit would be 10 is skipped: 1.1 steps per person on average
-    return min(900, max(2, int(589_000_000 / max(1, people) / 1.1 / 1.05 * 2) - 1))
+    return fit_step(589_000_000, people, 2)
 
 
-def _identifiers(r: Rand, world: World) -> None:
-    """Give people their NHS numbers, NINOs (16+) and UPNs (school ages, with a school)."""
-    p, as_of = world.people, world.as_of
-    stem = 400_000_000 + r.randint(0, 9_999_999)
-    nino_serial = r.randint(100_000, 200_000)
-    prefixes = [a + b for a in ids.NINO_FIRST if a != "O" for b in ids.NINO_SECOND if a + b not in ids.NINO_BANNED]
-    upn_serial: dict[tuple[int, int], int] = {}
-    step = nhs_step(len(p))
-    for i in range(len(p)):
+@dataclass(frozen=True)
+class IdRanges:
+    """Where one run of :func:`assign_identifiers` starts its identifiers and how fast they climb.
+
+    NHS number stems start at ``nhs_first`` plus a random 0 to ``nhs_spread`` and climb by 1 to
+    ``nhs_step`` a person (skipping stems whose check digit would be 10); NINO serials start at
+    ``nino_first`` plus 0 to ``nino_spread`` and climb by 1 to ``nino_step`` an adult (shown
+    modulo 1,000,000). A UPN's establishment number is ``estab_base`` plus the primary school's
+    index modulo 1000; the serials of a (school, start year) climb by 1 to 3 a child from
+    ``upn_first`` plus 0 to 50, or from the last serial an earlier run issued if that is higher.
+    """
+
+    nhs_first: int
+    nhs_spread: int
+    nhs_step: int
+    nino_first: int
+    nino_spread: int
+    nino_step: int
+    upn_first: int
+    estab_base: int
+
+
+def world_ranges(people: int) -> IdRanges:
+    """The identifier ranges of the people of a new world of ``people``."""
+    return IdRanges(
+        nhs_first=400_000_000,
+        nhs_spread=9_999_999,
+        nhs_step=nhs_step(people),
+        nino_first=100_000,
+        nino_spread=100_000,
+        nino_step=400,
+        upn_first=0,
+        estab_base=2000,
+    )
+
+
+def _above(old_first: int, last_issued: int, modulus: int) -> int:
+    """Where a newcomers' serial range starts: its old start ``old_first``, or the last serial
+    issued if that is higher, unless the serials (shown modulo ``modulus``) have already gone
+    round once, so that every serial is in use and no range above the others is left."""
+    return old_first if last_issued >= modulus else max(old_first, last_issued)
+
+
+def newcomer_ranges(month: int, newcomers: int, issued: IssuedIds) -> IdRanges:
+    """The identifier ranges of ``newcomers`` people arriving in ``month`` (1 or more), above
+    every identifier ``issued`` before them.
+
+    They are the ranges newcomers always had (NHS stems from 700,000,000 + 3,000,000 a month
+    in steps of up to 900, NINO serials from 500,000 + 10,000 a month, UPN establishment numbers
+    3000 and up, which the world's 2000 to 2999 never meet) whenever those start above the last
+    ones issued (and the old NHS range takes at most half of the stems left above its
+    start), so small worlds keep their numbers. Otherwise NHS stems start at the last stem
+    issued, with a step small enough that the month takes about 1/:data:`NEWCOMER_SHARE` of the
+    stems left below 1,000,000,000; NINO serials start at the last serial issued (while it is
+    below 1,000,000: in worlds of over about 2,300 households the world's own serials go round,
+    and newcomers keep the old range).
+    """
+    nhs_first = 700_000_000 + month * 3_000_000
+    nhs_spread, step = 999_999, 900
+    room = NHS_STEM_MAX - nhs_first
+    if nhs_first < issued.nhs_stem or nhs_spread + stems_needed(newcomers, step) > room // 2:
+        nhs_first = issued.nhs_stem
+        budget = (NHS_STEM_MAX - nhs_first) // NEWCOMER_SHARE
+        nhs_spread = min(999_999, budget // 4)
+        step = fit_step(budget - nhs_spread, newcomers)
+    return IdRanges(
+        nhs_first=nhs_first,
+        nhs_spread=nhs_spread,
+        nhs_step=step,
+        nino_first=_above(500_000 + month * 10_000, issued.nino_serial, 1_000_000),
+        nino_spread=5_000,
+        nino_step=40,
+        upn_first=500,
+        estab_base=3000,
+    )
+
+
+def newcomer_pnc_serial(month: int, issued: IssuedIds) -> int:
+    """The PNC ID serial the arrests of ``month`` (1 or more) count on from: 7,000,000 +
+    100,000 a month, or the last serial issued if that is higher (serials show modulo 10,000,000)."""
+    return _above(7_000_000 + month * 100_000, issued.pnc_serial, 10_000_000)
+
+
+def assign_identifiers(r: Rand, world: World, people: Iterable[int], ranges: IdRanges) -> None:
+    """Give ``people`` NHS numbers, NINOs (16+) and UPNs (school ages, with a school) from
+    ``ranges``, and record in ``world.issued`` where each identifier got to.
+
+    The random draws come in a fixed order (NHS start, NINO start, then per person: NHS steps,
+    NINO step, prefix and suffix, UPN run start and step), so the same seed gives the same numbers.
+    """
+    p, as_of, issued = world.people, world.as_of, world.issued
+    stem = ranges.nhs_first + r.randint(0, ranges.nhs_spread)
+    nino_serial = ranges.nino_first + r.randint(0, ranges.nino_spread)
+    upn_serial: dict[tuple[int, int], int] = {}  # this run's last serial per (establishment, start year)
+    issued_nhs = issued_nino = False
+    for i in people:
         while True:
-            stem += r.randint(1, step)
+            stem += r.randint(1, ranges.nhs_step)
+            if stem > NHS_STEM_MAX:
+                raise ValueError("the synthetic world has run out of 9-digit NHS number stems")
             check = ids.nhs_check_digit(str(stem))
             if check is not None:
                 break
         p.nhs[i] = f"{stem}{check}"
+        issued_nhs = True
         age = age_at(p.dob[i], as_of)
         if age >= 16:
-            nino_serial += r.randint(1, 400)
-            p.nino[i] = f"{r.pick(prefixes)}{nino_serial % 1_000_000:06d}{r.pick(('A', 'B', 'C', 'D'))}"
+            nino_serial += r.randint(1, ranges.nino_step)
+            p.nino[i] = f"{r.pick(NINO_PREFIXES)}{nino_serial % 1_000_000:06d}{r.pick(('A', 'B', 'C', 'D'))}"
+            issued_nino = True
         if 4 <= age <= 20:
             start_year = p.dob[i].year + 4 + (1 if p.dob[i].month >= 9 else 0)
             school = world.households.primary[p.hh[i]]
-            estab = 2000 + school % 1000
+            estab = ranges.estab_base + school % 1000
             key = (estab, start_year % 100)
-            upn_serial[key] = upn_serial.get(key, r.randint(0, 50)) + r.randint(1, 3)
+            fresh = ranges.upn_first + r.randint(0, 50)  # drawn every time, as it always has been
+            start = upn_serial.get(key, max(fresh, issued.upn_serial.get(key, fresh)))  # above earlier runs
+            upn_serial[key] = start + r.randint(1, 3)
             body = f"{LA_NUMBER}{estab:04d}{start_year % 100:02d}{upn_serial[key] % 1000:03d}"
             p.upn[i] = ids.make_upn(body)
+    if issued_nhs:
+        issued.nhs_stem = max(issued.nhs_stem, stem)
+    if issued_nino:
+        issued.nino_serial = max(issued.nino_serial, nino_serial)
+    issued.upn_serial.update(upn_serial)
 
 
 def build_world(households: int, seed: int, as_of: dt.date) -> World:
@@ -503,5 +641,5 @@ def build_world(households: int, seed: int, as_of: dt.date) -> World:
         urn += r.randint(1, 97)
         schools.append(f"{urn:06d}")
     world = World(as_of, addresses, n_gaz, hh, people, schools, n_primary, n_secondary)
-    _identifiers(r, world)
+    assign_identifiers(r, world, range(len(people)), world_ranges(len(people)))
     return world
