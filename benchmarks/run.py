@@ -238,6 +238,15 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s ({seconds / 60:.1f} min)" if seconds >= 120 else f"{seconds:.1f} s"
 
 
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A right-aligned markdown table."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---:|" * len(header),
+        *("| " + " | ".join(cells) + " |" for cells in rows),
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as markdown."""
     rows = report["sizes"]
@@ -260,39 +269,43 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Wall time per step (seconds)",
         "",
-        "| records | households | " + " | ".join(STEPS) + " | total | records / s |",
-        "|" + "---:|" * (len(STEPS) + 4),
-    ]
-    for r in rows:
-        cells = [f"{r['records']:,}", f"{r['households']:,}"]
-        cells += [str(r["steps"].get(s, {}).get("seconds", "-")) for s in STEPS]
-        cells += [f"**{r['seconds']}**", f"{r['records'] / r['seconds']:,.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
+        *_table(
+            ["records", "households", *STEPS, "total", "records / s"],
+            [
+                [f"{r['records']:,}", f"{r['households']:,}"]
+                + [str(r["steps"].get(s, {}).get("seconds", "-")) for s in STEPS]
+                + [f"**{r['seconds']}**", f"{r['records'] / r['seconds']:,.0f}"]
+                for r in rows
+            ],
+        ),
         "",
         "## Peak resident memory per step (MiB)",
         "",
-        "| records | " + " | ".join(STEPS) + " | whole run |",
-        "|" + "---:|" * (len(STEPS) + 2),
-    ]
-    for r in rows:
-        cells = [f"{r['records']:,}"] + [str(r["steps"].get(s, {}).get("peak_mib", "-")) for s in STEPS]
-        cells.append(f"**{r['peak_mib']:,}**")
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
+        *_table(
+            ["records", *STEPS, "whole run"],
+            [
+                [f"{r['records']:,}"]
+                + [str(r["steps"].get(s, {}).get("peak_mib", "-")) for s in STEPS]
+                + [f"**{r['peak_mib']:,}**"]
+                for r in rows
+            ],
+        ),
         "",
         "## Accuracy against truth",
         "",
-        "| records | candidates | person P | person R | family P | family R | generating the batch |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        *_table(
+            ["records", "candidates", "person P", "person R", "family P", "family R", "generating the batch"],
+            [
+                [
+                    f"{r['records']:,}",
+                    f"{r['candidates']:,}",
+                    *(f"{r['scores'][k][m]:.3f}" for k in ("persons", "families") for m in ("precision", "recall")),
+                    f"{r['generate']['seconds']} s",
+                ]
+                for r in rows
+            ],
+        ),
     ]
-    for r in rows:
-        s = r["scores"]
-        lines.append(
-            f"| {r['records']:,} | {r['candidates']:,} | {s['persons']['precision']:.3f} | "
-            f"{s['persons']['recall']:.3f} | {s['families']['precision']:.3f} | {s['families']['recall']:.3f} | "
-            f"{r['generate']['seconds']} s |"
-        )
     time_fit = fit_power(rows, lambda r: r["seconds"])
     memory_fit = fit_power(rows, lambda r: r["peak_mib"])
     if time_fit and memory_fit:

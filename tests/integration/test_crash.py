@@ -100,28 +100,14 @@ if __name__ == "__main__":
 import pytest  # noqa: E402 - the child process above does not need pytest
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from tests.integration.run_rows import rows_of  # noqa: E402
 from tfident.store import (  # noqa: E402
-    RUN_TABLES,
     latest_run_id,
-    metadata,
     read_candidates,
     read_run,
     resolve_run,
     write_run,
 )
-
-
-def rows_of(engine: Engine, run_id: str) -> dict[str, int]:
-    """Rows of ``run_id`` in ``runs`` and in every run table."""
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(
-                sa.select(sa.func.count())
-                .select_from(metadata.tables[name])
-                .where(metadata.tables[name].c.run_id == run_id)
-            ).scalar_one()
-            for name in ("runs", *RUN_TABLES)
-        }
 
 
 @pytest.mark.parametrize("mode", ["between_tables", "mid_table"])

@@ -66,6 +66,7 @@ import pytest  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from tests.integration.run_rows import rows_of  # noqa: E402
 from tfident.checkpoints import CHECKPOINT_DIR_ENV  # noqa: E402
 from tfident.cli import app  # noqa: E402
 from tfident.pipeline import STAGES  # noqa: E402
@@ -75,7 +76,6 @@ from tfident.store import (  # noqa: E402
     export_run,
     latest_run_id,
     list_runs,
-    metadata,
     write_run,
 )
 
@@ -132,21 +132,6 @@ def seed_september(engine: Engine) -> None:
         record,
         {"households": households, "persons": persons, "source_records": records, "candidates": candidates},
     )
-
-
-def rows_of(engine: Engine, run_id: str) -> dict[str, int]:
-    """Rows of ``run_id`` in every run table."""
-    import sqlalchemy as sa
-
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(
-                sa.select(sa.func.count())
-                .select_from(metadata.tables[name])
-                .where(metadata.tables[name].c.run_id == run_id)
-            ).scalar_one()
-            for name in RUN_TABLES
-        }
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +209,7 @@ def test_a_run_killed_after_any_stage_shows_nothing_and_resumes_to_the_same_expo
     assert exports(engine, SEPTEMBER_RUN, tmp_path / "after") == before
     run_id = killed_run_id(engine)
     assert run_id == uninterrupted[0]
-    assert set(rows_of(engine, run_id).values()) == {0}
+    assert set(rows_of(engine, run_id, RUN_TABLES).values()) == {0}
     folder = checkpoint_root / run_id
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     done = list(STAGES[1 : STAGES.index(stage) + 1])
