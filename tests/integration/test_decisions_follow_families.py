@@ -186,3 +186,24 @@ def test_migration_0007_adds_carried_from_keeping_every_decision(store_url: str)
         assert rows() == before
     finally:
         engine.dispose()
+
+
+def test_a_decision_on_last_months_run_follows_the_family_into_this_months_households(months: Engine) -> None:
+    """Decided on October's run after November was published, the decision reaches the households it became."""
+    publish_november(months)
+    decide(months, "H3", "accept", lead_agency="Early Help", worker="W")  # on R-OCT; H3 split into H3 and H5
+    (h5, h5_before) = decision_history(months, "H5")
+    assert (h5["decision"], h5["carried_from"], h5["run_id"], h5_before["decision"]) == (
+        "accept",
+        "H3",
+        "R-NOV",
+        "defer",
+    )
+    decide(months, "H7", "closed", closure_reason="outcomes_achieved")  # H7 merged into H2, which took its accept
+    h2 = decision_history(months, "H2")[0]
+    assert (h2["decision"], h2["closure_reason"], h2["carried_from"]) == ("closed", "outcomes_achieved", "H7")
+    before = count_decisions(months)
+    decide(months, "H1", "defer")  # H1 only moved: nothing to carry
+    assert count_decisions(months) == before + 1
+    decide(months, "H2", "defer", run_id="R-NOV")  # a decision on the latest run carries nowhere
+    assert count_decisions(months) == before + 2

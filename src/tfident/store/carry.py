@@ -24,25 +24,35 @@ month's carry-over treat it as any other) by the user :data:`CARRY_USER`, with
 ``carried_from`` naming the household it came from, a note saying why, and an audit row
 ``decision.carried``. Coordinators see it in the family's decision history and can
 decide again. Running it twice for a run copies nothing more.
+
+A household whose latest decision is itself a copy from one of its parents takes the
+parent's newer decisions too: a decision made on an older month's run after the next
+month was published follows the family forward (:func:`carry_forward`, called by
+:func:`~tfident.store.review.add_decision` through each later published run's events).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from tfident.store.audit import write_audit_row
-from tfident.store.review import lock_decisions
 from tfident.store.tables import SETTLED_DECISIONS, metadata, utc_now
 
 log = logging.getLogger(__name__)
 
 decisions = metadata.tables["decisions"]
+runs = metadata.tables["runs"]
+identity_events = metadata.tables["identity_events"]
+
+Parents = dict[str, dict[str, str]]
+"""``new household id -> {previous household id: event kind}``."""
 
 CARRY_USER = "tfident"
 """The ``username`` of decisions copied by :func:`carry_decisions`."""
@@ -59,7 +69,7 @@ EVENT_WORDS = {
 }
 
 
-def lineage(events: pl.DataFrame | None) -> dict[str, dict[str, str]]:
+def lineage(events: pl.DataFrame | None) -> Parents:
     """``new household id -> {previous household id: event kind}`` from a run's identity events.
 
     Only merges and splits carry decisions; a household's own previous id (the part that
@@ -85,12 +95,39 @@ def choose(current: Mapping[str, Any] | None, inherited: list[Mapping[str, Any]]
     def newest(rows: list[Mapping[str, Any]]) -> Mapping[str, Any]:
         return max(rows, key=lambda row: (row["created_at"], row["id"]))
 
+    # a household whose latest decision was copied from a parent takes that parent's newer ones
+    copied = current is not None and current.get("carried_from") in {row["household_id"] for row in inherited}
+    own = None if copied else current
     settled = [row for row in inherited if row["decision"] in SETTLED_DECISIONS]
-    if settled and (current is None or current["decision"] not in SETTLED_DECISIONS):
-        return newest(settled)
-    if current is None and inherited:
-        return newest(inherited)
-    return None
+    chosen: Mapping[str, Any] | None = None
+    if settled and (own is None or own["decision"] not in SETTLED_DECISIONS):
+        chosen = newest(settled)
+    elif own is None and inherited:
+        chosen = newest(inherited)
+    if (
+        chosen is not None
+        and current is not None
+        and current.get("carried_from") == chosen["household_id"]
+        and current["created_at"] >= chosen["created_at"]
+    ):
+        return None  # already copied
+    return chosen
+
+
+def lock_decisions(connection: sa.Connection, household_ids: Iterable[str]) -> None:
+    """Hold, until the transaction ends, the right to decide about ``household_ids``.
+
+    On PostgreSQL a transaction-scoped advisory lock per household, taken in sorted order
+    (so two lockers never wait on each other in a cycle); on SQLite the caller's
+    ``BEGIN IMMEDIATE`` already holds the database's single write lock.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for household_id in sorted(set(household_ids)):
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext('tfident.decision.' || :household_id))"),
+            {"household_id": household_id},
+        )
 
 
 def carry_decisions(connection: sa.Connection, run_id: str, events: pl.DataFrame | None, *, user: str | None) -> int:
@@ -102,9 +139,56 @@ def carry_decisions(connection: sa.Connection, run_id: str, events: pl.DataFrame
     parents = lineage(events)
     if not parents:
         return 0
-    involved = set(parents) | {old for olds in parents.values() for old in olds}
-    lock_decisions(connection, involved)
-    latest = _latest(connection, involved)
+    lock_decisions(connection, set(parents) | {old for olds in parents.values() for old in olds})
+    copied = _carry(connection, run_id, parents, user)
+    log.info("run %s: %d decision(s) carried over through merges and splits", run_id, copied)
+    return copied
+
+
+def later_lineage(connection: sa.Connection, household_id: str, run_id: str | None) -> list[tuple[str, Parents]]:
+    """The households that ``household_id``, as decided on ``run_id``, became in later published runs.
+
+    One ``(run id, parents)`` per published run after ``run_id``'s batch date whose merges
+    or splits involve the family (``parents`` as :func:`lineage` gives it, restricted to
+    those households), oldest first. Empty for the latest run, which is the usual case.
+    """
+    if run_id is None:
+        return []
+    as_of: date | None = connection.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar()
+    if as_of is None:
+        return []
+    later = connection.execute(
+        sa.select(runs.c.run_id)
+        .where(runs.c.status == "published", runs.c.as_of > as_of)
+        .order_by(runs.c.as_of, runs.c.run_id)
+    ).scalars()
+    family = {household_id}
+    steps: list[tuple[str, Parents]] = []
+    for later_run in later:
+        rows = connection.execute(
+            sa.select(identity_events.c.kind, identity_events.c.old_ids, identity_events.c.new_ids).where(
+                identity_events.c.run_id == later_run, identity_events.c.kind.in_(CARRYING_EVENTS)
+            )
+        ).all()
+        events = pl.DataFrame(rows, schema=["kind", "old_ids", "new_ids"], orient="row")
+        parents = {new: olds for new, olds in lineage(events).items() if family & set(olds)}
+        if parents:
+            steps.append((later_run, parents))
+            family |= set(parents)
+    return steps
+
+
+def carry_forward(connection: sa.Connection, steps: list[tuple[str, Parents]], *, user: str | None) -> int:
+    """After a decision on an older run, copy it along ``steps`` (from :func:`later_lineage`).
+
+    The caller holds the locks of every household in ``steps``; returns how many were copied.
+    """
+    return sum(_carry(connection, run_id, parents, user) for run_id, parents in steps)
+
+
+def _carry(connection: sa.Connection, run_id: str, parents: Parents, user: str | None) -> int:
+    """Copy :func:`choose`'s decision onto each household of ``parents``; return how many were copied."""
+    latest = _latest(connection, set(parents) | {old for olds in parents.values() for old in olds})
     copied = 0
     for household_id in sorted(parents):
         inherited = [latest[old] for old in sorted(parents[household_id]) if old in latest]
@@ -133,7 +217,6 @@ def carry_decisions(connection: sa.Connection, run_id: str, events: pl.DataFrame
             object_type="household",
         )
         copied += 1
-    log.info("run %s: %d decision(s) carried over through merges and splits", run_id, copied)
     return copied
 
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
+from tfident.store.carry import carry_forward, later_lineage, lock_decisions
 from tfident.store.engine import BEGIN_OPTION
 from tfident.store.tables import (
     CLOSURE_REASONS,
@@ -297,22 +298,6 @@ def latest_decision_id(engine: Engine, household_id: str) -> int:
     return int(latest["id"]) if latest is not None else 0
 
 
-def lock_decisions(connection: sa.Connection, household_ids: Iterable[str]) -> None:
-    """Hold, until the transaction ends, the right to decide about ``household_ids``.
-
-    On PostgreSQL a transaction-scoped advisory lock per household, taken in sorted order
-    (so two lockers never wait on each other in a cycle); on SQLite the caller's
-    ``BEGIN IMMEDIATE`` already holds the database's single write lock.
-    """
-    if connection.dialect.name != "postgresql":
-        return
-    for household_id in sorted(set(household_ids)):
-        connection.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext('tfident.decision.' || :household_id))"),
-            {"household_id": household_id},
-        )
-
-
 def add_decision(engine: Engine, decision: DecisionInput) -> None:
     """Store a decision (who and when are recorded); the latest one about a household counts.
 
@@ -320,13 +305,16 @@ def add_decision(engine: Engine, decision: DecisionInput) -> None:
     family (:func:`lock_decisions`). Raises :class:`DecisionRefused` when the decision
     cannot follow the household's latest decision (see :func:`decision_refusal`), e.g.
     closing a family that is not attached, or when another decision was recorded since
-    the one the coordinator saw (``seen_decision_id``).
+    the one the coordinator saw (``seen_decision_id``). A decision made on an older run
+    also follows the family into the households it merged or split into in later
+    published runs (:func:`~tfident.store.carry.carry_forward`).
     """
     with (
         engine.connect().execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"}) as connection,
         connection.begin(),
     ):
-        lock_decisions(connection, [decision.household_id])
+        later = later_lineage(connection, decision.household_id, decision.run_id)
+        lock_decisions(connection, [decision.household_id, *(x for _, parents in later for x in parents)])
         latest = _latest_decision(connection, decision.household_id)
         if decision.seen_decision_id is not None and (latest["id"] if latest else 0) != decision.seen_decision_id:
             if latest is None:  # pragma: no cover - decisions are never deleted while the app runs
@@ -353,6 +341,7 @@ def add_decision(engine: Engine, decision: DecisionInput) -> None:
                 created_at=utc_now(),
             )
         )
+        carry_forward(connection, later, user=decision.username)
 
 
 def _latest_decision_ids() -> sa.Subquery:

@@ -77,3 +77,13 @@ def test_a_settled_family_is_never_left_unsettled_by_the_carry(current: str | No
         assert chosen == max(same_kind, key=lambda r: (r["created_at"], r["id"]))
     if own is not None and chosen is None:
         assert after == current
+
+
+def test_a_copied_decision_gives_way_to_its_parents_newer_decision() -> None:
+    """A household whose status was copied from a parent takes the parent's later decision, once."""
+    copy = {**row(7, "accept", "H2", day=2), "carried_from": "H1"}
+    newer = row(9, "closed", "H1", day=5)
+    assert choose(copy, [newer]) == newer
+    copied_again = {**row(10, "closed", "H2", day=6), "carried_from": "H1"}
+    assert choose(copied_again, [newer]) is None  # the copy is newer than its source: nothing to do
+    assert choose(copy, [row(3, "accept", "H1", day=1)]) is None  # the source it was copied from
