@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from polars.testing import assert_frame_equal
 from sqlalchemy.engine import Engine
 
+from tests.integration.run_rows import rows_of
 from tfident.errors import NotFound, StoreError
 from tfident.store import (
     EXPORT_COLUMNS,
@@ -177,15 +178,7 @@ def sample_frames() -> dict[str, pl.DataFrame]:
 
 def count_rows(engine: Engine, run_id: str) -> dict[str, int]:
     """Rows per run table for one run."""
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(
-                sa.select(sa.func.count())
-                .select_from(metadata.tables[name])
-                .where(metadata.tables[name].c.run_id == run_id)
-            ).scalar_one()
-            for name in RUN_TABLES
-        }
+    return rows_of(engine, run_id, RUN_TABLES)
 
 
 # ---------------------------------------------------------------------------- migrations
