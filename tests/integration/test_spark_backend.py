@@ -18,6 +18,7 @@ import polars as pl
 import pyspark  # noqa: F401 - the `spark` extra must be installed (make install syncs every extra)
 import pytest
 
+from tests.synthetic_records import synthetic_records
 from tfident.link import LinkageConfig, link_persons, load_linkage_config
 from tfident.link.explain import explain_pair
 from tfident.link.spark import spark_session, stop_spark
@@ -51,21 +52,7 @@ def spark_config(duckdb_config: LinkageConfig) -> Iterator[LinkageConfig]:
 @pytest.fixture(scope="module")
 def records() -> pl.DataFrame:
     """The standardised, address-matched person records of a 150-household synthetic batch."""
-    from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
-    from tfident.ingest.schema import SOURCES
-    from tfident.standardise import match_addresses, standardise_persons
-    from tfident.synth import generate_batch
-
-    batch = generate_batch(150, 11, AS_OF)
-    extracts = {}
-    for name, frame in batch.extracts.items():
-        exprs = [
-            uprn_expr(pl.col("uprn")).alias("uprn") if c.name == "uprn" else IDENTIFIER_EXPRS[c.name](pl.col(c.name))
-            for c in SOURCES[name].columns
-            if c.type == "identifier"
-        ]
-        extracts[name] = frame.with_columns(exprs)
-    return match_addresses(standardise_persons(extracts, AS_OF), extracts["gazetteer"])
+    return synthetic_records(150, 11, AS_OF)[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
+from tests.synthetic_records import typed_extracts
 from tfident.evaluate import score_pairs
 from tfident.households import assign_households
-from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
-from tfident.ingest.schema import SOURCES
 from tfident.link import link_persons, load_linkage_config
 from tfident.standardise import match_addresses, standardise_persons
 from tfident.synth import generate_batch
@@ -18,27 +17,10 @@ from tfident.synth import generate_batch
 D = date(2026, 10, 31)
 
 
-def typed(extracts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The synthetic extracts as ingest hands them on: identifiers normalised, UPRN Int64, line."""
-    out = {}
-    for name, frame in extracts.items():
-        exprs = [
-            uprn_expr(pl.col("uprn")).alias("uprn")
-            if c.name == "uprn"
-            else IDENTIFIER_EXPRS[c.name](pl.col(c.name)).alias(c.name)
-            for c in SOURCES[name].columns
-            if c.type == "identifier"
-        ]
-        out[name] = (
-            frame.with_columns(exprs).with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
-        )
-    return out
-
-
 @pytest.fixture(scope="module")
 def run() -> dict[str, pl.DataFrame]:
     batch = generate_batch(300, 3, D)
-    extracts = typed(batch.extracts)
+    extracts = typed_extracts(batch.extracts)
     records = match_addresses(standardise_persons(extracts, D), extracts["gazetteer"])
     index, links = link_persons(records, load_linkage_config())
     residents, households = assign_households(records, index, D)

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tests.synthetic_records import typed_extracts
 from tfident.errors import ConfigError
 from tfident.link import CONSTRAINTS_SCHEMA, LinkageConfig, Thresholds, link_persons, load_linkage_config, person_id_for
 from tfident.link.config import read_model_file
@@ -429,21 +430,12 @@ def test_comparison_levels(level_scores: pl.DataFrame, linkage: LinkageConfig, c
 
 def test_accuracy_on_a_small_synthetic_batch() -> None:
     from tfident.evaluate import score_cross_source_pairs, score_pairs
-    from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
-    from tfident.ingest.schema import SOURCES
     from tfident.standardise import match_addresses, standardise_persons
     from tfident.synth import generate_batch
 
     as_of = date(2026, 10, 31)
     batch = generate_batch(400, 7, as_of)
-    extracts = {}
-    for name, frame in batch.extracts.items():
-        exprs = [
-            uprn_expr(pl.col("uprn")).alias("uprn") if c.name == "uprn" else IDENTIFIER_EXPRS[c.name](pl.col(c.name))
-            for c in SOURCES[name].columns
-            if c.type == "identifier"
-        ]
-        extracts[name] = frame.with_columns(exprs)
+    extracts = typed_extracts(batch.extracts)
     records = match_addresses(standardise_persons(extracts, as_of), extracts["gazetteer"])
     index, _ = link_persons(records, load_linkage_config())
     scored = batch.truth_persons.join(index, on=["source", "record_id"])
