@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -648,7 +649,7 @@ async def decide(request: Request, household_id: str, user: CurrentUser = Depend
     closure_reason = _clean(form.get("closure_reason"), 32)
     values["closure_reason"] = closure_reason if decision == "closed" else None
     seen = str(form.get("seen_decision") or "")
-    if seen and not seen.isdigit():
+    if seen and not re.fullmatch(r"[0-9]{1,18}", seen):
         raise HTTPException(status_code=400, detail="The form's decision marker is not a number.")
     engine = _engine(request)
     errors = _decision_errors(store.current_status(engine, household_id), values)

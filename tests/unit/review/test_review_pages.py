@@ -402,7 +402,8 @@ def test_a_decision_from_a_page_loaded_before_another_decision_is_refused(
     fresh = re.search(r'name="seen_decision" value="(\d+)"', second.text)
     assert fresh is not None and fresh.group(1) != "0"  # the page shown again carries the new marker
     assert decide(client, token, "H2", decision="reject", reason="x", seen_decision=fresh.group(1)).status_code == 303
-    assert decide(client, token, "H2", decision="defer", seen_decision="1 OR 1=1").status_code == 400
+    for bad in ("1 OR 1=1", "\u00b2", "9" * 5000):  # not a number, a Unicode digit, too long for an id
+        assert decide(client, token, "H2", decision="defer", seen_decision=bad).status_code == 400
     with engine.connect() as connection:
         stored = connection.execute(sa.select(metadata.tables["decisions"].c.decision).order_by(sa.text("id")))
         assert list(stored.scalars()) == ["defer", "reject"]
