@@ -308,7 +308,7 @@ def train(
     u by random sampling (fixed seed), m by EM; monthly runs load the saved model and
     only predict. Train on a batch that no test or evaluation scores against.
     """
-    from tfident.config import CONFIG_DIR
+    from tfident.config import config_path
     from tfident.ingest import load_sources_mapping
     from tfident.link import load_linkage_config
     from tfident.link.training import train_model, write_model
@@ -317,8 +317,8 @@ def train(
     if not extracts.is_dir():
         raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
     batch_date = as_of or date.today()
-    config = load_linkage_config(CONFIG_DIR / "linkage.yaml", with_model=False)
-    batch = ingest_stage(extracts, load_sources_mapping(CONFIG_DIR / "sources.yaml"))
+    config = load_linkage_config(config_path("linkage.yaml"), with_model=False)
+    batch = ingest_stage(extracts, load_sources_mapping(config_path("sources.yaml")))
     persons = standardise_stage(batch, batch_date)
     training_data = {
         "extracts": extracts.name,

@@ -1,14 +1,23 @@
-"""Loading configuration files (YAML) into frozen pydantic models.
+"""Loading configuration files (YAML) into frozen pydantic models, and finding them.
 
 Each stage declares its own models (``ingest.mapping``, ``criteria.pack``, ...); this
 module only turns a file into a model, and a bad file into one ``ConfigError`` that
 names the file, every bad key and what was expected.
+
+Where files come from (layered, one whole file at a time):
+
+1. the council's own folder, ``--config DIR`` or ``TFIDENT_CONFIG_DIR``: a file there
+   (``sources.yaml``, ``criteria/phase2.yaml``, ``models/person_model.json``, ...)
+   replaces the default of the same relative path;
+2. the defaults shipped with tfident: the repository's ``config/`` in a checkout, a copy
+   of it inside the package (``tfident/defaults``) in an installed wheel.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,10 +26,55 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tfident.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
-"""The repository's committed config folder (used when running from a checkout)."""
+CONFIG_DIR_ENV = "TFIDENT_CONFIG_DIR"
+"""Environment variable: the council's config folder, layered over the defaults."""
+
+_PACKAGED_DEFAULTS = Path(__file__).resolve().parent / "defaults"
+_CHECKOUT_DEFAULTS = Path(__file__).resolve().parents[2] / "config"
+
+DEFAULTS_DIR = _PACKAGED_DEFAULTS if _PACKAGED_DEFAULTS.is_dir() else _CHECKOUT_DEFAULTS
+"""The default configuration shipped with tfident: inside the package in an installed
+wheel, the repository's ``config/`` in a source checkout."""
+
+CONFIG_DIR = DEFAULTS_DIR
+"""Kept for readers of the defaults (tests, tools): prefer :func:`config_path`."""
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def override_dir() -> Path | None:
+    """The council's config folder (``TFIDENT_CONFIG_DIR``), or None; an error if it is not a folder."""
+    configured = os.environ.get(CONFIG_DIR_ENV, "").strip()
+    if not configured:
+        return None
+    path = Path(configured).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"{CONFIG_DIR_ENV}={configured}: not a folder (expected a config folder such as config/)")
+    return path
+
+
+def config_dirs() -> list[Path]:
+    """Config folders in the order files are looked up: the council's (if any), then the defaults."""
+    own = override_dir()
+    return [own, DEFAULTS_DIR] if own is not None else [DEFAULTS_DIR]
+
+
+def config_path(relative: str | Path) -> Path:
+    """The file ``relative`` (e.g. ``"sources.yaml"``) from the first config folder that has it.
+
+    When no folder has it, the default's path is returned, so the error that follows
+    names where tfident looked last.
+    """
+    for folder in config_dirs():
+        candidate = folder / relative
+        if candidate.exists():
+            return candidate
+    return DEFAULTS_DIR / relative
+
+
+def config_names(folder: str) -> list[str]:
+    """Stems of the YAML files in ``folder`` (e.g. ``"criteria"``) across every config folder, sorted."""
+    return sorted({p.stem for d in config_dirs() for p in (d / folder).glob("*.yaml")})
 
 
 class StrictModel(BaseModel):

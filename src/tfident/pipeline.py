@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from tfident import __version__
-from tfident.config import CONFIG_DIR, config_hash
+from tfident.config import config_hash, config_path
 from tfident.criteria import RulePack, evaluate_criteria, load_pack
 from tfident.households import assign_households
 from tfident.identity import carry_over_ids, empty_events
@@ -75,14 +75,14 @@ class RunConfig:
         return json.dumps(payload, sort_keys=True)
 
 
-def load_run_config(criteria: str = "phase1", config_dir: Path = CONFIG_DIR) -> RunConfig:
-    """Load and validate every configuration file a run uses."""
+def load_run_config(criteria: str = "phase1") -> RunConfig:
+    """Load and validate every configuration file a run uses, from the config folders (:mod:`tfident.config`)."""
     return RunConfig(
-        sources=load_sources_mapping(config_dir / "sources.yaml"),
-        linkage=load_linkage_config(config_dir / "linkage.yaml"),
+        sources=load_sources_mapping(config_path("sources.yaml")),
+        linkage=load_linkage_config(config_path("linkage.yaml")),
         pack=load_pack(criteria),
-        ranking=load_ranking_config(config_dir / "ranking.yaml"),
-        addresses=load_address_config(config_dir / "addresses.yaml"),
+        ranking=load_ranking_config(config_path("ranking.yaml")),
+        addresses=load_address_config(config_path("addresses.yaml")),
     )
 
 

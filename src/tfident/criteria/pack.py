@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from tfident.config import CONFIG_DIR, StrictModel, load_yaml
+from tfident.config import StrictModel, config_names, config_path, load_yaml
 from tfident.errors import ConfigError
 from tfident.ingest.schema import SOURCES
 
@@ -335,13 +335,13 @@ def _check_codes(source: str, filters: CodeFilter) -> None:
 
 
 def resolve_pack_path(name_or_path: str | Path) -> Path:
-    """Turn ``phase1``/``phase2`` into ``config/criteria/<name>.yaml``; a path is used as given."""
+    """Turn ``phase1``/``phase2`` into ``criteria/<name>.yaml`` of the config folders; a path is used as given."""
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text:
         return Path(name_or_path)
-    path = CONFIG_DIR / "criteria" / f"{text}.yaml"
+    path = config_path(f"criteria/{text}.yaml")
     if not path.exists():
-        known = sorted(p.stem for p in (CONFIG_DIR / "criteria").glob("*.yaml"))
+        known = config_names("criteria")
         raise ConfigError(f"unknown criteria pack {text!r}; choose from {', '.join(known) or '(none found)'}")
     return path
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tfident.config import CONFIG_DIR, StrictModel, load_model
+from tfident.config import StrictModel, config_path, load_model
 from tfident.errors import ConfigError
 
 KEY_COLUMNS: tuple[str, ...] = (
@@ -259,7 +259,13 @@ class LinkageConfig(StrictModel):
     def model_path(self) -> Path:
         """Where the model file is."""
         path = Path(self.model)
-        return path if path.is_absolute() else Path(self.config_dir or CONFIG_DIR) / path
+        if path.is_absolute():
+            return path
+        if self.config_dir:
+            beside = Path(self.config_dir) / path
+            if beside.exists():
+                return beside
+        return config_path(path)
 
 
 def read_model_file(path: Path) -> dict[str, Any]:
@@ -275,10 +281,15 @@ def read_model_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_linkage_config(path: Path = CONFIG_DIR / "linkage.yaml", *, with_model: bool = True) -> LinkageConfig:
-    """Load and validate ``config/linkage.yaml`` (or ``path``), with the model's version and hash."""
+def load_linkage_config(path: Path | None = None, *, with_model: bool = True) -> LinkageConfig:
+    """Load and validate ``linkage.yaml`` from the config folders (or ``path``), with the model's version and hash.
+
+    A relative model path is looked up beside the linkage file first, then in the config
+    folders (so a council's ``linkage.yaml`` can keep the shipped model).
+    """
     import hashlib
 
+    path = path or config_path("linkage.yaml")
     config = load_model(path, LinkageConfig).model_copy(update={"config_dir": str(path.parent)})
     if not with_model:
         return config

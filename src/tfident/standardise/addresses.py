@@ -51,7 +51,7 @@ import polars as pl
 from pydantic import Field, field_validator
 from rapidfuzz import fuzz, process
 
-from tfident.config import CONFIG_DIR, StrictModel, load_model
+from tfident.config import StrictModel, config_path, load_model
 from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
 
 STREET_TYPES: dict[str, str] = {
@@ -126,7 +126,7 @@ class AddressConfig(StrictModel):
 
 def load_address_config(path: Path | None = None) -> AddressConfig:
     """Load ``config/addresses.yaml`` (or ``path``)."""
-    return load_model(path or CONFIG_DIR / "addresses.yaml", AddressConfig)
+    return load_model(path or config_path("addresses.yaml"), AddressConfig)
 
 
 _FLAT_WORDS = r"\b(?:APARTMENT|APT|FLT|UNIT)\b"

@@ -9,6 +9,7 @@ Close an engine with ``engine.dispose()`` when done.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,37 @@ BEGIN_OPTION = "tfident_sqlite_begin"
 """Execution option naming the SQLite ``BEGIN`` to use (``"BEGIN IMMEDIATE"`` for writers)."""
 
 
+DATABASE_URL_ENV = "TFIDENT_DATABASE_URL"
+DATABASE_URL_FILE_ENV = "TFIDENT_DATABASE_URL_FILE"
+"""Environment variables naming the database: the URL itself, or a file holding it (a secret
+mounted by systemd's ``LoadCredential=`` or a 0600 file), so a password never sits on a
+command line, in Prefect's parameters or in the process list."""
+
+
 def default_url() -> str:
-    """The URL used when none is given: an SQLite file ``tfident.db`` in the working folder."""
+    """The URL used when ``--db`` is not given.
+
+    ``TFIDENT_DATABASE_URL``, else the first line of the file ``TFIDENT_DATABASE_URL_FILE``
+    names, else an SQLite file ``tfident.db`` in the working folder.
+    """
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    file = os.environ.get(DATABASE_URL_FILE_ENV, "").strip()
+    if file:
+        try:
+            lines = Path(file).expanduser().read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise StoreError(f"{DATABASE_URL_FILE_ENV}={file}: cannot read it ({error.strerror})") from None
+        url = next((line.strip() for line in lines if line.strip()), "")
+        if not url:
+            raise StoreError(f"{DATABASE_URL_FILE_ENV}={file}: the file is empty (expected an SQLAlchemy URL)")
+        return url
     return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` (default: SQLite ``tfident.db`` in the working folder).
+    """Create an engine for ``url`` (default: :func:`default_url`).
 
     SQLite connections use write-ahead logging, enforce foreign keys, wait up to 30 s
     for a lock, and get real transactions (SQLAlchemy, not the driver, emits ``BEGIN``),
@@ -44,7 +69,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url or default_url())
     except sa.exc.ArgumentError as error:
-        raise StoreError(f"--db {url!r} is not an SQLAlchemy URL (e.g. sqlite:///tfident.db): {error}") from None
+        where = f"--db {url!r}" if url else "the database URL (TFIDENT_DATABASE_URL or its file)"
+        raise StoreError(f"{where} is not an SQLAlchemy URL (e.g. sqlite:///tfident.db): {error}") from None
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:

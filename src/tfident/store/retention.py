@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
-from tfident.config import CONFIG_DIR, StrictModel, load_model
+from tfident.config import StrictModel, config_path, load_model
 from tfident.errors import StoreError
 from tfident.store.audit import RETENTION_PURGED, acting_user, write_audit_row
 from tfident.store.engine import BEGIN_OPTION, safe_url
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 runs = metadata.tables["runs"]
 
-RETENTION_FILE = CONFIG_DIR / "retention.yaml"
+RETENTION_FILE = "retention.yaml"
+"""The retention file, relative to the config folders."""
 PERSONAL_TABLES: tuple[str, ...] = (
     "source_records",
     "persons",
@@ -59,7 +60,7 @@ class RetentionConfig(StrictModel):
 
 def load_retention_config(path: Path | None = None) -> RetentionConfig:
     """Read and validate the retention config (default ``config/retention.yaml``)."""
-    return load_model(path or RETENTION_FILE, RetentionConfig)
+    return load_model(path or config_path(RETENTION_FILE), RetentionConfig)
 
 
 def cutoff_date(today: date, months: int) -> date:
