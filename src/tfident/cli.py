@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from tfident.errors import TfidentError
+from tfident.errors import TfidentError, exit_code
 
 app = typer.Typer(
     name="tfident",
@@ -54,12 +54,16 @@ def _parse_date(value: str) -> date:
 AsOf = Annotated[date, typer.Option("--as-of", parser=_parse_date, metavar="YYYY-MM-DD", help="The batch date D.")]
 DbUrl = Annotated[
     str | None,
-    typer.Option("--db", help="SQLAlchemy URL; default: SQLite file tfident.db in the working folder."),
+    typer.Option(
+        "--db",
+        help="SQLAlchemy URL; default: TFIDENT_DATABASE_URL (or the file TFIDENT_DATABASE_URL_FILE names), "
+        "else the SQLite file tfident.db in the working folder.",
+    ),
 ]
 
 
 def _handle_errors(func: F) -> F:
-    """Turn tfident errors into exit code 2 with one message; other errors into exit 1."""
+    """Turn tfident errors into one message and exit code 2 (bad input) or 3 (environment); other errors into 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -69,7 +73,7 @@ def _handle_errors(func: F) -> F:
             if _state["debug"]:
                 raise
             err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(exit_code(error)) from None
         except (TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as error:
@@ -85,9 +89,26 @@ def _handle_errors(func: F) -> F:
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
+    config_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="DIR",
+            envvar="TFIDENT_CONFIG_DIR",
+            help="The council's config folder; its files replace the shipped defaults of the same name.",
+        ),
+    ] = None,
 ) -> None:
     """tfident: monthly identification of families from agency extracts."""
+    import os
+
+    from tfident.config import CONFIG_DIR_ENV
+
     _state["debug"] = debug
+    if config_dir is not None:
+        if not config_dir.is_dir():
+            raise typer.BadParameter(f"{config_dir} is not a folder", param_hint="--config")
+        os.environ[CONFIG_DIR_ENV] = str(config_dir.resolve())  # read by every loader, and by Prefect's workers
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -401,7 +422,9 @@ def serve(
     finally:
         engine.dispose()
     if db:
-        os.environ["TFIDENT_DB"] = db
+        from tfident.store.engine import DATABASE_URL_ENV
+
+        os.environ[DATABASE_URL_ENV] = db  # for the app factory in this process; never on a command line
     err_console.print(f"Review app on http://{host}:{port}/ (Ctrl+C to stop)")
     # The app is named, not imported: the cli and review layers stay independent (import-linter).
     uvicorn.run(

@@ -10,12 +10,18 @@
     │   ├── MissingColumn         a required column is absent
     │   ├── DuplicateHeader       a column name appears twice in the header
     │   └── TruncatedFile         the file ends part-way through a row
+    │   └── BatchRefused          an inbox folder is incomplete, already processed or stale
     ├── LinkageError              person linkage cannot proceed
     ├── StoreError                the database cannot be read or written as asked
-    │   └── RunLocked             another run of the same month is in progress
+    │   ├── RunLocked             another run of the same month is in progress   (environment)
+    │   ├── DatabaseUnavailable   the database cannot be reached                 (environment)
+    │   └── SchemaOutOfDate       the schema is behind this tfident; run `tfident db upgrade` (environment)
     └── NotFound                  a run, household or record id does not exist
 
-Only ``tfident.cli`` catches these: exit code 2 for bad input, 1 for a bug.
+``EnvironmentFault`` marks the errors of the machine rather than of the data (a database
+that is down, a lock held by another run, a schema not yet upgraded). Only ``tfident.cli``
+catches these: exit code 2 for bad input, 3 for the environment, 1 for a bug.
+:data:`TRANSIENT` lists the faults worth retrying with backoff; bad data never is.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ class TruncatedFile(ExtractError):
     """An extract ends part-way through a row."""
 
 
+class BatchRefused(ExtractError):
+    """An inbox folder cannot be run: not complete, already processed, or older than the last published run."""
+
+
 class LinkageError(TfidentError):
     """Person linkage cannot proceed."""
 
@@ -65,7 +75,11 @@ class StoreError(TfidentError):
     """The database cannot be read or written as asked."""
 
 
-class RunLocked(StoreError):
+class EnvironmentFault(TfidentError):
+    """The machine, not the data, stopped the run (exit code 3): the database, a lock, the schema."""
+
+
+class RunLocked(StoreError, EnvironmentFault):
     """Another run of the same month holds the month's lock; the message names it."""
 
     def __init__(self, message: str, *, month: str, holder: str | None = None) -> None:
@@ -76,3 +90,24 @@ class RunLocked(StoreError):
 
 class NotFound(TfidentError):
     """A run, household or record id does not exist."""
+
+
+class DatabaseUnavailable(StoreError, EnvironmentFault):
+    """The database cannot be reached (down, refusing connections, or its file cannot be opened)."""
+
+
+class SchemaOutOfDate(StoreError, EnvironmentFault):
+    """The database schema is behind this version of tfident; ``tfident db upgrade`` (as the owner) brings it up."""
+
+
+TRANSIENT: tuple[type[TfidentError], ...] = (DatabaseUnavailable, RunLocked)
+"""Faults that may pass by themselves: an unattended run retries them with backoff."""
+
+
+def exit_code(error: BaseException) -> int:
+    """The command line's exit code for ``error``: 2 bad input, 3 environment, 1 a bug."""
+    if isinstance(error, EnvironmentFault):
+        return 3
+    if isinstance(error, TfidentError):
+        return 2
+    return 1

@@ -181,14 +181,14 @@ def test_the_stale_timeout_is_configurable(monkeypatch: pytest.MonkeyPatch) -> N
 # -------------------------------------------------------------------- tfident run
 
 
-def test_tfident_run_exits_2_naming_the_run_that_holds_the_month(
+def test_tfident_run_exits_3_naming_the_run_that_holds_the_month(
     engine: Engine, store_url: str, sample_batch: Path
 ) -> None:
-    """It stops a second run of a locked month with exit 2 and the holder's run id; it runs once freed."""
+    """It stops a second run of a locked month with exit 3 (environment) and the holder's run id; it runs once freed."""
     args = ["run", "--extracts", str(sample_batch), "--as-of", "2026-10-31", "--db", store_url, "--no-prefect"]
     with acquire_month_lock(engine, MONTH, "R-holder"):
         result = CliRunner().invoke(app, args)
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == 3, result.output
         assert "locked by run R-holder" in " ".join(result.output.split())
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -56,10 +56,10 @@ class Settings:
 
 
 def create_app_from_environment() -> FastAPI:
-    """The app for ``tfident serve`` (a uvicorn factory): the database URL comes from ``TFIDENT_DB``."""
+    """The app for ``tfident serve`` (a uvicorn factory): the database is ``TFIDENT_DATABASE_URL`` (or its file)."""
     from tfident.store import init_db, make_engine
 
-    engine = make_engine(os.environ.get("TFIDENT_DB") or None)
+    engine = make_engine(None)
     init_db(engine)
     return create_app(engine)
 
