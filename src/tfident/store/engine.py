@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 
-from tfident.errors import StoreError
+from tfident.errors import DatabaseUnavailable, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,24 @@ def head_revision() -> str:
     return head
 
 
+def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
+    """The error for a database that cannot be reached (no row values, no password)."""
+    original = getattr(error, "orig", None) or error
+    first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return DatabaseUnavailable(f"cannot reach database {safe_url(engine)}: {first}")
+
+
+def connect(engine: Engine) -> sa.Connection:
+    """A connection, or :class:`DatabaseUnavailable` when the database is down or cannot be opened."""
+    try:
+        return engine.connect()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise unavailable(engine, error) from error
+
+
 def current_revision(engine: Engine) -> str | None:
     """The migration revision the database is at, or None when it was never migrated."""
-    with engine.connect() as connection:
+    with connect(engine) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -133,9 +148,9 @@ def init_db(engine: Engine) -> None:
     It is safe to call on every start: a database already at the newest revision is left
     as it is.
     """
+    if current_revision(engine) == head_revision():  # DatabaseUnavailable when it cannot be reached
+        return
     try:
-        if current_revision(engine) == head_revision():
-            return
         migrate(engine)
     except sa.exc.SQLAlchemyError as error:
         raise StoreError(f"cannot migrate database {safe_url(engine)}: {error}") from error
