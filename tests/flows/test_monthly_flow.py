@@ -27,21 +27,31 @@ def test_it_equals_the_plain_pipeline(sample_batch: Path, as_of: date) -> None:
     assert flowed.batch.quarantine.equals(plain.batch.quarantine)
 
 
-def test_the_scheduled_run_defaults_to_the_end_of_last_month() -> None:
-    """A run on the 5th of November judges the batch as of 31 October; January looks back a year."""
-    from flows.monthly_deployment import default_as_of
+def test_the_deployments_carry_their_schedules_and_parameters(tmp_path: Path) -> None:
+    """The monthly run reads an inbox on a cron in the council's time zone, with no database URL among its
+    parameters; retention is served beside it."""
+    from tfident.flows.deployment import DEFAULT_CRON, DEFAULT_RETENTION_CRON, build_deployments
 
-    assert default_as_of(date(2026, 11, 5)) == date(2026, 10, 31)
-    assert default_as_of(date(2027, 1, 5)) == date(2026, 12, 31)
-    assert default_as_of(date(2028, 3, 1)) == date(2028, 2, 29)
+    monthly, retention = build_deployments(name="monthly", inbox=str(tmp_path), timezone="Europe/London")
+    assert monthly.parameters == {"inbox": str(tmp_path), "criteria": "phase1", "retries": 3, "retry_delay": 60.0}
+    assert [(s.schedule.cron, s.schedule.timezone) for s in monthly.schedules] == [(DEFAULT_CRON, "Europe/London")]
+    assert [s.schedule.cron for s in retention.schedules] == [DEFAULT_RETENTION_CRON]
+    assert monthly.entrypoint == "tfident.flows.deployment.monthly_run"
+    (every,) = build_deployments(inbox=str(tmp_path), interval=10, retention_cron=None)[0].schedules
+    assert every.schedule.interval.total_seconds() == 10
 
 
-def test_the_deployment_carries_its_schedule_and_parameters(tmp_path: Path) -> None:
-    """The deployment a council server serves runs monthly with the folder and database it was given."""
-    from flows.monthly_deployment import DEFAULT_CRON, monthly_run
+def test_the_run_summary_holds_counts_only() -> None:
+    """The artifact of a run shows counts per source and criteria, never a household id."""
+    from tfident.flows.deployment import run_summary_markdown
 
-    deployment = monthly_run.to_deployment(
-        name="monthly", cron=DEFAULT_CRON, parameters={"extracts": str(tmp_path), "db": None, "criteria": "phase1"}
-    )
-    assert deployment.parameters["extracts"] == str(tmp_path)
-    assert [s.schedule.cron for s in deployment.schedules] == [DEFAULT_CRON]
+    summary = {
+        "sources": {"attendance": {"rows_read": 10, "rows_accepted": 9, "rows_quarantined": 1}},
+        "persons": 5,
+        "households": 2,
+        "candidates": 1,
+        "candidates_by_criteria": {"crime,education": 1},
+        "inputs": {"extracts_dir": "/data/inbox/2026-10-31"},
+    }
+    text = run_summary_markdown("r1", summary)
+    assert "| attendance | 10 | 9 | 1 |" in text and "Candidates: 1" in text and "2026-10-31" in text

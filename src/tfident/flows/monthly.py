@@ -32,8 +32,8 @@ criteria_task = _stage_task("criteria")(pipeline.criteria_stage)
 rank_task = _stage_task("rank")(pipeline.rank_stage)
 
 
-def summary_markdown(result: PipelineResult, top: int = 10) -> str:
-    """A markdown summary of a run (counts only, and household ids: no personal data)."""
+def summary_markdown(result: PipelineResult) -> str:
+    """A markdown summary of a run: counts only (no household ids, no personal data)."""
     summary = result.summary()
     lines = ["# Monthly identification", "", f"Batch date: {result.as_of.isoformat()}", ""]
     lines += ["| source | read | accepted | quarantined |", "| --- | ---: | ---: | ---: |"]
@@ -44,9 +44,8 @@ def summary_markdown(result: PipelineResult, top: int = 10) -> str:
         f"Persons: {summary['persons']}, households: {summary['households']}, candidates: {summary['candidates']}",
         "",
     ]
-    lines += ["| rank | household | score | criteria met |", "| ---: | --- | ---: | --- |"]
-    for row in result.candidates.head(top).iter_rows(named=True):
-        lines.append(f"| {row['rank']} | {row['household_id']} | {row['score']:.3f} | {row['criteria_met']} |")
+    lines += ["| criteria met | candidate households |", "| --- | ---: |"]
+    lines += [f"| {criteria} | {count} |" for criteria, count in summary["candidates_by_criteria"].items()]
     return "\n".join(lines)
 
 
