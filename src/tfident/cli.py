@@ -173,9 +173,36 @@ def run(
             "batch date and rule pack come from the store.",
         ),
     ] = None,
+    inbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--inbox",
+            metavar="DIR",
+            help="Run the oldest complete, unprocessed batch folder DIR/YYYY-MM-DD/ (with a READY marker or a "
+            "manifest.json); the batch date is the folder's name. Not with --extracts or --as-of.",
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=20,
+            help="Try again this many times on a transient fault (database unreachable, month locked); "
+            "bad input is never retried.",
+        ),
+    ] = 0,
+    retry_delay: Annotated[
+        float,
+        typer.Option("--retry-delay", min=0.0, help="Seconds before the first retry; doubled each time."),
+    ] = 30.0,
 ) -> None:
-    """Run the monthly identification batch; print the run id and a summary."""
-    from tfident.runner import execute_resume, execute_run
+    """Run the monthly identification batch; print the run id and a summary.
+
+    Exit codes: 0 done, 2 bad input, 3 environment (database unreachable, month locked,
+    schema out of date), 1 a bug. Every failure is recorded in `tfident runs`.
+    """
+    from tfident.runner import execute_inbox_run, execute_resume, execute_run
 
     # Progress and the summary go to standard error; the run id alone to standard output,
     # so that scripts can write RUN=$(tfident run ...).
@@ -189,6 +216,24 @@ def run(
         if prefect:
             raise typer.BadParameter("a resumed run runs without Prefect; leave out --prefect", param_hint="--resume")
         outcome = execute_resume(resume, db, console=err_console)
+    elif inbox is not None:
+        if extracts is not None or as_of is not None:
+            raise typer.BadParameter(
+                "--inbox takes the batch folder and its date from the inbox; leave out --extracts and --as-of",
+                param_hint="--inbox",
+            )
+        found = execute_inbox_run(
+            inbox,
+            db,
+            criteria.value,
+            use_prefect=prefect,
+            console=err_console,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+        if found is None:
+            return
+        outcome = found
     else:
         if extracts is None:
             raise typer.BadParameter("give the batch folder (or --resume RUN_ID)", param_hint="--extracts")
@@ -196,7 +241,16 @@ def run(
             raise typer.BadParameter("give the batch date as YYYY-MM-DD", param_hint="--as-of")
         if not extracts.is_dir():
             raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
-        outcome = execute_run(extracts, as_of, db, criteria.value, use_prefect=prefect, console=err_console)
+        outcome = execute_run(
+            extracts,
+            as_of,
+            db,
+            criteria.value,
+            use_prefect=prefect,
+            console=err_console,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
     if "records" in outcome.summary:  # a run resumed when already published has no batch read
         _print_summary(outcome.summary, outcome.quality_table)
     note = ""
@@ -204,6 +258,8 @@ def run(
         note = f" (resumed: {', '.join(outcome.resumed)} restored from checkpoints)"
     elif outcome.reused:
         note = " (identical inputs and config: the stored run is reused)"
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     err_console.print(f"\nrun id: [bold]{outcome.run_id}[/]{note}")
     print(outcome.run_id)
 
@@ -525,7 +581,8 @@ def runs_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
-    """List the stored runs, newest first: id, month and version, batch date, status, ruleset, model."""
+    """List the stored runs, newest first: id, month and version, batch date, status, ruleset, model; then why
+    each failed run failed."""
     from tfident.store import list_runs, make_engine
 
     engine = make_engine(db)
@@ -558,6 +615,11 @@ def runs_command(
             f"{row['candidates']:,}",
         )
     console.print(table)
+    failed = [row for row in rows if row["status"] == "failed" and row.get("error")]
+    if failed:
+        console.print("Why runs failed:")
+        for row in failed:
+            console.print(f"  {row['run_id']}: {row['error']}", soft_wrap=True)
 
 
 @app.command("diff")
