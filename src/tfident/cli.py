@@ -694,27 +694,31 @@ def retention_apply(
         str | None,
         typer.Option("--user", help="Who is applying it, for the audit log; default: TFIDENT_USER or OS user."),
     ] = None,
+    inbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--inbox",
+            metavar="DIR",
+            help="Also delete the monthly inbox's batch folders from before the cutoff that a run processed "
+            "or that were refused.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Delete the personal data of runs whose batch date is older than the retention period."""
-    from tfident.store import init_db, make_engine
-    from tfident.store.retention import PERSONAL_TABLES, apply_retention, load_retention_config
+    """Delete the personal data of runs whose batch date is older than the retention period, the checkpoints
+    of failed or killed runs among them, and (with --inbox) their extracts. Run it again after restoring a
+    backup."""
+    from tfident.runner import execute_retention
+    from tfident.store.retention import PERSONAL_TABLES
 
-    keep = months if months is not None else load_retention_config().months
-    from tfident.runner import discard_checkpoints
-
-    engine = make_engine(db)
-    try:
-        init_db(engine)
-        result = apply_retention(engine, keep, dry_run=dry_run, user=user)
-        # checkpoints of purged runs (failed and never resumed) hold personal data too
-        checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
-    finally:
-        engine.dispose()
+    outcome = execute_retention(db, months, inbox=inbox, dry_run=dry_run, user=user)
+    result, checkpoints, keep = outcome.result, outcome.checkpoints, outcome.result.months
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps({**result.as_dict(), "inbox_folders": outcome.inbox_folders}, indent=2))
         return
     verb = "would delete" if dry_run else "deleted"
+    if outcome.inbox_folders:
+        console.print(f"Inbox folders {verb}: {', '.join(outcome.inbox_folders)}")
     if not result.rows:
         console.print(
             f"Nothing to delete: no run with a batch date before {result.cutoff:%Y-%m-%d} "

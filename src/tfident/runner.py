@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import threading
 import time
@@ -55,6 +56,7 @@ from tfident.errors import (
     exit_code,
 )
 from tfident.inbox import InboxFolder, choose, scan
+from tfident.inbox import expired as expired_folders
 from tfident.ingest import Batch, quality_table
 from tfident.pipeline import (
     STAGES,
@@ -86,6 +88,7 @@ from tfident.store import (
     write_run,
 )
 from tfident.store.engine import safe_url
+from tfident.store.retention import RetentionResult, apply_retention, load_retention_config
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +217,49 @@ def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
     if found:
         log.info("deleted the checkpoints of %d run(s)", len(found))
     return found
+
+
+@dataclass(frozen=True)
+class RetentionOutcome:
+    """What retention deleted: run rows (``result``), checkpoint folders and inbox folders."""
+
+    result: RetentionResult
+    checkpoints: list[str]
+    """Run ids whose stage checkpoints were deleted (runs that failed or were killed, never resumed)."""
+    inbox_folders: list[str]
+    """Inbox folders deleted (processed or refused, with batch dates before the cutoff)."""
+
+
+def execute_retention(
+    db: str | None,
+    months: int | None = None,
+    *,
+    inbox: Path | None = None,
+    dry_run: bool = False,
+    user: str | None = None,
+) -> RetentionOutcome:
+    """``tfident retention apply`` and the scheduled retention flow: purge the personal data of runs with
+    batch dates older than the retention period (``retention.yaml`` unless ``months``), the checkpoints of
+    purged runs (failed, or killed and left ``running``), and the inbox's processed or refused folders from
+    before the cutoff. Safe to re-run after restoring a backup: it deletes again what the backup brought back."""
+    keep = months if months is not None else load_retention_config().months
+    engine = make_engine(db)
+    try:
+        init_db(engine)
+        result = apply_retention(engine, keep, dry_run=dry_run, user=user)
+        checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
+        folders: list[str] = []
+        if inbox is not None:
+            processed, _last = inbox_history(engine)
+            for folder in expired_folders(scan(inbox), processed, result.cutoff):
+                folders.append(str(folder.path))
+                if not dry_run:
+                    shutil.rmtree(folder.path)
+            if folders and not dry_run:
+                log.info("retention: deleted %d inbox folder(s) from before %s", len(folders), result.cutoff)
+    finally:
+        engine.dispose()
+    return RetentionOutcome(result, checkpoints, folders)
 
 
 def _run_status(engine: Engine, run_id: str) -> str | None:

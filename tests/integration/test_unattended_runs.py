@@ -102,9 +102,7 @@ def test_bad_data_is_not_retried_and_its_failure_is_recorded(store_url: str, tmp
     assert "Why runs failed" in listing.output and str(failed["run_id"]) in listing.output
 
 
-def test_a_held_month_lock_is_retried_and_recorded_as_an_environment_fault(
-    store_url: str, sample_batch: Path
-) -> None:
+def test_a_held_month_lock_is_retried_and_recorded_as_an_environment_fault(store_url: str, sample_batch: Path) -> None:
     """Another run holding the month: retried, then exit 3, recorded with the holder named."""
     from tfident.store import acquire_month_lock, init_db, make_engine
 
