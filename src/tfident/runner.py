@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -316,7 +316,6 @@ class _Attempt:
     config: RunConfig | None = None
     run_id: str | None = None
     """Set once the run id is derived (after ingest); until then a failure gets an id of its own."""
-    stages: list[str] = field(default_factory=list)
 
 
 def _execute_run_once(
@@ -495,8 +494,6 @@ def run_warnings(summary: dict[str, Any]) -> tuple[str, ...]:
 def _with_warnings(outcome: RunOutcome) -> RunOutcome:
     if outcome.reused or outcome.warnings:
         return outcome
-    from dataclasses import replace
-
     return replace(outcome, warnings=run_warnings(outcome.summary))
 
 
