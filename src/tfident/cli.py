@@ -376,7 +376,12 @@ def train(
         typer.Option("--as-of", parser=_parse_date, metavar="YYYY-MM-DD", help="The batch date; default today."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Model file to write; default: the model config/linkage.yaml names.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Model file to write; default: the model linkage.yaml names, in the --config folder (or the "
+            "checkout's config/).",
+        ),
     ] = None,
     version: Annotated[str | None, typer.Option("--version", help="Model version; default person-DATE-HASH.")] = None,
 ) -> None:
@@ -385,7 +390,7 @@ def train(
     u by random sampling (fixed seed), m by EM; monthly runs load the saved model and
     only predict. Train on a batch that no test or evaluation scores against.
     """
-    from tfident.config import config_path
+    from tfident.config import config_path, writable_config_path
     from tfident.ingest import load_sources_mapping
     from tfident.link import load_linkage_config
     from tfident.link.training import train_model, write_model
@@ -395,6 +400,13 @@ def train(
         raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
     batch_date = as_of or date.today()
     config = load_linkage_config(config_path("linkage.yaml"), with_model=False)
+    path = out or (config.model_path() if Path(config.model).is_absolute() else writable_config_path(config.model))
+    if path is None:
+        raise typer.BadParameter(
+            "an installed tfident does not overwrite its shipped model: give --out FILE, or --config DIR "
+            f"to write {config.model} into the council's config folder",
+            param_hint="--out",
+        )
     batch = ingest_stage(extracts, load_sources_mapping(config_path("sources.yaml")))
     persons = standardise_stage(batch, batch_date)
     training_data = {
@@ -404,7 +416,6 @@ def train(
         "files": {name: info.sha256 for name, info in sorted(batch.files.items())},
     }
     model = train_model(persons, config, training_data, version=version)
-    path = out or config.model_path()
     write_model(model, path)
     console.print(f"Model {model['version']} trained on {persons.height:,} records; written to {path}")
 
