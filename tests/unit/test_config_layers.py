@@ -42,7 +42,7 @@ def test_a_config_folder_that_is_not_a_folder_is_one_clear_error(
 ) -> None:
     """TFIDENT_CONFIG_DIR naming nothing stops every loader with the variable named."""
     monkeypatch.setenv("TFIDENT_CONFIG_DIR", str(tmp_path / "missing"))
-    with pytest.raises(ConfigError, match="TFIDENT_CONFIG_DIR=.*not a folder"):
+    with pytest.raises(ConfigError, match=r"TFIDENT_CONFIG_DIR=.*not a folder"):
         config_path("sources.yaml")
 
 
