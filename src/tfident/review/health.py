@@ -47,9 +47,10 @@ def check_database(engine: Engine) -> tuple[int, dict[str, Any]]:
         return 503, {"status": "unavailable", "database": f"error ({type(error).__name__})"}
     head = _head()
     if revision is None:
-        return 503, {"status": "unavailable", "database": "schema not created: run tfident db upgrade"}
+        return 503, {"status": "unavailable", "database": f"no tfident schema; this tfident needs revision {head}"}
     if revision != head:
-        reason = f"schema at revision {revision}, this tfident needs {head}: run tfident db upgrade"
+        # Usually behind (run `tfident db upgrade` as the owner); ahead when a newer tfident migrated it.
+        reason = f"schema at revision {revision}, this tfident needs {head}"
         return 503, {"status": "unavailable", "database": reason}
     return 200, {"status": "ok", "database": "ok", "schema": revision}
 
