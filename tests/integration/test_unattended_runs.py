@@ -173,3 +173,53 @@ def test_a_run_stopped_by_sigterm_is_recorded_as_failed_and_resumable(tmp_path: 
     resumed = CliRunner().invoke(app, ["run", "--resume", str(failed["run_id"]), "--db", url])
     assert resumed.exit_code == 0, resumed.output
     assert [r["status"] for r in runs_json(url)] == ["published"]
+
+
+def test_a_failed_and_a_warned_run_are_notified_to_a_local_receiver(
+    tmp_path: Path, sample_batch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain webhook channel hears of a refused batch (exit 2) and of a run published with quarantined rows,
+    with counts and reasons only."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("TFIDENT_NOTIFY_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    try:
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        failed = CliRunner().invoke(app, ["run", "--extracts", str(empty), "--as-of", "2026-10-31", "--db", url])
+        assert failed.exit_code == 2, failed.output
+        batch = tmp_path / "batch"
+        shutil.copytree(sample_batch, batch)
+        census = batch / "school_census.csv"
+        lines = census.read_text().splitlines()
+        census.write_text("\n".join([*lines, lines[-1]]) + "\n")  # a duplicate record id: quarantined
+        warned = CliRunner().invoke(
+            app, ["run", "--extracts", str(batch), "--as-of", "2026-10-31", "--db", url, "--no-prefect"]
+        )
+        assert warned.exit_code == 0, warned.output
+        assert "warning:" in warned.output
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    kinds = [body["kind"] for body in bodies]
+    assert kinds == ["failed", "warning"], bodies  # "published" is not in the default `on:` list
+    assert bodies[0]["exit_code"] == 2 and str(bodies[0]["message"]).startswith("bad input (exit 2)")
+    assert "school_census: 1 of" in str(bodies[1]["message"])
+    assert bodies[1]["counts"]["candidates"] > 0  # type: ignore[index]
