@@ -173,9 +173,36 @@ def run(
             "batch date and rule pack come from the store.",
         ),
     ] = None,
+    inbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--inbox",
+            metavar="DIR",
+            help="Run the oldest complete, unprocessed batch folder DIR/YYYY-MM-DD/ (with a READY marker or a "
+            "manifest.json); the batch date is the folder's name. Not with --extracts or --as-of.",
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=20,
+            help="Try again this many times on a transient fault (database unreachable, month locked); "
+            "bad input is never retried.",
+        ),
+    ] = 0,
+    retry_delay: Annotated[
+        float,
+        typer.Option("--retry-delay", min=0.0, help="Seconds before the first retry; doubled each time."),
+    ] = 30.0,
 ) -> None:
-    """Run the monthly identification batch; print the run id and a summary."""
-    from tfident.runner import execute_resume, execute_run
+    """Run the monthly identification batch; print the run id and a summary.
+
+    Exit codes: 0 done, 2 bad input, 3 environment (database unreachable, month locked,
+    schema out of date), 1 a bug. Every failure is recorded in `tfident runs`.
+    """
+    from tfident.runner import execute_inbox_run, execute_resume, execute_run
 
     # Progress and the summary go to standard error; the run id alone to standard output,
     # so that scripts can write RUN=$(tfident run ...).
@@ -189,6 +216,24 @@ def run(
         if prefect:
             raise typer.BadParameter("a resumed run runs without Prefect; leave out --prefect", param_hint="--resume")
         outcome = execute_resume(resume, db, console=err_console)
+    elif inbox is not None:
+        if extracts is not None or as_of is not None:
+            raise typer.BadParameter(
+                "--inbox takes the batch folder and its date from the inbox; leave out --extracts and --as-of",
+                param_hint="--inbox",
+            )
+        found = execute_inbox_run(
+            inbox,
+            db,
+            criteria.value,
+            use_prefect=prefect,
+            console=err_console,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+        if found is None:
+            return
+        outcome = found
     else:
         if extracts is None:
             raise typer.BadParameter("give the batch folder (or --resume RUN_ID)", param_hint="--extracts")
@@ -196,7 +241,16 @@ def run(
             raise typer.BadParameter("give the batch date as YYYY-MM-DD", param_hint="--as-of")
         if not extracts.is_dir():
             raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
-        outcome = execute_run(extracts, as_of, db, criteria.value, use_prefect=prefect, console=err_console)
+        outcome = execute_run(
+            extracts,
+            as_of,
+            db,
+            criteria.value,
+            use_prefect=prefect,
+            console=err_console,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
     if "records" in outcome.summary:  # a run resumed when already published has no batch read
         _print_summary(outcome.summary, outcome.quality_table)
     note = ""
@@ -204,6 +258,8 @@ def run(
         note = f" (resumed: {', '.join(outcome.resumed)} restored from checkpoints)"
     elif outcome.reused:
         note = " (identical inputs and config: the stored run is reused)"
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     err_console.print(f"\nrun id: [bold]{outcome.run_id}[/]{note}")
     print(outcome.run_id)
 
@@ -320,7 +376,12 @@ def train(
         typer.Option("--as-of", parser=_parse_date, metavar="YYYY-MM-DD", help="The batch date; default today."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Model file to write; default: the model config/linkage.yaml names.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Model file to write; default: the model linkage.yaml names, in the --config folder (or the "
+            "checkout's config/).",
+        ),
     ] = None,
     version: Annotated[str | None, typer.Option("--version", help="Model version; default person-DATE-HASH.")] = None,
 ) -> None:
@@ -329,7 +390,7 @@ def train(
     u by random sampling (fixed seed), m by EM; monthly runs load the saved model and
     only predict. Train on a batch that no test or evaluation scores against.
     """
-    from tfident.config import config_path
+    from tfident.config import config_path, writable_config_path
     from tfident.ingest import load_sources_mapping
     from tfident.link import load_linkage_config
     from tfident.link.training import train_model, write_model
@@ -339,6 +400,13 @@ def train(
         raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
     batch_date = as_of or date.today()
     config = load_linkage_config(config_path("linkage.yaml"), with_model=False)
+    path = out or (config.model_path() if Path(config.model).is_absolute() else writable_config_path(config.model))
+    if path is None:
+        raise typer.BadParameter(
+            "an installed tfident does not overwrite its shipped model: give --out FILE, or --config DIR "
+            f"to write {config.model} into the council's config folder",
+            param_hint="--out",
+        )
     batch = ingest_stage(extracts, load_sources_mapping(config_path("sources.yaml")))
     persons = standardise_stage(batch, batch_date)
     training_data = {
@@ -348,7 +416,6 @@ def train(
         "files": {name: info.sha256 for name, info in sorted(batch.files.items())},
     }
     model = train_model(persons, config, training_data, version=version)
-    path = out or config.model_path()
     write_model(model, path)
     console.print(f"Model {model['version']} trained on {persons.height:,} records; written to {path}")
 
@@ -525,7 +592,8 @@ def runs_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
-    """List the stored runs, newest first: id, month and version, batch date, status, ruleset, model."""
+    """List the stored runs, newest first: id, month and version, batch date, status, ruleset, model; then why
+    each failed run failed."""
     from tfident.store import list_runs, make_engine
 
     engine = make_engine(db)
@@ -558,6 +626,11 @@ def runs_command(
             f"{row['candidates']:,}",
         )
     console.print(table)
+    failed = [row for row in rows if row["status"] == "failed" and row.get("error")]
+    if failed:
+        console.print("Why runs failed:")
+        for row in failed:
+            console.print(f"  {row['run_id']}: {row['error']}", soft_wrap=True)
 
 
 @app.command("diff")
@@ -632,27 +705,31 @@ def retention_apply(
         str | None,
         typer.Option("--user", help="Who is applying it, for the audit log; default: TFIDENT_USER or OS user."),
     ] = None,
+    inbox: Annotated[
+        Path | None,
+        typer.Option(
+            "--inbox",
+            metavar="DIR",
+            help="Also delete the monthly inbox's batch folders from before the cutoff that a run processed "
+            "or that were refused.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Delete the personal data of runs whose batch date is older than the retention period."""
-    from tfident.store import init_db, make_engine
-    from tfident.store.retention import PERSONAL_TABLES, apply_retention, load_retention_config
+    """Delete the personal data of runs whose batch date is older than the retention period, the checkpoints
+    of failed or killed runs among them, and (with --inbox) their extracts. Run it again after restoring a
+    backup."""
+    from tfident.runner import execute_retention
+    from tfident.store.retention import PERSONAL_TABLES
 
-    keep = months if months is not None else load_retention_config().months
-    from tfident.runner import discard_checkpoints
-
-    engine = make_engine(db)
-    try:
-        init_db(engine)
-        result = apply_retention(engine, keep, dry_run=dry_run, user=user)
-        # checkpoints of purged runs (failed and never resumed) hold personal data too
-        checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
-    finally:
-        engine.dispose()
+    outcome = execute_retention(db, months, inbox=inbox, dry_run=dry_run, user=user)
+    result, checkpoints, keep = outcome.result, outcome.checkpoints, outcome.result.months
     if as_json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps({**result.as_dict(), "inbox_folders": outcome.inbox_folders}, indent=2))
         return
     verb = "would delete" if dry_run else "deleted"
+    if outcome.inbox_folders:
+        console.print(f"Inbox folders {verb}: {', '.join(outcome.inbox_folders)}")
     if not result.rows:
         console.print(
             f"Nothing to delete: no run with a batch date before {result.cutoff:%Y-%m-%d} "

@@ -72,6 +72,16 @@ def config_path(relative: str | Path) -> Path:
     return DEFAULTS_DIR / relative
 
 
+def writable_config_path(relative: str | Path) -> Path | None:
+    """Where a file tfident writes into the configuration (a trained model) belongs: the council's folder
+    when one is set, the checkout's ``config/`` in a source checkout, and None in an installed wheel (the
+    shipped defaults are never overwritten)."""
+    own = override_dir()
+    if own is not None:
+        return own / relative
+    return None if DEFAULTS_DIR == _PACKAGED_DEFAULTS else DEFAULTS_DIR / relative
+
+
 def config_names(folder: str) -> list[str]:
     """Stems of the YAML files in ``folder`` (e.g. ``"criteria"``) across every config folder, sorted."""
     return sorted({p.stem for d in config_dirs() for p in (d / folder).glob("*.yaml")})

@@ -11,6 +11,15 @@ after each later stage its frames are saved as checkpoints
 :func:`execute_resume` (``tfident run --resume RUN_ID``) or a plain re-run of the same
 inputs finishes it from its checkpoints, with the same output as an uninterrupted run.
 The Prefect flow keeps its frames in memory and starts again from the beginning.
+
+Failures an operator can act on: every failure is recorded in the store (``tfident
+runs`` shows it with its reason), also one that stops before the run id is known (bad
+extracts, a config error, a month lock held) and one under Prefect, except when the
+database itself cannot be reached; the configured notification channels are told
+(:mod:`tfident.notify`). Only transient faults (:data:`tfident.errors.TRANSIENT`: the
+database unreachable, the month's lock held) are retried, with exponential backoff, when
+``retries`` is given; bad data never is. :func:`execute_inbox_run` takes the next batch
+folder from the monthly inbox (:mod:`tfident.inbox`).
 """
 
 from __future__ import annotations
@@ -18,12 +27,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
+import shutil
+import signal
+import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from rich.console import Console
@@ -32,7 +46,17 @@ from sqlalchemy.engine import Engine
 
 from tfident import __version__
 from tfident.checkpoints import CannotResume, StageCheckpoints, checkpoint_root, file_sha256
-from tfident.errors import ExtractError, NotFound
+from tfident.errors import (
+    TRANSIENT,
+    BatchRefused,
+    DatabaseUnavailable,
+    EnvironmentFault,
+    ExtractError,
+    NotFound,
+    exit_code,
+)
+from tfident.inbox import InboxFolder, choose, scan
+from tfident.inbox import expired as expired_folders
 from tfident.ingest import Batch, quality_table
 from tfident.pipeline import (
     STAGES,
@@ -51,17 +75,20 @@ from tfident.store import (
     RunRecord,
     acquire_month_lock,
     fail_run,
+    inbox_history,
     init_db,
     make_engine,
     previous_month_run_id,
     read_identity_index,
     read_link_constraints,
     read_run,
+    record_failed_attempt,
     run_exists,
     start_run,
     write_run,
 )
 from tfident.store.engine import safe_url
+from tfident.store.retention import RetentionResult, apply_retention, load_retention_config
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +106,8 @@ class RunOutcome:
     quality_table: Table | None
     resumed: tuple[str, ...] = ()
     """Stages restored from checkpoints rather than computed."""
+    warnings: tuple[str, ...] = ()
+    """What an operator should look at although the run was published (counts only)."""
 
 
 def prefect_wanted(use_prefect: bool | None) -> bool:
@@ -190,6 +219,49 @@ def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class RetentionOutcome:
+    """What retention deleted: run rows (``result``), checkpoint folders and inbox folders."""
+
+    result: RetentionResult
+    checkpoints: list[str]
+    """Run ids whose stage checkpoints were deleted (runs that failed or were killed, never resumed)."""
+    inbox_folders: list[str]
+    """Inbox folders deleted (processed or refused, with batch dates before the cutoff)."""
+
+
+def execute_retention(
+    db: str | None,
+    months: int | None = None,
+    *,
+    inbox: Path | None = None,
+    dry_run: bool = False,
+    user: str | None = None,
+) -> RetentionOutcome:
+    """``tfident retention apply`` and the scheduled retention flow: purge the personal data of runs with
+    batch dates older than the retention period (``retention.yaml`` unless ``months``), the checkpoints of
+    purged runs (failed, or killed and left ``running``), and the inbox's processed or refused folders from
+    before the cutoff. Safe to re-run after restoring a backup: it deletes again what the backup brought back."""
+    keep = months if months is not None else load_retention_config().months
+    engine = make_engine(db)
+    try:
+        init_db(engine)
+        result = apply_retention(engine, keep, dry_run=dry_run, user=user)
+        checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
+        folders: list[str] = []
+        if inbox is not None:
+            processed, _last = inbox_history(engine)
+            for folder in expired_folders(scan(inbox), processed, result.cutoff):
+                folders.append(str(folder.path))
+                if not dry_run:
+                    shutil.rmtree(folder.path)
+            if folders and not dry_run:
+                log.info("retention: deleted %d inbox folder(s) from before %s", len(folders), result.cutoff)
+    finally:
+        engine.dispose()
+    return RetentionOutcome(result, checkpoints, folders)
+
+
 def _run_status(engine: Engine, run_id: str) -> str | None:
     try:
         return read_run(engine, run_id).status
@@ -206,15 +278,57 @@ def execute_run(
     use_prefect: bool | None = None,
     console: Console | None = None,
     progress: ProgressCallback | None = None,
+    retries: int = 0,
+    retry_delay: float = 30.0,
 ) -> RunOutcome:
     """Load config, run the pipeline, store the run, and return its id and summary.
 
     A plain run of inputs whose run is ``running`` or ``failed`` in the store (killed or
     stopped part-way) carries on from that run's checkpoints. ``progress`` is called at
     the start (``seconds`` None) and end of each step of :data:`RUN_STEPS` (not under
-    Prefect), as the console's progress lines are.
+    Prefect), as the console's progress lines are. Transient faults are tried again up to
+    ``retries`` times, waiting ``retry_delay`` seconds, doubled each time. A failure is
+    recorded in the store and notified, then raised.
     """
-    config = load_run_config(criteria)
+    attempt = _Attempt(extracts=extracts, as_of=as_of, criteria=criteria)
+
+    def once() -> RunOutcome:
+        return _execute_run_once(attempt, db, use_prefect, console, progress)
+
+    try:
+        with _stop_on_sigterm():
+            outcome = retry_transient(once, retries, retry_delay, console)
+    except BaseException as error:
+        _after_failure(db, attempt, error)
+        raise
+    outcome = _with_warnings(outcome)
+    _notify_outcome(outcome, as_of)
+    return outcome
+
+
+@dataclass
+class _Attempt:
+    """What is known of a run so far, to record it should it fail."""
+
+    extracts: Path | None
+    as_of: date
+    criteria: str
+    config: RunConfig | None = None
+    run_id: str | None = None
+    """Set once the run id is derived (after ingest); until then a failure gets an id of its own."""
+
+
+def _execute_run_once(
+    attempt: _Attempt,
+    db: str | None,
+    use_prefect: bool | None,
+    console: Console | None,
+    progress: ProgressCallback | None,
+) -> RunOutcome:
+    extracts, as_of, criteria = attempt.extracts, attempt.as_of, attempt.criteria
+    assert extracts is not None
+    attempt.run_id = None
+    config = attempt.config = load_run_config(criteria)
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
@@ -225,13 +339,13 @@ def execute_run(
         previous_id, previous = previous_identities(engine, as_of)
         if prefect_wanted(use_prefect):
             return _run_with_prefect(
-                engine, lock, extracts, as_of, config, criteria, console, constraints, previous_id, previous
+                engine, lock, extracts, as_of, config, criteria, console, constraints, previous_id, previous, attempt
             )
         timings: dict[str, float] = {}
         show = _console_progress(console, progress)
         with timed(timings, "ingest", show):
             batch = ingest_stage(extracts, config.sources)
-        run_id = run_id_for(as_of, batch, config, criteria, constraints, previous_id)
+        run_id = attempt.run_id = run_id_for(as_of, batch, config, criteria, constraints, previous_id)
         lock.set_run_id(run_id)
         return _finish_run(
             engine, run_id, batch, as_of, config, criteria, extracts, constraints, timings, console, previous, show
@@ -240,6 +354,232 @@ def execute_run(
         if lock is not None:
             lock.release()
         engine.dispose()
+
+
+# ---------------------------------------------------------------------- failures, retries
+
+
+T = TypeVar("T")
+
+
+def retry_transient(
+    call: Callable[[], T],
+    retries: int,
+    delay: float,
+    console: Console | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``call()``, tried again up to ``retries`` times on a transient fault (:data:`TRANSIENT`), waiting
+    ``delay`` seconds, then twice as long each time; any other error (bad data, a bug) is raised at once."""
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except TRANSIENT as error:
+            if attempt >= retries:
+                raise
+            wait = delay * 2**attempt
+            log.warning("%s (try %d of %d); trying again in %.0f s", error, attempt + 1, retries + 1, wait)
+            if console is not None:
+                console.print(f"{error}\n(try {attempt + 1} of {retries + 1}; trying again in {wait:.0f} s)")
+            sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class RunStopped(EnvironmentFault):
+    """The run was stopped from outside (SIGTERM: a service stop, a cancelled deployment run)."""
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`RunStopped` while a run is under way, so that it is recorded as failed (and
+    resumable) rather than left ``running``; only in the main thread, and only where nobody else (Prefect's
+    engine) handles SIGTERM."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+        signal.SIG_DFL,
+        None,
+    ):
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise RunStopped("the run was stopped by SIGTERM before it finished")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def failure_reason(error: BaseException) -> str:
+    """What an operator reads in ``tfident runs`` and notifications: the kind of fault and tfident's own
+    message (which names files, lines, columns and checks, never values). A bug's own message may quote
+    data, so only its type is given."""
+    code = exit_code(error)
+    if isinstance(error, KeyboardInterrupt):
+        return "environment (exit 3): interrupted before it finished"
+    if code == 1:
+        return f"bug (exit 1): internal error {type(error).__name__}; run again with --debug for the traceback"
+    kind = "environment (exit 3)" if code == 3 else "bad input (exit 2)"
+    return f"{kind}: {error}"
+
+
+def _failed_run_id(as_of: date) -> str:
+    """An id for a run that failed before its own id could be derived (``F`` for failed)."""
+    return f"F{as_of:%Y%m%d}-{secrets.token_hex(5)}"
+
+
+def _after_failure(db: str | None, attempt: _Attempt, error: BaseException) -> None:
+    """Record the failure in the store (unless the database is the problem) and notify; never raises."""
+    reason = failure_reason(error)
+    run_id = attempt.run_id
+    if not isinstance(error, DatabaseUnavailable):
+        try:
+            run_id = _record_failure(db, attempt, reason)
+        except Exception:  # the run's own error matters more
+            log.warning("could not record the failed run in the store", exc_info=_debugging())
+    _notify(
+        "failed",
+        message=reason,
+        run_id=run_id,
+        as_of=attempt.as_of,
+        exit_code=1 if isinstance(error, KeyboardInterrupt) else exit_code(error),
+    )
+
+
+def _debugging() -> bool:
+    return log.isEnabledFor(logging.DEBUG)
+
+
+def _record_failure(db: str | None, attempt: _Attempt, reason: str) -> str:
+    """The failed run's id: the run's own when the store already has it as failed, else a new ``failed`` row."""
+    engine = make_engine(db)
+    try:
+        if attempt.run_id is not None:
+            status = _run_status(engine, attempt.run_id)
+            if status == "running":
+                fail_run(engine, attempt.run_id, reason)
+                return attempt.run_id
+            if status == "failed":  # the stage or the store recorded it, with the stage it stopped in
+                return attempt.run_id
+        config = attempt.config
+        run_id = _failed_run_id(attempt.as_of)
+        inputs = {"extracts_dir": str(attempt.extracts.resolve()) if attempt.extracts else None}
+        record = RunRecord(
+            run_id=run_id,
+            as_of=attempt.as_of,
+            ruleset_id=config.pack.ruleset if config else attempt.criteria,
+            ruleset_version=config.pack.version if config else "",
+            linkage_model_version=(config.linkage.model_version or config.linkage.version) if config else "",
+            config_json=config.as_json() if config else "{}",
+            config_hash=config.hash if config else "",
+            summary={"inputs": {**inputs, "criteria": attempt.criteria}},
+        )
+        record_failed_attempt(engine, record, reason)
+        return run_id
+    finally:
+        engine.dispose()
+
+
+def run_warnings(summary: dict[str, Any]) -> tuple[str, ...]:
+    """Counts an operator should look at in a published run: sources with quarantined rows."""
+    found = []
+    for source, quality in sorted(summary.get("sources", {}).items()):
+        quarantined = int(quality.get("rows_quarantined", 0))
+        if quarantined:
+            found.append(f"{source}: {quarantined:,} of {int(quality.get('rows_read', 0)):,} rows quarantined")
+    return tuple(found)
+
+
+def _with_warnings(outcome: RunOutcome) -> RunOutcome:
+    if outcome.reused or outcome.warnings:
+        return outcome
+    return replace(outcome, warnings=run_warnings(outcome.summary))
+
+
+def _notify_outcome(outcome: RunOutcome, as_of: date) -> None:
+    if outcome.reused:
+        return
+    counts = {
+        key: int(outcome.summary[key])
+        for key in ("records", "persons", "households", "candidates")
+        if key in outcome.summary
+    }
+    if outcome.warnings:
+        _notify(
+            "warning",
+            message="run published with warnings: " + "; ".join(outcome.warnings),
+            run_id=outcome.run_id,
+            as_of=as_of,
+            counts=counts,
+        )
+    _notify("published", message="run published", run_id=outcome.run_id, as_of=as_of, counts=counts)
+
+
+def _notify(kind: str, **details: Any) -> None:
+    """Tell the configured channels (:mod:`tfident.notify`); a notification problem never changes the run's outcome."""
+    try:
+        from tfident.notify import notify_run
+
+        notify_run(kind, **details)
+    except Exception:
+        log.warning("could not send the %s notification", kind, exc_info=_debugging())
+
+
+# ------------------------------------------------------------------------------- the inbox
+
+
+def execute_inbox_run(
+    inbox: Path,
+    db: str | None,
+    criteria: str,
+    *,
+    use_prefect: bool | None = None,
+    console: Console | None = None,
+    progress: ProgressCallback | None = None,
+    retries: int = 0,
+    retry_delay: float = 30.0,
+) -> RunOutcome | None:
+    """Run the next batch of the monthly inbox (:mod:`tfident.inbox`): the oldest complete folder no stored
+    run has processed, with its name as the batch date. None when no folder is ready; :class:`BatchRefused`
+    (recorded and notified) for a folder not after the last published run."""
+
+    def pick() -> InboxFolder | None:
+        engine = make_engine(db)
+        try:
+            init_db(engine)
+            processed, last_published = inbox_history(engine)
+        finally:
+            engine.dispose()
+        return choose(scan(inbox), processed, last_published)
+
+    try:
+        folder = retry_transient(pick, retries, retry_delay, console)
+    except BatchRefused as error:
+        refused = Path(error.file) if error.file else None
+        if refused is not None:
+            _after_failure(
+                db, _Attempt(extracts=refused, as_of=date.fromisoformat(refused.name), criteria=criteria), error
+            )
+        raise
+    if folder is None:
+        log.info("inbox %s: no complete batch folder waiting", inbox)
+        if console is not None:
+            console.print(f"Nothing to run: no complete, unprocessed batch folder in {inbox}")
+        return None
+    if console is not None:
+        console.print(f"Batch folder {folder.path} (batch date {folder.as_of:%Y-%m-%d})")
+    return execute_run(
+        folder.path,
+        folder.as_of,
+        db,
+        criteria,
+        use_prefect=use_prefect,
+        console=console,
+        progress=progress,
+        retries=retries,
+        retry_delay=retry_delay,
+    )
 
 
 def _run_with_prefect(
@@ -253,10 +593,13 @@ def _run_with_prefect(
     constraints: pl.DataFrame,
     previous_id: str | None = None,
     previous: pl.DataFrame | None = None,
+    attempt: _Attempt | None = None,
 ) -> RunOutcome:
     """The Prefect flow computes every stage in memory (no checkpoints); then the run is stored."""
     result = compute(extracts, as_of, config, True, console, constraints, previous)
     run_id = run_id_for(as_of, result.batch, config, criteria, constraints, previous_id)
+    if attempt is not None:
+        attempt.run_id = run_id
     lock.set_run_id(run_id)
     summary = {**result.summary(), "inputs": _inputs(extracts, criteria, result.batch)}
     if run_exists(engine, run_id):
@@ -339,7 +682,7 @@ def _finish_run(
             fail_run(
                 engine,
                 run_id,
-                f"stopped in stage {stage} ({type(error).__name__}); "
+                f"stopped in stage {stage}: {failure_reason(error)}; "
                 f"`tfident run --resume {run_id}` carries on from the stages done",
             )
         except Exception:  # the stage's error matters more

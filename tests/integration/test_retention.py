@@ -34,6 +34,7 @@ from tfident.store.retention import (
     cutoff_date,
     load_retention_config,
 )
+from tfident.store.tables import utc_now
 
 TODAY = date.today()  # the command line purges relative to today
 OLDER = cutoff_date(TODAY, 27)
@@ -196,3 +197,47 @@ def test_retention_deletes_the_checkpoints_of_an_old_unfinished_run(
     assert not old_folder.exists()
     assert (tmp_path / "checkpoints" / "R-recent-failed" / "standardise.records.parquet").is_file()
     assert read_run(three_runs, "R-old-failed").status == "purged"
+
+
+def test_retention_covers_killed_runs_and_the_inbox(
+    three_runs: Engine, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed part-way (left ``running``) keeps its checkpoints until retention: purged once older than
+    the lock's staleness; a ``running`` run that may still be alive is left alone. With --inbox, processed or
+    refused batch folders from before the cutoff are deleted, and a folder never run is kept."""
+    from tfident.checkpoints import CHECKPOINT_DIR_ENV
+    from tfident.runner import _open_checkpoints
+
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "checkpoints"))
+    frame = pl.DataFrame({"record_key": ["school_census:1"], "surname": ["SYNTHETIC"]})
+    from dataclasses import replace
+
+    start_run(three_runs, replace(run_record("R-killed", OLD), created_at=utc_now()))
+    _open_checkpoints(three_runs, "R-killed").save("standardise", {"records": frame})
+    inbox = tmp_path / "incoming"
+    processed, refused, never_run = (inbox / f"{d:%Y-%m-%d}" for d in (OLDER, OLD, cutoff_date(TODAY, 25)))
+    for folder in (processed, refused, never_run):
+        folder.mkdir(parents=True)
+        (folder / "READY").touch()
+    (refused / "REFUSED").write_text("refused\n")
+    runs_table = metadata.tables["runs"]
+    with three_runs.begin() as connection:  # R-older was run from the inbox folder
+        connection.execute(
+            runs_table.update()
+            .where(runs_table.c.run_id == "R-older")
+            .values(summary_json={"inputs": {"extracts_dir": str(processed.resolve())}})
+        )
+
+    monkeypatch.setenv("TFIDENT_LOCK_STALE_AFTER", "3600")  # the killed run started seconds ago: may be alive
+    result = CliRunner().invoke(app, ["retention", "apply", "--db", store_url, "--inbox", str(inbox)])
+    assert result.exit_code == 0, result.output
+    assert read_run(three_runs, "R-killed").status == "running"
+    assert (tmp_path / "checkpoints" / "R-killed").is_dir()
+    assert not processed.exists() and not refused.exists() and never_run.is_dir()
+
+    monkeypatch.setenv("TFIDENT_LOCK_STALE_AFTER", "0.001")  # long dead
+    result = CliRunner().invoke(app, ["retention", "apply", "--db", store_url, "--inbox", str(inbox), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["runs"].keys() == {"R-killed"}
+    assert read_run(three_runs, "R-killed").status == "purged"
+    assert not (tmp_path / "checkpoints" / "R-killed").exists()

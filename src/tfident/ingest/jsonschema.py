@@ -20,8 +20,10 @@ from typing import Any
 from tfident.ingest.identifiers import UPN_ALPHABET
 from tfident.ingest.schema import SOURCES, Column
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
-"""The repository's committed schemas folder."""
+_CHECKOUT = Path(__file__).resolve().parents[3]
+SCHEMA_DIR = _CHECKOUT / "schemas" if (_CHECKOUT / "pyproject.toml").is_file() else Path("schemas")
+"""The repository's committed schemas folder; ``schemas/`` in the working folder for an
+installed tfident (nothing reads it at run time: ingest validates against ``SOURCES``)."""
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _UPN_LETTERS = f"[{UPN_ALPHABET}]"

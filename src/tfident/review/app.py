@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
+from tfident.review import health
 from tfident.review.routes import install_error_handlers, router
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)  # /healthz: no session, not audited
     app.include_router(router)
     install_error_handlers(app)
     return app

@@ -16,6 +16,7 @@ from tfident.store.export import EXPORT_COLUMNS, export_run
 from tfident.store.locks import MonthLock, acquire_month_lock
 from tfident.store.reader import (
     RunInfo,
+    inbox_history,
     latest_run_id,
     list_runs,
     previous_month_run_id,
@@ -35,7 +36,7 @@ from tfident.store.reader import (
     run_exists,
 )
 from tfident.store.tables import RUN_STATUSES, RUN_TABLES, metadata
-from tfident.store.writer import RunRecord, fail_run, start_run, write_run
+from tfident.store.writer import RunRecord, fail_run, record_failed_attempt, start_run, write_run
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -49,6 +50,7 @@ __all__ = [
     "export_run",
     "fail_run",
     "head_revision",
+    "inbox_history",
     "init_db",
     "latest_run_id",
     "list_runs",
@@ -67,6 +69,7 @@ __all__ = [
     "read_quarantine",
     "read_run",
     "read_source_records",
+    "record_failed_attempt",
     "resolve_run",
     "run_exists",
     "start_run",

@@ -65,6 +65,7 @@ RUN_LIST_COLUMNS: tuple[str, ...] = (
     "linkage_model_version",
     "code_version",
     "config_hash",
+    "error",
 )
 
 
@@ -156,6 +157,28 @@ def previous_month_run_id(engine: Engine, as_of: date) -> str | None:
             return connection.execute(statement).scalar()
     except sa.exc.SQLAlchemyError as error:
         raise _guard(engine, error) from error
+
+
+PROCESSED_STATUSES: tuple[str, ...] = ("published", "superseded", "purged")
+"""Runs whose extracts folder counts as processed: published once (a failed or unfinished run's does not)."""
+
+
+def inbox_history(engine: Engine) -> tuple[list[str], date | None]:
+    """What the monthly inbox needs from the store: the extracts folders of runs that were
+    published (and since superseded or purged), and the batch date of the newest published run."""
+    statement = sa.select(runs.c.status, runs.c.as_of, runs.c.summary_json).where(runs.c.status.in_(PROCESSED_STATUSES))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(statement).all()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    folders = []
+    for _status, _as_of, summary in rows:
+        inputs = summary.get("inputs") if isinstance(summary, dict) else None
+        if isinstance(inputs, dict) and isinstance(inputs.get("extracts_dir"), str):
+            folders.append(inputs["extracts_dir"])
+    published = [as_of for status, as_of, _summary in rows if status == "published"]
+    return folders, max(published, default=None)
 
 
 def resolve_run(engine: Engine, run: str = LATEST) -> str:

@@ -29,6 +29,7 @@ from tfident.config import StrictModel, config_path, load_model
 from tfident.errors import StoreError
 from tfident.store.audit import RETENTION_PURGED, acting_user, write_audit_row
 from tfident.store.engine import BEGIN_OPTION, safe_url
+from tfident.store.locks import stale_after_default
 from tfident.store.tables import metadata, utc_now
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,10 @@ PERSONAL_TABLES: tuple[str, ...] = (
     "identity_events",
 )
 """Run tables holding personal data (names, dates of birth, addresses, record ids, raw values)."""
-KEPT_STATUSES: tuple[str, ...] = ("running", "purged")
-"""Statuses retention leaves alone: runs being written, and runs already purged."""
+KEPT_STATUSES: tuple[str, ...] = ("purged",)
+"""Statuses retention leaves alone: runs already purged. A ``running`` run is purged only once it is
+older than the month lock's staleness (``TFIDENT_LOCK_STALE_AFTER``): a run killed part-way stays
+``running``, and its stage checkpoints hold personal data too."""
 
 
 class RetentionConfig(StrictModel):
@@ -117,9 +120,14 @@ def apply_retention(
     try:
         connection = engine.connect().execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
         with connection, connection.begin() as transaction:
+            abandoned_before = utc_now() - stale_after_default()
             expired = connection.execute(
                 sa.select(runs.c.run_id, runs.c.summary_json)
-                .where(runs.c.as_of < cutoff, runs.c.status.not_in(KEPT_STATUSES))
+                .where(
+                    runs.c.as_of < cutoff,
+                    runs.c.status.not_in(KEPT_STATUSES),
+                    sa.or_(runs.c.status != "running", runs.c.created_at < abandoned_before),
+                )
                 .order_by(runs.c.as_of, runs.c.version, runs.c.run_id)
             ).all()
             for run_id, summary in expired:

@@ -197,6 +197,22 @@ def fail_run(engine: Engine, run_id: str, error: str) -> None:
 # ------------------------------------------------------------------------ the run's row
 
 
+def record_failed_attempt(engine: Engine, run: RunRecord, error: str) -> None:
+    """Record a run that failed before its run id could be derived (bad extracts, a config
+    error, a month lock held): a ``failed`` row with the reason, so every failure shows in
+    ``tfident runs``. ``run.run_id`` is made up by the caller; no frames are written."""
+    try:
+        with _write_connection(engine) as connection, connection.begin():
+            _claim_run_row(connection, run, status="failed")
+            connection.execute(
+                runs_table.update().where(runs_table.c.run_id == run.run_id).values(error=error[:MAX_ERROR_CHARS])
+            )
+    except sa.exc.SQLAlchemyError as db_error:
+        raise StoreError(
+            f"cannot record failed run {run.run_id} in {safe_url(engine)}: {describe_error(db_error)}"
+        ) from (db_error)
+
+
 def _write_connection(engine: Engine) -> sa.Connection:
     # On SQLite take the write lock at BEGIN, so two writers queue instead of one failing
     # to upgrade a read lock half-way through.
