@@ -36,6 +36,7 @@ def test_the_deployments_carry_their_schedules_and_parameters(tmp_path: Path) ->
     assert monthly.parameters == {"inbox": str(tmp_path), "criteria": "phase1", "retries": 3, "retry_delay": 60.0}
     assert [(s.schedule.cron, s.schedule.timezone) for s in monthly.schedules] == [(DEFAULT_CRON, "Europe/London")]
     assert [s.schedule.cron for s in retention.schedules] == [DEFAULT_RETENTION_CRON]
+    assert retention.parameters == {"inbox": str(tmp_path)}
     assert monthly.entrypoint == "tfident.flows.deployment.monthly_run"
     (every,) = build_deployments(inbox=str(tmp_path), interval=10, retention_cron=None)[0].schedules
     assert every.schedule.interval.total_seconds() == 10

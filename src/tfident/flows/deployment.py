@@ -55,8 +55,9 @@ from prefect.types.entrypoint import EntrypointType
 
 from tfident import runner
 from tfident.errors import RunLocked
+from tfident.inbox import DEFAULT_TIMEZONE, TIMEZONE_ENV
 from tfident.store import acquire_month_lock, fail_run, init_db, list_runs, make_engine, read_run
-from tfident.store.retention import PERSONAL_TABLES, apply_retention, load_retention_config
+from tfident.store.retention import PERSONAL_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,10 @@ RETENTION_FLOW = "tfident-retention"
 DEFAULT_CRON = "0 6 5 * *"
 """06:00 on the 5th: extracts for a month arrive in the first days of the next."""
 DEFAULT_RETENTION_CRON = "30 5 * * *"
-DEFAULT_TIMEZONE = "Europe/London"
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_DELAY = 60.0
 
 INBOX_ENV = "TFIDENT_INBOX"
-TIMEZONE_ENV = "TFIDENT_TIMEZONE"
 NOTIFY_URL_ENV = "TFIDENT_PREFECT_NOTIFY_URL"
 
 NOTIFY_BLOCK = "tfident-failure-webhook"
@@ -180,27 +179,29 @@ def monthly_run(
 
 
 @flow(name=RETENTION_FLOW, log_prints=False, retries=0)
-def retention_run(months: int | None = None, dry_run: bool = False) -> dict[str, int]:
-    """``tfident retention apply``: delete the personal data of runs older than ``months``; counts deleted."""
-    keep = months if months is not None else load_retention_config().months
-    engine = make_engine(None)
-    try:
-        init_db(engine)
-        result = apply_retention(engine, keep, dry_run=dry_run)
-        checkpoints = [] if dry_run else runner.discard_checkpoints(engine, result.run_ids)
-    finally:
-        engine.dispose()
+def retention_run(inbox: str | None = None, months: int | None = None, dry_run: bool = False) -> dict[str, int]:
+    """``tfident retention apply --inbox INBOX``: delete the personal data of runs older than ``months``, the
+    checkpoints of failed or killed runs among them, and the inbox folders they were run from; counts deleted."""
+    folder = inbox or os.environ.get(INBOX_ENV)
+    outcome = runner.execute_retention(None, months, inbox=Path(folder) if folder else None, dry_run=dry_run)
+    result = outcome.result
     totals = result.totals()
     verb = "would delete" if dry_run else "deleted"
-    lines = [f"# tfident retention ({keep} months)", "", f"Runs with batch dates before {result.cutoff:%Y-%m-%d}:"]
+    lines = [f"# tfident retention ({result.months} months)", ""]
+    lines += [f"Runs with batch dates before {result.cutoff:%Y-%m-%d}:"]
     lines += [f"{len(result.rows)} run(s) {'would be ' if dry_run else ''}purged", ""]
     lines += [f"| table | rows {verb} |", "| --- | ---: |"]
     lines += [f"| {name} | {totals[name]} |" for name in PERSONAL_TABLES]
-    lines += ["", f"Checkpoints deleted: {len(checkpoints)}"]
+    lines += [
+        "",
+        f"Checkpoints deleted: {len(outcome.checkpoints)}",
+        f"Inbox folders {verb}: {len(outcome.inbox_folders)}",
+    ]
     create_markdown_artifact("\n".join(lines), key="tfident-retention-summary")
     return {
         "runs": len(result.rows),
-        "checkpoints": len(checkpoints),
+        "checkpoints": len(outcome.checkpoints),
+        "inbox_folders": len(outcome.inbox_folders),
         **{name: totals[name] for name in PERSONAL_TABLES},
     }
 
@@ -243,6 +244,7 @@ def build_deployments(
             retention_run.to_deployment(
                 name=name,
                 schedules=[Cron(retention_cron, timezone=timezone)],
+                parameters={"inbox": inbox},
                 entrypoint_type=EntrypointType.MODULE_PATH,
                 concurrency_limit=1,
                 tags=["tfident"],
