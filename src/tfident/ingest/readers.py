@@ -133,8 +133,7 @@ def decode(data: bytes, encoding: str, file: str) -> str:
             chosen = codec  # a BOM in front of text in the configured encoding
         else:
             log.info("%s: UTF-8 byte order mark found, read as UTF-8 (configured: %s)", file, encoding)
-            chosen = "utf-8"
-            return _no_nul(text, chosen, file)
+            return _no_nul(text, "utf-8", file)
     if not _wide(chosen) and b"\x00" in body:
         raise UnreadableFile(
             f"{file}: contains NUL bytes, so it is a binary file (or UTF-16 text without a byte order mark), "
@@ -262,10 +261,14 @@ def _slow_csv(text: str, delimiter: str, file: str, offset: int) -> RawTable:
     return RawTable(header=header, frame=frame, header_line=header_line)
 
 
-def _skip_lines(text: str, count: int, file: str, header_row: int) -> str:
-    """``text`` without its first ``count`` physical lines (the rows above ``header_row``)."""
+def _header_start(text: str, header_row: int, file: str) -> tuple[int, int]:
+    """Where the header line starts in ``text``: (character position, lines before it).
+
+    The lines above ``header_row`` are skipped, then any blank lines (blank lines are
+    not rows, so the header is the first non-blank line at or below ``header_row``).
+    """
     position = 0
-    for _ in range(count):
+    for _ in range(header_row - 1):
         found = text.find("\n", position)
         if found < 0:
             raise UnreadableFile(
@@ -274,7 +277,18 @@ def _skip_lines(text: str, count: int, file: str, header_row: int) -> str:
                 file=file,
             )
         position = found + 1
-    return text[position:]
+    skipped = header_row - 1
+    while True:
+        end = text.find("\n", position)
+        if text[position : len(text) if end < 0 else end].strip():
+            return position, skipped
+        if end < 0:
+            raise UnreadableFile(
+                f"{file}: no header row at or below line {header_row}: the rest of the file is blank; "
+                "expected a header row and data rows (check `header_row:` in config/sources.yaml)",
+                file=file,
+            )
+        position, skipped = end + 1, skipped + 1
 
 
 def _count_outside_quotes(line: str, delimiter: str) -> int:
@@ -295,7 +309,7 @@ def sniff_delimiter(text: str) -> str:
     splits the next lines into as many fields; then the first in :data:`DELIMITERS`.
     A header with none of them (a single column) gives ``,``.
     """
-    lines = [line.rstrip("\r") for line in text.split("\n", 21)[:21] if line.strip()]
+    lines = [line.rstrip("\r") for line in text[:65536].split("\n", 21)[:21] if line.strip()]
     if not lines:
         return ","
     counts = {d: _count_outside_quotes(lines[0], d) for d in DELIMITERS}
@@ -329,20 +343,8 @@ def read_csv_text(text: str, delimiter: str, file: str, layout: Layout | None = 
     layout = layout or Layout()
     if not text.strip():
         raise UnreadableFile(f"{file}: the file is empty; expected a header row and data rows", file=file)
-    offset = layout.header_row - 1
-    body = _skip_lines(text, offset, file, layout.header_row)
-    while body and not body.split("\n", 1)[0].strip():  # blank lines are not rows: the header is the next line
-        if "\n" not in body:
-            body = ""
-            break
-        body = body.split("\n", 1)[1]
-        offset += 1
-    if not body.strip():
-        raise UnreadableFile(
-            f"{file}: no header row at or below line {layout.header_row}: the rest of the file is blank; "
-            "expected a header row and data rows (check `header_row:` in config/sources.yaml)",
-            file=file,
-        )
+    position, offset = _header_start(text, layout.header_row, file)
+    body = text[position:] if position else text
     separator = sniff_delimiter(body) if delimiter == AUTO else delimiter
     table = _fast_csv(body, separator, offset)
     if table is None:

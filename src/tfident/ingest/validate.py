@@ -105,6 +105,11 @@ def _unique(name: str, used: set[str]) -> str:
     return name
 
 
+def _where(file: str, line: int) -> str:
+    """``line N`` of a CSV, ``row N`` of a workbook."""
+    return f"{'row' if file.lower().endswith('.xlsx') else 'line'} {line}"
+
+
 def _position_list(positions: Sequence[int]) -> str:
     """``column 3`` or ``columns 3, 7`` (1-based positions)."""
     numbers = ", ".join(str(p + 1) for p in positions)
@@ -136,9 +141,8 @@ def resolve_header(
     required = [c.name for c in source.columns if c.in_header]
     fields = sum(1 for written in header if written.strip())
     if not any(targets):
-        where = f"{'row' if file.lower().endswith('.xlsx') else 'line'} {line}"
         raise MissingColumn(
-            f"{file}: {where} does not look like a header row: none of its {fields} non-blank fields is a "
+            f"{file}: {_where(file, line)} does not look like a header row: none of its {fields} non-blank fields is a "
             f"column name of {source.name} (required: {', '.join(repr(m) for m in required)}); the fields are "
             "not quoted, as they may be personal data. Expected the header on that line: if the file has no "
             "header row, ask the agency for one; if a title block comes first, set `header_row:`, and if the "
@@ -160,7 +164,7 @@ def resolve_header(
                 )
             else:
                 message = (
-                    f"{file}: the header (line {line}) gives columns {first + 1} and {position + 1} the same "
+                    f"{file}: the header ({_where(file, line)}) gives columns {first + 1} and {position + 1} the same "
                     "name (not quoted: it is not a column name tfident knows)"
                 )
             raise DuplicateHeader(message + "; expected each column once", file=file)
