@@ -79,7 +79,8 @@ def _handle_errors(func: F) -> F:
         except Exception as error:
             if _state["debug"]:
                 raise
-            err_console.print(f"[bold red]internal error[/] ({type(error).__name__}): {error}")
+            # the message of an unexpected error may quote a value from the data: only its type is shown
+            err_console.print(f"[bold red]internal error[/] ({type(error).__name__})")
             err_console.print("This is a bug in tfident. Run again with --debug for the traceback.")
             raise typer.Exit(1) from None
 
