@@ -690,14 +690,14 @@ RUNS_WIDTH_OFF_TERMINAL = 120
 
 def _output_console(wide: bool = False) -> Console:
     """The console to print tables on: the terminal's width on a terminal; elsewhere COLUMNS, else a
-    fixed width (120, or 160 with ``wide``), so logs get whole values rather than rich's 80-column default."""
+    fixed width of 120, so logs get whole values rather than rich's 80-column default; ``wide`` is at least 160."""
     import os
 
     if console.is_terminal:
         return console
     columns = os.environ.get("COLUMNS", "")
-    width = int(columns) if columns.isdigit() and int(columns) > 0 else (160 if wide else RUNS_WIDTH_OFF_TERMINAL)
-    return Console(highlight=False, width=width)
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else RUNS_WIDTH_OFF_TERMINAL
+    return Console(highlight=False, width=max(width, 160) if wide else width)  # --wide asks for every value whole
 
 
 @app.command("runs")
