@@ -414,11 +414,11 @@ def serve(
 
     import uvicorn
 
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
 
     engine = make_engine(db)  # fail here, with a clear message, on a bad URL or database
     try:
-        init_db(engine)
+        prepare_database(engine)
     finally:
         engine.dispose()
     if db:
@@ -460,7 +460,7 @@ def users_add(
     """Add an account; the password is read from standard input when it is not a terminal."""
     import sys
 
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
     from tfident.store.passwords import check_password_strength, hash_password
     from tfident.store.review import add_user
 
@@ -473,7 +473,7 @@ def users_add(
         raise typer.BadParameter(weakness, param_hint="password")
     engine = make_engine(db)
     try:
-        init_db(engine)
+        prepare_database(engine)
         add_user(engine, username, role.value, hash_password(password))
     finally:
         engine.dispose()
@@ -635,7 +635,7 @@ def retention_apply(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Delete the personal data of runs whose batch date is older than the retention period."""
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
     from tfident.store.retention import PERSONAL_TABLES, apply_retention, load_retention_config
 
     keep = months if months is not None else load_retention_config().months
@@ -643,7 +643,7 @@ def retention_apply(
 
     engine = make_engine(db)
     try:
-        init_db(engine)
+        prepare_database(engine)
         result = apply_retention(engine, keep, dry_run=dry_run, user=user)
         # checkpoints of purged runs (failed and never resumed) hold personal data too
         checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)

@@ -51,7 +51,6 @@ from tfident.store import (
     RunRecord,
     acquire_month_lock,
     fail_run,
-    init_db,
     make_engine,
     previous_month_run_id,
     read_identity_index,
@@ -61,7 +60,7 @@ from tfident.store import (
     start_run,
     write_run,
 )
-from tfident.store.engine import safe_url
+from tfident.store.engine import prepare_database, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +217,7 @@ def execute_run(
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
-        init_db(engine)
+        prepare_database(engine)
         # one run of a month at a time: a second exits with RunLocked naming this one
         lock = acquire_month_lock(engine, f"{as_of:%Y-%m}")
         constraints = read_link_constraints(engine)
@@ -369,7 +368,7 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
-        init_db(engine)
+        prepare_database(engine)
         try:
             info = read_run(engine, run_id)
         except NotFound:
