@@ -582,11 +582,11 @@ def serve(
 
     import uvicorn
 
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
 
     engine = make_engine(db)  # fail here, with a clear message, on a bad URL or database
     try:
-        init_db(engine)
+        prepare_database(engine)
     finally:
         engine.dispose()
     if db:
@@ -628,7 +628,7 @@ def users_add(
     """Add an account; the password is read from standard input when it is not a terminal."""
     import sys
 
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
     from tfident.store.passwords import check_password_strength, hash_password
     from tfident.store.review import add_user
 
@@ -641,7 +641,7 @@ def users_add(
         raise typer.BadParameter(weakness, param_hint="password")
     engine = make_engine(db)
     try:
-        init_db(engine)
+        prepare_database(engine)
         add_user(engine, username, role.value, hash_password(password))
     finally:
         engine.dispose()
