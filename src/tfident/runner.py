@@ -53,6 +53,7 @@ from tfident.errors import (
     EnvironmentFault,
     ExtractError,
     NotFound,
+    SchemaOutOfDate,
     exit_code,
 )
 from tfident.inbox import InboxFolder, choose, scan
@@ -432,10 +433,11 @@ def _failed_run_id(as_of: date) -> str:
 
 
 def _after_failure(db: str | None, attempt: _Attempt, error: BaseException) -> None:
-    """Record the failure in the store (unless the database is the problem) and notify; never raises."""
+    """Record the failure in the store (unless the database is the problem: unreachable, or at a schema this
+    tfident does not write) and notify; never raises."""
     reason = failure_reason(error)
     run_id = attempt.run_id
-    if not isinstance(error, DatabaseUnavailable):
+    if not isinstance(error, (DatabaseUnavailable, SchemaOutOfDate)):  # not a database this code may write to
         try:
             run_id = _record_failure(db, attempt, reason)
         except Exception:  # the run's own error matters more

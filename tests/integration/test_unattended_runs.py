@@ -38,6 +38,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.usefixtures("engine")  # migrated: on PostgreSQL only the owner migrates
 def test_the_inbox_runs_each_complete_folder_once_oldest_first(
     store_url: str, sample_batch: Path, tmp_path: Path
 ) -> None:
@@ -86,6 +87,7 @@ def test_a_database_that_is_down_is_retried_then_exit_3(tmp_path: Path, sample_b
     assert "secret-password" not in result.output
 
 
+@pytest.mark.usefixtures("engine")  # migrated: on PostgreSQL only the owner migrates
 def test_bad_data_is_not_retried_and_its_failure_is_recorded(store_url: str, tmp_path: Path) -> None:
     """A batch missing its required extracts fails at once (exit 2) and shows in `tfident runs` with why."""
     empty = tmp_path / "2026-10-31"
