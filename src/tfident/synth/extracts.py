@@ -22,7 +22,7 @@ from tfident.synth import faults as ft
 from tfident.synth.dates import age_at
 from tfident.synth.events import EVENT_COLUMNS, Events
 from tfident.synth.names import DIMINUTIVES, nickname_table
-from tfident.synth.population import Rand, World
+from tfident.synth.population import Rand, World, one_name
 from tfident.synth.profiles import DEFAULT_PROFILE, Profile
 
 RECORD_ID_FORMATS: dict[str, str] = {
@@ -348,13 +348,20 @@ class _ProfileFaults:
         """Whether ``source`` is the one agency that knows this child by the middle name."""
         w, seed = self.rd.w, self.rd.seed
         p = w.people
-        if not p.middle[person] or age_at(p.dob[person], w.as_of) >= 18:
+        middle = p.middle[person]
+        if not middle or age_at(p.dob[person], w.as_of) >= 18 or self.clashes(person, middle):
             return False
         pid = p.pid[person]
         if ft.stable_uniform(seed, "known_by_middle", pid) >= self.R["known_by_middle"]:
             return False
         choice = ft.stable_uniform(seed, "known_by_middle_source", pid)
         return self.source == PERSON_SOURCE_ORDER[int(choice * len(PERSON_SOURCE_ORDER))]
+
+    def clashes(self, person: int, name: str) -> bool:
+        """Whether ``name`` is (a form of) another household member's forename: a twin known by
+        a middle name that is the co-twin's forename would be the co-twin on paper."""
+        p = self.rd.w.people
+        return any(m != person and one_name(name, p.forename[m]) for m in self.rd.members[p.hh[person]])
 
     def apply(
         self, row: int, person: int, a: int, style: int, upper: bool, logged: list[tuple[int, str]], values: _Row
@@ -376,8 +383,10 @@ class _ProfileFaults:
         elif forename == true_forename and r.random() < R["forename_diminutive"]:
             options = DIMINUTIVES.get(p.forename[person].lower())
             if options:
-                forename = case(r.pick(options))
-                logged.append((row, "forename_diminutive"))
+                pet = r.pick(options)
+                if not self.clashes(person, pet):
+                    forename = case(pet)
+                    logged.append((row, "forename_diminutive"))
         # forename and surname swapped, or a typo in each
         x = r.random()
         if forename and x < R["name_swapped"]:
