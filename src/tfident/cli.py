@@ -149,16 +149,29 @@ def synth(
     churn: Annotated[
         float, typer.Option("--churn", min=0.0, max=1.0, help="Share of households that move each later month.")
     ] = 0.05,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="Error profile: default (the generator as it always was), clean, messy or lagged "
+            "(docs/synth-profiles.md), or the path of a profile YAML file.",
+        ),
+    ] = "default",
 ) -> None:
     """Write a synthetic batch (all extracts) to OUT, and its truth to OUT/truth/."""
-    from tfident.synth import synthesise, synthesise_months
+    from tfident.synth import get_profile, synthesise, synthesise_months
 
+    resolved = get_profile(profile)  # an unknown name stops here, listing the choices
+    label = "" if resolved.name == "default" else f" (profile {resolved.name})"
     if months == 1:
-        synthesise(households=households, seed=seed, as_of=as_of, out=out)
-        console.print(f"Synthetic batch of {households} households written to {out}")
+        synthesise(households=households, seed=seed, as_of=as_of, out=out, profile=resolved)
+        console.print(f"Synthetic batch of {households} households written to {out}{label}")
         return
-    folders = synthesise_months(households, seed, as_of, out, months, churn)
-    console.print(f"{months} monthly batches of {households} households written to {', '.join(map(str, folders))}")
+    folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved)
+    console.print(
+        f"{months} monthly batches of {households} households written to {', '.join(map(str, folders))}{label}"
+    )
 
 
 @app.command()

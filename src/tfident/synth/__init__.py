@@ -24,13 +24,20 @@ import polars as pl
 
 from tfident.synth.events import EVENT_COLUMNS
 from tfident.synth.months import MonthState, iter_months, month_date
+from tfident.synth.profiles import PROFILE_NAMES, Profile, get_profile
 from tfident.synth.truth import judge_households
 
+ProfileArg = str | Path | Profile | None
+"""A built-in profile's name, a profile YAML file's path, a :class:`Profile`, or None (``default``)."""
+
 __all__ = [
+    "PROFILE_NAMES",
+    "Profile",
     "SyntheticBatch",
     "batch_from_state",
     "generate_batch",
     "generate_months",
+    "get_profile",
     "month_date",
     "synthesise",
     "synthesise_months",
@@ -69,29 +76,37 @@ class SyntheticBatch:
 
 
 def generate_batch(
-    households: int, seed: int, as_of: dt.date, month_offset: int = 0, churn: float = 0.05
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    month_offset: int = 0,
+    churn: float = 0.05,
+    profile: ProfileArg = None,
 ) -> SyntheticBatch:
     """Generate a synthetic batch of ``households`` true households on ``as_of`` (pure, in memory).
 
     ``month_offset`` k > 0 gives the same council k months later (batch date
     :func:`~tfident.synth.months.month_date`): the same people and, for records that
     persist, the same record ids, with ``churn`` of the households moving each month
-    (see :mod:`tfident.synth.months`). ``month_offset=0`` ignores ``churn``.
+    (see :mod:`tfident.synth.months`). ``month_offset=0`` ignores ``churn``. ``profile``:
+    the error profile (:mod:`tfident.synth.profiles`); None or ``default`` is the generator
+    as it always was.
     """
     if month_offset < 0:
         raise ValueError("month_offset must be 0 or more")
+    resolved = get_profile(profile)
     state = None
-    for state in iter_months(households, seed, as_of, month_offset + 1, churn):  # noqa: B007 - the last month
+    for state in iter_months(households, seed, as_of, month_offset + 1, churn, resolved):  # noqa: B007 - the last month
         pass
     assert state is not None
     return batch_from_state(state)
 
 
 def generate_months(
-    households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05
+    households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05, profile: ProfileArg = None
 ) -> Iterator[SyntheticBatch]:
     """The batches of ``months`` consecutive months of one synthetic council, oldest first."""
-    for state in iter_months(households, seed, as_of, months, churn):
+    for state in iter_months(households, seed, as_of, months, churn, get_profile(profile)):
         yield batch_from_state(state)
 
 
@@ -149,19 +164,25 @@ def write_batch(batch: SyntheticBatch, out: Path) -> None:
         batch.changes.sort("true_household_id").write_csv(out / "truth" / "changes.csv")
 
 
-def synthesise(households: int, seed: int, as_of: dt.date, out: Path) -> SyntheticBatch:
-    """Generate a batch and write it to ``out``; returns the batch."""
-    batch = generate_batch(households, seed, as_of)
+def synthesise(households: int, seed: int, as_of: dt.date, out: Path, profile: ProfileArg = None) -> SyntheticBatch:
+    """Generate a batch with error profile ``profile`` and write it to ``out``; returns the batch."""
+    batch = generate_batch(households, seed, as_of, profile=profile)
     write_batch(batch, out)
     return batch
 
 
 def synthesise_months(
-    households: int, seed: int, as_of: dt.date, out: Path, months: int, churn: float = 0.05
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    out: Path,
+    months: int,
+    churn: float = 0.05,
+    profile: ProfileArg = None,
 ) -> list[Path]:
     """Write ``months`` consecutive monthly batches of one council to ``out/<YYYY-MM-DD>/``."""
     folders = []
-    for batch in generate_months(households, seed, as_of, months, churn):
+    for batch in generate_months(households, seed, as_of, months, churn, profile):
         folder = Path(out) / batch.as_of.isoformat()
         write_batch(batch, folder)
         folders.append(folder)

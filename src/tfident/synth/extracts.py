@@ -19,9 +19,11 @@ import polars as pl
 
 from tfident.ingest.schema import SOURCES
 from tfident.synth import faults as ft
+from tfident.synth.dates import age_at
 from tfident.synth.events import EVENT_COLUMNS, Events
-from tfident.synth.names import nickname_table
-from tfident.synth.population import Rand, World
+from tfident.synth.names import DIMINUTIVES, nickname_table
+from tfident.synth.population import Rand, World, one_name
+from tfident.synth.profiles import DEFAULT_PROFILE, Profile
 
 RECORD_ID_FORMATS: dict[str, str] = {
     "school_census": "SC{:07d}",
@@ -79,9 +81,12 @@ def _empty_person_columns() -> dict[str, list[Any]]:
 class _Renderer:
     """Writes the people of one world into agency rows, logging every fault it adds."""
 
-    def __init__(self, world: World, seed: int) -> None:
+    def __init__(self, world: World, seed: int, profile: Profile = DEFAULT_PROFILE) -> None:
         self.w = world
         self.seed = seed
+        self.profile = profile
+        self.marked: dict[str, frozenset[int]] = {}
+        """Rows (per source) that alone show a family's move (``move_seen_by_one``)."""
         self.nicknames = nickname_table()
         self._addr_cache: dict[tuple[int, int], tuple[str, str, str, str]] = {}
         p, h = world.people, world.households
@@ -127,7 +132,9 @@ class _Renderer:
         """
         w, p, h, ad = self.w, self.w.people, self.w.households, self.w.addresses
         r = Rand(self.seed, stream)
-        R = ft.rates(source)
+        R = self.profile.rates_for(source)
+        # the profile's own faults draw from a second stream, so the default's draws never change
+        extra = None if self.profile.is_default else _ProfileFaults(self, source, R, Rand(self.seed, stream + 500_000))
         styles = ft.ADDRESS_STYLES[source]
         id_kind = ID_COLUMN.get(source)
         out = _empty_person_columns()
@@ -187,7 +194,8 @@ class _Renderer:
             elif r.random() < R["surname_typo"]:
                 surname = ft.typo(surname, r)
                 logged.append((row, "surname_typo"))
-            if r.random() < R["upper_case"]:
+            upper = r.random() < R["upper_case"]
+            if upper:
                 surname = surname.upper()
                 forename = forename.upper() if forename else forename
                 middle = middle.upper() if middle else middle
@@ -273,6 +281,16 @@ class _Renderer:
                             if other is not None:
                                 ident = other
                                 logged.append((row, "id_other_person"))
+            if extra is not None:
+                (forename, middle, surname, dob, postcode, uprn, ident, line1, line2, line3) = extra.apply(
+                    row,
+                    person,
+                    a,
+                    style,
+                    upper,
+                    logged,
+                    (forename, middle, surname, dob, postcode, uprn, ident, line1, line2, line3),
+                )
             o = out
             o["forename"].append(forename)
             o["middle_names"].append(middle)
@@ -300,6 +318,146 @@ class _Renderer:
         return ft.nino_typo(value, r)
 
 
+def _unlog(logged: list[tuple[int, str]], row: int, prefix: str) -> None:
+    """Drop the faults of ``row`` (the last rows logged) whose kind starts with ``prefix``."""
+    i = len(logged)
+    while i > 0 and logged[i - 1][0] == row:
+        i -= 1
+    logged[i:] = [entry for entry in logged[i:] if not entry[1].startswith(prefix)]
+
+
+_Row = tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any]
+"""forename, middle, surname, dob, postcode, uprn, identifier, address lines 1-3."""
+
+
+class _ProfileFaults:
+    """The faults only an error profile adds, drawn from their own random stream.
+
+    Each strikes a record the default faults left alone in that respect (a diminutive only
+    for a forename written as it is, a day digit only for a date of birth written as it
+    is), so every fault logged is one difference from the truth. Choices about a person in
+    one agency (known by a middle name, a wrong UPN) are fixed by the seed, the person and
+    the source, so they hold for every record and every month.
+    """
+
+    def __init__(self, renderer: _Renderer, source: str, rates: dict[str, float], r: Rand) -> None:
+        self.rd, self.source, self.R, self.r = renderer, source, rates, r
+        self.marked = renderer.marked.get(source, frozenset())
+
+    def known_by_middle(self, person: int) -> bool:
+        """Whether ``source`` is the one agency that knows this child by the middle name."""
+        w, seed = self.rd.w, self.rd.seed
+        p = w.people
+        middle = p.middle[person]
+        if not middle or age_at(p.dob[person], w.as_of) >= 18 or self.clashes(person, middle):
+            return False
+        pid = p.pid[person]
+        if ft.stable_uniform(seed, "known_by_middle", pid) >= self.R["known_by_middle"]:
+            return False
+        choice = ft.stable_uniform(seed, "known_by_middle_source", pid)
+        return self.source == PERSON_SOURCE_ORDER[int(choice * len(PERSON_SOURCE_ORDER))]
+
+    def clashes(self, person: int, name: str) -> bool:
+        """Whether ``name`` is (a form of) another household member's forename: a twin known by
+        a middle name that is the co-twin's forename would be the co-twin on paper."""
+        p = self.rd.w.people
+        return any(m != person and one_name(name, p.forename[m]) for m in self.rd.members[p.hh[person]])
+
+    def apply(
+        self, row: int, person: int, a: int, style: int, upper: bool, logged: list[tuple[int, str]], values: _Row
+    ) -> _Row:
+        """The row's values with the profile's faults added (logged in ``logged``)."""
+        forename, middle, surname, dob, postcode, uprn, ident, line1, line2, line3 = values
+        r, R, p, seed = self.r, self.R, self.rd.w.people, self.rd.seed
+        ad = self.rd.w.addresses
+
+        def case(name: str) -> str:
+            return name.upper() if upper else name
+
+        true_forename = case(p.forename[person])
+        # forename: known by the middle name in one agency, or a diminutive
+        if self.known_by_middle(person):
+            forename, middle = case(p.middle[person] or ""), None
+            _unlog(logged, row, "forename_")  # the agency's name for the child replaces any other forename fault
+            logged.append((row, "known_by_middle"))
+        elif forename == true_forename and r.random() < R["forename_diminutive"]:
+            options = DIMINUTIVES.get(p.forename[person].lower())
+            if options:
+                pet = r.pick(options)
+                if not self.clashes(person, pet):
+                    forename = case(pet)
+                    logged.append((row, "forename_diminutive"))
+        # forename and surname swapped, or a typo in each
+        x = r.random()
+        if forename and x < R["name_swapped"]:
+            forename, surname = surname, forename
+            logged.append((row, "name_swapped"))
+        elif forename and x < R["name_swapped"] + R["name_typo_both"]:
+            forename, surname = ft.typo(forename, r), ft.typo(surname, r)
+            logged.append((row, "name_typo_both"))
+        # date of birth: a day digit or the year mis-keyed
+        x = r.random()
+        if dob == p.dob[person]:
+            if x < R["dob_day_digit"]:
+                changed = ft.dob_day_digit(dob)
+                if changed is not None:
+                    dob = changed
+                    logged.append((row, "dob_day_digit"))
+            elif x < R["dob_day_digit"] + R["dob_year"]:
+                dob = ft.dob_year(dob, r)
+                logged.append((row, "dob_year"))
+        # a careless record: the postcode missing or mistyped, and one other difference
+        if postcode == ad.postcode[a] and r.random() < R["careless"]:
+            logged.append((row, "careless"))
+            if r.chance(0.5):
+                postcode = None
+                logged.append((row, "postcode_missing"))
+            else:
+                postcode = ft.wrong_postcode(ad.postcode[a], r)
+                logged.append((row, "postcode_wrong"))
+            other = r.pick(("forename_typo", "surname_typo", "dob_typo", "dob_day_digit"))
+            if other == "forename_typo" and forename:
+                forename = ft.typo(forename, r)
+            elif other == "surname_typo" or (other == "forename_typo" and not forename):
+                other = "surname_typo"
+                surname = ft.typo(surname, r)
+            elif dob is not None:
+                day_digit = ft.dob_day_digit(dob) if other == "dob_day_digit" else None
+                other = "dob_day_digit" if day_digit is not None else "dob_typo"
+                dob = day_digit or dob + dt.timedelta(days=r.pick((-1, 1)))
+            else:
+                other = "surname_typo"
+                surname = ft.typo(surname, r)
+            logged.append((row, other))
+        # a flat written without its flat: several gazetteer entries fit
+        if ad.flat[a] is not None and line1 is not None and r.random() < R["address_flat_missing"]:
+            no_flat = ft.address_lines(
+                style, None, ad.number[a], ad.street[a], ad.street_type[a], ad.locality[a], ad.town[a]
+            )
+            line1, line2, line3 = (v or None for v in no_flat[:3])
+            logged.append((row, "address_flat_missing"))
+        w = self.rd.w
+        if a in w.unlisted:
+            uprn = None  # nobody holds a UPRN the LLPG has not issued
+            logged.append((row, "address_not_in_gazetteer"))
+        elif a in w.duplicates:
+            logged.append((row, "address_ambiguous"))
+        if row in self.marked:
+            logged.append((row, "move_seen_by_one"))
+        # a pupil's UPN in one school source: mis-keyed (valid, not theirs) or temporary
+        if ID_COLUMN.get(self.source) == "upn" and ident is not None and ident == p.upn[person]:
+            u = ft.stable_uniform(seed, "upn", p.pid[person], self.source)
+            if u < R["upn_rekeyed"] + R["upn_temporary"]:
+                fixed = Rand(int(ft.stable_uniform(seed, "upn_value", p.pid[person], self.source) * 2**40), 0)
+                if u < R["upn_rekeyed"]:
+                    ident = ft.upn_rekeyed(ident, fixed)
+                    logged.append((row, "upn_rekeyed"))
+                else:
+                    ident = ft.upn_temporary(ident, fixed)
+                    logged.append((row, "upn_temporary"))
+        return forename, middle, surname, dob, postcode, uprn, ident, line1, line2, line3
+
+
 def _frame(source: str, data: dict[str, list[Any]]) -> pl.DataFrame:
     """A frame of exactly the canonical columns of ``source``, typed."""
     columns = SOURCES[source].columns
@@ -312,11 +470,13 @@ def gazetteer_frame(world: World) -> pl.DataFrame:
     """The council's LLPG: every in-area address in the gazetteer's own style, by UPRN."""
     ad = world.addresses
     data: dict[str, list[Any]] = {c: [] for c in SOURCES["gazetteer"].column_names}
-    for a in range(world.n_gazetteer):
+    listed = [a for a in range(world.n_gazetteer) if a not in world.unlisted]
+    rows = [(a, ad.uprn[a]) for a in listed] + [(a, uprn) for a, uprn in sorted(world.duplicates.items())]
+    for a, uprn in rows:
         l1, l2, l3, town = ft.address_lines(
             0, ad.flat[a], ad.number[a], ad.street[a], ad.street_type[a], ad.locality[a], ad.town[a]
         )
-        data["uprn"].append(str(ad.uprn[a]))
+        data["uprn"].append(str(uprn))
         data["address_line_1"].append(l1 or None)
         data["address_line_2"].append(l2 or None)
         data["address_line_3"].append(l3 or None)
@@ -384,12 +544,15 @@ def render_source(
     return frame, truth, faults
 
 
+PERSON_SOURCE_ORDER: tuple[str, ...] = tuple(RECORD_ID_FORMATS)
+"""The person sources, in a fixed order (for choices about one agency)."""
+
 SOURCE_STREAMS: dict[str, int] = {source: stream for stream, source in enumerate(RECORD_ID_FORMATS, start=10)}
 """The random stream of each person source (its record ids and its rendering)."""
 
 
 def render_extracts(
-    world: World, events: Events, seed: int
+    world: World, events: Events, seed: int, profile: Profile = DEFAULT_PROFILE
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, pl.DataFrame]:
     """Every extract, plus the truth of each record and the log of faults.
 
@@ -397,7 +560,7 @@ def render_extracts(
     record_id, true_person_id, true_household_id``; ``faults`` has ``source, record_id,
     fault`` (one row per fault added to a record).
     """
-    renderer = _Renderer(world, seed)
+    renderer = _Renderer(world, seed, profile)
     extracts: dict[str, pl.DataFrame] = {"gazetteer": gazetteer_frame(world)}
     truths: list[pl.DataFrame] = []
     fault_frames: list[pl.DataFrame] = []

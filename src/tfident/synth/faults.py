@@ -8,6 +8,7 @@ fault strikes a record, per source; :mod:`tfident.synth.extracts` applies them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from tfident.synth import identifiers as ids
 from tfident.synth import names as nm
@@ -45,7 +46,30 @@ FAULT_KINDS: tuple[str, ...] = (
     "id_other_person",
     "no_identifiers",
 )
-"""Every fault the generator logs in ``truth/faults.csv``."""
+"""Every fault the default generator logs in ``truth/faults.csv``."""
+
+PROFILE_FAULT_KINDS: tuple[str, ...] = (
+    "dob_day_digit",
+    "dob_year",
+    "forename_diminutive",
+    "known_by_middle",
+    "upn_rekeyed",
+    "upn_temporary",
+    "name_swapped",
+    "name_typo_both",
+    "careless",
+    "address_flat_missing",
+    "address_not_in_gazetteer",
+    "address_ambiguous",
+    "move_seen_by_one",
+)
+"""Faults only an error profile adds (:mod:`tfident.synth.profiles`); 0 in ``default``.
+``careless`` is logged beside the two faults it made (a postcode one and another);
+``address_not_in_gazetteer``, ``address_ambiguous`` and ``move_seen_by_one`` mark records
+of addresses missing from or duplicated in the gazetteer, and the one record that shows
+a family's move."""
+
+ALL_FAULT_KINDS: tuple[str, ...] = FAULT_KINDS + PROFILE_FAULT_KINDS
 
 SCHOOLS = ("school_census", "attendance", "exclusions")
 POLICE = ("youth_offending", "asb", "domestic_abuse")
@@ -93,9 +117,65 @@ SOURCE_RATES: dict[str, dict[str, float]] = {
 }
 
 
+PROFILE_RATES: dict[str, float] = {
+    "dob_day_digit": 0.0,  # the day off by 9 or 10 (one digit of it mis-keyed)
+    "dob_year": 0.0,  # the year off by one
+    "forename_diminutive": 0.0,  # an informal diminutive (Liv, Sammie, Lottie)
+    "known_by_middle": 0.0,  # of children with a middle name: known by it in one agency
+    "upn_rekeyed": 0.0,  # of a pupil's records in a school source: a valid UPN that is not theirs
+    "upn_temporary": 0.0,  # of a pupil's records in a school source: a temporary UPN left in place
+    "name_swapped": 0.0,  # forename and surname swapped
+    "name_typo_both": 0.0,  # a typo in the forename and one in the surname
+    "careless": 0.0,  # postcode missing or mistyped, with one other difference
+    "address_flat_missing": 0.0,  # of records of flats: written without the flat
+}
+"""Rates of the faults only a profile adds; every one is 0 by default."""
+
+
 def rates(source: str) -> dict[str, float]:
-    """The fault rates of ``source``."""
+    """The fault rates of ``source`` (default profile)."""
     return {**DEFAULT_RATES, **SOURCE_RATES.get(source, {})}
+
+
+def stable_uniform(seed: int, *keys: object) -> float:
+    """A number in [0, 1) fixed by ``seed`` and ``keys``: the same in every month and every row,
+    for choices about a person in one agency (known by a middle name, holding a wrong UPN)."""
+    digest = hashlib.blake2b(repr((seed, *keys)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def dob_day_digit(dob: dt.date) -> dt.date | None:
+    """``dob`` with one digit of the day mis-keyed: the day off by 10 (13 for 03, 21 for 11) or
+    by 9 (19 for 10), the same month and year; None when no such date exists."""
+    for delta in (10, -10, 9, -9):
+        try:
+            return dob.replace(day=dob.day + delta)
+        except ValueError:
+            continue
+    return None
+
+
+def dob_year(dob: dt.date, r: Rand) -> dt.date:
+    """``dob`` with the year one out."""
+    try:
+        return dob.replace(year=dob.year + r.pick((-1, 1)))
+    except ValueError:
+        return dob.replace(year=dob.year + 1, day=28)
+
+
+def upn_rekeyed(upn: str, r: Rand) -> str:
+    """A valid UPN that is not ``upn``: one digit of its LA number mis-keyed and the check letter
+    recomputed by the school's software. The world's UPNs share one LA number, so it is nobody's."""
+    i = r.randint(1, 3)
+    digit = str((int(upn[i]) + r.randint(1, 9)) % 10)
+    return ids.make_upn(upn[1:i] + digit + upn[i + 1 :])
+
+
+def upn_temporary(upn: str, r: Rand) -> str:
+    """A temporary UPN (``AnnnnnnnnnnnA``: the last character a letter) issued before the pupil's
+    own arrived, and left in place."""
+    last = r.pick([c for c in ids.UPN_ALPHABET if c not in "IOS"])
+    return ids.make_upn(upn[1:12] + last)
 
 
 ADDRESS_STYLES: dict[str, tuple[tuple[int, float], ...]] = {

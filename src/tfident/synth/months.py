@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from tfident.synth import faults as ft
+from tfident.synth.dates import age_at
 from tfident.synth.events import ASB_TOOLS, EVENT_COLUMNS, OUT_OF_WORK, Events, _Maker, build_events
 from tfident.synth.extracts import SOURCE_STREAMS, _Renderer, gazetteer_frame, render_source
 from tfident.synth.population import (
@@ -51,6 +52,7 @@ from tfident.synth.population import (
     newcomer_pnc_serial,
     newcomer_ranges,
 )
+from tfident.synth.profiles import DEFAULT_PROFILE, Profile
 
 MOVE_WITHIN_AREA = 0.75
 """Of the households that move in a month, the share that stay in the area."""
@@ -60,7 +62,7 @@ MONTHLY_EVENT_CHANCE = {0: 0.03, 1: 0.10, 2: 0.25}
 
 ADDRESS_FAULTS = frozenset(
     {"address_stale", "address_missing", "postcode_no_space", "postcode_lower", "postcode_wrong", "postcode_missing"}
-    | {"uprn_wrong"}
+    | {"uprn_wrong", "address_flat_missing", "address_not_in_gazetteer", "address_ambiguous"}
 )
 ADDRESS_COLUMNS = ("address_line_1", "address_line_2", "address_line_3", "town", "postcode", "uprn")
 
@@ -90,6 +92,8 @@ class MonthState:
     moved: pl.DataFrame
     """The households that moved or arrived in this month (empty for month 0):
     ``true_household_id, change`` (``moved``, ``left`` or ``arrived``)."""
+    profile: Profile = DEFAULT_PROFILE
+    """The error profile every month of the council is rendered with."""
 
     def extracts(self) -> dict[str, pl.DataFrame]:
         """Every extract of the month, rows sorted by record id."""
@@ -103,19 +107,111 @@ class MonthState:
         return pl.concat([self.truth[s] for s in SOURCE_STREAMS]).sort("source", "record_id")
 
 
-def first_month(households: int, seed: int, as_of: dt.date) -> MonthState:
-    """Month 0: exactly the batch of ``generate_batch(households, seed, as_of)``."""
+def first_month(households: int, seed: int, as_of: dt.date, profile: Profile = DEFAULT_PROFILE) -> MonthState:
+    """Month 0: exactly the batch of ``generate_batch(households, seed, as_of, profile=profile)``."""
     world = build_world(households, seed, as_of)
     events = build_events(world, seed)
-    renderer = _Renderer(world, seed)
+    renderer = _Renderer(world, seed, profile)
+    if not profile.is_default:
+        _unlist_new_builds(world, seed, profile.new_build_share)
+        _duplicate_gazetteer_entries(world, seed, profile.gazetteer_duplicate_share)
+        renderer.marked = _moves_seen_by_one(world, events, seed, profile.move_seen_by_one)
     rows: dict[str, pl.DataFrame] = {}
     truth: dict[str, pl.DataFrame] = {}
     faults: list[pl.DataFrame] = []
     for source, stream in SOURCE_STREAMS.items():
-        rows[source], truth[source], logged = render_source(renderer, source, events.cols[source], seed, stream)
+        rows[source], truth[source], logged = render_source(
+            renderer, source, events.cols[source], seed, stream, current=renderer.marked.get(source, frozenset())
+        )
         faults.append(logged)
     moved = pl.DataFrame(schema={"true_household_id": pl.String, "change": pl.String})
-    return MonthState(seed, 0, world, events, rows, truth, pl.concat(faults), moved)
+    return MonthState(seed, 0, world, events, rows, truth, pl.concat(faults), moved, profile)
+
+
+def _unlist_new_builds(world: World, seed: int, share: float) -> None:
+    """Leave whole streets out of the gazetteer (new builds the LLPG does not hold yet) until
+    about ``share`` of the in-area households live on them."""
+    if share <= 0:
+        return
+    r = Rand(seed, 4001)
+    h, ad = world.households, world.addresses
+    occupied = {h.addr[i] for i in range(len(h.hid)) if h.in_area[i]}
+    streets: dict[tuple[str, int, str], list[int]] = {}
+    for a in range(world.n_gazetteer):
+        streets.setdefault((ad.street[a], ad.street_type[a], ad.postcode[a].split(" ")[0]), []).append(a)
+    keys = sorted(streets)
+    order = list(range(len(keys)))
+    r.shuffle(order)
+    target = share * len(occupied)
+    housed = 0
+    for k in order:
+        if housed >= target:
+            break
+        addresses = streets[keys[k]]
+        in_use = sum(1 for a in addresses if a in occupied)
+        if in_use == 0 or housed + in_use > target * 1.5 + 2:
+            continue  # a street nobody lives on says nothing; one too big overshoots
+        world.unlisted.update(addresses)
+        housed += in_use
+
+
+def _duplicate_gazetteer_entries(world: World, seed: int, share: float) -> None:
+    """Give ``share`` of the gazetteer's addresses a second UPRN (the LLPG holds them twice)."""
+    if share <= 0:
+        return
+    r = Rand(seed, 4002)
+    ad = world.addresses
+    listed = [a for a in range(world.n_gazetteer) if a not in world.unlisted]
+    top = max((u for u in ad.uprn if u is not None), default=0)
+    picked = sorted(a for a in listed if r.chance(share))
+    for k, a in enumerate(picked, start=1):
+        world.duplicates[a] = top + 1000 + k
+
+
+def _moves_seen_by_one(world: World, events: Events, seed: int, share: float) -> dict[str, frozenset[int]]:
+    """Families that moved in the last year but after all their records: one member gets a
+    record (an ASB incident logged by the police) dated after the move, at the new address;
+    the others have no record since. ``share`` of the eligible movers (in the area, two or
+    more members, the old home taken by nobody, a gap of 3 days or more after their last
+    record) are made so; returns the rows added, per source.
+
+    The move date is put after the family's last record and after the day the family that
+    lived at the new address moved out. Truth is unchanged: the whole family lives at the new
+    address on the batch date, so every record stays in its true household.
+    """
+    if share <= 0:
+        return {}
+    r = Rand(seed, 4003)
+    h, p, as_of = world.households, world.people, world.as_of
+    latest: dict[int, dt.date] = {}
+    for cols in events.cols.values():
+        for person, day in zip(cols["person"], cols["addr_date"], strict=True):
+            if day > latest.get(person, dt.date.min):
+                latest[person] = day
+    occupied = {h.addr[i] for i in range(len(h.hid))}
+    left_on = {h.old_addr[i]: h.move_date[i] for i in range(len(h.hid)) if h.old_addr[i] >= 0}
+    first_row = len(events.cols["asb"]["person"])
+    for i in range(len(h.hid)):
+        moved = h.move_date[i]
+        members = h.members[i]
+        if moved is None or not h.in_area[i] or h.old_addr[i] < 0 or len(members) < 2:
+            continue
+        if h.old_addr[i] in occupied or not r.chance(share):
+            continue
+        last = max([latest.get(m, as_of - dt.timedelta(days=400)) for m in members])
+        vacated = left_on.get(h.addr[i])
+        if vacated is not None:
+            last = max(last, vacated)
+        gap = (as_of - last).days
+        if gap < 3:
+            continue
+        new_move = last + dt.timedelta(days=r.randint(1, gap - 1))
+        h.move_date[i] = new_move
+        day = new_move + dt.timedelta(days=r.randint(0, (as_of - new_move).days))
+        older = [m for m in members if age_at(p.dob[m], as_of) >= 10]
+        person = r.pick(older or members)
+        events.add("asb", person, day, intervention_type="INCIDENT", intervention_date=day, agency="Tenford Police")
+    return {"asb": frozenset(range(first_row, len(events.cols["asb"]["person"])))}
 
 
 def _churn(
@@ -213,9 +309,9 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
     ]
     if not rows:
         return set()
-    renderer = _Renderer(w, state.seed)
+    renderer = _Renderer(w, state.seed, state.profile)
     styles = ft.ADDRESS_STYLES["attendance"]
-    held = ft.rates("attendance")["uprn_held"]
+    held = state.profile.rates_for("attendance")["uprn_held"]
     ad = w.addresses
     updates: dict[str, list[Any]] = {"_row": [], **{c: [] for c in ADDRESS_COLUMNS}}
     for i in rows:
@@ -228,7 +324,8 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
         updates["address_line_3"].append(line3 or None)
         updates["town"].append(town or None)
         updates["postcode"].append(ad.postcode[a])
-        updates["uprn"].append(str(ad.uprn[a]) if ad.uprn[a] is not None and r.random() < held else None)
+        held_uprn = ad.uprn[a] is not None and r.random() < held and a not in w.unlisted
+        updates["uprn"].append(str(ad.uprn[a]) if held_uprn else None)
     frame = state.rows["attendance"]
     patch = pl.DataFrame(updates, schema={"_row": pl.UInt32, **{c: frame.schema[c] for c in ADDRESS_COLUMNS}})
     indexed = frame.with_row_index("_row")
@@ -268,7 +365,7 @@ def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthS
     _monthly_events(maker, previous, in_area)
     changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
 
-    renderer = _Renderer(w, seed)
+    renderer = _Renderer(w, seed, state.profile)
     faults = [
         state.faults.filter(
             ~(
@@ -306,12 +403,19 @@ def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthS
         },
         schema={"true_household_id": pl.String, "change": pl.String},
     )
-    return MonthState(seed, k, w, state.events, state.rows, state.truth, pl.concat(faults), moved_frame)
+    return MonthState(seed, k, w, state.events, state.rows, state.truth, pl.concat(faults), moved_frame, state.profile)
 
 
-def iter_months(households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05) -> Iterator[MonthState]:
+def iter_months(
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    months: int,
+    churn: float = 0.05,
+    profile: Profile = DEFAULT_PROFILE,
+) -> Iterator[MonthState]:
     """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``."""
-    state = first_month(households, seed, as_of)
+    state = first_month(households, seed, as_of, profile)
     yield state
     for k in range(1, months):
         state = next_month(state, month_date(as_of, k), churn)

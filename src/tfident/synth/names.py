@@ -282,3 +282,37 @@ OUTSIDE_TOWNS: tuple[tuple[str, str], ...] = (
 
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 """Letters allowed in the inward unit of a postcode (not C, I, K, M, O, V)."""
+
+DIMINUTIVES: dict[str, tuple[str, ...]] = {
+    "olivia": ("Liv", "Livvy", "Livvie"), "samantha": ("Sammie", "Sammy", "Sam"), "amelia": ("Mimi", "Mel"),
+    "isabella": ("Izzy", "Bella", "Issy"), "sophia": ("Soph", "Sophie"), "sophie": ("Soph",),
+    "charlotte": ("Lottie", "Charlie", "Lotty"), "elizabeth": ("Lizzie", "Beth", "Libby", "Liz"),
+    "victoria": ("Vicky", "Tori", "Vikki"), "jessica": ("Jess", "Jessie"), "rebecca": ("Becky", "Becca", "Bex"),
+    "abigail": ("Abbie", "Abi", "Abby"), "katherine": ("Kath", "Kate", "Kathy"), "catherine": ("Cath", "Cathy"),
+    "jennifer": ("Jen", "Jenny"), "deborah": ("Debbie", "Debs"), "margaret": ("Maggie", "Peggy"),
+    "patricia": ("Trish", "Tricia"), "jacqueline": ("Jackie", "Jacqui"), "amanda": ("Mandy",),
+    "michelle": ("Shelley", "Shell"), "nicola": ("Nicky", "Nic"), "joanne": ("Jo", "Jojo"),
+    "natalie": ("Nat", "Tally"), "danielle": ("Dani", "Danni"), "stacey": ("Stace",), "gemma": ("Gem",),
+    "hayley": ("Hails",), "leanne": ("Lea",), "louise": ("Lou", "Lulu"), "amber": ("Ambs",), "phoebe": ("Phoebs",),
+    "scarlett": ("Scarlet", "Letty"), "florence": ("Florrie", "Flo"), "lily": ("Lil", "Lils"), "grace": ("Gracie",),
+    "evie": ("Eve",), "poppy": ("Pops",), "hannah": ("Han",), "megan": ("Meg",), "courtney": ("Court",),
+    "emily": ("Em", "Emmy"), "summer": ("Sum",), "daisy": ("Dais",), "ruby": ("Rubes",), "freya": ("Frey",),
+    "oliver": ("Olly", "Ollie"), "alexander": ("Alex", "Xander", "Sandy"), "benjamin": ("Ben", "Benji", "Benny"),
+    "jacob": ("Jake", "Jay"), "joshua": ("Josh",), "nicholas": ("Nick", "Nicky"), "daniel": ("Danny", "Dan"),
+    "matthew": ("Matt", "Matty"), "christopher": ("Chris", "Kit"), "jonathan": ("Jon", "Jonny"),
+    "anthony": ("Tony", "Ant"), "stephen": ("Steve", "Stevie"), "samuel": ("Sam", "Sammy"),
+    "thomas": ("Tom", "Tommy"), "william": ("Will", "Billy"), "joseph": ("Joe", "Joey"), "james": ("Jim", "Jimmy"),
+    "michael": ("Mike", "Mikey", "Mick"), "richard": ("Rich", "Richie"), "robert": ("Rob", "Robbie"),
+    "andrew": ("Andy", "Drew"), "edward": ("Ed", "Eddie", "Ted"), "theo": ("Teddy",), "henry": ("Harry", "Hal"),
+    "archie": ("Arch",), "callum": ("Cal",), "kieran": ("Kie",), "bradley": ("Brad",), "connor": ("Con",),
+    "ethan": ("Eth",), "mason": ("Mase",), "reuben": ("Rube",), "jayden": ("Jay",), "lucas": ("Luca", "Luke"),
+    "mohammed": ("Mo", "Moe"), "muhammad": ("Mo",), "ibrahim": ("Ibby", "Ibi"), "zakariya": ("Zak", "Zack"),
+    "hamza": ("Ham",), "bilal": ("Bil",), "imran": ("Immy",), "gurpreet": ("Preet", "Gurp"), "harjit": ("Harj",),
+    "jaspreet": ("Jas",), "khadija": ("Dija",), "yasmin": ("Yaz", "Yas"), "safiya": ("Saf",),
+    "maryam": ("Mary",), "katarzyna": ("Kasia", "Kasha"), "magdalena": ("Magda", "Madzia"),
+    "aleksandra": ("Ola",), "zofia": ("Zosia",), "mateusz": ("Mat", "Mati"), "michal": ("Michu",),
+    "krzysztof": ("Krzys",), "lukasz": ("Luke",), "emmanuel": ("Manny",), "chinedu": ("Chi",),
+    "adaeze": ("Ada", "Daze"), "blessing": ("Bless",), "precious": ("Presh",), "oluwaseun": ("Seun",),
+}  # fmt: skip
+"""Informal diminutives and pet forms clerks write for the forenames of :data:`FORENAMES`
+(many not in the ``nicknames`` package): ``forename_diminutive`` of an error profile."""

@@ -180,6 +180,10 @@ class World:
     n_secondary: int
     issued: IssuedIds = field(default_factory=IssuedIds)
     """How far identifier issuing has got (NHS numbers, NINOs, UPNs, PNC IDs)."""
+    unlisted: set[int] = field(default_factory=set)
+    """Gazetteer addresses left out of the LLPG extract (new builds not in it yet); none by default."""
+    duplicates: dict[int, int] = field(default_factory=dict)
+    """Gazetteer addresses the LLPG holds twice: address -> its second UPRN; none by default."""
 
 
 HOUSEHOLD_KINDS: tuple[tuple[str, float], ...] = (
