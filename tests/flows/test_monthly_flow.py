@@ -65,7 +65,7 @@ def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, 
     import shutil
 
     from tfident.errors import DataCheckFailed
-    from tfident.ingest.checks import ChecksConfig, Manifests
+    from tfident.ingest.checks import Manifests, load_checks_config
 
     bad = tmp_path / "batch"
     shutil.copytree(sample_batch, bad, ignore=shutil.ignore_patterns("truth"))
@@ -78,6 +78,6 @@ def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, 
     config = load_run_config("phase1")
     with prefect_test_harness(server_startup_timeout=120):
         with pytest.raises(DataCheckFailed, match="benefits"):
-            monthly_identification(bad, as_of, config, None, None, ChecksConfig(), None, Manifests())
-        good = monthly_identification(sample_batch, as_of, config, None, None, ChecksConfig(), None, Manifests())
+            monthly_identification(bad, as_of, config, None, None, load_checks_config(), None, Manifests())
+        good = monthly_identification(sample_batch, as_of, config, None, None, load_checks_config(), None, Manifests())
     assert good.checks is not None and not good.checks.stops

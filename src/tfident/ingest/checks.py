@@ -113,6 +113,17 @@ TERM_LABEL = re.compile(r"^(\d{4})/(\d{2})-(AUT|SPR|SUM)$")
 TERMS = ("AUT", "SPR", "SUM")
 
 
+SOURCE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "school_census": {"recency": {"months": 6}, "month_gaps": {"level": "off"}},
+    "attendance": {"month_gaps": {"ignore_months": [8]}},
+    "exclusions": {"school_coverage": {"level": "off"}, "month_gaps": {"ignore_months": [8]}},
+    "benefits": {"future_dates": {"warn_above": 0.05}},
+    "gazetteer": {"same_file": {"level": "off"}},
+}
+"""Per-source settings that follow from the sources themselves (kept when a council's own checks.yaml replaces
+the shipped one): the census is termly and a snapshot; schools close in August; a school with no exclusions is
+normal; DWP lists claims awarded from a later start date; the council's address base need not change monthly."""
+
 # --- configuration (config/checks.yaml) ---------------------------------------------------
 
 
@@ -279,11 +290,14 @@ class ChecksConfig(StrictModel):
         return self
 
     def for_source(self, name: str) -> SourceChecks:
-        """The settings of every check for source ``name``: the defaults with the source's overrides."""
+        """The settings of every check for source ``name``: the defaults, then :data:`SOURCE_DEFAULTS` (what
+        the contract implies for the source), then the source's own overrides in checks.yaml."""
         entry = self.sources.get(name)
-        if entry is None or not entry.checks:
+        builtin = SOURCE_DEFAULTS.get(name, {})
+        if (entry is None or not entry.checks) and not builtin:
             return self.defaults
-        merged = _merge(self.defaults.model_dump(), entry.checks)
+        merged = _merge(self.defaults.model_dump(), builtin)
+        merged = _merge(merged, entry.checks if entry is not None else {})
         try:
             return SourceChecks.model_validate(merged)
         except Exception as error:  # pydantic's ValidationError, re-raised as a config problem

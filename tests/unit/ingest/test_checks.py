@@ -265,3 +265,11 @@ def test_a_level_can_be_off(tmp_path: Path) -> None:
     report = run_checks(batch_of({"asb": asb(60, date(2025, 1, 1))}), AS_OF, config)
     assert not [r for r in report.results if r.check == "recency"]
     assert replace(report.results[0]).source == "asb"
+
+
+def test_a_councils_own_file_keeps_the_per_source_settings_it_does_not_change() -> None:
+    own = parse_model({"defaults": {"quarantine_rate": {"max_share": 0.05}}}, ChecksConfig, "checks.yaml")
+    assert own.for_source("exclusions").school_coverage.level == "off"
+    assert own.for_source("benefits").future_dates.warn_above == 0.05
+    assert own.for_source("benefits").quarantine_rate.max_share == 0.05
+    assert ChecksConfig().for_source("gazetteer").same_file.level == "off"
