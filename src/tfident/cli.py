@@ -325,6 +325,76 @@ def _print_summary(summary: dict[str, Any], quality_table: Table | None) -> None
 
 @app.command()
 @_handle_errors
+def check(
+    extracts: Annotated[Path, typer.Option("--extracts", help="The batch folder of agency extracts.")],
+    as_of: AsOf,
+    db: DbUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the quality, checks and coverage as JSON.")] = False,
+) -> None:
+    """Ingest the batch and run every data check (config/checks.yaml): nothing linked, nothing written.
+
+    Last month's published run is read from the database (when one is given or configured and reachable) for
+    the volume and same-file checks. Exit codes: 0 no check stops the batch, 2 one does (or the batch cannot
+    be read).
+    """
+    from tfident.runner import execute_check
+
+    outcome = execute_check(extracts, as_of, db)
+    report = outcome.report
+    if as_json:
+        payload = {
+            "as_of": as_of.isoformat(),
+            "previous_run": outcome.previous_run,
+            "quality": {name: q.model_dump(mode="json") for name, q in sorted(outcome.quality.items())},
+            **report.as_dict(),
+            "stop": len(report.stops),
+            "warn": len(report.warnings),
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        from tfident.ingest import quality_table
+
+        console.print(quality_table(outcome.quality))
+        console.print(_coverage_table(report.coverage))
+        table = Table(title=f"Data checks for batch date {as_of:%Y-%m-%d}")
+        for column in ("source", "file", "check", "level", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        colours = {"stop": "bold red", "warn": "yellow", "pass": "green", "skipped": "dim"}
+        for r in report.results:
+            table.add_row(r.source, r.file or "", r.check, r.level, f"[{colours[r.outcome]}]{r.outcome}[/]", r.message)
+        console.print(table)
+        console.print(
+            "Compared with run "
+            + (outcome.previous_run or "(none: no earlier published run, or no database reachable)")
+        )
+        console.print(
+            f"{len(report.stops)} stop, {len(report.warnings)} warning(s): "
+            + ("the batch would not publish" if report.stops else "the batch would publish")
+        )
+    if report.stops:
+        raise typer.Exit(2)
+
+
+def _coverage_table(coverage: dict[str, Any]) -> Table:
+    schools = coverage.get("schools", {})
+    table = Table(title=f"Coverage: {schools.get('expected', 0)} schools expected (from {schools.get('from', '-')})")
+    for column in ("source", "schools present", "schools missing", "children at missing schools", "empty months"):
+        table.add_column(column)
+    months = coverage.get("months_without_records", {})
+    for name in sorted(set(months) | {k for k in schools if isinstance(schools.get(k), dict)}):
+        school = schools.get(name) if isinstance(schools.get(name), dict) else None
+        table.add_row(
+            name,
+            str(school["present"]) if school else "",
+            ", ".join(school["missing"]) if school else "",
+            f"{school['children']:,}" if school else "",
+            ", ".join(months.get(name, [])),
+        )
+    return table
+
+
+@app.command()
+@_handle_errors
 def export(
     run_id: Annotated[str, typer.Option("--run", help="A run id, or 'latest'.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for candidates.csv, members.csv, persons.csv.")],
@@ -727,17 +797,22 @@ def runs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON (every column).")] = False,
 ) -> None:
     """List the stored runs, newest first: run id, batch date, status, rule pack and candidates (--wide: version,
-    model, created); then why each failed run failed."""
-    from tfident.store import list_runs, make_engine
+    model, created); then why each failed run failed, and the data check warnings of published ones."""
+    from tfident.store import list_runs, make_engine, read_check_warnings
 
     engine = make_engine(db)
     try:
         frame = list_runs(engine, month=month)
+        warned = read_check_warnings(
+            engine, [r for r, s in zip(frame["run_id"], frame["status"], strict=True) if s != "failed"]
+        )
     finally:
         engine.dispose()
     if criteria is not None:
         frame = frame.filter(frame["ruleset_id"] == criteria.value)
     rows = frame.to_dicts()
+    for row in rows:
+        row["check_warnings"] = warned.get(row["run_id"], [])
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
@@ -776,6 +851,11 @@ def runs_command(
     out.print(table)
     if not wide:
         out.print("More: --wide (version, model, created) or --json.")
+    if warned:
+        out.print("Data check warnings of published runs:")
+        for run_id, messages in warned.items():
+            for message in messages:
+                out.print(f"  {run_id}: {message}", soft_wrap=True)
     failed = [row for row in rows if row["status"] == "failed" and row.get("error")]
     if failed:
         out.print("Why runs failed:")

@@ -9,8 +9,9 @@
     │   ├── UnreadableFile        the file cannot be decoded or parsed at all
     │   ├── MissingColumn         a required column is absent
     │   ├── DuplicateHeader       a column name appears twice in the header
-    │   └── TruncatedFile         the file ends part-way through a row
-    │   └── BatchRefused          an inbox folder is incomplete, already processed or stale
+    │   ├── TruncatedFile         the file ends part-way through a row
+    │   ├── BatchRefused          an inbox folder is incomplete, already processed or stale
+    │   └── DataCheckFailed       a ``stop`` data check failed (config/checks.yaml); lists every one
     ├── LinkageError              person linkage cannot proceed
     ├── StoreError                the database cannot be read or written as asked
     │   ├── RunLocked             another run of the same month is in progress   (environment)
@@ -65,6 +66,11 @@ class TruncatedFile(ExtractError):
 
 class BatchRefused(ExtractError):
     """An inbox folder cannot be run: not complete, already processed, or older than the last published run."""
+
+
+class DataCheckFailed(ExtractError):
+    """The batch read, but failed one or more ``stop`` data checks (``tfident.ingest.checks``): nothing is
+    published; the message lists every failed check with its source, file and what it found."""
 
 
 class LinkageError(TfidentError):

@@ -27,6 +27,7 @@ from tfident.criteria import RulePack, evaluate_criteria, load_pack
 from tfident.households import assign_households
 from tfident.identity import carry_over_ids, empty_events
 from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
+from tfident.ingest.checks import CheckReport, ChecksConfig, Manifests, PreviousMonth, raise_on_stop, run_checks
 from tfident.link import NOT_SAME_PERSON_RULES, LinkageConfig, link_persons, load_linkage_config
 from tfident.rank import RankingConfig, load_ranking_config, rank_candidates
 from tfident.standardise import (
@@ -102,6 +103,8 @@ class PipelineResult:
     identity_events: pl.DataFrame = field(default_factory=empty_events)
     """Persons and households that merged, split or moved since the previous run."""
     timings: dict[str, float] = field(default_factory=dict)
+    checks: CheckReport | None = None
+    """The data checks' report, when they ran (they stop the run before this result on a ``stop``)."""
 
     def summary(self) -> dict[str, Any]:
         """Counts for the run summary (no personal data)."""
@@ -136,6 +139,20 @@ _NON_CRITERIA = {"household_id", "n_national", "eligible", "eligibility"}
 def ingest_stage(extracts_dir: Path, sources: SourcesMapping) -> Batch:
     """Read and validate every extract of the batch."""
     return read_batch(extracts_dir, sources)
+
+
+def check_stage(
+    batch: Batch,
+    as_of: date,
+    config: ChecksConfig,
+    previous: PreviousMonth | None = None,
+    manifests: Manifests | None = None,
+) -> CheckReport:
+    """Every data check of the batch (:mod:`tfident.ingest.checks`); raises
+    :class:`~tfident.errors.DataCheckFailed` listing every ``stop`` check that failed."""
+    report = run_checks(batch, as_of, config, previous, manifests)
+    raise_on_stop(report)
+    return report
 
 
 def standardise_stage(batch: Batch, as_of: date, addresses: AddressConfig | None = None) -> pl.DataFrame:

@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine
 
 from tfident import __version__
 from tfident.checkpoints import CannotResume, StageCheckpoints, checkpoint_root, file_sha256
+from tfident.config import config_path
 from tfident.errors import (
     TRANSIENT,
     BatchRefused,
@@ -54,16 +55,26 @@ from tfident.errors import (
     ExtractError,
     NotFound,
     SchemaOutOfDate,
+    TfidentError,
     exit_code,
 )
 from tfident.inbox import InboxFolder, choose, scan
 from tfident.inbox import expired as expired_folders
 from tfident.ingest import Batch, quality_table
+from tfident.ingest.checks import (
+    CheckReport,
+    ChecksConfig,
+    Manifests,
+    PreviousMonth,
+    load_checks_config,
+    read_manifests,
+)
 from tfident.pipeline import (
     STAGES,
     PipelineResult,
     ProgressCallback,
     RunConfig,
+    check_stage,
     ingest_stage,
     load_run_config,
     run_id_for,
@@ -81,6 +92,7 @@ from tfident.store import (
     previous_month_run_id,
     read_identity_index,
     read_link_constraints,
+    read_previous_month,
     read_run,
     record_failed_attempt,
     run_exists,
@@ -142,23 +154,63 @@ def compute(
     console: Console | None,
     constraints: pl.DataFrame | None = None,
     previous: pl.DataFrame | None = None,
+    checks: DataCheckInputs | None = None,
 ) -> PipelineResult:
     """Run every stage (no checkpoints), showing progress per stage on ``console``; ``constraints`` are link rulings,
-    ``previous`` the previous run's identity index."""
+    ``previous`` the previous run's identity index; with ``checks`` the data checks run after ingest (a ``stop``
+    raises :class:`~tfident.errors.DataCheckFailed` before any other stage)."""
     if use_prefect:
         from tfident.flows.monthly import monthly_identification
 
         started = time.perf_counter()
-        result = monthly_identification(extracts, as_of, config, constraints, previous)
+        if checks is None:
+            result = monthly_identification(extracts, as_of, config, constraints, previous)
+        else:
+            result = monthly_identification(
+                extracts, as_of, config, constraints, previous, checks.config, checks.previous, checks.manifests
+            )
         result.timings["total"] = round(time.perf_counter() - started, 3)
         return result
     progress = _console_progress(console)
     timings: dict[str, float] = {}
     with timed(timings, "ingest", progress):
         batch = ingest_stage(extracts, config.sources)
-    return run_stages(
+    report = None if checks is None else check_stage(batch, as_of, checks.config, checks.previous, checks.manifests)
+    result = run_stages(
         batch, as_of, config, progress=progress, constraints=constraints, timings=timings, previous=previous
     )
+    result.checks = report
+    return result
+
+
+@dataclass(frozen=True)
+class DataCheckInputs:
+    """What the data checks need besides the batch: the council's expectations, last month's published run
+    (as the store knows it) and the agencies' manifests."""
+
+    config: ChecksConfig
+    previous: PreviousMonth | None
+    manifests: Manifests
+
+
+def data_check_inputs(engine: Engine, extracts: Path, as_of: date, config: ChecksConfig) -> DataCheckInputs:
+    """Read last month's published run from the store and the batch folder's manifests."""
+    return DataCheckInputs(config, read_previous_month(engine, as_of), read_manifests(extracts))
+
+
+def run_data_checks(batch: Batch, as_of: date, inputs: DataCheckInputs) -> CheckReport:
+    """The data checks of a batch already read; :class:`~tfident.errors.DataCheckFailed` on a ``stop``."""
+    report = check_stage(batch, as_of, inputs.config, inputs.previous, inputs.manifests)
+    for result in report.warnings:
+        log.warning("data check warning: %s", result.line())
+    return report
+
+
+def checks_summary(report: CheckReport | None) -> dict[str, Any]:
+    """The run summary's ``checks`` and ``coverage`` (counts, names and dates only)."""
+    if report is None:
+        return {}
+    return {"checks": report.summary(), "coverage": report.coverage}
 
 
 def previous_identities(
@@ -332,6 +384,7 @@ def _execute_run_once(
     assert extracts is not None
     attempt.run_id = None
     config = attempt.config = load_run_config(criteria)
+    checks_config = load_checks_config()
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
@@ -340,18 +393,44 @@ def _execute_run_once(
         lock = acquire_month_lock(engine, f"{as_of:%Y-%m}")
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, as_of, config.pack.ruleset)
+        check_inputs = data_check_inputs(engine, extracts, as_of, checks_config)
         if prefect_wanted(use_prefect):
             return _run_with_prefect(
-                engine, lock, extracts, as_of, config, criteria, console, constraints, previous_id, previous, attempt
+                engine,
+                lock,
+                extracts,
+                as_of,
+                config,
+                criteria,
+                console,
+                constraints,
+                previous_id,
+                previous,
+                attempt,
+                check_inputs,
             )
         timings: dict[str, float] = {}
         show = _console_progress(console, progress)
         with timed(timings, "ingest", show):
             batch = ingest_stage(extracts, config.sources)
+        # after ingest and before anything is written: a stop check raises DataCheckFailed (exit 2)
+        report = run_data_checks(batch, as_of, check_inputs)
         run_id = attempt.run_id = run_id_for(as_of, batch, config, criteria, constraints, previous_id)
         lock.set_run_id(run_id)
         return _finish_run(
-            engine, run_id, batch, as_of, config, criteria, extracts, constraints, timings, console, previous, show
+            engine,
+            run_id,
+            batch,
+            as_of,
+            config,
+            criteria,
+            extracts,
+            constraints,
+            timings,
+            console,
+            previous,
+            show,
+            checks=report,
         )
     finally:
         if lock is not None:
@@ -486,12 +565,16 @@ def _record_failure(db: str | None, attempt: _Attempt, reason: str) -> str:
 
 
 def run_warnings(summary: dict[str, Any]) -> tuple[str, ...]:
-    """Counts an operator should look at in a published run: sources with quarantined rows."""
+    """What an operator should look at in a published run: sources with quarantined rows, then the data checks'
+    warnings (``summary["checks"]["warnings"]``)."""
     found = []
     for source, quality in sorted(summary.get("sources", {}).items()):
         quarantined = int(quality.get("rows_quarantined", 0))
         if quarantined:
             found.append(f"{source}: {quarantined:,} of {int(quality.get('rows_read', 0)):,} rows quarantined")
+    checks = summary.get("checks")
+    if isinstance(checks, dict):
+        found.extend(str(warning) for warning in checks.get("warnings", []))
     return tuple(found)
 
 
@@ -598,14 +681,20 @@ def _run_with_prefect(
     previous_id: str | None = None,
     previous: pl.DataFrame | None = None,
     attempt: _Attempt | None = None,
+    checks: DataCheckInputs | None = None,
 ) -> RunOutcome:
-    """The Prefect flow computes every stage in memory (no checkpoints); then the run is stored."""
-    result = compute(extracts, as_of, config, True, console, constraints, previous)
+    """The Prefect flow computes every stage in memory (no checkpoints), the data checks right after its ingest
+    (a ``stop`` fails the flow before any other stage); then the run is stored."""
+    result = compute(extracts, as_of, config, True, console, constraints, previous, checks)
     run_id = run_id_for(as_of, result.batch, config, criteria, constraints, previous_id)
     if attempt is not None:
         attempt.run_id = run_id
     lock.set_run_id(run_id)
-    summary = {**result.summary(), "inputs": _inputs(extracts, criteria, result.batch)}
+    summary = {
+        **result.summary(),
+        "inputs": _inputs(extracts, criteria, result.batch),
+        **checks_summary(result.checks),
+    }
     if run_exists(engine, run_id):
         log.info("run %s already stored with identical inputs and config", run_id)
         reused = True
@@ -632,11 +721,14 @@ def _finish_run(
     console: Console | None,
     previous: pl.DataFrame | None = None,
     show: ProgressCallback | None = None,
+    checks: CheckReport | None = None,
 ) -> RunOutcome:
-    """Everything after ``ingest``: record the run as running, compute (or restore) the stages, publish.
+    """Everything after ``ingest`` (and the data checks): record the run as running, compute (or restore) the
+    stages, publish.
 
     ``previous`` is the identity index of the run ids are carried over from; ``show``
-    reports progress (by default on ``console``).
+    reports progress (by default on ``console``); ``checks`` is the data checks' report,
+    whose warnings and coverage go into the run's summary.
     """
     table = quality_table(batch.quality)
     if run_exists(engine, run_id):
@@ -692,7 +784,7 @@ def _finish_run(
         except Exception:  # the stage's error matters more
             log.exception("could not record run %s as failed", run_id)
         raise
-    summary = {**result.summary(), "inputs": inputs}
+    summary = {**result.summary(), "inputs": inputs, **checks_summary(checks)}
     record = _run_record(run_id, as_of, config, summary=summary, stage_timings=dict(timings))
     with timed(timings, "store", show):
         write_run(engine, record, store_frames(result))
@@ -700,6 +792,49 @@ def _finish_run(
     return RunOutcome(
         run_id=run_id, reused=False, summary=summary, quality_table=table, resumed=tuple(checkpoints.loaded)
     )
+
+
+# ------------------------------------------------------------------------------ check
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What ``tfident check`` reports: the quality of each extract, the checks and coverage."""
+
+    report: CheckReport
+    quality: dict[str, Any]
+    previous_run: str | None
+
+
+def execute_check(extracts: Path, as_of: date, db: str | None) -> CheckOutcome:
+    """``tfident check``: ingest and every data check, nothing linked or written. Last month's run comes from
+    the database when one is given or configured and can be read (a missing SQLite file is not created)."""
+    from tfident.ingest.checks import run_checks
+    from tfident.pipeline import load_sources_mapping
+
+    if not extracts.is_dir():
+        raise ExtractError(f"{extracts}: batch folder not found", file=str(extracts))
+    checks_config = load_checks_config()
+    batch = ingest_stage(extracts, load_sources_mapping(config_path("sources.yaml")))
+    previous = _previous_month_if_reachable(db, as_of)
+    report = run_checks(batch, as_of, checks_config, previous, read_manifests(extracts))
+    return CheckOutcome(report, dict(batch.quality), previous.run_id if previous else None)
+
+
+def _previous_month_if_reachable(db: str | None, as_of: date) -> PreviousMonth | None:
+    try:
+        engine = make_engine(db)
+    except TfidentError:
+        return None
+    try:
+        if engine.dialect.name == "sqlite" and not Path(engine.url.database or "").is_file():
+            return None  # nothing stored there yet (and reading must not create the file)
+        return read_previous_month(engine, as_of)
+    except (TfidentError, OSError) as error:
+        log.info("tfident check: last month's run not read (%s)", type(error).__name__)
+        return None
+    finally:
+        engine.dispose()
 
 
 # ------------------------------------------------------------------------------ resume
@@ -746,6 +881,7 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
                 "since it started, so it would not give the same results; start a new run"
             )
 
+        checks_config = load_checks_config()
         lock = acquire_month_lock(engine, info.month)
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, info.as_of, config.pack.ruleset)
@@ -753,6 +889,7 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
         with timed(timings, "ingest", _console_progress(console)):
             batch = ingest_stage(extracts, config.sources)
         _check_same_files(run_id, inputs["files"], batch)
+        report = run_data_checks(batch, info.as_of, data_check_inputs(engine, extracts, info.as_of, checks_config))
         again = run_id_for(info.as_of, batch, config, inputs["criteria"], constraints, previous_id)
         if again != run_id:
             if info.code_version != __version__:
@@ -776,6 +913,7 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
             timings,
             console,
             previous,
+            checks=report,
         )
     finally:
         if lock is not None:

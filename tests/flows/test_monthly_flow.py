@@ -56,3 +56,28 @@ def test_the_run_summary_holds_counts_only() -> None:
     }
     text = run_summary_markdown("r1", summary)
     assert "| attendance | 10 | 9 | 1 |" in text and "Candidates: 1" in text and "2026-10-31" in text
+
+
+def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, as_of: date, tmp_path: Path) -> None:
+    """Under Prefect the data checks run right after ingest: benefits all dated after the batch date stop it
+    (DataCheckFailed, exit 2); the sample batch passes and its report comes back with the result."""
+    import csv
+    import shutil
+
+    from tfident.errors import DataCheckFailed
+    from tfident.ingest.checks import Manifests, load_checks_config
+
+    bad = tmp_path / "batch"
+    shutil.copytree(sample_batch, bad, ignore=shutil.ignore_patterns("truth"))
+    with (bad / "benefits.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with (bad / "benefits.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, "claim_start": "2027-01-01", "claim_end": ""} for row in rows)
+    config = load_run_config("phase1")
+    with prefect_test_harness(server_startup_timeout=120):
+        with pytest.raises(DataCheckFailed, match="benefits"):
+            monthly_identification(bad, as_of, config, None, None, load_checks_config(), None, Manifests())
+        good = monthly_identification(sample_batch, as_of, config, None, None, load_checks_config(), None, Manifests())
+    assert good.checks is not None and not good.checks.stops

@@ -44,9 +44,15 @@ def test_the_inbox_runs_each_complete_folder_once_oldest_first(
 ) -> None:
     """Two complete folders run in date order; then there is nothing to do; a late folder is refused (exit 2),
     recorded in `tfident runs`, and passed by afterwards."""
+    from datetime import date
+
+    from tfident.synth import synthesise_months
+
+    # two real consecutive months (the same files twice would rightly fail the data checks: last month re-sent)
+    september, october = synthesise_months(300, 1, date(2026, 9, 30), tmp_path / "months", 2)
     inbox = tmp_path / "incoming"
-    inbox_folder(inbox, "2026-09-30", sample_batch)
-    inbox_folder(inbox, "2026-10-31", sample_batch)
+    inbox_folder(inbox, "2026-09-30", september)
+    inbox_folder(inbox, "2026-10-31", october)
     (inbox / "2026-11-30").mkdir()  # still arriving: no READY marker
     args = ["run", "--inbox", str(inbox), "--db", store_url, "--no-prefect"]
 

@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tfident import pipeline
+from tfident.ingest.checks import ChecksConfig, Manifests, PreviousMonth
 from tfident.pipeline import PipelineResult, RunConfig
 
 
@@ -24,6 +25,7 @@ def _stage_task(name: str, retries: int = 0) -> Any:
 # Retries only where a fault can be transient (a file share that is briefly unreachable);
 # bad data fails at once and is never retried.
 ingest_task = _stage_task("ingest", retries=2)(pipeline.ingest_stage)
+check_task = _stage_task("checks")(pipeline.check_stage)
 standardise_task = _stage_task("standardise")(pipeline.standardise_stage)
 link_task = _stage_task("link")(pipeline.link_stage)
 households_task = _stage_task("households")(pipeline.households_stage)
@@ -56,13 +58,20 @@ def monthly_identification(
     config: RunConfig,
     constraints: pl.DataFrame | None = None,
     previous: pl.DataFrame | None = None,
+    checks: ChecksConfig | None = None,
+    last_month: PreviousMonth | None = None,
+    manifests: Manifests | None = None,
 ) -> PipelineResult:
     """Run the monthly identification stages as Prefect tasks and return the frames.
 
     ``constraints`` are reviewers' link rulings and ``previous`` the previous run's
     identity index (ids are carried over from it), both read from the store by the caller.
+    With ``checks`` the data checks run right after ingest (against ``last_month`` and the
+    batch's ``manifests``): a ``stop`` fails the flow with
+    :class:`~tfident.errors.DataCheckFailed` before any other stage.
     """
     batch = ingest_task(extracts_dir, config.sources)
+    report = check_task(batch, as_of, checks, last_month, manifests) if checks is not None else None
     standardised = standardise_task(batch, as_of, config.addresses)
     person_index, links = link_task(standardised, config.linkage, constraints)
     records, persons, households = households_task(standardised, person_index, batch.extracts["gazetteer"], as_of)
@@ -80,6 +89,7 @@ def monthly_identification(
         household_criteria=household_criteria,
         candidates=candidates,
         identity_events=identity_events,
+        checks=report,
     )
     create_markdown_artifact(summary_markdown(result), key="monthly-identification-summary")
     return result

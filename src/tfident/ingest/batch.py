@@ -33,6 +33,10 @@ class FileInfo:
     sha256: str
     format: str
     rows: int
+    columns: tuple[str, ...] = ()
+    """The file's columns as resolved: canonical names (after the renames), then any others as written."""
+    unknown_columns: tuple[str, ...] = ()
+    """Columns the contract does not define (not mapped either): reported by the data checks, not loaded."""
 
 
 @dataclass
@@ -115,12 +119,22 @@ def read_batch(folder: Path, sources: SourcesMapping) -> Batch:
     for r in reads:
         name, file = r.source.name, r.path.name
         checked = validate(r.table, r.names, r.source, r.mapping, file, excel=r.format == "xlsx")
-        extracts[name] = checked.accepted
+        canonical = set(r.source.column_names)
+        unknown = tuple(n for n in r.names if n not in canonical)
+        # columns the contract does not define are reported (tfident.ingest.checks), never carried on
+        extracts[name] = checked.accepted.select([*r.source.column_names, "line"])
         quarantines.append(checked.quarantine)
         quality[name] = source_quality(
             r.source, file, r.format, checked.accepted, checked.quarantine, checked.invalid_identifiers
         )
-        files[name] = FileInfo(path=str(r.path), sha256=r.sha256, format=r.format, rows=r.table.frame.height)
+        files[name] = FileInfo(
+            path=str(r.path),
+            sha256=r.sha256,
+            format=r.format,
+            rows=r.table.frame.height,
+            columns=tuple(n for n in r.names if n in canonical) + unknown,
+            unknown_columns=unknown,
+        )
         log.info(
             "ingest %s: %d rows read, %d accepted, %d quarantined",
             name,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tfident.errors import NotFound, StoreError
+from tfident.ingest.checks import PreviousMonth, previous_facts
 from tfident.store.engine import safe_url
 from tfident.store.frames import frame_schema
 from tfident.store.tables import READABLE_STATUSES, metadata
@@ -34,6 +35,7 @@ quarantine_table = metadata.tables["quarantine"]
 link_constraints_table = metadata.tables["link_constraints"]
 households_table = metadata.tables["households"]
 identity_events_table = metadata.tables["identity_events"]
+input_files_table = metadata.tables["input_files"]
 
 NOT_SAME_PERSON_RULES: tuple[str, ...] = ("uncertain", "held_apart")
 """``links.match_rule`` values of pairs kept for clerical review, not inside one person
@@ -172,6 +174,46 @@ def previous_month_run_id(engine: Engine, as_of: date, ruleset_id: str | None = 
             return connection.execute(earlier.order_by(*order).limit(1)).scalar()
     except sa.exc.SQLAlchemyError as error:
         raise _guard(engine, error) from error
+
+
+def read_previous_month(engine: Engine, as_of: date) -> PreviousMonth | None:
+    """What the data checks compare a batch with: the published run of the latest month before ``as_of``'s
+    (:func:`previous_month_run_id`), its stored quality reports and input file hashes; None when there is none."""
+    run_id = previous_month_run_id(engine, as_of)
+    if run_id is None:
+        return None
+    files = sa.select(input_files_table.c.source, input_files_table.c.sha256, input_files_table.c.path).where(
+        input_files_table.c.run_id == run_id
+    )
+    try:
+        with engine.connect() as connection:
+            run_as_of = connection.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar_one()
+            stored = connection.execute(files).all()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    quality = read_quality(engine, run_id)
+    hashes = {source: sha for source, sha, _path in stored}
+    names = {source: path.replace("\\", "/").rsplit("/", 1)[-1] for source, _sha, path in stored}
+    return PreviousMonth(run_id=run_id, as_of=run_as_of, sources=previous_facts(quality, hashes, names))
+
+
+def read_check_warnings(engine: Engine, run_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The data-check warnings stored in the summaries of ``run_ids`` (runs with none left out)."""
+    if not run_ids:
+        return {}
+    statement = sa.select(runs.c.run_id, runs.c.summary_json).where(runs.c.run_id.in_(list(run_ids)))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(statement).all()
+    except sa.exc.SQLAlchemyError as error:
+        raise _guard(engine, error) from error
+    found = {}
+    for run_id, summary in rows:
+        checks = summary.get("checks") if isinstance(summary, dict) else None
+        warnings = checks.get("warnings") if isinstance(checks, dict) else None
+        if isinstance(warnings, list) and warnings:
+            found[run_id] = [str(w) for w in warnings]
+    return found
 
 
 PROCESSED_STATUSES: tuple[str, ...] = ("published", "superseded", "purged")
