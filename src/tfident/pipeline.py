@@ -24,7 +24,7 @@ import polars as pl
 from tfident import __version__
 from tfident.config import config_hash, config_path
 from tfident.criteria import RulePack, evaluate_criteria, load_pack
-from tfident.households import assign_households
+from tfident.households import NOT_CANDIDATE_STATUSES, HouseholdsConfig, assign_households, load_households_config
 from tfident.identity import carry_over_ids, empty_events
 from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
 from tfident.ingest.checks import CheckReport, ChecksConfig, Manifests, PreviousMonth, raise_on_stop, run_checks
@@ -50,6 +50,7 @@ class RunConfig:
     pack: RulePack
     ranking: RankingConfig
     addresses: AddressConfig = field(default_factory=AddressConfig)
+    households: HouseholdsConfig = field(default_factory=HouseholdsConfig)
 
     @property
     def hash(self) -> str:
@@ -61,6 +62,7 @@ class RunConfig:
                 "criteria": self.pack,
                 "ranking": self.ranking,
                 "addresses": self.addresses,
+                "households": self.households,
             }
         )
 
@@ -72,6 +74,7 @@ class RunConfig:
             "criteria": self.pack.model_dump(mode="json"),
             "ranking": self.ranking.model_dump(mode="json"),
             "addresses": self.addresses.model_dump(mode="json"),
+            "households": self.households.model_dump(mode="json"),
         }
         return json.dumps(payload, sort_keys=True)
 
@@ -84,6 +87,7 @@ def load_run_config(criteria: str = "phase1") -> RunConfig:
         pack=load_pack(criteria),
         ranking=load_ranking_config(config_path("ranking.yaml")),
         addresses=load_address_config(config_path("addresses.yaml")),
+        households=load_households_config(config_path("households.yaml")),
     )
 
 
@@ -130,7 +134,23 @@ class PipelineResult:
             "links": dict(sorted(self.links.group_by("match_rule").len().iter_rows())),
             "addresses": address_match_summary(self.records),
             "identity_events": dict(sorted(self.identity_events.group_by("kind").len().iter_rows())),
+            "household_addresses": household_address_summary(self.households, self.persons),
         }
+
+
+def household_address_summary(households: pl.DataFrame, persons: pl.DataFrame) -> dict[str, Any]:
+    """Counts for the run summary: households by address status (``uprn``: at a gazetteer
+    UPRN), households flagged by the moved-alone rule by reason, and persons no record could
+    place. No personal data."""
+    status = households.get_column("address_status") if "address_status" in households.columns else None
+    reason = households.get_column("review_reason") if "review_reason" in households.columns else None
+    by_status = status.fill_null("uprn").value_counts().sort(status.name).rows() if status is not None else []
+    review = reason.drop_nulls().value_counts().sort(reason.name).rows() if reason is not None else []
+    return {
+        "by_status": {name: int(n) for name, n in by_status} if status is not None else {"uprn": households.height},
+        "review": {name: int(n) for name, n in review},
+        "persons_unplaced": int(persons["household_id"].null_count()) if "household_id" in persons.columns else 0,
+    }
 
 
 _NON_CRITERIA = {"household_id", "n_national", "eligible", "eligibility"}
@@ -169,14 +189,19 @@ def link_stage(
 
 
 def households_stage(
-    records: pl.DataFrame, person_index: pl.DataFrame, gazetteer: pl.DataFrame, as_of: date
+    records: pl.DataFrame,
+    person_index: pl.DataFrame,
+    gazetteer: pl.DataFrame,
+    as_of: date,
+    config: HouseholdsConfig | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Place every person at an address at the batch date; group them into households.
+    """Place every person at an address at the batch date; group them into households
+    (``config/households.yaml``, defaults when None).
 
     Returns the records with ``person_id`` and ``household_id``, the persons and the
     households.
     """
-    residents, households = assign_households(records, person_index, as_of, gazetteer=gazetteer)
+    residents, households = assign_households(records, person_index, as_of, gazetteer=gazetteer, config=config)
     placed = records.join(person_index.select("record_key", "person_id"), on="record_key", how="left").join(
         residents.select("person_id", "household_id"), on="person_id", how="left"
     )
@@ -217,7 +242,13 @@ def rank_stage(
     links: pl.DataFrame,
     ranking: RankingConfig,
 ) -> pl.DataFrame:
-    """Rank eligible households and add what the candidate export shows about each."""
+    """Rank eligible households and add what the candidate export shows about each.
+
+    Households outside the council's area (``tfident.households.NOT_CANDIDATE_STATUSES``)
+    are formed and counted but never candidates."""
+    if "address_status" in households.columns:
+        outside = households.filter(pl.col("address_status").is_in(list(NOT_CANDIDATE_STATUSES)))
+        household_criteria = household_criteria.join(outside.select("household_id"), on="household_id", how="anti")
     ranked = rank_candidates(household_criteria, evidence, households, ranking)
     confidence = record_link_probability(records, links)
     weakest = (
@@ -351,7 +382,9 @@ def run_stages(
     records, persons, households, identity_events = stage(
         "households",
         lambda: identity_stage(
-            *households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of), previous, as_of
+            *households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of, config.households),
+            previous,
+            as_of,
         ),
     )
     evidence, household_criteria = stage(

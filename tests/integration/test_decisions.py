@@ -192,9 +192,10 @@ OLD_ROWS = [
 ]
 
 
-def _write_old_decisions(engine: Engine) -> list[dict[str, Any]]:
+def _write_old_decisions(engine: Engine, with_run: bool = True) -> list[dict[str, Any]]:
     """Write October's run and decisions as revision 0004 stores them; return them as read back."""
-    write_run(engine, run_record("R-OCT", OCTOBER), frames())
+    if with_run:
+        write_run(engine, run_record("R-OCT", OCTOBER), frames())
     old_columns = [column for column in decisions.c if column.name not in LATER_COLUMNS]
     old_table = sa.table("decisions", *[sa.column(column.name) for column in old_columns])
     with engine.begin() as connection:
@@ -213,11 +214,16 @@ def _old_rows(engine: Engine) -> list[dict[str, Any]]:
 
 def test_migration_0005_upgrades_a_database_at_0004_keeping_its_decisions(store_url: str) -> None:
     """`tfident db upgrade` takes a database with decisions from 0004 to head; every row is kept."""
-    _upgrade_to(store_url, "0004")
+    # the run is written at head (the writer writes today's columns) and taken down to 0004
+    upgrade(store_url)
+    engine = make_engine(store_url)
+    write_run(engine, run_record("R-OCT", OCTOBER), frames())
+    migrate(engine, "0004", downgrade=True)
+    engine.dispose()
     engine = make_engine(store_url)
     try:
         assert current_revision(engine) == "0004"
-        before = _write_old_decisions(engine)
+        before = _write_old_decisions(engine, with_run=False)
         assert len(before) == len(OLD_ROWS)
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:  # 0004 knows no closures
             connection.execute(

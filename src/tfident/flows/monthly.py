@@ -74,7 +74,9 @@ def monthly_identification(
     report = check_task(batch, as_of, checks, last_month, manifests) if checks is not None else None
     standardised = standardise_task(batch, as_of, config.addresses)
     person_index, links = link_task(standardised, config.linkage, constraints)
-    records, persons, households = households_task(standardised, person_index, batch.extracts["gazetteer"], as_of)
+    records, persons, households = households_task(
+        standardised, person_index, batch.extracts["gazetteer"], as_of, config.households
+    )
     records, persons, households, identity_events = identity_task(records, persons, households, previous, as_of)
     evidence, household_criteria = criteria_task(batch, records, persons, config.pack, as_of)
     candidates = rank_task(household_criteria, evidence, households, records, links, config.ranking)

@@ -1,31 +1,68 @@
 """tfident.households: place every linked person at one address on the batch date D.
 
-A person's address at D is the matched UPRN (``uprn_matched``) of its most recent
-address evidence: the record with the latest ``evidence_date`` among its records that
-matched the gazetteer. Ties go to the source whose address is the more reliable record
-of where someone lives now (:data:`RESIDENCE_PRIORITY`: school census and social care
-first, benefits and police records last), then to the smallest record key.
+The rules, with the reasons for them, are in ``docs/households.md``.
 
-An older address in one agency's record does not move a person: an address the person
-was first seen at *before* another of their addresses is a former address, however
-recent the agency's record of it (a benefit claim whose address DWP never updated).
-So the candidate addresses are ranked by when each was first evidenced, latest first,
-then by the most recent evidence as above.
+**Addresses.** A record's address is its matched UPRN (``uprn_matched``) when the
+gazetteer matcher found one. A record whose address matched no single UPRN still has an
+address: its *normalised address key*, the canonical address text (``FLAT 2 14 HIGH
+STREET``, :func:`tfident.standardise.addresses.parse_addresses`) within the postcode's
+outward code (or, without a postcode, with the locality and town words of the text), and
+an :data:`ADDRESS_STATUSES` reason saying why it has no UPRN, judged against the
+gazetteer: ``out_of_area`` (an outward code, or without a postcode a town, the gazetteer
+does not have), ``ambiguous`` (no flat given, and the house number and street name belong
+to two or more gazetteer addresses there: a block of flats) or
+``not_in_gazetteer`` (a new build, or text the matcher could not read). A record with no
+address text, or with neither a postcode nor a town, cannot place anyone.
 
-Records that matched no gazetteer address (out-of-area addresses, unusable text)
-cannot place anyone; a person with none is in ``residents`` with a null household.
-The household id is ``H`` and the first 12 hex digits of the SHA-1 of the UPRN.
+**A person's address at D** is that of their most recent address evidence: the
+candidate addresses are ranked by when each was first evidenced, latest first (an
+address the person was first seen at *before* another of their addresses is a former
+address, however recent the agency's record of it: a benefit claim whose address DWP
+never updated), then by the most recent evidence, then by the source whose address is
+the more reliable record of where someone lives now (:data:`RESIDENCE_PRIORITY`), then
+by the smallest record key.
+
+**Moved alone** (``config/households.yaml``): when one member's newer address is first
+evidenced after every other member's latest record (open benefit claims and social care
+episodes, dated D while open, are not records of where someone was), those members
+shared the old address with them and none of them has been seen since the move, the
+family either moves together (``move_together``, the default), stays together at the
+old address (``keep_together``) or is left split (``split``); the household is flagged
+for review (``review_reason``).
+
+Households are the people placed at one address. The id of a UPRN household is ``H``
+and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
+a household at a normalised address the same of its key
+(:func:`household_id_for_address`). Households ``out_of_area`` are formed and counted
+but are not the council's to work with (:data:`NOT_CANDIDATE_STATUSES`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
 from datetime import date
+from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
-__all__ = ["RESIDENCE_PRIORITY", "assign_households", "household_id_for"]
+from tfident.config import StrictModel, config_path, load_model
+from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
+from tfident.standardise.addresses import parse_addresses
+
+__all__ = [
+    "ADDRESS_STATUSES",
+    "NOT_CANDIDATE_STATUSES",
+    "RESIDENCE_PRIORITY",
+    "REVIEW_REASONS",
+    "HouseholdsConfig",
+    "assign_households",
+    "household_id_for",
+    "household_id_for_address",
+    "load_households_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +79,39 @@ RESIDENCE_PRIORITY: tuple[str, ...] = (
 )
 """Sources in order of how reliably their address shows where someone lives now."""
 
+ADDRESS_STATUSES: tuple[str, ...] = ("not_in_gazetteer", "ambiguous", "out_of_area")
+"""``households.address_status`` of a household whose address matched no single UPRN
+(null for a household at a UPRN)."""
+
+NOT_CANDIDATE_STATUSES: tuple[str, ...] = ("out_of_area",)
+"""Address statuses of households that are formed and counted but never candidates: a
+family living outside the council's area is not the council's to work with."""
+
+REVIEW_REASONS: tuple[str, ...] = ("moved_together", "kept_together", "moved_alone")
+"""``households.review_reason``: the family was placed by the moved-alone rule."""
+
+MovedAlone = Literal["move_together", "keep_together", "split"]
+Role = Literal["adult", "child", "unknown"]
+
+
+class HouseholdsConfig(StrictModel):
+    """``config/households.yaml``: how households are formed (see ``docs/households.md``)."""
+
+    moved_alone: MovedAlone = "move_together"
+    """What to do when one member's records show a new address and the others have no
+    record since: move them together, keep them together at the old address, or split."""
+    mover_roles: tuple[Role, ...] = ("adult", "child", "unknown")
+    """Roles (age at D) of a member whose move alone may carry the family with them."""
+    open_record_sources: tuple[str, ...] = ("benefits", "social_care")
+    """Sources whose open records (a live claim, an open episode) are dated D: they say
+    the agency still holds the address, not that the person was seen there lately."""
+
+
+def load_households_config(path: Path | None = None) -> HouseholdsConfig:
+    """Load ``config/households.yaml`` (or ``path``)."""
+    return load_model(path or config_path("households.yaml"), HouseholdsConfig)
+
+
 RESIDENTS_SCHEMA: dict[str, pl.DataType] = {
     "person_id": pl.String(),
     "household_id": pl.String(),
@@ -55,12 +125,20 @@ HOUSEHOLDS_SCHEMA: dict[str, pl.DataType] = {
     "address": pl.String(),
     "postcode": pl.String(),
     "n_members": pl.Int64(),
+    "address_status": pl.String(),
+    "review_reason": pl.String(),
 }
 
 
 def household_id_for(uprn: int) -> str:
     """A household's id: ``H`` and the first 12 hex digits of the SHA-1 of its UPRN."""
     return "H" + hashlib.sha1(str(uprn).encode("ascii")).hexdigest()[:12]
+
+
+def household_id_for_address(key: str) -> str:
+    """The id of a household at a normalised address (no UPRN): ``H`` and 12 hex digits of
+    the SHA-1 of ``address:`` and its key, so it never equals a UPRN household's id."""
+    return "H" + hashlib.sha1(f"address:{key}".encode()).hexdigest()[:12]
 
 
 def _age_expr(dob: pl.Expr, as_of: date) -> pl.Expr:
@@ -85,61 +163,226 @@ def resolve_dob(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_address(records: pl.DataFrame) -> pl.DataFrame:
-    """``person_id, uprn``: the address each person lives at on D (see the module docstring)."""
+def _words(text: str | None) -> list[str]:
+    return sorted(set(text.replace(",", " ").split())) if text else []
+
+
+def _gazetteer_index(gazetteer: pl.DataFrame | None) -> tuple[set[str], set[str], dict[tuple[str, str, str], int]]:
+    """The gazetteer's outward codes, its locality and town words, and how many UPRNs
+    each (outward code, house number, street) has (outward ``""``: anywhere)."""
+    if gazetteer is None:
+        return set(), set(), {}
+    lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
+    gaz = parse_addresses(
+        gazetteer.select(
+            pl.col("uprn").cast(pl.Int64, strict=False),
+            pl.concat_str([pl.col(c) for c in lines], separator=", ", ignore_nulls=True).alias("address"),
+            postcode_outward_expr(pl.col("postcode")).alias("outward"),
+        ).filter(pl.col("uprn").is_not_null())
+    )
+    outwards = set(gaz["outward"].drop_nulls().to_list())
+    places: set[str] = set()
+    for place in gaz["place"].drop_nulls().unique().to_list():
+        places.update(_words(place))
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for outward, number, street in gaz.select("outward", "number", "street").iter_rows():
+        if number is not None and street is not None:
+            counts[(outward or "", number, street)] += 1
+            counts[("", number, street)] += 1
+    return outwards, places, dict(counts)
+
+
+def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
+    """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
+    ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
+    anyone) and ``address_status`` (null for a UPRN; else an :data:`ADDRESS_STATUSES`
+    reason, or ``unusable`` for a record with no key)."""
+    postcode = pl.col("postcode_std") if "postcode_std" in records.columns else postcode_expr(pl.col("postcode"))
+    unmatched = (
+        records.filter(pl.col("uprn_matched").is_null())
+        .select("address", postcode.alias("_postcode"))
+        .unique()
+        .with_columns(postcode_outward_expr(pl.col("_postcode")).alias("_outward"))
+    )
+    parsed = parse_addresses(unmatched)
+    outwards, places, counts = _gazetteer_index(gazetteer)
+    keys: list[str | None] = []
+    statuses: list[str] = []
+    for address_std, outward, flat, number, street, place in parsed.select(
+        "address_std", "_outward", "flat", "number", "street", "place"
+    ).iter_rows():
+        words = _words(place)
+        if address_std is None or (outward is None and not words):
+            keys.append(None)
+            statuses.append("unusable")
+            continue
+        keys.append(f"A:{outward}|{address_std}" if outward else f"A:~{' '.join(words)}|{address_std}")
+        if gazetteer is None:
+            statuses.append("not_in_gazetteer")
+        elif (outward is not None and outward not in outwards) or (outward is None and not set(words) & places):
+            statuses.append("out_of_area")
+        elif flat is None and number is not None and counts.get((outward or "", number, street or ""), 0) > 1:
+            statuses.append("ambiguous")
+        else:
+            statuses.append("not_in_gazetteer")
+    keyed = parsed.select("address", "_postcode").with_columns(
+        pl.Series("address_key", keys, dtype=pl.String), pl.Series("address_status", statuses, dtype=pl.String)
+    )
+    matched = pl.col("uprn_matched").is_not_null()
+    return (
+        records.with_columns(postcode.alias("_postcode"))
+        .join(keyed, on=["address", "_postcode"], how="left", nulls_equal=True)
+        .with_columns(
+            pl.when(matched)
+            .then(pl.lit("U:") + pl.col("uprn_matched").cast(pl.String))
+            .otherwise(pl.col("address_key"))
+            .alias("address_key"),
+            pl.when(matched).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+        )
+        .drop("_postcode")
+    )
+
+
+def _by_address(records: pl.DataFrame) -> pl.DataFrame:
+    """``person_id, address_key, _first, _last, _priority, record_key``: each person's
+    evidence at each of their addresses."""
     priority = {source: i for i, source in enumerate(RESIDENCE_PRIORITY)}
-    placed = records.filter(pl.col("uprn_matched").is_not_null()).with_columns(
+    if "_open" not in records.columns:
+        records = records.with_columns(pl.lit(False).alias("_open"))
+    placed = records.filter(pl.col("address_key").is_not_null()).with_columns(
         pl.col("source").replace_strict(priority, default=len(priority), return_dtype=pl.Int64).alias("_priority"),
         pl.col("evidence_date").fill_null(date.min),
     )
-    by_address = placed.group_by("person_id", "uprn_matched").agg(
+    return placed.group_by("person_id", "address_key").agg(
         pl.col("evidence_date").min().alias("_first"),
         pl.col("evidence_date").max().alias("_last"),
         pl.col("_priority").filter(pl.col("evidence_date") == pl.col("evidence_date").max()).min().alias("_priority"),
         pl.col("record_key").min(),
+        # an address with no UPRN that only open records show cannot be dated: it may be
+        # the one a claim was opened at years ago
+        (~pl.col("address_key").first().str.starts_with("U:") & pl.col("_open").all()).alias("_weak"),
     )
-    # first evidenced latest, then most recent evidence, then the more reliable source
-    order = ["person_id", "_first", "_last", "_priority", "record_key"]
-    descending = [False, True, True, False, False]
+
+
+def resolve_address(records: pl.DataFrame) -> pl.DataFrame:
+    """``person_id, address_key``: the address each person lives at on D (see the module docstring).
+
+    ``records`` needs ``address_key`` (:func:`address_keys`)."""
+    # dated first; then first evidenced latest, then most recent evidence, then the more reliable source
+    order = ["person_id", "_weak", "_first", "_last", "_priority", "record_key"]
+    descending = [False, False, True, True, False, False]
     return (
-        by_address.sort(order, descending=descending)
+        _by_address(records)
+        .sort(order, descending=descending)
         .unique("person_id", keep="first", maintain_order=True)
-        .select("person_id", pl.col("uprn_matched").alias("uprn"))
+        .select("person_id", "address_key")
     )
+
+
+def moved_alone(
+    records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame, as_of: date, config: HouseholdsConfig
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the moved-alone rule: ``(address, flags)``, the persons' addresses after it and
+    the review reason of each address key it placed a family at."""
+    by_address = _by_address(records)
+    current = dict(address.iter_rows())
+    role = dict(roles.iter_rows())
+    observed = records.filter(
+        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+    )
+    seen = dict(observed.group_by("person_id").agg(pl.col("evidence_date").max()).iter_rows())
+    seen_at = {
+        (person, key): first
+        for person, key, first in observed.group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").min())
+        .iter_rows()
+    }
+    spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
+    for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
+        spans[person][key] = (first, last)
+    residents: dict[str, list[str]] = defaultdict(list)
+    for person, key in current.items():
+        if key is not None:
+            residents[key].append(person)
+    # movers: a member whose newest address is not one they were at before, by old address
+    movers: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    for person, key in sorted(current.items()):
+        if key is None or len(spans[person]) < 2 or role.get(person, "unknown") not in config.mover_roles:
+            continue
+        new_first = spans[person][key][0]
+        former = [(last, old) for old, (_, last) in spans[person].items() if old != key and last <= new_first]
+        if former:
+            movers[max(former)[1]].append((person, key, new_first))
+    flags: dict[str, str] = {}
+    moved = 0
+    for old, found in sorted(movers.items()):
+        stayed = [p for p in residents.get(old, []) if all(p != m for m, _, _ in found)]
+        targets = {new for _, new, _ in found}
+        if not stayed or len(targets) != 1:
+            continue
+        (new,) = targets
+        move_date = min(when for _, _, when in found)
+        if any(seen.get(p, date.min) >= move_date or new in spans[p] for p in stayed):
+            continue  # someone was seen since the move, or the family has been at both
+        if not any(seen_at.get((p, old), move_date) < move_date for p in stayed):
+            continue  # nobody who stayed was seen at the old address before the move
+        moved += len(stayed)
+        if config.moved_alone == "move_together":
+            for person in stayed:
+                current[person] = new
+            flags[new] = "moved_together"
+        elif config.moved_alone == "keep_together":
+            for person, _, _ in found:
+                current[person] = old
+            flags[old] = "kept_together"
+        else:
+            flags[new] = "moved_alone"
+    if flags:
+        log.info(
+            "moved alone: %d families (%d members not seen since the move): %s", len(flags), moved, config.moved_alone
+        )
+    out = pl.DataFrame(
+        {"person_id": list(current), "address_key": list(current.values())},
+        schema={"person_id": pl.String, "address_key": pl.String},
+    )
+    return out, flags
 
 
 def _household_address(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
-    """``uprn, address, postcode`` for every matched UPRN: the gazetteer's text when given,
-    else the commonest text among the records that matched it exactly."""
-    if gazetteer is not None:
-        lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
-        return gazetteer.select(
-            pl.col("uprn").cast(pl.Int64, strict=False),
-            pl.concat_str([pl.col(c) for c in lines], separator=", ", ignore_nulls=True).alias("address"),
-            pl.col("postcode").alias("postcode"),
-        ).unique("uprn", keep="first")
+    """``address_key, address, postcode`` for every address key: the gazetteer's text for a
+    UPRN when given, else the commonest text among the records at it (exact matches first)."""
     rank = pl.when(pl.col("address_match") == "exact").then(0).when(pl.col("address_match") == "normalised").then(1)
-    candidates = records.filter(pl.col("uprn_matched").is_not_null() & pl.col("address").is_not_null()).with_columns(
+    candidates = records.filter(pl.col("address_key").is_not_null() & pl.col("address").is_not_null()).with_columns(
         rank.otherwise(2).alias("_rank")
     )
     address = (
-        candidates.group_by("uprn_matched", "address")
+        candidates.group_by("address_key", "address")
         .agg(pl.col("_rank").min(), pl.len().alias("_n"))
-        .sort(["uprn_matched", "_rank", "_n", "address"], descending=[False, False, True, False])
-        .unique("uprn_matched", keep="first", maintain_order=True)
+        .sort(["address_key", "_rank", "_n", "address"], descending=[False, False, True, False])
+        .unique("address_key", keep="first", maintain_order=True)
     )
     postcode = (
-        records.filter(pl.col("uprn_matched").is_not_null() & pl.col("postcode_std").is_not_null())
-        .group_by("uprn_matched", "postcode_std")
+        records.filter(pl.col("address_key").is_not_null() & pl.col("postcode_std").is_not_null())
+        .group_by("address_key", "postcode_std")
         .len()
-        .sort(["uprn_matched", "len", "postcode_std"], descending=[False, True, False])
-        .unique("uprn_matched", keep="first", maintain_order=True)
+        .sort(["address_key", "len", "postcode_std"], descending=[False, True, False])
+        .unique("address_key", keep="first", maintain_order=True)
     )
-    return (
-        address.select("uprn_matched", "address")
-        .join(postcode.select("uprn_matched", "postcode_std"), on="uprn_matched", how="full", coalesce=True)
-        .select(pl.col("uprn_matched").alias("uprn"), "address", pl.col("postcode_std").alias("postcode"))
+    texts = address.select("address_key", "address").join(
+        postcode.select("address_key", pl.col("postcode_std").alias("postcode")),
+        on="address_key",
+        how="full",
+        coalesce=True,
     )
+    if gazetteer is None:
+        return texts
+    lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
+    official = gazetteer.select(
+        (pl.lit("U:") + pl.col("uprn").cast(pl.Int64, strict=False).cast(pl.String)).alias("address_key"),
+        pl.concat_str([pl.col(c) for c in lines], separator=", ", ignore_nulls=True).alias("address"),
+        pl.col("postcode").alias("postcode"),
+    ).unique("address_key", keep="first")
+    return pl.concat([official, texts.join(official, on="address_key", how="anti")], how="vertical_relaxed")
 
 
 def assign_households(
@@ -147,54 +390,95 @@ def assign_households(
     person_index: pl.DataFrame,
     as_of: date,
     gazetteer: pl.DataFrame | None = None,
+    config: HouseholdsConfig | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Place every person at an address on ``as_of`` and group them into households.
 
     ``records`` is the matched persons frame (``match_addresses`` output),
     ``person_index`` maps ``record_key`` to ``person_id``. ``gazetteer``, when given,
-    supplies the households' address text; otherwise the text is taken from the records.
+    supplies the households' address text and judges why an address has no UPRN;
+    ``config`` defaults to :class:`HouseholdsConfig`'s defaults.
 
     Returns ``(residents, households)``: ``residents`` has ``person_id, household_id,
     uprn, role, date_of_birth`` (one row per person, sorted by ``person_id``; role by
     age at ``as_of``: ``adult`` 18 or over, ``child`` under 18, ``unknown`` without a
     date of birth); ``households`` has ``household_id, uprn, address, postcode,
-    n_members`` (sorted by ``household_id``).
+    n_members, address_status, review_reason`` (sorted by ``household_id``).
     """
-    linked = records.join(person_index.select("record_key", "person_id"), on="record_key", how="inner")
+    config = config or HouseholdsConfig()
+    if "postcode_std" not in records.columns:
+        records = records.with_columns(postcode_expr(pl.col("postcode")).alias("postcode_std"))
+    linked = address_keys(
+        records.join(person_index.select("record_key", "person_id"), on="record_key", how="inner"), gazetteer
+    )
+    linked = linked.with_columns(
+        (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))
+        .fill_null(False)
+        .alias("_open")
+    )
     persons = linked.select("person_id").unique()
     if persons.is_empty():
         return pl.DataFrame(schema=RESIDENTS_SCHEMA), pl.DataFrame(schema=HOUSEHOLDS_SCHEMA)
     dob = resolve_dob(linked)
-    address = resolve_address(linked)
     age = _age_expr(pl.col("date_of_birth"), as_of)
-    residents = (
-        persons.join(address, on="person_id", how="left")
-        .join(dob, on="person_id", how="left")
-        .with_columns(
-            pl.col("uprn")
-            .map_elements(household_id_for, return_dtype=pl.String, skip_nulls=True)
-            .alias("household_id"),
-            pl.when(pl.col("date_of_birth").is_null())
-            .then(pl.lit("unknown"))
-            .when(age >= 18)
-            .then(pl.lit("adult"))
-            .otherwise(pl.lit("child"))
-            .alias("role"),
-        )
-        .select(list(RESIDENTS_SCHEMA))
-        .sort("person_id")
+    people = persons.join(dob, on="person_id", how="left").with_columns(
+        pl.when(pl.col("date_of_birth").is_null())
+        .then(pl.lit("unknown"))
+        .when(age >= 18)
+        .then(pl.lit("adult"))
+        .otherwise(pl.lit("child"))
+        .alias("role"),
     )
-    counts = residents.filter(pl.col("household_id").is_not_null()).group_by("household_id", "uprn").len()
+    address = resolve_address(linked)
+    address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config)
+    status = (
+        linked.filter(pl.col("address_key").is_not_null())
+        .group_by("address_key", "address_status")
+        .len()
+        .sort(["address_key", "len", "address_status"], descending=[False, True, False], nulls_last=True)
+        .unique("address_key", keep="first", maintain_order=True)
+        .select("address_key", "address_status")
+    )
+    keyed = address.join(status, on="address_key", how="left").with_columns(
+        pl.when(pl.col("address_key").str.starts_with("U:"))
+        .then(pl.col("address_key").str.slice(2).cast(pl.Int64))
+        .alias("uprn"),
+    )
+    keyed = keyed.with_columns(
+        pl.when(pl.col("uprn").is_not_null())
+        .then(pl.col("uprn").map_elements(household_id_for, return_dtype=pl.String, skip_nulls=True))
+        .otherwise(pl.col("address_key").map_elements(household_id_for_address, return_dtype=pl.String))
+        .alias("household_id")
+    )
+    residents = people.join(keyed, on="person_id", how="left").select(list(RESIDENTS_SCHEMA)).sort("person_id")
+    flag_frame = pl.DataFrame(
+        {"address_key": list(flags), "review_reason": list(flags.values())},
+        schema={"address_key": pl.String, "review_reason": pl.String},
+    )
+    counts = (
+        keyed.filter(pl.col("household_id").is_not_null())
+        .group_by("household_id", "uprn", "address_key", "address_status")
+        .len()
+    )
     households = (
-        counts.join(_household_address(linked, gazetteer), on="uprn", how="left")
+        counts.join(_household_address(linked, gazetteer), on="address_key", how="left")
+        .join(flag_frame, on="address_key", how="left")
         .select(
             "household_id",
             "uprn",
             "address",
             "postcode",
             pl.col("len").cast(pl.Int64).alias("n_members"),
+            "address_status",
+            "review_reason",
         )
         .sort("household_id")
     )
-    log.info("placed %d of %d persons in %d households", counts["len"].sum(), residents.height, households.height)
+    log.info(
+        "placed %d of %d persons in %d households (%d at an address with no single UPRN)",
+        counts["len"].sum(),
+        residents.height,
+        households.height,
+        households["address_status"].is_not_null().sum(),
+    )
     return residents, households

@@ -87,6 +87,20 @@ CLOSURE_REASON_LABELS = {
     "stepped_down": "Stepped down to other support",
     "other": "Other reason",
 }
+ADDRESS_STATUS_LABELS = {
+    "not_in_gazetteer": "not in the gazetteer (a new build, or an address written in a way not recognised)",
+    "ambiguous": "ambiguous (it fits more than one gazetteer address)",
+    "out_of_area": "outside the council's area",
+}
+"""The family page's warning for ``households.address_status``."""
+REVIEW_REASON_LABELS = {
+    "moved_together": "one member's records show a new address and the others have none since; "
+    "they are placed with them at the new one",
+    "kept_together": "one member's records show a new address and the others have none since; "
+    "they are kept together at the old one",
+    "moved_alone": "one member's records show a new address and the others have none since",
+}
+"""The family page's warning for ``households.review_reason``."""
 STATUS_FILTERS = {
     store.STATUS_OPEN: "To consider (not attached, closed or opted out)",
     "all": "Any",
@@ -103,6 +117,8 @@ templates.env.globals.update(
     decision_labels=DECISION_LABELS,
     decision_tags=DECISION_TAGS,
     closure_reason_labels=CLOSURE_REASON_LABELS,
+    address_status_labels=ADDRESS_STATUS_LABELS,
+    review_reason_labels=REVIEW_REASON_LABELS,
     uncertain_below=UNCERTAIN_BELOW,
     link_kinds=LINK_KINDS,
 )

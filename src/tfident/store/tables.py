@@ -20,8 +20,9 @@ Dates are ``Date``; times are timezone-aware UTC (:class:`UTCDateTime`); UPRNs a
 ``runs.config_json`` which keeps the exact canonical text whose SHA-256 is ``config_hash``.
 The Alembic revisions (0001 creates the tables, 0003 adds ``run_locks`` and the
 ``purged`` status, 0004 ``identity_events``, 0005 the ``closed`` and ``opted_out``
-decisions and ``decisions.closure_reason``) produce exactly these tables; change them
-only with a new revision.
+decisions and ``decisions.closure_reason``, 0006 the name search index, 0007
+``decisions.carried_from``, 0008 ``households.address_status`` and ``review_reason``)
+produce exactly these tables; change them only with a new revision.
 """
 
 from __future__ import annotations
@@ -276,6 +277,13 @@ class Household(Base):
     address: Mapped[str | None]
     postcode: Mapped[str | None]
     n_members: Mapped[int]
+    address_status: Mapped[str | None] = mapped_column(sa.String(32))
+    """Why the household's address has no gazetteer UPRN (``not_in_gazetteer``,
+    ``ambiguous``, ``out_of_area``: ``tfident.households.ADDRESS_STATUSES``); null at a UPRN.
+    Migration 0008."""
+    review_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    """Why the household needs a look (``moved_together``, ``kept_together``, ``moved_alone``:
+    ``tfident.households.REVIEW_REASONS``); null otherwise. Migration 0008."""
 
 
 class Candidate(Base):

@@ -28,7 +28,8 @@ filled in:
 ``persons``        person_id, household_id, date_of_birth, role
 ``links``          record_key_l, record_key_r, match_probability, match_rule,
                    match_weights_json (JSON text or a struct)
-``households``     household_id, uprn, address, postcode, n_members
+``households``     household_id, uprn, address, postcode, n_members, address_status,
+                   review_reason
 ``candidates``     household_id, rank, score, criteria_met, eligibility,
                    estimated_annual_cost, min_link_probability, n_members, uprn,
                    address, postcode

@@ -69,18 +69,19 @@ def test_ties_go_to_the_more_reliable_source() -> None:
     assert placed(rows) == {"P1": 20}
 
 
-def test_unmatched_records_cannot_place_and_out_of_area_people_are_unplaced() -> None:
+def test_unmatched_records_form_a_household_at_their_own_address() -> None:
+    # an address with no UPRN no longer loses the person: a later one places them there
     rows = [
         {"person": "P1", "source": "asb", "id": "1", "uprn": None, "evidence": D, "address": "3 Mill Lane, Wrekinford"},
         {"person": "P1", "source": "health", "id": "2", "uprn": 10, "evidence": date(2025, 1, 1)},
-        {"person": "P2", "source": "asb", "id": "3", "uprn": None, "evidence": D},
+        {"person": "P2", "source": "asb", "id": "3", "uprn": None, "evidence": D, "address": None},
     ]
     frame, index = records(rows)
     residents, households = assign_households(frame, index, D)
     by_person = {r["person_id"]: r for r in residents.iter_rows(named=True)}
-    assert by_person["P1"]["uprn"] == 10
-    assert by_person["P2"]["uprn"] is None and by_person["P2"]["household_id"] is None
-    assert households["uprn"].to_list() == [10]
+    assert by_person["P1"]["uprn"] is None and by_person["P1"]["household_id"] is not None
+    assert by_person["P2"]["household_id"] is None  # no address text at all: nothing to place them by
+    assert households.row(0, named=True)["address_status"] == "not_in_gazetteer"
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,15 @@ def test_household_frames() -> None:
     frame, index = records(rows)
     residents, households = assign_households(frame, index, D)
     assert residents.columns == ["person_id", "household_id", "uprn", "role", "date_of_birth"]
-    assert households.columns == ["household_id", "uprn", "address", "postcode", "n_members"]
+    assert households.columns == [
+        "household_id",
+        "uprn",
+        "address",
+        "postcode",
+        "n_members",
+        "address_status",
+        "review_reason",
+    ]
     assert dict(zip(households["uprn"], households["n_members"], strict=True)) == {10: 2, 20: 1}
     assert set(households["household_id"]) == {household_id_for(10), household_id_for(20)}
     assert household_id_for(10).startswith("H") and len(household_id_for(10)) == 13

@@ -1,0 +1,170 @@
+"""No family lost by its address: households at addresses with no single UPRN, and families
+one member's records show moving alone (docs/households.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tfident.households import HouseholdsConfig, assign_households, household_id_for, household_id_for_address
+from tfident.standardise import match_addresses, standardise_persons
+
+D = date(2026, 10, 31)
+
+GAZETTEER = pl.DataFrame(
+    {
+        "uprn": [10, 11, 12, 20],
+        "address_line_1": ["14 High Street", "Flat 1", "Flat 2", "3 Mill Lane"],
+        "address_line_2": [None, "7 Park Road", "7 Park Road", None],
+        "town": ["Tenford"] * 4,
+        "postcode": ["TF1 1AA", "TF1 2BB", "TF1 2BB", "TF2 3CC"],
+    }
+)
+
+
+def matched(rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Standardised, address-matched person records (school census layout) and their person index."""
+    census = pl.DataFrame(
+        {
+            "record_id": [r["id"] for r in rows],
+            "forename": ["A"] * len(rows),
+            "surname": ["B"] * len(rows),
+            "date_of_birth": [r.get("dob", date(2012, 1, 1)) for r in rows],
+            "address_line_1": [r["line"] for r in rows],
+            "town": [r.get("town", "Tenford") for r in rows],
+            "postcode": [r.get("postcode") for r in rows],
+            "census_date": [r.get("evidence", date(2026, 10, 1)) for r in rows],
+        }
+    )
+    records = match_addresses(standardise_persons({"school_census": census}, D), GAZETTEER)
+    index = records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
+    return records, index
+
+
+def test_addresses_without_a_single_uprn_form_households_flagged_with_the_reason() -> None:
+    records, index = matched(
+        [
+            {"person": "P1", "id": "1", "line": "14 High Street", "postcode": "TF1 1AA"},  # matched
+            {"person": "P2", "id": "2", "line": "1 New Build Way", "postcode": "TF1 9ZZ"},
+            {"person": "P3", "id": "3", "line": "1, NEW BUILD WAY", "postcode": "tf19zz"},  # same, other style
+            {"person": "P4", "id": "4", "line": "7 Park Road", "postcode": "TF1 2BB"},  # which flat?
+            {"person": "P5", "id": "5", "line": "9 Cotton Walk", "town": "Wrekinford", "postcode": "TF10 3RL"},
+            {"person": "P6", "id": "6", "line": "9 Cotton Walk", "town": "Wrekinford", "postcode": None},
+        ]
+    )
+    assert records.filter(pl.col("uprn_matched").is_null()).height == 5
+    residents, households = assign_households(records, index, D, gazetteer=GAZETTEER)
+    assert residents["household_id"].null_count() == 0  # nobody lost
+    by_person = dict(zip(residents["person_id"], residents["household_id"], strict=True))
+    assert by_person["P1"] == household_id_for(10)
+    assert by_person["P2"] == by_person["P3"] == household_id_for_address("A:TF1|1 NEW BUILD WAY")
+    status = dict(zip(households["household_id"], households["address_status"], strict=True))
+    assert status[by_person["P1"]] is None
+    assert status[by_person["P2"]] == "not_in_gazetteer"
+    assert status[by_person["P4"]] == "ambiguous"
+    assert status[by_person["P5"]] == "out_of_area"
+    assert status[by_person["P6"]] == "out_of_area"  # no postcode, a town the gazetteer lacks
+    row = households.filter(pl.col("household_id") == by_person["P2"]).row(0, named=True)
+    assert row["uprn"] is None and row["n_members"] == 2 and row["postcode"] == "TF1 9ZZ"
+    assert row["address"] in {"1 New Build Way, Tenford", "1, NEW BUILD WAY, Tenford"}
+
+
+def test_household_ids_at_unmatched_addresses_do_not_depend_on_row_order() -> None:
+    rows = [
+        {"person": f"P{i % 5}", "id": str(i), "line": f"{i % 3 + 1} New Build Way", "postcode": "TF1 9ZZ"}
+        for i in range(20)
+    ]
+    records, index = matched(rows)
+    first = assign_households(records, index, D, gazetteer=GAZETTEER)
+    second = assign_households(records.reverse(), index.reverse(), D, gazetteer=GAZETTEER)
+    assert first[0].equals(second[0]) and first[1].equals(second[1])
+
+
+def frame(rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A matched-persons frame: the columns households reads (UPRNs given)."""
+    records = pl.DataFrame(
+        {
+            "record_key": [f"{r['source']}:{r['id']}" for r in rows],
+            "source": [r["source"] for r in rows],
+            "date_of_birth": [r["dob"] for r in rows],
+            "evidence_date": [r["evidence"] for r in rows],
+            "address": [f"{r['uprn']} Some Street" for r in rows],
+            "postcode_std": ["TF1 1AA"] * len(rows),
+            "uprn_matched": [r["uprn"] for r in rows],
+            "address_match": ["exact"] * len(rows),
+        },
+        schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
+    )
+    return records, records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
+
+
+MUM, CHILD = date(1985, 1, 1), date(2010, 1, 1)
+OLD, NEW = 10, 20
+# The youth offending team recorded the child at the new address last week; the mother has an
+# open claim (dated D, address never updated) and an ASB record from before the move.
+MOVED_ALONE = [
+    {"person": "MUM", "source": "benefits", "id": "1", "uprn": OLD, "evidence": D, "dob": MUM},
+    {"person": "MUM", "source": "asb", "id": "2", "uprn": OLD, "evidence": date(2026, 3, 1), "dob": MUM},
+    {"person": "KID", "source": "school_census", "id": "3", "uprn": OLD, "evidence": date(2026, 5, 21), "dob": CHILD},
+    {
+        "person": "KID",
+        "source": "youth_offending",
+        "id": "4",
+        "uprn": NEW,
+        "evidence": date(2026, 10, 24),
+        "dob": CHILD,
+    },
+]
+
+
+def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, int | None], dict[int | None, str | None]]:
+    records, index = frame(rows)
+    residents, households = assign_households(records, index, D, config=HouseholdsConfig(**config))
+    return (
+        dict(zip(residents["person_id"], residents["uprn"], strict=True)),
+        dict(zip(households["uprn"], households["review_reason"], strict=True)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "where", "flags"),
+    [
+        ("move_together", {"MUM": NEW, "KID": NEW}, {NEW: "moved_together"}),
+        ("keep_together", {"MUM": OLD, "KID": OLD}, {OLD: "kept_together"}),
+        ("split", {"MUM": OLD, "KID": NEW}, {OLD: None, NEW: "moved_alone"}),
+    ],
+)
+def test_a_member_who_moved_alone_by_the_records(mode: str, where: dict[str, int], flags: dict[int, str]) -> None:
+    assert placed(MOVED_ALONE, moved_alone=mode) == (where, flags)
+
+
+def test_a_member_seen_at_the_old_address_since_the_move_stays() -> None:
+    seen = {"person": "MUM", "source": "health", "id": "5", "uprn": OLD, "evidence": date(2026, 10, 27), "dob": MUM}
+    assert placed([*MOVED_ALONE, seen]) == ({"MUM": OLD, "KID": NEW}, {OLD: None, NEW: None})
+
+
+def test_someone_known_at_the_old_address_only_by_an_open_claim_is_not_moved() -> None:
+    # a new tenant whose claim (dated D) is all that shows them at the old address
+    rows = [
+        {"person": "NEW_TENANT", "source": "benefits", "id": "1", "uprn": OLD, "evidence": D, "dob": MUM},
+        *MOVED_ALONE[2:],
+    ]
+    assert placed(rows) == ({"NEW_TENANT": OLD, "KID": NEW}, {OLD: None, NEW: None})
+
+
+def test_only_the_configured_roles_carry_the_family() -> None:
+    assert placed(MOVED_ALONE, mover_roles=("adult",)) == ({"MUM": OLD, "KID": NEW}, {OLD: None, NEW: None})
+
+
+def test_a_misspelt_households_config_key_is_an_error(tmp_path: Any) -> None:
+    from tfident.errors import ConfigError
+    from tfident.households import load_households_config
+
+    path = tmp_path / "households.yaml"
+    path.write_text("moved_alone: move_together\nmover_role: [child]\n")
+    with pytest.raises(ConfigError, match="mover_role"):
+        load_households_config(path)
+    assert load_households_config().moved_alone == "move_together"
