@@ -855,12 +855,12 @@ def runs_command(
         out.print("Data check warnings of published runs:")
         for run_id, messages in warned.items():
             for message in messages:
-                out.print(f"  {run_id}: {message}", soft_wrap=True)
+                out.print(f"  {run_id}: {message}")
     failed = [row for row in rows if row["status"] == "failed" and row.get("error")]
     if failed:
         out.print("Why runs failed:")
         for row in failed:
-            out.print(f"  {row['run_id']}: {row['error']}", soft_wrap=True)
+            out.print(f"  {row['run_id']}: {row['error']}")
 
 
 @app.command("diff")

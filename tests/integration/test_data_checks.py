@@ -238,6 +238,7 @@ def test_a_file_cut_short_stops_against_last_month_without_a_manifest(
     assert "rows 797 -> 300 (-62%)" in output
 
 
+@pytest.mark.usefixtures("engine")  # migrated: on PostgreSQL only the owner migrates
 def test_previous_month_is_read_from_the_store(store_url: str, sample_batch: Path) -> None:
     """On SQLite and PostgreSQL: last month's quality counts and file hashes come back for the checks."""
     from datetime import date

@@ -147,8 +147,11 @@ def test_the_schools_workbook_compares_with_last_month(council: Council, tmp_pat
         history = list(book["History"].iter_rows(values_only=True))
         assert sorted({row[0] for row in history[1:]}) == ["2026-10", "2026-11"]
         assert {row[3] for row in history[1:]} == {"attendance", "exclusions", "school_census"}
-        coverage = [row[0] for row in book["Coverage"].iter_rows(values_only=True)]
-        assert coverage == ["This run's summary reports no coverage."]
+        coverage = list(book["Coverage"].iter_rows(values_only=True))
+        assert coverage[0] == ("source", "item", "value")
+        items = {(row[0], row[1]) for row in coverage[1:]}
+        assert ("attendance", "schools.missing") in items and ("exclusions", "schools.present") in items
+        assert {row[0] for row in coverage[1:]} <= {"attendance", "exclusions", "school_census"}
     finally:
         book.close()
 

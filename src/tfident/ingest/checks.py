@@ -144,9 +144,11 @@ class UnknownColumnsCheck(_Check):
 
 
 class QuarantineRateCheck(_Check):
-    """Share of a file's rows quarantined; every row quarantined is always a stop."""
+    """Share of a file's rows quarantined; every row quarantined is always a stop. Above ``max_share`` with
+    fewer than ``min_rows`` rows quarantined (one bad row in a file of 30) it is a warning, not a stop."""
 
     max_share: float = Field(default=0.02, ge=0.0, le=1.0)
+    min_rows: int = Field(default=5, ge=0)
 
 
 class FutureDatesCheck(_Check):
@@ -594,7 +596,8 @@ def _quarantine(c: _Checker, name: str, settings: SourceChecks) -> None:
     if share > limit:
         top = ", ".join(f"{reason} ({n:,})" for reason, n in list(q.quarantined_by_reason.items())[:3])
         message = f"{_share(q.rows_quarantined, q.rows_read)} quarantined, above {limit:.0%}: {top}"
-        c.add(name, "quarantine_rate", level, "stop", message, q.rows_quarantined)
+        severity: Outcome = "stop" if q.rows_quarantined >= settings.quarantine_rate.min_rows else "warn"
+        c.add(name, "quarantine_rate", level, severity, message, q.rows_quarantined)
     else:
         c.add(name, "quarantine_rate", level, "pass", f"{_share(q.rows_quarantined, q.rows_read)} quarantined")
 

@@ -170,8 +170,9 @@ def _counts(
 def _coverage(summary: Mapping[str, Any], sources: Sequence[str]) -> pl.DataFrame | None:
     """The run summary's coverage gaps for ``sources`` as (source, item, value) rows, or None.
 
-    Accepts coverage keyed by source (``{"attendance": {...}}``) or as a list of entries
-    naming their ``source``; anything not attributed to one of ``sources`` is left out.
+    Accepts coverage keyed by source (``{"attendance": {...}}``), by topic then source (the data checks'
+    ``{"schools": {"attendance": {...}}, "months_without_records": {"asb": [...]}}``), or as a list of
+    entries naming their ``source``; anything not attributed to one of ``sources`` is left out.
     """
     coverage = summary.get("coverage")
     if coverage is None:
@@ -194,6 +195,10 @@ def _coverage(summary: Mapping[str, Any], sources: Sequence[str]) -> pl.DataFram
         for source in sources:
             if source in coverage:
                 flatten(source, "", coverage[source])
+            for topic, entries in sorted(coverage.items(), key=lambda item: str(item[0])):
+                # coverage grouped by topic, then source: {"schools": {"attendance": {...}}, ...}
+                if isinstance(entries, Mapping) and source in entries:
+                    flatten(source, str(topic), entries[source])
     elif isinstance(coverage, list):
         for entry in coverage:
             if isinstance(entry, Mapping) and entry.get("source") in sources:

@@ -108,8 +108,10 @@ def test_a_missing_expected_column_stops_unless_the_agency_never_sends_it() -> N
 
 
 def test_quarantine_rate_above_the_limit_stops_and_every_row_lost_always_stops() -> None:
-    report = run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 3}), AS_OF, ChecksConfig())
+    report = run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 5}), AS_OF, ChecksConfig())
     assert [r.check for r in report.stops] == ["quarantine_rate"]
+    few = run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 4}), AS_OF, ChecksConfig())
+    assert not few.stops and outcome(few.results, "asb", "quarantine_rate") == "warn"  # 4 rows: under min_rows
     warn_only = parse_model({"defaults": {"quarantine_rate": {"level": "warn"}}}, ChecksConfig, "checks.yaml")
     assert not run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 3}), AS_OF, warn_only).stops
     everything = batch_of({"asb": asb(0)}, quarantined={"asb": 5})

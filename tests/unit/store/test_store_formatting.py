@@ -87,9 +87,10 @@ def test_it_prepares_a_frame_for_its_table() -> None:
         }
     )
     prepared = prepare_frame("households", frame)
-    assert prepared.columns == ["household_id", "uprn", "address", "postcode", "n_members"]
+    columns = ["household_id", "uprn", "address", "postcode", "n_members", "address_status", "review_reason"]
+    assert prepared.columns == columns
     assert prepared.schema["uprn"] == pl.Int64
-    assert prepared.row(0) == ("H1", 100000000001, None, None, 3)
+    assert prepared.row(0) == ("H1", 100000000001, None, None, 3, None, None)
 
 
 def test_it_encodes_struct_weights_as_json_text() -> None:
