@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -16,12 +17,19 @@ from tfident.flows.monthly import monthly_identification
 from tfident.pipeline import load_run_config, run_pipeline
 
 
+@pytest.fixture(scope="module")
+def harness() -> Iterator[None]:
+    """One Prefect test server for the module's flow runs (each start costs seconds)."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.mark.usefixtures("harness")
 def test_it_equals_the_plain_pipeline(sample_batch: Path, as_of: date) -> None:
     """It runs every stage as a task under Prefect's test harness, with identical frames."""
     config = load_run_config("phase1")
     plain = run_pipeline(sample_batch, as_of, config)
-    with prefect_test_harness(server_startup_timeout=120):
-        flowed = monthly_identification(sample_batch, as_of, config)
+    flowed = monthly_identification(sample_batch, as_of, config)
     for name in ("records", "links", "persons", "households", "evidence", "household_criteria", "candidates"):
         assert_frame_equal(getattr(flowed, name), getattr(plain, name))
     assert flowed.batch.quarantine.equals(plain.batch.quarantine)
@@ -58,6 +66,7 @@ def test_the_run_summary_holds_counts_only() -> None:
     assert "| attendance | 10 | 9 | 1 |" in text and "Candidates: 1" in text and "2026-10-31" in text
 
 
+@pytest.mark.usefixtures("harness")
 def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, as_of: date, tmp_path: Path) -> None:
     """Under Prefect the data checks run right after ingest: benefits all dated after the batch date stop it
     (DataCheckFailed, exit 2); the sample batch passes and its report comes back with the result."""
@@ -76,8 +85,72 @@ def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, 
         writer.writeheader()
         writer.writerows({**row, "claim_start": "2027-01-01", "claim_end": ""} for row in rows)
     config = load_run_config("phase1")
-    with prefect_test_harness(server_startup_timeout=120):
-        with pytest.raises(DataCheckFailed, match="benefits"):
-            monthly_identification(bad, as_of, config, None, None, load_checks_config(), None, Manifests())
-        good = monthly_identification(sample_batch, as_of, config, None, None, load_checks_config(), None, Manifests())
+    with pytest.raises(DataCheckFailed, match="benefits"):
+        monthly_identification(bad, as_of, config, None, None, load_checks_config(), None, Manifests())
+    good = monthly_identification(sample_batch, as_of, config, None, None, load_checks_config(), None, Manifests())
     assert good.checks is not None and not good.checks.stops
+
+
+@pytest.mark.usefixtures("harness")
+def test_no_personal_data_reaches_prefects_run_state_or_logs(
+    sample_batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A headerless school census whose first row carries canary values fails the deployment's flow run
+    (exit 2 kind): the failed state's message, the flow run's logs in Prefect and the failure recorded in
+    `tfident runs` name the file and the problem, never a value."""
+    import shutil
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from tfident.flows.deployment import monthly_run
+    from tfident.store import list_runs, make_engine
+
+    canaries = ("CANARYFORENAME", "CANARYSURNAME", "CANARYSTREET", "ZZ99 9ZZ", "CANARYREC7")
+    folder = tmp_path / "inbox" / "2026-10-31"
+    shutil.copytree(sample_batch, folder, ignore=shutil.ignore_patterns("truth"))
+    census = folder / "school_census.csv"
+    header, first, *rest = census.read_text(encoding="utf-8").splitlines()
+    names = header.split(",")
+    values = first.split(",")
+    for column, canary in zip(
+        ("forename", "surname", "address_line_1", "postcode", "record_id"), canaries, strict=True
+    ):
+        values[names.index(column)] = canary
+    census.write_text("\n".join([",".join(values), *rest]) + "\n", encoding="utf-8")  # no header row
+    (folder / "READY").touch()
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    monkeypatch.setenv("TFIDENT_DATABASE_URL", db)
+
+    state = monthly_run(inbox=str(tmp_path / "inbox"), retries=0, return_state=True)
+    assert state.is_failed()
+    assert "school_census.csv" in (state.message or "")
+
+    async def logs() -> list[str]:
+        async with get_client() as client:
+            found = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])),
+                limit=200,
+                offset=0,
+            )
+        return [log.message for log in found]
+
+    import asyncio
+    import time
+
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # logs reach the API in batches
+    deadline = time.monotonic() + 20
+    while not (messages := asyncio.run(logs())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert any("school_census.csv" in m for m in messages)  # the flow run did log its failure
+    engine = make_engine(db)
+    try:
+        errors = [str(e) for e in list_runs(engine)["error"].to_list()]
+    finally:
+        engine.dispose()
+    assert len(errors) == 1 and "school_census.csv" in errors[0]
+    for text in [state.message or "", *messages, *errors]:
+        for canary in canaries:
+            assert canary not in text
