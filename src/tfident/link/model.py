@@ -8,13 +8,18 @@ give the same scores.
 
 Comparisons (first matching level wins; a ``null`` level has weight 0):
 
-- ``forename`` (first given name): missing; exact (term-frequency adjusted); same
-  canonical name (Bob/Robert); nickname variants meet; Jaro-Winkler >= 0.92, >= 0.85;
-  one side an initial that agrees; else.
-- ``surname``: missing; exact (term-frequency adjusted); a part of a double-barrelled
-  surname shared (array overlap of ``surname_tokens``); same metaphone; Jaro-Winkler
-  >= 0.92, >= 0.85; else.
-- ``dob``: missing; exact; day and month transposed; one of day, month, year off; else.
+- ``forename`` (first given name): missing; exact (term-frequency adjusted); forename
+  and surname swapped (``Johnson, Oscar`` / ``Oscar, Johnson``); same canonical name
+  (Bob/Robert); nickname variants meet (Florrie/Florence, Liv/Olivia); Jaro-Winkler >=
+  0.92; one's forename is a middle name of the other (a child known by a middle name in
+  one agency: ``forename_middles``); Jaro-Winkler >= 0.85; one side an initial that
+  agrees; else.
+- ``surname``: missing; exact (term-frequency adjusted); forename and surname swapped;
+  a part of a double-barrelled surname shared (array overlap of ``surname_tokens``);
+  same metaphone; Jaro-Winkler >= 0.92, >= 0.85; else.
+- ``dob``: missing; exact; day and month transposed; one year apart on the same day and
+  month; one digit of YYYYMMDD different (a keying error: day 3/13, month 05/06); one of
+  day, month, year otherwise off (the other two agree); else.
 - ``address``: neither UPRN nor postcode on both; same matched UPRN; same postcode;
   else.
 - ``sex``; ``upn``, ``nino``, ``nhs_number``, ``pnc_id``: missing, exact, else.
@@ -59,10 +64,12 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "forename_canonical",
     "forename_variant",
     "forename_initial",
+    "forename_middles",
     "surname_std",
     "surname_tokens",
     "surname_metaphone",
     "date_of_birth",
+    "dob_digits",
     "dob_year",
     "dob_month",
     "dob_day",
@@ -101,16 +108,20 @@ def quiet_splink(level: int = logging.WARNING) -> Iterator[None]:
 def splink_input(profiles: pl.DataFrame) -> pl.DataFrame:
     """The Splink input frame from profiles (``build_profiles``' output)."""
     dob = pl.col("date_of_birth")
+    no_names = pl.lit([], dtype=pl.List(pl.String))
+    middles = pl.col("forename_middles").fill_null(no_names) if "forename_middles" in profiles.columns else no_names
     return profiles.select(
         "pid",
         "forename_first",
         "forename_canonical",
         pl.col("forename_variant"),
         pl.col("forename_first").str.slice(0, 1).alias("forename_initial"),
+        middles.alias("forename_middles"),
         "surname_std",
         "surname_tokens",
         "surname_metaphone",
         dob,
+        dob.dt.strftime("%Y%m%d").alias("dob_digits"),
         dob.dt.year().cast(pl.Int32).alias("dob_year"),
         dob.dt.month().cast(pl.Int32).alias("dob_month"),
         dob.dt.day().cast(pl.Int32).alias("dob_day"),
@@ -181,11 +192,23 @@ def comparisons() -> list[Any]:
         agree = [f"CASE WHEN dob_{p}_l = dob_{p}_r THEN 1 ELSE 0 END" for p in ("year", "month", "day")]
         return cll.CustomLevel(f"({' + '.join(agree)}) = 2", label_for_charts="One of day, month, year off")
 
+    def one_digit() -> Any:
+        differ = [
+            f"CASE WHEN substr(dob_digits_l, {i}, 1) = substr(dob_digits_r, {i}, 1) THEN 0 ELSE 1 END"
+            for i in range(1, 9)
+        ]
+        return cll.CustomLevel(f"({' + '.join(differ)}) = 1", label_for_charts="One digit different (typo)")
+
+    swapped = cll.CustomLevel(
+        "forename_first_l = surname_std_r AND surname_std_l = forename_first_r",
+        label_for_charts="Forename and surname swapped",
+    )
     forename = cl.CustomComparison(
         output_column_name="forename",
         comparison_levels=[
             cll.NullLevel("forename_first"),
             cll.ExactMatchLevel("forename_first", term_frequency_adjustments=True),
+            swapped,
             cll.CustomLevel(
                 "forename_canonical_l = forename_canonical_r", label_for_charts="Same formal name (nickname)"
             ),
@@ -193,6 +216,11 @@ def comparisons() -> list[Any]:
                 label_for_charts="Nickname variants meet"
             ),
             cll.JaroWinklerLevel("forename_first", 0.92),
+            cll.CustomLevel(
+                "array_contains(forename_middles_r, forename_first_l)"
+                " OR array_contains(forename_middles_l, forename_first_r)",
+                label_for_charts="Forename is the other's middle name",
+            ),
             cll.JaroWinklerLevel("forename_first", 0.85),
             initial("forename_first"),
             cll.ElseLevel(),
@@ -203,6 +231,7 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("surname_std"),
             cll.ExactMatchLevel("surname_std", term_frequency_adjustments=True),
+            swapped,
             cll.ArrayIntersectLevel("surname_tokens", min_intersection=1).configure(
                 label_for_charts="Shares a surname part"
             ),
@@ -218,6 +247,11 @@ def comparisons() -> list[Any]:
             cll.NullLevel("date_of_birth"),
             cll.ExactMatchLevel("date_of_birth"),
             cll.CustomLevel("dob_transposed_l = date_of_birth_r", label_for_charts="Day and month transposed"),
+            cll.CustomLevel(
+                "dob_month_l = dob_month_r AND dob_day_l = dob_day_r AND abs(dob_year_l - dob_year_r) = 1",
+                label_for_charts="One year apart, same day and month",
+            ),
+            one_digit(),
             one_off(),
             cll.ElseLevel(),
         ],
@@ -462,7 +496,9 @@ def prediction_settings(model: dict[str, Any], config: LinkageConfig) -> dict[st
         {"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config)
     ]
     settings["retain_intermediate_calculation_columns"] = True
-    settings["retain_matching_columns"] = False
+    # Splink keeps each comparison's level (gamma_<c>) only with the matching columns: the
+    # run stores the levels with the weights, for `tfident explain`
+    settings["retain_matching_columns"] = True
     settings["linker_uid"] = "tfident"
     return settings
 
@@ -529,13 +565,26 @@ def field_weights(scored: pl.DataFrame) -> pl.DataFrame:
     return scored.select(columns)
 
 
+def without_identifiers(identifiers: Sequence[str]) -> pl.Expr:
+    """A scored pair's match weight less the weights of the ``identifiers`` comparisons
+    (the prior and every other field): how strong the pair is without them."""
+    total = pl.col("match_weight")
+    for name in identifiers:
+        total = total - pl.col(f"mw_{name}").fill_null(0.0)
+    return total
+
+
 def weights_json(scores: pl.DataFrame, prior: float) -> pl.Expr:
-    """The ``match_weights_json`` expression over a scored-pairs frame."""
+    """The ``match_weights_json`` expression over a scored-pairs frame: the prior, each
+    comparison's weight, the total and the probability, and ``levels``: each comparison's
+    level (its comparison vector value, -1 for the null level), so ``tfident explain`` can
+    show what the run computed."""
     fields = [pl.lit(round(prior, 4)).alias("prior")]
     fields += [pl.col(f"mw_{name}").round(4).alias(name) for name in COMPARISONS]
     fields += [
         pl.col("match_weight").round(4).alias("total"),
         pl.col("match_probability").round(6).alias("probability"),
+        pl.struct([pl.col(f"gamma_{name}").alias(name) for name in COMPARISONS]).alias("levels"),
     ]
     return pl.struct(fields).struct.json_encode()
 
