@@ -44,6 +44,11 @@ class Criteria(StrEnum):
     phase2 = "phase2"
 
 
+def _pack(criteria: Criteria | None) -> str | None:
+    """The ``runs.ruleset_id`` of a ``--criteria`` choice (a pack's ruleset id is its name)."""
+    return None if criteria is None else criteria.value
+
+
 def _parse_date(value: str) -> date:
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
@@ -58,6 +63,16 @@ DbUrl = Annotated[
         "--db",
         help="SQLAlchemy URL; default: TFIDENT_DATABASE_URL (or the file TFIDENT_DATABASE_URL_FILE names), "
         "else the SQLite file tfident.db in the working folder.",
+    ),
+]
+
+
+PackFilter = Annotated[
+    Criteria | None,
+    typer.Option(
+        "--criteria",
+        help="With --run latest: the newest published run of this rule pack (default: the newest of any pack); "
+        "with a run id: check the run is of this pack.",
     ),
 ]
 
@@ -79,7 +94,8 @@ def _handle_errors(func: F) -> F:
         except Exception as error:
             if _state["debug"]:
                 raise
-            err_console.print(f"[bold red]internal error[/] ({type(error).__name__}): {error}")
+            # the message of an unexpected error may quote a value from the data: only its type is shown
+            err_console.print(f"[bold red]internal error[/] ({type(error).__name__})")
             err_console.print("This is a bug in tfident. Run again with --debug for the traceback.")
             raise typer.Exit(1) from None
 
@@ -300,13 +316,14 @@ def export(
     run_id: Annotated[str, typer.Option("--run", help="A run id, or 'latest'.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for candidates.csv, members.csv, persons.csv.")],
     db: DbUrl = None,
+    criteria: PackFilter = None,
 ) -> None:
     """Write the export files of contract section 6 for a run."""
     from tfident.store import export_run, make_engine, resolve_run
 
     engine = make_engine(db)
     try:
-        resolved = resolve_run(engine, run_id)
+        resolved = resolve_run(engine, run_id, _pack(criteria))
         paths = export_run(engine, resolved, out)
     finally:
         engine.dispose()
@@ -322,17 +339,33 @@ def evaluate(
     run_id: Annotated[str, typer.Option("--run", help="A run id, or 'latest'.")],
     db: DbUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    criteria: PackFilter = None,
 ) -> None:
-    """Score a run of a synthetic batch against DIR/truth/."""
-    from tfident.evaluate import evaluate_run, read_truth
-    from tfident.store import make_engine, read_candidates, read_persons_index, resolve_run
+    """Score a run of a synthetic batch against DIR/truth/.
+
+    A run whose batch date is not the one the truth records (truth/batch.json) is refused, exit 2.
+    """
+    from tfident.evaluate import evaluate_run, read_truth, truth_as_of
+    from tfident.store import make_engine, read_candidates, read_persons_index, read_run, resolve_run
 
     if not (extracts / "truth").is_dir():
         raise typer.BadParameter(f"{extracts}/truth not found: only synthetic batches have truth files")
+    try:
+        truth_date = truth_as_of(extracts)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--extracts") from None
     truth_persons, truth_households = read_truth(extracts)
     engine = make_engine(db)
     try:
-        resolved = resolve_run(engine, run_id)
+        resolved = resolve_run(engine, run_id, _pack(criteria))
+        run_date = read_run(engine, resolved).as_of
+        if truth_date is not None and run_date != truth_date:
+            raise typer.BadParameter(
+                f"run {resolved} has batch date {run_date:%Y-%m-%d} but the truth in {extracts}/truth was "
+                f"judged at {truth_date:%Y-%m-%d}; evaluate a run of that batch date, or the batch folder "
+                f"of {run_date:%Y-%m-%d}",
+                param_hint="--run",
+            )
         persons_index = read_persons_index(engine, resolved)
         candidates = read_candidates(engine, resolved)
     finally:
@@ -365,6 +398,74 @@ def evaluate(
         f"{fam.candidates_eligible}/{fam.candidates} candidates eligible; {fam.eligible_found}/{fam.eligible} found",
     )
     console.print(table)
+
+
+@app.command("quality")
+@_handle_errors
+def quality_command(
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="A run id, or 'latest': write the agencies' feedback files.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the feedback workbooks (with --run).")] = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="Per source and month, the counts of every published run.")
+    ] = False,
+    db: DbUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --history: print it as JSON.")] = False,
+    criteria: PackFilter = None,
+) -> None:
+    """Feedback to the agencies: one workbook per agency with its own quarantined rows, invalid identifiers,
+    coverage and counts against last month (--run, --out); or the month-on-month history (--history).
+
+    The workbooks hold the agency's quarantined rows (personal data): send each only to its agency.
+    """
+    from tfident.store import make_engine, resolve_run
+    from tfident.store.feedback import quality_history, write_feedback
+
+    if history == (run_id is not None):
+        raise typer.BadParameter("give either --run RUN_ID|latest with --out DIR, or --history", param_hint="--run")
+    if run_id is not None and out is None:
+        raise typer.BadParameter("give the folder to write the agencies' workbooks to", param_hint="--out")
+    engine = make_engine(db)
+    try:
+        if history:
+            frame = quality_history(engine)
+        else:
+            assert run_id is not None and out is not None
+            resolved = resolve_run(engine, run_id, _pack(criteria))
+            paths = write_feedback(engine, resolved, out)
+    finally:
+        engine.dispose()
+    if history:
+        if as_json:
+            print(json.dumps(frame.to_dicts(), default=str, indent=2))
+            return
+        if frame.is_empty():
+            console.print("No published runs")
+            return
+        table = Table(
+            title="Rows per source and month (published runs); change: quarantined rows against the month before",
+            title_justify="left",
+        )
+        for column in ("month", "source", "read", "accepted", "quarantined", "change"):
+            table.add_column(column, justify="left" if column in ("month", "source") else "right", no_wrap=True)
+        before: dict[str, int] = {}
+        for row in frame.iter_rows(named=True):  # oldest month first
+            last = before.get(row["source"])
+            before[row["source"]] = row["rows_quarantined"]
+            table.add_row(
+                row["month"],
+                row["source"],
+                f"{row['rows_read']:,}",
+                f"{row['rows_accepted']:,}",
+                f"{row['rows_quarantined']:,}",
+                "" if last is None else f"{row['rows_quarantined'] - last:+,}",
+            )
+        _output_console().print(table)
+        return
+    console.print(f"Feedback for run {resolved} (one workbook per agency; each holds only its own rows):")
+    for agency, path in paths.items():
+        console.print(f"  {agency}: {path}")
 
 
 @app.command()
@@ -589,6 +690,22 @@ def _check_month(value: str | None) -> str | None:
     return value
 
 
+RUNS_WIDTH_OFF_TERMINAL = 120
+"""Width of ``tfident runs`` where there is no terminal (scheduled-run logs, pipes), unless COLUMNS says."""
+
+
+def _output_console(wide: bool = False) -> Console:
+    """The console to print tables on: the terminal's width on a terminal; elsewhere COLUMNS, else a
+    fixed width (120, or 160 with ``wide``), so logs get whole values rather than rich's 80-column default."""
+    import os
+
+    if console.is_terminal:
+        return console
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else (160 if wide else RUNS_WIDTH_OFF_TERMINAL)
+    return Console(highlight=False, width=width)
+
+
 @app.command("runs")
 @_handle_errors
 def runs_command(
@@ -596,10 +713,14 @@ def runs_command(
     month: Annotated[
         str | None, typer.Option("--month", metavar="YYYY-MM", callback=_check_month, help="Only runs of this month.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+    criteria: Annotated[Criteria | None, typer.Option("--criteria", help="Only runs of this rule pack.")] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Also the month's version, pack version, model, code version, created.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON (every column).")] = False,
 ) -> None:
-    """List the stored runs, newest first: id, month and version, batch date, status, ruleset, model; then why
-    each failed run failed."""
+    """List the stored runs, newest first: run id, batch date, status, rule pack and candidates (--wide: version,
+    model, created); then why each failed run failed."""
     from tfident.store import list_runs, make_engine
 
     engine = make_engine(db)
@@ -607,36 +728,52 @@ def runs_command(
         frame = list_runs(engine, month=month)
     finally:
         engine.dispose()
+    if criteria is not None:
+        frame = frame.filter(frame["ruleset_id"] == criteria.value)
     rows = frame.to_dicts()
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
     if not rows:
-        console.print("No runs stored" + (f" for {month}" if month else ""))
-        return
-    table = Table(title="Runs, newest first")
-    table.add_column("run id", no_wrap=True, min_width=max(len(row["run_id"]) for row in rows))
-    for column in ("month", "version", "as of", "status", "ruleset", "model", "created (UTC)"):
-        table.add_column(column)
-    table.add_column("candidates", justify="right")
-    for row in rows:
-        table.add_row(
-            row["run_id"],
-            row["month"],
-            str(row["version"]),
-            f"{row['as_of']:%Y-%m-%d}",
-            row["status"],
-            f"{row['ruleset_id']} {row['ruleset_version']}",
-            row["linkage_model_version"],
-            f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
-            f"{row['candidates']:,}",
+        console.print(
+            "No runs stored" + (f" for {month}" if month else "") + (f" of pack {criteria.value}" if criteria else "")
         )
-    console.print(table)
+        return
+    out = _output_console(wide)
+    table = Table(title="Runs, newest first", title_justify="left")
+    # Whole values, never "…": the columns a reader needs fit in 80 characters.
+    table.add_column("run id", no_wrap=True, min_width=max(len(row["run_id"]) for row in rows))
+    table.add_column("batch date", no_wrap=True, min_width=10)
+    if wide:
+        table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=max(len(row["status"]) for row in rows))
+    table.add_column("pack", no_wrap=True, min_width=max(len(row["ruleset_id"]) for row in rows))
+    if wide:
+        for column in ("pack version", "model", "code", "created (UTC)"):
+            table.add_column(column, no_wrap=column == "created (UTC)")
+    table.add_column("candidates", justify="right", no_wrap=True)
+    for row in rows:
+        cells = [row["run_id"], f"{row['as_of']:%Y-%m-%d}"]
+        if wide:
+            cells.append(f"{row['month']} v{row['version']}")
+        cells += [row["status"], row["ruleset_id"]]
+        if wide:
+            cells += [
+                row["ruleset_version"],
+                row["linkage_model_version"],
+                row["code_version"],
+                f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
+            ]
+        cells.append(f"{row['candidates']:,}")
+        table.add_row(*cells)
+    out.print(table)
+    if not wide:
+        out.print("More: --wide (version, model, created) or --json.")
     failed = [row for row in rows if row["status"] == "failed" and row.get("error")]
     if failed:
-        console.print("Why runs failed:")
+        out.print("Why runs failed:")
         for row in failed:
-            console.print(f"  {row['run_id']}: {row['error']}", soft_wrap=True)
+            out.print(f"  {row['run_id']}: {row['error']}", soft_wrap=True)
 
 
 @app.command("diff")
@@ -646,38 +783,45 @@ def diff_command(
     run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The later run: a run id, or 'latest'.")],
     db: DbUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the differences as JSON.")] = False,
+    criteria: PackFilter = None,
 ) -> None:
-    """Compare two runs' candidate families (by household id): added, dropped, re-ranked."""
-    from tfident.store import make_engine, read_candidates, resolve_run
-    from tfident.store.diff import diff_runs
+    """Compare two runs' candidate families (by household id): added, dropped (and why), re-ranked."""
+    from tfident.store import make_engine, resolve_run
+    from tfident.store.diff import diff_stored_runs
 
     engine = make_engine(db)
     try:
-        resolved_a = resolve_run(engine, run_a)
-        resolved_b = resolve_run(engine, run_b)
-        result = diff_runs(read_candidates(engine, resolved_a), read_candidates(engine, resolved_b))
+        resolved_a = resolve_run(engine, run_a, _pack(criteria))
+        resolved_b = resolve_run(engine, run_b, _pack(criteria))
+        result = diff_stored_runs(engine, resolved_a, resolved_b)
     finally:
         engine.dispose()
     if as_json:
         print(json.dumps({"run_a": resolved_a, "run_b": resolved_b, **result.as_dict()}, indent=2))
         return
+    out = _output_console()
     counts = result.counts()
-    console.print(
+    out.print(
         f"Run A {resolved_a} -> run B {resolved_b}: {counts['added']:,} added, {counts['dropped']:,} dropped, "
         f"{counts['reranked']:,} re-ranked or with changed criteria, {counts['unchanged']:,} unchanged"
     )
-    for title, frame in (("Added in B", result.added), ("Dropped from A", result.dropped)):
-        if frame.is_empty():
-            continue
-        table = Table(title=title)
+    if not result.added.is_empty():
+        table = Table(title="Added in B", title_justify="left")
         for column in ("rank", "household id", "score", "criteria met"):
             table.add_column(column, justify="right" if column in ("rank", "score") else "left")
-        for row in frame.iter_rows(named=True):
+        for row in result.added.iter_rows(named=True):
             score = "" if row["score"] is None else f"{row['score']:.4f}"
             table.add_row(str(row["rank"]), row["household_id"], score, row["criteria_met"])
-        console.print(table)
+        out.print(table)
+    if not result.dropped.is_empty():
+        table = Table(title="Dropped from A, and why", title_justify="left")
+        for column in ("rank", "household id", "criteria met in A", "why"):
+            table.add_column(column, justify="right" if column == "rank" else "left")
+        for row in result.dropped.iter_rows(named=True):
+            table.add_row(str(row["rank"]), row["household_id"], row["criteria_met"], row["why"] or "")
+        out.print(table)
     if not result.reranked.is_empty():
-        table = Table(title="Re-ranked (rank change: + moved up)")
+        table = Table(title="Re-ranked (rank change: + moved up)", title_justify="left")
         for column in ("household id", "old rank", "new rank", "change", "criteria added", "criteria removed"):
             table.add_column(column, justify="right" if "rank" in column or column == "change" else "left")
         for row in result.reranked.iter_rows(named=True):
@@ -689,7 +833,7 @@ def diff_command(
                 row["criteria_added"],
                 row["criteria_removed"],
             )
-        console.print(table)
+        out.print(table)
 
 
 # ------------------------------------------------------------------------------ retention

@@ -15,12 +15,18 @@ Three scores:
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
 
 KEY = ["source", "record_id"]
+
+TRUTH_BATCH_FILE = "batch.json"
+"""``truth/batch.json`` of a synthetic batch: ``{"as_of": "YYYY-MM-DD"}``, the date the truth
+was judged at (written by :func:`tfident.synth.write_batch`; older batches have none)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,21 @@ def read_truth(batch: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     persons = pl.read_csv(folder / "persons.csv", infer_schema=False)
     households = pl.read_csv(folder / "households.csv", infer_schema=False)
     return persons, households
+
+
+def truth_as_of(batch: Path) -> dt.date | None:
+    """The batch date recorded in ``truth/batch.json``, or None when the truth does not record one.
+
+    Raises ``ValueError`` when the file is there but does not hold a date.
+    """
+    path = batch / "truth" / TRUTH_BATCH_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["as_of"]
+        return dt.date.fromisoformat(value)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f'{path} does not record a batch date as {{"as_of": "YYYY-MM-DD"}}') from error
 
 
 def evaluate_run(

@@ -161,9 +161,12 @@ def compute(
     )
 
 
-def previous_identities(engine: Engine, as_of: date) -> tuple[str | None, pl.DataFrame | None]:
-    """The published run of the latest earlier month and its identity index, to carry ids over from."""
-    run_id = previous_month_run_id(engine, as_of)
+def previous_identities(
+    engine: Engine, as_of: date, ruleset_id: str | None = None
+) -> tuple[str | None, pl.DataFrame | None]:
+    """The published run of the latest earlier month (of the same rule pack when there is one)
+    and its identity index, to carry ids over from."""
+    run_id = previous_month_run_id(engine, as_of, ruleset_id)
     if run_id is None:
         return None, None
     return run_id, read_identity_index(engine, run_id)
@@ -336,7 +339,7 @@ def _execute_run_once(
         # one run of a month at a time: a second exits with RunLocked naming this one
         lock = acquire_month_lock(engine, f"{as_of:%Y-%m}")
         constraints = read_link_constraints(engine)
-        previous_id, previous = previous_identities(engine, as_of)
+        previous_id, previous = previous_identities(engine, as_of, config.pack.ruleset)
         if prefect_wanted(use_prefect):
             return _run_with_prefect(
                 engine, lock, extracts, as_of, config, criteria, console, constraints, previous_id, previous, attempt
@@ -744,7 +747,7 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
 
         lock = acquire_month_lock(engine, info.month)
         constraints = read_link_constraints(engine)
-        previous_id, previous = previous_identities(engine, info.as_of)
+        previous_id, previous = previous_identities(engine, info.as_of, config.pack.ruleset)
         timings: dict[str, float] = {}
         with timed(timings, "ingest", _console_progress(console)):
             batch = ingest_stage(extracts, config.sources)

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from test_store import OCTOBER, SEPTEMBER, run_record, sample_frames
 from typer.testing import CliRunner
 
-from tfident import cli
 from tfident.cli import app
 from tfident.store import head_revision, make_engine, metadata, write_run
 
@@ -45,7 +44,7 @@ def test_tfident_db_upgrade(store_url: str) -> None:
     assert f"already at revision {head_revision()}" in again.stdout
 
 
-def test_tfident_runs(engine: Engine, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tfident_runs(engine: Engine, store_url: str) -> None:
     """It lists runs newest first with version, status, ruleset, model and candidate count; --month filters."""
     assert "No runs stored" in invoke("runs", "--db", store_url).stdout
     write_run(engine, run_record("R-sep", SEPTEMBER), sample_frames())
@@ -66,10 +65,13 @@ def test_tfident_runs(engine: Engine, store_url: str, monkeypatch: pytest.Monkey
     october = json.loads(invoke("runs", "--db", store_url, "--month", "2026-10", "--json").stdout)
     assert sorted(r["run_id"] for r in october) == ["R-oct-1", "R-oct-2"]
 
-    monkeypatch.setattr(cli.console, "width", 200)
     table = invoke("runs", "--db", store_url).stdout
-    for text in ("R-oct-2", "superseded", "phase1 TF1_2012", "linkage-1"):
+    for text in ("R-oct-2", "2026-10-31", "superseded", "phase1"):
         assert text in table
+    assert "linkage-1" not in table and "--wide" in table
+    wide = invoke("runs", "--db", store_url, "--wide").stdout
+    for text in ("2026-10 v2", "TF1_2012", "linkage-1", "2026-11-01 09:00:00"):
+        assert text in wide
 
     bad = CliRunner().invoke(app, ["runs", "--db", store_url, "--month", "October"])
     assert bad.exit_code == 2

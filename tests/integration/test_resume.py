@@ -344,7 +344,7 @@ def test_a_run_that_fails_in_a_stage_is_recorded_failed_and_resumes(
     info = read_run(engine, run_id)
     assert info.status == "failed"
     assert info.error is not None
-    assert "stopped in stage criteria (RuntimeError)" in info.error
+    assert "stopped in stage criteria: bug (exit 1): internal error RuntimeError" in info.error
     assert f"tfident run --resume {run_id}" in info.error
     assert latest_run_id(engine) == SEPTEMBER_RUN
 

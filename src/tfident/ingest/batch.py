@@ -94,8 +94,8 @@ def _read_one(folder: Path, source: Source, mapping: SourceMapping) -> _Read | N
         raise MissingFile(f"{folder}: required extract {expected} not found in the batch folder", file=expected)
     data = path.read_bytes()
     file_format = FORMATS[path.suffix.lower()]
-    table = read_file(path, data, file_format, mapping.encoding, mapping.delimiter)
-    names = resolve_header(table.header, source, mapping, path.name)
+    table = read_file(path, data, file_format, mapping.encoding, mapping.delimiter, mapping.layout)
+    names = resolve_header(table.header, source, mapping, path.name, table.header_line)
     return _Read(source, mapping, path, file_format, hashlib.sha256(data).hexdigest(), table, names)
 
 

@@ -35,11 +35,17 @@ class SourceQuality(BaseModel):
     invalid_identifiers: dict[str, int] = Field(
         default_factory=dict, description="accepted rows whose identifier failed its format or check (now null)"
     )
-    date_ranges: dict[str, DateRange] = Field(default_factory=dict)
+    date_ranges: dict[str, DateRange] = Field(
+        default_factory=dict, description="earliest and latest value per date column, date_of_birth excepted"
+    )
     duplicate_record_ids: int = 0
     possible_duplicate_persons: int | None = Field(
         default=None, description="accepted records with the same name and date of birth as an earlier one"
     )
+
+
+PERSONAL_DATES = frozenset({"date_of_birth"})
+"""Date columns whose range is left out of the report: a range's ends are single people's dates."""
 
 
 def _reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
@@ -51,8 +57,12 @@ def _reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
 
 
 def _date_ranges(accepted: pl.DataFrame, source: Source) -> dict[str, DateRange]:
-    """Min and max of every date column of the accepted rows."""
-    columns = [c.name for c in source.columns if c.type == "date"]
+    """Min and max of every date column of the accepted rows but ``date_of_birth``.
+
+    The earliest and latest date of birth are one person's each: personal data, which
+    this report (stored with the run, shown and sent back to agencies) never holds.
+    """
+    columns = [c.name for c in source.columns if c.type == "date" and c.name not in PERSONAL_DATES]
     if not columns:
         return {}
     row = accepted.select(

@@ -12,6 +12,17 @@ then each canonical column in contract order (a missing required value, then an
 unparseable or out-of-range date, a code not allowed, a value that is not a
 non-negative integer, an invalid or duplicate gazetteer UPRN), then the checks across
 columns (attendance sessions, an end date before its start date).
+
+``codes:`` remaps of ``config/sources.yaml`` apply to every code and text column they
+are configured for; a term label (``term``) is then normalised to the contract's
+``YYYY/YY-AUT|SPR|SUM`` (:mod:`tfident.ingest.terms`), and one that is not recognised
+is a row fault.
+
+No message raised here quotes a cell: header names are quoted only when they are a
+canonical column name or a name configured in ``config/sources.yaml`` (a header row
+that is really a child's record must not reach a log); other columns are named by
+position. Quarantine *reasons* are fixed phrases; the raw value is kept in the
+quarantine table's ``value`` column, which is stored personal data, not a message.
 """
 
 from __future__ import annotations
@@ -24,9 +35,10 @@ import polars as pl
 from tfident.errors import DuplicateHeader, MissingColumn
 from tfident.ingest.dates import EARLIEST, LATEST, OUT_OF_RANGE, date_expr, date_fault_expr
 from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
-from tfident.ingest.mapping import SourceMapping, header_key
+from tfident.ingest.mapping import TERM_COLUMNS, SourceMapping, header_key
 from tfident.ingest.readers import RawTable, column_name
 from tfident.ingest.schema import Column, Source
+from tfident.ingest.terms import term_map
 
 RAGGED = "ragged row"
 MISSING_RECORD_ID = "missing record_id"
@@ -39,6 +51,7 @@ SESSIONS_EXCEED = "sessions exceed possible"
 END_BEFORE_START = "end before start"
 INVALID_UPRN = "invalid uprn"
 DUPLICATE_UPRN = "duplicate uprn"
+UNRECOGNISED_TERM = "term label not recognised"
 
 RESERVED = ("line", "fields")
 """Names the reader uses itself; an extra file column with one of them is prefixed ``extra_``."""
@@ -92,32 +105,70 @@ def _unique(name: str, used: set[str]) -> str:
     return name
 
 
-def resolve_header(header: Sequence[str], source: Source, mapping: SourceMapping, file: str) -> list[str]:
+def _where(file: str, line: int) -> str:
+    """``line N`` of a CSV, ``row N`` of a workbook."""
+    return f"{'row' if file.lower().endswith('.xlsx') else 'line'} {line}"
+
+
+def _position_list(positions: Sequence[int]) -> str:
+    """``column 3`` or ``columns 3, 7`` (1-based positions)."""
+    numbers = ", ".join(str(p + 1) for p in positions)
+    return f"column{'s' if len(positions) > 1 else ''} {numbers}"
+
+
+def resolve_header(
+    header: Sequence[str], source: Source, mapping: SourceMapping, file: str, line: int = 1
+) -> list[str]:
     """The column name for each header position: canonical where it maps to one, else the header's.
 
     Header names are compared without surrounding spaces and case. Raises
+    :class:`MissingColumn` when no name in the header is known (the line is not a
+    header: a file without one, or a title block above it) or when a column the
+    contract requires in the header is absent after the renames, and
     :class:`DuplicateHeader` when two columns have the same name or map onto the same
-    canonical column, and :class:`MissingColumn` when a column the contract requires
-    in the header is absent after the renames.
+    canonical column. ``line`` is where the header was read, for the messages.
+
+    A header name is quoted in a message only when it is known (a canonical column or
+    a name configured under ``columns:``): an unknown "name" may be a cell of a data
+    row read as the header, so it is named by its position instead.
     """
     renames = {header_key(agency): canonical for agency, canonical in mapping.columns.items()}
     canonical = {header_key(name): name for name in source.column_names}
-    seen: dict[str, str] = {}
     targets: list[str | None] = []
-    for position, written in enumerate(header):
-        name = written.strip()
-        if not name:
-            targets.append(None)
+    for written in header:
+        key = header_key(written)
+        targets.append((renames.get(key) or canonical.get(key)) if key else None)
+    required = [c.name for c in source.columns if c.in_header]
+    fields = sum(1 for written in header if written.strip())
+    if not any(targets):
+        raise MissingColumn(
+            f"{file}: {_where(file, line)} does not look like a header row: none of its {fields} non-blank fields is a "
+            f"column name of {source.name} (required: {', '.join(repr(m) for m in required)}); the fields are "
+            "not quoted, as they may be personal data. Expected the header on that line: if the file has no "
+            "header row, ask the agency for one; if a title block comes first, set `header_row:`, and if the "
+            "agency names the columns its own way, map them under `columns:`, for this source in "
+            "config/sources.yaml",
+            file=file,
+        )
+    seen: dict[str, int] = {}
+    for position, (written, target) in enumerate(zip(header, targets, strict=True)):
+        key = header_key(written)
+        if not key:
             continue
-        key = header_key(name)
         if key in seen:
-            raise DuplicateHeader(
-                f"{file}: the header names column {name!r} twice ({seen[key]!r} and {name!r}, "
-                f"column {position + 1}); expected each column once",
-                file=file,
-            )
-        seen[key] = name
-        targets.append(renames.get(key) or canonical.get(key))
+            first = seen[key]
+            if target is not None or key in renames:
+                message = (
+                    f"{file}: the header names column {written.strip()!r} twice ({header[first].strip()!r} and "
+                    f"{written.strip()!r}, columns {first + 1} and {position + 1})"
+                )
+            else:
+                message = (
+                    f"{file}: the header ({_where(file, line)}) gives columns {first + 1} and {position + 1} the same "
+                    "name (not quoted: it is not a column name tfident knows)"
+                )
+            raise DuplicateHeader(message + "; expected each column once", file=file)
+        seen[key] = position
     by_target: dict[str, str] = {}
     for written, target in zip(header, targets, strict=True):
         if target is None:
@@ -129,13 +180,15 @@ def resolve_header(header: Sequence[str], source: Source, mapping: SourceMapping
                 file=file,
             )
         by_target[target] = written.strip()
-    missing = [c.name for c in source.columns if c.in_header and c.name not in by_target]
+    missing = [name for name in required if name not in by_target]
     if missing:
-        found = ", ".join(repr(h.strip()) for h in header) or "none"
+        known = [repr(written.strip()) for written, target in zip(header, targets, strict=True) if target]
+        unknown = [p for p, (w, t) in enumerate(zip(header, targets, strict=True)) if t is None and w.strip()]
+        others = f" and {_position_list(unknown)}, not column names tfident knows (not quoted)" if unknown else ""
         plural = "s" if len(missing) > 1 else ""
         raise MissingColumn(
             f"{file}: missing required column{plural} {', '.join(repr(m) for m in missing)} "
-            f"(after the renames in config/sources.yaml); columns found: {found}",
+            f"(after the renames in config/sources.yaml); columns found: {', '.join(known)}{others}",
             file=file,
         )
     used = set(source.column_names) | set(RESERVED)
@@ -179,7 +232,10 @@ def _clean(name: str, dtype: pl.DataType, null_values: Sequence[str]) -> pl.Expr
 def _typed(column: Column, raw: pl.Expr, raw_dtype: pl.DataType, mapping: SourceMapping, serials: bool) -> pl.Expr:
     """The typed, normalised value of a canonical column."""
     if column.type == "text":
-        return raw
+        text_map = mapping.code_map(column.name, keep_case=True)
+        if not text_map:
+            return raw
+        return raw.str.to_uppercase().replace_strict(text_map, default=raw, return_dtype=pl.String)
     if column.type == "code":
         code = raw.str.to_uppercase()
         code_map = mapping.code_map(column.name)
@@ -208,6 +264,8 @@ def _type_fault(column: Column, raw_dtype: pl.DataType, gazetteer: bool, width: 
     """The reason a non-blank value of a canonical column is a row fault (null when fine)."""
     raw, value = pl.col(_raw(column.name)), pl.col(_val(column.name))
     none = pl.lit(None, dtype=pl.String)
+    if column.name in TERM_COLUMNS:
+        return pl.when(raw.is_not_null() & value.is_null()).then(pl.lit(UNRECOGNISED_TERM)).otherwise(none)
     if column.type == "code" and column.codes:
         allowed = value.is_in(list(column.codes))
         return pl.when(value.is_not_null() & ~allowed).then(pl.lit(INVALID_CODE)).otherwise(none)
@@ -312,6 +370,18 @@ def prepare(table: RawTable, names: Sequence[str], source: Source, mapping: Sour
     return frame.with_columns(exprs)
 
 
+def _normalised_terms(frame: pl.DataFrame, source: Source) -> list[pl.Expr]:
+    """Term columns in canonical form (null where a label is not recognised).
+
+    Labels are parsed once per distinct value (an extract has a handful), then mapped.
+    """
+    exprs = []
+    for name in TERM_COLUMNS & set(source.column_names):
+        labels = term_map(frame[_val(name)].unique().to_list())
+        exprs.append(pl.col(_val(name)).replace_strict(labels, default=None, return_dtype=pl.String).alias(_val(name)))
+    return exprs
+
+
 def validate(
     table: RawTable, names: Sequence[str], source: Source, mapping: SourceMapping, file: str, excel: bool
 ) -> Validated:
@@ -329,6 +399,7 @@ def validate(
         _typed(c, pl.col(_raw(c.name)), dtypes[c.name], mapping, serials).cast(output_type(c)).alias(_val(c.name))
         for c in source.columns
     )
+    frame = frame.with_columns(_normalised_terms(frame, source))
     frame = frame.with_columns(
         _type_fault(c, dtypes[c.name], gazetteer, width).alias(f"__fault__{c.name}") for c in source.columns
     )

@@ -1,8 +1,9 @@
 """Read runs back: which run is meant, and its candidates, members, person index and quality.
 
 Only complete runs are readable: ``published`` ones and the ``superseded`` runs they
-replaced. ``"latest"`` means the published run with the latest batch date (and, for a
-month run more than once, the latest version). Asking for a run that does not exist,
+replaced. Each month has one published run per rule pack (``ruleset_id``).
+``"latest"`` means the published run with the latest batch date (and, for a month run
+more than once, the latest version), whatever its pack unless one is asked for. Asking for a run that does not exist,
 failed or is still being written raises :class:`~tfident.errors.NotFound` with a
 message that says which and what to do.
 """
@@ -124,14 +125,20 @@ def run_exists(engine: Engine, run_id: str) -> bool:
     return status in READABLE_STATUSES
 
 
-def latest_run_id(engine: Engine) -> str | None:
-    """The id of the latest published run, or None when none is."""
+def latest_run_id(engine: Engine, ruleset_id: str | None = None) -> str | None:
+    """The id of the latest published run (of rule pack ``ruleset_id`` when given), or None when none is.
+
+    Without a pack it is the newest published run overall, whichever pack it ran: the
+    contract's ``latest``. Runs of several packs may be published for one month.
+    """
     statement = (
         sa.select(runs.c.run_id)
         .where(runs.c.status == "published")
         .order_by(runs.c.as_of.desc(), runs.c.version.desc(), runs.c.created_at.desc(), runs.c.run_id.desc())
         .limit(1)
     )
+    if ruleset_id is not None:
+        statement = statement.where(runs.c.ruleset_id == ruleset_id)
     try:
         with engine.connect() as connection:
             return connection.execute(statement).scalar()
@@ -139,22 +146,30 @@ def latest_run_id(engine: Engine) -> str | None:
         raise _guard(engine, error) from error
 
 
-def previous_month_run_id(engine: Engine, as_of: date) -> str | None:
+def previous_month_run_id(engine: Engine, as_of: date, ruleset_id: str | None = None) -> str | None:
     """The published run of the latest month before ``as_of``'s month, or None.
 
     Ids are carried over from it (:mod:`tfident.identity`). A run of an earlier month,
     never the month's own published run: re-running a month carries from the same run
     as the first time, so it gives the same ids (and the same run id).
+
+    With ``ruleset_id``, the run of that pack is preferred: a Phase 2 run carries from
+    last month's Phase 2 run even when a Phase 1 run of that month was published after
+    it. When the pack has no earlier published run (its first month), the latest
+    earlier run of any pack is used, so household ids (and the decisions keyed by them)
+    stay those the council already knows.
     """
-    statement = (
-        sa.select(runs.c.run_id)
-        .where(runs.c.status == "published", runs.c.month < f"{as_of:%Y-%m}")
-        .order_by(runs.c.as_of.desc(), runs.c.version.desc(), runs.c.created_at.desc(), runs.c.run_id.desc())
-        .limit(1)
-    )
+    order = (runs.c.as_of.desc(), runs.c.version.desc(), runs.c.created_at.desc(), runs.c.run_id.desc())
+    earlier = sa.select(runs.c.run_id).where(runs.c.status == "published", runs.c.month < f"{as_of:%Y-%m}")
     try:
         with engine.connect() as connection:
-            return connection.execute(statement).scalar()
+            if ruleset_id is not None:
+                same_pack = connection.execute(
+                    earlier.where(runs.c.ruleset_id == ruleset_id).order_by(*order).limit(1)
+                ).scalar()
+                if same_pack is not None:
+                    return str(same_pack)
+            return connection.execute(earlier.order_by(*order).limit(1)).scalar()
     except sa.exc.SQLAlchemyError as error:
         raise _guard(engine, error) from error
 
@@ -181,18 +196,36 @@ def inbox_history(engine: Engine) -> tuple[list[str], date | None]:
     return folders, max(published, default=None)
 
 
-def resolve_run(engine: Engine, run: str = LATEST) -> str:
-    """Turn ``"latest"`` or a run id into the id of a readable run, or raise NotFound saying why not."""
+def resolve_run(engine: Engine, run: str = LATEST, ruleset_id: str | None = None) -> str:
+    """Turn ``"latest"`` or a run id into the id of a readable run, or raise NotFound saying why not.
+
+    With ``ruleset_id`` (a rule pack, as ``--criteria`` names it), ``"latest"`` is the
+    newest published run of that pack, and a run id must be a run of that pack.
+    """
     if run.strip().lower() == LATEST:
-        run_id = latest_run_id(engine)
+        run_id = latest_run_id(engine, ruleset_id)
         if run_id is None:
+            if ruleset_id is not None:
+                raise NotFound(
+                    f"no published run of rule pack {ruleset_id!r} in {safe_url(engine)}: "
+                    f"run `tfident run --criteria {ruleset_id} ...` with this --db first"
+                )
             raise NotFound(
                 f"no published run in {safe_url(engine)}: "
                 "run `tfident run --extracts DIR --as-of YYYY-MM-DD` with this --db first"
             )
         return run_id
     _require_readable(engine, run.strip())
+    if ruleset_id is not None:
+        pack = read_run(engine, run.strip()).ruleset_id
+        if pack != ruleset_id:
+            raise NotFound(f"run {run.strip()} ran rule pack {pack!r}, not {ruleset_id!r}")
     return run.strip()
+
+
+def require_readable(engine: Engine, run_id: str) -> None:
+    """Raise NotFound, saying why, unless ``run_id`` is a complete (published or superseded) run."""
+    _require_readable(engine, run_id)
 
 
 def _require_readable(engine: Engine, run_id: str) -> None:

@@ -36,7 +36,7 @@ from sqlalchemy.types import TypeDecorator
 
 RUN_STATUSES: tuple[str, ...] = ("running", "published", "failed", "superseded", "purged")
 """A run is ``running`` while written, ``published`` once readable, ``superseded`` when a
-later run of the same month is published, ``failed`` when writing it failed, ``purged``
+later run of the same month and rule pack (``ruleset_id``) is published, ``failed`` when writing it failed, ``purged``
 when ``tfident retention apply`` deleted its personal data (its ``runs`` row is kept)."""
 
 READABLE_STATUSES: tuple[str, ...] = ("published", "superseded")

@@ -2,7 +2,8 @@
 
 :func:`write_run` does everything in one transaction: it claims the run's row (status
 ``running``), bulk-writes each frame into its table, then marks the run ``published``
-and any earlier published run of the same month ``superseded``, copies the decisions that
+and any earlier published run of the same month and rule pack (``ruleset_id``)
+``superseded`` (runs of other packs for the month stay published), copies the decisions that
 must follow families who merged or split (:mod:`tfident.store.carry`), and records
 ``run.published`` in ``audit_log`` (row counts, no personal data). Readers only see
 published (and superseded) runs, so until the commit nothing of the run is visible,
@@ -256,27 +257,23 @@ def _claim_run_row(connection: sa.Connection, run: RunRecord, status: str = "run
 
 
 def _publish(connection: sa.Connection, run: RunRecord) -> list[str]:
-    """Publish the run, superseding the month's published run; return the ids superseded."""
+    """Publish the run, superseding the published run of its month and rule pack; return the ids superseded.
+
+    Runs of different packs for one month (a Phase 1 and a Phase 2 run, say) are both
+    published side by side: each is the current run of its pack for the month.
+    """
+    same_month_and_pack = (
+        runs_table.c.month == run.month,
+        runs_table.c.ruleset_id == run.ruleset_id,
+        runs_table.c.status == "published",
+        runs_table.c.run_id != run.run_id,
+    )
     superseded = list(
         connection.execute(
-            sa.select(runs_table.c.run_id)
-            .where(
-                runs_table.c.month == run.month,
-                runs_table.c.status == "published",
-                runs_table.c.run_id != run.run_id,
-            )
-            .order_by(runs_table.c.run_id)
+            sa.select(runs_table.c.run_id).where(*same_month_and_pack).order_by(runs_table.c.run_id)
         ).scalars()
     )
-    connection.execute(
-        runs_table.update()
-        .where(
-            runs_table.c.month == run.month,
-            runs_table.c.status == "published",
-            runs_table.c.run_id != run.run_id,
-        )
-        .values(status="superseded")
-    )
+    connection.execute(runs_table.update().where(*same_month_and_pack).values(status="superseded"))
     connection.execute(runs_table.update().where(runs_table.c.run_id == run.run_id).values(status="published"))
     return superseded
 

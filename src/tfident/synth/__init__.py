@@ -15,6 +15,7 @@ and :mod:`.truth` judges every true household by the Phase 1 rules.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ __all__ = [
     "synthesise_months",
     "write_batch",
 ]
+
+TRUTH_BATCH_FILE = "batch.json"
+"""``truth/batch.json``: the batch date the truth was judged at (read by :mod:`tfident.evaluate`)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ def write_batch(batch: SyntheticBatch, out: Path) -> None:
 
     Canonical CSV: a header, commas, UTF-8, dates as ``YYYY-MM-DD``, blanks as empty
     fields. Rows are sorted, so the same batch always gives the same bytes.
+    ``truth/batch.json`` records the batch date the truth was judged at
+    (``{"as_of": "YYYY-MM-DD"}``), so a run of another date is not scored against it.
     """
     out = Path(out)
     (out / "truth").mkdir(parents=True, exist_ok=True)
@@ -138,6 +144,7 @@ def write_batch(batch: SyntheticBatch, out: Path) -> None:
     batch.truth_persons.write_csv(out / "truth" / "persons.csv")
     batch.truth_households.write_csv(out / "truth" / "households.csv")
     batch.faults.write_csv(out / "truth" / "faults.csv")
+    (out / "truth" / TRUTH_BATCH_FILE).write_text(json.dumps({"as_of": batch.as_of.isoformat()}) + "\n")
     if not batch.changes.is_empty():
         batch.changes.sort("true_household_id").write_csv(out / "truth" / "changes.csv")
 
