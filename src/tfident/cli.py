@@ -588,11 +588,11 @@ def serve(
 
     import uvicorn
 
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
 
     engine = make_engine(db)  # fail here, with a clear message, on a bad URL or database
     try:
-        init_db(engine)
+        prepare_database(engine)
     finally:
         engine.dispose()
     if db:
@@ -634,7 +634,7 @@ def users_add(
     """Add an account; the password is read from standard input when it is not a terminal."""
     import sys
 
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
     from tfident.store.passwords import check_password_strength, hash_password
     from tfident.store.review import add_user
 
@@ -647,7 +647,7 @@ def users_add(
         raise typer.BadParameter(weakness, param_hint="password")
     engine = make_engine(db)
     try:
-        init_db(engine)
+        prepare_database(engine)
         add_user(engine, username, role.value, hash_password(password))
     finally:
         engine.dispose()
@@ -696,14 +696,14 @@ RUNS_WIDTH_OFF_TERMINAL = 120
 
 def _output_console(wide: bool = False) -> Console:
     """The console to print tables on: the terminal's width on a terminal; elsewhere COLUMNS, else a
-    fixed width (120, or 160 with ``wide``), so logs get whole values rather than rich's 80-column default."""
+    fixed width of 120, so logs get whole values rather than rich's 80-column default; ``wide`` is at least 160."""
     import os
 
     if console.is_terminal:
         return console
     columns = os.environ.get("COLUMNS", "")
-    width = int(columns) if columns.isdigit() and int(columns) > 0 else (160 if wide else RUNS_WIDTH_OFF_TERMINAL)
-    return Console(highlight=False, width=width)
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else RUNS_WIDTH_OFF_TERMINAL
+    return Console(highlight=False, width=max(width, 160) if wide else width)  # --wide asks for every value whole
 
 
 @app.command("runs")

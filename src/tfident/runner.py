@@ -76,7 +76,6 @@ from tfident.store import (
     acquire_month_lock,
     fail_run,
     inbox_history,
-    init_db,
     make_engine,
     previous_month_run_id,
     read_identity_index,
@@ -87,7 +86,7 @@ from tfident.store import (
     start_run,
     write_run,
 )
-from tfident.store.engine import safe_url
+from tfident.store.engine import prepare_database, safe_url
 from tfident.store.retention import RetentionResult, apply_retention, load_retention_config
 
 log = logging.getLogger(__name__)
@@ -248,7 +247,7 @@ def execute_retention(
     keep = months if months is not None else load_retention_config().months
     engine = make_engine(db)
     try:
-        init_db(engine)
+        prepare_database(engine)
         result = apply_retention(engine, keep, dry_run=dry_run, user=user)
         checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
         folders: list[str] = []
@@ -335,7 +334,7 @@ def _execute_run_once(
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
-        init_db(engine)
+        prepare_database(engine)
         # one run of a month at a time: a second exits with RunLocked naming this one
         lock = acquire_month_lock(engine, f"{as_of:%Y-%m}")
         constraints = read_link_constraints(engine)
@@ -550,7 +549,7 @@ def execute_inbox_run(
     def pick() -> InboxFolder | None:
         engine = make_engine(db)
         try:
-            init_db(engine)
+            prepare_database(engine)
             processed, last_published = inbox_history(engine)
         finally:
             engine.dispose()
@@ -715,7 +714,7 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
-        init_db(engine)
+        prepare_database(engine)
         try:
             info = read_run(engine, run_id)
         except NotFound:

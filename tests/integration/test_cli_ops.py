@@ -90,6 +90,7 @@ def test_write_run_records_run_published_in_the_audit_log(engine: Engine, monkey
     assert "Smith" not in json.dumps([r[3] for r in rows])
 
 
+@pytest.mark.usefixtures("engine")  # migrated first: on PostgreSQL `tfident run` does not migrate
 def test_tfident_run_and_export_are_audited(
     store_url: str, sample_batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

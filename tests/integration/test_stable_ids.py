@@ -57,6 +57,7 @@ def _by_true_household(engine: Engine, run_id: str, batch: Path) -> pl.DataFrame
     )
 
 
+@pytest.mark.usefixtures("engine")  # migrated first: on PostgreSQL `tfident run` does not migrate
 def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: list[Path]) -> None:
     """>= 99% of unchanged households and most movers keep their ids; newcomers get new ones."""
     first = execute_run(months[0], AS_OF, store_url, "phase1")

@@ -56,7 +56,7 @@ from prefect.types.entrypoint import EntrypointType
 from tfident import runner
 from tfident.errors import RunLocked
 from tfident.inbox import DEFAULT_TIMEZONE, TIMEZONE_ENV
-from tfident.store import acquire_month_lock, fail_run, init_db, list_runs, make_engine, read_run
+from tfident.store import acquire_month_lock, fail_run, list_runs, make_engine, prepare_database, read_run
 from tfident.store.retention import PERSONAL_TABLES
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def fail_abandoned_runs(inbox: Path, why: str, db: str | None = None) -> list[st
     failed: list[str] = []
     engine = make_engine(db)
     try:
-        init_db(engine)
+        prepare_database(engine)
         for run_id in list_runs(engine, statuses=["running"])["run_id"].to_list():
             info = read_run(engine, run_id)
             extracts = (info.summary.get("inputs") or {}).get("extracts_dir")

@@ -58,10 +58,14 @@ class Settings:
 
 def create_app_from_environment() -> FastAPI:
     """The app for ``tfident serve`` (a uvicorn factory): the database is ``TFIDENT_DATABASE_URL`` (or its file)."""
-    from tfident.store import init_db, make_engine
+    from tfident.store import make_engine, prepare_database
 
     engine = make_engine(None)
-    init_db(engine)
+    try:
+        prepare_database(engine)
+    except BaseException:
+        engine.dispose()  # e.g. SchemaOutOfDate: close the connection it opened
+        raise
     return create_app(engine)
 
 

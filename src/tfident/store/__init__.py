@@ -1,7 +1,7 @@
 """tfident.store: the database (SQLAlchemy 2, SQLite or PostgreSQL) and the contract exports.
 
 * :mod:`~tfident.store.tables`: the tables; the first Alembic revision creates them all.
-* :mod:`~tfident.store.engine`: ``make_engine``, ``init_db``, ``upgrade``.
+* :mod:`~tfident.store.engine`: ``make_engine``, ``prepare_database``, ``init_db``, ``upgrade``.
 * :mod:`~tfident.store.writer`: ``write_run`` publishes a run atomically.
 * :mod:`~tfident.store.reader`: ``resolve_run`` and the ``read_*`` functions.
 * :mod:`~tfident.store.export`: ``export_run`` writes contract section 6.
@@ -11,7 +11,7 @@
 No engine is created at import time.
 """
 
-from tfident.store.engine import current_revision, head_revision, init_db, make_engine, upgrade
+from tfident.store.engine import current_revision, head_revision, init_db, make_engine, prepare_database, upgrade
 from tfident.store.export import EXPORT_COLUMNS, export_run
 from tfident.store.locks import MonthLock, acquire_month_lock
 from tfident.store.reader import (
@@ -56,6 +56,7 @@ __all__ = [
     "list_runs",
     "make_engine",
     "metadata",
+    "prepare_database",
     "previous_month_run_id",
     "read_candidates",
     "read_evidence",

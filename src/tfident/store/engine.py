@@ -4,6 +4,13 @@ No engine is created at import time. :func:`make_engine` builds one from an SQLA
 URL (an SQLite file ``tfident.db`` in the working folder by default); :func:`init_db`
 migrates it to the newest schema with Alembic, configured in code (no ``alembic.ini``).
 Close an engine with ``engine.dispose()`` when done.
+
+Who migrates: commands that use the database call :func:`prepare_database`. An SQLite
+file is migrated there and then (it has one user, who owns the file). A PostgreSQL
+database is only checked: the application's role cannot change the schema (see
+``docs/postgres-roles.sql``), so a schema behind this tfident stops the command with
+:class:`~tfident.errors.SchemaOutOfDate` until the owner role runs ``tfident db upgrade``,
+and a code update never migrates production by itself.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 
-from tfident.errors import DatabaseUnavailable, StoreError
+from tfident.errors import DatabaseUnavailable, SchemaOutOfDate, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +130,7 @@ def head_revision() -> str:
 
 def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     """The error for a database that cannot be reached (no row values, no password)."""
-    original = getattr(error, "orig", None) or error
-    first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-    return DatabaseUnavailable(f"cannot reach database {safe_url(engine)}: {first}")
+    return DatabaseUnavailable(f"cannot reach database {safe_url(engine)}: {_first_line(error)}")
 
 
 def connect(engine: Engine) -> sa.Connection:
@@ -140,6 +145,70 @@ def current_revision(engine: Engine) -> str | None:
     """The migration revision the database is at, or None when it was never migrated."""
     with connect(engine) as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+UPGRADE_HINT = "run `tfident db upgrade` as the database owner role (docs/postgres-roles.sql)"
+
+
+def prepare_database(engine: Engine) -> None:
+    """Make sure the database has this tfident's schema before a command uses it.
+
+    SQLite is migrated to the newest schema (:func:`init_db`). Any other database
+    (PostgreSQL) is never migrated here: the application's role may not alter the schema,
+    and a code update must not migrate production unannounced. A database never migrated,
+    or at an older revision than :func:`head_revision`, raises
+    :class:`~tfident.errors.SchemaOutOfDate` saying to run ``tfident db upgrade`` as the
+    owner; one at a revision this tfident does not know (a newer tfident migrated it) is
+    refused the same way, saying to upgrade tfident. Nothing is written either way.
+    :class:`~tfident.errors.DatabaseUnavailable` when it cannot be reached.
+    """
+    if engine.dialect.name == "sqlite":
+        init_db(engine)
+        return
+    check_schema(engine)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`~tfident.errors.SchemaOutOfDate` unless the database is at :func:`head_revision`; read only."""
+    expected = head_revision()
+    try:
+        with connect(engine) as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            schema = connection.dialect.default_schema_name
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise unavailable(engine, error) from error
+    except sa.exc.DBAPIError as error:  # e.g. no SELECT on alembic_version: say so, not "a bug"
+        raise StoreError(
+            f"cannot read the schema revision of database {safe_url(engine)}: {_first_line(error)} "
+            "(the application role needs SELECT on alembic_version; see docs/postgres-roles.sql)"
+        ) from error
+    if current == expected:
+        return
+    where = f"database {safe_url(engine)}" + (f" (schema {schema})" if schema else "")
+    if current is None:
+        raise SchemaOutOfDate(
+            f"{where} has no tfident schema (never migrated); this tfident needs revision {expected}: {UPGRADE_HINT}"
+        )
+    if current not in known_revisions():
+        raise SchemaOutOfDate(
+            f"{where} is at schema revision {current}, newer than this tfident knows (its newest is {expected}): "
+            "a newer tfident migrated it; run that version (upgrade tfident), not this one"
+        )
+    raise SchemaOutOfDate(
+        f"{where} is at schema revision {current} but this tfident needs revision {expected}: {UPGRADE_HINT}"
+    )
+
+
+def known_revisions() -> frozenset[str]:
+    """Every migration revision shipped with this tfident."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__
 
 
 def init_db(engine: Engine) -> None:
@@ -166,7 +235,9 @@ def migrate(engine: Engine, revision: str = "head", *, downgrade: bool = False) 
     On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the write lock) and runs
     with foreign keys off, as SQLite's table rebuilds need (a rebuilt parent table must
     not cascade deletes into its children); they are checked before the commit. On
-    PostgreSQL a transaction-scoped advisory lock queues concurrent migrations.
+    PostgreSQL a transaction-scoped advisory lock queues concurrent migrations, and an
+    upgrade ends by taking back what default privileges gave on the tables of
+    :data:`RESTRICTED_TABLES` (:func:`restrict_grants`).
     """
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
@@ -182,6 +253,8 @@ def migrate(engine: Engine, revision: str = "head", *, downgrade: bool = False) 
                     )
                 step = command.downgrade if downgrade else command.upgrade
                 step(alembic_config(connection), revision)
+                if engine.dialect.name == "postgresql" and not downgrade:
+                    restrict_grants(connection)
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
                     if broken is not None:
@@ -189,6 +262,54 @@ def migrate(engine: Engine, revision: str = "head", *, downgrade: bool = False) 
         finally:
             if sqlite:
                 driver.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+RESTRICTED_TABLES: dict[str, frozenset[str]] = {
+    "audit_log": frozenset({"SELECT", "INSERT"}),
+    "alembic_version": frozenset({"SELECT"}),
+}
+"""Tables on which no role but the owner may hold more than these privileges (PostgreSQL).
+
+The audit log is append-only (migration 0002's triggers refuse UPDATE, DELETE and TRUNCATE;
+without the privileges the application's role is refused before any trigger runs), and
+only the owner migrates. ``docs/postgres-roles.sql`` grants the application role SELECT,
+INSERT, UPDATE and DELETE on every table the owner creates (``ALTER DEFAULT PRIVILEGES``),
+these two included, because they do not exist yet when it runs; each upgrade takes the
+extra privileges back in the migrating transaction, so they never reach a committed table.
+"""
+
+
+def restrict_grants(connection: sa.Connection) -> list[tuple[str, str, str]]:
+    """Revoke from every role but the owner (PUBLIC included) privileges beyond :data:`RESTRICTED_TABLES`.
+
+    Runs as the migrating role (the owner, or a superuser, who revokes as the owner).
+    Returns (table, role, privileges) for each revocation.
+    """
+    found = connection.execute(
+        sa.text(
+            """
+            SELECT c.relname, c.oid::regclass::text AS qualified,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                   a.privilege_type
+            FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a
+            WHERE c.oid IN (SELECT to_regclass(name) FROM unnest(CAST(:names AS text[])) AS name)
+              AND a.grantee <> c.relowner
+            ORDER BY 1, 3, 4
+            """
+        ),
+        {"names": list(RESTRICTED_TABLES)},
+    ).all()
+    extra: dict[tuple[str, str], list[str]] = {}
+    for name, qualified, grantee, privilege in found:
+        if privilege not in RESTRICTED_TABLES[name]:
+            extra.setdefault((qualified, grantee), []).append(privilege)
+    revoked: list[tuple[str, str, str]] = []
+    for (qualified, grantee), privileges in extra.items():
+        listed = ", ".join(privileges)
+        connection.exec_driver_sql(f"REVOKE {listed} ON TABLE {qualified} FROM {grantee} CASCADE")
+        log.info("revoked %s on %s from %s (append-only or owner-only table)", listed, qualified, grantee)
+        revoked.append((qualified, grantee, listed))
+    return revoked
 
 
 def upgrade(url: str | None = None) -> str:
