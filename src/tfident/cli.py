@@ -626,7 +626,7 @@ def explain(
         stored = read_link(engine, resolved, record_a, record_b)
     finally:
         engine.dispose()
-    result = explain_pair(persons_from_stored(records), record_a, record_b, config)
+    result = explain_pair(persons_from_stored(records), record_a, record_b, config, stored=stored)
     table = Table(title=f"{record_a} vs {record_b} (run {resolved}, model {result.model_version})")
     table.add_column("step")
     table.add_column("level")
@@ -639,7 +639,13 @@ def explain(
     console.print(table)
     if run_model and run_model != result.model_version:
         console.print(f"note: the run used model {run_model}; this explanation uses {result.model_version}")
-    console.print("note: identifiers (UPN, NINO, NHS number, PNC id) are not stored with records, so they weigh 0 here")
+    if result.recomputed:
+        console.print(
+            "note: recomputed (the run stored no scored link between these records); identifiers (UPN, NINO,"
+            " NHS number, PNC id) are not stored with records, so they weigh 0 here"
+        )
+    else:
+        console.print("note: the waterfall the run stored for this pair (identifiers included)")
     if stored is None:
         console.print("stored link: none (the run did not link these records directly)")
     else:

@@ -10,9 +10,9 @@
    add pairs as extra evidence (none are configured: measurement showed the model's
    identifier comparisons already carry them);
 3. *clustering*: connected components over pairs at or above the match threshold,
-   strongest first, with guards (conflicting identifiers, twins, incompatible dates of
-   birth) and reviewers' ``cannot_link``/``must_link`` rulings
-   (``cluster.cluster_profiles``);
+   strongest first, with guards (conflicting identifiers, unless the pair is strong
+   without them; twins; incompatible dates of birth) and reviewers'
+   ``cannot_link``/``must_link`` rulings (``cluster.cluster_profiles``);
 4. *links*: the pairs inside one person, and the pairs of the uncertain band (and any
    match the guards held apart) for clerical review, each with its per-field weights.
 """
@@ -27,7 +27,7 @@ import polars as pl
 from tfident.errors import ConfigError
 from tfident.link.cluster import cluster_profiles
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Rule, Thresholds, load_linkage_config
-from tfident.link.model import predict, prior_weight, tf_tables, weights_json
+from tfident.link.model import predict, prior_weight, tf_tables, weights_json, without_identifiers
 from tfident.link.rules import build_profiles, candidate_edges
 
 __all__ = [
@@ -122,16 +122,23 @@ def link_persons(
     threshold = config.thresholds.match
 
     order = len(config.identifier_rules)
+    override = config.guards.identifier_override_weight
+    strong = (
+        pl.lit(False)
+        if override is None
+        else (without_identifiers(config.guards.conflicting_identifiers) >= override).fill_null(False)
+    )
     edges = scores.filter(pl.col("match_probability") >= threshold).select(
         "pid_l",
         "pid_r",
         pl.col("match_probability").alias("probability"),
         pl.lit(MODEL_RULE).alias("rule"),
         pl.lit(order, dtype=pl.Int64).alias("rule_order"),
+        strong.alias("override_ids"),
     )
     if config.identifier_rules:
         edges = (
-            pl.concat([edges, candidate_edges(profiles, config)])
+            pl.concat([edges, candidate_edges(profiles, config).with_columns(pl.lit(False).alias("override_ids"))])
             .sort(["pid_l", "pid_r", "probability", "rule_order"], descending=[False, False, True, False])
             .unique(["pid_l", "pid_r"], keep="first", maintain_order=True)
         )

@@ -6,14 +6,19 @@ clusters merge, the guards of the configuration are checked against everything e
 cluster already holds:
 
 - ``conflicting_identifiers``: both clusters hold a value of the identifier and no
-  value in common (two different UPNs are two different children);
+  value in common (two different UPNs are usually two different children), unless the
+  pair being merged is strong without its identifiers (its match weight less the
+  identifier comparisons' weights reaches ``identifier_override_weight``, the edge's
+  ``override_ids``): then a disagreeing identifier is evidence (its comparison's negative
+  weight, already in the score), not a veto: a mis-keyed or temporary UPN. Every other
+  guard still applies, so twins carrying different UPNs stay apart;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
-  the other (equal, day and month transposed, one day apart, or one year apart on the
-  same day): a father and his namesake son;
+  the other (equal, day and month transposed, one day apart, one year apart on the
+  same day, or one digit of YYYYMMDD different): a father and his namesake son;
 - ``forename``: both clusters hold full forenames and none of one is compatible with
   any of the other (same, same canonical or metaphone, nickname variants meet, or
   Jaro-Winkler similar), and neither's first forename is a middle name of the
-  other's (a middle name used as forename): twins.
+  other's (a middle name used as forename) nor are forename and surname swapped: twins.
 
 - ``forename`` again, for twins: when both clusters share a date of birth and an
   address (a matched UPRN or, for records without one, a postcode), their *principal*
@@ -62,6 +67,8 @@ class _Cluster:
     """Records per full forename (for the principal name)."""
     sex_records: dict[str, int] = field(default_factory=dict)
     """Records per recorded sex (for the principal sex)."""
+    swaps: set[tuple[str, str]] = field(default_factory=set)
+    """(first forename, surname) of each record, to recognise a forename/surname swap."""
     middles: set[str] = field(default_factory=set)
     """The middle names of the full forenames the cluster holds."""
     uprns: set[int] = field(default_factory=set)
@@ -84,6 +91,8 @@ class _Cluster:
 def _dob_compatible(a: dt.date, b: dt.date) -> bool:
     if a == b or abs((a - b).days) == 1:
         return True
+    if sum(x != y for x, y in zip(f"{a:%Y%m%d}", f"{b:%Y%m%d}", strict=True)) == 1:
+        return True
     if (a.month, a.day) == (b.month, b.day) and abs(a.year - b.year) == 1:
         return True
     return a.year == b.year and a.day == b.month and a.month == b.day
@@ -104,6 +113,11 @@ def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
 
 
+def _swapped(a: _Cluster, b: _Cluster) -> bool:
+    """One cluster holds a record whose forename and surname are another's swapped."""
+    return any((surname, first) in b.swaps for first, surname in a.swaps)
+
+
 def _middle_name_used(
     a: _Cluster, b: _Cluster, names_a: Sequence[_Forename] | None = None, names_b: Sequence[_Forename] | None = None
 ) -> bool:
@@ -122,12 +136,17 @@ class _Clusters:
         self.state: list[_Cluster] = []
         id_columns = list(guards.conflicting_identifiers)
         counts = profiles["records"] if "records" in profiles.columns else pl.repeat(1, n, eager=True)
+        if "forename_middles" not in profiles.columns:  # profiles not from build_profiles: the forename's later words
+            later = pl.col("forename_std").str.split(" ").list.slice(1)
+            profiles = profiles.with_columns(later.alias("forename_middles"))
+        if "surname_std" not in profiles.columns:
+            profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         rows = profiles.with_columns(counts.alias("_records")).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
-            "uprn_matched", "sex", "forename_std", "postcode_std", "_records", *id_columns,
+            "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", *id_columns,
         ).iter_rows()  # fmt: skip
         for row in rows:
-            pid, dob, first, canonical, metaphone, variants, uprn, sex, full, postcode, records = row[:11]
+            pid, dob, first, canonical, metaphone, variants, uprn, sex, middles, postcode, records, surname = row[:12]
             if pid != len(self.state):  # pragma: no cover - build_profiles numbers pids 0..n-1
                 raise ValueError("profile ids must be 0..n-1 in order")
             cluster = _Cluster()
@@ -137,7 +156,7 @@ class _Clusters:
                 cluster.postcodes.add(postcode)
             if sex in ("M", "F"):
                 cluster.sex_records[sex] = records
-            for name, value in zip(id_columns, row[11:], strict=True):
+            for name, value in zip(id_columns, row[12:], strict=True):
                 if value is not None:
                     cluster.ids[name] = {value}
             if dob is not None:
@@ -146,7 +165,11 @@ class _Clusters:
                 forename = (first, canonical or first, metaphone or "", tuple(variants or ()))
                 cluster.forenames.add(forename)
                 cluster.name_records[forename] = records
-                cluster.middles.update(t for t in (full or first).split(" ")[1:] if len(t) > 1)
+                # later words of the forename and the middle names (rules._add_derived); the
+                # forename never holds a record's middle names, so both are needed
+                cluster.middles.update(t for t in (middles or ()) if len(t) > 1)
+                if surname is not None:
+                    cluster.swaps.add((first, surname))
             self.state.append(cluster)
         for token, (left, right) in enumerate(cannot_link):
             self.state[left].bans[token] = 0
@@ -165,17 +188,18 @@ class _Clusters:
         small, large = (a.bans, b.bans) if len(a.bans) <= len(b.bans) else (b.bans, a.bans)
         return any(large.get(token, side) != side for token, side in small.items())
 
-    def allowed(self, a: _Cluster, b: _Cluster) -> bool:
-        for name, values in a.ids.items():
-            other = b.ids.get(name)
-            if other and not values & other:
-                return False
+    def allowed(self, a: _Cluster, b: _Cluster, override_ids: bool = False) -> bool:
+        if not override_ids:
+            for name, values in a.ids.items():
+                other = b.ids.get(name)
+                if other and not values & other:
+                    return False
         if self.guards.dob and a.dobs and b.dobs and not any(_dob_compatible(x, y) for x in a.dobs for y in b.dobs):
             return False
         if self.guards.forename and a.forenames and b.forenames:
             threshold = self.guards.forename_similarity
             if not any(_forename_compatible(x, y, threshold) for x in a.forenames for y in b.forenames) and not (
-                _middle_name_used(a, b)
+                _middle_name_used(a, b) or _swapped(a, b)
             ):
                 return False
             if a.dobs & b.dobs and (a.uprns & b.uprns or a.postcodes & b.postcodes) and not self._one_name(a, b):
@@ -186,18 +210,18 @@ class _Clusters:
     def _one_name(a: _Cluster, b: _Cluster) -> bool:
         """Whether two clusters at one address with one date of birth name one person, not twins."""
         names_a, names_b = a.principal_names(), b.principal_names()
-        if _middle_name_used(a, b, names_a, names_b):
+        if _middle_name_used(a, b, names_a, names_b) or _swapped(a, b):
             return True
         sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
         same = _forename_same if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
         return any(same(x, y) for x in names_a for y in names_b)
 
-    def union(self, x: int, y: int, force: bool = False) -> bool:
+    def union(self, x: int, y: int, force: bool = False, override_ids: bool = False) -> bool:
         rx, ry = self.find(x), self.find(y)
         if rx == ry:
             return True
         a, b = self.state[rx], self.state[ry]
-        if self.banned(a, b) or not (force or self.allowed(a, b)):
+        if self.banned(a, b) or not (force or self.allowed(a, b, override_ids)):
             return False
         if rx > ry:
             rx, ry = ry, rx
@@ -210,6 +234,7 @@ class _Clusters:
         a.uprns |= b.uprns
         a.postcodes |= b.postcodes
         a.middles |= b.middles
+        a.swaps |= b.swaps
         for forename, n in b.name_records.items():
             a.name_records[forename] = a.name_records.get(forename, 0) + n
         for sex, n in b.sex_records.items():
@@ -245,7 +270,11 @@ def cluster_profiles(
     must_link: Sequence[tuple[int, int]] = (),
 ) -> pl.DataFrame:
     """``pid -> cluster`` (the cluster's smallest pid) after merging ``must_link`` pairs, then
-    ``edges`` strongest first; ``cannot_link`` pairs of pids never end up in one cluster."""
+    ``edges`` strongest first; ``cannot_link`` pairs of pids never end up in one cluster.
+
+    An edge with ``override_ids`` true (optional column) may merge clusters holding
+    different values of a ``conflicting_identifiers`` identifier (see the module docstring).
+    """
     clusters = _Clusters(profiles, guards, sorted(cannot_link))
     for left, right in sorted(must_link):
         clusters.union(left, right, force=True)
@@ -254,8 +283,9 @@ def cluster_profiles(
         drop = pl.Series(sorted(ambiguous), dtype=pl.Int64).implode()
         edges = edges.filter(~pl.col("pid_l").is_in(drop) & ~pl.col("pid_r").is_in(drop))
     ordered = edges.sort(["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False])
-    for left, right in ordered.select("pid_l", "pid_r").iter_rows():
-        clusters.union(left, right)
+    override = pl.col("override_ids").fill_null(False) if "override_ids" in edges.columns else pl.lit(False)
+    for left, right, override_ids in ordered.select("pid_l", "pid_r", override).iter_rows():
+        clusters.union(left, right, override_ids=override_ids)
     roots = [clusters.find(i) for i in range(profiles.height)]
     return pl.DataFrame(
         {"pid": list(range(profiles.height)), "cluster": roots}, schema={"pid": pl.Int64, "cluster": pl.Int64}

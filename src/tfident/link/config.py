@@ -123,7 +123,15 @@ class Guards(StrictModel):
         "nino",
         "nhs_number",
     )
-    """Never merge two clusters holding different values of one of these identifiers."""
+    """Never merge two clusters holding different values of one of these identifiers, unless
+    the pair is strong without them (``identifier_override_weight``)."""
+    identifier_override_weight: float | None = None
+    """A pair whose match weight without the identifier comparisons (the prior and every
+    other field) reaches this may merge clusters holding different values of a
+    ``conflicting_identifiers`` identifier: the disagreeing identifier then counts as the
+    model's strong negative weight (already in the pair's score), not as a veto (a
+    mis-keyed or temporary UPN). The dob and forename guards (twins) still apply. None: a
+    disagreeing identifier always vetoes."""
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
     forename: bool = True

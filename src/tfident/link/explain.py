@@ -1,14 +1,21 @@
 """Why two records are (or are not) one person: the model's waterfall for any pair.
 
-``explain_pair`` standardises the records as a run does, computes the term frequencies
-over all the records given (a stored run's source records, so they equal the run's),
-and scores the pair with the frozen model whatever the blocking rules say: the prior,
-each comparison's level and match weight, the total and the probability.
+When the run stored a scored link between the two records (``links.match_weights_json``:
+the prior, each comparison's weight and level, the total and the probability),
+``explain_pair`` shows exactly that: what the run computed, identifiers included, and the
+band the run stored. Otherwise (the run scored the pair under other representative
+records, or never compared them) it standardises the records as a run does, computes
+the term frequencies over all the records given (a stored run's source records, so they
+equal the run's) and scores the pair with the frozen model whatever the blocking rules
+say. Identifiers are not stored with source records, so a recomputed explanation has
+none (``Explanation.recomputed``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -43,27 +50,41 @@ class Explanation:
     steps: tuple[WaterfallStep, ...]
     total: float
     probability: float
+    levels: tuple[int | None, ...] = ()
+    """Each step's comparison vector value (-1: the null level), as ``match_weights_json`` stores it."""
+    recomputed: bool = True
+    """False when the waterfall is the run's stored link; True when scored again here
+    (without identifiers, which are not stored with source records)."""
+    stored_rule: str | None = None
+    """The stored link's ``match_rule`` (``splink``, ``uncertain``, ``held_apart``...), if any."""
 
     def band(self, config: LinkageConfig) -> str:
-        """``match``, ``uncertain`` or ``non-match`` by the configuration's thresholds."""
+        """``match``, ``uncertain`` or ``non-match``: the stored link's band when there is one
+        (``uncertain`` and ``held_apart`` are not matches), else by the configuration's thresholds."""
+        if self.stored_rule == "uncertain":
+            return "uncertain"
+        if self.stored_rule == "held_apart":
+            return "held apart"
         if self.probability >= config.thresholds.match:
             return "match"
         return "uncertain" if self.probability >= config.thresholds.uncertain else "non-match"
 
-    def as_dict(self) -> dict[str, float]:
-        """``{"prior", <field>..., "total", "probability"}`` like ``links.match_weights_json``."""
+    def as_dict(self) -> dict[str, Any]:
+        """``{"prior", <field>..., "total", "probability", "levels"}`` like ``links.match_weights_json``."""
         return {
             "prior": round(self.prior, 4),
             **{s.field: round(s.weight, 4) for s in self.steps},
             "total": round(self.total, 4),
             "probability": round(self.probability, 6),
+            "levels": {s.field: level for s, level in zip(self.steps, self.levels, strict=True)},
         }
 
 
 def persons_from_stored(records: pl.DataFrame) -> pl.DataFrame:
     """A persons frame (standardised) from stored ``source_records`` rows.
 
-    Identifiers are not stored with source records, so they are absent here.
+    Identifiers are not stored with source records, so they are absent here; middle names
+    are (the forename comparison reads them).
     """
     raw = records.with_columns(
         *(
@@ -77,8 +98,61 @@ def persons_from_stored(records: pl.DataFrame) -> pl.DataFrame:
     return persons.join(matched, on="record_key", how="left", maintain_order="left")
 
 
-def explain_pair(persons: pl.DataFrame, record_key_a: str, record_key_b: str, config: LinkageConfig) -> Explanation:
-    """The waterfall for two records of ``persons`` (standardised, with ``uprn_matched``)."""
+def _label(labels: dict[str, dict[int, str]], name: str, gamma: int | None) -> str:
+    return labels.get(name, {}).get(int(gamma), str(gamma)) if gamma is not None else "?"
+
+
+def from_stored(link: dict[str, Any], config: LinkageConfig) -> Explanation | None:
+    """The explanation a stored link holds (``links`` row with ``match_weights_json``), or None
+    when it holds no model waterfall (an identical profile, a reviewer's ruling, a link
+    stored before levels were recorded)."""
+    weights = link.get("match_weights_json")
+    if isinstance(weights, str):
+        try:
+            weights = json.loads(weights)
+        except ValueError:
+            return None
+    if not isinstance(weights, dict) or not isinstance(weights.get("levels"), dict):
+        return None
+    if any(name not in weights for name in COMPARISONS):
+        return None
+    model = config.model_data
+    labels = level_labels(model)
+    levels = weights["levels"]
+    steps = tuple(
+        WaterfallStep(name, _label(labels, name, levels.get(name)), float(weights[name])) for name in COMPARISONS
+    )
+    left, right = sorted((str(link["record_key_l"]), str(link["record_key_r"])))
+    return Explanation(
+        record_key_a=left,
+        record_key_b=right,
+        model_version=str(model.get("version", "")),
+        prior=float(weights["prior"]),
+        steps=steps,
+        total=float(weights["total"]),
+        probability=float(weights["probability"]),
+        levels=tuple(levels.get(name) for name in COMPARISONS),
+        recomputed=False,
+        stored_rule=link.get("match_rule"),
+    )
+
+
+def explain_pair(
+    persons: pl.DataFrame,
+    record_key_a: str,
+    record_key_b: str,
+    config: LinkageConfig,
+    stored: dict[str, Any] | None = None,
+) -> Explanation:
+    """The waterfall for two records of ``persons`` (standardised, with ``uprn_matched``).
+
+    ``stored``: the run's stored link between them (a ``links`` row), if any: when it holds
+    the model's waterfall, that is the explanation (exactly what the run computed).
+    """
+    if stored is not None:
+        found = from_stored(stored, config)
+        if found is not None:
+            return found
     if record_key_a == record_key_b:
         raise RecordNotFound("name two different records to explain")
     model = config.model_data
@@ -93,9 +167,7 @@ def explain_pair(persons: pl.DataFrame, record_key_a: str, record_key_b: str, co
     labels = level_labels(model)
     steps = []
     for name in COMPARISONS:
-        gamma = scored[f"gamma_{name}"]
-        label = labels.get(name, {}).get(int(gamma), str(gamma)) if gamma is not None else "?"
-        steps.append(WaterfallStep(name, label, float(scored[f"mw_{name}"])))
+        steps.append(WaterfallStep(name, _label(labels, name, scored[f"gamma_{name}"]), float(scored[f"mw_{name}"])))
     return Explanation(
         record_key_a=record_key_a,
         record_key_b=record_key_b,
@@ -104,4 +176,5 @@ def explain_pair(persons: pl.DataFrame, record_key_a: str, record_key_b: str, co
         steps=tuple(steps),
         total=float(scored["match_weight"]),
         probability=float(scored["match_probability"]),
+        levels=tuple(scored[f"gamma_{name}"] for name in COMPARISONS),
     )

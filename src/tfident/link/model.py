@@ -8,15 +8,24 @@ give the same scores.
 
 Comparisons (first matching level wins; a ``null`` level has weight 0):
 
-- ``forename`` (first given name): missing; exact (term-frequency adjusted); same
-  canonical name (Bob/Robert); nickname variants meet; Jaro-Winkler >= 0.92, >= 0.85;
-  one side an initial that agrees; else.
-- ``surname``: missing; exact (term-frequency adjusted); a part of a double-barrelled
-  surname shared (array overlap of ``surname_tokens``); same metaphone; Jaro-Winkler
-  >= 0.92, >= 0.85; else.
-- ``dob``: missing; exact; day and month transposed; one of day, month, year off; else.
+- ``forename`` (first given name): missing; exact (term-frequency adjusted); forename
+  and surname swapped (``Johnson, Oscar`` / ``Oscar, Johnson``); swapped with a typo
+  (each name Jaro-Winkler >= 0.9 to the other record's other name: ``Ryna, Chloe`` /
+  ``Chloe, Ryan``); same canonical name
+  (Bob/Robert); nickname variants meet (Florrie/Florence, Liv/Olivia); Jaro-Winkler >=
+  0.92; one's forename is a middle name of the other (a child known by a middle name in
+  one agency: ``forename_middles``); Jaro-Winkler >= 0.85; one side an initial that
+  agrees; else.
+- ``surname``: missing; exact (term-frequency adjusted); forename and surname swapped,
+  exactly or with a typo (weight 0, fixed: a swap is one agreement of both names, weighed once in ``forename``;
+  counted in both, a swap alone outweighed a different date of birth, postcode and
+  identifier on FEBRL4); a part of a double-barrelled surname shared (array overlap of ``surname_tokens``);
+  same metaphone; Jaro-Winkler >= 0.92, >= 0.85; else.
+- ``dob``: missing; exact; day and month transposed; one year apart on the same day and
+  month; one digit of YYYYMMDD different (a keying error: day 3/13, month 05/06); one of
+  day, month, year otherwise off (the other two agree); else.
 - ``address``: neither UPRN nor postcode on both; same matched UPRN; same postcode;
-  else.
+  similar postcode (Jaro-Winkler >= 0.88: a mistyped character, two transposed); else.
 - ``sex``; ``upn``, ``nino``, ``nhs_number``, ``pnc_id``: missing, exact, else.
 
 Term frequencies for ``forename_first`` and ``surname_std`` are computed over the
@@ -50,6 +59,9 @@ from tfident.link.config import LinkageConfig
 
 log = logging.getLogger(__name__)
 
+NEUTRAL_PROBABILITY = 1e-6
+"""m and u of a level that counts for nothing (weight 0)."""
+
 COMPARISONS: tuple[str, ...] = ("forename", "surname", "dob", "address", "sex", "upn", "nino", "nhs_number", "pnc_id")
 """The comparison names, in waterfall order."""
 
@@ -59,10 +71,12 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "forename_canonical",
     "forename_variant",
     "forename_initial",
+    "forename_middles",
     "surname_std",
     "surname_tokens",
     "surname_metaphone",
     "date_of_birth",
+    "dob_digits",
     "dob_year",
     "dob_month",
     "dob_day",
@@ -101,16 +115,20 @@ def quiet_splink(level: int = logging.WARNING) -> Iterator[None]:
 def splink_input(profiles: pl.DataFrame) -> pl.DataFrame:
     """The Splink input frame from profiles (``build_profiles``' output)."""
     dob = pl.col("date_of_birth")
+    no_names = pl.lit([], dtype=pl.List(pl.String))
+    middles = pl.col("forename_middles").fill_null(no_names) if "forename_middles" in profiles.columns else no_names
     return profiles.select(
         "pid",
         "forename_first",
         "forename_canonical",
         pl.col("forename_variant"),
         pl.col("forename_first").str.slice(0, 1).alias("forename_initial"),
+        middles.alias("forename_middles"),
         "surname_std",
         "surname_tokens",
         "surname_metaphone",
         dob,
+        dob.dt.strftime("%Y%m%d").alias("dob_digits"),
         dob.dt.year().cast(pl.Int32).alias("dob_year"),
         dob.dt.month().cast(pl.Int32).alias("dob_month"),
         dob.dt.day().cast(pl.Int32).alias("dob_day"),
@@ -166,6 +184,40 @@ def tf_tables(persons: pl.DataFrame, model: dict[str, Any] | None = None) -> dic
     return out
 
 
+POSTCODE_SIMILARITY = 0.88
+"""Jaro-Winkler similarity of the similar-postcode level (``LS6 1AB``/``LS6 1BA``, ``4222``/``4221``)."""
+
+SWAP_SIMILARITY = 0.9
+"""Jaro-Winkler similarity both crossed names reach in the swapped-with-a-typo levels."""
+
+
+def _swapped_level_class() -> type:
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+    class SwappedLevel(ComparisonLevelCreator):
+        """Forename and surname swapped, each Jaro-Winkler similar to the other record's
+        other name (exact swaps included): Jaro-Winkler in each backend's own SQL."""
+
+        def __init__(self, threshold: float, label: str) -> None:
+            self.threshold = threshold
+            self.label = label
+
+        def create_sql(self, sql_dialect: Any) -> str:
+            jw = sql_dialect.jaro_winkler_function_name
+            t = self.threshold
+            return f"{jw}(forename_first_l, surname_std_r) >= {t} AND {jw}(surname_std_l, forename_first_r) >= {t}"
+
+        def create_label_for_charts(self) -> str:
+            return self.label
+
+    return SwappedLevel
+
+
+def _swapped_level(threshold: float, label: str) -> Any:
+    """The swapped-names level (see :func:`_swapped_level_class`)."""
+    return _swapped_level_class()(threshold, label)
+
+
 def comparisons() -> list[Any]:
     """The Splink comparisons (see the module docstring)."""
     import splink.comparison_level_library as cll
@@ -181,11 +233,31 @@ def comparisons() -> list[Any]:
         agree = [f"CASE WHEN dob_{p}_l = dob_{p}_r THEN 1 ELSE 0 END" for p in ("year", "month", "day")]
         return cll.CustomLevel(f"({' + '.join(agree)}) = 2", label_for_charts="One of day, month, year off")
 
+    def one_digit() -> Any:
+        differ = [
+            f"CASE WHEN substr(dob_digits_l, {i}, 1) = substr(dob_digits_r, {i}, 1) THEN 0 ELSE 1 END"
+            for i in range(1, 9)
+        ]
+        return cll.CustomLevel(f"({' + '.join(differ)}) = 1", label_for_charts="One digit different (typo)")
+
+    swap_sql = "forename_first_l = surname_std_r AND surname_std_l = forename_first_r"
+    swapped = cll.CustomLevel(swap_sql, label_for_charts="Forename and surname swapped")
+    swapped_typo = _swapped_level(SWAP_SIMILARITY, "Forename and surname swapped, with a typo")
+    # a swap is one piece of evidence about both names: weighed once, in forename; in
+    # surname the level only keeps a swapped pair out of the else level (fixed m = u)
+    swapped_neutral = _swapped_level(SWAP_SIMILARITY, "Forename and surname swapped (weighed in forename)").configure(
+        m_probability=NEUTRAL_PROBABILITY,
+        u_probability=NEUTRAL_PROBABILITY,
+        fix_m_probability=True,
+        fix_u_probability=True,
+    )
     forename = cl.CustomComparison(
         output_column_name="forename",
         comparison_levels=[
             cll.NullLevel("forename_first"),
             cll.ExactMatchLevel("forename_first", term_frequency_adjustments=True),
+            swapped,
+            swapped_typo,
             cll.CustomLevel(
                 "forename_canonical_l = forename_canonical_r", label_for_charts="Same formal name (nickname)"
             ),
@@ -193,6 +265,11 @@ def comparisons() -> list[Any]:
                 label_for_charts="Nickname variants meet"
             ),
             cll.JaroWinklerLevel("forename_first", 0.92),
+            cll.CustomLevel(
+                "array_contains(forename_middles_r, forename_first_l)"
+                " OR array_contains(forename_middles_l, forename_first_r)",
+                label_for_charts="Forename is the other's middle name",
+            ),
             cll.JaroWinklerLevel("forename_first", 0.85),
             initial("forename_first"),
             cll.ElseLevel(),
@@ -203,6 +280,7 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("surname_std"),
             cll.ExactMatchLevel("surname_std", term_frequency_adjustments=True),
+            swapped_neutral,
             cll.ArrayIntersectLevel("surname_tokens", min_intersection=1).configure(
                 label_for_charts="Shares a surname part"
             ),
@@ -218,6 +296,11 @@ def comparisons() -> list[Any]:
             cll.NullLevel("date_of_birth"),
             cll.ExactMatchLevel("date_of_birth"),
             cll.CustomLevel("dob_transposed_l = date_of_birth_r", label_for_charts="Day and month transposed"),
+            cll.CustomLevel(
+                "dob_month_l = dob_month_r AND dob_day_l = dob_day_r AND abs(dob_year_l - dob_year_r) = 1",
+                label_for_charts="One year apart, same day and month",
+            ),
+            one_digit(),
             one_off(),
             cll.ElseLevel(),
         ],
@@ -232,6 +315,9 @@ def comparisons() -> list[Any]:
             ).configure(is_null_level=True),
             cll.ExactMatchLevel("uprn_matched").configure(label_for_charts="Same UPRN"),
             cll.ExactMatchLevel("postcode_std").configure(label_for_charts="Same postcode"),
+            cll.JaroWinklerLevel("postcode_std", POSTCODE_SIMILARITY).configure(
+                label_for_charts="Similar postcode (a typo: one character or two transposed)"
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -294,12 +380,20 @@ def _to_polars(splink_frame: Any, min_probability: float | None = None) -> pl.Da
         frame = splink_frame.as_spark_dataframe()
         if min_probability is not None:
             frame = frame.filter(frame["match_probability"] >= min_probability)
-        return to_polars(frame)
+        return to_polars(frame.select(*_scored_columns(frame.columns)))
     try:
         relation = splink_frame.as_duckdbpyrelation()
     except (AttributeError, NotImplementedError):  # pragma: no cover - other backends
         return pl.from_pandas(splink_frame.as_pandas_dataframe())
-    return relation.pl()
+    return relation.select(*_scored_columns(relation.columns)).pl()
+
+
+def _scored_columns(columns: Sequence[str]) -> list[str]:
+    """The columns of Splink's scored pairs that :func:`field_weights` reads: the matching
+    columns (each pair's names, dates, addresses), which Splink keeps only so that the
+    levels (``gamma_<c>``) come with them, are left in the database."""
+    keep = ("pid_l", "pid_r", "match_weight", "match_probability")
+    return [c for c in columns if c in keep or c.startswith(("gamma_", "bf_"))]
 
 
 def comparison_dicts(dialect: str) -> list[dict[str, Any]]:
@@ -421,7 +515,12 @@ def train(
     and the identifiers); data without identifiers or households (FEBRL) may block on
     date of birth and postcode instead. A block that gives no pairs (no identifiers in
     the data) is skipped. Levels that training never observed get a neutral weight
-    (m = u), so they count for nothing.
+    (m = u), so they count for nothing. A partial-agreement level (any but the null and
+    the else level) never weighs less than its comparison's else level: agreeing in part
+    is no stronger evidence against a match than disagreeing entirely, but EM drives m
+    towards 0 for a kind of error the training data never makes (FEBRL never transposes
+    day and month: -21.7 where the else level is -3.7), which would turn that level into
+    a veto on data that does make it.
     """
     from splink import block_on
     from splink.internals.exceptions import EMTrainingException
@@ -449,8 +548,26 @@ def train(
                 continue
             m, u = level.get("m_probability"), level.get("u_probability")
             if not m or not u:
-                level["m_probability"] = level["u_probability"] = m or u or 1e-6
+                level["m_probability"] = level["u_probability"] = m or u or NEUTRAL_PROBABILITY
+        _floor_at_else(comparison["comparison_levels"])
     return settings
+
+
+def _floor_at_else(levels: list[dict[str, Any]]) -> None:
+    """Raise m of any partial-agreement level weighing less than the else level to the else
+    level's weight (see :func:`train`)."""
+    if not levels or levels[-1].get("sql_condition") != "ELSE":
+        return
+    last = levels[-1]
+    if not last.get("m_probability") or not last.get("u_probability"):
+        return
+    floor = last["m_probability"] / last["u_probability"]
+    for level in levels[:-1]:
+        if level.get("is_null_level") or level.get("fix_m_probability"):
+            continue
+        m, u = level.get("m_probability"), level.get("u_probability")
+        if m is not None and u and m / u < floor:
+            level["m_probability"] = min(1.0, u * floor)
 
 
 def prediction_settings(model: dict[str, Any], config: LinkageConfig) -> dict[str, Any]:
@@ -462,7 +579,9 @@ def prediction_settings(model: dict[str, Any], config: LinkageConfig) -> dict[st
         {"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config)
     ]
     settings["retain_intermediate_calculation_columns"] = True
-    settings["retain_matching_columns"] = False
+    # Splink keeps each comparison's level (gamma_<c>) only with the matching columns: the
+    # run stores the levels with the weights, for `tfident explain`
+    settings["retain_matching_columns"] = True
     settings["linker_uid"] = "tfident"
     return settings
 
@@ -529,13 +648,26 @@ def field_weights(scored: pl.DataFrame) -> pl.DataFrame:
     return scored.select(columns)
 
 
+def without_identifiers(identifiers: Sequence[str]) -> pl.Expr:
+    """A scored pair's match weight less the weights of the ``identifiers`` comparisons
+    (the prior and every other field): how strong the pair is without them."""
+    total = pl.col("match_weight")
+    for name in identifiers:
+        total = total - pl.col(f"mw_{name}").fill_null(0.0)
+    return total
+
+
 def weights_json(scores: pl.DataFrame, prior: float) -> pl.Expr:
-    """The ``match_weights_json`` expression over a scored-pairs frame."""
+    """The ``match_weights_json`` expression over a scored-pairs frame: the prior, each
+    comparison's weight, the total and the probability, and ``levels``: each comparison's
+    level (its comparison vector value, -1 for the null level), so ``tfident explain`` can
+    show what the run computed."""
     fields = [pl.lit(round(prior, 4)).alias("prior")]
     fields += [pl.col(f"mw_{name}").round(4).alias(name) for name in COMPARISONS]
     fields += [
         pl.col("match_weight").round(4).alias("total"),
         pl.col("match_probability").round(6).alias("probability"),
+        pl.struct([pl.col(f"gamma_{name}").alias(name) for name in COMPARISONS]).alias("levels"),
     ]
     return pl.struct(fields).struct.json_encode()
 

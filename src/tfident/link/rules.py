@@ -24,6 +24,7 @@ from tfident.standardise import names as nm
 
 PROFILE_FIELDS: tuple[str, ...] = (
     "forename_std",
+    "middle_std",
     "forename_canonical",
     "forename_metaphone",
     "surname_std",
@@ -56,6 +57,7 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
     a reviewer's link ruling) are profiles of their own.
     """
     solo = pl.Series("solo", sorted(solo_keys), dtype=pl.String)
+    persons = persons.with_columns(_middle_std(persons).alias("middle_std"))
     records = persons.select(
         "record_key",
         *PROFILE_FIELDS,
@@ -90,8 +92,21 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
     return _add_derived(profiles), members
 
 
+def _middle_std(persons: pl.DataFrame) -> pl.Expr:
+    """The standardised middle names of each record (``name_std`` of ``middle_names``), if any."""
+    if "middle_names" not in persons.columns:
+        return pl.lit(None, dtype=pl.String)
+    distinct = persons["middle_names"].drop_nulls().unique().sort().to_list()
+    mapping = {value: nm.name_std(value) for value in distinct}
+    return pl.col("middle_names").replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
 def _add_derived(profiles: pl.DataFrame) -> pl.DataFrame:
-    """Derived key columns: first forename, variants, initial, transposed dob."""
+    """Derived key columns: first forename, variants, middle names, initial, transposed dob.
+
+    ``forename_middles`` holds every given name but the first: the later words of the
+    forename (``MARY JANE``) and the middle names (one-letter initials left out).
+    """
     forenames = profiles["forename_std"].drop_nulls().unique().sort().to_list()
     table = pl.DataFrame(
         {
@@ -101,6 +116,16 @@ def _add_derived(profiles: pl.DataFrame) -> pl.DataFrame:
         },
         schema={"forename_std": pl.String, "forename_first": pl.String, "forename_variant": pl.List(pl.String)},
     )
+    later = pl.col("forename_std").str.split(" ").list.slice(1)
+    middle = pl.col("middle_std").str.split(" ")
+    middles = (
+        pl.concat_list(
+            later.fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            middle.fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        )
+        .list.eval(pl.element().filter(pl.element().str.len_chars() > 1))
+        .list.unique(maintain_order=True)
+    )
     dob = pl.col("date_of_birth")
     transposed = (
         pl.when((dob.dt.day() <= 12) & (dob.dt.day() != dob.dt.month()))
@@ -108,6 +133,7 @@ def _add_derived(profiles: pl.DataFrame) -> pl.DataFrame:
         .otherwise(None)
     )
     return profiles.join(table, on="forename_std", how="left").with_columns(
+        middles.alias("forename_middles"),
         transposed.alias("dob_transposed"),
         pl.col("surname_tokens").alias("surname_token"),
         pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),

@@ -6,7 +6,8 @@ column only, so half a million records cost a few thousand Python calls.
 
 Rules:
 
-- ``std``: accents folded to ASCII (``Zoë`` -> ``ZOE``), upper case, apostrophes and
+- ``std``: transliterated to ASCII with ``anyascii`` (``Zoë`` -> ``ZOE``, ``Łukasz`` ->
+  ``LUKASZ``, ``Søren`` -> ``SOREN``, ``Иван`` -> ``IVAN``: no letter is dropped), upper case, apostrophes and
   full stops dropped (``O'Neil`` -> ``ONEIL``, ``St. John`` -> ``STJOHN`` as a surname),
   hyphens and other separators become one space. ``Mc``/``Mac`` prefixes are kept as
   written (``McDonald`` -> ``MCDONALD``).
@@ -20,15 +21,19 @@ Rules:
   only formal names longer than the nickname count; when there are several the choice
   is deterministic (a list of common formal names first, then the one with most
   nicknames, then alphabetical).
+- ``variants``: every formal name a forename may stand for: the ``nicknames`` package,
+  the project's own tables (:data:`SUPPLEMENTARY_CANONICALS`, and :data:`DIMINUTIVES` for
+  British diminutives the package lacks, such as Florrie, Liv, Sammie), and the same for
+  the other spellings of a diminutive ending (``SAMMIE``, ``SAMMY``, ``SAMMI``, ``SAMMEY``).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 
 import jellyfish
+from anyascii import anyascii
 
 _APOSTROPHES = re.compile(r"['’‘`´.]")
 _NON_LETTERS = re.compile(r"[^A-Z]+")
@@ -138,11 +143,81 @@ _PREFERRED_TEXT = """
 PREFERRED_FORMAL: frozenset[str] = frozenset(_PREFERRED_TEXT.split())
 """Formal names preferred when a nickname stands for several."""
 
+_DIMINUTIVES_TEXT = """
+    FLORRIE FLOSSIE FLO: FLORENCE
+    LIV LIVVY LIVVIE LIVIA: OLIVIA
+    OLLIE: OLIVER OLIVIA
+    SAMMIE SAMMI: SAMANTHA SAMUEL
+    SAM SAMMY: SAMUEL SAMANTHA
+    EVIE: EVELYN EVA
+    MAISIE MAISY: MARGARET
+    MILLIE MILLY: AMELIA MILDRED CAMILLA
+    TILLY TILLIE: MATILDA
+    LOTTIE LOTTY: CHARLOTTE
+    IZZY IZZIE BELLA ISSY: ISABELLA ISABEL ISABELLE ELIZABETH
+    ELLIE ELLY NELL NELLIE: ELEANOR ELLEN HELEN ELLA
+    GRACIE: GRACE
+    ROSIE: ROSE ROSALIND ROSEMARY
+    JOSIE: JOSEPHINE
+    HATTIE: HARRIET
+    KITTY: KATHERINE CATHERINE
+    POLLY: MARY
+    DOLLY: DOROTHY
+    FRANKIE: FRANCES FRANCIS FRANKLIN
+    GABBY GABBIE GABI: GABRIELLE GABRIELLA GABRIEL
+    ABBIE ABBY ABI: ABIGAIL
+    LEXI LEXIE LEXY: ALEXANDRA ALEXIS
+    MADDIE MADDY: MADISON MADELEINE MADELINE
+    TEDDY TED: EDWARD THEODORE
+    THEO: THEODORE
+    ZAK ZAC ZACK: ZACHARY
+    JOSH: JOSHUA
+    NATE: NATHAN NATHANIEL
+    BENNY BEN: BENJAMIN
+    TOMMY TOM: THOMAS
+    HARRY: HENRY HAROLD
+    ALFIE: ALFRED
+    ARCHIE: ARCHIBALD
+    FREDDIE FREDDY: FREDERICK ALFRED
+    JACK: JOHN
+    PADDY: PATRICK
+    JONNY JONNIE: JONATHAN JOHN
+    GEORGIE: GEORGE GEORGINA
+    ROBBIE ROBBY: ROBERT
+    DANI DANNI: DANIELLE DANIELA
+    NIKKI NICKI: NICOLA NICOLE
+    STEPH STEFF: STEPHANIE
+    CHARLIE: CHARLES CHARLOTTE
+"""
+DIMINUTIVES: dict[str, tuple[str, ...]] = {
+    diminutive: tuple(line.split(":")[1].split())
+    for line in _DIMINUTIVES_TEXT.strip().splitlines()
+    for diminutive in line.split(":")[0].split()
+}
+"""British diminutives the ``nicknames`` package lacks (or gives only in part) -> the formal
+names each may stand for. Consulted by :func:`forename_variants`; a diminutive with one
+formal name (and none from the package) also takes it as its canonical form."""
+
+_ENDINGS: tuple[str, ...] = ("IE", "Y", "I", "EY")
+"""Spellings of a diminutive ending that agencies use interchangeably (Sammie, Sammy, Sammi)."""
+
+
+def ending_spellings(first: str) -> tuple[str, ...]:
+    """``first`` with each other spelling of a diminutive ending (``SAMMIE`` -> ``SAMMY``, ``SAMMI``...).
+
+    >>> ending_spellings("SAMMIE")
+    ('SAMMI', 'SAMMEY', 'SAMMY')
+    """
+    for ending in sorted(_ENDINGS, key=len, reverse=True):
+        stem = first[: -len(ending)]
+        if first.endswith(ending) and len(stem) >= 2:
+            return tuple(sorted(stem + e for e in _ENDINGS if e != ending))
+    return ()
+
 
 def fold(value: str) -> str:
-    """``value`` with accents folded to ASCII and upper-cased (``Zoë`` -> ``ZOE``)."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+    """``value`` transliterated to ASCII and upper-cased (``Zoë`` -> ``ZOE``, ``Łukasz`` -> ``LUKASZ``)."""
+    return anyascii(value).upper()
 
 
 def name_std(value: str | None) -> str | None:
@@ -209,6 +284,9 @@ def canonical_forename(first: str) -> str:
         return SUPPLEMENTARY_CANONICALS[first]
     if first in PREFERRED_FORMAL or len(first) < 2:
         return first
+    formal = DIMINUTIVES.get(first, ())
+    if len(formal) == 1:
+        return formal[0]
     namer = _namer()
     # a formal name is longer than its nicknames; the package also lists the reverse
     candidates = sorted(
@@ -237,7 +315,11 @@ def forename_variants(first: str) -> tuple[str, ...]:
     """
     found = {first, canonical_forename(first)}
     if len(first) >= 2:
-        found.update(c.upper() for c in _namer().canonicals_of(first.lower()))  # type: ignore[attr-defined]
+        for spelling in (first, *ending_spellings(first)):
+            found.update(c.upper() for c in _namer().canonicals_of(spelling.lower()))  # type: ignore[attr-defined]
+            found.update(DIMINUTIVES.get(spelling, ()))
+            if spelling in SUPPLEMENTARY_CANONICALS:
+                found.add(SUPPLEMENTARY_CANONICALS[spelling])
     return tuple(sorted(found))
 
 

@@ -117,3 +117,33 @@ def test_prior_is_of_the_right_order(linkage: LinkageConfig) -> None:
     settings = train(_simulate(seed=6), {}, config)
     true_prior = ENTITIES / (2 * ENTITIES * (2 * ENTITIES - 1) / 2)
     assert settings["probability_two_random_records_match"] == pytest.approx(true_prior, rel=0.35)
+
+
+def test_a_level_never_weighs_less_than_disagreement() -> None:
+    # EM drives m towards 0 for an error the training data never makes (FEBRL never
+    # transposes day and month); the level must not become a veto on data that does
+    from tfident.link.model import _floor_at_else
+
+    levels: list[dict[str, Any]] = [
+        {"sql_condition": "a IS NULL", "is_null_level": True},
+        {"sql_condition": "a_l = a_r", "m_probability": 0.9, "u_probability": 0.001},
+        {"sql_condition": "t_l = a_r", "m_probability": 1e-12, "u_probability": 1e-5},
+        {"sql_condition": "x", "m_probability": 1e-6, "u_probability": 1e-6, "fix_m_probability": True},
+        {"sql_condition": "ELSE", "m_probability": 0.1, "u_probability": 0.8},
+    ]
+    _floor_at_else(levels)
+    assert levels[1]["m_probability"] == 0.9  # above the else level: untouched
+    assert levels[2]["m_probability"] / levels[2]["u_probability"] == pytest.approx(0.1 / 0.8)
+    assert levels[3]["m_probability"] == 1e-6  # fixed levels keep their values
+
+
+def test_a_swap_is_weighed_once(trained: dict[str, tuple[float, float]], linkage: LinkageConfig) -> None:
+    # forename and surname swapped is one agreement of both names: the surname comparison's
+    # swap level is fixed at weight 0 (counted in both, a swap alone outweighed a different
+    # date of birth, postcode and identifier on FEBRL4)
+    model = linkage.model_data
+    assert model is not None
+    surname = next(c for c in model["settings"]["comparisons"] if c["output_column_name"] == "surname")
+    swap = next(level for level in surname["comparison_levels"] if "swapped" in level.get("label_for_charts", ""))
+    assert swap["m_probability"] == swap["u_probability"]
+    assert swap["fix_m_probability"] and swap["fix_u_probability"]

@@ -116,3 +116,47 @@ def test_canonical_and_metaphone_never_raise(text: str) -> None:
         assert nm.canonical_forename(first)
         assert first in nm.forename_variants(first)
         nm.metaphone(first)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Łukasz", "LUKASZ"),  # not UKASZ: no letter is dropped
+        ("Søren", "SOREN"),  # not two names, S REN
+        ("Dvořák", "DVORAK"),
+        ("Øyvind", "OYVIND"),
+        ("Straße", "STRASSE"),
+        ("Иван", "IVAN"),
+        ("Æsa", "AESA"),
+    ],
+)
+def test_name_std_transliterates(raw: str, expected: str) -> None:
+    assert nm.name_std(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("diminutive", "formal"),
+    [
+        ("FLORRIE", "FLORENCE"),
+        ("LIV", "OLIVIA"),
+        ("LIVVY", "OLIVIA"),
+        ("SAMMIE", "SAMANTHA"),
+        ("SAMMI", "SAMANTHA"),
+        ("SAMMY", "SAMANTHA"),
+        ("MILLIE", "AMELIA"),
+        ("TILLY", "MATILDA"),
+        ("LOTTIE", "CHARLOTTE"),
+    ],
+)
+def test_diminutives_meet_their_formal_names(diminutive: str, formal: str) -> None:
+    assert set(nm.forename_variants(diminutive)) & set(nm.forename_variants(formal))
+
+
+@pytest.mark.parametrize(("a", "b"), [("OLIVER", "OLIVIA"), ("SAMUEL", "SAMANTHA"), ("CHARLES", "CHARLOTTE")])
+def test_distinct_formal_names_do_not_meet(a: str, b: str) -> None:
+    assert not set(nm.forename_variants(a)) & set(nm.forename_variants(b))
+
+
+def test_ending_spellings() -> None:
+    assert nm.ending_spellings("SAMMIE") == ("SAMMEY", "SAMMI", "SAMMY")
+    assert nm.ending_spellings("JO") == ()
