@@ -23,7 +23,8 @@ from typing import Any
 
 LINKERS: dict[str, str] = {
     "tfident": "benchmarks.peers.tfident_linker",
-    "splink": "benchmarks.peers.splink_plain",
+    "splink_competent": "benchmarks.peers.splink_competent",
+    "splink_plain": "benchmarks.peers.splink_plain",
     "recordlinkage": "benchmarks.peers.recordlinkage_plain",
 }
 """Linker name -> module with ``prepare(work, meta)``, ``link(state, meta)`` and
