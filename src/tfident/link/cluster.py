@@ -88,10 +88,15 @@ class _Cluster:
         return {sex for sex, n in self.sex_records.items() if n == top}
 
 
+def _digits(day: dt.date) -> str:
+    """YYYYMMDD, the year zero-padded (``strftime("%Y")`` gives "987" for a mistyped year 987)."""
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
 def _dob_compatible(a: dt.date, b: dt.date) -> bool:
     if a == b or abs((a - b).days) == 1:
         return True
-    if sum(x != y for x, y in zip(f"{a:%Y%m%d}", f"{b:%Y%m%d}", strict=True)) == 1:
+    if sum(x != y for x, y in zip(_digits(a), _digits(b), strict=True)) == 1:
         return True
     if (a.month, a.day) == (b.month, b.day) and abs(a.year - b.year) == 1:
         return True

@@ -242,3 +242,20 @@ def test_clustering_properties(
     accepted += [(a, b) for a, b in must if cluster[a] == cluster[b]]
     closure = _components(profiles.height, accepted)
     assert closure == cluster
+
+
+@given(st.dates(min_value=date(1, 1, 1)), st.dates(min_value=date(1, 1, 1)))
+def test_the_date_of_birth_guard_takes_any_two_dates(a: date, b: date) -> None:
+    """Mistyped years below 1000 (seen in pseudopeople's noise) are compared digit by digit, never a crash."""
+    from tfident.link.cluster import _dob_compatible
+
+    assert _dob_compatible(a, a)
+    assert _dob_compatible(a, b) == _dob_compatible(b, a)
+
+
+def test_a_one_digit_year_typo_below_1000_is_compatible() -> None:
+    """0987-01-02 against 1987-01-02 is one digit off, as 1887 would be."""
+    from tfident.link.cluster import _dob_compatible
+
+    assert _dob_compatible(date(987, 1, 2), date(1987, 1, 2))
+    assert not _dob_compatible(date(987, 1, 2), date(1999, 5, 6))
