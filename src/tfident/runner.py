@@ -69,6 +69,7 @@ from tfident.ingest.checks import (
     load_checks_config,
     read_manifests,
 )
+from tfident.notify import load_settings as load_notify_settings
 from tfident.pipeline import (
     STAGES,
     PipelineResult,
@@ -385,6 +386,7 @@ def _execute_run_once(
     attempt.run_id = None
     config = attempt.config = load_run_config(criteria)
     checks_config = load_checks_config()
+    load_notify_settings()  # a broken notifications.yaml stops the run now, not silently at its end
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
@@ -538,6 +540,7 @@ def _record_failure(db: str | None, attempt: _Attempt, reason: str) -> str:
     """The failed run's id: the run's own when the store already has it as failed, else a new ``failed`` row."""
     engine = make_engine(db)
     try:
+        prepare_database(engine)  # a failure before the run reached the database (SQLite migrates itself)
         if attempt.run_id is not None:
             status = _run_status(engine, attempt.run_id)
             if status == "running":

@@ -231,3 +231,16 @@ def test_a_failed_and_a_warned_run_are_notified_to_a_local_receiver(
     assert bodies[0]["exit_code"] == 2 and str(bodies[0]["message"]).startswith("bad input (exit 2)")
     assert "school_census: 1 of" in str(bodies[1]["message"])
     assert bodies[1]["counts"]["candidates"] > 0  # type: ignore[index]
+
+
+def test_a_broken_notifications_file_stops_the_run_before_it_starts(tmp_path: Path, sample_batch: Path) -> None:
+    """A misspelt key in the council's notifications.yaml is exit 2 naming it, not a warning after the run."""
+    council = tmp_path / "config"
+    council.mkdir()
+    (council / "notifications.yaml").write_text("on: [failed]\nwebhok: {url: 'https://hooks.example/x'}\n")
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    args = ["--config", str(council), "run", "--extracts", str(sample_batch), "--as-of", "2026-10-31", "--db", url]
+    result = CliRunner().invoke(app, [*args, "--no-prefect"])
+    assert result.exit_code == 2, result.output
+    assert "notifications.yaml" in result.output and "webhok" in result.output
+    assert [r["status"] for r in runs_json(url)] == ["failed"]
