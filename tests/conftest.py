@@ -17,6 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BATCH = REPO / "sample_data" / "batch"
 
 
+@pytest.fixture(autouse=True)
+def _process_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tfident --config DIR`` and ``serve --db URL`` set TFIDENT_CONFIG_DIR and TFIDENT_DATABASE_URL in the
+    process on purpose (Prefect's workers and subprocesses read them); a command invoked in-process by a test
+    must not leave them to the tests after it. Recorded as unset here, so monkeypatch removes them again."""
+    for name in ("TFIDENT_CONFIG_DIR", "TFIDENT_DATABASE_URL"):
+        if name not in os.environ:
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def as_of() -> date:
     """The batch date the synthetic batches are generated for."""
