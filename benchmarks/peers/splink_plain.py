@@ -30,7 +30,8 @@ import polars as pl
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
-from splink.blocking_analysis import cumulative_comparisons_to_be_scored_from_blocking_rules_data
+
+from benchmarks.peers.splink_common import comparisons_scored, predict_and_cluster
 
 THRESHOLD = 0.5
 U_MAX_PAIRS = 5e6
@@ -87,30 +88,9 @@ def link(state: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("forename", "surname"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     trained = time.perf_counter()
-    predictions = linker.inference.predict(threshold_match_probability=THRESHOLD)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, THRESHOLD)
-    pairs = pl.from_arrow(
-        predictions.as_duckdbpyrelation().select("unique_id_l, unique_id_r").fetch_arrow_table()
-    ).rename({"unique_id_l": "record_key_l", "unique_id_r": "record_key_r"})
-    frame = pl.from_arrow(clusters.as_duckdbpyrelation().select("unique_id, cluster_id").fetch_arrow_table()).rename(
-        {"unique_id": "record_key", "cluster_id": "cluster"}
-    )
-    assert isinstance(frame, pl.DataFrame) and isinstance(pairs, pl.DataFrame)
-    extra = {
-        "pairs_predicted": pairs.height,
-        "train_seconds": round(trained - started, 3),
-        "predict_seconds": round(time.perf_counter() - trained, 3),
-    }
-    return {"kind": "clusters", "frame": frame, "pairs_frame": pairs, "extra": extra}
+    return predict_and_cluster(linker, started, trained, THRESHOLD, THRESHOLD)
 
 
 def pairs_compared(state: dict[str, Any], meta: dict[str, Any], out: dict[str, Any]) -> int:
     """Comparisons the prediction blocking rules generate (Splink's own count, duplicates across rules removed)."""
-    counts = cumulative_comparisons_to_be_scored_from_blocking_rules_data(
-        table_or_tables=state["tables"],
-        blocking_rules=blocking_rules(),
-        link_type=meta["link_type"],
-        db_api=DuckDBAPI(),
-        unique_id_column_name="unique_id",
-    )
-    return int(counts["row_count"].sum())
+    return comparisons_scored(state["tables"], blocking_rules(), meta["link_type"])
