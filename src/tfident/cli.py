@@ -554,7 +554,14 @@ def quality_command(
 @app.command()
 @_handle_errors
 def train(
-    extracts: Annotated[Path, typer.Option("--extracts", help="A batch folder of agency extracts to train on.")],
+    extracts: Annotated[
+        list[Path],
+        typer.Option(
+            "--extracts",
+            help="A batch folder of agency extracts to train on; repeat it to train on several batches (months, "
+            "or synthetic batches of several error profiles) together.",
+        ),
+    ],
     as_of: Annotated[
         date | None,
         typer.Option("--as-of", parser=_parse_date, metavar="YYYY-MM-DD", help="The batch date; default today."),
@@ -572,16 +579,21 @@ def train(
     """Estimate the person-linkage model without labels and save it (JSON, versioned).
 
     u by random sampling (fixed seed), m by EM; monthly runs load the saved model and
-    only predict. Train on a batch that no test or evaluation scores against.
+    only predict. Train on batches that no test or evaluation scores against. Several
+    batches are pooled: their records are kept apart (record keys prefixed by the
+    batch's position), so that no pair crosses two batches' record numbering.
     """
+    import polars as pl
+
     from tfident.config import config_path, writable_config_path
     from tfident.ingest import load_sources_mapping
     from tfident.link import load_linkage_config
     from tfident.link.training import train_model, write_model
     from tfident.pipeline import ingest_stage, standardise_stage
 
-    if not extracts.is_dir():
-        raise typer.BadParameter(f"{extracts} is not a folder", param_hint="--extracts")
+    for folder in extracts:
+        if not folder.is_dir():
+            raise typer.BadParameter(f"{folder} is not a folder", param_hint="--extracts")
     batch_date = as_of or date.today()
     config = load_linkage_config(config_path("linkage.yaml"), with_model=False)
     path = out or (config.model_path() if Path(config.model).is_absolute() else writable_config_path(config.model))
@@ -591,13 +603,22 @@ def train(
             f"to write {config.model} into the council's config folder",
             param_hint="--out",
         )
-    batch = ingest_stage(extracts, load_sources_mapping(config_path("sources.yaml")))
-    persons = standardise_stage(batch, batch_date)
+    mapping = load_sources_mapping(config_path("sources.yaml"))
+    frames = []
+    files: dict[str, dict[str, str]] = {}
+    for position, folder in enumerate(extracts):
+        batch = ingest_stage(folder, mapping)
+        persons = standardise_stage(batch, batch_date)
+        if len(extracts) > 1:
+            persons = persons.with_columns(pl.lit(f"b{position}:") + pl.col("record_key"))
+        frames.append(persons)
+        files[folder.name] = {name: info.sha256 for name, info in sorted(batch.files.items())}
+    persons = pl.concat(frames)
     training_data = {
-        "extracts": extracts.name,
+        "extracts": " + ".join(folder.name for folder in extracts),
         "as_of": batch_date.isoformat(),
         "trained_on": date.today().isoformat(),
-        "files": {name: info.sha256 for name, info in sorted(batch.files.items())},
+        "files": files[extracts[0].name] if len(extracts) == 1 else files,
     }
     model = train_model(persons, config, training_data, version=version)
     write_model(model, path)

@@ -167,11 +167,20 @@ def _words(text: str | None) -> list[str]:
     return sorted(set(text.replace(",", " ").split())) if text else []
 
 
-def _gazetteer_index(gazetteer: pl.DataFrame | None) -> tuple[set[str], set[str], dict[tuple[str, str, str], int]]:
-    """The gazetteer's outward codes, its locality and town words, and how many UPRNs
-    each (outward code, house number, street) has (outward ``""``: anywhere)."""
+_GazetteerIndex = tuple[set[str], set[str], dict[tuple[str, str, str], int], dict[int, str]]
+
+
+def _building(outward: str | None, number: str, street: str) -> str:
+    """The key of a building (outward code, house number, street) that holds several flats."""
+    return f"{outward or ''}|{number}|{street}"
+
+
+def _gazetteer_index(gazetteer: pl.DataFrame | None) -> _GazetteerIndex:
+    """The gazetteer's outward codes, its locality and town words, how many UPRNs each
+    (outward code, house number, street) has (outward ``""``: anywhere), and the building
+    key (:func:`_building`) of every UPRN of a building with several."""
     if gazetteer is None:
-        return set(), set(), {}
+        return set(), set(), {}, {}
     lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
     gaz = parse_addresses(
         gazetteer.select(
@@ -189,7 +198,12 @@ def _gazetteer_index(gazetteer: pl.DataFrame | None) -> tuple[set[str], set[str]
         if number is not None and street is not None:
             counts[(outward or "", number, street)] += 1
             counts[("", number, street)] += 1
-    return outwards, places, dict(counts)
+    buildings = {
+        uprn: _building(outward, number, street)
+        for uprn, outward, number, street in gaz.select("uprn", "outward", "number", "street").iter_rows()
+        if number is not None and street is not None and counts[(outward or "", number, street)] > 1
+    }
+    return outwards, places, dict(counts), buildings
 
 
 def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
@@ -205,13 +219,15 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
         .with_columns(postcode_outward_expr(pl.col("_postcode")).alias("_outward"))
     )
     parsed = parse_addresses(unmatched)
-    outwards, places, counts = _gazetteer_index(gazetteer)
+    outwards, places, counts, buildings = _gazetteer_index(gazetteer)
     keys: list[str | None] = []
     statuses: list[str] = []
+    blocks: list[str | None] = []
     for address_std, outward, flat, number, street, place in parsed.select(
         "address_std", "_outward", "flat", "number", "street", "place"
     ).iter_rows():
         words = _words(place)
+        blocks.append(None)
         if address_std is None or (outward is None and not words):
             keys.append(None)
             statuses.append("unusable")
@@ -223,15 +239,23 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
             statuses.append("out_of_area")
         elif flat is None and number is not None and counts.get((outward or "", number, street or ""), 0) > 1:
             statuses.append("ambiguous")
+            blocks[-1] = _building(outward, number, street or "")
         else:
             statuses.append("not_in_gazetteer")
     keyed = parsed.select("address", "_postcode").with_columns(
-        pl.Series("address_key", keys, dtype=pl.String), pl.Series("address_status", statuses, dtype=pl.String)
+        pl.Series("address_key", keys, dtype=pl.String),
+        pl.Series("address_status", statuses, dtype=pl.String),
+        pl.Series("_block", blocks, dtype=pl.String),
     )
     matched = pl.col("uprn_matched").is_not_null()
-    return (
+    building_of = pl.DataFrame(
+        {"uprn_matched": list(buildings), "_uprn_block": list(buildings.values())},
+        schema={"uprn_matched": pl.Int64, "_uprn_block": pl.String},
+    )
+    out = (
         records.with_columns(postcode.alias("_postcode"))
         .join(keyed, on=["address", "_postcode"], how="left", nulls_equal=True)
+        .join(building_of, on="uprn_matched", how="left", maintain_order="left")
         .with_columns(
             pl.when(matched)
             .then(pl.lit("U:") + pl.col("uprn_matched").cast(pl.String))
@@ -240,6 +264,35 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
             pl.when(matched).then(None).otherwise(pl.col("address_status")).alias("address_status"),
         )
         .drop("_postcode")
+    )
+    return _complete_flats(out) if "person_id" in out.columns else out.drop("_block", "_uprn_block")
+
+
+def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
+    """A record written without its flat number (``14 High Street``, a block of flats: status
+    ``ambiguous``) takes the flat of the person's other records in that building, when they
+    name exactly one: the person's own records say which flat the text leaves out."""
+    flats = (
+        records.filter(pl.col("_uprn_block").is_not_null())
+        .group_by("person_id", pl.col("_uprn_block").alias("_block"))
+        .agg(pl.col("address_key").unique().alias("_flats"))
+        .filter(pl.col("_flats").list.len() == 1)
+        .select("person_id", "_block", pl.col("_flats").list.first().alias("_flat_key"))
+    )
+    ambiguous = pl.col("address_status") == "ambiguous"
+    return (
+        records.join(flats, on=["person_id", "_block"], how="left", maintain_order="left")
+        .with_columns(
+            pl.when(ambiguous & pl.col("_flat_key").is_not_null())
+            .then(pl.col("_flat_key"))
+            .otherwise(pl.col("address_key"))
+            .alias("address_key"),
+            pl.when(ambiguous & pl.col("_flat_key").is_not_null())
+            .then(None)
+            .otherwise(pl.col("address_status"))
+            .alias("address_status"),
+        )
+        .drop("_block", "_uprn_block", "_flat_key")
     )
 
 

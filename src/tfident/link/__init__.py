@@ -135,10 +135,14 @@ def link_persons(
         pl.lit(MODEL_RULE).alias("rule"),
         pl.lit(order, dtype=pl.Int64).alias("rule_order"),
         strong.alias("override_ids"),
+        pl.col("match_weight").alias("weight"),
     )
     if config.identifier_rules:
+        rule_edges = candidate_edges(profiles, config).with_columns(
+            pl.lit(False).alias("override_ids"), pl.lit(None, dtype=pl.Float64).alias("weight")
+        )
         edges = (
-            pl.concat([edges, candidate_edges(profiles, config).with_columns(pl.lit(False).alias("override_ids"))])
+            pl.concat([edges, rule_edges])
             .sort(["pid_l", "pid_r", "probability", "rule_order"], descending=[False, False, True, False])
             .unique(["pid_l", "pid_r"], keep="first", maintain_order=True)
         )

@@ -6,7 +6,8 @@ clusters merge, the guards of the configuration are checked against everything e
 cluster already holds:
 
 - ``conflicting_identifiers``: both clusters hold a value of the identifier and no
-  value in common (two different UPNs are usually two different children), unless the
+  value in common, nor two values one keying error apart (two different UPNs are
+  usually two different children; ``399722317`` / ``399742317`` is a typo), unless the
   pair being merged is strong without its identifiers (its match weight less the
   identifier comparisons' weights reaches ``identifier_override_weight``, the edge's
   ``override_ids``): then a disagreeing identifier is evidence (its comparison's negative
@@ -22,8 +23,9 @@ cluster already holds:
 
 - ``forename`` again, for twins: when both clusters share a date of birth and an
   address (a matched UPRN or, for records without one, a postcode), their *principal*
-  forenames (the full forename most of each cluster's records carry) must be one name:
-  the same, the same canonical or sound, nickname variants that meet, one keying error
+  forenames (the full forenames most of each cluster's records carry) must be one name:
+  the same, the same canonical or sound, nickname variants that meet, one the shortened
+  form of the other (three letters or more: Cal, Callum), one keying error
   apart (Damerau-Levenshtein distance 1: a typo), or one a middle name of the other
   cluster's full forenames (a middle name used as forename). Distinct names (Oliver, Olivia:
   Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
@@ -33,7 +35,9 @@ cluster already holds:
   error does not make them one person;
 - ambiguous weak records: a profile without a full forename (an initial or none) or
   without a date of birth whose candidate partners could not all be one person (twins,
-  a father and his namesake son) links to none of them;
+  a father and his namesake son) links to none of them, unless its best partner
+  outweighs every partner it could not be one person with by ``ambiguous_margin`` bits
+  (an identifier or an address text that agrees with one of them only);
 - ``cannot_link``: a reviewer ruled that two records are not one person; no cluster
   ever holds both (each ruling is a token the two sides carry with opposite marks).
 
@@ -103,8 +107,35 @@ def _dob_compatible(a: dt.date, b: dt.date) -> bool:
     return a.year == b.year and a.day == b.month and a.month == b.day
 
 
+def _ids_conflict(a: set[str], b: set[str]) -> bool:
+    """Two clusters' values of one identifier conflict: none in common, and none one keying
+    error from one of the other's (a digit mistyped, two transposed: ``399722317`` /
+    ``399742317``). A mistyped identifier still weighs against the pair in the model (its
+    comparison's else level); it just does not veto the merge."""
+    if a & b:
+        return False
+    return not any(len(x) == len(y) >= MIN_KEYED_LENGTH and OSA.distance(x, y) <= 1 for x in a for y in b)
+
+
+MIN_KEYED_LENGTH = 8
+"""Identifiers this long or longer may carry one keying error (UPN 13 characters, NINO 9,
+NHS number 10); in a shorter code one character is too much of the value."""
+
+
+def _shortened(a: str, b: str) -> bool:
+    """One forename, of three letters or more, is the start of the other (Cal, Callum; Bil, Bilal)."""
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return len(short) >= 3 and len(short) < len(long) and long.startswith(short)
+
+
 def _forename_same(a: _Forename, b: _Forename) -> bool:
-    return a[0] == b[0] or a[1] == b[1] or bool(a[2] and a[2] == b[2]) or bool(set(a[3]) & set(b[3]))
+    return (
+        a[0] == b[0]
+        or a[1] == b[1]
+        or bool(a[2] and a[2] == b[2])
+        or bool(set(a[3]) & set(b[3]))
+        or _shortened(a[0], b[0])
+    )
 
 
 def _forename_one_name(a: _Forename, b: _Forename) -> bool:
@@ -197,7 +228,7 @@ class _Clusters:
         if not override_ids:
             for name, values in a.ids.items():
                 other = b.ids.get(name)
-                if other and not values & other:
+                if other and _ids_conflict(values, other):
                     return False
         if self.guards.dob and a.dobs and b.dobs and not any(_dob_compatible(x, y) for x in a.dobs for y in b.dobs):
             return False
@@ -248,23 +279,56 @@ class _Clusters:
         return True
 
 
-def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> set[int]:
-    """Weak profiles (no full forename or no date of birth) whose partners could not all be one person."""
+def _edge_weights(edges: pl.DataFrame) -> pl.Expr:
+    """Each edge's match weight: its ``weight`` column, else from its probability (clipped)."""
+    p = pl.col("probability").clip(1e-12, 1 - 1e-12)
+    from_p = (p / (1 - p)).log(2)
+    return pl.coalesce(pl.col("weight"), from_p) if "weight" in edges.columns else from_p
+
+
+def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[tuple[int, int]]]:
+    """Weak profiles (no full forename or no date of birth) whose partners could not all be one
+    person, and the edges to drop for them.
+
+    A weak profile is ambiguous (all its edges dropped) when its partners could not all be
+    one person, unless ``guards.ambiguous_margin`` is set and its best partner outweighs
+    every partner it could not be one person with by that margin: then only the edges to
+    those partners are dropped (a record with no date of birth whose national insurance
+    number agrees with one candidate and not with another). Returns ``(ambiguous, dropped)``,
+    ``dropped`` holding ``(pid_l, pid_r)`` edges of weak profiles that were not ambiguous.
+    """
     weak = {pid for pid, state in enumerate(clusters.state) if not state.forenames or not state.dobs}
     if not weak:
-        return set()
-    partners: dict[int, list[int]] = {}
-    for left, right in edges.select("pid_l", "pid_r").iter_rows():
+        return set(), set()
+    margin = clusters.guards.ambiguous_margin
+    partners: dict[int, list[tuple[float, int]]] = {}
+    for left, right, weight in edges.select("pid_l", "pid_r", _edge_weights(edges)).iter_rows():
         if left in weak:
-            partners.setdefault(left, []).append(right)
+            partners.setdefault(left, []).append((weight, right))
         if right in weak:
-            partners.setdefault(right, []).append(left)
-    found = set()
-    for pid, others in partners.items():
-        states = [clusters.state[o] for o in others]
-        if any(not clusters.allowed(x, y) for i, x in enumerate(states) for y in states[i + 1 :]):
+            partners.setdefault(right, []).append((weight, left))
+    found: set[int] = set()
+    dropped: set[tuple[int, int]] = set()
+    for pid, found_partners in partners.items():
+        # a partner the guards refuse the weak profile itself is no candidate for it
+        refused = [(w, o) for w, o in found_partners if not clusters.allowed(clusters.state[pid], clusters.state[o])]
+        dropped.update((min(pid, o), max(pid, o)) for _, o in refused)
+        others = sorted(set(found_partners) - set(refused), key=lambda wo: (-wo[0], wo[1]))
+        if not others:
+            continue
+        states = [clusters.state[o] for _, o in others]
+        if all(clusters.allowed(x, y) for i, x in enumerate(states) for y in states[i + 1 :]):
+            continue
+        if margin is None:
             found.add(pid)
-    return found
+            continue
+        best_weight, best = others[0]
+        rivals = [(w, o) for w, o in others[1:] if not clusters.allowed(clusters.state[best], clusters.state[o])]
+        if not rivals or best_weight - max(w for w, _ in rivals) < margin:
+            found.add(pid)
+            continue
+        dropped.update((min(pid, o), max(pid, o)) for _, o in rivals)
+    return found, dropped
 
 
 def cluster_profiles(
@@ -283,10 +347,14 @@ def cluster_profiles(
     clusters = _Clusters(profiles, guards, sorted(cannot_link))
     for left, right in sorted(must_link):
         clusters.union(left, right, force=True)
-    ambiguous = _ambiguous(clusters, edges)
+    ambiguous, dropped = _ambiguous(clusters, edges)
     if ambiguous:
         drop = pl.Series(sorted(ambiguous), dtype=pl.Int64).implode()
         edges = edges.filter(~pl.col("pid_l").is_in(drop) & ~pl.col("pid_r").is_in(drop))
+    if dropped:
+        both_ways = sorted(dropped | {(b, a) for a, b in dropped})
+        pairs = pl.DataFrame(both_ways, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
+        edges = edges.join(pairs, on=["pid_l", "pid_r"], how="anti", maintain_order="left")
     ordered = edges.sort(["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False])
     override = pl.col("override_ids").fill_null(False) if "override_ids" in edges.columns else pl.lit(False)
     for left, right, override_ids in ordered.select("pid_l", "pid_r", override).iter_rows():

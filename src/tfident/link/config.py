@@ -39,6 +39,7 @@ KEY_COLUMNS: tuple[str, ...] = (
     "dob_month",
     "dob_day",
     "uprn_matched",
+    "address_key",
     "postcode_std",
     "sex",
 )
@@ -140,6 +141,11 @@ class Guards(StrictModel):
     distinct names, whatever sexes they carry (twins; see ``tfident.link.cluster``)."""
     forename_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     """Jaro-Winkler similarity at or above which two forenames count as compatible."""
+    ambiguous_margin: float | None = Field(default=None, ge=0.0)
+    """A weak record (no full forename or no date of birth) whose partners could not all be
+    one person links to none of them, unless its best partner's match weight exceeds that
+    of every partner it could not be one person with by at least this many (bits): then it
+    links to its best partner and those it could be one person with. None: never."""
 
 
 class Thresholds(StrictModel):

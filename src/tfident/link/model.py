@@ -12,8 +12,9 @@ Comparisons (first matching level wins; a ``null`` level has weight 0):
   and surname swapped (``Johnson, Oscar`` / ``Oscar, Johnson``); swapped with a typo
   (each name Jaro-Winkler >= 0.9 to the other record's other name: ``Ryna, Chloe`` /
   ``Chloe, Ryan``); same canonical name
-  (Bob/Robert); nickname variants meet (Florrie/Florence, Liv/Olivia); Jaro-Winkler >=
-  0.92; one's forename is a middle name of the other (a child known by a middle name in
+  (Bob/Robert); nickname variants meet (Florrie/Florence, Liv/Olivia); a shortened form
+  (one name, of three letters or more, the start of the other: Cal/Callum, Bil/Bilal);
+  Jaro-Winkler >= 0.92; one's forename is a middle name of the other (a child known by a middle name in
   one agency: ``forename_middles``); Jaro-Winkler >= 0.85; one side an initial that
   agrees; else.
 - ``surname``: missing; exact (term-frequency adjusted); forename and surname swapped,
@@ -24,8 +25,11 @@ Comparisons (first matching level wins; a ``null`` level has weight 0):
 - ``dob``: missing; exact; day and month transposed; one year apart on the same day and
   month; one digit of YYYYMMDD different (a keying error: day 3/13, month 05/06); one of
   day, month, year otherwise off (the other two agree); else.
-- ``address``: neither UPRN nor postcode on both; same matched UPRN; same postcode;
-  similar postcode (Jaro-Winkler >= 0.88: a mistyped character, two transposed); else.
+- ``address``: neither UPRN, nor postcode, nor address text on both; same matched UPRN;
+  same address text where neither record has a UPRN (``address_key``: the canonical
+  ``address_std`` of a record the gazetteer did not resolve; postcodes equal, similar or
+  one missing); same postcode; similar postcode (Jaro-Winkler >= 0.88: a mistyped
+  character, two transposed); else.
 - ``sex``; ``upn``, ``nino``, ``nhs_number``, ``pnc_id``: missing, exact, else.
 
 Term frequencies for ``forename_first`` and ``surname_std`` are computed over the
@@ -83,6 +87,7 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "dob_transposed",
     "sex",
     "uprn_matched",
+    "address_key",
     "postcode_std",
     "upn",
     "nino",
@@ -135,6 +140,9 @@ def splink_input(profiles: pl.DataFrame) -> pl.DataFrame:
         "dob_transposed",
         "sex",
         "uprn_matched",
+        pl.col("address_key")
+        if "address_key" in profiles.columns
+        else pl.lit(None, dtype=pl.String).alias("address_key"),
         "postcode_std",
         "upn",
         "nino",
@@ -191,31 +199,38 @@ SWAP_SIMILARITY = 0.9
 """Jaro-Winkler similarity both crossed names reach in the swapped-with-a-typo levels."""
 
 
-def _swapped_level_class() -> type:
+def _jaro_winkler_level_class() -> type:
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
-    class SwappedLevel(ComparisonLevelCreator):
-        """Forename and surname swapped, each Jaro-Winkler similar to the other record's
-        other name (exact swaps included): Jaro-Winkler in each backend's own SQL."""
+    class JaroWinklerSqlLevel(ComparisonLevelCreator):
+        """A level whose SQL calls Jaro-Winkler (``{jw}`` in ``template``) in each backend's
+        own SQL function."""
 
-        def __init__(self, threshold: float, label: str) -> None:
-            self.threshold = threshold
+        def __init__(self, template: str, label: str) -> None:
+            self.template = template
             self.label = label
 
         def create_sql(self, sql_dialect: Any) -> str:
-            jw = sql_dialect.jaro_winkler_function_name
-            t = self.threshold
-            return f"{jw}(forename_first_l, surname_std_r) >= {t} AND {jw}(surname_std_l, forename_first_r) >= {t}"
+            return self.template.format(jw=sql_dialect.jaro_winkler_function_name)
 
         def create_label_for_charts(self) -> str:
             return self.label
 
-    return SwappedLevel
+    return JaroWinklerSqlLevel
+
+
+def _jaro_winkler_level(template: str, label: str) -> Any:
+    """A level with Jaro-Winkler in its SQL (see :func:`_jaro_winkler_level_class`)."""
+    return _jaro_winkler_level_class()(template, label)
 
 
 def _swapped_level(threshold: float, label: str) -> Any:
-    """The swapped-names level (see :func:`_swapped_level_class`)."""
-    return _swapped_level_class()(threshold, label)
+    """Forename and surname swapped, each Jaro-Winkler similar to the other record's other
+    name (exact swaps included)."""
+    t = threshold
+    return _jaro_winkler_level(
+        f"{{jw}}(forename_first_l, surname_std_r) >= {t} AND {{jw}}(surname_std_l, forename_first_r) >= {t}", label
+    )
 
 
 def comparisons() -> list[Any]:
@@ -264,6 +279,13 @@ def comparisons() -> list[Any]:
             cll.ArrayIntersectLevel("forename_variant", min_intersection=1).configure(
                 label_for_charts="Nickname variants meet"
             ),
+            cll.CustomLevel(
+                "(length(forename_first_l) >= 3 AND length(forename_first_l) < length(forename_first_r)"
+                " AND substr(forename_first_r, 1, length(forename_first_l)) = forename_first_l)"
+                " OR (length(forename_first_r) >= 3 AND length(forename_first_r) < length(forename_first_l)"
+                " AND substr(forename_first_l, 1, length(forename_first_r)) = forename_first_r)",
+                label_for_charts="Shortened form (one is the start of the other: Cal, Callum)",
+            ),
             cll.JaroWinklerLevel("forename_first", 0.92),
             cll.CustomLevel(
                 "array_contains(forename_middles_r, forename_first_l)"
@@ -310,10 +332,16 @@ def comparisons() -> list[Any]:
         comparison_levels=[
             cll.CustomLevel(
                 "(uprn_matched_l IS NULL OR uprn_matched_r IS NULL)"
-                " AND (postcode_std_l IS NULL OR postcode_std_r IS NULL)",
+                " AND (postcode_std_l IS NULL OR postcode_std_r IS NULL)"
+                " AND (address_key_l IS NULL OR address_key_r IS NULL)",
                 label_for_charts="No address to compare",
             ).configure(is_null_level=True),
             cll.ExactMatchLevel("uprn_matched").configure(label_for_charts="Same UPRN"),
+            _jaro_winkler_level(
+                "address_key_l = address_key_r AND (postcode_std_l IS NULL OR postcode_std_r IS NULL"
+                f" OR {{jw}}(postcode_std_l, postcode_std_r) >= {POSTCODE_SIMILARITY})",
+                "Same address, not in the gazetteer (text; postcodes agree or one missing)",
+            ),
             cll.ExactMatchLevel("postcode_std").configure(label_for_charts="Same postcode"),
             cll.JaroWinklerLevel("postcode_std", POSTCODE_SIMILARITY).configure(
                 label_for_charts="Similar postcode (a typo: one character or two transposed)"
@@ -520,7 +548,8 @@ def train(
     is no stronger evidence against a match than disagreeing entirely, but EM drives m
     towards 0 for a kind of error the training data never makes (FEBRL never transposes
     day and month: -21.7 where the else level is -3.7), which would turn that level into
-    a veto on data that does make it.
+    a veto on data that does make it. No else level weighs less than
+    :data:`MIN_LEVEL_WEIGHT` either.
     """
     from splink import block_on
     from splink.internals.exceptions import EMTrainingException
@@ -553,14 +582,23 @@ def train(
     return settings
 
 
+MIN_LEVEL_WEIGHT = -10.0
+"""No level weighs less than this (bits: a likelihood ratio of 1/1024). EM on training data
+that never makes an error (no record of a person with the wrong sex among the pairs it
+learns from) drives that level's m to nothing (-33 bits for a disagreeing sex), a veto
+that real data, where agencies do record the wrong sex, would pay for in missed links."""
+
+
 def _floor_at_else(levels: list[dict[str, Any]]) -> None:
-    """Raise m of any partial-agreement level weighing less than the else level to the else
-    level's weight (see :func:`train`)."""
+    """Raise m of the else level to :data:`MIN_LEVEL_WEIGHT`, and of any partial-agreement
+    level weighing less than the else level to the else level's weight (see :func:`train`)."""
     if not levels or levels[-1].get("sql_condition") != "ELSE":
         return
     last = levels[-1]
     if not last.get("m_probability") or not last.get("u_probability"):
         return
+    if not last.get("fix_m_probability") and last["m_probability"] / last["u_probability"] < 2**MIN_LEVEL_WEIGHT:
+        last["m_probability"] = last["u_probability"] * 2**MIN_LEVEL_WEIGHT
     floor = last["m_probability"] / last["u_probability"]
     for level in levels[:-1]:
         if level.get("is_null_level") or level.get("fix_m_probability"):

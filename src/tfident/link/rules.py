@@ -32,6 +32,7 @@ PROFILE_FIELDS: tuple[str, ...] = (
     "date_of_birth",
     "sex",
     "uprn_matched",
+    "address_key",
     "postcode_std",
     "upn",
     "nino",
@@ -57,7 +58,7 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
     a reviewer's link ruling) are profiles of their own.
     """
     solo = pl.Series("solo", sorted(solo_keys), dtype=pl.String)
-    persons = persons.with_columns(_middle_std(persons).alias("middle_std"))
+    persons = persons.with_columns(_middle_std(persons).alias("middle_std"), address_key(persons).alias("address_key"))
     records = persons.select(
         "record_key",
         *PROFILE_FIELDS,
@@ -90,6 +91,20 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
     members = profiles.select("pid", "rep_key", "_keys").explode("_keys").rename({"_keys": "record_key"})
     profiles = profiles.drop("_keys", "_solo")
     return _add_derived(profiles), members
+
+
+def address_key(persons: pl.DataFrame) -> pl.Expr:
+    """The canonical address text (``address_std``) of records the gazetteer gave no UPRN.
+
+    A record with a matched UPRN is compared on its UPRN; one without (a new build not yet
+    in the gazetteer, an address outside the area, a format the matcher could not read)
+    still carries its address as evidence through this key. Null for matched records, so
+    it never splits their profiles.
+    """
+    if "address_std" not in persons.columns:
+        return pl.lit(None, dtype=pl.String)
+    uprn = pl.col("uprn_matched") if "uprn_matched" in persons.columns else pl.lit(None, dtype=pl.Int64)
+    return pl.when(uprn.is_null()).then(pl.col("address_std")).otherwise(None)
 
 
 def _middle_std(persons: pl.DataFrame) -> pl.Expr:

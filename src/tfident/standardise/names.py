@@ -206,7 +206,7 @@ def ending_spellings(first: str) -> tuple[str, ...]:
     """``first`` with each other spelling of a diminutive ending (``SAMMIE`` -> ``SAMMY``, ``SAMMI``...).
 
     >>> ending_spellings("SAMMIE")
-    ('SAMMI', 'SAMMEY', 'SAMMY')
+    ('SAMMEY', 'SAMMI', 'SAMMY')
     """
     for ending in sorted(_ENDINGS, key=len, reverse=True):
         stem = first[: -len(ending)]
@@ -233,16 +233,83 @@ def name_std(value: str | None) -> str | None:
     return text or None
 
 
-def surname_std(value: str | None) -> str | None:
-    """A surname with every separator removed: ``Smith-Jones`` and ``SMITH JONES`` -> ``SMITHJONES``."""
+PLACEHOLDER_FORENAMES: frozenset[str] = frozenset(
+    {
+        *[
+            "BABY",
+            "BOY",
+            "GIRL",
+            "CHILD",
+            "INFANT",
+            "NEWBORN",
+            "UNBORN",
+            "MALE",
+            "FEMALE",
+            "UNKNOWN",
+            "NK",
+            "NONE",
+            "ANON",
+            "ANONYMOUS",
+        ],
+        *[
+            "REFUSED",
+            "WITHHELD",
+            "TEST",
+            "XX",
+            "XXX",
+            "MR",
+            "MRS",
+            "MS",
+            "MISS",
+            "MASTER",
+            "MX",
+            "DR",
+            "SIR",
+            "LADY",
+            "LORD",
+        ],
+        *["MUM", "MOTHER", "DAD", "FATHER", "SON", "DAUGHTER", "TWIN"],
+        *("BABY BOY", "BABY GIRL", "UNBORN BABY", "UNBORN CHILD", "NOT KNOWN", "N K", "NO NAME"),
+        *("TWIN 1", "TWIN 2", "TWIN ONE", "TWIN TWO", "MALE CHILD", "FEMALE CHILD"),
+    }
+)
+"""Standardised forenames that name no one: what a maternity ward, a call handler or a form
+writes for a person whose name is not known (``Baby``, ``Unborn``, ``Girl``, ``Unknown``,
+a title alone). Compared as a real forename, ``BABY`` would make every unnamed newborn one
+person; and a child's later record (``Olivia``) would disagree with it. Treated as missing."""
+
+PLACEHOLDER_FORENAME_PREFIXES: tuple[str, ...] = ("BABY OF ", "SON OF ", "DAUGHTER OF ", "CHILD OF ", "UNBORN OF ")
+"""``Baby of Smith``: a placeholder naming the parent, not the child."""
+
+PLACEHOLDER_SURNAMES: frozenset[str] = frozenset(
+    {"UNKNOWN", "NOT KNOWN", "NK", "N K", "NONE", "NO NAME", "ANON", "ANONYMOUS", "REFUSED", "WITHHELD", "XX", "XXX"}
+)
+"""Standardised surnames that name no one (before separators are removed); treated as missing."""
+
+
+def forename_std(value: str | None) -> str | None:
+    """:func:`name_std` of a forename, or None for a placeholder (:data:`PLACEHOLDER_FORENAMES`).
+
+    >>> forename_std("Baby Girl"), forename_std("Baby of Smith"), forename_std("Olivia")
+    (None, None, 'OLIVIA')
+    """
     std = name_std(value)
-    return None if std is None else std.replace(" ", "")
+    if std is None or std in PLACEHOLDER_FORENAMES or std.startswith(PLACEHOLDER_FORENAME_PREFIXES):
+        return None
+    return std
+
+
+def surname_std(value: str | None) -> str | None:
+    """A surname with every separator removed: ``Smith-Jones`` and ``SMITH JONES`` -> ``SMITHJONES``;
+    None for a placeholder (:data:`PLACEHOLDER_SURNAMES`)."""
+    std = name_std(value)
+    return None if std is None or std in PLACEHOLDER_SURNAMES else std.replace(" ", "")
 
 
 def surname_tokens(value: str | None) -> list[str]:
     """The parts of a surname; a one-letter part joins the next (``O Brien`` -> ``["OBRIEN"]``)."""
     std = name_std(value)
-    if std is None:
+    if std is None or std in PLACEHOLDER_SURNAMES:
         return []
     tokens: list[str] = []
     pending = ""
@@ -261,8 +328,8 @@ def surname_tokens(value: str | None) -> list[str]:
 
 
 def forename_first(value: str | None) -> str | None:
-    """The first given name of a forename, standardised."""
-    std = name_std(value)
+    """The first given name of a forename, standardised (None for a placeholder)."""
+    std = forename_std(value)
     return None if std is None else std.split(" ")[0]
 
 

@@ -128,7 +128,7 @@ def _name_table(values: pl.Series, kind: str) -> pl.DataFrame:
         return pl.DataFrame(
             {
                 "forename": distinct,
-                "forename_std": [nm.name_std(v) for v in distinct],
+                "forename_std": [nm.forename_std(v) for v in distinct],
                 "forename_canonical": [None if f is None else nm.canonical_forename(f) for f in firsts],
                 "forename_metaphone": [None if f is None else nm.metaphone(f) for f in firsts],
             },
