@@ -14,7 +14,7 @@ workbook holds only its own sources' rows and counts, never another agency's:
 * ``Coverage``: the coverage gaps the run's summary reports for its sources, when it does;
 * ``History``: per source and month, the counts of every published run (one per month).
 
-Agencies are the ``agency`` of each source (:data:`tfident.ingest.schema.SOURCES`), with
+Agencies are the ``agency`` of each source (:data:`tfident.ingest.sources.SOURCES`), with
 the sources one sender provides grouped (:data:`AGENCY_GROUPS`: the schools send the
 census, attendance and exclusions). A source not listed there has a workbook of its own.
 
@@ -39,7 +39,7 @@ import xlsxwriter
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.store.audit import write_audit_row
 from tfident.store.engine import safe_url
 from tfident.store.reader import previous_month_run_id, read_quality, read_quarantine, read_run
