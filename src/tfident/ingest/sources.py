@@ -119,6 +119,8 @@ class Source(StrictModel):
     """Person sources: 1 for the source whose address most reliably shows where someone lives now."""
     missing_school_means: str | None = None
     """Sources sent school by school: what a school that sent no rows means (``school_coverage`` check)."""
+    sender: str | None = None
+    """The sender when one provides several sources (``schools``): their quality feedback is one workbook."""
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Data-check settings that follow from the source itself (``tfident.ingest.checks.SourceChecks`` keys)."""
 

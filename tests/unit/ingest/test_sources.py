@@ -217,7 +217,7 @@ def test_evidence_date_rules_are_unchanged() -> None:
 
 
 def test_data_check_facts_are_unchanged() -> None:
-    """Expected columns, event and end dates, date pairs and school-by-school sources are those the checks held."""
+    """Expected columns, event and end dates, date pairs, school-by-school sources and senders are as they were."""
     person = ("sex", "address_line_1", "postcode")
     assert {name: s.expected_columns for name, s in SOURCES.items()} == {
         "school_census": (*person, "upn", "school_urn", "excluded_previously"),
@@ -251,6 +251,9 @@ def test_data_check_facts_are_unchanged() -> None:
         "attendance": "education (unauthorised absence) not assessed",
         "exclusions": "exclusions not known",
     }
+    assert {name: s.sender for name, s in SOURCES.items() if s.sender} == dict.fromkeys(
+        ("school_census", "attendance", "exclusions"), "schools"
+    )
     census = ChecksConfig().for_source("school_census")
     assert census.recency.months == 6 and census.month_gaps.level == "off"
     assert ChecksConfig().for_source("gazetteer").same_file.level == "off"
