@@ -48,7 +48,7 @@ import polars as pl
 from benchmarks.peers.workers import LINKERS, run_linker
 from tfident.config import CONFIG_DIR
 from tfident.ingest import load_sources_mapping, read_batch
-from tfident.ingest.schema import PERSON_SOURCES
+from tfident.ingest.sources import PERSON_SOURCES
 from tfident.standardise import match_addresses, standardise_persons
 from tfident.synth import generate_batch, write_batch
 

@@ -12,7 +12,7 @@ from datetime import date
 import polars as pl
 
 from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.standardise import match_addresses, standardise_persons
 from tfident.synth import generate_batch
 

@@ -19,7 +19,7 @@ def built() -> dict[str, pl.DataFrame]:
 
 
 def test_the_adapter_gives_tfident_its_columns_and_the_truth(built: dict) -> None:
-    from tfident.ingest.schema import PERSON_COLUMNS
+    from tfident.ingest.sources import PERSON_COLUMNS
 
     canonical = {c.name for c in PERSON_COLUMNS}
     assert set(built["extracts"]) == {"school_census", "benefits", "health"}

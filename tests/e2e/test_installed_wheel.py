@@ -37,6 +37,7 @@ REQUIRED_IN_WHEEL = (
     "tfident/defaults/models/person_model.json",
     "tfident/defaults/criteria/phase1.yaml",
     "tfident/defaults/criteria/phase2.yaml",
+    "tfident/ingest/sources.yaml",
     "tfident/store/migrations/env.py",
     "tfident/store/migrations/script.py.mako",
     "tfident/review/templates/base.html",

@@ -62,7 +62,7 @@ from tfident.criteria.pack import (
     ValueIn,
     Window,
 )
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     "household_id": pl.String(),
@@ -79,14 +79,6 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
 
 NON_CRITERION_COLUMNS = ("household_id", "n_national", "eligible", "eligibility")
 """The columns of ``household_criteria`` that are not criterion flags."""
-
-_POLARS_TYPES: dict[str, pl.DataType] = {
-    "text": pl.String(),
-    "code": pl.String(),
-    "identifier": pl.String(),
-    "date": pl.Date(),
-    "integer": pl.Int64(),
-}
 
 
 def one_year_before(as_of: dt.date) -> dt.date:
@@ -296,11 +288,7 @@ def _source_rows(
         return None
     wanted = list(dict.fromkeys(["record_id", *columns]))
     schema = SOURCES[source]
-    missing = [
-        pl.lit(None, dtype=pl.Int64() if c == "uprn" else _POLARS_TYPES[schema.column(c).type]).alias(c)
-        for c in wanted
-        if c not in frame.columns
-    ]
+    missing = [pl.lit(None, dtype=schema.column(c).polars_type).alias(c) for c in wanted if c not in frame.columns]
     rows = frame.with_columns(missing).select(wanted).with_columns(pl.col("record_id").cast(pl.String))
     placed = ctx.index.filter(pl.col("source") == source).select("record_id", "person_id", "household_id")
     return rows.join(placed, on="record_id", how="inner").join(ctx.persons, on="person_id", how="left")

@@ -20,7 +20,7 @@ combine into eligibility. Rule kinds are a discriminated union on ``kind``:
     ``>= D``.
 
 Every column and code a rule names is checked against the data contract
-(``tfident.ingest.schema.SOURCES``), so a misspelt key, kind, column or code is one
+(``tfident.ingest.sources.SOURCES``), so a misspelt key, kind, column or code is one
 ``ConfigError`` naming the file, the key and the choices.
 """
 
@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from tfident.config import StrictModel, config_names, config_path, load_yaml
 from tfident.errors import ConfigError
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 Window = Literal["12_months", "education_window"]
 """``12_months``: D - 1 year < d <= D. ``education_window``: first day of the earliest

@@ -19,8 +19,9 @@ candidate addresses are ranked by when each was first evidenced, latest first (a
 address the person was first seen at *before* another of their addresses is a former
 address, however recent the agency's record of it: a benefit claim whose address DWP
 never updated), then by the most recent evidence, then by the source whose address is
-the more reliable record of where someone lives now (:data:`RESIDENCE_PRIORITY`), then
-by the smallest record key.
+the more reliable record of where someone lives now (each source's
+``residence_priority`` in ``tfident/ingest/sources.yaml``: :data:`RESIDENCE_PRIORITY`),
+then by the smallest record key.
 
 **Moved alone** (``config/households.yaml``): when one member's newer address is first
 evidenced after every other member's latest record (open benefit claims and social care
@@ -50,6 +51,7 @@ import polars as pl
 
 from tfident.config import StrictModel, config_path, load_model
 from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
+from tfident.ingest.sources import OPEN_RECORD_SOURCES, SOURCES
 from tfident.standardise.addresses import parse_addresses
 
 __all__ = [
@@ -66,18 +68,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RESIDENCE_PRIORITY: tuple[str, ...] = (
-    "school_census",
-    "social_care",
-    "attendance",
-    "exclusions",
-    "health",
-    "benefits",
-    "domestic_abuse",
-    "youth_offending",
-    "asb",
-)
-"""Sources in order of how reliably their address shows where someone lives now."""
+RESIDENCE_PRIORITY: dict[str, int] = {
+    name: source.residence_priority for name, source in SOURCES.items() if source.residence_priority is not None
+}
+"""Each person source's ``residence_priority`` (1: its address most reliably shows where someone lives now)."""
 
 ADDRESS_STATUSES: tuple[str, ...] = ("not_in_gazetteer", "ambiguous", "out_of_area")
 """``households.address_status`` of a household whose address matched no single UPRN
@@ -102,9 +96,10 @@ class HouseholdsConfig(StrictModel):
     record since: move them together, keep them together at the old address, or split."""
     mover_roles: tuple[Role, ...] = ("adult", "child", "unknown")
     """Roles (age at D) of a member whose move alone may carry the family with them."""
-    open_record_sources: tuple[str, ...] = ("benefits", "social_care")
+    open_record_sources: tuple[str, ...] = OPEN_RECORD_SOURCES
     """Sources whose open records (a live claim, an open episode) are dated D: they say
-    the agency still holds the address, not that the person was seen there lately."""
+    the agency still holds the address, not that the person was seen there lately. By
+    default those whose ``evidence_date`` is ``open_until`` an end date (``sources.yaml``)."""
 
 
 def load_households_config(path: Path | None = None) -> HouseholdsConfig:
@@ -299,11 +294,11 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
 def _by_address(records: pl.DataFrame) -> pl.DataFrame:
     """``person_id, address_key, _first, _last, _priority, record_key``: each person's
     evidence at each of their addresses."""
-    priority = {source: i for i, source in enumerate(RESIDENCE_PRIORITY)}
     if "_open" not in records.columns:
         records = records.with_columns(pl.lit(False).alias("_open"))
+    last = max(RESIDENCE_PRIORITY.values(), default=0) + 1  # a source with no priority ranks after every other
     placed = records.filter(pl.col("address_key").is_not_null()).with_columns(
-        pl.col("source").replace_strict(priority, default=len(priority), return_dtype=pl.Int64).alias("_priority"),
+        pl.col("source").replace_strict(RESIDENCE_PRIORITY, default=last, return_dtype=pl.Int64).alias("_priority"),
         pl.col("evidence_date").fill_null(date.min),
     )
     return placed.group_by("person_id", "address_key").agg(

@@ -10,7 +10,7 @@ from tfident.ingest.batch import Batch, FileInfo, find_file, read_batch
 from tfident.ingest.jsonschema import json_schema
 from tfident.ingest.mapping import SourceMapping, SourcesMapping, load_sources_mapping
 from tfident.ingest.quality import DateRange, SourceQuality, quality_table
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 __all__ = [
     "SOURCES",

@@ -19,7 +19,7 @@ from tfident.errors import ExtractError, MissingFile
 from tfident.ingest.mapping import SourceMapping, SourcesMapping
 from tfident.ingest.quality import SourceQuality, source_quality
 from tfident.ingest.readers import FORMATS, RawTable, read_file
-from tfident.ingest.schema import SOURCES, Source
+from tfident.ingest.sources import SOURCES, Source
 from tfident.ingest.validate import QUARANTINE_SCHEMA, resolve_header, validate
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from tfident.config import StrictModel, config_path, load_model
 from tfident.errors import DataCheckFailed
 from tfident.ingest.batch import Batch, FileInfo
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 
 def _yaml_off(value: Any) -> Any:
@@ -60,69 +60,28 @@ CHECK_NAMES: tuple[str, ...] = (
 )
 """Every check, in the order results are reported for a source."""
 
-# --- what the contract says (sections 2 and 3), as defaults ------------------------------
+# --- what the contract says (sections 2 and 3): the columns' expected, event and end_of keys in
+# tfident/ingest/sources.yaml, read through these helpers ----------------------------------
 
-PERSON_EXPECTED: tuple[str, ...] = ("sex", "address_line_1", "postcode")
-"""Person columns every person source is expected to send although the header does not require them."""
 
-EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "school_census": (*PERSON_EXPECTED, "upn", "school_urn", "excluded_previously"),
-    "attendance": (*PERSON_EXPECTED, "upn", "school_urn"),
-    "exclusions": (*PERSON_EXPECTED, "upn", "school_urn"),
-    "youth_offending": PERSON_EXPECTED,
-    "asb": PERSON_EXPECTED,
-    "benefits": (*PERSON_EXPECTED, "nino", "uc_conditionality"),
-    "gazetteer": ("town",),
-    "social_care": PERSON_EXPECTED,
-    "domestic_abuse": PERSON_EXPECTED,
-    "health": PERSON_EXPECTED,
-}
-"""Columns a council expects beyond those the header must have: without them linkage or a criterion loses data.
-(``pnc_id`` and ``nhs_number`` are optional in the contract, so not expected.)"""
+def _expected_columns_of(name: str) -> tuple[str, ...]:
+    """Columns a council expects beyond those the header must have (:attr:`Source.expected_columns`)."""
+    return SOURCES[name].expected_columns if name in SOURCES else ()
 
-EVENT_DATES: dict[str, tuple[str, ...]] = {
-    "school_census": ("census_date",),
-    "attendance": ("term_start",),
-    "exclusions": ("start_date",),
-    "youth_offending": ("offence_date", "outcome_date"),
-    "asb": ("intervention_date",),
-    "benefits": ("claim_start",),
-    "social_care": ("start_date",),
-    "domestic_abuse": ("incident_date",),
-    "health": ("recorded_date",),
-}
-"""Dates of something that has happened: none may be after the batch date."""
 
-END_DATES: dict[str, tuple[str, ...]] = {
-    "attendance": ("term_end",),
-    "benefits": ("claim_end",),
-    "social_care": ("end_date",),
-}
-"""Dates that may lie after the batch date (a term in progress, a claim's planned end); they count for recency
-and month coverage up to the batch date."""
+def _event_dates_of(name: str) -> tuple[str, ...]:
+    """Dates of something that has happened: none may be after the batch date."""
+    return SOURCES[name].event_dates if name in SOURCES else ()
 
-SCHOOL_SOURCES: tuple[str, ...] = ("attendance", "exclusions")
-"""Sources sent per school: each row names its school by ``school_urn`` (contract section 3)."""
 
-WHAT_A_MISSING_SCHOOL_MEANS = {
-    "attendance": "education (unauthorised absence) not assessed",
-    "exclusions": "exclusions not known",
-}
+def _end_dates_of(name: str) -> tuple[str, ...]:
+    """Dates that may lie after the batch date; they count for recency and month coverage up to the batch date."""
+    return SOURCES[name].end_dates if name in SOURCES else ()
+
 
 TERM_LABEL = re.compile(r"^(\d{4})/(\d{2})-(AUT|SPR|SUM)$")
 TERMS = ("AUT", "SPR", "SUM")
 
-
-SOURCE_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "school_census": {"recency": {"months": 6}, "month_gaps": {"level": "off"}},
-    "attendance": {"month_gaps": {"ignore_months": [8]}},
-    "exclusions": {"school_coverage": {"level": "off"}, "month_gaps": {"ignore_months": [8]}},
-    "benefits": {"future_dates": {"warn_above": 0.05}},
-    "gazetteer": {"same_file": {"level": "off"}},
-}
-"""Per-source settings that follow from the sources themselves (kept when a council's own checks.yaml replaces
-the shipped one): the census is termly and a snapshot; schools close in August; a school with no exclusions is
-normal; DWP lists claims awarded from a later start date; the council's address base need not change monthly."""
 
 # --- configuration (config/checks.yaml) ---------------------------------------------------
 
@@ -132,7 +91,7 @@ class _Check(StrictModel):
 
 
 class ExpectedColumnsCheck(_Check):
-    """Columns of :data:`EXPECTED_COLUMNS` (or ``columns``) missing from the header."""
+    """Columns the source's description expects (or ``columns``) missing from the header."""
 
     columns: list[str] | None = Field(default=None, description="replaces the contract's expected columns")
 
@@ -292,10 +251,10 @@ class ChecksConfig(StrictModel):
         return self
 
     def for_source(self, name: str) -> SourceChecks:
-        """The settings of every check for source ``name``: the defaults, then :data:`SOURCE_DEFAULTS` (what
-        the contract implies for the source), then the source's own overrides in checks.yaml."""
+        """The settings of every check for source ``name``: the defaults, then the ``checks:`` of the source's
+        description (what the contract implies for the source), then the source's own overrides in checks.yaml."""
         entry = self.sources.get(name)
-        builtin = SOURCE_DEFAULTS.get(name, {})
+        builtin = SOURCES[name].checks if name in SOURCES else {}
         if (entry is None or not entry.checks) and not builtin:
             return self.defaults
         merged = _merge(self.defaults.model_dump(), builtin)
@@ -537,7 +496,7 @@ def _months_back(as_of: date, months: int) -> date:
 
 def _expected_columns(c: _Checker, name: str, info: FileInfo, settings: SourceChecks) -> None:
     expected = settings.expected_columns.columns
-    columns = list(expected) if expected is not None else list(EXPECTED_COLUMNS.get(name, ()))
+    columns = list(expected) if expected is not None else list(_expected_columns_of(name))
     never = c.config.never_sends(name)
     missing = [col for col in columns if col not in info.columns and col not in never]
     level = settings.expected_columns.level
@@ -603,7 +562,7 @@ def _quarantine(c: _Checker, name: str, settings: SourceChecks) -> None:
 
 
 def _future(c: _Checker, name: str, frame: pl.DataFrame, settings: SourceChecks) -> None:
-    columns = _date_columns(frame, EVENT_DATES.get(name, ()))
+    columns = _date_columns(frame, _event_dates_of(name))
     s = settings.future_dates
     if not columns:
         return
@@ -630,7 +589,7 @@ def _latest_up_to(frame: pl.DataFrame, columns: list[str], as_of: date) -> date 
 
 
 def _recency(c: _Checker, name: str, frame: pl.DataFrame, settings: SourceChecks) -> None:
-    columns = _date_columns(frame, (*EVENT_DATES.get(name, ()), *END_DATES.get(name, ())))
+    columns = _date_columns(frame, (*_event_dates_of(name), *_end_dates_of(name)))
     s = settings.recency
     if not columns:
         return
@@ -831,7 +790,7 @@ def _school_coverage(c: _Checker, settings_of: dict[str, SourceChecks]) -> dict[
         )
         children = {str(u): int(n) for u, n in counted.iter_rows()}
     coverage: dict[str, Any] = {"expected": len(expected), "from": origin}
-    for name in SCHOOL_SOURCES:
+    for name in (s.name for s in SOURCES.values() if s.per_school):
         frame = c.batch.extracts.get(name)
         s = settings_of[name].school_coverage
         if frame is None or "school_urn" not in frame.columns:
@@ -850,7 +809,7 @@ def _school_coverage(c: _Checker, settings_of: dict[str, SourceChecks]) -> dict[
             c.add(name, "school_coverage", s.level, "skipped", "no schools expected (no census URNs, none configured)")
             continue
         if missing:
-            meaning = WHAT_A_MISSING_SCHOOL_MEANS[name]
+            meaning = SOURCES[name].missing_school_means
             message = (
                 f"{len(missing)} of {len(expected)} schools sent no rows (URN {', '.join(missing)}): {meaning} for "
                 f"{affected:,} children at {len(missing)} school{'s' if len(missing) > 1 else ''}"
@@ -863,13 +822,13 @@ def _school_coverage(c: _Checker, settings_of: dict[str, SourceChecks]) -> dict[
 
 def _month_gaps(c: _Checker, name: str, frame: pl.DataFrame, settings: SourceChecks) -> list[str] | None:
     """Months of the 12 up to the batch date with no record (a record spans its start to its end date)."""
-    starts = _date_columns(frame, EVENT_DATES.get(name, ()))
+    starts = _date_columns(frame, _event_dates_of(name))
     if not starts:
         return None
     months = [_months_back(c.as_of, k) for k in range(11, -1, -1)]
     keys = [m.year * 12 + m.month - 1 for m in months]
     covered: set[int] = set()
-    ends = _date_columns(frame, END_DATES.get(name, ()))
+    ends = _date_columns(frame, _end_dates_of(name))
     for start in starts:
         s_key = pl.col(start).dt.year() * 12 + pl.col(start).dt.month() - 1
         if ends:

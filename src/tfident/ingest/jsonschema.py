@@ -1,4 +1,4 @@
-"""JSON Schema of each extract's rows, generated from :data:`tfident.ingest.schema.SOURCES`.
+"""JSON Schema of each extract's rows, generated from the source descriptions (:data:`tfident.ingest.sources.SOURCES`).
 
 A schema describes one accepted row as ingest produces it: text, codes (an enum),
 ISO dates, non-negative integers and normalised identifiers (with their patterns),
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tfident.ingest.identifiers import UPN_ALPHABET
-from tfident.ingest.schema import SOURCES, Column
+from tfident.ingest.sources import SOURCES, Column
 
 _CHECKOUT = Path(__file__).resolve().parents[3]
 SCHEMA_DIR = _CHECKOUT / "schemas" if (_CHECKOUT / "pyproject.toml").is_file() else Path("schemas")
@@ -87,7 +87,7 @@ def json_schema(source: str) -> dict[str, Any]:
         "description": (
             f"One row of {source} ({spec.agency}); "
             f"{'a required' if spec.required else 'an optional'} source of the batch. "
-            "Generated from tfident.ingest.schema.SOURCES by `python -m tfident.ingest.make_schemas`."
+            "Generated from src/tfident/ingest/sources.yaml by `python -m tfident.ingest.make_schemas`."
         ),
         "type": "object",
         "properties": {c.name: column_schema(c) for c in spec.columns},

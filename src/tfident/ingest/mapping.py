@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tfident.config import StrictModel, load_yaml, parse_model
 from tfident.ingest.readers import AUTO, Layout
-from tfident.ingest.schema import SOURCES, Column
+from tfident.ingest.sources import SOURCES, Column
 from tfident.ingest.terms import normalise_term
 
 DELIMITER_NAMES = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}

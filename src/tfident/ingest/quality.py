@@ -10,7 +10,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 from rich.table import Table
 
-from tfident.ingest.schema import Source
+from tfident.ingest.sources import Source
 from tfident.ingest.validate import DUPLICATE_RECORD_ID
 
 

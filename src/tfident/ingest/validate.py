@@ -37,7 +37,7 @@ from tfident.ingest.dates import EARLIEST, LATEST, OUT_OF_RANGE, date_expr, date
 from tfident.ingest.identifiers import IDENTIFIER_EXPRS, uprn_expr
 from tfident.ingest.mapping import TERM_COLUMNS, SourceMapping, header_key
 from tfident.ingest.readers import RawTable, column_name
-from tfident.ingest.schema import Column, Source
+from tfident.ingest.sources import Column, Source
 from tfident.ingest.terms import term_map
 
 RAGGED = "ragged row"
@@ -56,13 +56,6 @@ UNRECOGNISED_TERM = "term label not recognised"
 RESERVED = ("line", "fields")
 """Names the reader uses itself; an extra file column with one of them is prefixed ``extra_``."""
 
-DATE_PAIRS: tuple[tuple[str, str], ...] = (
-    ("claim_start", "claim_end"),
-    ("start_date", "end_date"),
-    ("term_start", "term_end"),
-)
-"""(start, end) columns where an end before its start is a fault."""
-
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "file": pl.String(),
@@ -72,19 +65,6 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.String(),
     "reason": pl.String(),
 }
-
-OUTPUT_TYPES: dict[str, pl.DataType] = {
-    "text": pl.String(),
-    "code": pl.String(),
-    "date": pl.Date(),
-    "integer": pl.Int64(),
-    "identifier": pl.String(),
-}
-
-
-def output_type(column: Column) -> pl.DataType:
-    """The polars type of a canonical column in an accepted frame (``uprn`` is Int64)."""
-    return pl.Int64() if column.name == "uprn" else OUTPUT_TYPES[column.type]
 
 
 def _raw(name: str) -> str:
@@ -138,7 +118,7 @@ def resolve_header(
     for written in header:
         key = header_key(written)
         targets.append((renames.get(key) or canonical.get(key)) if key else None)
-    required = [c.name for c in source.columns if c.in_header]
+    required = list(source.header_columns)
     fields = sum(1 for written in header if written.strip())
     if not any(targets):
         raise MissingColumn(
@@ -321,10 +301,9 @@ def _checks(source: Source, width: int) -> list[Check]:
         checks.append(
             Check("sessions_possible", pl.when(over).then(pl.lit(SESSIONS_EXCEED)), pl.col(_raw("sessions_possible")))
         )
-    for start, end in DATE_PAIRS:
-        if {start, end} <= names:
-            before = pl.col(_val(end)) < pl.col(_val(start))
-            checks.append(Check(end, pl.when(before).then(pl.lit(END_BEFORE_START)), pl.col(_raw(end)).cast(pl.String)))
+    for start, end in source.date_pairs:
+        before = pl.col(_val(end)) < pl.col(_val(start))
+        checks.append(Check(end, pl.when(before).then(pl.lit(END_BEFORE_START)), pl.col(_raw(end)).cast(pl.String)))
     return checks
 
 
@@ -396,7 +375,7 @@ def validate(
     width = len(names)
     dtypes = {c.name: frame.schema[_raw(c.name)] for c in source.columns}
     frame = frame.with_columns(
-        _typed(c, pl.col(_raw(c.name)), dtypes[c.name], mapping, serials).cast(output_type(c)).alias(_val(c.name))
+        _typed(c, pl.col(_raw(c.name)), dtypes[c.name], mapping, serials).cast(c.polars_type).alias(_val(c.name))
         for c in source.columns
     )
     frame = frame.with_columns(_normalised_terms(frame, source))

@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 
 from tfident.ingest.identifiers import IDENTIFIER_EXPRS, postcode_expr, postcode_outward_expr, uprn_expr
-from tfident.ingest.schema import PERSON_SOURCES
+from tfident.ingest.sources import PERSON_SOURCES, SOURCES
 from tfident.standardise import names as nm
 from tfident.standardise.addresses import parse_addresses
 
@@ -57,37 +57,28 @@ def _col(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
 def evidence_date_expr(source: str, frame: pl.DataFrame, as_of: date) -> pl.Expr:
     """The date a record of ``source`` shows its person at its address, capped at ``as_of``.
 
-    School census: census date; attendance: term end; exclusions: start date; youth
-    offending: outcome date, else offence date; ASB: intervention date; benefits: the
-    claim end when the claim ended on or before ``as_of``, else ``as_of`` (a live claim
-    is evidence of residence now); social care: end date, ``as_of`` while open;
-    domestic abuse: incident date; health: recorded date.
+    The source's ``evidence_date`` (``tfident/ingest/sources.yaml``) says which: the first
+    of its date columns that is not blank (school census: census date; youth offending:
+    outcome date, else offence date ...), or for a record open until an end date (a
+    benefit claim, a social care episode) that end date when it is on or before
+    ``as_of``, else ``as_of`` (a live claim is evidence of residence now). Null for a
+    source with no evidence date.
     """
     d = pl.lit(as_of, dtype=pl.Date)
 
     def c(name: str) -> pl.Expr:
         return _col(frame, name, pl.Date())
 
-    if source == "school_census":
-        value = c("census_date")
-    elif source == "attendance":
-        value = c("term_end")
-    elif source == "exclusions":
-        value = c("start_date")
-    elif source == "youth_offending":
-        value = pl.coalesce(c("outcome_date"), c("offence_date"))
-    elif source == "asb":
-        value = c("intervention_date")
-    elif source == "benefits":
-        value = pl.when(c("claim_end").is_not_null() & (c("claim_end") <= d)).then(c("claim_end")).otherwise(d)
-    elif source == "social_care":
-        value = pl.when(c("end_date").is_not_null() & (c("end_date") <= d)).then(c("end_date")).otherwise(d)
-    elif source == "domestic_abuse":
-        value = c("incident_date")
-    elif source == "health":
-        value = c("recorded_date")
-    else:
+    spec = SOURCES[source].evidence_date if source in SOURCES else None
+    if spec is None:
         value = pl.lit(None, dtype=pl.Date)
+    elif spec.open_until is not None:
+        end = c(spec.open_until)
+        value = pl.when(end.is_not_null() & (end <= d)).then(end).otherwise(d)
+    elif len(spec.first_of) == 1:
+        value = c(spec.first_of[0])
+    else:
+        value = pl.coalesce([c(name) for name in spec.first_of])
     return pl.min_horizontal(value, d)
 
 
@@ -168,7 +159,7 @@ def empty_persons() -> pl.DataFrame:
 def standardise_persons(extracts: dict[str, pl.DataFrame], as_of: date) -> pl.DataFrame:
     """One row per person record of every person source present, with standardised columns.
 
-    Records are in source order (the order of ``tfident.ingest.schema.SOURCES``), then
+    Records are in source order (the order of ``tfident.ingest.sources.SOURCES``), then
     in the order of each extract.
     """
     frames = [_source_frame(s, extracts[s], as_of) for s in PERSON_SOURCES if s in extracts]

@@ -14,9 +14,10 @@ workbook holds only its own sources' rows and counts, never another agency's:
 * ``Coverage``: the coverage gaps the run's summary reports for its sources, when it does;
 * ``History``: per source and month, the counts of every published run (one per month).
 
-Agencies are the ``agency`` of each source (:data:`tfident.ingest.schema.SOURCES`), with
-the sources one sender provides grouped (:data:`AGENCY_GROUPS`: the schools send the
-census, attendance and exclusions). A source not listed there has a workbook of its own.
+Agencies are the ``agency`` of each source (:data:`tfident.ingest.sources.SOURCES`), with
+the sources one sender provides grouped (their ``sender`` in ``tfident/ingest/sources.yaml``,
+:data:`AGENCY_GROUPS`: the schools send the census, attendance and exclusions). A source
+with no sender has a workbook of its own.
 
 The workbooks carry the agency's own quarantined rows, which is their purpose, so they
 are personal data: writing them is audited (``feedback.written``, counts only), and the
@@ -39,7 +40,7 @@ import xlsxwriter
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.store.audit import write_audit_row
 from tfident.store.engine import safe_url
 from tfident.store.reader import previous_month_run_id, read_quality, read_quarantine, read_run
@@ -54,9 +55,10 @@ FEEDBACK_WRITTEN = "feedback.written"
 """The audit action of ``tfident quality --out`` (object: the run)."""
 
 AGENCY_GROUPS: dict[str, tuple[str, ...]] = {
-    "schools": ("school_census", "attendance", "exclusions"),
+    sender: tuple(name for name, s in SOURCES.items() if s.sender == sender)
+    for sender in dict.fromkeys(s.sender for s in SOURCES.values() if s.sender is not None)
 }
-"""Agencies that send several sources: one workbook for all of them."""
+"""Agencies that send several sources (the sources' ``sender``): one workbook for all of them."""
 
 SHEETS: tuple[str, ...] = (
     "Summary",

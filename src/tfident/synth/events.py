@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tfident.ingest.sources import PERSON_COLUMNS, SOURCES
 from tfident.synth import identifiers as ids
 from tfident.synth.dates import (
     DAY,
@@ -26,26 +27,26 @@ from tfident.synth.dates import (
 )
 from tfident.synth.population import Rand, World
 
+MODELLED_SOURCES: tuple[str, ...] = (
+    "school_census",
+    "attendance",
+    "exclusions",
+    "youth_offending",
+    "asb",
+    "benefits",
+    "social_care",
+    "domestic_abuse",
+    "health",
+)
+"""The person sources the generator writes events for (a source added to the contract is
+generated only once it is modelled here)."""
+
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "school_census": ("school_urn", "provision", "excluded_previously", "census_date"),
-    "attendance": (
-        "school_urn",
-        "term",
-        "term_start",
-        "term_end",
-        "sessions_possible",
-        "sessions_authorised",
-        "sessions_unauthorised",
-    ),
-    "exclusions": ("school_urn", "exclusion_type", "start_date", "sessions", "reason"),
-    "youth_offending": ("offence_date", "outcome_date", "outcome_type", "proven"),
-    "asb": ("intervention_type", "intervention_date", "agency"),
-    "benefits": ("benefit_type", "uc_conditionality", "claim_start", "claim_end"),
-    "social_care": ("category", "start_date", "end_date"),
-    "domestic_abuse": ("role", "incident_date", "reported_by"),
-    "health": ("indicator", "recorded_date"),
+    name: tuple(c.name for c in SOURCES[name].columns[len(PERSON_COLUMNS) :] if c.type != "identifier")
+    for name in MODELLED_SOURCES
 }
-"""The event columns of each person source, as the agency records them."""
+"""The event columns of each modelled source, as the agency records them: its own columns of
+``tfident/ingest/sources.yaml`` but the identifier (which the renderer writes from the person)."""
 
 OUT_OF_WORK = ("UC", "ESA", "IS", "CA", "JSA", "IB", "SDA")
 UC_OUT_OF_WORK = ("SEARCHING_FOR_WORK", "PLANNING_FOR_WORK", "PREPARING_FOR_WORK", "NO_WORK_REQUIREMENTS")

@@ -1,7 +1,7 @@
 """Render the true world as the ten agency extracts, each with its own habits and faults.
 
 Every event becomes one row of its source in the canonical columns of
-:data:`tfident.ingest.schema.SOURCES`. The person's name, date of birth, address and
+:data:`tfident.ingest.sources.SOURCES`. The person's name, date of birth, address and
 identifier are written as the agency holds them: the address of the record's date (or
 the old one, when the agency never heard of a move), in the agency's house style, and
 with the faults of :mod:`tfident.synth.faults` at that source's rates. Record ids look
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.synth import faults as ft
 from tfident.synth.dates import age_at
 from tfident.synth.events import EVENT_COLUMNS, Events
@@ -39,23 +39,9 @@ RECORD_ID_FORMATS: dict[str, str] = {
 """How each agency spells its record ids."""
 
 ID_COLUMN: dict[str, str] = {
-    "school_census": "upn",
-    "attendance": "upn",
-    "exclusions": "upn",
-    "youth_offending": "pnc_id",
-    "benefits": "nino",
-    "social_care": "nhs_number",
-    "health": "nhs_number",
+    name: source.person_identifiers[0] for name, source in SOURCES.items() if source.person_identifiers
 }
-"""The identifier column each source carries, if any."""
-
-POLARS_TYPES: dict[str, type[pl.DataType]] = {
-    "text": pl.String,
-    "code": pl.String,
-    "identifier": pl.String,
-    "date": pl.Date,
-    "integer": pl.Int64,
-}
+"""The identifier column each source carries, if any (the generator writes one per source)."""
 
 
 def _empty_person_columns() -> dict[str, list[Any]]:
@@ -461,8 +447,12 @@ class _ProfileFaults:
 def _frame(source: str, data: dict[str, list[Any]]) -> pl.DataFrame:
     """A frame of exactly the canonical columns of ``source``, typed."""
     columns = SOURCES[source].columns
+    # identifiers are written as the agency sends them: text (a UPRN too, until ingest reads it)
     return pl.DataFrame(
-        {c.name: pl.Series(c.name, data[c.name], dtype=POLARS_TYPES[c.type]) for c in columns},
+        {
+            c.name: pl.Series(c.name, data[c.name], dtype=pl.String() if c.type == "identifier" else c.polars_type)
+            for c in columns
+        },
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from tfident.criteria import RulePack, evaluate_criteria, load_pack
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 D = dt.date(2026, 10, 31)
 DAY = dt.timedelta(days=1)
@@ -26,18 +26,10 @@ TERMS = {
 }
 EDUCATION_START = dt.date(2025, 9, 3)
 
-_TYPES: dict[str, pl.DataType] = {
-    "text": pl.String(),
-    "code": pl.String(),
-    "identifier": pl.String(),
-    "date": pl.Date(),
-    "integer": pl.Int64(),
-}
-
 
 def canonical_schema(source: str) -> dict[str, pl.DataType]:
     """The canonical typed columns of ``source`` (uprn is Int64 after ingest)."""
-    return {c.name: pl.Int64() if c.name == "uprn" else _TYPES[c.type] for c in SOURCES[source].columns}
+    return {c.name: c.polars_type for c in SOURCES[source].columns}
 
 
 def born(age: int, on: dt.date = D, days_after_birthday: int = 100) -> dt.date:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tfident.ingest import SourcesMapping, read_batch
 from tfident.ingest.batch import Batch
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 PERSON = {
     "forename": "Ann",

@@ -30,14 +30,14 @@ from tfident.ingest.checks import (
     term_of_date,
 )
 from tfident.ingest.quality import source_quality
-from tfident.ingest.schema import SOURCES
-from tfident.ingest.validate import QUARANTINE_SCHEMA, output_type
+from tfident.ingest.sources import SOURCES
+from tfident.ingest.validate import QUARANTINE_SCHEMA
 
 AS_OF = date(2026, 10, 31)
 
 
 def frame(source: str, rows: list[dict[str, object]]) -> pl.DataFrame:
-    schema = {c.name: output_type(c) for c in SOURCES[source].columns}
+    schema = {c.name: c.polars_type for c in SOURCES[source].columns}
     full = [{**{c: None for c in schema}, **row} for row in rows]
     return pl.DataFrame(full, schema=schema).with_columns(line=pl.int_range(2, len(rows) + 2, dtype=pl.Int64))
 

@@ -11,7 +11,7 @@ import pytest
 from tfident.ingest import SourcesMapping, json_schema, read_batch
 from tfident.ingest.jsonschema import SCHEMA_DIR, out_of_date, render
 from tfident.ingest.make_schemas import main
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 
 @pytest.mark.parametrize("source", list(SOURCES))

@@ -16,7 +16,7 @@ from tfident.criteria.engine import last_complete_terms
 from tfident.errors import ConfigError, ExtractError, UnreadableFile
 from tfident.ingest import SourcesMapping
 from tfident.ingest.readers import decode, sniff_delimiter
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.ingest.validate import UNRECOGNISED_TERM
 
 NAMES = [("Zoë", "Brontë"), ("José", "Núñez")]

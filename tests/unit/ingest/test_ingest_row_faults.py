@@ -10,7 +10,7 @@ import pytest
 from ingest_builders import BatchBuilder, canonical_csv, row, rows
 
 from tfident.ingest.batch import Batch
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 ReadSource = Callable[[str, list[dict[str, str]]], Batch]
 

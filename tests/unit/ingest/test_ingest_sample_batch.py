@@ -9,7 +9,7 @@ import polars as pl
 from rich.console import Console
 
 from tfident.ingest import SourcesMapping, quality_table, read_batch
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.synth.faults import FAULT_KINDS
 
 IDENTIFIER_WITH_CHECK = {"upn", "nhs_number", "pnc_id"}

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from tfident.cli import app
 from tfident.errors import ExtractError
 from tfident.ingest import SourcesMapping
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 
 FORENAME = "CANARYFORENAME"
 SURNAME = "CANARYSURNAME"

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.link import LinkageConfig, load_linkage_config
 from tfident.standardise import match_addresses, standardise_persons
 

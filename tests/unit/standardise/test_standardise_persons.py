@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tfident.ingest.schema import SOURCES
+from tfident.ingest.sources import SOURCES
 from tfident.standardise import PERSONS_COLUMNS, standardise_persons
 
 D = date(2026, 10, 31)

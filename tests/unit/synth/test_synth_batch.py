@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tfident.ingest.schema import PERSON_SOURCES, SOURCES
+from tfident.ingest.sources import PERSON_SOURCES, SOURCES
 from tfident.synth import SyntheticBatch, generate_batch, synthesise
 from tfident.synth.faults import FAULT_KINDS
 from tfident.synth.population import nhs_step, one_name

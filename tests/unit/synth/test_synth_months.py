@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tfident.ingest.schema import PERSON_SOURCES
+from tfident.ingest.sources import PERSON_SOURCES
 from tfident.synth import SyntheticBatch, generate_batch, generate_months, month_date, synthesise_months
 from tfident.synth.months import ADDRESS_COLUMNS
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from tfident.errors import ConfigError
-from tfident.ingest.schema import PERSON_SOURCES
+from tfident.ingest.sources import PERSON_SOURCES
 from tfident.synth import PROFILE_NAMES, SyntheticBatch, batch_from_state, generate_batch, generate_months, synthesise
 from tfident.synth import faults as ft
 from tfident.synth.identifiers import upn_is_valid
