@@ -88,6 +88,14 @@ def test_the_case_summary_fits_the_first_screen_and_phones(
                     open_all_details(page)  # the widest content laid out too
                     if width == "375":
                         assert scroll_width(page) <= 375, f"the {name} page is {scroll_width(page)} px wide at 375 px"
+                if width == "375":
+                    for path in (
+                        "/runs/R-NOV",
+                        "/runs/R-NOV/candidates?change=dropped",
+                        "/pairs?run=R-NOV&left=asb:X1&right=benefits:B1",
+                    ):
+                        page.goto(busy_server + path)
+                        assert scroll_width(page) <= 375, f"{path} is {scroll_width(page)} px wide at 375 px"
 
             page.goto(busy_server + PAGES["print"])
             assert_accessible(page, "print view", checked)
