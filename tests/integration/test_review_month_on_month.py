@@ -7,8 +7,8 @@ from sqlalchemy.engine import Engine
 
 from tests.unit.review.review_data import OCTOBER, frames, run_record, write_busy_november
 from tfident.review.changes import compare_with_previous
-from tfident.store import write_run
 from tfident.store import review as store
+from tfident.store import write_run
 
 
 def test_changes_members_and_overrides(engine: Engine) -> None:
