@@ -4,6 +4,8 @@ waterfall summing to the stored weight, and axe-core clean. Screenshots go to te
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -109,7 +111,7 @@ def test_the_case_summary_fits_the_first_screen_and_phones(
 
 
 def test_the_list_shows_what_changed_and_opted_out_families_stay_hidden(
-    busy_server: str, chromium_path: Path, artifacts: Path
+    busy_server: str, chromium_path: Path, tmp_path: Path
 ) -> None:
     """It marks new, carried-over and re-ranked families, lists dropped ones with why, and shows an
     opted-out family as a stub until an override with a reason (which the audit log shows)."""
@@ -117,13 +119,25 @@ def test_the_list_shows_what_changed_and_opted_out_families_stay_hidden(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=["--no-sandbox"])
         try:
-            page = new_page(browser, DESKTOP)
+            context = browser.new_context(viewport=DESKTOP, bypass_csp=True, accept_downloads=True)  # type: ignore[arg-type]
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
             sign_in(page, busy_server, "coordinator")
             page.goto(f"{busy_server}/runs/R-NOV/candidates")
             expect(page.locator("#month-on-month")).to_contain_text("1 new, 1 carried over, 1 re-ranked")
             expect(page.locator("tr[data-household='H4'] .tf-change")).to_have_text("New this month")
             expect(page.locator("tr[data-household='H2'] .tf-change")).to_have_text("Re-ranked: was 2")
             expect(page.locator("tr[data-household='H1'] .tf-change")).to_contain_text("Carried over")
+            page.get_by_label("Since last month").select_option("new")
+            page.get_by_role("button", name="Apply filters").click()
+            expect(page.locator("#result-count")).to_contain_text("1 family")
+            with page.expect_download() as download_info:
+                page.get_by_role("button", name="Export the 1 family shown (CSV)").click()
+            path = tmp_path / "new.csv"
+            download_info.value.save_as(path)
+            rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+            assert [(row[1], row[-1]) for row in rows[1:]] == [("H4", "Nia Jones (adult)")]
             page.get_by_label("Since last month").select_option("dropped")
             page.get_by_role("button", name="Apply filters").click()
             expect(page.locator("#dropped")).to_contain_text("no longer meets crime_asb, work")
@@ -151,6 +165,7 @@ def test_the_list_shows_what_changed_and_opted_out_families_stay_hidden(
             page.get_by_label("Lead worker").fill("J Bloggs")
             page.get_by_role("button", name="Save decision").click()
             expect(page.locator("#status")).to_contain_text("Accepted (attached)")
+            assert errors == []
 
             sign_in(page, busy_server, "auditor")
             page.goto(f"{busy_server}/audit?action=family.opt_out_override")
