@@ -92,7 +92,11 @@ def test_a_stored_total_that_does_not_add_up_is_reported(stored: dict[str, float
     assert parsed is not None and parsed.total == stored["total"] and parsed.consistent is consistent
 
 
-@pytest.mark.parametrize("stored", [None, "", "not json", "[]", "{}", '{"levels": {}}'], ids=repr)
+@pytest.mark.parametrize(
+    "stored",
+    [None, "", "not json", "[]", "{}", '{"levels": {}}', '{"identical": true, "probability": 0.995}'],
+    ids=repr,
+)
 def test_no_waterfall_without_weights(stored: object) -> None:
     """It finds no waterfall in a link stored without weights."""
     assert parse_weights(stored) is None
