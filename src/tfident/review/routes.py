@@ -477,6 +477,8 @@ async def candidates_page(
     if change == "dropped":
         decided = store.latest_decisions(engine, [row["household_id"] for row in months.dropped])
         for row in months.dropped:
+            if query.criterion and query.criterion not in (row["criteria_met"] or "").split(";"):
+                continue
             decision = decided.get(row["household_id"], {}).get("decision")
             dropped.append({**row, "status": decision or store.STATUS_NEW})
     filtered = bool(query.criterion or query.status != store.STATUS_OPEN or query.area or query.search or change)

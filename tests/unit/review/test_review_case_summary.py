@@ -233,6 +233,8 @@ def test_the_list_marks_and_filters_changes(client: TestClient, busy: Engine, si
     dropped = client.get("/runs/R-NOV/candidates", params={"change": "dropped"}).text
     assert 'id="dropped"' in dropped and "H3" in dropped and "no longer meets crime_asb, work" in dropped
     assert 'href="/families/H3?run=R-OCT"' in dropped
+    education = client.get("/runs/R-NOV/candidates", params={"change": "dropped", "criterion": "education"}).text
+    assert "No family dropped off the list." in education and "H3" not in education.split('id="dropped"')[1]
 
 
 def export_rows(client: TestClient, token: str, **form: str) -> list[list[str]]:
