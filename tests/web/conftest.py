@@ -6,17 +6,20 @@ missing the tests fail with a message in CI (``CI`` set) and are skipped elsewhe
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy.engine import Engine
 
-from tests.unit.review.review_data import build_database
+from tests.unit.review.review_data import build_database, write_busy_november
 from tfident.review.app import Settings, create_app
 
 CHROMIUM = Path(os.environ.get("TFIDENT_CHROMIUM", "/usr/bin/chromium"))
@@ -40,13 +43,12 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """The review app on a free port against a fresh test database; yields its base URL."""
-    engine = build_database(f"sqlite:///{tmp_path / 'web.db'}")
+@contextmanager
+def serving(engine: Engine, settings: Settings | None = None) -> Iterator[str]:
+    """The review app on a free port against ``engine``; yields its base URL."""
     port = _free_port()
     config = uvicorn.Config(
-        create_app(engine, Settings(secret_key="web-test-" + "x" * 32)),
+        create_app(engine, settings or Settings(secret_key="web-test-" + "x" * 32)),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -67,6 +69,23 @@ def server(tmp_path: Path) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         engine.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The review app on a free port against a fresh test database; yields its base URL."""
+    with serving(build_database(f"sqlite:///{tmp_path / 'web.db'}")) as url:
+        yield url
+
+
+@pytest.fixture
+def busy_server(tmp_path: Path) -> Iterator[str]:
+    """The app with October and a busy November (a family of 52 links, a re-ranked, a dropped and a new
+    family), November's config setting the match threshold to 0.97."""
+    engine = build_database(f"sqlite:///{tmp_path / 'busy.db'}")
+    write_busy_november(engine, json.dumps({"linkage": {"thresholds": {"match": 0.97, "uncertain": 0.5}}}))
+    with serving(engine) as url:
+        yield url
 
 
 @pytest.fixture

@@ -89,9 +89,13 @@ def test_the_pages_have_no_serious_accessibility_violations(server: str, chromiu
             assert_accessible(page, "filtered candidate list", checked)
             page.goto(f"{server}/families/H1?run=R-OCT")
             assert_accessible(page, "family", checked)
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert_accessible(page, "family with every section open", checked)
             page.get_by_role("button", name="Save decision").click()
             expect(page.locator(".govuk-error-summary")).to_be_visible()
             assert_accessible(page, "family with errors", checked)
+            page.goto(f"{server}/families/H1/print?run=R-OCT")
+            assert_accessible(page, "family print view", checked)
             page.goto(f"{server}/families/H3?run=R-OCT")
             page.get_by_label("Accept: attach to the programme").check()
             page.get_by_label("Lead agency").fill("Early Help")
@@ -99,7 +103,7 @@ def test_the_pages_have_no_serious_accessibility_violations(server: str, chromiu
             page.get_by_role("button", name="Save decision").click()
             expect(page.get_by_label("Outcomes achieved")).to_be_visible()
             assert_accessible(page, "attached family with closure reasons", checked)
-            page.goto(f"{server}/families/H1?run=R-OCT")
+            page.goto(f"{server}/families/H1?run=R-OCT&open=links")
             page.get_by_role("link", name="Compare the two records side by side").first.click()
             expect(page.get_by_role("heading", level=1)).to_contain_text("same person")
             assert_accessible(page, "record pair", checked)
@@ -118,4 +122,4 @@ def test_the_pages_have_no_serious_accessibility_violations(server: str, chromiu
             assert_accessible(page, "users", checked)
         finally:
             browser.close()
-    assert len(checked) == 14, checked
+    assert len(checked) == 16, checked

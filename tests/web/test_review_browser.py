@@ -43,11 +43,13 @@ def test_a_coordinator_reviews_and_exports_a_family(
 
             page.get_by_role("link", name="Smith").click()
             expect(page.get_by_role("heading", level=1)).to_contain_text("1 High Street")
-            expect(page.locator("svg[aria-label^='Match weights']")).to_be_visible()
-            expect(page.locator("table.weights")).to_contain_text("surname")
+            page.locator("#links > summary").click()
+            card = page.locator("[data-link='asb:X1|benefits:B1']")
+            card.get_by_text("Match weights, field by field").click()
+            expect(card.locator("svg[aria-label^='Match weights']")).to_be_visible()
+            expect(card.locator("table.weights")).to_contain_text("surname")
             page.screenshot(path=str(artifacts / "family.png"), full_page=True)
 
-            card = page.locator("[data-link='asb:X1|benefits:B1']")
             card.get_by_label("Reason (optional)").fill("different people: father and son")
             card.get_by_role("button", name="Not the same person").click()
             expect(page.get_by_role("alert")).to_contain_text("keep these records apart")

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from tfident.review import health
+from tfident.review.changes import ChangesCache
 from tfident.review.routes import install_error_handlers, router
 
 log = logging.getLogger(__name__)
@@ -43,17 +44,27 @@ class Settings:
     secure_cookies: bool = False
     session_timeout: timedelta = timedelta(minutes=30)
     page_size: int = 50
+    export_members: bool = True
+    """Whether the panel export lists each family's members (names and roles);
+    ``TFIDENT_EXPORT_MEMBERS=0`` leaves them out."""
 
     @classmethod
     def from_environment(cls) -> Settings:
-        """Settings from ``TFIDENT_SECRET_KEY``, ``TFIDENT_SECURE_COOKIES`` and ``TFIDENT_SESSION_MINUTES``.
+        """Settings from ``TFIDENT_SECRET_KEY``, ``TFIDENT_SECURE_COOKIES``, ``TFIDENT_SESSION_MINUTES``
+        and ``TFIDENT_EXPORT_MEMBERS``.
 
         Without a secret key a random one is made, so sessions end when the app restarts.
         """
         secret = os.environ.get("TFIDENT_SECRET_KEY") or secrets.token_urlsafe(48)
         secure = os.environ.get("TFIDENT_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes")
         minutes = int(os.environ.get("TFIDENT_SESSION_MINUTES", "30"))
-        return cls(secret_key=secret, secure_cookies=secure, session_timeout=timedelta(minutes=minutes))
+        members = os.environ.get("TFIDENT_EXPORT_MEMBERS", "1").strip().lower() not in ("0", "false", "no")
+        return cls(
+            secret_key=secret,
+            secure_cookies=secure,
+            session_timeout=timedelta(minutes=minutes),
+            export_members=members,
+        )
 
 
 def create_app_from_environment() -> FastAPI:
@@ -75,6 +86,7 @@ def create_app(engine: Engine, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="tfident review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine = engine
     app.state.settings = settings
+    app.state.changes = ChangesCache()
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -10,6 +10,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from tfident.review.weights import Waterfall
+
 BLUE = "#1d70b8"
 GREY = "#b1b4b6"
 RED = "#d4351c"
@@ -106,15 +108,20 @@ def paired_bars(items: Sequence[tuple[str, float, float | None]], title: str, la
     return _svg(width, height, title, body)
 
 
-def waterfall(weights: dict[str, Any], title: str) -> Markup:
-    """Field-by-field match weights as a waterfall: each bar starts where the running total ended."""
-    items = [(str(name), float(value)) for name, value in weights.items() if isinstance(value, int | float)]
+def waterfall(weights: Waterfall, title: str) -> Markup:
+    """A stored link's match weights as ``tfident explain`` prints them: the prior, then each comparison's
+    weight starting where the running total ended, then the total (the stored link weight) from zero.
+
+    The total and probability are results, not bars; each step bar carries ``data-weight`` and the
+    total bar ``data-total``, so a test can check the bars sum to the total shown.
+    """
+    bars = weights.bars
     width, row, label_width = 720, 26, 170
-    height = row * (len(items) + 1) + 20
+    height = row * (len(bars) + 1) + 20
     totals = [0.0]
-    for _, value in items:
-        totals.append(totals[-1] + value)
-    low, high = min(*totals, 0.0), max(*totals, 0.0)
+    for bar in bars:
+        totals.append(totals[-1] + bar.weight)
+    low, high = min(*totals, weights.total, 0.0), max(*totals, weights.total, 0.0)
     span = (high - low) or 1.0
     plot = width - label_width - 70
 
@@ -122,19 +129,22 @@ def waterfall(weights: dict[str, Any], title: str) -> Markup:
         return label_width + plot * (value - low) / span
 
     body = [f'<line x1="{x_of(0):.1f}" y1="0" x2="{x_of(0):.1f}" y2="{height - 10}" stroke="{TEXT}" stroke-width="1"/>']
-    for i, (name, value) in enumerate(items):
+    for i, bar in enumerate(bars):
         y = 5 + i * row
-        start, end = totals[i], totals[i + 1]
-        x0, x1 = sorted((x_of(start), x_of(end)))
-        colour = GREEN if value >= 0 else RED
-        body.append(_text(label_width - 8, y + 17, name, anchor="end", size=13))
+        x0, x1 = sorted((x_of(totals[i]), x_of(totals[i + 1])))
+        colour = GREEN if bar.weight >= 0 else RED
+        body.append(_text(label_width - 8, y + 17, bar.field, anchor="end", size=13))
         body.append(
-            f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{row - 8}" fill="{colour}"/>'
+            f'<rect class="tf-step" data-field="{escape(bar.field)}" data-weight="{bar.weight:.4f}" x="{x0:.1f}" '
+            f'y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{row - 8}" fill="{colour}"/>'
         )
-        body.append(_text(x1 + 4, y + 17, f"{value:+.2f}", size=12))
-    y = 5 + len(items) * row
+        body.append(_text(min(x1 + 4, width - 60), y + 17, f"{bar.weight:+.2f}", size=12))
+    y = 5 + len(bars) * row
     body.append(_text(label_width - 8, y + 17, "total", anchor="end", size=13, weight="bold"))
-    x0, x1 = sorted((x_of(0), x_of(totals[-1])))
-    body.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{row - 8}" fill="{BLUE}"/>')
-    body.append(_text(x1 + 4, y + 17, f"{totals[-1]:+.2f}", size=12, weight="bold"))
+    x0, x1 = sorted((x_of(0), x_of(weights.total)))
+    body.append(
+        f'<rect class="tf-total" data-total="{weights.total:.4f}" x="{x0:.1f}" y="{y + 3}" '
+        f'width="{max(x1 - x0, 1):.1f}" height="{row - 8}" fill="{BLUE}"/>'
+    )
+    body.append(_text(min(x1 + 4, width - 60), y + 17, f"{weights.total:+.2f}", size=12, weight="bold"))
     return _svg(width, height, title, body)

@@ -35,8 +35,18 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("note", "Note"),
 )
 """The fixed template: row 1 holds these headers, one row per family follows."""
+MEMBERS_COLUMN: tuple[str, str] = ("members", "Members (name and role)")
+"""The panel export's last column, each family's members ("Ann Smith (child); ..."), unless turned off."""
 
-HEADERS: tuple[str, ...] = tuple(header for _, header in COLUMNS)
+HEADERS: tuple[str, ...] = (*(header for _, header in COLUMNS), MEMBERS_COLUMN[1])
+"""The headers with members (the default)."""
+HEADERS_WITHOUT_MEMBERS: tuple[str, ...] = tuple(header for _, header in COLUMNS)
+
+
+def _columns(members: bool) -> tuple[tuple[str, str], ...]:
+    return (*COLUMNS, MEMBERS_COLUMN) if members else COLUMNS
+
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -48,12 +58,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows(families: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    return [[_cell(family.get(key)) for key, _ in COLUMNS] for family in families]
+def _rows(families: Sequence[dict[str, Any]], members: bool) -> list[list[Any]]:
+    return [[_cell(family.get(key)) for key, _ in _columns(members)] for family in families]
 
 
-def families_xlsx(families: Sequence[dict[str, Any]], title: str) -> bytes:
-    """The families as an XLSX workbook of one sheet with the fixed header row."""
+def families_xlsx(families: Sequence[dict[str, Any]], title: str, members: bool = True) -> bytes:
+    """The families as an XLSX workbook of one sheet with the fixed header row (members last, if ``members``)."""
+    headers = tuple(header for _, header in _columns(members))
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
         buffer,
@@ -62,9 +73,9 @@ def families_xlsx(families: Sequence[dict[str, Any]], title: str) -> bytes:
     workbook.set_properties({"title": title, "author": "tfident", "comments": "Official-Sensitive: personal data"})
     sheet = workbook.add_worksheet(SHEET_NAME)
     bold = workbook.add_format({"bold": True})
-    for column, header in enumerate(HEADERS):
+    for column, header in enumerate(headers):
         sheet.write_string(0, column, header, bold)
-    for row_number, row in enumerate(_rows(families), start=1):
+    for row_number, row in enumerate(_rows(families, members), start=1):
         for column, value in enumerate(row):
             if value is None:
                 continue
@@ -75,7 +86,7 @@ def families_xlsx(families: Sequence[dict[str, Any]], title: str) -> bytes:
             else:
                 sheet.write_string(row_number, column, str(value))
     sheet.freeze_panes(1, 0)
-    sheet.set_column(0, len(HEADERS) - 1, 18)
+    sheet.set_column(0, len(headers) - 1, 18)
     workbook.close()
     return buffer.getvalue()
 
@@ -86,11 +97,11 @@ def _safe_text(value: Any) -> Any:
     return value
 
 
-def families_csv(families: Sequence[dict[str, Any]]) -> bytes:
+def families_csv(families: Sequence[dict[str, Any]], members: bool = True) -> bytes:
     """The families as CSV (UTF-8 with a byte-order mark, so Excel reads it right) with the fixed header."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    for row in _rows(families):
+    writer.writerow(HEADERS if members else HEADERS_WITHOUT_MEMBERS)
+    for row in _rows(families, members):
         writer.writerow(["" if value is None else _safe_text(value) for value in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

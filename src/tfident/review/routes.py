@@ -8,14 +8,14 @@ login and logout write an audit row. POST forms must carry the session's CSRF to
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
@@ -38,13 +38,16 @@ from tfident.review.auth import (
     new_csrf_token,
     verify_password,
 )
+from tfident.review.changes import CHANGE_LABELS, CHANGE_TAGS, ChangesCache, MonthChanges
 from tfident.review.exports import families_csv, families_xlsx
+from tfident.review.summary import case_summary
 from tfident.review.thresholds import (
     DEFAULT_MATCH_THRESHOLD,
     DEFAULT_REVIEW_THRESHOLD,
     LinkThresholds,
     link_thresholds,
 )
+from tfident.review.weights import parse_weights
 from tfident.store import latest_run_id, list_runs, read_quality, read_run
 from tfident.store import review as store
 from tfident.store.tables import CLOSURE_REASONS, DECISIONS
@@ -245,14 +248,9 @@ def _thresholds(run: dict[str, Any] | None) -> LinkThresholds:
 
 
 def _with_weights(link: dict[str, Any]) -> dict[str, Any]:
-    """Add the link's match weights (``weights``) and their waterfall chart (``waterfall``), when stored."""
-    weights = link.get("match_weights_json")
-    if isinstance(weights, str):
-        try:
-            weights = json.loads(weights)
-        except ValueError:
-            weights = None
-    link["weights"] = weights if isinstance(weights, dict) and weights else None
+    """Add the link's stored waterfall (``weights``, as ``tfident explain`` prints it) and its chart
+    (``waterfall``), when the run stored match weights for it."""
+    link["weights"] = parse_weights(link.get("match_weights_json"))
     link["waterfall"] = (
         charts.waterfall(link["weights"], f"Match weights for {link['record_key_l']} and {link['record_key_r']}")
         if link["weights"]
@@ -413,26 +411,26 @@ async def run_page(request: Request, run_id: str, user: CurrentUser = Depends(re
 # ---------------------------------------------------------------------- candidates
 
 
-def _candidate_query(request: Request, page_size: int) -> store.CandidateQuery:
-    params = request.query_params
-    sort = params.get("sort", "rank")
+def _candidate_query(params: Mapping[str, Any], page_size: int) -> store.CandidateQuery:
+    """The list's filters, sort and page from query parameters (or the export form), checked against allowed values."""
+    sort = str(params.get("sort") or "rank")
     sort = sort if sort in store.SORTS else "rank"
-    direction = params.get("dir", "")
+    direction = str(params.get("dir") or "")
     descending = direction == "desc" if direction in ("asc", "desc") else store.SORTS[sort][1]
     try:
-        page = max(1, min(int(params.get("page", "1")), 100_000))
+        page = max(1, min(int(str(params.get("page") or "1")), 100_000))
     except ValueError:
         page = 1
-    status = params.get("status", "")
+    status = str(params.get("status") or "")
     if status == "all":
         status = ""
     elif status not in store.STATUSES:
         status = store.STATUS_OPEN  # attached, closed and opted-out families are not shown unless asked for
     return store.CandidateQuery(
-        criterion=params.get("criterion", "")[:64],
+        criterion=str(params.get("criterion") or "")[:64],
         status=status,
-        area=params.get("area", "").strip().upper()[:8],
-        search=params.get("q", "").strip()[:100],
+        area=str(params.get("area") or "").strip().upper()[:8],
+        search=str(params.get("q") or "").strip()[:100],
         sort=sort,
         descending=descending,
         page=page,
@@ -440,15 +438,50 @@ def _candidate_query(request: Request, page_size: int) -> store.CandidateQuery:
     )
 
 
+def _change_filter(params: Mapping[str, Any]) -> str:
+    change = str(params.get("change") or "")
+    return change if change in CHANGE_LABELS else ""
+
+
+def _with_change(query: store.CandidateQuery, months: MonthChanges, change: str) -> store.CandidateQuery:
+    """The query narrowed to the families of one kind of change since last month (not ``dropped``)."""
+    if change and change != "dropped":
+        return replace(query, household_ids=months.household_ids(change))
+    return query
+
+
 @router.get("/runs/{run_id}/candidates", response_class=HTMLResponse)
 async def candidates_page(
     request: Request, run_id: str, user: CurrentUser = Depends(requires("candidates.view"))
 ) -> Response:
-    """The run's candidate families: filter by criterion, status and area, search, sort, page."""
+    """The run's candidate families: filter by criterion, status, area and change since last month, search, sort, page.
+
+    Each family is marked new, carried over or re-ranked since the previous month's run;
+    the families that dropped off are listed with why (filter "Dropped"). An opted-out
+    family is a stub that says so, nothing else.
+    """
     run = _run_or_404(request, user, run_id)
-    query = _candidate_query(request, request.app.state.settings.page_size)
-    result = store.query_candidates(_engine(request), run["run_id"], query)
-    filtered = bool(query.criterion or query.status != store.STATUS_OPEN or query.area or query.search)
+    engine = _engine(request)
+    query = _candidate_query(request.query_params, request.app.state.settings.page_size)
+    change = _change_filter(request.query_params)
+    months = _changes(request, run["run_id"])
+    if change == "dropped":
+        result = store.CandidatePage(rows=[], total=0)
+        full = store.query_candidates(engine, run["run_id"], replace(query, household_ids=(), page_size=1))
+        result.criteria, result.areas = full.criteria, full.areas
+    else:
+        result = store.query_candidates(engine, run["run_id"], _with_change(query, months, change))
+    for row in result.rows:
+        row["change"] = months.changes.get(row["household_id"])
+    dropped = []
+    if change == "dropped":
+        decided = store.latest_decisions(engine, [row["household_id"] for row in months.dropped])
+        for row in months.dropped:
+            if query.criterion and query.criterion not in (row["criteria_met"] or "").split(";"):
+                continue
+            decision = decided.get(row["household_id"], {}).get("decision")
+            dropped.append({**row, "status": decision or store.STATUS_NEW})
+    filtered = bool(query.criterion or query.status != store.STATUS_OPEN or query.area or query.search or change)
     status_filter = query.status or "all"
     _audit(
         request,
@@ -460,8 +493,9 @@ async def candidates_page(
             "criterion": query.criterion or None,
             "status": status_filter,
             "area": query.area or None,
+            "change": change or None,
             "search": bool(query.search),  # the search text may be a name: not kept
-            "results": result.total,
+            "results": result.total if change != "dropped" else len(dropped),
             "page": query.page,
         },
     )
@@ -473,6 +507,7 @@ async def candidates_page(
             "status": "" if status_filter == store.STATUS_OPEN else status_filter,
             "area": query.area,
             "q": query.search,
+            "change": change,
         }.items()
         if v
     }
@@ -495,17 +530,34 @@ async def candidates_page(
         "sort_link": sort_link,
         "status_filters": STATUS_FILTERS,
         "status_filter": status_filter,
-        "is_latest": run["run_id"] == latest_run_id(_engine(request)),
+        "change_filter": change,
+        "change_labels": CHANGE_LABELS,
+        "change_tags": CHANGE_TAGS,
+        "change_counts": months.counts(),
+        "previous_run_id": months.previous_run_id,
+        "dropped": dropped,
+        "filters": base,
+        "is_latest": run["run_id"] == latest_run_id(engine),
     }
     return render(request, "candidates.html", context)
 
 
+EXPORT_SCOPES = {"shown", "new", "accepted", "selected"}
+
+
+def _member_lines(members: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{m['name']} ({m.get('role') or 'role unknown'})" for m in members)
+
+
 @router.post("/runs/{run_id}/export")
 async def export_families(request: Request, run_id: str, user: CurrentUser = Depends(requires("export"))) -> Response:
-    """The selected, all new or all accepted families of a run as XLSX or CSV, logged with the row count.
+    """The families shown, all new, all accepted or the selected families of a run as XLSX or CSV, logged
+    with the row count.
 
-    "All new" is the panel's list of families not decided on yet: a family attached, closed
-    or opted out in any month is never on it.
+    Every scope but "selected" honours the list's filters (criterion, area, search, change
+    since last month; "shown" its status filter too). "New" is the panel's list of families
+    not decided on yet. Opted-out families are never exported. The panel export lists each
+    family's members with their roles unless the app is set not to (``export_members``).
     """
     run = _run_or_404(request, user, run_id)
     form = await request.form()
@@ -513,18 +565,30 @@ async def export_families(request: Request, run_id: str, user: CurrentUser = Dep
     if file_format not in ("xlsx", "csv"):
         raise HTTPException(status_code=400, detail="Choose XLSX or CSV.")
     scope = str(form.get("scope") or "selected")
-    query = store.CandidateQuery(page_size=0)
-    if scope == "accepted":
-        query = store.CandidateQuery(status="accept", page_size=0)
-    elif scope == "new":
-        query = store.CandidateQuery(status=store.STATUS_NEW, page_size=0)
-    else:
+    if scope not in EXPORT_SCOPES:
+        raise HTTPException(status_code=400, detail="Choose which families to export.")
+    filters = _candidate_query(form, 0)
+    change = _change_filter(form)
+    engine = _engine(request)
+    if scope == "selected":
         chosen = tuple(str(value)[:200] for value in form.getlist("household_id"))
         if not chosen:
             request.session["flash"] = "Select at least one family to export."
             return _redirect(f"/runs/{run['run_id']}/candidates")
         query = store.CandidateQuery(household_ids=chosen, page_size=0)
-    families = store.query_candidates(_engine(request), run["run_id"], query).rows
+    else:
+        status = {"new": store.STATUS_NEW, "accepted": "accept"}.get(scope, filters.status)
+        query = replace(filters, status=status, page=1, page_size=0, sort="rank", descending=False)
+        if change == "dropped":  # dropped families are not candidates of this run
+            query = replace(query, household_ids=())
+        else:
+            query = _with_change(query, _changes(request, run["run_id"]), change)
+    families = [f for f in store.query_candidates(engine, run["run_id"], query).rows if f["status"] != "opted_out"]
+    members = request.app.state.settings.export_members
+    if members:
+        by_household = store.household_members(engine, run["run_id"], [f["household_id"] for f in families])
+        for family in families:
+            family["members"] = _member_lines(by_household.get(family["household_id"], []))
     for family in families:
         family["status"] = DECISION_LABELS.get(family["status"], family["status"])
         if family.get("closure_reason"):
@@ -532,10 +596,10 @@ async def export_families(request: Request, run_id: str, user: CurrentUser = Dep
     stamp = _now().strftime("%Y%m%d-%H%M")
     name = f"tfident-panel-{run['run_id']}-{stamp}.{file_format}"
     if file_format == "xlsx":
-        content = families_xlsx(families, f"Candidate families, run {run['run_id']}")
+        content = families_xlsx(families, f"Candidate families, run {run['run_id']}", members=members)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        content = families_csv(families)
+        content = families_csv(families, members=members)
         media = "text/csv; charset=utf-8"
     _audit(
         request,
@@ -543,7 +607,15 @@ async def export_families(request: Request, run_id: str, user: CurrentUser = Dep
         f"export.{file_format}",
         "run",
         run["run_id"],
-        {"rows": len(families), "scope": scope, "household_ids": [f["household_id"] for f in families]},
+        {
+            "rows": len(families),
+            "scope": scope,
+            "filters": {k: v for k, v in (("criterion", filters.criterion), ("area", filters.area)) if v},
+            "change": change or None,
+            "searched": bool(filters.search),
+            "members": members,
+            "household_ids": [f["household_id"] for f in families],
+        },
     )
     log.info("user %s exported %d families of run %s", user.username, len(families), run["run_id"])
     return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -561,15 +633,21 @@ def _family_run(request: Request, user: CurrentUser, household_id: str, run_para
     return run_id
 
 
-def _family_page(
-    request: Request,
-    user: CurrentUser,
-    household_id: str,
-    run_id: str,
-    errors: dict[str, str] | None = None,
-    values: dict[str, Any] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+LINKS_PER_PAGE = 20
+"""Links shown per page of the family page's "Links between records"."""
+DETAILS = ("records", "links", "evidence", "addresses")
+"""The family page's collapsed sections, any of which ``?open=`` opens."""
+
+
+def _changes(request: Request, run_id: str) -> MonthChanges:
+    cache: ChangesCache = request.app.state.changes
+    return cache.get(_engine(request), run_id)
+
+
+def _family_context(
+    request: Request, user: CurrentUser, household_id: str, run_id: str
+) -> tuple[store.Family, dict[str, Any]]:
+    """What the family page and its print view show: the family, its case summary and decisions."""
     engine = _engine(request)
     family = store.read_family(engine, run_id, household_id)
     if family is None:
@@ -580,25 +658,90 @@ def _family_page(
     for link in family.links:
         pair = tuple(sorted((link["record_key_l"], link["record_key_r"])))
         link["ruling"] = rulings.get((pair[0], pair[1]))
-        link["pair_url"] = pair_url(run_id, link["record_key_l"], link["record_key_r"], household_id)
-        _with_weights(link)
     limits = _thresholds(store.readable_run(engine, run_id))
-    criteria: dict[str, list[dict[str, Any]]] = {}
+    summary = case_summary(family, limits.review)
+    evidence_by_criterion: dict[str, list[dict[str, Any]]] = {}
     for row in family.evidence:
-        criteria.setdefault(row["criterion"], []).append(row)
+        member = summary.member_names.get(str(row.get("person_id")), "a record not placed with a member")
+        evidence_by_criterion.setdefault(str(row["criterion"]), []).append({**row, "member": member})
     context = {
         "user": user,
         "family": family,
-        "criteria": criteria,
+        "summary": summary,
+        "evidence_by_criterion": evidence_by_criterion,
         "history": history,
         "latest": history[0] if history else None,
-        "errors": errors or {},
-        "values": values or {},
-        "decision_options": _decision_options(history[0]["decision"] if history else None),
-        "closure_reasons": CLOSURE_REASON_LABELS,
+        "change": _changes(request, run_id).changes.get(household_id),
         "uncertain_below": limits.review,
         "match_threshold": limits.match,
     }
+    return family, context
+
+
+def _suppressed(request: Request, household_id: str, latest: dict[str, Any] | None) -> bool:
+    """Whether the family opted out and no override was recorded since."""
+    return (
+        latest is not None
+        and latest["decision"] == "opted_out"
+        and store.opt_out_override(_engine(request), household_id) is None
+    )
+
+
+def _opted_out_page(
+    request: Request, user: CurrentUser, household_id: str, run_id: str, latest: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """The stub an opted-out family gets: that it opted out, nothing else (and the audited override)."""
+    context = {"user": user, "household_id": household_id, "run_id": run_id, "latest": latest, "errors": {}}
+    return render(request, "family_opted_out.html", context, status_code=status_code)
+
+
+def _family_page(
+    request: Request,
+    user: CurrentUser,
+    household_id: str,
+    run_id: str,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    engine = _engine(request)
+    family, context = _family_context(request, user, household_id, run_id)
+    latest = context["latest"]
+    if _suppressed(request, household_id, latest):
+        return _opted_out_page(request, user, household_id, run_id, latest, status_code=status_code)
+    try:
+        link_page = max(1, int(request.query_params.get("links_page", "1")))
+    except ValueError:
+        link_page = 1
+    link_pages = max(1, -(-len(family.links) // LINKS_PER_PAGE))
+    link_page = min(link_page, link_pages)
+    offset = (link_page - 1) * LINKS_PER_PAGE
+    links_page = family.links[offset : offset + LINKS_PER_PAGE]
+    for link in links_page:  # charts only for the links shown
+        link["pair_url"] = pair_url(run_id, link["record_key_l"], link["record_key_r"], household_id)
+        _with_weights(link)
+
+    def links_url(page: int) -> str:
+        return f"/families/{quote(household_id, safe='')}?{urlencode({'run': run_id, 'links_page': page})}#links"
+
+    override = store.opt_out_override(engine, household_id) if latest and latest["decision"] == "opted_out" else None
+    context.update(
+        {
+            "errors": errors or {},
+            "values": values or {},
+            "decision_options": _decision_options(latest["decision"] if latest else None),
+            "closure_reasons": CLOSURE_REASON_LABELS,
+            "links_page": links_page,
+            "link_page": link_page,
+            "link_pages": link_pages,
+            "link_offset": offset,
+            "links_url": links_url,
+            "open_section": "links"
+            if "links_page" in request.query_params
+            else (request.query_params.get("open") if request.query_params.get("open") in DETAILS else None),
+            "override": override,
+        }
+    )
     return render(request, "family.html", context, status_code=status_code)
 
 
@@ -606,10 +749,50 @@ def _family_page(
 async def family_page(
     request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))
 ) -> Response:
-    """One candidate family: members, linked records and weights, criteria with evidence, decisions."""
+    """One candidate family: why it is on the list, the decision form, then its records, links and addresses."""
     run_id = _family_run(request, user, household_id, request.query_params.get("run"))
     _audit(request, user, "family.view", "household", household_id, {"run_id": run_id})
     return _family_page(request, user, household_id, run_id)
+
+
+@router.get("/families/{household_id}/print", response_class=HTMLResponse)
+async def family_print(
+    request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))
+) -> Response:
+    """A one- or two-page summary of the family for the panel's papers (printed from the browser)."""
+    run_id = _family_run(request, user, household_id, request.query_params.get("run"))
+    _audit(request, user, "family.print", "household", household_id, {"run_id": run_id})
+    _, context = _family_context(request, user, household_id, run_id)
+    if _suppressed(request, household_id, context["latest"]):
+        return _opted_out_page(request, user, household_id, run_id, context["latest"])
+    context["printed_at"] = _now()
+    return render(request, "family_print.html", context)
+
+
+@router.post("/families/{household_id}/override", response_class=HTMLResponse)
+async def override_opt_out(
+    request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))
+) -> Response:
+    """Show an opted-out family again, to record a new decision: needs a reason, and is audited."""
+    form = await request.form()
+    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
+    history = store.decision_history(_engine(request), household_id)
+    latest = history[0] if history else None
+    if latest is None or latest["decision"] != "opted_out":
+        return _redirect(f"/families/{quote(household_id, safe='')}?{urlencode({'run': run_id})}")
+    reason = _clean(form.get("override_reason"))
+    if not reason:
+        context = {
+            "user": user,
+            "household_id": household_id,
+            "run_id": run_id,
+            "latest": latest,
+            "errors": {"override_reason": "Enter why the family must be shown again, such as the consent it gave"},
+        }
+        return render(request, "family_opted_out.html", context, status_code=400)
+    _audit(request, user, store.OPT_OUT_OVERRIDE, "household", household_id, {"run_id": run_id, "reason": reason})
+    request.session["flash"] = "The opt-out is overridden for this family: the override is in the audit log."
+    return _redirect(f"/families/{quote(household_id, safe='')}?{urlencode({'run': run_id})}#decide")
 
 
 def _decision_options(current: str | None) -> dict[str, str]:
@@ -668,7 +851,12 @@ async def decide(request: Request, household_id: str, user: CurrentUser = Depend
     if seen and not re.fullmatch(r"[0-9]{1,18}", seen):
         raise HTTPException(status_code=400, detail="The form's decision marker is not a number.")
     engine = _engine(request)
-    errors = _decision_errors(store.current_status(engine, household_id), values)
+    current = store.current_status(engine, household_id)
+    if current == "opted_out" and store.opt_out_override(engine, household_id) is None:
+        # An opted-out family is shown as a stub; nothing is decided about it without an audited override.
+        latest = store.decision_history(engine, household_id)[0]
+        return _opted_out_page(request, user, household_id, run_id, latest, status_code=409)
+    errors = _decision_errors(current, values)
     if errors:
         values["closure_reason"] = closure_reason
         return _family_page(request, user, household_id, run_id, errors, values, status_code=400)
@@ -725,7 +913,7 @@ async def rule_on_link(
         if kind == "cannot_link"
         else "Saved: the link is confirmed for future runs."
     )
-    return _redirect(f"/families/{household_id}?{urlencode({'run': run_id})}#links")
+    return _redirect(f"/families/{quote(household_id, safe='')}?{urlencode({'run': run_id, 'open': 'links'})}#links")
 
 
 # -------------------------------------------------------------------- record pairs

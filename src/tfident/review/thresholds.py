@@ -5,6 +5,11 @@ section may name a ``match_threshold`` (pairs at or above it were linked) and a
 ``review_threshold`` (links below it are flagged for a coordinator to check). Older runs
 and deterministic linkage do not name them, so anything missing, malformed or outside
 0-1 falls back to the fixed defaults. A bad stored config never breaks a page.
+
+The linkage configuration a run stores (:class:`tfident.link.config.LinkageConfig`) has
+``thresholds: {match, uncertain}``: pairs at or above ``match`` link and pairs in
+``[uncertain, match)`` are kept as "uncertain" links for clerical review, so without an
+explicit review threshold, links below the configured ``match`` are the ones flagged.
 """
 
 from __future__ import annotations
@@ -67,6 +72,12 @@ def link_thresholds(config_json: str | Mapping[str, Any] | None) -> LinkThreshol
         return LinkThresholds()
     match = _find(linkage, "match_threshold", "threshold_match_probability")
     review = _find(linkage, "review_threshold", "uncertain_below", "clerical_review_threshold")
+    if review is None:
+        # The linkage configuration itself (``thresholds: {match, uncertain}``) stores pairs in
+        # [uncertain, match) as "uncertain" links for clerical review: below ``match`` is what
+        # a coordinator should check.
+        section = linkage.get("thresholds")
+        review = _probability(section.get("match")) if isinstance(section, Mapping) else None
     return LinkThresholds(
         match=DEFAULT_MATCH_THRESHOLD if match is None else match,
         review=DEFAULT_REVIEW_THRESHOLD if review is None else review,

@@ -214,6 +214,26 @@ def audit_actions(engine: Engine) -> list[str]:
         return list(connection.execute(sa.select(audit_log.c.action).distinct().order_by(audit_log.c.action)).scalars())
 
 
+OPT_OUT_OVERRIDE = "family.opt_out_override"
+"""The audit action that lifts an opted-out family's suppression (see :func:`opt_out_override`)."""
+
+
+def opt_out_override(engine: Engine, household_id: str) -> dict[str, Any] | None:
+    """The audited override (an :data:`OPT_OUT_OVERRIDE` audit row) written since the family's latest
+    decision, or None. An opted-out family is shown in full, and can be decided on, only after one."""
+    with engine.connect() as connection:
+        latest = _latest_decision(connection, household_id)
+        statement = sa.select(audit_log).where(
+            audit_log.c.action == OPT_OUT_OVERRIDE,
+            audit_log.c.object_type == "household",
+            audit_log.c.object_id == household_id,
+        )
+        if latest is not None:
+            statement = statement.where(audit_log.c.at >= latest["created_at"])
+        row = connection.execute(statement.order_by(audit_log.c.id.desc()).limit(1)).mappings().first()
+    return None if row is None else dict(row)
+
+
 # -------------------------------------------------------------------------- decisions
 
 
@@ -605,6 +625,40 @@ def _surnames(connection: sa.Connection, run_id: str, household_ids: list[str]) 
     for household_id, surname in connection.execute(statement).all():
         counts[household_id][surname] += 1
     return {household_id: [name for name, _ in counter.most_common(3)] for household_id, counter in counts.items()}
+
+
+def household_members(engine: Engine, run_id: str, household_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each household's members in a run, oldest first: ``name`` (the most common forename and surname
+    of their records), ``role`` and ``date_of_birth`` (for the panel export)."""
+    if not household_ids:
+        return {}
+    ids = list(dict.fromkeys(household_ids))
+    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    names: dict[str, tuple[Counter[str], Counter[str]]] = defaultdict(lambda: (Counter(), Counter()))
+    with engine.connect() as connection:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in connection.execute(
+                sa.select(persons.c.person_id, persons.c.household_id, persons.c.role, persons.c.date_of_birth)
+                .where(persons.c.run_id == run_id, persons.c.household_id.in_(chunk))
+                .order_by(persons.c.date_of_birth.asc().nulls_last(), persons.c.person_id)
+            ).mappings():
+                members[row["household_id"]].append(dict(row))
+            for person_id, forename, surname in connection.execute(
+                sa.select(source_records.c.person_id, source_records.c.forename, source_records.c.surname).where(
+                    source_records.c.run_id == run_id, source_records.c.household_id.in_(chunk)
+                )
+            ).all():
+                if forename:
+                    names[person_id][0][forename] += 1
+                if surname:
+                    names[person_id][1][surname] += 1
+    for household in members.values():
+        for member in household:
+            forenames, surnames = names.get(member["person_id"], (Counter(), Counter()))
+            parts = [c.most_common(1)[0][0] for c in (forenames, surnames) if c]
+            member["name"] = " ".join(parts) or member["person_id"]
+    return dict(members)
 
 
 # ------------------------------------------------------------------------ family page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from functools import cache
 
@@ -225,3 +226,136 @@ def build_database(url: str) -> Engine:
 def write_november(engine: Engine) -> None:
     """A second month's run with the same households (their ids are stable)."""
     write_run(engine, run_record("R-NOV", NOVEMBER), frames())
+
+
+WATERFALL = {"prior": -10.2, "forename": 3.1, "surname": 4.45, "dob": 9.0, "address": -0.84}
+"""A stored waterfall whose total is 5.51 (the issue's example), with levels as a run stores them."""
+
+
+def stored_weights(weights: dict[str, float] = WATERFALL) -> str:
+    """``links.match_weights_json`` as a run writes it: prior, comparisons, total, probability, levels."""
+    total = sum(weights.values())
+    probability = 2**total / (1 + 2**total)
+    levels = {name: 3 for name in weights if name != "prior"}
+    return json.dumps({**weights, "total": round(total, 4), "probability": round(probability, 6), "levels": levels})
+
+
+def month_two_frames(extra_links: int = 50) -> dict[str, pl.DataFrame]:
+    """November: H1 carried over (rank 1) with ``extra_links`` more benefits records of Bob linked to his
+    ASB record, H4 new (rank 2), H2 re-ranked (2 to 3), H3 dropped (its criteria no longer met)."""
+    base = frames()
+    extra = pl.DataFrame(
+        {
+            "record_key": [f"benefits:BX{i:03d}" for i in range(extra_links)],
+            "source": ["benefits"] * extra_links,
+            "record_id": [f"BX{i:03d}" for i in range(extra_links)],
+            "person_id": ["P2"] * extra_links,
+            "household_id": ["H1"] * extra_links,
+            "forename": ["Robert"] * extra_links,
+            "surname": ["Smith"] * extra_links,
+            "date_of_birth": [date(1980, 1, 1)] * extra_links,
+            "address": ["1 High Street"] * extra_links,
+            "postcode": ["TF1 1AA"] * extra_links,
+            "evidence_date": [date(2026, 10, 1)] * extra_links,
+        }
+    )
+    new_family = pl.DataFrame(
+        {
+            "record_key": ["benefits:B4"],
+            "source": ["benefits"],
+            "record_id": ["B4"],
+            "person_id": ["P8"],
+            "household_id": ["H4"],
+            "forename": ["Nia"],
+            "surname": ["Jones"],
+            "date_of_birth": [date(1990, 6, 6)],
+            "address": ["4 New Street"],
+            "postcode": ["TF1 4DD"],
+            "evidence_date": [date(2026, 10, 1)],
+        }
+    )
+    records = pl.concat([base["source_records"], extra, new_family])
+    links = pl.concat(
+        [
+            base["links"].with_columns(
+                match_weights_json=pl.when(pl.col("record_key_l") == "asb:X1")
+                .then(pl.lit(stored_weights()))
+                .otherwise(pl.col("match_weights_json"))
+            ),
+            pl.DataFrame(
+                {
+                    "record_key_l": ["asb:X1"] * extra_links,
+                    "record_key_r": [f"benefits:BX{i:03d}" for i in range(extra_links)],
+                    "match_probability": [0.9785] * extra_links,
+                    "match_rule": ["splink"] * extra_links,
+                    "match_weights_json": [stored_weights()] * extra_links,
+                }
+            ),
+        ]
+    )
+    persons = pl.concat(
+        [
+            base["persons"],
+            pl.DataFrame(
+                {"person_id": ["P8"], "household_id": ["H4"], "date_of_birth": [date(1990, 6, 6)], "role": ["adult"]}
+            ),
+        ]
+    )
+    households = pl.concat(
+        [
+            base["households"],
+            pl.DataFrame(
+                {
+                    "household_id": ["H4"],
+                    "uprn": [100000000004],
+                    "address": ["4 New Street, Tenford"],
+                    "postcode": ["TF1 4DD"],
+                    "n_members": [1],
+                }
+            ),
+        ]
+    )
+    candidates = pl.DataFrame(
+        {
+            "household_id": ["H1", "H4", "H2"],
+            "rank": [1, 2, 3],
+            "score": [3.5, 2.6, 2.5],
+            "criteria_met": ["crime_asb;work", "work", "education;work"],
+            "eligibility": ["must_include", "may_include", "may_include"],
+            "estimated_annual_cost": [48000.0, 20000.0, 30000.0],
+            "min_link_probability": [0.81, 1.0, 0.6],
+        }
+    ).join(households, on="household_id")
+    evidence = pl.concat(
+        [
+            base["criteria_evidence"].filter(pl.col("household_id") != "H3"),
+            pl.DataFrame(
+                {
+                    "household_id": ["H4"],
+                    "criterion": ["work"],
+                    "rule_id": ["work.out_of_work_benefit"],
+                    "person_id": ["P8"],
+                    "source": ["benefits"],
+                    "record_id": ["B4"],
+                    "event_date": [date(2026, 9, 9)],
+                    "value": ["UC"],
+                    "detail": ["open"],
+                }
+            ),
+        ]
+    )
+    return {
+        **base,
+        "source_records": records,
+        "persons": persons,
+        "links": links,
+        "households": households,
+        "candidates": candidates,
+        "criteria_evidence": evidence,
+    }
+
+
+def write_busy_november(engine: Engine, config_json: str = "{}") -> None:
+    """November with a family of many links, a re-ranked, a dropped and a new family (run R-NOV)."""
+    record = run_record("R-NOV", NOVEMBER)
+    write_run(engine, RunRecord(**{**record.__dict__, "config_json": config_json}), month_two_frames())

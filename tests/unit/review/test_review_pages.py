@@ -98,8 +98,7 @@ def test_family_page_shows_members_links_weights_and_evidence(
     signed_in("coordinator")
     html = client.get("/families/H1").text
     assert "Ann Smith" in html and "Bob Smith" in html
-    assert ">14<" in html and ">46<" in html  # ages on 31 October 2026
-    assert "child" in html and "adult" in html
+    assert "Smith (child, 14)" in html and "Smith (adult, 46)" in html  # roles, ages on 31 October 2026
     assert "0.995" in html and "name_dob" in html
     assert "Uncertain: check" in html  # the 0.81 link
     assert "Match weights, field by field" in html and "<svg" in html

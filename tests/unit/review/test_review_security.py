@@ -21,6 +21,7 @@ GET_PAGES = {
     "/runs/R-OCT": {"coordinator", "analyst", "auditor"},
     "/runs/R-OCT/candidates": {"coordinator", "auditor"},
     "/families/H1": {"coordinator", "auditor"},
+    "/families/H1/print?run=R-OCT": {"coordinator", "auditor"},
     "/pairs?run=R-OCT&left=asb:X1&right=benefits:B1": {"coordinator"},
     "/audit": {"auditor"},
     "/users": {"admin"},
@@ -28,6 +29,7 @@ GET_PAGES = {
 }
 POSTS = {
     "/families/H1/decisions": ({"decision": "defer", "run_id": "R-OCT"}, {"coordinator"}),
+    "/families/H1/override": ({"run_id": "R-OCT", "override_reason": "consented again"}, {"coordinator"}),
     "/families/H1/links": (
         {"run_id": "R-OCT", "record_key_l": "asb:X1", "record_key_r": "benefits:B1", "kind": "cannot_link"},
         {"coordinator"},
