@@ -13,7 +13,7 @@ DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
 DEMO_AS_OF := 2026-10-31
 
-.PHONY: install demo test lint format typecheck imports unit bench bench-pipeline bench-linkage bench-review clean
+.PHONY: install demo test lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,13 +61,16 @@ TEST_WORKERS ?= 2
 test: lint typecheck imports
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-bench: bench-pipeline bench-linkage bench-review
+bench: bench-pipeline bench-linkage bench-profiles bench-review
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.run
 
 bench-linkage: install
 	$(BIN)/python -m benchmarks.linkage
+
+bench-profiles: install
+	$(BIN)/python -m benchmarks.profiles
 
 bench-review: install
 	$(BIN)/python -m benchmarks.review_list

@@ -51,6 +51,7 @@ from tfident.ingest import load_sources_mapping, read_batch
 from tfident.ingest.sources import PERSON_SOURCES
 from tfident.standardise import match_addresses, standardise_persons
 from tfident.synth import generate_batch, write_batch
+from tfident.synth.profiles import PROFILE_NAMES
 
 AS_OF = date(2026, 10, 31)
 RESULTS = Path(__file__).with_name("results")
@@ -225,10 +226,11 @@ def prepare_febrl(root: Path, subset: int | None) -> list[Dataset]:
     return out
 
 
-def prepare_synthetic(root: Path, households: int, seed: int, name: str) -> Dataset:
-    """A synthetic batch, written and read back through tfident's ingest, with its truth."""
+def prepare_synthetic(root: Path, households: int, seed: int, name: str, profile: str = "default") -> Dataset:
+    """A synthetic batch of error profile ``profile`` (``tfident synth --profile``), written and
+    read back through tfident's ingest, with its truth."""
     work = root / name
-    batch = generate_batch(households, seed, AS_OF)
+    batch = generate_batch(households, seed, AS_OF, profile=profile)
     folder = work / "batch"
     write_batch(batch, folder)
     extracts = read_batch(folder, load_sources_mapping(CONFIG_DIR / "sources.yaml")).extracts
@@ -282,7 +284,7 @@ def prepare_synthetic(root: Path, households: int, seed: int, name: str) -> Data
     missing = truth["entity"].null_count()
     if missing:
         raise RuntimeError(f"{missing} records of {name} have no truth")
-    notes = f"{households} households, {persons.height} person records after ingest, seed {seed}"
+    notes = f"{households} households, {persons.height} person records after ingest, seed {seed}, profile {profile}"
     if persons.height > LARGE:
         notes += "; recordlinkage's sorted neighbourhood on surname runs within equal dates of birth here (see below)"
     return Dataset(name, "synthetic", "dedupe_only", work, truth, persons.height, notes)
@@ -732,6 +734,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--noise", nargs="*", default=["default", "high"], help="pseudopeople noise levels (default, high)"
     )
+    parser.add_argument(
+        "--profiles",
+        nargs="*",
+        default=list(PROFILE_NAMES),
+        help="synthetic error profiles, each at the first size (the default profile at every size)",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -747,10 +755,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             datasets.append(prepare_synthetic(root, 150, SEED, "synthetic-150h"))
         elif not (args.febrl or args.pseudopeople):
             sizes = [*args.sizes, *([1_000_000] if args.million else [])]
-            for records in sizes:
+            for i, records in enumerate(sizes):
                 households = round(records / RECORDS_PER_HOUSEHOLD)
-                print(f"preparing a synthetic batch of {households:,} households ...", flush=True)
-                datasets.append(prepare_synthetic(root, households, SEED, f"synthetic-{records // 1000}k"))
+                for profile in args.profiles if i == 0 else ["default"]:
+                    print(f"preparing a synthetic batch of {households:,} households ({profile}) ...", flush=True)
+                    suffix = "" if profile == "default" else f"-{profile}"
+                    name = f"synthetic-{records // 1000}k{suffix}"
+                    datasets.append(prepare_synthetic(root, households, SEED, name, profile))
         for ds in datasets:
             print(f"{ds.name}: {ds.records:,} records", flush=True)
             report["datasets"].append(
