@@ -47,7 +47,9 @@ from typing import Any
 
 import polars as pl
 
-from tfident.errors import TfidentError
+from tfident.errors import CannotResume
+
+__all__ = ["CHECKPOINT_DIR_ENV", "CannotResume", "StageCheckpoints", "checkpoint_root", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,6 @@ FORMAT = 2
 """The manifest's format: 2 since identity became a stage of its own and frames are named by the stages'
 declared outputs (checkpoints of format 1 are not used: every stage is computed again)."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class CannotResume(TfidentError):
-    """A run cannot be resumed: it is unknown, finished, or its inputs changed since it started."""
 
 
 def checkpoint_root(sqlite_database: str | None = None) -> Path:

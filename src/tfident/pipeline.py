@@ -28,6 +28,7 @@ import polars as pl
 from tfident import __version__
 from tfident.config import config_hash, config_path
 from tfident.criteria import EVIDENCE_SCHEMA, NON_CRITERION_COLUMNS, RulePack, evaluate_criteria, load_pack
+from tfident.errors import StopRun
 from tfident.households import (
     HOUSEHOLDS_SCHEMA,
     NOT_CANDIDATE_STATUSES,
@@ -475,10 +476,6 @@ running and returns its checkpoints; raising :class:`StopRun` ends the run there
 Execute = Callable[[Stage, tuple[Any, ...]], Any]
 """How a stage's function is called with its inputs: directly (:func:`call_stage`), or as a
 Prefect task (``tfident.flows.monthly``)."""
-
-
-class StopRun(Exception):
-    """Raised by a :data:`StartHook` when nothing more needs computing (the run is already stored)."""
 
 
 def call_stage(stage: Stage, args: tuple[Any, ...]) -> Any:

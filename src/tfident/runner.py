@@ -45,15 +45,16 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from tfident import __version__
-from tfident.checkpoints import CannotResume, StageCheckpoints, checkpoint_root, file_sha256
+from tfident.checkpoints import StageCheckpoints, checkpoint_root, file_sha256
 from tfident.config import config_path
 from tfident.errors import (
     TRANSIENT,
     BatchRefused,
+    CannotResume,
     DatabaseUnavailable,
-    EnvironmentFault,
     ExtractError,
     NotFound,
+    RunStopped,
     SchemaOutOfDate,
     TfidentError,
     exit_code,
@@ -441,10 +442,6 @@ def retry_transient(
                 console.print(f"{error}\n(try {attempt + 1} of {retries + 1}; trying again in {wait:.0f} s)")
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-class RunStopped(EnvironmentFault):
-    """The run was stopped from outside (SIGTERM: a service stop, a cancelled deployment run)."""
 
 
 @contextmanager

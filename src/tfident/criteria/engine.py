@@ -62,6 +62,7 @@ from tfident.criteria.pack import (
     ValueIn,
     Window,
 )
+from tfident.households.roles import age_expr, is_adult, is_child
 from tfident.ingest.schema import SOURCES
 
 EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
@@ -94,14 +95,6 @@ def one_year_before(as_of: dt.date) -> dt.date:
     value = pl.select(pl.lit(as_of, dtype=pl.Date).dt.offset_by("-1y")).item()
     assert isinstance(value, dt.date)
     return value
-
-
-def age_expr(dob: pl.Expr, at: pl.Expr) -> pl.Expr:
-    """Age in completed years on ``at`` of someone born on ``dob`` (null if either is null)."""
-    before_birthday = (at.dt.month().cast(pl.Int32) * 100 + at.dt.day().cast(pl.Int32)) < (
-        dob.dt.month().cast(pl.Int32) * 100 + dob.dt.day().cast(pl.Int32)
-    )
-    return at.dt.year().cast(pl.Int32) - dob.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
 
 
 def last_complete_terms(
@@ -311,9 +304,9 @@ def _source_rows(
 
 def _member_filter(member: str) -> pl.Expr:
     if member == "adult":
-        return (pl.col("age_at_d") >= 18).fill_null(False)
+        return is_adult(pl.col("age_at_d"))
     if member == "child":
-        return (pl.col("age_at_d") < 18).fill_null(False)
+        return is_child(pl.col("age_at_d"))
     return pl.lit(True)
 
 
@@ -413,7 +406,7 @@ def _event_in_window(
         dob = pl.coalesce(pl.col("resolved_dob"), pl.col("date_of_birth"))
         age = age_expr(dob, pl.col(rule.under_18_at))
         rows = rows.with_columns(age.alias("_age_then"))
-        condition = condition & (pl.col("_age_then") < 18).fill_null(False)
+        condition = condition & is_child(pl.col("_age_then"))
         parts += [
             pl.lit("; aged "),
             _text(pl.col("_age_then")),
