@@ -27,7 +27,14 @@ import polars as pl
 
 from tfident import __version__
 from tfident.config import config_hash, config_path
-from tfident.criteria import EVIDENCE_SCHEMA, NON_CRITERION_COLUMNS, RulePack, evaluate_criteria, load_pack
+from tfident.criteria import (
+    EVIDENCE_SCHEMA,
+    NON_CRITERION_COLUMNS,
+    RulePack,
+    evaluate_criteria,
+    household_criteria_schema,
+    load_pack,
+)
 from tfident.errors import StopRun
 from tfident.households import (
     HOUSEHOLDS_SCHEMA,
@@ -379,17 +386,6 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {stage.name: stage.outputs for stage
 def _candidates_schema() -> dict[str, pl.DataType]:
     households = {name: HOUSEHOLDS_SCHEMA[name] for name in ("uprn", "address", "postcode", "n_members")}
     return {**CANDIDATE_SCHEMA, **households, "min_link_probability": pl.Float64()}
-
-
-def household_criteria_schema(pack: RulePack) -> dict[str, pl.DataType]:
-    """The columns of ``household_criteria`` for ``pack``: one Boolean per criterion, in pack order."""
-    return {
-        "household_id": pl.String(),
-        **{criterion: pl.Boolean() for criterion in pack.criterion_ids},
-        "n_national": pl.Int64(),
-        "eligible": pl.Boolean(),
-        "eligibility": pl.String(),
-    }
 
 
 FRAME_SCHEMAS: dict[str, dict[str, pl.DataType]] = {

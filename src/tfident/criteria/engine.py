@@ -81,6 +81,18 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
 NON_CRITERION_COLUMNS = ("household_id", "n_national", "eligible", "eligibility")
 """The columns of ``household_criteria`` that are not criterion flags."""
 
+
+def household_criteria_schema(pack: RulePack) -> dict[str, pl.DataType]:
+    """The columns of ``household_criteria`` for ``pack``, in order: one Boolean per criterion, in pack order."""
+    return {
+        "household_id": pl.String(),
+        **{criterion: pl.Boolean() for criterion in pack.criterion_ids},
+        "n_national": pl.Int64(),
+        "eligible": pl.Boolean(),
+        "eligibility": pl.String(),
+    }
+
+
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "text": pl.String(),
     "code": pl.String(),
