@@ -56,6 +56,7 @@ from tfident.errors import (
     NotFound,
     RunStopped,
     SchemaOutOfDate,
+    StopRun,
     TfidentError,
     exit_code,
 )
@@ -77,7 +78,6 @@ from tfident.pipeline import (
     ProgressCallback,
     RunConfig,
     StartHook,
-    StopRun,
     execute_pipeline,
     ingest_stage,
     load_run_config,
@@ -168,7 +168,7 @@ def compute(
     ``constraints`` are link rulings, ``previous`` the previous run's identity index; with ``checks`` the data
     checks run after ingest (a ``stop`` raises :class:`~tfident.errors.DataCheckFailed` before any other stage).
     ``start`` derives the run id and gives its checkpoints once the extracts are read and checked
-    (:data:`tfident.pipeline.StartHook`); None when it stopped the run (:class:`~tfident.pipeline.StopRun`).
+    (:data:`tfident.pipeline.StartHook`); None when it stopped the run (:class:`~tfident.errors.StopRun`).
     """
     if use_prefect:
         from tfident.flows.monthly import monthly_identification
@@ -646,7 +646,7 @@ def execute_inbox_run(
 @dataclass
 class _Start:
     """What a run does once its extracts are read and checked (:data:`tfident.pipeline.StartHook`): derive the
-    run id, reuse a run already stored (:class:`~tfident.pipeline.StopRun`), record the run as running, and open
+    run id, reuse a run already stored (:class:`~tfident.errors.StopRun`), record the run as running, and open
     its checkpoints (those of a run the store knows as unfinished are used, so the run resumes)."""
 
     engine: Engine
