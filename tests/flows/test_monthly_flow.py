@@ -35,6 +35,17 @@ def test_it_equals_the_plain_pipeline(sample_batch: Path, as_of: date) -> None:
     assert flowed.batch.quarantine.equals(plain.batch.quarantine)
 
 
+def test_the_flow_has_one_task_per_declared_stage() -> None:
+    """It makes each stage's Prefect task from the declared list: its function, its name, its retries."""
+    from tfident.flows.monthly import stage_task
+    from tfident.pipeline import NODES, STAGES
+
+    tasks = [stage_task(stage) for stage in NODES]
+    assert [t.name for t in tasks] == list(STAGES)
+    assert [t.fn for t in tasks] == [stage.func for stage in NODES]
+    assert {t.name: t.retries for t in tasks if t.retries} == {"ingest": 2}
+
+
 def test_the_deployments_carry_their_schedules_and_parameters(tmp_path: Path) -> None:
     """The monthly run reads an inbox on a cron in the council's time zone, with no database URL among its
     parameters; retention is served beside it."""
