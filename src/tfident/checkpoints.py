@@ -1,19 +1,22 @@
 """Stage checkpoints: what a run has computed so far, kept on disk so a killed run can resume.
 
-After each stage after ``ingest``, the runner saves the stage's output frames as
-Parquet files in the run's checkpoint folder, with a ``manifest.json`` listing the
-stages done, in order, and the SHA-256 of every file::
+After each checkpointed stage (``tfident.pipeline.CHECKPOINTED_STAGES``: every stage of
+``tfident.pipeline.NODES`` after ``ingest`` and ``checks``), the run saves the stage's output
+frames, named by the stage's declared outputs, as Parquet files in the run's checkpoint
+folder, with a ``manifest.json`` listing the stages done, in order, and the SHA-256 of
+every file::
 
     <root>/<run_id>/manifest.json
-    <root>/<run_id>/standardise.records.parquet
+    <root>/<run_id>/standardise.standardised.parquet
     <root>/<run_id>/link.person_index.parquet
     <root>/<run_id>/link.links.parquet
     ...
 
 ``tfident run --resume RUN_ID`` (or a plain re-run of the same inputs while the run is
 ``running`` or ``failed`` in the store) loads the stages done, checking each file's
-hash, and computes only the rest. ``ingest`` is never checkpointed: a resumed run reads
-its extracts again anyway, to check they are the ones the run started with.
+hash, and computes only the rest, plainly or under Prefect alike. ``ingest`` (and the
+data checks) are never checkpointed: a resumed run reads its extracts again anyway, to
+check they are the ones the run started with.
 
 The root is ``TFIDENT_CHECKPOINT_DIR`` when set, else ``.tfident/checkpoints`` next to
 the SQLite database file, else in the working folder (PostgreSQL). Checkpoints hold
@@ -44,7 +47,9 @@ from typing import Any
 
 import polars as pl
 
-from tfident.errors import TfidentError
+from tfident.errors import CannotResume
+
+__all__ = ["CHECKPOINT_DIR_ENV", "CannotResume", "StageCheckpoints", "checkpoint_root", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +57,10 @@ CHECKPOINT_DIR_ENV = "TFIDENT_CHECKPOINT_DIR"
 """Environment variable: the folder that holds every run's checkpoint folder."""
 DEFAULT_FOLDER = Path(".tfident") / "checkpoints"
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2
+"""The manifest's format: 2 since identity became a stage of its own and frames are named by the stages'
+declared outputs (checkpoints of format 1 are not used: every stage is computed again)."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class CannotResume(TfidentError):
-    """A run cannot be resumed: it is unknown, finished, or its inputs changed since it started."""
 
 
 def checkpoint_root(sqlite_database: str | None = None) -> Path:

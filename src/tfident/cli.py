@@ -242,9 +242,7 @@ def run(
                 "leave out --extracts and --as-of",
                 param_hint="--resume",
             )
-        if prefect:
-            raise typer.BadParameter("a resumed run runs without Prefect; leave out --prefect", param_hint="--resume")
-        outcome = execute_resume(resume, db, console=err_console)
+        outcome = execute_resume(resume, db, console=err_console, use_prefect=prefect)
     elif inbox is not None:
         if extracts is not None or as_of is not None:
             raise typer.BadParameter(

@@ -13,16 +13,29 @@
     │   ├── BatchRefused          an inbox folder is incomplete, already processed or stale
     │   └── DataCheckFailed       a ``stop`` data check failed (config/checks.yaml); lists every one
     ├── LinkageError              person linkage cannot proceed
+    │   └── RecordNotFound        a record key named for an explanation is not among the records (*)
     ├── StoreError                the database cannot be read or written as asked
+    │   ├── DecisionRefused       a decision cannot follow the family's current status
     │   ├── RunLocked             another run of the same month is in progress   (environment)
     │   ├── DatabaseUnavailable   the database cannot be reached                 (environment)
     │   └── SchemaOutOfDate       the schema is behind this tfident; run `tfident db upgrade` (environment)
+    ├── CannotResume              a run cannot be resumed: unknown, finished, or its inputs changed
+    ├── RunStopped                the run was stopped from outside (SIGTERM)     (environment)
     └── NotFound                  a run, household or record id does not exist
 
+    StopRun                       not an error: the runner ends a run whose result is already stored;
+                                  ``tfident.pipeline`` catches it, it never leaves a run
+
 ``EnvironmentFault`` marks the errors of the machine rather than of the data (a database
-that is down, a lock held by another run, a schema not yet upgraded). Only ``tfident.cli``
-catches these: exit code 2 for bad input, 3 for the environment, 1 for a bug.
+that is down, a lock held by another run, a schema not yet upgraded, a stop signal). Only
+``tfident.cli`` catches these: exit code 2 for bad input, 3 for the environment, 1 for a bug.
 :data:`TRANSIENT` lists the faults worth retrying with backoff; bad data never is.
+
+Every exception class of tfident is defined here or subclasses one defined here (a test
+checks it). (*) ``RecordNotFound`` is defined in ``tfident.link.explain``, which raises it.
+The modules that raised the others import them from here, and their old homes
+(``tfident.checkpoints.CannotResume``, ``tfident.runner.RunStopped``,
+``tfident.store.review.DecisionRefused``) still name them.
 """
 
 from __future__ import annotations
@@ -81,6 +94,10 @@ class StoreError(TfidentError):
     """The database cannot be read or written as asked."""
 
 
+class DecisionRefused(StoreError):
+    """A decision that cannot follow the family's current status, or lacks what it needs."""
+
+
 class EnvironmentFault(TfidentError):
     """The machine, not the data, stopped the run (exit code 3): the database, a lock, the schema."""
 
@@ -104,6 +121,19 @@ class DatabaseUnavailable(StoreError, EnvironmentFault):
 
 class SchemaOutOfDate(StoreError, EnvironmentFault):
     """The database schema is behind this version of tfident; ``tfident db upgrade`` (as the owner) brings it up."""
+
+
+class CannotResume(TfidentError):
+    """A run cannot be resumed: it is unknown, finished, or its inputs changed since it started."""
+
+
+class RunStopped(EnvironmentFault):
+    """The run was stopped from outside (SIGTERM: a service stop, a cancelled deployment run)."""
+
+
+class StopRun(Exception):  # not a TfidentError: it is no failure, and never reaches the command line
+    """Raised by a run's start hook (``tfident.pipeline.StartHook``) when nothing more needs computing: the run
+    is already stored with identical inputs. ``tfident.pipeline.execute_pipeline`` catches it."""
 
 
 TRANSIENT: tuple[type[TfidentError], ...] = (DatabaseUnavailable, RunLocked)

@@ -1,10 +1,14 @@
 """The one place that orders the stages of a monthly identification run.
 
-Each ``*_stage`` function is a thin, pure wrapper over a stage package and is what the
-Prefect flow (``tfident.flows``) wraps as a task. ``run_pipeline`` calls them in order
-without Prefect, so everything runs and tests without a server; ``run_stages`` is the
-same after ``ingest``, optionally with :class:`Checkpoints` that save each stage's
-frames and restore those of stages already done (how ``tfident run --resume`` works).
+Each ``*_stage`` function is a thin, pure wrapper over a stage package. :data:`NODES`
+declares them once, in order, each a :class:`Stage` with its function and the names of
+its inputs and outputs (as Kedro declares nodes). Everything that runs stages is driven
+from that list: :func:`run_graph` calls them in order (plain, or through ``execute``: the
+Prefect flow ``tfident.flows.monthly`` makes one task per node), optionally with
+:class:`Checkpoints` that save each stage's frames and restore those of stages already
+done (how ``tfident run --resume`` works, with or without Prefect); :func:`run_pipeline`
+is the plain run without a server. :data:`FRAME_SCHEMAS` declares every output frame's
+columns and types.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,22 +27,43 @@ import polars as pl
 
 from tfident import __version__
 from tfident.config import config_hash, config_path
-from tfident.criteria import RulePack, evaluate_criteria, load_pack
-from tfident.households import NOT_CANDIDATE_STATUSES, HouseholdsConfig, assign_households, load_households_config
-from tfident.identity import carry_over_ids, empty_events
+from tfident.criteria import (
+    EVIDENCE_SCHEMA,
+    NON_CRITERION_COLUMNS,
+    RulePack,
+    evaluate_criteria,
+    household_criteria_schema,
+    load_pack,
+)
+from tfident.errors import StopRun
+from tfident.households import (
+    HOUSEHOLDS_SCHEMA,
+    NOT_CANDIDATE_STATUSES,
+    RESIDENTS_SCHEMA,
+    HouseholdsConfig,
+    assign_households,
+    load_households_config,
+)
+from tfident.identity import IDENTITY_EVENTS_SCHEMA, carry_over_ids, empty_events
 from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
 from tfident.ingest.checks import CheckReport, ChecksConfig, Manifests, PreviousMonth, raise_on_stop, run_checks
-from tfident.link import NOT_SAME_PERSON_RULES, LinkageConfig, link_persons, load_linkage_config
-from tfident.rank import RankingConfig, load_ranking_config, rank_candidates
+from tfident.link import (
+    LINKS_SCHEMA,
+    NOT_SAME_PERSON_RULES,
+    PERSON_INDEX_SCHEMA,
+    LinkageConfig,
+    link_persons,
+    load_linkage_config,
+)
+from tfident.rank import CANDIDATE_SCHEMA, RankingConfig, load_ranking_config, rank_candidates
 from tfident.standardise import (
+    RECORDS_SCHEMA,
     AddressConfig,
     address_match_summary,
     load_address_config,
     match_addresses,
     standardise_persons,
 )
-
-STAGES: tuple[str, ...] = ("ingest", "standardise", "link", "households", "criteria", "rank")
 
 
 @dataclass(frozen=True)
@@ -112,7 +137,7 @@ class PipelineResult:
 
     def summary(self) -> dict[str, Any]:
         """Counts for the run summary (no personal data)."""
-        criteria_columns = [c for c in self.household_criteria.columns if c not in _NON_CRITERIA]
+        criteria_columns = [c for c in self.household_criteria.columns if c not in NON_CRITERION_COLUMNS]
         by_criteria = (
             self.candidates.group_by("criteria_met").len().sort(["len", "criteria_met"], descending=[True, False])
         )
@@ -153,9 +178,6 @@ def household_address_summary(households: pl.DataFrame, persons: pl.DataFrame) -
     }
 
 
-_NON_CRITERIA = {"household_id", "n_national", "eligible", "eligibility"}
-
-
 def ingest_stage(extracts_dir: Path, sources: SourcesMapping) -> Batch:
     """Read and validate every extract of the batch."""
     return read_batch(extracts_dir, sources)
@@ -191,17 +213,19 @@ def link_stage(
 def households_stage(
     records: pl.DataFrame,
     person_index: pl.DataFrame,
-    gazetteer: pl.DataFrame,
+    batch: Batch,
     as_of: date,
     config: HouseholdsConfig | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Place every person at an address at the batch date; group them into households
-    (``config/households.yaml``, defaults when None).
+    """Place every person at an address at the batch date (the batch's gazetteer); group them
+    into households (``config/households.yaml``, defaults when None).
 
     Returns the records with ``person_id`` and ``household_id``, the persons and the
     households.
     """
-    residents, households = assign_households(records, person_index, as_of, gazetteer=gazetteer, config=config)
+    residents, households = assign_households(
+        records, person_index, as_of, gazetteer=batch.extracts["gazetteer"], config=config
+    )
     placed = records.join(person_index.select("record_key", "person_id"), on="record_key", how="left").join(
         residents.select("person_id", "household_id"), on="person_id", how="left"
     )
@@ -285,11 +309,149 @@ ProgressCallback = Callable[[str, float | None], None]
 """Called with (stage, None) when a stage starts and (stage, seconds) when it ends."""
 
 
-class Checkpoints(Protocol):
-    """Where :func:`run_stages` keeps each stage's output frames, so a killed run can resume.
+@dataclass(frozen=True)
+class Stage:
+    """One node of the stage graph: ``func`` called with the values named by ``inputs`` (in that
+    order), its result bound to the names in ``outputs`` (a tuple result when there are several).
 
-    ``load`` returns the frames saved for a stage (keyed by the names in
-    ``STAGE_OUTPUTS``), or None when the stage must be computed; ``save`` keeps them.
+    A value's name is a frame or object a stage produces (``batch``, ``records`` ...), a run
+    input (:func:`run_inputs`: ``extracts_dir``, ``as_of``, ``constraints``, ``previous`` ...)
+    or a slice of the configuration (``params:linkage`` ...), as Kedro names its datasets.
+    """
+
+    name: str
+    func: Callable[..., Any]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    checkpointed: bool = True
+    """Whether its outputs are saved as checkpoints (frames only); those of ``ingest`` and
+    ``checks`` are not: a resumed run reads and checks its extracts again."""
+    retries: int = 0
+    """Prefect task retries: only where a fault can be transient (a file share briefly
+    unreachable); bad data fails at once and is never retried."""
+    only_with: str | None = None
+    """The stage runs only when this input is given (not None); else its outputs are None."""
+
+
+NODES: tuple[Stage, ...] = (
+    Stage("ingest", ingest_stage, ("extracts_dir", "params:sources"), ("batch",), checkpointed=False, retries=2),
+    Stage(
+        "checks",
+        check_stage,
+        ("batch", "as_of", "params:checks", "last_month", "manifests"),
+        ("check_report",),
+        checkpointed=False,
+        only_with="params:checks",
+    ),
+    Stage("standardise", standardise_stage, ("batch", "as_of", "params:addresses"), ("standardised",)),
+    Stage("link", link_stage, ("standardised", "params:linkage", "constraints"), ("person_index", "links")),
+    Stage(
+        "households",
+        households_stage,
+        ("standardised", "person_index", "batch", "as_of", "params:households"),
+        ("placed_records", "residents", "assigned_households"),
+    ),
+    Stage(
+        "identity",
+        identity_stage,
+        ("placed_records", "residents", "assigned_households", "previous", "as_of"),
+        ("records", "persons", "households", "identity_events"),
+    ),
+    Stage(
+        "criteria",
+        criteria_stage,
+        ("batch", "records", "persons", "params:pack", "as_of"),
+        ("evidence", "household_criteria"),
+    ),
+    Stage(
+        "rank",
+        rank_stage,
+        ("household_criteria", "evidence", "households", "records", "links", "params:ranking"),
+        ("candidates",),
+    ),
+)
+"""The stages of a monthly run, in order: the one declaration the plain run, its checkpoints
+and resume, and the Prefect flow (one task per stage) are all driven from."""
+
+STAGES: tuple[str, ...] = tuple(stage.name for stage in NODES)
+"""The stages' names, in order."""
+
+CHECKPOINTED_STAGES: tuple[str, ...] = tuple(stage.name for stage in NODES if stage.checkpointed)
+"""The stages whose frames a run saves as checkpoints, in order."""
+
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {stage.name: stage.outputs for stage in NODES if stage.checkpointed}
+"""The frames each checkpointed stage produces, by name: what a checkpoint holds."""
+
+
+def _candidates_schema() -> dict[str, pl.DataType]:
+    households = {name: HOUSEHOLDS_SCHEMA[name] for name in ("uprn", "address", "postcode", "n_members")}
+    return {**CANDIDATE_SCHEMA, **households, "min_link_probability": pl.Float64()}
+
+
+FRAME_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "standardised": RECORDS_SCHEMA,
+    "person_index": PERSON_INDEX_SCHEMA,
+    "links": LINKS_SCHEMA,
+    "placed_records": {**RECORDS_SCHEMA, "person_id": pl.String(), "household_id": pl.String()},
+    "residents": RESIDENTS_SCHEMA,
+    "assigned_households": HOUSEHOLDS_SCHEMA,
+    "records": {**RECORDS_SCHEMA, "person_id": pl.String(), "household_id": pl.String()},
+    "persons": RESIDENTS_SCHEMA,
+    "households": HOUSEHOLDS_SCHEMA,
+    "identity_events": IDENTITY_EVENTS_SCHEMA,
+    "evidence": EVIDENCE_SCHEMA,
+    "candidates": _candidates_schema(),
+}
+"""The columns (in order) and types of every frame a stage outputs, by name, each from the
+stage package that makes it; ``household_criteria`` depends on the rule pack
+(:func:`household_criteria_schema`)."""
+
+
+def frame_schema(name: str, config: RunConfig) -> dict[str, pl.DataType]:
+    """The declared schema of the stage output ``name`` for a run with ``config``."""
+    if name == "household_criteria":
+        return household_criteria_schema(config.pack)
+    return FRAME_SCHEMAS[name]
+
+
+def run_inputs(
+    extracts_dir: Path,
+    as_of: date,
+    config: RunConfig,
+    constraints: pl.DataFrame | None = None,
+    previous: pl.DataFrame | None = None,
+    checks: ChecksConfig | None = None,
+    last_month: PreviousMonth | None = None,
+    manifests: Manifests | None = None,
+) -> dict[str, Any]:
+    """The values a run starts from, by the names stages take them as (:class:`Stage`).
+
+    ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
+    ``previous`` the previous run's identity index (:func:`identity_stage`); with ``checks``
+    the data checks run after ingest, against ``last_month`` and the batch's ``manifests``.
+    """
+    return {
+        "extracts_dir": extracts_dir,
+        "as_of": as_of,
+        "constraints": constraints,
+        "previous": previous,
+        "last_month": last_month,
+        "manifests": manifests,
+        "params:sources": config.sources,
+        "params:checks": checks,
+        "params:addresses": config.addresses,
+        "params:linkage": config.linkage,
+        "params:households": config.households,
+        "params:pack": config.pack,
+        "params:ranking": config.ranking,
+    }
+
+
+class Checkpoints(Protocol):
+    """Where :func:`run_graph` keeps each stage's output frames, so a killed run can resume.
+
+    ``load`` returns the frames saved for a stage (keyed by its ``outputs``), or None when
+    the stage must be computed; ``save`` keeps them.
     :class:`tfident.checkpoints.StageCheckpoints` keeps them as Parquet files.
     """
 
@@ -302,22 +464,28 @@ class Checkpoints(Protocol):
         ...
 
 
-STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "standardise": ("records",),
-    "link": ("person_index", "links"),
-    "households": ("records", "persons", "households", "identity_events"),
-    "criteria": ("evidence", "household_criteria"),
-    "rank": ("candidates",),
-}
-"""The frames each stage after ``ingest`` produces, by name: what a checkpoint holds."""
+StartHook = Callable[[Mapping[str, Any], Mapping[str, float]], "Checkpoints | None"]
+"""Called once, with the values so far and the timings, before the first checkpointed stage (once
+the extracts are read and checked): the runner derives the run id there, records the run as
+running and returns its checkpoints; raising :class:`StopRun` ends the run there."""
+
+Execute = Callable[[Stage, tuple[Any, ...]], Any]
+"""How a stage's function is called with its inputs: directly (:func:`call_stage`), or as a
+Prefect task (``tfident.flows.monthly``)."""
 
 
-def _no_progress(stage: str, seconds: float | None) -> None:
+def call_stage(stage: Stage, args: tuple[Any, ...]) -> Any:
+    """Call a stage's function in this process."""
+    return stage.func(*args)
+
+
+def no_progress(stage: str, seconds: float | None) -> None:
+    """A :data:`ProgressCallback` that shows nothing."""
     return None
 
 
 @contextmanager
-def timed(timings: dict[str, float], stage: str, progress: ProgressCallback = _no_progress) -> Iterator[None]:
+def timed(timings: dict[str, float], stage: str, progress: ProgressCallback = no_progress) -> Iterator[None]:
     """Time the block as ``stage`` into ``timings``, telling ``progress`` when it starts and ends."""
     progress(stage, None)
     started = time.perf_counter()
@@ -326,86 +494,104 @@ def timed(timings: dict[str, float], stage: str, progress: ProgressCallback = _n
     progress(stage, timings[stage])
 
 
+def run_graph(
+    values: Mapping[str, Any],
+    *,
+    execute: Execute = call_stage,
+    checkpoints: Checkpoints | None = None,
+    start: StartHook | None = None,
+    progress: ProgressCallback = no_progress,
+    timings: dict[str, float] | None = None,
+    nodes: Sequence[Stage] | None = None,
+) -> dict[str, Any]:
+    """Run the stages (:data:`NODES` unless ``nodes``) in order on ``values`` (:func:`run_inputs`);
+    return every value, the run's inputs and each stage's outputs, by name.
+
+    With ``checkpoints`` (or those ``start`` returns), a stage whose frames ``checkpoints.load``
+    returns is not computed, and a computed stage's frames are passed to ``checkpoints.save``;
+    the result is the same either way. ``timings`` (seconds per stage) is filled in.
+    """
+    stages = NODES if nodes is None else nodes
+    catalogue = dict(values)
+    timings = {} if timings is None else timings
+    started = start is None
+    for stage in stages:
+        if stage.only_with is not None and catalogue.get(stage.only_with) is None:
+            catalogue.update(dict.fromkeys(stage.outputs))
+            continue
+        if stage.checkpointed and not started:
+            started = True
+            checkpoints = (start(catalogue, timings) if start is not None else None) or checkpoints
+        with timed(timings, stage.name, progress):
+            saved = checkpoints.load(stage.name) if checkpoints is not None and stage.checkpointed else None
+            if saved is not None:
+                outputs: tuple[Any, ...] = tuple(saved[name] for name in stage.outputs)
+            else:
+                result = execute(stage, tuple(catalogue[name] for name in stage.inputs))
+                outputs = tuple(result) if len(stage.outputs) > 1 else (result,)
+                if len(outputs) != len(stage.outputs):
+                    raise ValueError(f"stage {stage.name} returned {len(outputs)} values for {stage.outputs}")
+                if checkpoints is not None and stage.checkpointed:
+                    checkpoints.save(stage.name, dict(zip(stage.outputs, outputs, strict=True)))
+        catalogue.update(zip(stage.outputs, outputs, strict=True))
+    return catalogue
+
+
+def result_from(catalogue: Mapping[str, Any], timings: dict[str, float] | None = None) -> PipelineResult:
+    """The run's frames for the store, from the values :func:`run_graph` returned."""
+    return PipelineResult(
+        as_of=catalogue["as_of"],
+        batch=catalogue["batch"],
+        records=catalogue["records"],
+        links=catalogue["links"],
+        persons=catalogue["persons"],
+        households=catalogue["households"],
+        evidence=catalogue["evidence"],
+        household_criteria=catalogue["household_criteria"],
+        candidates=catalogue["candidates"],
+        identity_events=catalogue["identity_events"],
+        timings={} if timings is None else timings,
+        checks=catalogue.get("check_report"),
+    )
+
+
+def execute_pipeline(
+    values: Mapping[str, Any],
+    *,
+    execute: Execute = call_stage,
+    start: StartHook | None = None,
+    progress: ProgressCallback = no_progress,
+) -> PipelineResult | None:
+    """Run every stage on ``values`` (:func:`run_inputs`) and return the frames for the store, or
+    None when ``start`` stopped the run (:class:`StopRun`). The plain run and the Prefect flow
+    (``execute`` a task per stage) both come here."""
+    timings: dict[str, float] = {}
+    try:
+        catalogue = run_graph(values, execute=execute, start=start, progress=progress, timings=timings)
+    except StopRun:
+        return None
+    return result_from(catalogue, timings)
+
+
 def run_pipeline(
     extracts_dir: Path,
     as_of: date,
     config: RunConfig,
-    progress: ProgressCallback = _no_progress,
+    progress: ProgressCallback = no_progress,
     constraints: pl.DataFrame | None = None,
     previous: pl.DataFrame | None = None,
 ) -> PipelineResult:
-    """Run every stage in order, without Prefect, and return the frames for the store.
+    """Run every stage in order, without Prefect or checkpoints, and return the frames for the store.
 
     ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
     and ``previous`` the previous run's identity index (:func:`identity_stage`), both
     read from the store by the caller.
     """
     timings: dict[str, float] = {}
-    with timed(timings, "ingest", progress):
-        batch = ingest_stage(extracts_dir, config.sources)
-    return run_stages(
-        batch, as_of, config, progress=progress, constraints=constraints, timings=timings, previous=previous
+    catalogue = run_graph(
+        run_inputs(extracts_dir, as_of, config, constraints, previous), progress=progress, timings=timings
     )
-
-
-def run_stages(
-    batch: Batch,
-    as_of: date,
-    config: RunConfig,
-    progress: ProgressCallback = _no_progress,
-    constraints: pl.DataFrame | None = None,
-    checkpoints: Checkpoints | None = None,
-    timings: dict[str, float] | None = None,
-    previous: pl.DataFrame | None = None,
-) -> PipelineResult:
-    """Run the stages after ``ingest`` on a batch already read: what :func:`run_pipeline` does next.
-
-    With ``checkpoints``, a stage whose frames ``checkpoints.load`` returns is not
-    computed, and a computed stage's frames are passed to ``checkpoints.save``; the
-    result is the same either way. ``timings`` (seconds per stage) is filled in.
-    """
-    timings = {} if timings is None else timings
-
-    def stage(name: str, compute: Callable[[], tuple[pl.DataFrame, ...]]) -> tuple[pl.DataFrame, ...]:
-        with timed(timings, name, progress):
-            saved = checkpoints.load(name) if checkpoints is not None else None
-            if saved is not None:
-                return tuple(saved[frame] for frame in STAGE_OUTPUTS[name])
-            frames = compute()
-            if checkpoints is not None:
-                checkpoints.save(name, dict(zip(STAGE_OUTPUTS[name], frames, strict=True)))
-            return frames
-
-    (standardised,) = stage("standardise", lambda: (standardise_stage(batch, as_of, config.addresses),))
-    person_index, links = stage("link", lambda: link_stage(standardised, config.linkage, constraints))
-    # the identity carry-over runs inside the households stage: ids are final before criteria
-    records, persons, households, identity_events = stage(
-        "households",
-        lambda: identity_stage(
-            *households_stage(standardised, person_index, batch.extracts["gazetteer"], as_of, config.households),
-            previous,
-            as_of,
-        ),
-    )
-    evidence, household_criteria = stage(
-        "criteria", lambda: criteria_stage(batch, records, persons, config.pack, as_of)
-    )
-    (candidates,) = stage(
-        "rank", lambda: (rank_stage(household_criteria, evidence, households, records, links, config.ranking),)
-    )
-    return PipelineResult(
-        as_of=as_of,
-        batch=batch,
-        records=records,
-        links=links,
-        persons=persons,
-        households=households,
-        evidence=evidence,
-        household_criteria=household_criteria,
-        candidates=candidates,
-        identity_events=identity_events,
-        timings=timings,
-    )
+    return result_from(catalogue, timings)
 
 
 def store_frames(result: PipelineResult) -> dict[str, pl.DataFrame]:

@@ -3,14 +3,14 @@
 This is what ``tfident run`` calls; it sits above ``pipeline`` and ``store`` and is the
 only place that joins them.
 
-Crash recovery (plain runs, not the Prefect flow): once ``ingest`` has read the
-extracts the run id is known, and the run is recorded as ``running`` in the store
-(with its extracts folder, rule pack and input file hashes in ``summary_json["inputs"]``);
-after each later stage its frames are saved as checkpoints
+Crash recovery (plain runs and the Prefect flow alike: both run the stages declared in
+``tfident.pipeline.NODES`` through ``pipeline.run_graph``): once ``ingest`` has read the
+extracts and the data checks passed, the run id is known, and the run is recorded as
+``running`` in the store (with its extracts folder, rule pack and input file hashes in
+``summary_json["inputs"]``); after each later stage its frames are saved as checkpoints
 (:mod:`tfident.checkpoints`). A run killed part-way leaves nothing readable, and
-:func:`execute_resume` (``tfident run --resume RUN_ID``) or a plain re-run of the same
-inputs finishes it from its checkpoints, with the same output as an uninterrupted run.
-The Prefect flow keeps its frames in memory and starts again from the beginning.
+:func:`execute_resume` (``tfident run --resume RUN_ID``) or a re-run of the same inputs
+finishes it from its checkpoints, with the same output as an uninterrupted run.
 
 Failures an operator can act on: every failure is recorded in the store (``tfident
 runs`` shows it with its reason), also one that stops before the run id is known (bad
@@ -32,7 +32,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -45,16 +45,18 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from tfident import __version__
-from tfident.checkpoints import CannotResume, StageCheckpoints, checkpoint_root, file_sha256
+from tfident.checkpoints import StageCheckpoints, checkpoint_root, file_sha256
 from tfident.config import config_path
 from tfident.errors import (
     TRANSIENT,
     BatchRefused,
+    CannotResume,
     DatabaseUnavailable,
-    EnvironmentFault,
     ExtractError,
     NotFound,
+    RunStopped,
     SchemaOutOfDate,
+    StopRun,
     TfidentError,
     exit_code,
 )
@@ -75,11 +77,13 @@ from tfident.pipeline import (
     PipelineResult,
     ProgressCallback,
     RunConfig,
-    check_stage,
+    StartHook,
+    execute_pipeline,
     ingest_stage,
     load_run_config,
+    no_progress,
     run_id_for,
-    run_stages,
+    run_inputs,
     store_frames,
     timed,
 )
@@ -152,36 +156,46 @@ def compute(
     as_of: date,
     config: RunConfig,
     use_prefect: bool,
-    console: Console | None,
+    *,
     constraints: pl.DataFrame | None = None,
     previous: pl.DataFrame | None = None,
     checks: DataCheckInputs | None = None,
-) -> PipelineResult:
-    """Run every stage (no checkpoints), showing progress per stage on ``console``; ``constraints`` are link rulings,
-    ``previous`` the previous run's identity index; with ``checks`` the data checks run after ingest (a ``stop``
-    raises :class:`~tfident.errors.DataCheckFailed` before any other stage)."""
+    start: StartHook | None = None,
+    progress: ProgressCallback = no_progress,
+) -> PipelineResult | None:
+    """Run every stage of ``tfident.pipeline.NODES``, plainly or as the Prefect flow (one task per stage).
+
+    ``constraints`` are link rulings, ``previous`` the previous run's identity index; with ``checks`` the data
+    checks run after ingest (a ``stop`` raises :class:`~tfident.errors.DataCheckFailed` before any other stage).
+    ``start`` derives the run id and gives its checkpoints once the extracts are read and checked
+    (:data:`tfident.pipeline.StartHook`); None when it stopped the run (:class:`~tfident.errors.StopRun`).
+    """
     if use_prefect:
         from tfident.flows.monthly import monthly_identification
 
-        started = time.perf_counter()
-        if checks is None:
-            result = monthly_identification(extracts, as_of, config, constraints, previous)
-        else:
-            result = monthly_identification(
-                extracts, as_of, config, constraints, previous, checks.config, checks.previous, checks.manifests
-            )
-        result.timings["total"] = round(time.perf_counter() - started, 3)
-        return result
-    progress = _console_progress(console)
-    timings: dict[str, float] = {}
-    with timed(timings, "ingest", progress):
-        batch = ingest_stage(extracts, config.sources)
-    report = None if checks is None else check_stage(batch, as_of, checks.config, checks.previous, checks.manifests)
-    result = run_stages(
-        batch, as_of, config, progress=progress, constraints=constraints, timings=timings, previous=previous
+        return monthly_identification(
+            extracts,
+            as_of,
+            config,
+            constraints,
+            previous,
+            checks.config if checks else None,
+            checks.previous if checks else None,
+            checks.manifests if checks else None,
+            start=start,
+            progress=progress,
+        )
+    values = run_inputs(
+        extracts,
+        as_of,
+        config,
+        constraints,
+        previous,
+        checks.config if checks else None,
+        checks.previous if checks else None,
+        checks.manifests if checks else None,
     )
-    result.checks = report
-    return result
+    return execute_pipeline(values, start=start, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -197,14 +211,6 @@ class DataCheckInputs:
 def data_check_inputs(engine: Engine, extracts: Path, as_of: date, config: ChecksConfig) -> DataCheckInputs:
     """Read last month's published run from the store and the batch folder's manifests."""
     return DataCheckInputs(config, read_previous_month(engine, as_of), read_manifests(extracts))
-
-
-def run_data_checks(batch: Batch, as_of: date, inputs: DataCheckInputs) -> CheckReport:
-    """The data checks of a batch already read; :class:`~tfident.errors.DataCheckFailed` on a ``stop``."""
-    report = check_stage(batch, as_of, inputs.config, inputs.previous, inputs.manifests)
-    for result in report.warnings:
-        log.warning("data check warning: %s", result.line())
-    return report
 
 
 def checks_summary(report: CheckReport | None) -> dict[str, Any]:
@@ -396,43 +402,12 @@ def _execute_run_once(
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, as_of, config.pack.ruleset)
         check_inputs = data_check_inputs(engine, extracts, as_of, checks_config)
-        if prefect_wanted(use_prefect):
-            return _run_with_prefect(
-                engine,
-                lock,
-                extracts,
-                as_of,
-                config,
-                criteria,
-                console,
-                constraints,
-                previous_id,
-                previous,
-                attempt,
-                check_inputs,
-            )
-        timings: dict[str, float] = {}
-        show = _console_progress(console, progress)
-        with timed(timings, "ingest", show):
-            batch = ingest_stage(extracts, config.sources)
-        # after ingest and before anything is written: a stop check raises DataCheckFailed (exit 2)
-        report = run_data_checks(batch, as_of, check_inputs)
-        run_id = attempt.run_id = run_id_for(as_of, batch, config, criteria, constraints, previous_id)
-        lock.set_run_id(run_id)
-        return _finish_run(
-            engine,
-            run_id,
-            batch,
-            as_of,
-            config,
-            criteria,
-            extracts,
-            constraints,
-            timings,
-            console,
+        return _compute_and_publish(
+            _Start(engine, lock, attempt, config, criteria, extracts, as_of, constraints, previous_id, console),
+            prefect_wanted(use_prefect),
             previous,
-            show,
-            checks=report,
+            check_inputs,
+            _console_progress(console, progress),
         )
     finally:
         if lock is not None:
@@ -467,10 +442,6 @@ def retry_transient(
                 console.print(f"{error}\n(try {attempt + 1} of {retries + 1}; trying again in {wait:.0f} s)")
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-class RunStopped(EnvironmentFault):
-    """The run was stopped from outside (SIGTERM: a service stop, a cancelled deployment run)."""
 
 
 @contextmanager
@@ -672,92 +643,95 @@ def execute_inbox_run(
     )
 
 
-def _run_with_prefect(
-    engine: Engine,
-    lock: MonthLock,
-    extracts: Path,
-    as_of: date,
-    config: RunConfig,
-    criteria: str,
-    console: Console | None,
-    constraints: pl.DataFrame,
-    previous_id: str | None = None,
-    previous: pl.DataFrame | None = None,
-    attempt: _Attempt | None = None,
-    checks: DataCheckInputs | None = None,
-) -> RunOutcome:
-    """The Prefect flow computes every stage in memory (no checkpoints), the data checks right after its ingest
-    (a ``stop`` fails the flow before any other stage); then the run is stored."""
-    result = compute(extracts, as_of, config, True, console, constraints, previous, checks)
-    run_id = run_id_for(as_of, result.batch, config, criteria, constraints, previous_id)
-    if attempt is not None:
-        attempt.run_id = run_id
-    lock.set_run_id(run_id)
-    summary = {
-        **result.summary(),
-        "inputs": _inputs(extracts, criteria, result.batch),
-        **checks_summary(result.checks),
-    }
-    if run_exists(engine, run_id):
-        log.info("run %s already stored with identical inputs and config", run_id)
-        reused = True
-    else:
-        write_run(
-            engine,
-            _run_record(run_id, as_of, config, summary=summary, stage_timings=result.timings),
-            store_frames(result),
+@dataclass
+class _Start:
+    """What a run does once its extracts are read and checked (:data:`tfident.pipeline.StartHook`): derive the
+    run id, reuse a run already stored (:class:`~tfident.errors.StopRun`), record the run as running, and open
+    its checkpoints (those of a run the store knows as unfinished are used, so the run resumes)."""
+
+    engine: Engine
+    lock: MonthLock
+    attempt: _Attempt
+    config: RunConfig
+    criteria: str
+    extracts: Path
+    as_of: date
+    constraints: pl.DataFrame
+    previous_id: str | None
+    console: Console | None
+    resuming: str | None = None
+    """The id of the run ``--resume`` finishes: the run id derived must be that one."""
+    files: dict[str, dict[str, str]] | None = None
+    """The extracts the resumed run started with (path and SHA-256 by source)."""
+    code_version: str | None = None
+    """The tfident version that started the resumed run."""
+    run_id: str | None = None
+    batch: Batch | None = None
+    report: CheckReport | None = None
+    inputs: dict[str, Any] | None = None
+    checkpoints: StageCheckpoints | None = None
+
+    def __call__(self, values: Mapping[str, Any], timings: Mapping[str, float]) -> StageCheckpoints:
+        batch = self.batch = values["batch"]
+        report = self.report = values.get("check_report")
+        if report is not None:
+            for result in report.warnings:
+                log.warning("data check warning: %s", result.line())
+        if self.resuming is not None and self.files is not None:
+            _check_same_files(self.resuming, self.files, batch)
+        run_id = run_id_for(self.as_of, batch, self.config, self.criteria, self.constraints, self.previous_id)
+        if self.resuming is not None and run_id != self.resuming:
+            if self.code_version != __version__:
+                why = f"tfident changed from version {self.code_version} to {__version__}"
+            else:
+                why = "reviewers' link rulings (or the earlier month's published run) changed"
+            raise CannotResume(
+                f"run {self.resuming} cannot be resumed: {why} since it started, so it would not give the same "
+                "results; start a new run"
+            )
+        self.run_id = self.attempt.run_id = run_id
+        self.lock.set_run_id(run_id)
+        if run_exists(self.engine, run_id):
+            log.info("run %s already stored with identical inputs and config", run_id)
+            _open_checkpoints(self.engine, run_id).discard()
+            raise StopRun(run_id)
+
+        status = _run_status(self.engine, run_id)
+        checkpoints = _open_checkpoints(self.engine, run_id)
+        if status not in RESUMABLE_STATUSES and checkpoints.completed:
+            # the store does not know this run as unfinished: its checkpoints are not trusted
+            checkpoints.discard()
+            checkpoints = _open_checkpoints(self.engine, run_id)
+        if checkpoints.completed and self.console is not None:
+            self.console.print(
+                f"Resuming run {run_id} ({status}): stages {', '.join(checkpoints.completed)} "
+                "restored from checkpoints, the rest computed"
+            )
+        if checkpoints.completed:
+            log.info("run %s resumed from checkpoints of stages %s", run_id, ", ".join(checkpoints.completed))
+        self.inputs = _inputs(self.extracts, self.criteria, batch)
+        start_run(
+            self.engine,
+            _run_record(run_id, self.as_of, self.config, summary={"inputs": self.inputs}, stage_timings=dict(timings)),
         )
-        reused = False
-    return RunOutcome(run_id=run_id, reused=reused, summary=summary, quality_table=quality_table(result.batch.quality))
+        self.checkpoints = checkpoints
+        return checkpoints
 
 
-def _finish_run(
-    engine: Engine,
-    run_id: str,
-    batch: Batch,
-    as_of: date,
-    config: RunConfig,
-    criteria: str,
-    extracts: Path,
-    constraints: pl.DataFrame,
-    timings: dict[str, float],
-    console: Console | None,
-    previous: pl.DataFrame | None = None,
-    show: ProgressCallback | None = None,
-    checks: CheckReport | None = None,
+def _compute_and_publish(
+    start: _Start,
+    use_prefect: bool,
+    previous: pl.DataFrame | None,
+    checks: DataCheckInputs | None,
+    show: ProgressCallback,
 ) -> RunOutcome:
-    """Everything after ``ingest`` (and the data checks): record the run as running, compute (or restore) the
-    stages, publish.
+    """Run the stages (plainly or as the Prefect flow), with ``start`` recording the run and opening its
+    checkpoints once the extracts are read and checked, then publish the run.
 
-    ``previous`` is the identity index of the run ids are carried over from; ``show``
-    reports progress (by default on ``console``); ``checks`` is the data checks' report,
-    whose warnings and coverage go into the run's summary.
+    A failure after the run was recorded as running marks it ``failed`` with the stage it stopped in (its
+    checkpoints are kept for ``--resume``); one before is left to :func:`execute_run`'s failure record.
     """
-    table = quality_table(batch.quality)
-    if run_exists(engine, run_id):
-        log.info("run %s already stored with identical inputs and config", run_id)
-        _open_checkpoints(engine, run_id).discard()
-        return RunOutcome(run_id=run_id, reused=True, summary=read_run(engine, run_id).summary, quality_table=table)
-
-    status = _run_status(engine, run_id)
-    checkpoints = _open_checkpoints(engine, run_id)
-    if status not in RESUMABLE_STATUSES and checkpoints.completed:
-        # the store does not know this run as unfinished: its checkpoints are not trusted
-        checkpoints.discard()
-        checkpoints = _open_checkpoints(engine, run_id)
-    if checkpoints.completed and console is not None:
-        console.print(
-            f"Resuming run {run_id} ({status}): stages {', '.join(checkpoints.completed)} "
-            "restored from checkpoints, the rest computed"
-        )
-    if checkpoints.completed:
-        log.info("run %s resumed from checkpoints of stages %s", run_id, ", ".join(checkpoints.completed))
-
-    inputs = _inputs(extracts, criteria, batch)
-    start_run(engine, _run_record(run_id, as_of, config, summary={"inputs": inputs}, stage_timings=timings))
-
     current: list[str] = []
-    show = show or _console_progress(console)
 
     def progress(stage: str, seconds: float | None) -> None:
         if seconds is None:
@@ -765,35 +739,48 @@ def _finish_run(
         show(stage, seconds)
 
     try:
-        result = run_stages(
-            batch,
-            as_of,
-            config,
-            progress=progress,
-            constraints=constraints,
-            checkpoints=checkpoints,
-            timings=timings,
+        result = compute(
+            start.extracts,
+            start.as_of,
+            start.config,
+            use_prefect,
+            constraints=start.constraints,
             previous=previous,
+            checks=checks,
+            start=start,
+            progress=progress,
         )
     except BaseException as error:
-        stage = current[-1] if current else "ingest"
-        try:
-            fail_run(
-                engine,
-                run_id,
-                f"stopped in stage {stage}: {failure_reason(error)}; "
-                f"`tfident run --resume {run_id}` carries on from the stages done",
-            )
-        except Exception:  # the stage's error matters more
-            log.exception("could not record run %s as failed", run_id)
+        if start.checkpoints is not None and start.run_id is not None:
+            stage = current[-1] if current else "ingest"
+            try:
+                fail_run(
+                    start.engine,
+                    start.run_id,
+                    f"stopped in stage {stage}: {failure_reason(error)}; "
+                    f"`tfident run --resume {start.run_id}` carries on from the stages done",
+                )
+            except Exception:  # the stage's error matters more
+                log.exception("could not record run %s as failed", start.run_id)
         raise
-    summary = {**result.summary(), "inputs": inputs, **checks_summary(checks)}
-    record = _run_record(run_id, as_of, config, summary=summary, stage_timings=dict(timings))
+    assert start.run_id is not None and start.batch is not None
+    table = quality_table(start.batch.quality)
+    if result is None:  # already stored with identical inputs
+        summary = read_run(start.engine, start.run_id).summary
+        return RunOutcome(run_id=start.run_id, reused=True, summary=summary, quality_table=table)
+    assert start.checkpoints is not None and start.inputs is not None
+    timings = result.timings
+    summary = {**result.summary(), "inputs": start.inputs, **checks_summary(result.checks)}
+    record = _run_record(start.run_id, start.as_of, start.config, summary=summary, stage_timings=dict(timings))
     with timed(timings, "store", show):
-        write_run(engine, record, store_frames(result))
-    checkpoints.discard()
+        write_run(start.engine, record, store_frames(result))
+    start.checkpoints.discard()
     return RunOutcome(
-        run_id=run_id, reused=False, summary=summary, quality_table=table, resumed=tuple(checkpoints.loaded)
+        run_id=start.run_id,
+        reused=False,
+        summary=summary,
+        quality_table=table,
+        resumed=tuple(start.checkpoints.loaded),
     )
 
 
@@ -843,13 +830,16 @@ def _previous_month_if_reachable(db: str | None, as_of: date) -> PreviousMonth |
 # ------------------------------------------------------------------------------ resume
 
 
-def execute_resume(run_id: str, db: str | None, *, console: Console | None = None) -> RunOutcome:
+def execute_resume(
+    run_id: str, db: str | None, *, console: Console | None = None, use_prefect: bool | None = None
+) -> RunOutcome:
     """Finish a run that was killed or failed part-way: ``tfident run --resume RUN_ID``.
 
     It reads the run's extracts folder, batch date and rule pack from the store, checks
     every extract still has the SHA-256 the run started with (else an error naming the
     file: start a new run) and the configuration still has the stored hash, restores
-    the stages its checkpoints hold, computes the rest, and publishes it.
+    the stages its checkpoints hold, computes the rest (as the Prefect flow when ``use_prefect``, by default
+    when a Prefect server is configured), and publishes it.
     """
     engine = make_engine(db)
     lock: MonthLock | None = None
@@ -888,35 +878,25 @@ def execute_resume(run_id: str, db: str | None, *, console: Console | None = Non
         lock = acquire_month_lock(engine, info.month)
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, info.as_of, config.pack.ruleset)
-        timings: dict[str, float] = {}
-        with timed(timings, "ingest", _console_progress(console)):
-            batch = ingest_stage(extracts, config.sources)
-        _check_same_files(run_id, inputs["files"], batch)
-        report = run_data_checks(batch, info.as_of, data_check_inputs(engine, extracts, info.as_of, checks_config))
-        again = run_id_for(info.as_of, batch, config, inputs["criteria"], constraints, previous_id)
-        if again != run_id:
-            if info.code_version != __version__:
-                why = f"tfident changed from version {info.code_version} to {__version__}"
-            else:
-                why = "reviewers' link rulings (or the earlier month's published run) changed"
-            raise CannotResume(
-                f"run {run_id} cannot be resumed: {why} since it started, so it would not give the same "
-                "results; start a new run"
-            )
-        lock.set_run_id(run_id)
-        return _finish_run(
+        check_inputs = data_check_inputs(engine, extracts, info.as_of, checks_config)
+        attempt = _Attempt(extracts=extracts, as_of=info.as_of, criteria=inputs["criteria"], config=config)
+        start = _Start(
             engine,
-            run_id,
-            batch,
-            info.as_of,
+            lock,
+            attempt,
             config,
             inputs["criteria"],
             extracts,
+            info.as_of,
             constraints,
-            timings,
+            previous_id,
             console,
-            previous,
-            checks=report,
+            resuming=run_id,
+            files=inputs["files"],
+            code_version=info.code_version,
+        )
+        return _compute_and_publish(
+            start, prefect_wanted(use_prefect), previous, check_inputs, _console_progress(console)
         )
     finally:
         if lock is not None:

@@ -35,6 +35,17 @@ def test_it_equals_the_plain_pipeline(sample_batch: Path, as_of: date) -> None:
     assert flowed.batch.quarantine.equals(plain.batch.quarantine)
 
 
+def test_the_flow_has_one_task_per_declared_stage() -> None:
+    """It makes each stage's Prefect task from the declared list: its function, its name, its retries."""
+    from tfident.flows.monthly import stage_task
+    from tfident.pipeline import NODES, STAGES
+
+    tasks = [stage_task(stage) for stage in NODES]
+    assert [t.name for t in tasks] == list(STAGES)
+    assert [t.fn for t in tasks] == [stage.func for stage in NODES]
+    assert {t.name: t.retries for t in tasks if t.retries} == {"ingest": 2}
+
+
 def test_the_deployments_carry_their_schedules_and_parameters(tmp_path: Path) -> None:
     """The monthly run reads an inbox on a cron in the council's time zone, with no database URL among its
     parameters; retention is served beside it."""
@@ -154,3 +165,76 @@ def test_no_personal_data_reaches_prefects_run_state_or_logs(
     for text in [state.message or "", *messages, *errors]:
         for canary in canaries:
             assert canary not in text
+
+
+@pytest.mark.usefixtures("harness")
+def test_a_prefect_run_that_failed_part_way_resumes_to_the_same_exports(
+    sample_batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under Prefect a run that fails in a stage keeps the checkpoints of the stages before it: run again (and
+    with `--resume`), the flow restores them instead of running their tasks, and publishes exports
+    byte-identical to an uninterrupted plain run's."""
+    from dataclasses import replace
+
+    from tfident import pipeline
+    from tfident.flows import monthly
+    from tfident.runner import execute_resume, execute_run
+    from tfident.store import export_run, list_runs, make_engine, read_run
+
+    def exports(db: str, run_id: str, out: Path) -> dict[str, bytes]:
+        engine = make_engine(db)
+        try:
+            export_run(engine, run_id, out)
+        finally:
+            engine.dispose()
+        return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+
+    monkeypatch.setenv("TFIDENT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    as_of = date(2026, 10, 31)
+    plain_db = f"sqlite:///{tmp_path / 'plain.db'}"
+    plain = execute_run(sample_batch, as_of, plain_db, "phase1", use_prefect=False)
+
+    failures: list[str] = []
+
+    def rank_fails_once(*args: object) -> object:
+        if not failures:
+            failures.append("rank")
+            raise RuntimeError("the file share went away")
+        return pipeline.rank_stage(*args)  # type: ignore[arg-type]
+
+    ran: list[str] = []
+    real_task = monthly.run_as_task
+
+    def counting(stage: pipeline.Stage, args: tuple[object, ...]) -> object:
+        ran.append(stage.name)
+        return real_task(stage, args)
+
+    nodes = tuple(replace(n, func=rank_fails_once) if n.name == "rank" else n for n in pipeline.NODES)
+    monkeypatch.setattr(pipeline, "NODES", nodes)
+    monkeypatch.setattr(monthly, "run_as_task", counting)
+
+    db = f"sqlite:///{tmp_path / 'flow.db'}"
+    with pytest.raises(RuntimeError, match="file share"):
+        execute_run(sample_batch, as_of, db, "phase1", use_prefect=True)
+    engine = make_engine(db)
+    try:
+        run_id = list_runs(engine)["run_id"].item()
+        info = read_run(engine, run_id)
+    finally:
+        engine.dispose()
+    assert run_id == plain.run_id
+    assert info.status == "failed" and info.error is not None and "stopped in stage rank" in info.error
+    assert ran == ["ingest", "checks", "standardise", "link", "households", "identity", "criteria", "rank"]
+
+    ran.clear()
+    resumed = execute_resume(run_id, db, use_prefect=True)
+    assert resumed.run_id == run_id and not resumed.reused
+    assert resumed.resumed == ("standardise", "link", "households", "identity", "criteria")
+    assert ran == ["ingest", "checks", "rank"]  # the restored stages ran no task
+    assert exports(db, run_id, tmp_path / "resumed") == exports(plain_db, plain.run_id, tmp_path / "plain")
+    assert not (tmp_path / "checkpoints" / run_id).exists()
+
+    ran.clear()
+    again = execute_run(sample_batch, as_of, db, "phase1", use_prefect=True)
+    assert again.reused and again.run_id == run_id
+    assert ran == ["ingest", "checks"]  # a stored run is reused once its id is known: nothing is computed

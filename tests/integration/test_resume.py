@@ -24,7 +24,9 @@ def killed_run(url: str, extracts: str, stage: str) -> None:
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    if stage == "ingest":  # ingest has no checkpoint: die once the run is recorded as running
+    from tfident.pipeline import CHECKPOINTED_STAGES
+
+    if stage not in CHECKPOINTED_STAGES:  # ingest and checks have none: die once the run is recorded as running
         start_run = runner.start_run
 
         def start_then_die(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -69,7 +71,7 @@ from typer.testing import CliRunner  # noqa: E402
 from tests.integration.run_rows import rows_of  # noqa: E402
 from tfident.checkpoints import CHECKPOINT_DIR_ENV  # noqa: E402
 from tfident.cli import app  # noqa: E402
-from tfident.pipeline import STAGES  # noqa: E402
+from tfident.pipeline import CHECKPOINTED_STAGES, STAGES  # noqa: E402
 from tfident.store import (  # noqa: E402
     RUN_TABLES,
     RunRecord,
@@ -212,7 +214,7 @@ def test_a_run_killed_after_any_stage_shows_nothing_and_resumes_to_the_same_expo
     assert set(rows_of(engine, run_id, RUN_TABLES).values()) == {0}
     folder = checkpoint_root / run_id
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    done = list(STAGES[1 : STAGES.index(stage) + 1])
+    done = [name for name in STAGES[: STAGES.index(stage) + 1] if name in CHECKPOINTED_STAGES]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert [entry["stage"] for entry in manifest["stages"]] == done
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
@@ -327,6 +329,8 @@ def test_a_run_that_fails_in_a_stage_is_recorded_failed_and_resumes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It records the stage it stopped in (no personal data), keeps the checkpoints, and `--resume` finishes it."""
+    from dataclasses import replace
+
     from tfident import pipeline
     from tfident.store import read_run
 
@@ -336,7 +340,8 @@ def test_a_run_that_fails_in_a_stage_is_recorded_failed_and_resumes(
         raise RuntimeError("the file share went away")
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "criteria_stage", broken)
+        nodes = tuple(replace(n, func=broken) if n.name == "criteria" else n for n in pipeline.NODES)
+        patch.setattr(pipeline, "NODES", nodes)
         args = ["run", "--extracts", str(batch), "--as-of", "2026-10-31", "--db", store_url, "--no-prefect"]
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 1, result.output
@@ -349,5 +354,5 @@ def test_a_run_that_fails_in_a_stage_is_recorded_failed_and_resumes(
     assert latest_run_id(engine) == SEPTEMBER_RUN
 
     _, stderr = invoke("run", "--resume", run_id, "--db", store_url)
-    assert "stages standardise, link, households restored" in " ".join(stderr.split())
+    assert "stages standardise, link, households, identity restored" in " ".join(stderr.split())
     assert exports(engine, run_id, tmp_path / "resumed") == uninterrupted[1]

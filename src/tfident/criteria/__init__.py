@@ -4,7 +4,20 @@
 returns the evidence rows and one row of criteria per household.
 """
 
-from tfident.criteria.engine import EVIDENCE_SCHEMA, NON_CRITERION_COLUMNS, evaluate_criteria
+from tfident.criteria.engine import (
+    EVIDENCE_SCHEMA,
+    NON_CRITERION_COLUMNS,
+    evaluate_criteria,
+    household_criteria_schema,
+)
 from tfident.criteria.pack import RulePack, load_pack, pack_from_yaml
 
-__all__ = ["EVIDENCE_SCHEMA", "NON_CRITERION_COLUMNS", "RulePack", "evaluate_criteria", "load_pack", "pack_from_yaml"]
+__all__ = [
+    "EVIDENCE_SCHEMA",
+    "NON_CRITERION_COLUMNS",
+    "RulePack",
+    "evaluate_criteria",
+    "household_criteria_schema",
+    "load_pack",
+    "pack_from_yaml",
+]

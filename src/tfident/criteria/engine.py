@@ -62,6 +62,7 @@ from tfident.criteria.pack import (
     ValueIn,
     Window,
 )
+from tfident.households.roles import age_expr, is_adult, is_child
 from tfident.ingest.sources import SOURCES
 
 EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
@@ -81,19 +82,22 @@ NON_CRITERION_COLUMNS = ("household_id", "n_national", "eligible", "eligibility"
 """The columns of ``household_criteria`` that are not criterion flags."""
 
 
+def household_criteria_schema(pack: RulePack) -> dict[str, pl.DataType]:
+    """The columns of ``household_criteria`` for ``pack``, in order: one Boolean per criterion, in pack order."""
+    return {
+        "household_id": pl.String(),
+        **{criterion: pl.Boolean() for criterion in pack.criterion_ids},
+        "n_national": pl.Int64(),
+        "eligible": pl.Boolean(),
+        "eligibility": pl.String(),
+    }
+
+
 def one_year_before(as_of: dt.date) -> dt.date:
     """``D - 1 year`` as polars' ``offset_by("-1y")`` gives it (29 February -> 28 February)."""
     value = pl.select(pl.lit(as_of, dtype=pl.Date).dt.offset_by("-1y")).item()
     assert isinstance(value, dt.date)
     return value
-
-
-def age_expr(dob: pl.Expr, at: pl.Expr) -> pl.Expr:
-    """Age in completed years on ``at`` of someone born on ``dob`` (null if either is null)."""
-    before_birthday = (at.dt.month().cast(pl.Int32) * 100 + at.dt.day().cast(pl.Int32)) < (
-        dob.dt.month().cast(pl.Int32) * 100 + dob.dt.day().cast(pl.Int32)
-    )
-    return at.dt.year().cast(pl.Int32) - dob.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
 
 
 def last_complete_terms(
@@ -299,9 +303,9 @@ def _source_rows(
 
 def _member_filter(member: str) -> pl.Expr:
     if member == "adult":
-        return (pl.col("age_at_d") >= 18).fill_null(False)
+        return is_adult(pl.col("age_at_d"))
     if member == "child":
-        return (pl.col("age_at_d") < 18).fill_null(False)
+        return is_child(pl.col("age_at_d"))
     return pl.lit(True)
 
 
@@ -401,7 +405,7 @@ def _event_in_window(
         dob = pl.coalesce(pl.col("resolved_dob"), pl.col("date_of_birth"))
         age = age_expr(dob, pl.col(rule.under_18_at))
         rows = rows.with_columns(age.alias("_age_then"))
-        condition = condition & (pl.col("_age_then") < 18).fill_null(False)
+        condition = condition & is_child(pl.col("_age_then"))
         parts += [
             pl.lit("; aged "),
             _text(pl.col("_age_then")),

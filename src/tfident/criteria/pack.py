@@ -37,15 +37,16 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from tfident.config import StrictModel, config_names, config_path, load_yaml
 from tfident.errors import ConfigError
+from tfident.households.roles import AgeGroup
 from tfident.ingest.sources import SOURCES
 
 Window = Literal["12_months", "education_window"]
 """``12_months``: D - 1 year < d <= D. ``education_window``: first day of the earliest
 of the last complete terms <= d <= D."""
 
-Member = Literal["any", "adult", "child"]
-"""Who the rule applies to, by age at the batch date (a person without a date of birth
-is neither adult nor child)."""
+Member = Literal["any", AgeGroup]
+"""Who the rule applies to, by age at the batch date (``tfident.households.roles``: a person
+without a date of birth is neither adult nor child)."""
 
 CodeFilter = dict[str, list[str]]
 """Column name -> allowed (or, in ``where_not``, excluded) upper-case codes."""

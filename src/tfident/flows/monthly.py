@@ -1,8 +1,14 @@
-"""The ``monthly_identification`` Prefect flow: one task per stage, over pure functions."""
+"""The ``monthly_identification`` Prefect flow: one task per stage of ``tfident.pipeline.NODES``.
+
+The tasks are made from the declared stages (:func:`stage_task`), and the flow runs them
+through the same :func:`tfident.pipeline.run_graph` as a plain run, so it takes the same
+checkpoints: a flow run that failed part-way resumes from the stages done.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +19,25 @@ from prefect.cache_policies import NO_CACHE
 
 from tfident import pipeline
 from tfident.ingest.checks import ChecksConfig, Manifests, PreviousMonth
-from tfident.pipeline import PipelineResult, RunConfig
+from tfident.pipeline import PipelineResult, RunConfig, Stage
 
 
-def _stage_task(name: str, retries: int = 0) -> Any:
-    """A task decorator for a stage: frames move between tasks in memory (no result
-    persistence, no input hashing)."""
-    return task(name=name, retries=retries, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
+@cache
+def stage_task(stage: Stage) -> Any:
+    """The Prefect task of a stage: its function, named after it, with its retries; frames move
+    between tasks in memory (no result persistence, no input hashing)."""
+    return task(
+        name=stage.name,
+        retries=stage.retries,
+        retry_delay_seconds=10,
+        cache_policy=NO_CACHE,
+        persist_result=False,
+    )(stage.func)
 
 
-# Retries only where a fault can be transient (a file share that is briefly unreachable);
-# bad data fails at once and is never retried.
-ingest_task = _stage_task("ingest", retries=2)(pipeline.ingest_stage)
-check_task = _stage_task("checks")(pipeline.check_stage)
-standardise_task = _stage_task("standardise")(pipeline.standardise_stage)
-link_task = _stage_task("link")(pipeline.link_stage)
-households_task = _stage_task("households")(pipeline.households_stage)
-identity_task = _stage_task("identity")(pipeline.identity_stage)
-criteria_task = _stage_task("criteria")(pipeline.criteria_stage)
-rank_task = _stage_task("rank")(pipeline.rank_stage)
+def run_as_task(stage: Stage, args: tuple[Any, ...]) -> Any:
+    """Run a stage as its Prefect task (:data:`tfident.pipeline.Execute`)."""
+    return stage_task(stage)(*args)
 
 
 def summary_markdown(result: PipelineResult) -> str:
@@ -61,37 +67,24 @@ def monthly_identification(
     checks: ChecksConfig | None = None,
     last_month: PreviousMonth | None = None,
     manifests: Manifests | None = None,
-) -> PipelineResult:
+    start: Any = None,
+    progress: Any = None,
+) -> PipelineResult | None:
     """Run the monthly identification stages as Prefect tasks and return the frames.
 
     ``constraints`` are reviewers' link rulings and ``previous`` the previous run's
     identity index (ids are carried over from it), both read from the store by the caller.
     With ``checks`` the data checks run right after ingest (against ``last_month`` and the
     batch's ``manifests``): a ``stop`` fails the flow with
-    :class:`~tfident.errors.DataCheckFailed` before any other stage.
+    :class:`~tfident.errors.DataCheckFailed` before any other stage. ``start``
+    (:data:`tfident.pipeline.StartHook`) gives the run's checkpoints once the extracts are
+    read and checked: stages they hold are restored, not run; None when it stopped the run.
+    ``progress`` (:data:`tfident.pipeline.ProgressCallback`) is told when each stage starts and ends.
     """
-    batch = ingest_task(extracts_dir, config.sources)
-    report = check_task(batch, as_of, checks, last_month, manifests) if checks is not None else None
-    standardised = standardise_task(batch, as_of, config.addresses)
-    person_index, links = link_task(standardised, config.linkage, constraints)
-    records, persons, households = households_task(
-        standardised, person_index, batch.extracts["gazetteer"], as_of, config.households
+    values = pipeline.run_inputs(extracts_dir, as_of, config, constraints, previous, checks, last_month, manifests)
+    result = pipeline.execute_pipeline(
+        values, execute=run_as_task, start=start, progress=progress or pipeline.no_progress
     )
-    records, persons, households, identity_events = identity_task(records, persons, households, previous, as_of)
-    evidence, household_criteria = criteria_task(batch, records, persons, config.pack, as_of)
-    candidates = rank_task(household_criteria, evidence, households, records, links, config.ranking)
-    result = PipelineResult(
-        as_of=as_of,
-        batch=batch,
-        records=records,
-        links=links,
-        persons=persons,
-        households=households,
-        evidence=evidence,
-        household_criteria=household_criteria,
-        candidates=candidates,
-        identity_events=identity_events,
-        checks=report,
-    )
-    create_markdown_artifact(summary_markdown(result), key="monthly-identification-summary")
+    if result is not None:
+        create_markdown_artifact(summary_markdown(result), key="monthly-identification-summary")
     return result

@@ -50,6 +50,7 @@ from typing import Literal
 import polars as pl
 
 from tfident.config import StrictModel, config_path, load_model
+from tfident.households.roles import ROLES, Role, role_expr
 from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
 from tfident.ingest.sources import OPEN_RECORD_SOURCES, SOURCES
 from tfident.standardise.addresses import parse_addresses
@@ -59,7 +60,9 @@ __all__ = [
     "NOT_CANDIDATE_STATUSES",
     "RESIDENCE_PRIORITY",
     "REVIEW_REASONS",
+    "ROLES",
     "HouseholdsConfig",
+    "Role",
     "assign_households",
     "household_id_for",
     "household_id_for_address",
@@ -85,7 +88,6 @@ REVIEW_REASONS: tuple[str, ...] = ("moved_together", "kept_together", "moved_alo
 """``households.review_reason``: the family was placed by the moved-alone rule."""
 
 MovedAlone = Literal["move_together", "keep_together", "split"]
-Role = Literal["adult", "child", "unknown"]
 
 
 class HouseholdsConfig(StrictModel):
@@ -94,7 +96,7 @@ class HouseholdsConfig(StrictModel):
     moved_alone: MovedAlone = "move_together"
     """What to do when one member's records show a new address and the others have no
     record since: move them together, keep them together at the old address, or split."""
-    mover_roles: tuple[Role, ...] = ("adult", "child", "unknown")
+    mover_roles: tuple[Role, ...] = ROLES
     """Roles (age at D) of a member whose move alone may carry the family with them."""
     open_record_sources: tuple[str, ...] = OPEN_RECORD_SOURCES
     """Sources whose open records (a live claim, an open episode) are dated D: they say
@@ -134,12 +136,6 @@ def household_id_for_address(key: str) -> str:
     """The id of a household at a normalised address (no UPRN): ``H`` and 12 hex digits of
     the SHA-1 of ``address:`` and its key, so it never equals a UPRN household's id."""
     return "H" + hashlib.sha1(f"address:{key}".encode()).hexdigest()[:12]
-
-
-def _age_expr(dob: pl.Expr, as_of: date) -> pl.Expr:
-    """Completed years at ``as_of``."""
-    had_birthday = (dob.dt.month() < as_of.month) | ((dob.dt.month() == as_of.month) & (dob.dt.day() <= as_of.day))
-    return pl.lit(as_of.year) - dob.dt.year() - pl.when(had_birthday).then(0).otherwise(1)
 
 
 def resolve_dob(records: pl.DataFrame) -> pl.DataFrame:
@@ -468,14 +464,8 @@ def assign_households(
     if persons.is_empty():
         return pl.DataFrame(schema=RESIDENTS_SCHEMA), pl.DataFrame(schema=HOUSEHOLDS_SCHEMA)
     dob = resolve_dob(linked)
-    age = _age_expr(pl.col("date_of_birth"), as_of)
     people = persons.join(dob, on="person_id", how="left").with_columns(
-        pl.when(pl.col("date_of_birth").is_null())
-        .then(pl.lit("unknown"))
-        .when(age >= 18)
-        .then(pl.lit("adult"))
-        .otherwise(pl.lit("child"))
-        .alias("role"),
+        role_expr(pl.col("date_of_birth"), as_of).alias("role")
     )
     address = resolve_address(linked)
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config)

@@ -53,8 +53,13 @@ import polars as pl
 from tfident.households import household_id_for
 
 __all__ = [
+    "HOUSEHOLD_MERGE",
+    "HOUSEHOLD_MOVED",
+    "HOUSEHOLD_SPLIT",
     "IDENTITY_EVENTS_SCHEMA",
     "IDENTITY_EVENT_KINDS",
+    "PERSON_MERGE",
+    "PERSON_SPLIT",
     "PREVIOUS_INDEX_SCHEMA",
     "CarriedIds",
     "carry_over_ids",
@@ -63,13 +68,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IDENTITY_EVENT_KINDS: tuple[str, ...] = (
-    "person_merge",
-    "person_split",
-    "household_merge",
-    "household_split",
-    "household_moved",
-)
+PERSON_MERGE = "person_merge"
+PERSON_SPLIT = "person_split"
+HOUSEHOLD_MERGE = "household_merge"
+HOUSEHOLD_SPLIT = "household_split"
+HOUSEHOLD_MOVED = "household_moved"
+IDENTITY_EVENT_KINDS: tuple[str, ...] = (PERSON_MERGE, PERSON_SPLIT, HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT, HOUSEHOLD_MOVED)
+"""``identity_events.kind`` values: the one definition (the store's table checks them)."""
 IDENTITY_EVENTS_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "old_ids": pl.String(),
@@ -118,15 +123,15 @@ def _greedy(pairs: pl.DataFrame, order: list[str], descending: list[bool]) -> di
     return chosen
 
 
-def _events(pairs: pl.DataFrame, mapping: pl.DataFrame, kind: str) -> list[pl.DataFrame]:
-    """Merge and split events from ``new, old`` pairs (``new`` already mapped to final ids)."""
+def _events(pairs: pl.DataFrame, mapping: pl.DataFrame, merge: str, split: str) -> list[pl.DataFrame]:
+    """``merge`` and ``split`` events from ``new, old`` pairs (``new`` already mapped to final ids)."""
     pairs = pairs.join(mapping, on="new").select(pl.col("final").alias("new"), "old").unique()
     merges = (
         pairs.group_by("new")
         .agg(pl.col("old").sort().alias("olds"))
         .filter(pl.col("olds").list.len() > 1)
         .select(
-            pl.lit(f"{kind}_merge").alias("kind"),
+            pl.lit(merge).alias("kind"),
             pl.col("olds").list.join(";").alias("old_ids"),
             pl.col("new").alias("new_ids"),
         )
@@ -136,7 +141,7 @@ def _events(pairs: pl.DataFrame, mapping: pl.DataFrame, kind: str) -> list[pl.Da
         .agg(pl.col("new").sort().alias("news"))
         .filter(pl.col("news").list.len() > 1)
         .select(
-            pl.lit(f"{kind}_split").alias("kind"),
+            pl.lit(split).alias("kind"),
             pl.col("old").alias("old_ids"),
             pl.col("news").list.join(";").alias("new_ids"),
         )
@@ -163,7 +168,7 @@ def _person_map(records: pl.DataFrame, previous: pl.DataFrame, as_of: date) -> t
     mapping = pl.DataFrame(
         {"new": list(final), "final": list(final.values())}, schema={"new": pl.String, "final": pl.String}
     )
-    return mapping, _events(pairs.select("new", "old"), mapping, "person")
+    return mapping, _events(pairs.select("new", "old"), mapping, PERSON_MERGE, PERSON_SPLIT)
 
 
 def _household_map(
@@ -206,7 +211,7 @@ def _household_map(
     mapping = pl.DataFrame(
         {"new": list(final), "final": list(final.values())}, schema={"new": pl.String, "final": pl.String}
     )
-    events = _events(pairs.select("new", "old"), mapping, "household")
+    events = _events(pairs.select("new", "old"), mapping, HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT)
     old_uprn = before.select("old", "old_uprn").unique("old", keep="first")
     moved = (
         households.select(pl.col("household_id").alias("new"), "uprn")
@@ -216,7 +221,7 @@ def _household_map(
             pl.col("old_uprn").is_not_null() & pl.col("uprn").is_not_null() & (pl.col("uprn") != pl.col("old_uprn"))
         )
         .select(
-            pl.lit("household_moved").alias("kind"), pl.col("final").alias("old_ids"), pl.col("final").alias("new_ids")
+            pl.lit(HOUSEHOLD_MOVED).alias("kind"), pl.col("final").alias("old_ids"), pl.col("final").alias("new_ids")
         )
     )
     return mapping, [*events, moved]

@@ -1,5 +1,7 @@
 """tfident.standardise: person records of every source in one frame, names and addresses standardised."""
 
+import polars as pl
+
 from tfident.standardise.addresses import (
     AddressConfig,
     address_match_summary,
@@ -7,10 +9,20 @@ from tfident.standardise.addresses import (
     match_addresses,
     parse_addresses,
 )
-from tfident.standardise.persons import PERSONS_COLUMNS, evidence_date_expr, standardise_persons
+from tfident.standardise.persons import PERSONS_COLUMNS, PERSONS_SCHEMA, evidence_date_expr, standardise_persons
+
+RECORDS_SCHEMA: dict[str, pl.DataType] = {
+    **PERSONS_SCHEMA,
+    "uprn_matched": pl.Int64(),
+    "address_match": pl.String(),
+    "address_match_weight": pl.Float64(),
+}
+"""The standardise stage's ``records``: :data:`PERSONS_SCHEMA` and what :func:`match_addresses` adds, in order."""
 
 __all__ = [
     "PERSONS_COLUMNS",
+    "PERSONS_SCHEMA",
+    "RECORDS_SCHEMA",
     "AddressConfig",
     "address_match_summary",
     "evidence_date_expr",

@@ -41,7 +41,15 @@ STD_COLUMNS: tuple[str, ...] = (
     "address_std",
 )
 PERSONS_COLUMNS: tuple[str, ...] = RAW_COLUMNS + STD_COLUMNS
-"""The columns of ``standardise_persons``' output, in order (``match_addresses`` adds two)."""
+"""The columns of ``standardise_persons``' output, in order (``match_addresses`` adds three)."""
+PERSONS_SCHEMA: dict[str, pl.DataType] = {
+    **{c: pl.String() for c in PERSONS_COLUMNS},
+    "date_of_birth": pl.Date(),
+    "evidence_date": pl.Date(),
+    "uprn": pl.Int64(),
+    "surname_tokens": pl.List(pl.String),
+}
+"""The columns of ``standardise_persons``' output with their types, in order."""
 
 _TEXT = ("record_id", "forename", "middle_names", "surname", "sex", "postcode")
 _IDS = ("upn", "nino", "pnc_id", "nhs_number")
@@ -144,16 +152,7 @@ def _name_table(values: pl.Series, kind: str) -> pl.DataFrame:
 
 def empty_persons() -> pl.DataFrame:
     """A persons frame with no rows and the right types."""
-    schema: dict[str, pl.DataType] = {c: pl.String() for c in PERSONS_COLUMNS}
-    schema.update(
-        {
-            "date_of_birth": pl.Date(),
-            "evidence_date": pl.Date(),
-            "uprn": pl.Int64(),
-            "surname_tokens": pl.List(pl.String),
-        }
-    )
-    return pl.DataFrame(schema=schema)
+    return pl.DataFrame(schema=PERSONS_SCHEMA)
 
 
 def standardise_persons(extracts: dict[str, pl.DataFrame], as_of: date) -> pl.DataFrame:

@@ -42,6 +42,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from tfident.identity import HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT
 from tfident.store.audit import write_audit_row
 from tfident.store.tables import SETTLED_DECISIONS, metadata, utc_now
 
@@ -58,14 +59,14 @@ CARRY_USER = "tfident"
 """The ``username`` of decisions copied by :func:`carry_decisions`."""
 DECISION_CARRIED = "decision.carried"
 """The audit action of a copied decision (object: the household it was copied to)."""
-CARRYING_EVENTS: tuple[str, ...] = ("household_merge", "household_split")
+CARRYING_EVENTS: tuple[str, ...] = (HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT)
 CHUNK = 500
 """Household ids per query (SQLite binds at most 32,766 parameters per statement)."""
 COPIED_FIELDS: tuple[str, ...] = ("decision", "reason", "lead_agency", "worker", "closure_reason")
 
 EVENT_WORDS = {
-    "household_merge": "its members came to live in this household",
-    "household_split": "some of its members came to live apart, in this household",
+    HOUSEHOLD_MERGE: "its members came to live in this household",
+    HOUSEHOLD_SPLIT: "some of its members came to live apart, in this household",
 }
 
 

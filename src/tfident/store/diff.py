@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tfident.errors import StoreError
+from tfident.identity import HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT
 from tfident.store.reader import read_candidates, require_readable
 from tfident.store.tables import SETTLED_DECISIONS, metadata
 
@@ -250,7 +251,7 @@ def read_drop_context(engine: Engine, run_a: str, run_b: str, household_ids: Seq
                 sa.select(events_table.c.kind, events_table.c.old_ids, events_table.c.new_ids)
                 .where(
                     events_table.c.run_id == run_b,
-                    events_table.c.kind.in_(("household_merge", "household_split")),
+                    events_table.c.kind.in_((HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT)),
                 )
                 .order_by(events_table.c.kind, events_table.c.old_ids, events_table.c.new_ids)
             ):
@@ -290,7 +291,7 @@ def drop_reasons(dropped: pl.DataFrame, context: DropContext) -> pl.DataFrame:
         for kind, olds, news in context.events_b:
             if household_id not in olds:
                 continue
-            if kind == "household_merge":
+            if kind == HOUSEHOLD_MERGE:
                 others = [i for i in olds if i != household_id]
                 if len(news) == 1 and news[0] in others:
                     found.append(("merged", f"merged into {news[0]}"))

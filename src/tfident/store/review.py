@@ -23,18 +23,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tfident.errors import StoreError
+from tfident.errors import DecisionRefused, StoreError
+from tfident.households.roles import age_on
 from tfident.store.carry import carry_forward, later_lineage, lock_decisions
 from tfident.store.engine import BEGIN_OPTION
 from tfident.store.tables import (
+    ACCEPT,
+    CLOSED,
     CLOSURE_REASONS,
     DECISIONS,
+    DEFER,
     LINK_CONSTRAINT_KINDS,
+    OPTED_OUT,
     READABLE_STATUSES,
     SETTLED_DECISIONS,
+    STATUS_NEW,
     USER_ROLES,
     metadata,
     utc_now,
+)
+from tfident.store.tables import (
+    STATUSES as STATUSES,  # re-exported: the review app reads it from here
 )
 
 users = metadata.tables["users"]
@@ -49,17 +58,13 @@ source_records = metadata.tables["source_records"]
 links = metadata.tables["links"]
 evidence = metadata.tables["criteria_evidence"]
 
-STATUS_NEW = "new"
-STATUSES: tuple[str, ...] = (STATUS_NEW, *DECISIONS)
-"""A candidate's review status: ``new`` (no decision yet) or its latest decision."""
-
 STATUS_OPEN = "open"
 """The candidate list's default filter: every family but those attached, closed or opted out
 (:data:`~tfident.store.tables.SETTLED_DECISIONS`), whatever run the decision was made on."""
 
-CLOSABLE_FROM: tuple[str, ...] = ("accept",)
+CLOSABLE_FROM: tuple[str, ...] = (ACCEPT,)
 """Only a family attached to the programme (latest decision ``accept``) can be closed."""
-OPT_OUT_FROM: tuple[str, ...] = (STATUS_NEW, "defer", "accept")
+OPT_OUT_FROM: tuple[str, ...] = (STATUS_NEW, DEFER, ACCEPT)
 """A family can opt out while new, deferred or attached."""
 
 SORTS: dict[str, tuple[str, bool]] = {
@@ -259,10 +264,6 @@ class DecisionInput:
     None skips the check (scripts and tests)."""
 
 
-class DecisionRefused(StoreError):
-    """A decision that cannot follow the family's current status, or lacks what it needs."""
-
-
 def decision_refusal(current: str | None, decision: DecisionInput) -> str | None:
     """Why ``decision`` cannot be recorded for a family whose latest decision is ``current``, or None.
 
@@ -273,7 +274,7 @@ def decision_refusal(current: str | None, decision: DecisionInput) -> str | None
     status = current or STATUS_NEW
     if decision.decision not in DECISIONS:
         return f"decision {decision.decision!r} is not one of {', '.join(DECISIONS)}"
-    if decision.decision == "closed":
+    if decision.decision == CLOSED:
         if status not in CLOSABLE_FROM:
             return f"only a family attached to the programme can be closed; this family's status is {status}"
         if decision.closure_reason not in CLOSURE_REASONS:
@@ -282,7 +283,7 @@ def decision_refusal(current: str | None, decision: DecisionInput) -> str | None
             return "a closure for another reason needs the reason written down"
     elif decision.closure_reason is not None:
         return "a closure reason is only recorded when a family is closed"
-    if decision.decision == "opted_out" and status not in OPT_OUT_FROM:
+    if decision.decision == OPTED_OUT and status not in OPT_OUT_FROM:
         return f"a family can opt out only while new, deferred or attached; this family's status is {status}"
     return None
 
@@ -676,13 +677,6 @@ class Family:
     links: list[dict[str, Any]]
     evidence: list[dict[str, Any]]
     addresses: list[dict[str, Any]]
-
-
-def age_on(date_of_birth: date | None, on: date) -> int | None:
-    """Age in whole years on a date."""
-    if date_of_birth is None:
-        return None
-    return on.year - date_of_birth.year - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
 
 
 def readable_run(engine: Engine, run_id: str) -> dict[str, Any] | None:

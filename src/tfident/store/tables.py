@@ -35,6 +35,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from tfident.identity import IDENTITY_EVENT_KINDS
+
 RUN_STATUSES: tuple[str, ...] = ("running", "published", "failed", "superseded", "purged")
 """A run is ``running`` while written, ``published`` once readable, ``superseded`` when a
 later run of the same month and rule pack (``ruleset_id``) is published, ``failed`` when writing it failed, ``purged``
@@ -43,28 +45,30 @@ when ``tfident retention apply`` deleted its personal data (its ``runs`` row is 
 READABLE_STATUSES: tuple[str, ...] = ("published", "superseded")
 """Statuses whose data readers may see: both are complete, committed runs."""
 
-DECISIONS: tuple[str, ...] = ("accept", "reject", "defer", "known", "closed", "opted_out")
-"""``decisions.decision`` values: ``accept`` (attach to the programme, with lead agency and
+ACCEPT = "accept"
+REJECT = "reject"
+DEFER = "defer"
+KNOWN = "known"
+CLOSED = "closed"
+OPTED_OUT = "opted_out"
+DECISIONS: tuple[str, ...] = (ACCEPT, REJECT, DEFER, KNOWN, CLOSED, OPTED_OUT)
+"""``decisions.decision`` values, the one definition of them: ``accept`` (attach to the programme, with lead agency and
 worker), ``reject`` (with a reason), ``defer``, ``known`` (already known to social care or
 early help), ``closed`` (an attached family whose work has ended, with a closure reason)
 and ``opted_out`` (the family declined consent to work with the programme)."""
 
-SETTLED_DECISIONS: tuple[str, ...] = ("accept", "closed", "opted_out")
+SETTLED_DECISIONS: tuple[str, ...] = (ACCEPT, CLOSED, OPTED_OUT)
 """Decisions that take a family off the list of new candidates for good: attached, closed
 or opted out (see :mod:`tfident.store.review`)."""
+
+STATUS_NEW = "new"
+STATUSES: tuple[str, ...] = (STATUS_NEW, *DECISIONS)
+"""A candidate's review status: ``new`` (no decision yet) or its latest decision."""
 
 CLOSURE_REASONS: tuple[str, ...] = ("outcomes_achieved", "moved_away", "stepped_down", "other")
 """``decisions.closure_reason`` values, set on ``closed`` decisions only."""
 LINK_CONSTRAINT_KINDS: tuple[str, ...] = ("cannot_link", "must_link")
 USER_ROLES: tuple[str, ...] = ("coordinator", "analyst", "auditor", "admin")
-IDENTITY_EVENT_KINDS: tuple[str, ...] = (
-    "person_merge",
-    "person_split",
-    "household_merge",
-    "household_split",
-    "household_moved",
-)
-"""``identity_events.kind`` values (``tfident.identity.IDENTITY_EVENT_KINDS``)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from tfident.households.roles import age_on
+
 DAY = dt.timedelta(days=1)
 
 
@@ -22,8 +24,10 @@ def in_window(day: dt.date | None, as_of: dt.date) -> bool:
 
 
 def age_at(dob: dt.date, at: dt.date) -> int:
-    """Age in completed years on ``at``."""
-    return at.year - dob.year - ((at.month, at.day) < (dob.month, dob.day))
+    """Age in completed years on ``at`` (:func:`tfident.households.roles.age_on`)."""
+    age = age_on(dob, at)
+    assert age is not None
+    return age
 
 
 def birthday(dob: dt.date, years: int) -> dt.date:

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from tfident.households.roles import age_expr
 from tfident.synth.dates import one_year_before
 
 CRITERIA = ("crime_asb", "education", "work", "local_discretion")
@@ -53,14 +54,6 @@ TRUTH_HOUSEHOLD_COLUMNS = (
 )
 """Columns of ``truth/households.csv``: the contract's, then ``in_area``, ``eligibility``
 (``must_include``, ``may_include`` or blank), ``n_national`` and ``n_members``."""
-
-
-def age_expr(dob: pl.Expr, at: pl.Expr) -> pl.Expr:
-    """Age in completed years on ``at`` of someone born on ``dob``."""
-    before_birthday = (at.dt.month().cast(pl.Int32) * 100 + at.dt.day().cast(pl.Int32)) < (
-        dob.dt.month().cast(pl.Int32) * 100 + dob.dt.day().cast(pl.Int32)
-    )
-    return at.dt.year().cast(pl.Int32) - dob.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
 
 
 def last_complete_terms(attendance: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
