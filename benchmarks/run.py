@@ -47,7 +47,9 @@ RECORDS_PER_HOUSEHOLD = 5.5
 DEFAULT_RECORDS = (100_000, 1_000_000, 3_000_000)
 NATIONAL = (10_000_000, 30_000_000)
 """Sizes the report projects to (person records)."""
-STEPS = ("ingest", "standardise", "link", "households", "criteria", "rank", "store")
+STEPS = ("ingest", "checks", "standardise", "link", "households", "identity", "criteria", "rank", "store")
+"""The steps timed: the declared stages of the run (``tfident.pipeline.STAGES``, a test checks they
+agree; not imported, to keep this parent process light), then writing to the store."""
 
 
 # ------------------------------------------------------------------------------ memory

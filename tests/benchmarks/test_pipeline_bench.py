@@ -27,7 +27,13 @@ def test_quick_run_reports_every_step(tmp_path: Path) -> None:
     assert saved["sizes"][0]["records"] == size["records"]
     text = (tmp_path / "pipeline.md").read_text()
     assert "## Peak resident memory per step (MiB)" in text
-    assert "| ingest | standardise | link | households | criteria | rank | store | total |" in text
+    assert "| ingest | checks | standardise | link | households | identity | criteria | rank | store | total |" in text
+
+
+def test_the_steps_are_the_declared_stages() -> None:
+    from tfident.pipeline import STAGES
+
+    assert bench.STEPS == (*STAGES, "store")
 
 
 def test_power_fit_recovers_exponent() -> None:
