@@ -32,7 +32,8 @@ cluster already holds:
   and a stray record (Olivia recorded once as Ollie, a nickname of Oliver's, or once
   with the wrong sex) cannot bridge them, because it does not change a cluster's
   principal name. When the clusters' principal sexes conflict, even a single keying
-  error does not make them one person;
+  error does not make them one person; and when one of them has no forename (an unnamed
+  newborn, ``Baby``), conflicting principal sexes alone keep them apart;
 - ambiguous weak records: a profile without a full forename (an initial or none) or
   without a date of birth whose candidate partners could not all be one person (twins,
   a father and his namesake son) links to none of them, unless its best partner
@@ -239,6 +240,12 @@ class _Clusters:
             ):
                 return False
             if a.dobs & b.dobs and (a.uprns & b.uprns or a.postcodes & b.postcodes) and not self._one_name(a, b):
+                return False
+        elif self.guards.forename and a.dobs & b.dobs and (a.uprns & b.uprns or a.postcodes & b.postcodes):
+            # no forename on one side (an unnamed newborn, "Baby"): at one address with one
+            # date of birth, only the recorded sex tells twins apart
+            sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
+            if sexes_a and sexes_b and not sexes_a & sexes_b:
                 return False
         return True
 
