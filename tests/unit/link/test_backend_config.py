@@ -11,7 +11,8 @@ import pytest
 from tfident.config import config_hash
 from tfident.errors import ConfigError
 from tfident.link import LinkageConfig, load_linkage_config
-from tfident.link.model import comparisons_for_dialect, prediction_settings
+from tfident.link.comparisons import comparisons_for_dialect
+from tfident.link.prediction import prediction_settings
 
 BASE = 'version: "1"\nblocking_rules:\n  - {name: dob, block_on: [date_of_birth]}\n'
 
