@@ -8,7 +8,7 @@ the driver as with ``local[N]``. The checkpoint folder is a local folder, which 
 executor reaches because they all run on this machine; a real cluster needs a folder
 every executor host reaches (``hdfs://...``; docs/spark.md).
 
-The executors are given a Python that does not exist (``spark.pyspark.python``): tfident's
+The session is given a Python that does not exist (``PYSPARK_PYTHON``): tfident's
 Spark backend registers SQL functions only, which Spark runs in the JVM, so linkage must
 not need Python (nor tfident) on the executors. If it ever starts a Python worker on an
 executor (a Python UDF, an RDD ``map``), this test fails, and docs/spark.md must say what
@@ -84,12 +84,12 @@ def master_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     daemons: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, *args: str) -> None:
-        log = (folder / f"{name}.log").open("wb")
-        daemons.append(
-            subprocess.Popen(
-                [str(_spark_class()), *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        with (folder / f"{name}.log").open("wb") as log:  # the daemon keeps its own descriptor
+            daemons.append(
+                subprocess.Popen(
+                    [str(_spark_class()), *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
             )
-        )
 
     url = f"spark://127.0.0.1:{port}"
     try:
@@ -152,8 +152,6 @@ def cluster_config(master_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         "spark.default.parallelism": "4",
         "spark.driver.extraJavaOptions": quick,
         "spark.executor.extraJavaOptions": quick,
-        # no Python worker may start anywhere (see the module docstring)
-        "spark.pyspark.python": "/nonexistent/python3",
     }
     config = load_linkage_config().model_copy(
         update={
@@ -164,10 +162,15 @@ def cluster_config(master_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         }
     )
     stop_spark()  # a session of another test module would be reused as it is
-    try:
-        yield config
-    finally:
-        stop_spark()
+    with pytest.MonkeyPatch.context() as patch:
+        # the Python every Python worker would run (PySpark reads it when the session starts):
+        # none exists, so none may start (see the module docstring)
+        patch.setenv("PYSPARK_PYTHON", "/nonexistent/python3")
+        patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # the driver's JVM: loopback, as the cluster's
+        try:
+            yield config
+        finally:
+            stop_spark()
 
 
 def test_a_standalone_cluster_links_as_duckdb_does(records: pl.DataFrame, cluster_config: LinkageConfig) -> None:
@@ -187,3 +190,6 @@ def test_a_standalone_cluster_links_as_duckdb_does(records: pl.DataFrame, cluste
     assert isinstance(difference, float) and difference <= 1e-9
     # each linkage's scratch folder under the shared checkpoint folder is deleted afterwards
     assert list(Path(cluster_config.spark_checkpoint_dir).iterdir()) == []
+    # and the executors really have no Python: anything that needs a Python worker fails there
+    with pytest.raises(Exception, match="nonexistent"):
+        session.sparkContext.parallelize([1, 2], 2).map(lambda x: x + 1).collect()
