@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 APP_NAME = "tfident-linkage"
 
 JARO_WINKLER = "tfident_jaro_winkler"
-"""The Spark SQL function the Jaro-Winkler levels call on Spark (see :data:`JARO_WINKLER_SQL`)."""
+"""tfident's Jaro-Winkler similarity on Spark (see :data:`JARO_WINKLER_SQL`), which
+:data:`JARO_WINKLER_AT_LEAST` calls."""
 
 JARO_WINKLER_SQL = f"""
 CREATE OR REPLACE TEMPORARY FUNCTION {JARO_WINKLER}(a STRING, b STRING)
