@@ -204,7 +204,7 @@ def pairs_compared(state: dict[str, Any], meta: dict[str, Any], out: dict[str, A
     """Profile pairs tfident's Splink scores (tfident first collapses records identical in
     every linkage field into profiles, and links a profile's records without a compare):
     Splink's own count of the pairs the configuration's blocking rules generate over the
-    profiles, duplicates across rules removed, plus any deterministic rules' pairs.
+    profiles, duplicates across rules removed.
 
     (Until issue 12 this reported the pairs ``link_persons`` logs, which are only those
     scored at or above the uncertain threshold: 23,604 of the 190,348 scored at 100k.)
@@ -212,8 +212,8 @@ def pairs_compared(state: dict[str, Any], meta: dict[str, Any], out: dict[str, A
     from splink.backends.duckdb import DuckDBAPI
     from splink.blocking_analysis import cumulative_comparisons_to_be_scored_from_blocking_rules_data
 
-    from tfident.link.model import blocking_rule_sql, splink_input
-    from tfident.link.rules import build_profiles
+    from tfident.link.blocking import blocking_rule_sql
+    from tfident.link.profiles import build_profiles, splink_input
 
     config = state["config"]
     profiles, _ = build_profiles(state["persons"])
@@ -225,29 +225,4 @@ def pairs_compared(state: dict[str, Any], meta: dict[str, Any], out: dict[str, A
         db_api=DuckDBAPI(),
         unique_id_column_name="pid",
     )
-    scored = int(counts["row_count"].sum())
-    if getattr(config, "rules", ()):
-        scored += _rule_pairs(state["persons"], config)
-    return scored
-
-
-def _rule_pairs(persons: pl.DataFrame, config: Any) -> int:
-    from tfident.link.rules import _LIST_KEYS, _side, build_profiles
-
-    profiles, _ = build_profiles(persons)
-    frames = []
-    for rule in config.rules:
-        left_keys = [k.split("=")[0] for k in rule.block_on]
-        right_keys = [k.split("=")[-1] for k in rule.block_on]
-        left = _side(profiles, left_keys, [k for k in left_keys if k in _LIST_KEYS])
-        right = _side(profiles, right_keys, [k for k in right_keys if k in _LIST_KEYS])
-        right = right.rename({"pid": "pid_r", **{k: f"_k{i}" for i, k in enumerate(right_keys)}})
-        sizes = left.group_by(left_keys).agg(pl.col("pid").n_unique().alias("_block"))
-        left = left.join(sizes, on=left_keys).filter(pl.col("_block") <= rule.max_block).drop("_block")
-        pairs = (
-            left.join(right, left_on=left_keys, right_on=[f"_k{i}" for i in range(len(right_keys))])
-            .filter(pl.col("pid") != pl.col("pid_r"))
-            .select(pl.min_horizontal("pid", "pid_r").alias("a"), pl.max_horizontal("pid", "pid_r").alias("b"))
-        )
-        frames.append(pairs)
-    return pl.concat(frames).unique().height if frames else 0
+    return int(counts["row_count"].sum())

@@ -586,7 +586,8 @@ def train(
     from tfident.config import config_path, writable_config_path
     from tfident.ingest import load_sources_mapping
     from tfident.link import load_linkage_config
-    from tfident.link.training import train_model, write_model
+    from tfident.link.model import write_model
+    from tfident.link.training import train_model
     from tfident.pipeline import ingest_stage, standardise_stage
 
     for folder in extracts:
@@ -633,7 +634,7 @@ def explain(
 ) -> None:
     """Print the model's waterfall for two records of a stored run: prior, each field's weight, total, probability."""
     from tfident.link import load_linkage_config
-    from tfident.link.explain import explain_pair, persons_from_stored
+    from tfident.link.explanation import explain_pair, persons_from_stored
     from tfident.store import make_engine, read_link, read_run, read_source_records, resolve_run
 
     config = load_linkage_config()

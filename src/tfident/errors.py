@@ -32,7 +32,7 @@ that is down, a lock held by another run, a schema not yet upgraded, a stop sign
 :data:`TRANSIENT` lists the faults worth retrying with backoff; bad data never is.
 
 Every exception class of tfident is defined here or subclasses one defined here (a test
-checks it). (*) ``RecordNotFound`` is defined in ``tfident.link.explain``, which raises it.
+checks it). (*) ``RecordNotFound`` is defined in ``tfident.link.explanation``, which raises it.
 The modules that raised the others import them from here, and their old homes
 (``tfident.checkpoints.CannotResume``, ``tfident.runner.RunStopped``,
 ``tfident.store.review.DecisionRefused``) still name them.

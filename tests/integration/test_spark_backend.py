@@ -20,8 +20,8 @@ import pytest
 
 from tests.synthetic_records import synthetic_records
 from tfident.link import LinkageConfig, link_persons, load_linkage_config
-from tfident.link.explain import explain_pair
-from tfident.link.spark import spark_session, stop_spark
+from tfident.link.backends.spark import spark_session, stop_spark
+from tfident.link.explanation import explain_pair
 
 AS_OF = date(2026, 10, 31)
 TOLERANCE = 1e-9
@@ -70,7 +70,7 @@ def test_spark_jaro_winkler_is_duckdbs_to_the_bit(records: pl.DataFrame, spark_c
     pair of the batch's names and on strings made to stress the matching window and transpositions."""
     import duckdb
 
-    from tfident.link.spark import (
+    from tfident.link.backends.spark import (
         JARO_WINKLER,
         JARO_WINKLER_AT_LEAST,
         JARO_WINKLER_AT_LEAST_SQL,

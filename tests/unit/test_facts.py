@@ -81,7 +81,7 @@ NOT_TFIDENT_ERRORS = {
     "tfident.errors.StopRun": "not an error: a run already stored ends early; never reaches the command line",
     "tfident.review.routes.LoginRequired": "the review app's redirect to the sign-in page, not an error",
 }
-DEFINED_ELSEWHERE = {"tfident.link.explain.RecordNotFound": "a LinkageError, defined where it is raised"}
+DEFINED_ELSEWHERE = {"tfident.link.explanation.RecordNotFound": "a LinkageError, defined where it is raised"}
 
 
 def _modules() -> list[str]:

@@ -3,18 +3,22 @@
 ``link_persons`` is four steps, each replaceable:
 
 1. *profiles*: records identical in every linkage field are one profile
-   (``rules.build_profiles``); records named in a reviewer's ruling stay alone;
-2. *scoring*: Splink (Fellegi-Sunter) scores the candidate pairs of profiles that the
-   blocking rules of ``config/linkage.yaml`` find, with the frozen model the
-   configuration names (``model.predict``); optional deterministic ``identifier_rules``
-   add pairs as extra evidence (none are configured: measurement showed the model's
-   identifier comparisons already carry them);
+   (``profiles.build_profiles``); records named in a reviewer's ruling stay alone;
+2. *prediction*: Splink (Fellegi-Sunter) scores the candidate pairs of profiles that the
+   blocking rules of ``config/linkage.yaml`` find (``blocking``), with the comparisons
+   (``comparisons``) of the frozen model file the configuration names (``model``), on
+   DuckDB or Spark (``backends``) (``prediction.predict``);
 3. *clustering*: connected components over pairs at or above the match threshold,
    strongest first, with guards (conflicting identifiers, unless the pair is strong
    without them; twins; incompatible dates of birth) and reviewers'
-   ``cannot_link``/``must_link`` rulings (``cluster.cluster_profiles``);
+   ``cannot_link``/``must_link`` rulings (``clustering.cluster_profiles``);
 4. *links*: the pairs inside one person, and the pairs of the uncertain band (and any
-   match the guards held apart) for clerical review, each with its per-field weights.
+   match the guards held apart) for clerical review, each with its per-field weights
+   (``explanation`` shows them; ``training`` makes the model file).
+
+Modules, by noun: ``config`` (``linkage.yaml``), ``model`` (the model file),
+``comparisons``, ``blocking``, ``profiles``, ``backends`` (``duckdb``, ``spark``),
+``prediction``, ``clustering``, ``explanation``, ``training``.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import logging
 import polars as pl
 
 from tfident.errors import ConfigError
-from tfident.link.cluster import cluster_profiles
-from tfident.link.config import BlockingRule, Guards, LinkageConfig, Rule, Thresholds, load_linkage_config
-from tfident.link.model import predict, prior_weight, tf_tables, weights_json, without_identifiers
-from tfident.link.rules import build_profiles, candidate_edges
+from tfident.link.clustering import cluster_profiles
+from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
+from tfident.link.model import prior_weight
+from tfident.link.prediction import predict, weights_json, without_identifiers
+from tfident.link.profiles import build_profiles, tf_tables
 
 __all__ = [
     "CONSTRAINTS_SCHEMA",
@@ -37,7 +42,6 @@ __all__ = [
     "BlockingRule",
     "Guards",
     "LinkageConfig",
-    "Rule",
     "Thresholds",
     "link_persons",
     "load_linkage_config",
@@ -106,7 +110,7 @@ def link_persons(
     record_id, person_id`` (one row per record, in the order of ``persons``);
     ``links`` has ``record_key_l, record_key_r, match_probability, match_rule,
     match_weights_json`` (``record_key_l < record_key_r``): the pairs that ended up in
-    one person (``splink``, ``identical``, ``must_link`` or an identifier rule's name),
+    one person (``splink``, ``identical`` or ``must_link``),
     and the pairs kept for review (:data:`NOT_SAME_PERSON_RULES`).
     """
     if persons.is_empty():
@@ -121,7 +125,6 @@ def link_persons(
     scores = predict(profiles, tf, config.model_data, config)
     threshold = config.thresholds.match
 
-    order = len(config.identifier_rules)
     override = config.guards.identifier_override_weight
     strong = (
         pl.lit(False)
@@ -133,19 +136,10 @@ def link_persons(
         "pid_r",
         pl.col("match_probability").alias("probability"),
         pl.lit(MODEL_RULE).alias("rule"),
-        pl.lit(order, dtype=pl.Int64).alias("rule_order"),
+        pl.lit(0, dtype=pl.Int64).alias("rule_order"),
         strong.alias("override_ids"),
         pl.col("match_weight").alias("weight"),
     )
-    if config.identifier_rules:
-        rule_edges = candidate_edges(profiles, config).with_columns(
-            pl.lit(False).alias("override_ids"), pl.lit(None, dtype=pl.Float64).alias("weight")
-        )
-        edges = (
-            pl.concat([edges, rule_edges])
-            .sort(["pid_l", "pid_r", "probability", "rule_order"], descending=[False, False, True, False])
-            .unique(["pid_l", "pid_r"], keep="first", maintain_order=True)
-        )
     cannot = _ruling_pairs(constraints, members, "cannot_link")
     must = _ruling_pairs(constraints, members, "must_link")
     clusters = cluster_profiles(profiles, edges, config.guards, cannot_link=cannot, must_link=must)
@@ -159,7 +153,7 @@ def link_persons(
     person_index = persons.select("record_key", "source", "record_id").join(
         by_record, on="record_key", how="left", maintain_order="left"
     )
-    links = _links(profiles, members, clusters, scores, edges, must, config)
+    links = _links(profiles, members, clusters, scores, must, config)
     log.info(
         "linked %d records into %d persons (%d scored pairs, %d links)",
         persons.height,
@@ -175,7 +169,6 @@ def _links(
     members: pl.DataFrame,
     clusters: pl.DataFrame,
     scores: pl.DataFrame,
-    edges: pl.DataFrame,
     must: list[tuple[int, int]],
     config: LinkageConfig,
 ) -> pl.DataFrame:
@@ -209,17 +202,6 @@ def _links(
         .alias("match_rule"),
         "match_weights_json",
     )
-    other_edges = (
-        ends(edges.filter(pl.col("rule") != MODEL_RULE))
-        .filter("same")
-        .select(
-            "record_key_l",
-            "record_key_r",
-            pl.col("probability").alias("match_probability"),
-            pl.col("rule").alias("match_rule"),
-            pl.lit(None, dtype=pl.String).alias("match_weights_json"),
-        )
-    )
     forced = pl.DataFrame(must, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
     ruled = (
         ends(forced)
@@ -240,9 +222,9 @@ def _links(
         pl.lit("identical").alias("match_rule"),
         pl.lit(identical_json).alias("match_weights_json"),
     )
-    # a reviewer's ruling names the pair first; then the model's score; then a rule's
+    # a reviewer's ruling names the pair first; then the model's score
     return (
-        pl.concat([ruled, scored, other_edges, identical])
+        pl.concat([ruled, scored, identical])
         .unique(["record_key_l", "record_key_r"], keep="first", maintain_order=True)
         .sort("record_key_l", "record_key_r")
     )

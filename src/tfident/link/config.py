@@ -9,7 +9,6 @@ refuses (``guards``).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from tfident.config import StrictModel, config_path, load_model
-from tfident.errors import ConfigError
+from tfident.link.model import read_model
 
 KEY_COLUMNS: tuple[str, ...] = (
     "upn",
@@ -27,11 +26,9 @@ KEY_COLUMNS: tuple[str, ...] = (
     "forename_std",
     "forename_first",
     "forename_canonical",
-    "forename_variant",
     "forename_metaphone",
     "forename_initial",
     "surname_std",
-    "surname_token",
     "surname_metaphone",
     "date_of_birth",
     "dob_transposed",
@@ -43,52 +40,7 @@ KEY_COLUMNS: tuple[str, ...] = (
     "postcode_std",
     "sex",
 )
-"""Columns a rule may block on (``forename_variant`` and ``surname_token`` are exploded lists
-in deterministic rules; Splink blocking rules may not use them)."""
-
-Check = Literal[
-    "forename_compatible",
-    "forename_similar",
-    "forename_missing_one_side",
-    "surname_similar",
-    "dob_compatible",
-    "dob_near",
-    "dob_missing_one_side",
-    "sex_compatible",
-]
-"""Pairwise checks a deterministic candidate pair must pass (see ``tfident.link.rules``)."""
-
-
-class Rule(StrictModel):
-    """One deterministic rule: records agreeing on every ``block_on`` key (and passing every check) link.
-
-    A key is a column name (both records must have the same non-null value) or
-    ``left=right`` (the left record's ``left`` equals the right record's ``right``, as in
-    ``dob_transposed=date_of_birth``). Used only as optional extra evidence
-    (``identifier_rules``) beside the probabilistic model.
-    """
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    block_on: tuple[str, ...] = Field(min_length=1)
-    checks: tuple[Check, ...] = ()
-    probability: float = Field(gt=0.0, le=1.0)
-    unique_partner: bool = False
-    """Drop a record's edges under this rule when its partners disagree on forename or dob."""
-    max_block: int = Field(default=200, ge=2)
-    """Blocks larger than this (very common names at one address...) are skipped."""
-    description: str = ""
-
-    @field_validator("block_on")
-    @classmethod
-    def _known_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
-        for key in keys:
-            for part in key.split("="):
-                if part not in KEY_COLUMNS:
-                    raise ValueError(f"unknown key column {part!r}; expected one of {', '.join(KEY_COLUMNS)}")
-        return keys
-
-
-_LIST_COLUMNS = {"forename_variant", "surname_token"}
+"""Columns a blocking rule may block on."""
 
 _SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://\S+|yarn|k8s://\S+")
 """The Spark master URLs ``spark_master`` accepts."""
@@ -110,9 +62,8 @@ class BlockingRule(StrictModel):
     def _known_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         for key in keys:
             for part in key.split("="):
-                if part not in KEY_COLUMNS or part in _LIST_COLUMNS:
-                    allowed = ", ".join(k for k in KEY_COLUMNS if k not in _LIST_COLUMNS)
-                    raise ValueError(f"unknown blocking column {part!r}; expected one of {allowed}")
+                if part not in KEY_COLUMNS:
+                    raise ValueError(f"unknown blocking column {part!r}; expected one of {', '.join(KEY_COLUMNS)}")
         return keys
 
 
@@ -138,7 +89,7 @@ class Guards(StrictModel):
     forename: bool = True
     """Never merge two clusters none of whose full forenames are compatible; and never merge
     two clusters sharing a date of birth and an address whose principal forenames are
-    distinct names, whatever sexes they carry (twins; see ``tfident.link.cluster``)."""
+    distinct names, whatever sexes they carry (twins; see ``tfident.link.clustering``)."""
     forename_similarity: float = Field(default=0.85, ge=0.0, le=1.0)
     """Jaro-Winkler similarity at or above which two forenames count as compatible."""
     ambiguous_margin: float | None = Field(default=None, ge=0.0)
@@ -200,12 +151,8 @@ class LinkageConfig(StrictModel):
     thresholds: Thresholds = Thresholds()
     blocking_rules: tuple[BlockingRule, ...] = Field(min_length=1)
     guards: Guards = Guards()
-    identifier_rules: tuple[Rule, ...] = ()
-    """Optional deterministic rules whose pairs join the model's as extra evidence."""
     identical_probability: float = Field(default=0.995, gt=0.0, le=1.0)
     """Probability of the link between records identical in every linkage field."""
-    surname_similarity: float = Field(default=0.88, ge=0.0, le=1.0)
-    """Jaro-Winkler similarity at or above which two surnames count as similar (deterministic checks)."""
     em_max_pairs: int = Field(default=2_000_000, ge=1000)
     """Training only: cap on the pairs random sampling draws to estimate u."""
     seed: int = 1
@@ -254,20 +201,12 @@ class LinkageConfig(StrictModel):
         """Whether ``spark_master`` runs Spark inside this machine (``local...``)."""
         return self.spark_master.startswith("local")
 
-    @property
-    def rules(self) -> tuple[Rule, ...]:
-        """The deterministic rules (``identifier_rules``), for ``tfident.link.rules``."""
-        return self.identifier_rules
-
     @model_validator(mode="after")
     def _unique_names(self) -> LinkageConfig:
-        for kind, names in (
-            ("blocking rule", [r.name for r in self.blocking_rules]),
-            ("identifier rule", [r.name for r in self.identifier_rules]),
-        ):
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            if duplicates:
-                raise ValueError(f"{kind} names must be unique: {', '.join(duplicates)}")
+        names = [r.name for r in self.blocking_rules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"blocking rule names must be unique: {', '.join(duplicates)}")
         return self
 
     def model_path(self) -> Path:
@@ -280,19 +219,6 @@ class LinkageConfig(StrictModel):
             if beside.exists():
                 return beside
         return config_path(path)
-
-
-def read_model_file(path: Path) -> dict[str, Any]:
-    """The saved model (``{"version", "description", "training_data", "settings"}``)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: linkage model not found; train one with `tfident train --extracts DIR`") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}: not a valid model file ({error})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict) or not data.get("version"):
-        raise ConfigError(f"{path}: not a tfident linkage model (needs 'version' and 'settings')")
-    return data
 
 
 def load_linkage_config(path: Path | None = None, *, with_model: bool = True) -> LinkageConfig:
@@ -308,6 +234,6 @@ def load_linkage_config(path: Path | None = None, *, with_model: bool = True) ->
     if not with_model:
         return config
     model_path = config.model_path()
-    data = read_model_file(model_path)
+    data = read_model(model_path)
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     return config.model_copy(update={"model_version": str(data["version"]), "model_sha256": digest, "model_data": data})

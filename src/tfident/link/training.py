@@ -1,7 +1,8 @@
 """Training the person-linkage model without labels and freezing it as a versioned JSON file.
 
 ``tfident train`` standardises a batch as a run does, then estimates the model
-(``model.train``) and writes ``{"format", "version", "description", "training_data",
+(:func:`train`: the prior, u by random sampling, m by EM) and writes the model file
+(``tfident.link.model``): ``{"format", "version", "description", "training_data",
 "splink_version", "settings"}``: ``settings`` is Splink's own model dictionary (the
 comparisons with their m and u probabilities and the prior); ``training_data`` says
 what it was trained on (the extracts' file hashes, record and profile counts, the batch
@@ -12,18 +13,130 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from tfident.link.backends import database, linker, quiet_splink
+from tfident.link.blocking import blocking_rules_setting
+from tfident.link.comparisons import NEUTRAL_PROBABILITY, comparisons
 from tfident.link.config import LinkageConfig
-from tfident.link.model import EM_BLOCKS, tf_tables, train
-from tfident.link.rules import build_profiles
+from tfident.link.model import MODEL_FORMAT
+from tfident.link.profiles import build_profiles, splink_input, tf_tables
 
-MODEL_FORMAT = "tfident-person-model/1"
+log = logging.getLogger(__name__)
+
+
+def settings_for_training(config: LinkageConfig) -> Any:
+    """The Splink settings a new model starts from (m/u unknown), in the SQL of ``config.backend``."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="pid",
+        blocking_rules_to_generate_predictions=list(blocking_rules_setting(config)),
+        comparisons=comparisons(),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+        additional_columns_to_retain=[],
+    )
+
+
+EM_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("upn",),
+    ("nino",),
+    ("nhs_number",),
+    ("forename_first", "surname_std", "date_of_birth"),
+)
+"""The blocks EM runs over by default (see :func:`train`)."""
+
+PRIOR_BLOCK: tuple[str, ...] = ("forename_first", "surname_std", "date_of_birth")
+"""Pairs agreeing on these columns estimate the prior (at recall 0.8)."""
+
+
+def train(
+    profiles: pl.DataFrame,
+    tf: dict[str, pl.DataFrame],
+    config: LinkageConfig,
+    em_blocks: Sequence[Sequence[str]] = EM_BLOCKS,
+) -> dict[str, Any]:
+    """Estimate the model without labels; return Splink's settings dictionary.
+
+    The prior from pairs agreeing on full name and date of birth (recall 0.8), u by
+    random sampling (``config.em_max_pairs`` pairs, seed ``config.seed``), m by EM over
+    each block of ``em_blocks`` in turn. The default blocks are each identifier (these
+    train names, date of birth and address without the household confusion of blocks on
+    address or date of birth: twins, siblings, a father and his namesake son would
+    otherwise pass for matches) and full name with date of birth (trains address, sex
+    and the identifiers); data without identifiers or households (FEBRL) may block on
+    date of birth and postcode instead. A block that gives no pairs (no identifiers in
+    the data) is skipped. Levels that training never observed get a neutral weight
+    (m = u), so they count for nothing. A partial-agreement level (any but the null and
+    the else level) never weighs less than its comparison's else level: agreeing in part
+    is no stronger evidence against a match than disagreeing entirely, but EM drives m
+    towards 0 for a kind of error the training data never makes (FEBRL never transposes
+    day and month: -21.7 where the else level is -3.7), which would turn that level into
+    a veto on data that does make it. No else level weighs less than
+    :data:`MIN_LEVEL_WEIGHT` either.
+    """
+    from splink import block_on
+    from splink.internals.exceptions import EMTrainingException
+
+    frame = splink_input(profiles)
+    # Splink warns of every level EM never observed: expected, and handled below (m = u)
+    with quiet_splink(logging.ERROR), database(config) as db_api:
+        trainer = linker(frame, settings_for_training(config), db_api, tf)
+        trainer.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=0.8)
+        trainer.training.estimate_u_using_random_sampling(max_pairs=config.em_max_pairs, seed=config.seed)
+        for columns in em_blocks:
+            if any(frame[c].null_count() >= frame.height - 1 for c in columns):
+                log.debug("EM block %s skipped: no values", columns)
+                continue
+            try:
+                trainer.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*columns), estimate_without_term_frequencies=True
+                )
+            except EMTrainingException:
+                log.debug("EM block %s skipped: no pairs", columns)
+        settings: dict[str, Any] = trainer.misc.save_model_to_json()
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if not m or not u:
+                level["m_probability"] = level["u_probability"] = m or u or NEUTRAL_PROBABILITY
+        _floor_at_else(comparison["comparison_levels"])
+    return settings
+
+
+MIN_LEVEL_WEIGHT = -10.0
+"""No level weighs less than this (bits: a likelihood ratio of 1/1024). EM on training data
+that never makes an error (no record of a person with the wrong sex among the pairs it
+learns from) drives that level's m to nothing (-33 bits for a disagreeing sex), a veto
+that real data, where agencies do record the wrong sex, would pay for in missed links."""
+
+
+def _floor_at_else(levels: list[dict[str, Any]]) -> None:
+    """Raise m of the else level to :data:`MIN_LEVEL_WEIGHT`, and of any partial-agreement
+    level weighing less than the else level to the else level's weight (see :func:`train`)."""
+    if not levels or levels[-1].get("sql_condition") != "ELSE":
+        return
+    last = levels[-1]
+    if not last.get("m_probability") or not last.get("u_probability"):
+        return
+    if not last.get("fix_m_probability") and last["m_probability"] / last["u_probability"] < 2**MIN_LEVEL_WEIGHT:
+        last["m_probability"] = last["u_probability"] * 2**MIN_LEVEL_WEIGHT
+    floor = last["m_probability"] / last["u_probability"]
+    for level in levels[:-1]:
+        if level.get("is_null_level") or level.get("fix_m_probability"):
+            continue
+        m, u = level.get("m_probability"), level.get("u_probability")
+        if m is not None and u and m / u < floor:
+            level["m_probability"] = min(1.0, u * floor)
 
 
 def train_model(
@@ -36,7 +149,7 @@ def train_model(
 ) -> dict[str, Any]:
     """Estimate the model on ``persons`` (standardised, address-matched) and return the model file's content.
 
-    ``em_blocks``: the blocks EM runs over (``model.EM_BLOCKS`` by default).
+    ``em_blocks``: the blocks EM runs over (:data:`EM_BLOCKS` by default).
     """
     import splink
 
@@ -53,9 +166,3 @@ def train_model(
         "splink_version": splink.__version__,
         "settings": settings,
     }
-
-
-def write_model(model: dict[str, Any], path: Path) -> None:
-    """Write the model file (indented, keys in a stable order)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(model, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -2,7 +2,7 @@
 
 A run stores each scored link's weights in ``links.match_weights_json`` as
 ``{"prior", <comparison>..., "total", "probability", "levels"}`` (see
-:meth:`tfident.link.explain.Explanation.as_dict`). The bars are the prior and each
+:meth:`tfident.link.explanation.Explanation.as_dict`). The bars are the prior and each
 comparison's weight, in the stored order (the model's comparison order, as ``explain``
 prints them); ``total`` and ``probability`` are results, never bars. The total shown is
 the stored total, which the bars sum to (to the stored rounding); a stored total that

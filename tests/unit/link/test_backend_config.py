@@ -11,7 +11,8 @@ import pytest
 from tfident.config import config_hash
 from tfident.errors import ConfigError
 from tfident.link import LinkageConfig, load_linkage_config
-from tfident.link.model import comparisons_for_dialect, prediction_settings
+from tfident.link.comparisons import comparisons_for_dialect
+from tfident.link.prediction import prediction_settings
 
 BASE = 'version: "1"\nblocking_rules:\n  - {name: dob, block_on: [date_of_birth]}\n'
 
@@ -99,3 +100,23 @@ def test_a_model_with_foreign_sql_does_not_move() -> None:
     model["settings"]["comparisons"][0]["comparison_levels"][4]["sql_condition"] = "levenshtein(a_l, a_r) <= 1"
     with pytest.raises(ConfigError, match=r"backend: spark.*'forename'.*retrain"):
         comparisons_for_dialect(model, "spark")
+
+
+def test_spark_levels_call_the_functions_the_spark_backend_registers() -> None:
+    """On Spark every Jaro-Winkler level calls tfident's registered SQL function by name (rendered
+    by the level itself, for the dialect), never Splink's ``jaro_winkler``; on DuckDB, DuckDB's own."""
+    from tfident.link.backends.spark import JARO_WINKLER_AT_LEAST, JARO_WINKLER_AT_LEAST_SQL
+    from tfident.link.comparisons import comparison_dicts
+
+    assert f"FUNCTION {JARO_WINKLER_AT_LEAST}(" in JARO_WINKLER_AT_LEAST_SQL
+    spark = [level["sql_condition"] for c in comparison_dicts("spark") for level in c["comparison_levels"]]
+    duckdb = [level["sql_condition"] for c in comparison_dicts("duckdb") for level in c["comparison_levels"]]
+    calls = [s for s in spark if "jaro" in s.lower()]
+    assert len(calls) == 8  # forename 3, surname 3, address 2
+    assert all(s.count(f"{JARO_WINKLER_AT_LEAST}(") == s.lower().count("jaro") for s in calls)
+    assert (
+        f"{JARO_WINKLER_AT_LEAST}(forename_first_l, surname_std_r, 0.9)"
+        f" AND {JARO_WINKLER_AT_LEAST}(surname_std_l, forename_first_r, 0.9)"
+    ) in spark
+    assert 'jaro_winkler_similarity("surname_std_l", "surname_std_r") >= 0.85' in duckdb
+    assert sum(s.count("jaro_winkler_similarity(") for s in duckdb) == sum(s.count("jaro") for s in spark)

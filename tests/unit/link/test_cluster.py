@@ -1,4 +1,4 @@
-"""Guarded clustering (``tfident.link.cluster``): the twins guard against stray records,
+"""Guarded clustering (``tfident.link.clustering``): the twins guard against stray records,
 and properties of union-find over any scored pairs (hypothesis)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfident.link import LinkageConfig, link_persons
-from tfident.link.cluster import cluster_profiles
+from tfident.link.clustering import EDGE_SCHEMA, cluster_profiles
 from tfident.link.config import Guards
-from tfident.link.rules import EDGE_SCHEMA, build_profiles
+from tfident.link.profiles import build_profiles
 from tfident.standardise import names as nm
 
 Maker = Callable[..., pl.DataFrame]
@@ -247,7 +247,7 @@ def test_clustering_properties(
 @given(st.dates(min_value=date(1, 1, 1)), st.dates(min_value=date(1, 1, 1)))
 def test_the_date_of_birth_guard_takes_any_two_dates(a: date, b: date) -> None:
     """Mistyped years below 1000 (seen in pseudopeople's noise) are compared digit by digit, never a crash."""
-    from tfident.link.cluster import _dob_compatible
+    from tfident.link.clustering import _dob_compatible
 
     assert _dob_compatible(a, a)
     assert _dob_compatible(a, b) == _dob_compatible(b, a)
@@ -255,7 +255,7 @@ def test_the_date_of_birth_guard_takes_any_two_dates(a: date, b: date) -> None:
 
 def test_a_one_digit_year_typo_below_1000_is_compatible() -> None:
     """0987-01-02 against 1987-01-02 is one digit off, as 1887 would be."""
-    from tfident.link.cluster import _dob_compatible
+    from tfident.link.clustering import _dob_compatible
 
     assert _dob_compatible(date(987, 1, 2), date(1987, 1, 2))
     assert not _dob_compatible(date(987, 1, 2), date(1999, 5, 6))

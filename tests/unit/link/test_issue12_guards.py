@@ -13,9 +13,9 @@ import pytest
 
 from tests.unit.link.test_link_splink import NHS_A, groups, person
 from tfident.link import LinkageConfig
-from tfident.link.cluster import _ids_conflict, _shortened, cluster_profiles
+from tfident.link.clustering import EDGE_SCHEMA, _ids_conflict, _shortened, cluster_profiles
 from tfident.link.config import Guards
-from tfident.link.rules import EDGE_SCHEMA, build_profiles
+from tfident.link.profiles import build_profiles
 
 Maker = Callable[..., pl.DataFrame]
 

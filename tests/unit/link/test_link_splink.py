@@ -16,10 +16,8 @@ import pytest
 from tests.synthetic_records import typed_extracts
 from tfident.errors import ConfigError
 from tfident.link import CONSTRAINTS_SCHEMA, LinkageConfig, Thresholds, link_persons, load_linkage_config, person_id_for
-from tfident.link.config import read_model_file
-from tfident.link.explain import explain_pair, persons_from_stored
-from tfident.link.model import level_labels
-from tfident.link.training import write_model
+from tfident.link.explanation import explain_pair, persons_from_stored
+from tfident.link.model import level_labels, read_model, write_model
 from tfident.synth.identifiers import make_upn, nhs_check_digit
 
 UPN_A = make_upn("997200123001")
@@ -67,7 +65,7 @@ def test_config_loads_with_its_model(linkage: LinkageConfig) -> None:
     assert linkage.version
     assert linkage.method == "splink" and linkage.backend == "duckdb"
     assert linkage.blocking_rules[0].name == "upn"
-    assert linkage.model_version == read_model_file(linkage.model_path())["version"]
+    assert linkage.model_version == read_model(linkage.model_path())["version"]
     assert len(linkage.model_sha256) == 64
     assert linkage.thresholds.uncertain < linkage.thresholds.match
     assert "model_data" not in linkage.model_dump()  # hashed through model_sha256 instead
@@ -422,8 +420,8 @@ def test_model_round_trip_gives_identical_predictions(
     rows = [person("asb", "A", forename="Bob"), person("health", "B"), person("benefits", "C", surname="Smyth")]
     persons = make_persons(rows)
     path = tmp_path / "model.json"
-    write_model(read_model_file(linkage.model_path()), path)
-    copy = linkage.model_copy(update={"model_data": read_model_file(path)})
+    write_model(read_model(linkage.model_path()), path)
+    copy = linkage.model_copy(update={"model_data": read_model(path)})
     first = link_persons(persons, linkage)
     second = link_persons(persons, copy)
     assert first[0].equals(second[0]) and first[1].equals(second[1])
@@ -547,8 +545,8 @@ LEVEL_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
 def level_scores(linkage: LinkageConfig) -> pl.DataFrame:
     """Every case of LEVEL_CASES scored in one Splink call (a cartesian product, diagonal kept)."""
     from tests.unit.link.conftest import build_persons
-    from tfident.link.model import compare_records, tf_tables
-    from tfident.link.rules import build_profiles
+    from tfident.link.prediction import compare_records
+    from tfident.link.profiles import build_profiles, tf_tables
 
     rows = []
     for i, (_, left, right, _) in enumerate(LEVEL_CASES):

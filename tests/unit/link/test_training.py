@@ -5,7 +5,7 @@ records; the second keeps each field with probability ``KEEP[field]``, else draw
 afresh from the same pool. So for a true pair the exact-match level has
 ``m = keep + (1 - keep) / pool`` and for two different people ``u = 1 / pool`` (pools
 are uniform; random sampling also meets the true pairs, at the prior's rate).
-``tfident.link.model.train`` (the same code ``tfident train`` runs) must
+``tfident.link.training.train`` (the same code ``tfident train`` runs) must
 recover them within sampling tolerance.
 """
 
@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from tfident.link import LinkageConfig
-from tfident.link.model import train
+from tfident.link.training import train
 
 ENTITIES = 3000
 POOLS = {"forename": 60, "surname": 200, "uprn": 1000, "sex": 2}
@@ -122,7 +122,7 @@ def test_prior_is_of_the_right_order(linkage: LinkageConfig) -> None:
 def test_a_level_never_weighs_less_than_disagreement() -> None:
     # EM drives m towards 0 for an error the training data never makes (FEBRL never
     # transposes day and month); the level must not become a veto on data that does
-    from tfident.link.model import _floor_at_else
+    from tfident.link.training import _floor_at_else
 
     levels: list[dict[str, Any]] = [
         {"sql_condition": "a IS NULL", "is_null_level": True},

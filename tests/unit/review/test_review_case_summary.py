@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from tests.unit.review.conftest import sign_in
 from tests.unit.review.review_data import WATERFALL, stored_weights, write_busy_november
 from tfident.link import load_linkage_config
-from tfident.link.explain import Explanation, WaterfallStep, from_stored
-from tfident.link.model import COMPARISONS
+from tfident.link.comparisons import COMPARISONS
+from tfident.link.explanation import Explanation, WaterfallStep, from_stored
 from tfident.review import charts
 from tfident.review.app import Settings, create_app
 from tfident.review.changes import compare_with_previous

@@ -20,9 +20,11 @@ from typing import Any
 import polars as pl
 
 from tfident.errors import LinkageError
+from tfident.link.comparisons import COMPARISONS
 from tfident.link.config import LinkageConfig
-from tfident.link.model import COMPARISONS, compare_records, level_labels, prior_weight, tf_tables
-from tfident.link.rules import build_profiles
+from tfident.link.model import level_labels, prior_weight
+from tfident.link.prediction import compare_records
+from tfident.link.profiles import build_profiles, tf_tables
 from tfident.standardise.persons import RAW_COLUMNS, add_standard_columns
 
 

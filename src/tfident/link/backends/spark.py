@@ -8,7 +8,12 @@ done: those tables hold personal data.
 
 Jaro-Winkler is tfident's own SQL function (:data:`JARO_WINKLER_SQL`), DuckDB's
 algorithm exactly, not the Java one of the jar Splink ships for Spark, which differs:
-so Spark gives DuckDB's links, and needs no jar.
+so Spark gives DuckDB's links, and needs no jar. :func:`spark_api` registers it (and
+:data:`JARO_WINKLER_AT_LEAST`, which the comparisons call by name on Spark:
+``tfident.link.comparisons``) in the session before Splink runs. Both are SQL functions
+(``CREATE TEMPORARY FUNCTION ... RETURN``), which Spark inlines into each query plan:
+executors run them in the JVM, so a cluster's executors need Java and Spark only, no
+Python nor tfident (docs/spark.md).
 
 Frames go to Spark through Arrow (polars -> pyarrow -> ``createDataFrame``), with the
 types Spark reads natively (strings, string arrays, dates, integers, doubles), and come
@@ -26,7 +31,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +50,8 @@ log = logging.getLogger(__name__)
 APP_NAME = "tfident-linkage"
 
 JARO_WINKLER = "tfident_jaro_winkler"
-"""The Spark SQL function the Jaro-Winkler levels call on Spark (see :data:`JARO_WINKLER_SQL`)."""
+"""tfident's Jaro-Winkler similarity on Spark (see :data:`JARO_WINKLER_SQL`), which
+:data:`JARO_WINKLER_AT_LEAST` calls."""
 
 JARO_WINKLER_SQL = f"""
 CREATE OR REPLACE TEMPORARY FUNCTION {JARO_WINKLER}(a STRING, b STRING)
@@ -249,11 +255,17 @@ def spark_api(config: LinkageConfig) -> Iterator[Any]:
         try:
             # tfident's comparisons call no function of Splink's jar (see JARO_WINKLER_SQL)
             db_api = SparkAPI(spark_session=session, break_lineage_method="parquet", register_udfs_automatically=False)
-            session.sql(JARO_WINKLER_SQL)
-            session.sql(JARO_WINKLER_AT_LEAST_SQL)
+            register_functions(session)
             yield db_api
         finally:
             _drop_splink_views(session)
+
+
+def register_functions(session: SparkSession) -> None:
+    """Register in ``session`` the SQL functions tfident's comparisons call on Spark
+    (:data:`JARO_WINKLER`, :data:`JARO_WINKLER_AT_LEAST`)."""
+    session.sql(JARO_WINKLER_SQL)
+    session.sql(JARO_WINKLER_AT_LEAST_SQL)
 
 
 @contextmanager
@@ -320,6 +332,17 @@ def to_spark(frame: pl.DataFrame, session: SparkSession) -> SparkDataFrame:
     table = frame.to_arrow()
     schema = pa.schema([pa.field(f.name, _arrow_type(f.type)) for f in table.schema])
     return session.createDataFrame(table.cast(schema))
+
+
+def scored_frame(
+    splink_frame: Any, columns: Callable[[Sequence[str]], list[str]], min_probability: float | None = None
+) -> pl.DataFrame:
+    """The ``columns(...)`` of a Splink result frame as polars; with ``min_probability``,
+    the rows whose ``match_probability`` reaches it."""
+    frame = splink_frame.as_spark_dataframe()
+    if min_probability is not None:
+        frame = frame.filter(frame["match_probability"] >= min_probability)
+    return to_polars(frame.select(*columns(frame.columns)))
 
 
 def to_polars(frame: SparkDataFrame) -> pl.DataFrame:

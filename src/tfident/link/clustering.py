@@ -45,7 +45,7 @@ cluster already holds:
 A pair a guard refuses is dropped; its records may still meet through other pairs,
 which are checked in the same way. Reviewers' ``must_link`` pairs are merged first and
 bypass every guard but ``cannot_link``. Any scorer that produces pairs with
-probabilities (the Splink model, deterministic rules) can feed this step.
+probabilities (:data:`EDGE_SCHEMA`) can feed this step.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
+
+EDGE_SCHEMA: dict[str, pl.DataType] = {
+    "pid_l": pl.Int64(),
+    "pid_r": pl.Int64(),
+    "probability": pl.Float64(),
+    "rule": pl.String(),
+    "rule_order": pl.Int64(),
+}
+"""The pairs :func:`cluster_profiles` merges: two profiles, the pair's probability, the name
+of the scorer that found it and that scorer's order (the lower wins a tie of probability);
+optional ``override_ids`` (bool) and ``weight`` (the match weight, bits)."""
 
 _Forename = tuple[str, str, str, tuple[str, ...]]
 """A full forename as clustering sees it: first forename, canonical, metaphone, nickname variants."""

@@ -1,0 +1,107 @@
+"""The Splink database backends: DuckDB (in process, the default) and Spark.
+
+``database(config)`` opens the backend ``config.backend`` names for the calls inside;
+``linker`` builds a ``splink.Linker`` on it with the batch's term frequencies;
+``as_table`` and ``to_polars`` move frames in and out. Everything else in
+``tfident.link`` is the same on both backends: the comparisons render their SQL for
+either dialect (``tfident.link.comparisons``), and the Spark backend registers the SQL
+functions those comparisons call on Spark (``tfident.link.backends.spark``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+
+from tfident.link.config import LinkageConfig
+
+
+@contextmanager
+def quiet_splink(level: int = logging.WARNING) -> Iterator[None]:
+    """Splink's own logging below ``level`` and its user warnings silenced, for the calls inside."""
+    loggers = [logging.getLogger(name) for name in ("splink", "duckdb", "py4j")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"splink(\.|$)")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"splink(\.|$)")
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"splink(\.|$)")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextmanager
+def database(config: LinkageConfig) -> Iterator[Any]:
+    """The Splink database API of ``config.backend`` for the calls inside.
+
+    DuckDB: a new in-memory database (``tfident.link.backends.duckdb``). Spark: the
+    process's Spark session with tfident's SQL functions registered and a scratch folder
+    for Splink's intermediate tables, deleted on the way out
+    (``tfident.link.backends.spark.spark_api``).
+    """
+    if config.backend == "spark":
+        from tfident.link.backends.spark import spark_api
+
+        with spark_api(config) as db_api:
+            yield db_api
+        return
+    from tfident.link.backends.duckdb import duckdb_api
+
+    yield duckdb_api()
+
+
+def is_spark(db_api: Any) -> bool:
+    """Whether ``db_api`` (a Splink database API) is Spark's."""
+    return bool(db_api.sql_dialect.sql_dialect_str == "spark")
+
+
+def as_table(frame: pl.DataFrame, db_api: Any) -> Any:
+    """``frame`` as an input table of ``db_api`` (DuckDB: Arrow; Spark: a Spark DataFrame)."""
+    if is_spark(db_api):
+        from tfident.link.backends.spark import to_spark
+
+        return to_spark(frame, db_api.spark)
+    return frame.to_arrow()
+
+
+def to_polars(splink_frame: Any, min_probability: float | None = None) -> pl.DataFrame:
+    """A Splink result frame of scored pairs as polars, with the columns
+    :func:`tfident.link.prediction.field_weights` reads (:func:`scored_columns`).
+
+    ``min_probability`` (Spark only): the rows whose ``match_probability`` reaches it.
+    """
+    if is_spark(splink_frame.db_api):
+        from tfident.link.backends.spark import scored_frame
+
+        return scored_frame(splink_frame, scored_columns, min_probability)
+    from tfident.link.backends.duckdb import scored_frame as duckdb_scored_frame
+
+    return duckdb_scored_frame(splink_frame, scored_columns)
+
+
+def scored_columns(columns: Sequence[str]) -> list[str]:
+    """The columns of Splink's scored pairs that :func:`tfident.link.prediction.field_weights`
+    reads: the matching columns (each pair's names, dates, addresses), which Splink keeps
+    only so that the levels (``gamma_<c>``) come with them, are left in the database."""
+    keep = ("pid_l", "pid_r", "match_weight", "match_probability")
+    return [c for c in columns if c in keep or c.startswith(("gamma_", "bf_"))]
+
+
+def linker(frame: pl.DataFrame, settings: Any, db_api: Any, tf: dict[str, pl.DataFrame]) -> Any:
+    """A ``splink.Linker`` over ``frame`` on ``db_api``, with the term-frequency lookups ``tf``."""
+    from splink import Linker
+
+    result = Linker(as_table(frame, db_api), settings, db_api=db_api, set_up_basic_logging=False)
+    for name, table in tf.items():
+        # overwrite: a Spark session outlives one linker, and the model's linker_uid is fixed
+        result.table_management.register_term_frequency_lookup(as_table(table, db_api), name, overwrite=True)
+    return result
