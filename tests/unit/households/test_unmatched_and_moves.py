@@ -168,3 +168,30 @@ def test_a_misspelt_households_config_key_is_an_error(tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match="mover_role"):
         load_households_config(path)
     assert load_households_config().moved_alone == "move_together"
+
+
+def test_a_record_without_its_flat_takes_the_flat_of_the_persons_other_records() -> None:
+    # the school holds Flat 2, 7 Park Road; last month's police record dropped the flat
+    # (7 Park Road: two gazetteer flats fit). The person's own records name one flat: that one.
+    records, index = matched(
+        [
+            {"person": "P1", "id": "1", "line": "Flat 2, 7 Park Road", "postcode": "TF1 2BB",
+             "evidence": date(2026, 5, 1)},
+            {"person": "P1", "id": "2", "line": "7 Park Road", "postcode": "TF1 2BB", "evidence": date(2026, 10, 1)},
+            # another person whose only record has no flat stays at the building, flagged
+            {"person": "P2", "id": "3", "line": "7 Park Road", "postcode": "TF1 2BB"},
+            # a person whose records name both flats: which one the text means is unknown
+            {"person": "P3", "id": "4", "line": "Flat 1, 7 Park Road", "postcode": "TF1 2BB",
+             "evidence": date(2026, 1, 1)},
+            {"person": "P3", "id": "5", "line": "Flat 2, 7 Park Road", "postcode": "TF1 2BB",
+             "evidence": date(2026, 2, 1)},
+            {"person": "P3", "id": "6", "line": "7 Park Road", "postcode": "TF1 2BB", "evidence": date(2026, 10, 1)},
+        ]
+    )  # fmt: skip
+    residents, households = assign_households(records, index, D, gazetteer=GAZETTEER)
+    by_person = dict(zip(residents["person_id"], residents["household_id"], strict=True))
+    status = dict(zip(households["household_id"], households["address_status"], strict=True))
+    assert by_person["P1"] == household_id_for(12)
+    assert status[by_person["P1"]] is None
+    assert status[by_person["P2"]] == "ambiguous"
+    assert status[by_person["P3"]] == "ambiguous"  # the latest record, and no single flat to give it
