@@ -445,8 +445,9 @@ class _ProfileFaults:
 
 
 def _frame(source: str, data: dict[str, list[Any]]) -> pl.DataFrame:
-    """A frame of exactly the canonical columns of ``source``, typed."""
-    columns = SOURCES[source].columns
+    """A frame of exactly the canonical columns of ``source``, typed (a column a later contract version
+    added to the source, ``added_in``, only when ``data`` has it)."""
+    columns = [c for c in SOURCES[source].columns if c.added_in is None or c.name in data]
     # identifiers are written as the agency sends them: text (a UPRN too, until ingest reads it)
     return pl.DataFrame(
         {
