@@ -42,6 +42,7 @@ class Criteria(StrEnum):
 
     phase1 = "phase1"
     phase2 = "phase2"
+    sf2022 = "sf2022"
 
 
 def _pack(criteria: Criteria | None) -> str | None:
