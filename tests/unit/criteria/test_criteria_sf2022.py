@@ -352,7 +352,7 @@ def _shipped_data() -> dict[str, object]:
         (lambda d: d["gate"]["rules"][0].update(id="child.present"), "must start with 'gate.'"),
         (lambda d: d["eligibility"].update(n=11), "needs 11 headlines but the pack has 10"),
         (lambda d: d["eligibility"].update(count="families"), "eligibility.needs_at_least.count"),
-        (lambda d: d["gate"]["rules"][1].update(end="recorded_dat"), "source 'early_years' has no column 'recorded_dat'"),
+        (lambda d: d["gate"]["rules"][1].update(end="recorded_dat"), "'early_years' has no column 'recorded_dat'"),
     ],
     ids=["no gate", "no basis", "gate id", "n above headlines", "count", "gate column"],
 )

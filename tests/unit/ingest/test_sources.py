@@ -292,7 +292,7 @@ def test_evidence_date_rules_are_unchanged() -> None:
         "employment": ((), "end_date"),
     }
     opened = ("benefits", "social_care", "housing", "early_help", "probation", "employment")
-    assert OPEN_RECORD_SOURCES == opened
+    assert opened == OPEN_RECORD_SOURCES
     assert HouseholdsConfig().open_record_sources == opened
 
 
