@@ -381,8 +381,8 @@ def test_the_shipped_file_is_what_tfident_reads() -> None:
 def test_a_new_optional_source_is_one_description(tmp_path: Path) -> None:
     """It reads a new optional person source from its description alone: person columns, dates, ranking."""
     data = _shipped()
-    data["sources"]["housing"] = {
-        "agency": "council housing (tenancies, homelessness)",
+    data["sources"]["tenancy"] = {
+        "agency": "council housing (tenancies)",
         "required": False,
         "person": True,
         "columns": [
@@ -393,7 +393,7 @@ def test_a_new_optional_source_is_one_description(tmp_path: Path) -> None:
         "evidence_date": {"open_until": "tenancy_end"},
         "residence_priority": 2,
     }
-    housing = read_sources_file(_write(tmp_path, data)).sources["housing"]
+    housing = read_sources_file(_write(tmp_path, data)).sources["tenancy"]
     assert housing.column_names == (*CONTRACT_PERSON_COLUMNS, "tenancy_start", "tenancy_end", "arrears")
     assert not housing.required and housing.header_columns[-1] == "tenancy_start"
     assert housing.date_pairs == (("tenancy_start", "tenancy_end"),)
