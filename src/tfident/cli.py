@@ -42,6 +42,7 @@ class Criteria(StrEnum):
 
     phase1 = "phase1"
     phase2 = "phase2"
+    sf2022 = "sf2022"
 
 
 def _pack(criteria: Criteria | None) -> str | None:
@@ -158,14 +159,32 @@ def synth(
             "(docs/synth-profiles.md), or the path of a profile YAML file.",
         ),
     ] = "default",
+    supporting_families: Annotated[
+        bool,
+        typer.Option(
+            "--supporting-families",
+            help="Also write the optional sources of contract 1.2 (housing, early_years, neet, early_help, "
+            "missing_exploitation, probation, employment) and truth/sf2022.csv; the other files do not change. "
+            "One month only.",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic batch (all extracts) to OUT, and its truth to OUT/truth/."""
     from tfident.synth import get_profile, synthesise, synthesise_months
 
     resolved = get_profile(profile)  # an unknown name stops here, listing the choices
     label = "" if resolved.name == "default" else f" (profile {resolved.name})"
+    if supporting_families and months > 1:
+        raise typer.BadParameter("--supporting-families writes one month; drop --months", param_hint="--months")
     if months == 1:
-        synthesise(households=households, seed=seed, as_of=as_of, out=out, profile=resolved)
+        synthesise(
+            households=households,
+            seed=seed,
+            as_of=as_of,
+            out=out,
+            profile=resolved,
+            supporting_families=supporting_families,
+        )
         console.print(f"Synthetic batch of {households} households written to {out}{label}")
         return
     folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved)
@@ -426,7 +445,7 @@ def evaluate(
 
     A run whose batch date is not the one the truth records (truth/batch.json) is refused, exit 2.
     """
-    from tfident.evaluate import evaluate_run, read_truth, truth_as_of
+    from tfident.evaluate import DEFAULT_ELIGIBLE, evaluate_run, read_pack_truth, read_truth, truth_as_of
     from tfident.store import make_engine, read_candidates, read_persons_index, read_run, resolve_run
 
     if not (extracts / "truth").is_dir():
@@ -439,7 +458,12 @@ def evaluate(
     engine = make_engine(db)
     try:
         resolved = resolve_run(engine, run_id, _pack(criteria))
-        run_date = read_run(engine, resolved).as_of
+        run_record = read_run(engine, resolved)
+        run_date = run_record.as_of
+        try:
+            pack_truth = read_pack_truth(extracts, run_record.ruleset_id)
+        except FileNotFoundError as error:
+            raise typer.BadParameter(str(error), param_hint="--extracts") from None
         if truth_date is not None and run_date != truth_date:
             raise typer.BadParameter(
                 f"run {resolved} has batch date {run_date:%Y-%m-%d} but the truth in {extracts}/truth was "
@@ -451,7 +475,10 @@ def evaluate(
         candidates = read_candidates(engine, resolved)
     finally:
         engine.dispose()
-    result = evaluate_run(persons_index, candidates["household_id"], truth_persons, truth_households)
+    eligible_column = DEFAULT_ELIGIBLE
+    if pack_truth is not None:
+        truth_households, eligible_column = pack_truth
+    result = evaluate_run(persons_index, candidates["household_id"], truth_persons, truth_households, eligible_column)
     if as_json:
         console.print_json(json.dumps({"run_id": resolved, **result.as_dict()}))
         return

@@ -10,7 +10,10 @@ Three scores:
 * **candidate families**: a candidate household stands for the true household that
   most of its records belong to. Precision is the share of candidates whose true
   household is eligible; recall is the share of truly eligible households that some
-  candidate stands for.
+  candidate stands for. A run of the ``sf2022`` pack is scored against
+  ``truth/sf2022.csv`` (``eligible_sf2022``, written by ``tfident synth
+  --supporting-families``); other packs against ``truth/households.csv``
+  (``eligible_phase1``).
 """
 
 from __future__ import annotations
@@ -127,13 +130,20 @@ def score_cross_source_pairs(records: pl.DataFrame, predicted: str, actual: str)
     return PairScore(cross([predicted, actual]), cross([predicted]), cross([actual]))
 
 
+PACK_TRUTH: dict[str, tuple[str, str]] = {"sf2022": ("sf2022.csv", "eligible_sf2022")}
+"""Rule packs with their own truth file: pack -> (file in ``truth/``, its eligibility column)."""
+
+DEFAULT_ELIGIBLE = "eligible_phase1"
+
+
 def score_families(
     candidate_households: pl.Series,
     records: pl.DataFrame,
     truth_households: pl.DataFrame,
+    eligible_column: str = DEFAULT_ELIGIBLE,
 ) -> FamilyScore:
     """Candidate-family precision and recall (see the module docstring)."""
-    eligible = truth_households.filter(pl.col("eligible_phase1") == "Y")["true_household_id"]
+    eligible = truth_households.filter(pl.col(eligible_column) == "Y")["true_household_id"]
     in_candidates = records.filter(pl.col("household_id").is_in(candidate_households.implode()))
     majority = (
         in_candidates.group_by("household_id", "true_household_id")
@@ -158,6 +168,21 @@ def read_truth(batch: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return persons, households
 
 
+def read_pack_truth(batch: Path, ruleset: str) -> tuple[pl.DataFrame, str] | None:
+    """The household truth a run of ``ruleset`` is scored against and its eligibility column, when the
+    pack has its own truth file (:data:`PACK_TRUTH`); None for the Phase 1 truth.
+
+    Raises ``FileNotFoundError`` naming the file when the pack has one and the batch lacks it.
+    """
+    if ruleset not in PACK_TRUTH:
+        return None
+    name, column = PACK_TRUTH[ruleset]
+    path = batch / "truth" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: runs of rule pack {ruleset!r} are scored against it")
+    return pl.read_csv(path, infer_schema=False), column
+
+
 def truth_as_of(batch: Path) -> dt.date | None:
     """The batch date recorded in ``truth/batch.json``, or None when the truth does not record one.
 
@@ -178,6 +203,7 @@ def evaluate_run(
     candidate_households: pl.Series,
     truth_persons: pl.DataFrame,
     truth_households: pl.DataFrame,
+    eligible_column: str = DEFAULT_ELIGIBLE,
 ) -> Evaluation:
     """Score a run's person index and candidate list against truth.
 
@@ -194,5 +220,5 @@ def evaluate_run(
         persons=score_pairs(records, "person_id", "true_person_id"),
         persons_cross_source=score_cross_source_pairs(records, "person_id", "true_person_id"),
         households=score_pairs(records, "household_id", "true_household_id"),
-        families=score_families(candidate_households, records, truth_households),
+        families=score_families(candidate_households, records, truth_households, eligible_column),
     )

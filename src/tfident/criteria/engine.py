@@ -39,6 +39,16 @@ fixed here):
 * An optional source that is absent from ``extracts`` makes its rules fire for nobody;
   a canonical column missing from a frame is read as blank.
 
+* **Gate** (Supporting Families): its rules give evidence rows under the criterion
+  ``gate``; a household meets the gate when any fires. ``member_present`` fires for
+  each member of the age asked (age at D from the resolved date of birth: a person
+  without one is neither adult nor child) with one evidence row naming the first of
+  their records (by source, record id), the date of birth as its date.
+* ``needs_at_least``: ``count: needs`` counts the distinct rule ids (need descriptors)
+  met in the household, however many members or records show each; ``count:
+  headlines`` counts the criteria met. Eligible (``must_include``) when the gate is met
+  and the count is at least ``n``.
+
 ``household_criteria`` has one row per household in ``people`` or ``record_index``
 (non-null ``household_id``), sorted by ``household_id``, whether or not it met anything.
 """
@@ -52,10 +62,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from tfident.criteria.pack import (
+    GATE_ID,
     AtLeast,
     CountAtLeast,
     Criterion,
     EventInWindow,
+    MemberPresent,
+    NeedsAtLeast,
     OpenAtBatchDate,
     RateAtLeast,
     RulePack,
@@ -182,12 +195,22 @@ def evaluate_criteria(
     """
     context = _build_context(extracts, record_index, people, pack, as_of)
     parts = []
+    if pack.gate is not None:
+        gate = Criterion.model_construct(id=GATE_ID, description=pack.gate.description, national=False, rules=[])
+        for gate_rule in pack.gate.rules:
+            part = (
+                _member_present(gate_rule, gate, context)
+                if isinstance(gate_rule, MemberPresent)
+                else _evaluate_rule(gate_rule, gate, extracts, context)
+            )
+            if part is not None and part.height:
+                parts.append(part)
     for criterion in pack.criteria:
         for rule in criterion.rules:
             part = _evaluate_rule(rule, criterion, extracts, context)
             if part is not None and part.height:
                 parts.append(part)
-    order = {c: i for i, c in enumerate(pack.criterion_ids)}
+    order = {GATE_ID: -1, **{c: i for i, c in enumerate(pack.criterion_ids)}}
     if parts:
         evidence = (
             pl.concat(parts, how="vertical")
@@ -217,7 +240,27 @@ def combine_criteria(households: pl.DataFrame, evidence: pl.DataFrame, pack: Rul
         pl.sum_horizontal([pl.col(c).cast(pl.Int64) for c in national]) if national else pl.lit(0, dtype=pl.Int64)
     )
     frame = frame.with_columns(n_national.cast(pl.Int64).alias("n_national"))
-    if isinstance(pack.eligibility, AtLeast):
+    if isinstance(pack.eligibility, NeedsAtLeast):
+        gate_ids = met.filter(pl.col("criterion") == GATE_ID)["household_id"]
+        if pack.eligibility.count == "needs":
+            needs = (
+                evidence.filter(pl.col("rule_id").is_in(pack.rule_ids))
+                .select("household_id", "rule_id")
+                .unique()
+                .group_by("household_id")
+                .len("_n")
+            )
+            frame = frame.join(needs, on="household_id", how="left")
+            n_met = pl.col("_n").fill_null(0)
+        else:
+            n_met = pl.sum_horizontal([pl.col(c).cast(pl.Int64) for c in pack.criterion_ids])
+        gate_met = pl.col("household_id").is_in(gate_ids.implode()).fill_null(False)
+        eligibility = (
+            pl.when(gate_met & (n_met >= pack.eligibility.n))
+            .then(pl.lit("must_include"))
+            .otherwise(pl.lit(None, dtype=pl.String))
+        )
+    elif isinstance(pack.eligibility, AtLeast):
         n_met = pl.sum_horizontal([pl.col(c).cast(pl.Int64) for c in pack.criterion_ids])
         eligibility = (
             pl.when(n_met >= pack.eligibility.n).then(pl.lit("must_include")).otherwise(pl.lit(None, dtype=pl.String))
@@ -510,8 +553,9 @@ def _open_at_batch_date(
             return None
         first = day
         wording = f"open at some time from {first} to {ctx.as_of}"
+    ended_after = (pl.col(rule.end) >= pl.lit(first, dtype=pl.Date)).fill_null(False)
     condition = (pl.col(rule.start) <= d) & (
-        pl.col(rule.end).is_null() | (pl.col(rule.end) >= pl.lit(first, dtype=pl.Date))
+        ended_after if rule.end_required else pl.col(rule.end).is_null() | ended_after
     )
     hits = rows.filter(condition)
     detail = _detail(
@@ -522,3 +566,41 @@ def _open_at_batch_date(
         _text(pl.col(rule.end)),
     )
     return _finish(hits, rule, criterion, pl.col(rule.start), _value_expr(rule), detail)
+
+
+def _member_present(rule: MemberPresent, gate: Criterion, ctx: _Context) -> pl.DataFrame:
+    """A member of the age asked, shown by the first of their placed records (by source, record id)."""
+    condition = _member_filter(rule.member)
+    if rule.max_age is not None:
+        condition = condition & (pl.col("age_at_d") <= rule.max_age).fill_null(False)
+    rows = (
+        ctx.index.join(ctx.persons, on="person_id", how="inner")
+        .filter(condition)
+        .sort("household_id", "person_id", "source", "record_id")
+        .unique(subset=["household_id", "person_id"], keep="first", maintain_order=True)
+    )
+    head = f"{rule.id}" + (f" ({rule.description})" if rule.description else "") + ": "
+    detail = pl.concat_str(
+        [
+            pl.lit(head),
+            pl.lit("aged "),
+            _text(pl.col("age_at_d")),
+            pl.lit(f" at {ctx.as_of}, born "),
+            _text(pl.col("resolved_dob")),
+            pl.lit("; shown by "),
+            pl.col("source"),
+            pl.lit(" "),
+            pl.col("record_id"),
+        ]
+    )
+    return rows.select(
+        pl.col("household_id"),
+        pl.lit(gate.id, dtype=pl.String).alias("criterion"),
+        pl.lit(rule.id, dtype=pl.String).alias("rule_id"),
+        pl.col("person_id"),
+        pl.col("source"),
+        pl.col("record_id"),
+        pl.col("resolved_dob").cast(pl.Date).alias("event_date"),
+        pl.concat_str([pl.lit(f"{rule.member} aged "), pl.col("age_at_d").cast(pl.String)]).alias("value"),
+        detail.cast(pl.String).alias("detail"),
+    )

@@ -17,7 +17,17 @@ combine into eligibility. Rule kinds are a discriminated union on ``kind``:
     date matches the filters (e.g. provision ``NOT_ON_ROLL``).
 ``open_at_batch_date``
     a claim or episode live at the batch date: ``start <= D`` and ``end`` blank or
-    ``>= D``.
+    ``>= D`` (with ``end_required``, a blank end does not count: an expected date of
+    birth still to come).
+``member_present``
+    (gates only) a member of the household of the given age at the batch date, shown
+    by any of their records (e.g. a dependent child).
+
+A pack may have a ``gate``: rules of which at least one must fire for a household to be
+eligible at all (Supporting Families: a dependent child or an expectant parent). The
+``needs_at_least`` eligibility counts, among the criteria (headlines), either the
+distinct needs met (rule ids: ``count: needs``) or the criteria met (``count:
+headlines``), and needs the gate.
 
 Every column and code a rule names is checked against the data contract
 (``tfident.ingest.sources.SOURCES``), so a misspelt key, kind, column or code is one
@@ -79,6 +89,9 @@ class _RuleBase(StrictModel):
     where_any: list[CodeFilter] = Field(default_factory=list)
     value: list[str] = Field(default_factory=list)
     """Columns whose values (space-joined, blanks skipped) make the evidence ``value``."""
+    basis: str = ""
+    """Which published text the rule (a need descriptor) follows, with its verification tag ([V] verified,
+    [D] not verified against the descriptor annex). Required by packs with ``needs_at_least`` eligibility."""
 
     @field_validator("value", mode="before")
     @classmethod
@@ -218,6 +231,8 @@ class OpenAtBatchDate(_RuleBase):
     start: str
     end: str
     during: Window | None = None
+    end_required: bool = False
+    """A blank ``end`` does not count as open (an expected date of birth: without one, no judgement)."""
 
     def columns(self) -> list[str]:
         """Every extract column the rule reads."""
@@ -235,11 +250,50 @@ Rule = Annotated[
 ]
 
 
+class MemberPresent(StrictModel):
+    """A household member of the given age at the batch date (gates only): any record of theirs shows them.
+
+    ``max_age`` (inclusive, completed years) narrows ``member: child`` further, e.g. 15 for under 16s.
+    """
+
+    kind: Literal["member_present"]
+    id: str = Field(pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")
+    description: str = ""
+    member: Literal["adult", "child"]
+    max_age: int | None = Field(None, ge=0)
+    basis: str = ""
+
+
+GateRule = Annotated[
+    EventInWindow | CountAtLeast | RateAtLeast | ValueIn | OpenAtBatchDate | MemberPresent,
+    Field(discriminator="kind"),
+]
+
+GATE_ID = "gate"
+"""The criterion name of gate evidence rows (never a criterion column of ``household_criteria``)."""
+
+
+class Gate(StrictModel):
+    """Who a family must include before any need counts: met when any of its rules fires."""
+
+    description: str = ""
+    rules: list[GateRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_rule_ids(self) -> Gate:
+        for rule in self.rules:
+            if not rule.id.startswith(GATE_ID + "."):
+                raise ValueError(f"gate rule id {rule.id!r} must start with {GATE_ID + '.'!r}")
+        return self
+
+
 class Criterion(StrictModel):
     """A named criterion: met when any of its rules fires for a household member."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     description: str = ""
+    titles: dict[str, str] = Field(default_factory=dict)
+    """The criterion's published title per framework version (``2022-04``, ``2022-10``): ids stay, titles change."""
     national: bool
     rules: list[Rule] = Field(min_length=1)
 
@@ -264,7 +318,15 @@ class AtLeast(StrictModel):
     n: int = Field(ge=1)
 
 
-Eligibility = Annotated[NationalWithLocal | AtLeast, Field(discriminator="kind")]
+class NeedsAtLeast(StrictModel):
+    """Supporting Families: the gate, and at least ``n`` needs (distinct rules met) or headlines (criteria met)."""
+
+    kind: Literal["needs_at_least"]
+    n: int = Field(ge=1)
+    count: Literal["needs", "headlines"] = "headlines"
+
+
+Eligibility = Annotated[NationalWithLocal | AtLeast | NeedsAtLeast, Field(discriminator="kind")]
 
 
 class RulePack(StrictModel):
@@ -274,23 +336,43 @@ class RulePack(StrictModel):
     version: str
     description: str = ""
     terms: TermsConfig = Field(default_factory=TermsConfig)  # type: ignore[arg-type]
+    gate: Gate | None = None
     criteria: list[Criterion] = Field(min_length=1)
     eligibility: Eligibility
 
     @model_validator(mode="after")
     def _check_ids(self) -> RulePack:
         seen: set[str] = set()
-        for rule_id in [c.id for c in self.criteria] + [r.id for c in self.criteria for r in c.rules]:
+        gate_ids = [r.id for r in self.gate.rules] if self.gate else []
+        for rule_id in [c.id for c in self.criteria] + [r.id for c in self.criteria for r in c.rules] + gate_ids:
             if rule_id in seen:
                 raise ValueError(f"id {rule_id!r} is used twice")
             seen.add(rule_id)
+        if GATE_ID in self.criterion_ids:
+            raise ValueError(f"{GATE_ID!r} is the gate's name, not a criterion id")
         if isinstance(self.eligibility, NationalWithLocal):
             if not any(c.national for c in self.criteria):
                 raise ValueError("eligibility national_with_local needs at least one national criterion")
+        elif isinstance(self.eligibility, NeedsAtLeast):
+            if self.gate is None:
+                raise ValueError("eligibility needs_at_least needs a gate (who the family must include)")
+            available = len(self.rule_ids) if self.eligibility.count == "needs" else len(self.criteria)
+            if self.eligibility.n > available:
+                raise ValueError(
+                    f"eligibility needs {self.eligibility.n} {self.eligibility.count} but the pack has {available}"
+                )
+            unsourced = [r.id for c in self.criteria for r in c.rules if not r.basis]
+            unsourced += [r.id for r in self.gate.rules if not r.basis]
+            if unsourced:
+                raise ValueError(
+                    "every need descriptor of a needs_at_least pack names the text it follows (basis); "
+                    f"missing for {', '.join(unsourced)}"
+                )
         elif self.eligibility.n > len(self.criteria):
             raise ValueError(f"eligibility needs {self.eligibility.n} criteria but the pack has {len(self.criteria)}")
-        for criterion in self.criteria:
-            for rule in criterion.rules:
+        gate_rules = [r for r in self.gate.rules if not isinstance(r, MemberPresent)] if self.gate else []
+        for criterion_rules in [*(c.rules for c in self.criteria), gate_rules]:
+            for rule in criterion_rules:
                 if isinstance(rule, RateAtLeast) and rule.source != self.terms.source:
                     raise ValueError(
                         f"rule {rule.id!r}: a rate over the last complete terms must read the terms source "
@@ -302,6 +384,11 @@ class RulePack(StrictModel):
     def criterion_ids(self) -> list[str]:
         """The criterion ids, in pack order (the Boolean columns of ``household_criteria``)."""
         return [c.id for c in self.criteria]
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """The rule (need descriptor) ids of the criteria, in pack order; gate rules not included."""
+        return [r.id for c in self.criteria for r in c.rules]
 
 
 def _check_source_columns(source: str, columns: list[str]) -> None:

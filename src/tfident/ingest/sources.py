@@ -57,6 +57,9 @@ class Column(StrictModel):
     """A date of something that has happened: never after the batch date."""
     end_of: str | None = None
     """The end of the period begun by that column: may lie after the batch date; before its start is a fault."""
+    added_in: str | None = None
+    """The contract version that added the column to a source already in the contract (``"1.2"``): a
+    batch made to the earlier version lacks it, and the synthetic generator writes it only when asked."""
 
     @property
     def polars_type(self) -> pl.DataType:
@@ -123,6 +126,9 @@ class Source(StrictModel):
     """The sender when one provides several sources (``schools``): their quality feedback is one workbook."""
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Data-check settings that follow from the source itself (``tfident.ingest.checks.SourceChecks`` keys)."""
+    added_in: str | None = None
+    """The contract version that added the source (``"1.2"``); None for the sources of version 1. Always optional:
+    a batch made to an earlier version is valid without it, and the synthetic generator writes it only when asked."""
 
     def column(self, name: str) -> Column:
         """Return the column called ``name``."""
@@ -199,6 +205,8 @@ class Source(StrictModel):
                 date_column(name, "evidence_date")
         elif self.evidence_date is not None or self.residence_priority is not None:
             raise ValueError("evidence_date and residence_priority are for person sources")
+        if self.added_in is not None and self.required:
+            raise ValueError("a source added to the contract later (added_in) cannot be required")
         if self.per_school and "school_urn" not in names:
             raise ValueError("missing_school_means is for sources whose rows name their school_urn")
         return self
@@ -247,6 +255,9 @@ PERSON_COLUMNS: tuple[Column, ...] = _SHIPPED.person_columns
 
 PERSON_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person)
 """The sources whose rows are people, in :data:`SOURCES` order."""
+
+VERSION_1_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.added_in is None)
+"""The sources of contract version 1 (every source a batch made before version 1.2 can have)."""
 
 OPEN_RECORD_SOURCES: tuple[str, ...] = tuple(
     name for name, s in SOURCES.items() if s.evidence_date is not None and s.evidence_date.open_until is not None

@@ -9,16 +9,20 @@
 The same arguments always give the same bytes. Stages: :mod:`.population` builds the
 error-free world (gazetteer, households, people, moves), :mod:`.events` what happened
 to them, :mod:`.extracts` renders each agency's rows with the noise of :mod:`.faults`,
-and :mod:`.truth` judges every true household by the Phase 1 rules.
+and :mod:`.truth` judges every true household by the Phase 1 rules. Asked for
+(``supporting_families=True``), :mod:`.supporting` adds the optional sources of contract
+1.2 and ``truth/sf2022.csv``, leaving the version 1 extracts byte for byte as they were.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -41,6 +45,7 @@ __all__ = [
     "month_date",
     "synthesise",
     "synthesise_months",
+    "with_supporting_families",
     "write_batch",
 ]
 
@@ -73,6 +78,9 @@ class SyntheticBatch:
     )
     """Households that moved (``moved``), left the area (``left``) or arrived (``arrived``)
     since the month before; empty for the first month."""
+    sf_truth: pl.DataFrame | None = None
+    """With the optional sources of contract 1.2: every true household judged by the ``sf2022``
+    rules (:data:`tfident.synth.supporting.SF_TRUTH_COLUMNS`), written to ``truth/sf2022.csv``."""
 
 
 def generate_batch(
@@ -82,6 +90,7 @@ def generate_batch(
     month_offset: int = 0,
     churn: float = 0.05,
     profile: ProfileArg = None,
+    supporting_families: bool = False,
 ) -> SyntheticBatch:
     """Generate a synthetic batch of ``households`` true households on ``as_of`` (pure, in memory).
 
@@ -90,7 +99,8 @@ def generate_batch(
     persist, the same record ids, with ``churn`` of the households moving each month
     (see :mod:`tfident.synth.months`). ``month_offset=0`` ignores ``churn``. ``profile``:
     the error profile (:mod:`tfident.synth.profiles`); None or ``default`` is the generator
-    as it always was.
+    as it always was. ``supporting_families``: add the optional sources of contract 1.2 and
+    their truth (:mod:`tfident.synth.supporting`); the other extracts do not change.
     """
     if month_offset < 0:
         raise ValueError("month_offset must be 0 or more")
@@ -99,7 +109,8 @@ def generate_batch(
     for state in iter_months(households, seed, as_of, month_offset + 1, churn, resolved):  # noqa: B007 - the last month
         pass
     assert state is not None
-    return batch_from_state(state)
+    batch = batch_from_state(state)
+    return with_supporting_families(batch, state) if supporting_families else batch
 
 
 def generate_months(
@@ -131,17 +142,75 @@ def batch_from_state(state: MonthState) -> SyntheticBatch:
         },
         schema_overrides={"middle_names": pl.String, "former_surname": pl.String, "date_of_birth": pl.Date},
     )
-    clean = {
-        source: pl.DataFrame(
-            {"true_person_id": [p.pid[i] for i in cols["person"]], **{c: cols[c] for c in EVENT_COLUMNS[source]}},
-            schema_overrides=extracts[source].select(EVENT_COLUMNS[source]).schema,
-        )
-        for source, cols in state.events.cols.items()
-    }
+    clean = _clean_events(state.events.cols, EVENT_COLUMNS, p.pid, extracts)
     household_frame = pl.DataFrame({"true_household_id": h.hid, "in_area": h.in_area})
     truth_households = judge_households(clean, people, household_frame, as_of)
     faults = state.faults.sort("source", "record_id", "fault")
     return SyntheticBatch(as_of, extracts, state.truth_persons(), truth_households, faults, people, state.moved)
+
+
+def _clean_events(
+    cols_by_source: dict[str, dict[str, list[Any]]],
+    event_columns: dict[str, tuple[str, ...]],
+    pid: list[str],
+    extracts: dict[str, pl.DataFrame],
+) -> dict[str, pl.DataFrame]:
+    """The error-free events of each source with the true person id, typed as the extract."""
+    return {
+        source: pl.DataFrame(
+            {"true_person_id": [pid[i] for i in cols["person"]], **{c: cols[c] for c in event_columns[source]}},
+            schema_overrides={"true_person_id": pl.String, **extracts[source].select(event_columns[source]).schema},
+        )
+        for source, cols in cols_by_source.items()
+    }
+
+
+def with_supporting_families(batch: SyntheticBatch, state: MonthState) -> SyntheticBatch:
+    """``batch`` with the optional sources of contract 1.2 added and judged by the ``sf2022`` rules.
+
+    Their events and rows draw from their own random streams, so the other extracts, the
+    Phase 1 truth and the fault log of the version 1 sources are unchanged.
+    """
+    from tfident.synth.extracts import _Renderer, render_source
+    from tfident.synth.supporting import (
+        SF_EVENT_COLUMNS,
+        SF_RECORD_ID_FORMATS,
+        SF_SOURCES,
+        SF_STREAMS,
+        build_sf_events,
+        judge_sf2022,
+    )
+
+    world, seed = state.world, state.seed
+    events = build_sf_events(world, seed)
+    renderer = _Renderer(world, seed, state.profile)
+    extracts = dict(batch.extracts)
+    truths, faults = [batch.truth_persons], [batch.faults]
+    for source in SF_SOURCES:
+        frame, truth, logged = render_source(
+            renderer,
+            source,
+            events.cols[source],
+            seed,
+            SF_STREAMS[source],
+            record_id_format=SF_RECORD_ID_FORMATS[source],
+            event_columns=SF_EVENT_COLUMNS[source],
+        )
+        extracts[source] = frame.sort("record_id")
+        truths.append(truth)
+        faults.append(logged)
+    p, h = world.people, world.households
+    clean = _clean_events(state.events.cols, EVENT_COLUMNS, p.pid, batch.extracts)
+    clean.update(_clean_events(events.cols, SF_EVENT_COLUMNS, p.pid, extracts))
+    household_frame = pl.DataFrame({"true_household_id": h.hid, "in_area": h.in_area})
+    sf_truth = judge_sf2022(clean, batch.people, household_frame, batch.as_of)
+    return dataclasses.replace(
+        batch,
+        extracts=extracts,
+        truth_persons=pl.concat(truths).sort("source", "record_id"),
+        faults=pl.concat(faults).sort("source", "record_id", "fault"),
+        sf_truth=sf_truth,
+    )
 
 
 def write_batch(batch: SyntheticBatch, out: Path) -> None:
@@ -162,11 +231,21 @@ def write_batch(batch: SyntheticBatch, out: Path) -> None:
     (out / "truth" / TRUTH_BATCH_FILE).write_text(json.dumps({"as_of": batch.as_of.isoformat()}) + "\n")
     if not batch.changes.is_empty():
         batch.changes.sort("true_household_id").write_csv(out / "truth" / "changes.csv")
+    if batch.sf_truth is not None:
+        batch.sf_truth.write_csv(out / "truth" / "sf2022.csv")
 
 
-def synthesise(households: int, seed: int, as_of: dt.date, out: Path, profile: ProfileArg = None) -> SyntheticBatch:
-    """Generate a batch with error profile ``profile`` and write it to ``out``; returns the batch."""
-    batch = generate_batch(households, seed, as_of, profile=profile)
+def synthesise(
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    out: Path,
+    profile: ProfileArg = None,
+    supporting_families: bool = False,
+) -> SyntheticBatch:
+    """Generate a batch with error profile ``profile`` (and, asked, the sources of contract 1.2) and write it
+    to ``out``; returns the batch."""
+    batch = generate_batch(households, seed, as_of, profile=profile, supporting_families=supporting_families)
     write_batch(batch, out)
     return batch
 

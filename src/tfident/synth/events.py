@@ -42,11 +42,14 @@ MODELLED_SOURCES: tuple[str, ...] = (
 generated only once it is modelled here)."""
 
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
-    name: tuple(c.name for c in SOURCES[name].columns[len(PERSON_COLUMNS) :] if c.type != "identifier")
+    name: tuple(
+        c.name for c in SOURCES[name].columns[len(PERSON_COLUMNS) :] if c.type != "identifier" and c.added_in is None
+    )
     for name in MODELLED_SOURCES
 }
 """The event columns of each modelled source, as the agency records them: its own columns of
-``tfident/ingest/sources.yaml`` but the identifier (which the renderer writes from the person)."""
+``tfident/ingest/sources.yaml`` but the identifier (which the renderer writes from the person) and the
+columns a later contract version added (``added_in``: the batch is written as it always was)."""
 
 OUT_OF_WORK = ("UC", "ESA", "IS", "CA", "JSA", "IB", "SDA")
 UC_OUT_OF_WORK = ("SEARCHING_FOR_WORK", "PLANNING_FOR_WORK", "PREPARING_FOR_WORK", "NO_WORK_REQUIREMENTS")

@@ -445,8 +445,9 @@ class _ProfileFaults:
 
 
 def _frame(source: str, data: dict[str, list[Any]]) -> pl.DataFrame:
-    """A frame of exactly the canonical columns of ``source``, typed."""
-    columns = SOURCES[source].columns
+    """A frame of exactly the canonical columns of ``source``, typed (a column a later contract version
+    added to the source, ``added_in``, only when ``data`` has it)."""
+    columns = [c for c in SOURCES[source].columns if c.added_in is None or c.name in data]
     # identifiers are written as the agency sends them: text (a UPRN too, until ingest reads it)
     return pl.DataFrame(
         {
@@ -486,6 +487,8 @@ def render_source(
     id_offset: int = 0,
     shuffle_key: tuple[int, ...] | None = None,
     current: frozenset[int] = frozenset(),
+    record_id_format: str | None = None,
+    event_columns: tuple[str, ...] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One source's rows, in event order: ``(rows, truth, faults)``.
 
@@ -495,9 +498,11 @@ def render_source(
     renders only its new events, with its own ``render_stream`` and ``shuffle_key`` and
     ``id_offset`` past the ids already issued, so earlier records keep their ids and text.
     ``current``: rows whose address is never stale (see :meth:`_Renderer.render`).
+    ``record_id_format`` and ``event_columns``: for a source not in :data:`RECORD_ID_FORMATS`
+    (the optional sources of :mod:`tfident.synth.supporting`).
     """
     p, h = renderer.w.people, renderer.w.households
-    fmt = RECORD_ID_FORMATS[source]
+    fmt = RECORD_ID_FORMATS[source] if record_id_format is None else record_id_format
     n = len(cols["person"])
     person_cols, logged = renderer.render(source, cols, stream if render_stream is None else render_stream, current)
     # shuffle so that record ids (and row order) say nothing about households
@@ -511,7 +516,7 @@ def render_source(
     data: dict[str, list[Any]] = {"record_id": ids_by_row, **person_cols}
     if source in ID_COLUMN:
         data[ID_COLUMN[source]] = person_cols["id"]
-    for name in EVENT_COLUMNS[source]:
+    for name in EVENT_COLUMNS[source] if event_columns is None else event_columns:
         data[name] = cols[name]
     frame = _frame(source, data)
     truth = pl.DataFrame(

@@ -188,6 +188,14 @@ ADDRESS_STYLES: dict[str, tuple[tuple[int, float], ...]] = {
     "social_care": ((0, 0.6), (1, 0.3), (3, 0.1)),
     "domestic_abuse": ((4, 0.4), (2, 0.4), (6, 0.2)),
     "health": ((1, 0.4), (3, 0.2), (2, 0.2), (6, 0.2)),
+    # the optional sources of contract 1.2 (tfident.synth.supporting)
+    "housing": ((0, 0.5), (1, 0.3), (4, 0.2)),
+    "early_years": ((1, 0.5), (3, 0.3), (6, 0.2)),
+    "neet": ((0, 0.5), (2, 0.3), (5, 0.2)),
+    "early_help": ((0, 0.6), (1, 0.3), (3, 0.1)),
+    "missing_exploitation": ((4, 0.4), (2, 0.4), (6, 0.2)),
+    "probation": ((4, 0.5), (2, 0.3), (5, 0.2)),
+    "employment": ((4, 0.6), (1, 0.3), (3, 0.1)),
 }
 """How each source writes addresses: (style number of :func:`address_lines`, share)."""
 

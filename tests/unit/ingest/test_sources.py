@@ -20,6 +20,7 @@ from tfident.ingest.sources import (
     PERSON_COLUMNS,
     PERSON_SOURCES,
     SOURCES,
+    VERSION_1_SOURCES,
     read_sources_file,
 )
 from tfident.standardise.persons import RAW_COLUMNS
@@ -39,8 +40,22 @@ CONTRACT_SOURCES: dict[str, tuple[str, bool]] = {
     "social_care": ("children's social care (CIN, CP, LAC, early help)", False),
     "domestic_abuse": ("police / MARAC", False),
     "health": ("health and substance misuse services", False),
+    # contract 1.2 (issue 15): optional sources for Supporting Families 2022-25
+    "housing": (
+        "council housing options and landlords (homelessness duties, temporary accommodation, tenancy)",
+        False,
+    ),
+    "early_years": ("health visiting, maternity and early years funding", False),
+    "neet": ("local authority tracking of young people (CCIS)", False),
+    "early_help": ("early help service (whole-family assessments and plans)", False),
+    "missing_exploitation": ("children's services and police (missing episodes, exploitation risk)", False),
+    "probation": ("probation service (adult offending, sentences and release)", False),
+    "employment": ("employment support and DWP/HMRC employment match", False),
 }
 """Section 1: file stem -> (agency, required)."""
+
+ADDED_IN_1_2 = ("housing", "early_years", "neet", "early_help", "missing_exploitation", "probation", "employment")
+"""The sources contract version 1.2 adds (all optional)."""
 
 CONTRACT_PERSON_COLUMNS = (
     "record_id",
@@ -77,7 +92,23 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "gazetteer": ("uprn", "address_line_1", "address_line_2", "address_line_3", "town", "postcode"),
     "social_care": ("nhs_number", "category", "start_date", "end_date"),
     "domestic_abuse": ("role", "incident_date", "reported_by"),
-    "health": ("nhs_number", "indicator", "recorded_date"),
+    "health": ("nhs_number", "indicator", "recorded_date", "end_date"),
+    "housing": ("event_type", "start_date", "end_date", "amount"),
+    "early_years": ("nhs_number", "indicator", "recorded_date", "expected_date"),
+    "neet": ("status", "status_date"),
+    "early_help": (
+        "nhs_number",
+        "episode_id",
+        "factor",
+        "lead_practitioner",
+        "lead_agency",
+        "assessment_date",
+        "plan_date",
+        "closure_date",
+    ),
+    "missing_exploitation": ("nhs_number", "event_type", "start_date", "end_date"),
+    "probation": ("pnc_id", "event_type", "start_date", "end_date", "release_date"),
+    "employment": ("nino", "employment_type", "start_date", "end_date", "hours_per_week"),
 }
 """Section 3: each source's own columns, after the person columns for person sources."""
 
@@ -110,8 +141,41 @@ CONTRACT_CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("domestic_abuse", "role"): ("VICTIM", "PERPETRATOR", "CHILD_PRESENT"),
     ("domestic_abuse", "reported_by"): ("POLICE", "MARAC", "OTHER"),
     ("health", "indicator"): ("MENTAL_HEALTH", "SUBSTANCE_MISUSE", "ALCOHOL_MISUSE", "UNDER_18_CONCEPTION", "OTHER"),
+    ("housing", "event_type"): (
+        "PREVENTION_DUTY",
+        "RELIEF_DUTY",
+        "MAIN_DUTY",
+        "TEMPORARY_ACCOMMODATION",
+        "RENT_ARREARS",
+        "NOTICE_SEEKING_POSSESSION",
+        "POSSESSION_ORDER",
+        "EVICTION",
+    ),
+    ("early_years", "indicator"): ("TWO_YEAR_REVIEW_BELOW_EXPECTED", "ENTITLEMENT_NOT_TAKEN_UP", "EXPECTANT_PARENT"),
+    ("neet", "status"): ("NEET", "EET", "NOT_KNOWN"),
+    ("early_help", "factor"): (
+        "PARENTAL_CONFLICT",
+        "CHILD_TO_PARENT_ABUSE",
+        "PARENTING",
+        "FAMILY_BREAKDOWN_RISK",
+        "OTHER",
+    ),
+    ("missing_exploitation", "event_type"): ("MISSING_EPISODE", "CSE_RISK", "CCE_RISK", "NRM_REFERRAL"),
+    ("probation", "event_type"): ("CONVICTION", "COMMUNITY_ORDER", "SUSPENDED_SENTENCE", "CUSTODY", "LICENCE"),
+    ("employment", "employment_type"): ("EMPLOYED", "SELF_EMPLOYED"),
 }
 """Section 3's closed code lists (``outcome_type`` is open: ``...``)."""
+
+
+def test_sources_added_later_are_optional_and_marked() -> None:
+    """The sources of contract 1.2 are optional and say so; the only column added to a version 1 source is
+    health's episode end date, also optional."""
+    assert tuple(name for name, s in SOURCES.items() if s.added_in == "1.2") == ADDED_IN_1_2
+    assert not any(SOURCES[name].required for name in ADDED_IN_1_2)
+    assert tuple(name for name in SOURCES if name not in ADDED_IN_1_2) == VERSION_1_SOURCES
+    added = [(name, c.name) for name in VERSION_1_SOURCES for c in SOURCES[name].columns if c.added_in]
+    assert added == [("health", "end_date")]
+    assert not SOURCES["health"].column("end_date").in_header
 
 
 def test_every_contract_source_has_a_description_in_contract_order() -> None:
@@ -146,6 +210,13 @@ def test_codes_and_identifiers_are_the_contract_ones() -> None:
         "social_care": ("nhs_number",),
         "domestic_abuse": (),
         "health": ("nhs_number",),
+        "housing": (),
+        "early_years": ("nhs_number",),
+        "neet": (),
+        "early_help": ("nhs_number",),
+        "missing_exploitation": ("nhs_number",),
+        "probation": ("pnc_id",),
+        "employment": ("nino",),
     }
     assert all(s.column("uprn").type == "identifier" for s in SOURCES.values())
     assert SOURCES["gazetteer"].column("uprn").required and SOURCES["gazetteer"].column("uprn").in_header
@@ -189,6 +260,7 @@ def test_residence_ranking_is_unchanged() -> None:
         "domestic_abuse",
         "youth_offending",
         "asb",
+        *ADDED_IN_1_2,  # after every version 1 source: a batch that adds them moves no one placed before
     ]
     assert len(set(RESIDENCE_PRIORITY.values())) == len(RESIDENCE_PRIORITY)
     assert set(RESIDENCE_PRIORITY) == set(PERSON_SOURCES)
@@ -211,9 +283,17 @@ def test_evidence_date_rules_are_unchanged() -> None:
         "social_care": ((), "end_date"),
         "domestic_abuse": (("incident_date",), None),
         "health": (("recorded_date",), None),
+        "housing": ((), "end_date"),
+        "early_years": (("recorded_date",), None),
+        "neet": (("status_date",), None),
+        "early_help": ((), "closure_date"),
+        "missing_exploitation": (("start_date",), None),
+        "probation": ((), "end_date"),
+        "employment": ((), "end_date"),
     }
-    assert OPEN_RECORD_SOURCES == ("benefits", "social_care")
-    assert HouseholdsConfig().open_record_sources == ("benefits", "social_care")
+    opened = ("benefits", "social_care", "housing", "early_help", "probation", "employment")
+    assert opened == OPEN_RECORD_SOURCES
+    assert HouseholdsConfig().open_record_sources == opened
 
 
 def test_data_check_facts_are_unchanged() -> None:
@@ -230,6 +310,8 @@ def test_data_check_facts_are_unchanged() -> None:
         "social_care": person,
         "domestic_abuse": person,
         "health": person,
+        **dict.fromkeys(("housing", "early_years", "neet", "early_help", "missing_exploitation", "probation"), person),
+        "employment": person,
     }
     assert {name: s.event_dates for name, s in SOURCES.items() if s.event_dates} == {
         "school_census": ("census_date",),
@@ -241,11 +323,24 @@ def test_data_check_facts_are_unchanged() -> None:
         "social_care": ("start_date",),
         "domestic_abuse": ("incident_date",),
         "health": ("recorded_date",),
+        "housing": ("start_date",),
+        "early_years": ("recorded_date",),
+        "neet": ("status_date",),
+        "early_help": ("assessment_date", "plan_date"),
+        "missing_exploitation": ("start_date",),
+        "probation": ("start_date",),
+        "employment": ("start_date",),
     }
     assert {name: s.date_pairs for name, s in SOURCES.items() if s.date_pairs} == {
         "attendance": (("term_start", "term_end"),),
         "benefits": (("claim_start", "claim_end"),),
         "social_care": (("start_date", "end_date"),),
+        "health": (("recorded_date", "end_date"),),
+        "housing": (("start_date", "end_date"),),
+        "early_help": (("assessment_date", "closure_date"),),
+        "missing_exploitation": (("start_date", "end_date"),),
+        "probation": (("start_date", "end_date"),),
+        "employment": (("start_date", "end_date"),),
     }
     assert {name: s.missing_school_means for name, s in SOURCES.items() if s.per_school} == {
         "attendance": "education (unauthorised absence) not assessed",
@@ -286,8 +381,8 @@ def test_the_shipped_file_is_what_tfident_reads() -> None:
 def test_a_new_optional_source_is_one_description(tmp_path: Path) -> None:
     """It reads a new optional person source from its description alone: person columns, dates, ranking."""
     data = _shipped()
-    data["sources"]["housing"] = {
-        "agency": "council housing (tenancies, homelessness)",
+    data["sources"]["tenancy"] = {
+        "agency": "council housing (tenancies)",
         "required": False,
         "person": True,
         "columns": [
@@ -298,7 +393,7 @@ def test_a_new_optional_source_is_one_description(tmp_path: Path) -> None:
         "evidence_date": {"open_until": "tenancy_end"},
         "residence_priority": 2,
     }
-    housing = read_sources_file(_write(tmp_path, data)).sources["housing"]
+    housing = read_sources_file(_write(tmp_path, data)).sources["tenancy"]
     assert housing.column_names == (*CONTRACT_PERSON_COLUMNS, "tenancy_start", "tenancy_end", "arrears")
     assert not housing.required and housing.header_columns[-1] == "tenancy_start"
     assert housing.date_pairs == (("tenancy_start", "tenancy_end"),)
