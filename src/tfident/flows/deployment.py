@@ -54,6 +54,7 @@ from prefect.settings import get_current_settings
 from prefect.types.entrypoint import EntrypointType
 
 from tfident import runner
+from tfident.config import config_names
 from tfident.errors import RunLocked
 from tfident.inbox import DEFAULT_TIMEZONE, TIMEZONE_ENV
 from tfident.store import acquire_month_lock, fail_run, list_runs, make_engine, prepare_database, read_run
@@ -348,7 +349,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--inbox", default=None, help=f"inbox folder of batch folders YYYY-MM-DD (default ${INBOX_ENV})"
     )
-    parser.add_argument("--criteria", default="phase1", choices=["phase1", "phase2"])
+    parser.add_argument("--criteria", default="phase1", choices=config_names("criteria"), help="the rule pack")
     parser.add_argument("--cron", default=DEFAULT_CRON, help=f"monthly run schedule (default {DEFAULT_CRON!r})")
     parser.add_argument("--interval", type=float, default=None, help="run every SECONDS instead of --cron (tests)")
     parser.add_argument(
