@@ -15,21 +15,23 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tfident.errors import StoreError
-from tfident.review import charts
+from tfident.review import charts, totp
+from tfident.review.areas import AreaMap
 from tfident.review.auth import (
     HOME,
-    LOCK_OUT_FOR,
-    MAX_FAILED_LOGINS,
+    MIN_PASSWORD_LENGTH,
     ROLES,
     CurrentUser,
     check_password_strength,
@@ -47,8 +49,9 @@ from tfident.review.thresholds import (
     LinkThresholds,
     link_thresholds,
 )
+from tfident.review.throttle import DEVICE_COOKIE, LoginThrottle, device_cookie, device_of
 from tfident.review.weights import parse_weights
-from tfident.store import latest_run_id, list_runs, read_quality, read_run
+from tfident.store import latest_run_id, list_runs, read_quality, read_run, sessions
 from tfident.store import review as store
 from tfident.store.tables import CLOSURE_REASONS, DECISIONS
 
@@ -114,6 +117,8 @@ UNCERTAIN_BELOW = DEFAULT_REVIEW_THRESHOLD
 """The default review threshold; a run's stored config may set another (see :func:`_thresholds`)."""
 MATCH_THRESHOLD = DEFAULT_MATCH_THRESHOLD
 MAX_TEXT = 500
+DEVICE_COOKIE_DAYS = 180
+"""How long a browser is remembered as a device the account signed in on (see :mod:`tfident.review.throttle`)."""
 LINK_KINDS = {"cannot_link": "Not the same person", "must_link": "Confirmed the same person"}
 
 templates.env.globals.update(
@@ -140,6 +145,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def client_address(request: Request) -> str:
+    """The address the request came from (uvicorn's ``--proxy-headers`` puts a trusted proxy's client here)."""
+    return (request.client.host if request.client else "-")[:64]
+
+
 def _audit(
     request: Request,
     user: CurrentUser | None,
@@ -157,27 +167,50 @@ def _audit(
         object_type,
         object_id,
         detail,
+        client_address=client_address(request),
+        session_id=user.session_id if user else getattr(request.state, "session_id", None),
     )
 
 
 def _session_user(request: Request) -> CurrentUser | None:
-    """The signed-in user, or None when there is no session or it has timed out."""
+    """The signed-in user, or None when there is no live server-side session.
+
+    A session revoked (sign-out, an admin, a disabled account, a new password) or past its
+    absolute lifetime is forgotten; one idle past the timeout is revoked as ``timeout``
+    and its token kept in the cookie as ``resume``, so a decision typed in it can be
+    offered again once the same user signs back in (see :func:`keep_typed_decision`).
+    """
     session = request.session
-    username = session.get("username")
-    if not username:
+    token = session.get("sid")
+    if not token:
         return None
-    timeout = request.app.state.settings.session_timeout.total_seconds()
-    last_seen = float(session.get("last_seen", 0))
-    now = _now().timestamp()
-    if now - last_seen > timeout:
-        session.clear()
+    engine = _engine(request)
+    row = sessions.find_session(engine, str(token))
+    now = _now()
+    timeout = request.app.state.settings.session_timeout
+    if row is None or row.revoked_at is not None or now >= row.expires_at:
+        session.pop("sid", None)
         return None
-    account = store.get_user(_engine(request), username)
-    if account is None or account.locked():
-        session.clear()
+    if now - row.last_seen_at > timeout:
+        sessions.revoke_session(engine, row.id, "timeout", now)
+        session.pop("sid", None)
+        session["resume"] = token
         return None
-    session["last_seen"] = now
-    return CurrentUser(username=account.username, role=account.role, csrf_token=session.get("csrf", ""))
+    account = store.get_user(engine, row.username)
+    if account is None or account.disabled:
+        sessions.revoke_session(engine, row.id, "disabled", now)
+        session.pop("sid", None)
+        return None
+    sessions.touch_session(engine, row, now)
+    request.state.session_id = row.id
+    request.state.session_row = row
+    return CurrentUser(
+        username=account.username,
+        role=account.role,
+        csrf_token=session.get("csrf", ""),
+        session_id=row.id,
+        areas=account.area_list,
+    )
 
 
 def _csrf_token(request: Request) -> str:
@@ -190,23 +223,33 @@ def _csrf_token(request: Request) -> str:
 
 async def _check_csrf(request: Request) -> None:
     form = await request.form()
+    request.state.form = form
     given = form.get("csrf_token")
     if not csrf_matches(request.session.get("csrf"), given if isinstance(given, str) else None):
         raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
 
 
+def _form(request: Request) -> FormData:
+    """The POSTed form, read (and its CSRF token checked) by :func:`requires`."""
+    form: FormData = request.state.form
+    return form
+
+
 def requires(permission: str | None) -> Callable[[Request], Awaitable[CurrentUser]]:
     """A dependency: the signed-in user, who must have ``permission`` (None: any signed-in user).
 
-    POST requests must also carry the session's CSRF token.
+    POST requests must also carry the session's CSRF token. The session is looked up (a
+    database read) in the thread pool, off the event loop.
     """
 
     async def dependency(request: Request) -> CurrentUser:
-        user = _session_user(request)
+        user = await run_in_threadpool(_session_user, request)
         if user is None:
             raise LoginRequired()
         if permission is not None and not user.can(permission):
-            _audit(request, user, "access.denied", "route", request.url.path, {"permission": permission})
+            await run_in_threadpool(
+                _audit, request, user, "access.denied", "route", request.url.path, {"permission": permission}
+            )
             raise HTTPException(status_code=403, detail="You do not have permission to see this page.")
         if request.method == "POST":
             await _check_csrf(request)
@@ -269,69 +312,243 @@ def pair_url(run_id: str, left: str, right: str, household_id: str | None = None
 
 # ------------------------------------------------------------------------ sign in/out
 
+_LOCAL_PATH = re.compile(r"/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?#]*")
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` when it is a path on this site (``/runs?x=1``), else None: never another site.
+
+    Refused: absolute and scheme-relative addresses (``https://x``, ``//x``, ``/\\x``),
+    anything with control characters or backslashes, and the sign-in pages themselves.
+    """
+    if not value or len(value) > 2000:
+        return None
+    if not _LOCAL_PATH.fullmatch(value) or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path.startswith(("/login", "/logout")):
+        return None
+    return value
+
+
+LOGIN_FAILED = "The username, password or code is not right. Check them and try again."
+"""The one message for every failed sign-in: it never says whether the name exists."""
+
+
+def _login_form(request: Request, errors: dict[str, str], username: str, next_url: str | None, status: int) -> Response:
+    context = {"user": None, "errors": errors, "username": username, "next": next_url or ""}
+    return render(request, "login.html", context, status_code=status)
+
+
+def _throttled(request: Request, wait: float, username: str, next_url: str | None) -> Response:
+    _audit(request, None, "login.throttled", "user", None, {"wait_seconds": round(wait, 1)}, username="-")
+    seconds = max(1, int(wait + 0.999))
+    message = f"Too many sign-in attempts. Wait {seconds} second{'s' if seconds != 1 else ''} and try again."
+    response = _login_form(request, {"password": message}, username, next_url, 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     """Send the user to their role's start page, or to sign in."""
     user = _session_user(request)
     return _redirect(HOME.get(user.role, "/login") if user else "/login")
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request) -> Response:
-    """The sign-in form."""
-    return render(request, "login.html", {"user": None, "errors": {}, "username": ""})
+def login_page(request: Request) -> Response:
+    """The sign-in form (``next``: the local page to go to afterwards)."""
+    return _login_form(request, {}, "", safe_next(request.query_params.get("next")), 200)
+
+
+def _device(request: Request, username: str) -> str | None:
+    secret = request.app.state.settings.secret_key
+    return device_of(secret, request.cookies.get(DEVICE_COOKIE), username)
+
+
+def _start_session(request: Request, account: store.Account, next_url: str | None) -> Response:
+    """Sign ``account`` in: a new server-side session (carrying a decision kept from a timed-out one)."""
+    engine = _engine(request)
+    settings = request.app.state.settings
+    pending = None
+    resume = request.session.get("resume")
+    if resume:
+        old = sessions.find_session(engine, str(resume))
+        if old is not None and old.username == account.username and old.pending_json:
+            pending = old.pending_json
+            sessions.set_pending(engine, old.id, None)
+    address = client_address(request)
+    token, row = sessions.create_session(
+        engine,
+        account.username,
+        settings.session_lifetime,
+        client_address=address,
+        user_agent=request.headers.get("user-agent"),
+        pending=pending,
+        now=_now(),
+    )
+    request.session.clear()
+    request.session.update({"sid": token, "csrf": new_csrf_token()})
+    request.state.session_id = row.id
+    user = CurrentUser(account.username, account.role, request.session["csrf"], session_id=row.id)
+    _audit(request, user, "login", "user", account.username, {"kept_decision": bool(pending)})
+    log.info("user %s signed in", account.username)
+    if pending:
+        request.session["flash"] = (
+            "You were signed out before saving. The decision you typed is kept below: check it and save it."
+        )
+    destination = next_url or (pending.get("url") if pending else None) or HOME.get(account.role, "/runs")
+    response = _redirect(destination)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie(settings.secret_key, account.username),
+        max_age=DEVICE_COOKIE_DAYS * 86400,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+    )
+    return response
+
+
+def _check_login(request: Request, username: str, password: str) -> store.Account | None:
+    """The account when the password is right and the account enabled; the same work whether the name exists or not."""
+    account = store.get_user(_engine(request), username) if username else None
+    ok = verify_password(account.password_hash if account else None, password)
+    return account if ok and account is not None and not account.disabled else None
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    """Check the username and password; lock the account after repeated failures."""
+    """Check the username and password, throttled per name and per address (never a lock-out).
+
+    Unknown names, wrong passwords and disabled accounts get the same answer after the same
+    work (an argon2 check against a dummy hash for unknown names), in the thread pool.
+    """
     form = await request.form()
     if not csrf_matches(request.session.get("csrf"), str(form.get("csrf_token") or "")):
         raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
     username = str(form.get("username") or "").strip()[:64]
-    password = str(form.get("password") or "")
-    engine = _engine(request)
-    account = store.get_user(engine, username) if username else None
-    ok = verify_password(account.password_hash if account else None, password)
-    if account is not None and account.locked():
-        _audit(request, None, "login.locked", "user", username, username=username)
-        ok = False
-    elif account is not None and not ok:
-        locked = store.record_failed_login(engine, username, MAX_FAILED_LOGINS, LOCK_OUT_FOR)
-        _audit(request, None, "login.locked" if locked else "login.failed", "user", username, username=username)
-    elif account is None:
-        _audit(request, None, "login.failed", "user", None, {"unknown_user": True}, username="-")
-    if not ok or account is None:
-        message = (
-            "The username or password is not right, or the account is locked. "
-            f"After {MAX_FAILED_LOGINS} wrong tries an account is locked "
-            f"for {int(LOCK_OUT_FOR.total_seconds() // 60)} minutes."
-        )
-        context = {"user": None, "errors": {"password": message}, "username": username}
-        return render(request, "login.html", context, status_code=400)
-    store.record_successful_login(engine, username)
-    request.session.clear()
-    request.session.update({"username": account.username, "csrf": new_csrf_token(), "last_seen": _now().timestamp()})
-    user = CurrentUser(account.username, account.role, request.session["csrf"])
-    _audit(request, user, "login", "user", account.username)
-    log.info("user %s signed in", account.username)
-    return _redirect(HOME.get(account.role, "/runs"))
+    password = str(form.get("password") or "")[:1024]
+    next_url = safe_next(str(form.get("next") or ""))
+    return await run_in_threadpool(_login, request, username, password, next_url)
+
+
+def _login(request: Request, username: str, password: str, next_url: str | None) -> Response:
+    throttle: LoginThrottle = request.app.state.throttle
+    address = client_address(request)
+    device = _device(request, username)
+    wait = throttle.wait(username, address, device)
+    if wait > 0:
+        return _throttled(request, wait, username, next_url)
+    account = _check_login(request, username, password)
+    if account is None:
+        throttle.failed(username, address, device)
+        _audit(request, None, "login.failed", "user", None, {"typed_username": username}, username="-")
+        return _login_form(request, {"password": LOGIN_FAILED}, username, next_url, 400)
+    throttle.succeeded(username, device)
+    if account.totp_secret:
+        request.session["totp_pending"] = {"username": account.username, "at": _now().timestamp(), "next": next_url}
+        return _redirect("/login/code")
+    return _start_session(request, account, next_url)
+
+
+TOTP_PENDING_FOR = 300
+"""Seconds between the password and the code before signing in starts again."""
+
+
+def _totp_pending(request: Request) -> dict[str, Any] | None:
+    pending = request.session.get("totp_pending")
+    if not isinstance(pending, dict) or _now().timestamp() - float(pending.get("at", 0)) > TOTP_PENDING_FOR:
+        request.session.pop("totp_pending", None)
+        return None
+    return pending
+
+
+@router.get("/login/code", response_class=HTMLResponse)
+def login_code_page(request: Request) -> Response:
+    """The second step for an account with a second factor: the 6-digit code."""
+    if _totp_pending(request) is None:
+        return _redirect("/login")
+    return render(request, "login_code.html", {"user": None, "errors": {}})
+
+
+@router.post("/login/code", response_class=HTMLResponse)
+async def login_code(request: Request) -> Response:
+    """Check the code of the authenticator app (throttled like passwords)."""
+    form = await request.form()
+    if not csrf_matches(request.session.get("csrf"), str(form.get("csrf_token") or "")):
+        raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
+    return await run_in_threadpool(_login_code, request, str(form.get("code") or "")[:20])
+
+
+def _login_code(request: Request, code: str) -> Response:
+    pending = _totp_pending(request)
+    if pending is None:
+        return _redirect("/login")
+    username = str(pending["username"])
+    throttle: LoginThrottle = request.app.state.throttle
+    address = client_address(request)
+    device = _device(request, username)
+    wait = throttle.wait(username, address, device)
+    if wait > 0:
+        seconds = max(1, int(wait + 0.999))
+        errors = {"code": f"Too many sign-in attempts. Wait {seconds} seconds and try again."}
+        return render(request, "login_code.html", {"user": None, "errors": errors}, status_code=429)
+    account = store.get_user(_engine(request), username)
+    if account is None or account.disabled or not totp.verify(account.totp_secret or "", code, _now().timestamp()):
+        throttle.failed(username, address, device)
+        _audit(request, None, "login.failed", "user", None, {"typed_username": username, "step": "code"}, username="-")
+        errors = {"code": "The code is not right. Enter the 6-digit code your authenticator app shows now."}
+        return render(request, "login_code.html", {"user": None, "errors": errors}, status_code=400)
+    throttle.succeeded(username, device)
+    request.session.pop("totp_pending", None)
+    return _start_session(request, account, safe_next(pending.get("next")))
 
 
 @router.get("/logout", response_class=HTMLResponse)
-async def logout_page(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
+def logout_page(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
     """A page with the sign-out button (signing out is a POST, so other sites cannot do it)."""
     return render(request, "logout.html", {"user": user})
 
 
 @router.post("/logout")
-async def logout(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
-    """End the session."""
+def logout(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
+    """End the session: its server-side row is revoked, so a copy of the cookie is useless too."""
+    if user.session_id:
+        sessions.revoke_session(_engine(request), user.session_id, "logout", _now())
     _audit(request, user, "logout", "user", user.username)
     request.session.clear()
     request.session["flash"] = "You have signed out."
     return _redirect("/login")
+
+
+def keep_typed_decision(request: Request, form: FormData) -> str | None:
+    """Keep a decision posted after its session timed out; returns the family page to come back to.
+
+    Kept only when the cookie names a session that timed out (not one signed out or
+    revoked), the form carries that browser's CSRF token, and the path is a family's
+    decision form. It is offered again only to the same user, after signing in.
+    """
+    match = re.fullmatch(r"/families/([^/]+)/decisions", request.url.path)
+    resume = request.session.get("resume")
+    if match is None or not resume:
+        return None
+    given = form.get("csrf_token")
+    if not csrf_matches(request.session.get("csrf"), given if isinstance(given, str) else None):
+        return None
+    engine = _engine(request)
+    old = sessions.find_session(engine, str(resume))
+    if old is None or old.revoked_reason != "timeout":
+        return None
+    household_id = unquote(match.group(1))
+    run_id = str(form.get("run_id") or "")[:40]
+    values = {k: _clean(form.get(k)) for k in ("decision", "reason", "lead_agency", "worker", "closure_reason")}
+    values["note"] = _clean(form.get("note"), 4000)
+    url = f"/families/{quote(household_id, safe='')}?{urlencode({'run': run_id} if run_id else {})}#decide"
+    sessions.set_pending(engine, old.id, {"household_id": household_id, "run_id": run_id, "values": values, "url": url})
+    return url
 
 
 # ---------------------------------------------------------------------------- runs
@@ -348,7 +565,7 @@ def _run_or_404(request: Request, user: CurrentUser, run_id: str) -> dict[str, A
 
 
 @router.get("/runs", response_class=HTMLResponse)
-async def runs_page(request: Request, user: CurrentUser = Depends(requires("runs.view"))) -> Response:
+def runs_page(request: Request, user: CurrentUser = Depends(requires("runs.view"))) -> Response:
     """Every run with its date, rule set, model version and counts."""
     engine = _engine(request)
     frame = list_runs(engine)
@@ -360,7 +577,7 @@ async def runs_page(request: Request, user: CurrentUser = Depends(requires("runs
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-async def run_page(request: Request, run_id: str, user: CurrentUser = Depends(requires("runs.view"))) -> Response:
+def run_page(request: Request, run_id: str, user: CurrentUser = Depends(requires("runs.view"))) -> Response:
     """One run: the quality report per source, link rates and charts (counts only, no personal data)."""
     run = _run_or_404(request, user, run_id)
     engine = _engine(request)
@@ -451,7 +668,7 @@ def _with_change(query: store.CandidateQuery, months: MonthChanges, change: str)
 
 
 @router.get("/runs/{run_id}/candidates", response_class=HTMLResponse)
-async def candidates_page(
+def candidates_page(
     request: Request, run_id: str, user: CurrentUser = Depends(requires("candidates.view"))
 ) -> Response:
     """The run's candidate families: filter by criterion, status, area and change since last month, search, sort, page.
@@ -550,7 +767,7 @@ def _member_lines(members: list[dict[str, Any]]) -> str:
 
 
 @router.post("/runs/{run_id}/export")
-async def export_families(request: Request, run_id: str, user: CurrentUser = Depends(requires("export"))) -> Response:
+def export_families(request: Request, run_id: str, user: CurrentUser = Depends(requires("export"))) -> Response:
     """The families shown, all new, all accepted or the selected families of a run as XLSX or CSV, logged
     with the row count.
 
@@ -560,7 +777,7 @@ async def export_families(request: Request, run_id: str, user: CurrentUser = Dep
     family's members with their roles unless the app is set not to (``export_members``).
     """
     run = _run_or_404(request, user, run_id)
-    form = await request.form()
+    form = _form(request)
     file_format = str(form.get("format") or "xlsx")
     if file_format not in ("xlsx", "csv"):
         raise HTTPException(status_code=400, detail="Choose XLSX or CSV.")
@@ -746,19 +963,26 @@ def _family_page(
 
 
 @router.get("/families/{household_id}", response_class=HTMLResponse)
-async def family_page(
-    request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))
-) -> Response:
+def family_page(request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))) -> Response:
     """One candidate family: why it is on the list, the decision form, then its records, links and addresses."""
     run_id = _family_run(request, user, household_id, request.query_params.get("run"))
     _audit(request, user, "family.view", "household", household_id, {"run_id": run_id})
-    return _family_page(request, user, household_id, run_id)
+    return _family_page(request, user, household_id, run_id, values=_kept_decision(request, household_id))
+
+
+def _kept_decision(request: Request, household_id: str) -> dict[str, Any] | None:
+    """The decision this user typed about the family before their last session timed out (offered once)."""
+    row: sessions.SessionRow | None = getattr(request.state, "session_row", None)
+    pending = row.pending_json if row is not None else None
+    if not pending or pending.get("household_id") != household_id:
+        return None
+    sessions.set_pending(_engine(request), row.id, None)  # type: ignore[union-attr]
+    values = pending.get("values") or {}
+    return {k: values.get(k) for k in ("decision", "reason", "lead_agency", "worker", "note", "closure_reason")}
 
 
 @router.get("/families/{household_id}/print", response_class=HTMLResponse)
-async def family_print(
-    request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))
-) -> Response:
+def family_print(request: Request, household_id: str, user: CurrentUser = Depends(requires("family.view"))) -> Response:
     """A one- or two-page summary of the family for the panel's papers (printed from the browser)."""
     run_id = _family_run(request, user, household_id, request.query_params.get("run"))
     _audit(request, user, "family.print", "household", household_id, {"run_id": run_id})
@@ -770,11 +994,9 @@ async def family_print(
 
 
 @router.post("/families/{household_id}/override", response_class=HTMLResponse)
-async def override_opt_out(
-    request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))
-) -> Response:
+def override_opt_out(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
     """Show an opted-out family again, to record a new decision: needs a reason, and is audited."""
-    form = await request.form()
+    form = _form(request)
     run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
     history = store.decision_history(_engine(request), household_id)
     latest = history[0] if history else None
@@ -833,13 +1055,13 @@ def _decision_errors(current: str, values: dict[str, Any]) -> dict[str, str]:
 
 
 @router.post("/families/{household_id}/decisions", response_class=HTMLResponse)
-async def decide(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
+def decide(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
     """Record a decision about a family.
 
     Accept (with lead agency and worker), reject (with reason), defer, already known,
     close an attached family (with a closure reason) or record that the family opted out.
     """
-    form = await request.form()
+    form = _form(request)
     run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
     decision = str(form.get("decision") or "")
     values = {k: _clean(form.get(k)) for k in ("reason", "lead_agency", "worker")}
@@ -888,11 +1110,11 @@ async def decide(request: Request, household_id: str, user: CurrentUser = Depend
 
 
 @router.post("/families/{household_id}/links", response_class=HTMLResponse)
-async def rule_on_link(
+def rule_on_link(
     request: Request, household_id: str, user: CurrentUser = Depends(requires("links.review"))
 ) -> Response:
     """Confirm a link (must_link) or say two records are not the same person (cannot_link); the next run respects it."""
-    form = await request.form()
+    form = _form(request)
     run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
     left, right = str(form.get("record_key_l") or ""), str(form.get("record_key_r") or "")
     kind = str(form.get("kind") or "")
@@ -990,7 +1212,7 @@ def _pair_page(request: Request, user: CurrentUser, pair: store.RecordPair, hous
 
 
 @router.get("/pairs", response_class=HTMLResponse)
-async def pair_page(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
+def pair_page(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
     """Two linked records side by side, with the match weights and a form to confirm or reject the link."""
     params = request.query_params
     run_id = params.get("run", "")[:40] or latest_run_id(_engine(request)) or ""
@@ -1008,9 +1230,9 @@ async def pair_page(request: Request, user: CurrentUser = Depends(requires("link
 
 
 @router.post("/pairs", response_class=HTMLResponse)
-async def rule_on_pair(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
+def rule_on_pair(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
     """Confirm (must_link) or reject (cannot_link) the link shown on the record-pair page; the next run respects it."""
-    form = await request.form()
+    form = _form(request)
     run_id = str(form.get("run_id") or "")[:40]
     left, right = str(form.get("record_key_l") or "")[:500], str(form.get("record_key_r") or "")[:500]
     household = str(form.get("household_id") or "")[:500] or None
@@ -1039,7 +1261,7 @@ async def rule_on_pair(request: Request, user: CurrentUser = Depends(requires("l
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, user: CurrentUser = Depends(requires("audit.view"))) -> Response:
+def audit_page(request: Request, user: CurrentUser = Depends(requires("audit.view"))) -> Response:
     """The audit log, newest first, filtered by user, action and object id."""
     params = request.query_params
     try:
@@ -1075,20 +1297,34 @@ async def audit_page(request: Request, user: CurrentUser = Depends(requires("aud
 # ------------------------------------------------------------------------- users
 
 
+def _area_names(request: Request) -> list[str]:
+    areas: AreaMap = request.app.state.areas
+    return areas.names
+
+
+def _users_context(
+    request: Request, user: CurrentUser, errors: dict[str, str], values: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "user": user,
+        "accounts": store.list_users(_engine(request)),
+        "roles": ROLES,
+        "errors": errors,
+        "values": values,
+        "min_length": MIN_PASSWORD_LENGTH,
+    }
+
+
 @router.get("/users", response_class=HTMLResponse)
-async def users_page(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
-    """Accounts, with a form to add one and a button to lift a lock-out."""
-    return render(
-        request,
-        "users.html",
-        {"user": user, "accounts": store.list_users(_engine(request)), "roles": ROLES, "errors": {}, "values": {}},
-    )
+def users_page(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Accounts, each with a link to manage it, and a form to add one."""
+    return render(request, "users.html", _users_context(request, user, {}, {}))
 
 
 @router.post("/users", response_class=HTMLResponse)
-async def add_account(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
-    """Add an account."""
-    form = await request.form()
+def add_account(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Add an account (the password must pass the policy)."""
+    form = _form(request)
     username = str(form.get("username") or "").strip()
     role = str(form.get("role") or "")
     password = str(form.get("password") or "")
@@ -1097,7 +1333,7 @@ async def add_account(request: Request, user: CurrentUser = Depends(requires("us
         errors["username"] = "Enter a username of up to 64 characters"
     if role not in ROLES:
         errors["role"] = "Choose a role"
-    weakness = check_password_strength(password)
+    weakness = check_password_strength(password, username)
     if weakness:
         errors["password"] = weakness.capitalize()
     if not errors:
@@ -1106,30 +1342,229 @@ async def add_account(request: Request, user: CurrentUser = Depends(requires("us
         except StoreError as error:
             errors["username"] = str(error)
     if errors:
-        context = {
-            "user": user,
-            "accounts": store.list_users(_engine(request)),
-            "roles": ROLES,
-            "errors": errors,
-            "values": {"username": username, "role": role},
-        }
+        context = _users_context(request, user, errors, {"username": username, "role": role})
         return render(request, "users.html", context, status_code=400)
     _audit(request, user, "user.add", "user", username, {"role": role})
     request.session["flash"] = f"Account {username} added."
     return _redirect("/users")
 
 
-@router.post("/users/{username}/unlock", response_class=HTMLResponse)
-async def unlock_account(
-    request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))
-) -> Response:
-    """Lift an account's lock-out."""
-    if store.get_user(_engine(request), username) is None:
+def _account_or_404(request: Request, user: CurrentUser, username: str) -> store.Account:
+    account = store.get_user(_engine(request), username)
+    if account is None:
         raise _not_found(request, user, "user", username)
-    store.unlock_user(_engine(request), username)
-    _audit(request, user, "user.unlock", "user", username)
-    request.session["flash"] = f"Account {username} unlocked."
-    return _redirect("/users")
+    return account
+
+
+def _account_page(
+    request: Request, user: CurrentUser, account: store.Account, errors: dict[str, str] | None = None, status: int = 200
+) -> HTMLResponse:
+    engine = _engine(request)
+    timeout = request.app.state.settings.session_timeout
+    context = {
+        "user": user,
+        "account": account,
+        "roles": ROLES,
+        "errors": errors or {},
+        "sessions": sessions.user_sessions(engine, account.username, timeout, _now()),
+        "areas": _area_names(request),
+        "min_length": MIN_PASSWORD_LENGTH,
+        "is_self": account.username == user.username,
+    }
+    return render(request, "user.html", context, status_code=status)
+
+
+def _user_url(username: str) -> str:
+    return f"/users/{quote(username, safe='')}"
+
+
+@router.get("/users/{username}", response_class=HTMLResponse)
+def user_page(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """One account: its role, state, live sessions and areas, with the forms to change them."""
+    return _account_page(request, user, _account_or_404(request, user, username))
+
+
+def _refuse_self(request: Request, user: CurrentUser, account: store.Account, what: str) -> Response | None:
+    if account.username != user.username:
+        return None
+    errors = {"account": f"You cannot {what} your own account: ask another admin."}
+    return _account_page(request, user, account, errors, status=400)
+
+
+@router.post("/users/{username}/role", response_class=HTMLResponse)
+def change_role(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Change an account's role; its sessions are revoked so the new role starts with a new sign-in."""
+    account = _account_or_404(request, user, username)
+    refused = _refuse_self(request, user, account, "change the role of")
+    if refused:
+        return refused
+    role = str(_form(request).get("role") or "")
+    if role not in ROLES:
+        return _account_page(request, user, account, {"role": "Choose a role"}, status=400)
+    engine = _engine(request)
+    store.update_user(engine, account.username, role=role)
+    revoked = sessions.revoke_user_sessions(engine, account.username, "role", _now())
+    _audit(
+        request,
+        user,
+        "user.role",
+        "user",
+        account.username,
+        {"from": account.role, "to": role, "sessions_revoked": revoked},
+    )
+    request.session["flash"] = f"{account.username} is now {role}."
+    return _redirect(_user_url(account.username))
+
+
+@router.post("/users/{username}/disable", response_class=HTMLResponse)
+def disable_account(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Disable an account: it cannot sign in and every session of it ends now."""
+    account = _account_or_404(request, user, username)
+    refused = _refuse_self(request, user, account, "disable")
+    if refused:
+        return refused
+    engine = _engine(request)
+    store.update_user(engine, account.username, disabled_at=_now())
+    revoked = sessions.revoke_user_sessions(engine, account.username, "disabled", _now())
+    _audit(request, user, "user.disable", "user", account.username, {"sessions_revoked": revoked})
+    request.session["flash"] = f"Account {account.username} disabled."
+    return _redirect(_user_url(account.username))
+
+
+@router.post("/users/{username}/enable", response_class=HTMLResponse)
+def enable_account(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Enable a disabled account again."""
+    account = _account_or_404(request, user, username)
+    store.update_user(_engine(request), account.username, disabled_at=None)
+    _audit(request, user, "user.enable", "user", account.username)
+    request.session["flash"] = f"Account {account.username} enabled again."
+    return _redirect(_user_url(account.username))
+
+
+@router.post("/users/{username}/password", response_class=HTMLResponse)
+def reset_password(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Set a new password (it must pass the policy); every session of the account ends.
+
+    "Remove the second factor" too, for a user who lost their authenticator.
+    """
+    account = _account_or_404(request, user, username)
+    form = _form(request)
+    password = str(form.get("password") or "")
+    weakness = check_password_strength(password, account.username)
+    if weakness:
+        return _account_page(request, user, account, {"password": weakness.capitalize()}, status=400)
+    engine = _engine(request)
+    values: dict[str, Any] = {"password_hash": hash_password(password)}
+    remove_totp = form.get("remove_totp") == "yes"
+    if remove_totp:
+        values["totp_secret"] = None
+    store.update_user(engine, account.username, **values)
+    revoked = sessions.revoke_user_sessions(engine, account.username, "password", _now())
+    _audit(
+        request,
+        user,
+        "user.password_reset",
+        "user",
+        account.username,
+        {"sessions_revoked": revoked, "second_factor_removed": remove_totp},
+    )
+    request.session["flash"] = f"New password set for {account.username}; their sessions have ended."
+    return _redirect(_user_url(account.username))
+
+
+@router.post("/users/{username}/sessions", response_class=HTMLResponse)
+def revoke_sessions(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """End one session of the account (``session_id``) or all of them."""
+    account = _account_or_404(request, user, username)
+    engine = _engine(request)
+    session_id = str(_form(request).get("session_id") or "")[:32]
+    if session_id:
+        owned = {
+            s.id for s in sessions.user_sessions(engine, account.username, request.app.state.settings.session_timeout)
+        }
+        revoked = int(session_id in owned and sessions.revoke_session(engine, session_id, "admin", _now()))
+    else:
+        revoked = sessions.revoke_user_sessions(engine, account.username, "admin", _now())
+    _audit(
+        request,
+        user,
+        "session.revoke",
+        "user",
+        account.username,
+        {"sessions_revoked": revoked, "session": session_id or "all"},
+    )
+    request.session["flash"] = f"{revoked} session{'s' if revoked != 1 else ''} of {account.username} ended."
+    return _redirect(_user_url(account.username))
+
+
+@router.post("/users/{username}/areas", response_class=HTMLResponse)
+def set_areas(request: Request, username: str, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
+    """Set the areas a coordinator works in (none: the whole council)."""
+    account = _account_or_404(request, user, username)
+    known = _area_names(request)
+    chosen = [str(a) for a in _form(request).getlist("areas")]
+    unknown = [a for a in chosen if a not in known]
+    if unknown:
+        return _account_page(request, user, account, {"areas": "Choose areas from the list"}, status=400)
+    store.update_user(_engine(request), account.username, areas=";".join(chosen) or None)
+    _audit(request, user, "user.areas", "user", account.username, {"areas": chosen})
+    request.session["flash"] = (
+        f"{account.username} works in {', '.join(chosen)}." if chosen else f"{account.username} sees the whole council."
+    )
+    return _redirect(_user_url(account.username))
+
+
+# ------------------------------------------------------------------- own account
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
+    """The signed-in user's account: set up (or see) the second factor."""
+    account = store.get_user(_engine(request), user.username)
+    assert account is not None  # a live session's account exists
+    secret = None
+    if not account.totp_secret:
+        secret = request.session.get("totp_new") or totp.new_secret()
+        request.session["totp_new"] = secret
+    return _own_account(request, user, account, secret, {})
+
+
+def _own_account(
+    request: Request,
+    user: CurrentUser,
+    account: store.Account,
+    secret: str | None,
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    context = {
+        "user": user,
+        "account": account,
+        "secret": secret,
+        "secret_groups": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) if secret else "",
+        "uri": totp.provisioning_uri(secret, account.username) if secret else None,
+        "errors": errors,
+    }
+    return render(request, "account.html", context, status_code=status)
+
+
+@router.post("/account/totp", response_class=HTMLResponse)
+def enrol_totp(request: Request, user: CurrentUser = Depends(requires(None))) -> Response:
+    """Turn on the second factor: the code from the authenticator app must match the secret shown."""
+    account = store.get_user(_engine(request), user.username)
+    assert account is not None
+    secret = request.session.get("totp_new")
+    if account.totp_secret or not secret:
+        return _redirect("/account")
+    code = str(_form(request).get("code") or "")[:20]
+    if not totp.verify(str(secret), code, _now().timestamp()):
+        errors = {"code": "The code is not right. Enter the 6-digit code your authenticator app shows now."}
+        return _own_account(request, user, account, str(secret), errors, status=400)
+    store.update_user(_engine(request), user.username, totp_secret=str(secret))
+    request.session.pop("totp_new", None)
+    _audit(request, user, "user.totp_enrolled", "user", user.username)
+    request.session["flash"] = "Two-step sign-in is on: you will be asked for a code each time you sign in."
+    return _redirect("/account")
 
 
 # ------------------------------------------------------------------------ errors
@@ -1141,12 +1576,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         if request.method in ("GET", "HEAD"):
-            return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": safe_next(target) or "/"}), status_code=303)
+        if request.method == "POST":
+            kept = await run_in_threadpool(keep_typed_decision, request, await request.form())
+            if kept:
+                request.session["flash"] = (
+                    "Your session ended before the decision was saved. Sign in again: the decision you typed is kept."
+                )
+                return RedirectResponse("/login?" + urlencode({"next": kept}), status_code=303)
         return HTMLResponse("Sign in first.", status_code=401)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        user = _session_user(request) if "session" in request.scope else None
+        user = await run_in_threadpool(_session_user, request) if "session" in request.scope else None
         titles = {
             400: "There is a problem",
             401: "Sign in first",
@@ -1159,4 +1602,4 @@ def install_error_handlers(app: FastAPI) -> None:
             "title": titles.get(exc.status_code, "Sorry, there is a problem"),
             "detail": exc.detail,
         }
-        return render(request, "error.html", context, status_code=exc.status_code)
+        return await run_in_threadpool(render, request, "error.html", context, exc.status_code)
