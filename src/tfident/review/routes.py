@@ -201,7 +201,7 @@ def _session_user(request: Request) -> CurrentUser | None:
         sessions.revoke_session(engine, row.id, "disabled", now)
         session.pop("sid", None)
         return None
-    sessions.touch_session(engine, row, now)
+    sessions.touch_session(engine, row, now, timeout)
     request.state.session_id = row.id
     request.state.session_row = row
     return CurrentUser(
@@ -711,7 +711,7 @@ def candidates_page(
             "status": status_filter,
             "area": query.area or None,
             "change": change or None,
-            "search": bool(query.search),  # the search text may be a name: not kept
+            "search": query.search or None,  # an investigator's question: who searched for whom
             "results": result.total if change != "dropped" else len(dropped),
             "page": query.page,
         },
@@ -829,7 +829,7 @@ def export_families(request: Request, run_id: str, user: CurrentUser = Depends(r
             "scope": scope,
             "filters": {k: v for k, v in (("criterion", filters.criterion), ("area", filters.area)) if v},
             "change": change or None,
-            "searched": bool(filters.search),
+            "search": filters.search or None,
             "members": members,
             "household_ids": [f["household_id"] for f in families],
         },
@@ -1081,6 +1081,8 @@ def decide(request: Request, household_id: str, user: CurrentUser = Depends(requ
     errors = _decision_errors(current, values)
     if errors:
         values["closure_reason"] = closure_reason
+        # the page is shown again, family and all: that is a view, and is audited as one
+        _audit(request, user, "family.view", "household", household_id, {"run_id": run_id, "after": "form_error"})
         return _family_page(request, user, household_id, run_id, errors, values, status_code=400)
     try:
         store.add_decision(
@@ -1100,6 +1102,7 @@ def decide(request: Request, household_id: str, user: CurrentUser = Depends(requ
         )
     except store.DecisionRefused as refused:  # another decision came first, or the status changed
         errors = {"decision": f"The decision was not saved: {refused}"}
+        _audit(request, user, "family.view", "household", household_id, {"run_id": run_id, "after": "refused"})
         return _family_page(request, user, household_id, run_id, errors, values, status_code=409)
     detail = {"run_id": run_id, "decision": decision}
     if values["closure_reason"]:
@@ -1260,28 +1263,43 @@ def rule_on_pair(request: Request, user: CurrentUser = Depends(requires("links.r
 # ------------------------------------------------------------------------- audit
 
 
+def _page_number(value: str | None) -> int:
+    """A page number from a query string: anything not a positive number is page 1 (the store clamps the top)."""
+    text = (value or "1").strip()
+    if not text.isdigit():  # negative, a word, a float: the first page
+        return 1
+    if len(text) > 9:  # huge: the last page (the store clamps it)
+        return store.MAX_AUDIT_PAGE
+    return max(1, int(text))
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, user: CurrentUser = Depends(requires("audit.view"))) -> Response:
-    """The audit log, newest first, filtered by user, action and object id."""
+    """The audit log, newest first, filtered by user, action, object id, client address and session.
+
+    Any ``page`` (negative, huge, not a number) gives a page: the nearest one that exists.
+    """
     params = request.query_params
-    try:
-        page = max(1, int(params.get("page", "1")))
-    except ValueError:
-        page = 1
     query = store.AuditQuery(
         username=params.get("username", "")[:64],
         action=params.get("action", "")[:64],
         object_id=params.get("object_id", "")[:200],
-        page=page,
+        client_address=params.get("client_address", "").strip()[:64],
+        session_id=params.get("session_id", "").strip()[:32],
+        page=_page_number(params.get("page")),
     )
     rows, total = store.read_audit(_engine(request), query)
-    _audit(
-        request, user, "audit.view", None, None, {"filtered": bool(query.username or query.action or query.object_id)}
-    )
     pages = max(1, -(-total // query.page_size))
-    base = {
-        k: v for k, v in {"username": query.username, "action": query.action, "object_id": query.object_id}.items() if v
+    query = replace(query, page=min(query.page, pages))
+    filters = {
+        "username": query.username,
+        "action": query.action,
+        "object_id": query.object_id,
+        "client_address": query.client_address,
+        "session_id": query.session_id,
     }
+    base = {k: v for k, v in filters.items() if v}
+    _audit(request, user, "audit.view", None, None, {"filters": base, "page": query.page})
     context = {
         "user": user,
         "rows": rows,
@@ -1292,6 +1310,17 @@ def audit_page(request: Request, user: CurrentUser = Depends(requires("audit.vie
         "page_link": lambda p: "/audit?" + urlencode({**base, "page": p}),
     }
     return render(request, "audit.html", context)
+
+
+@router.get("/audit/family", response_class=HTMLResponse)
+def family_access_page(request: Request, user: CurrentUser = Depends(requires("audit.view"))) -> Response:
+    """Who saw this family: every view, print, decision, link ruling and export of one household, newest first."""
+    household_id = request.query_params.get("household", "").strip()[:200]
+    rows = store.family_access(_engine(request), household_id) if household_id else []
+    _audit(request, user, "audit.family_access", "household", household_id or None, {"rows": len(rows)})
+    people = sorted({row["username"] for row in rows})
+    context = {"user": user, "household_id": household_id, "rows": rows, "people": people}
+    return render(request, "audit_family.html", context)
 
 
 # ------------------------------------------------------------------------- users

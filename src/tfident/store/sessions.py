@@ -101,10 +101,14 @@ def find_session(engine: Engine, token: str) -> SessionRow | None:
     return None if row is None else _row(row)
 
 
-def touch_session(engine: Engine, session: SessionRow, now: datetime | None = None) -> None:
-    """Record that the session was used now (at most every :data:`TOUCH_EVERY`)."""
+def touch_session(
+    engine: Engine, session: SessionRow, now: datetime | None = None, idle_timeout: timedelta | None = None
+) -> None:
+    """Record that the session was used now (at most every :data:`TOUCH_EVERY`, or a quarter of a shorter
+    ``idle_timeout``)."""
     now = now or utc_now()
-    if now - session.last_seen_at < TOUCH_EVERY:
+    every = min(TOUCH_EVERY, idle_timeout / 4) if idle_timeout else TOUCH_EVERY
+    if now - session.last_seen_at < every:
         return
     with engine.begin() as connection:
         connection.execute(

@@ -24,6 +24,7 @@ GET_PAGES = {
     "/families/H1/print?run=R-OCT": {"coordinator", "auditor"},
     "/pairs?run=R-OCT&left=asb:X1&right=benefits:B1": {"coordinator"},
     "/audit": {"auditor"},
+    "/audit/family?household=H1": {"auditor"},
     "/users": {"admin"},
     "/users/analyst": {"admin"},
     "/account": {"coordinator", "analyst", "auditor", "admin"},
