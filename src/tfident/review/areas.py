@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from tfident.config import StrictModel, config_path, load_model
-from tfident.errors import ConfigError
+from tfident.store.review import AreaScope
 
 AREAS_FILE = "areas.yaml"
 _DISTRICT = re.compile(r"[A-Z]{1,2}[0-9][0-9A-Z]?")
@@ -86,10 +86,7 @@ class AreaMap:
         path = path or config_path(AREAS_FILE)
         if not path.exists():
             return cls(AreasConfig())
-        try:
-            return cls(load_model(path, AreasConfig))
-        except ConfigError:
-            raise
+        return cls(load_model(path, AreasConfig))
 
     @property
     def names(self) -> list[str]:
@@ -115,17 +112,19 @@ class AreaMap:
         """Whether a household at ``postcode`` is in one of ``areas`` (empty: the whole council, always)."""
         return not areas or self.area_of(postcode) in areas
 
-    def prefixes(self, areas: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-        """For a query: the sectors and districts of ``areas``, and the sectors of *other* areas inside
-        those districts (a sector of another area wins over a district)."""
+    def scope(self, areas: tuple[str, ...]) -> AreaScope | None:
+        """For the database query: the sectors and districts of ``areas``, less the sectors of *other*
+        areas inside those districts (a sector wins over a district). None: no areas, the whole council."""
+        if not areas:
+            return None
         chosen = [a for a in self.config.areas if a.name in areas]
         sectors = tuple(s for a in chosen for s in a.postcode_sectors)
         districts = tuple(d for a in chosen for d in a.postcode_districts)
-        others = tuple(
+        excluded = tuple(
             s
             for a in self.config.areas
             if a.name not in areas
             for s in a.postcode_sectors
             if s.split(" ")[0] in districts
         )
-        return sectors, districts, others
+        return AreaScope(sectors=sectors, districts=districts, excluded=excluded)

@@ -680,6 +680,7 @@ def candidates_page(
     run = _run_or_404(request, user, run_id)
     engine = _engine(request)
     query = _candidate_query(request.query_params, request.app.state.settings.page_size)
+    query = replace(query, area_scope=_area_scope(request, user))
     change = _change_filter(request.query_params)
     months = _changes(request, run["run_id"])
     if change == "dropped":
@@ -694,6 +695,8 @@ def candidates_page(
     if change == "dropped":
         decided = store.latest_decisions(engine, [row["household_id"] for row in months.dropped])
         for row in months.dropped:
+            if not _areas(request).within(row.get("postcode"), user.areas):
+                continue
             if query.criterion and query.criterion not in (row["criteria_met"] or "").split(";"):
                 continue
             decision = decided.get(row["household_id"], {}).get("decision")
@@ -784,7 +787,7 @@ def export_families(request: Request, run_id: str, user: CurrentUser = Depends(r
     scope = str(form.get("scope") or "selected")
     if scope not in EXPORT_SCOPES:
         raise HTTPException(status_code=400, detail="Choose which families to export.")
-    filters = _candidate_query(form, 0)
+    filters = replace(_candidate_query(form, 0), area_scope=_area_scope(request, user))
     change = _change_filter(form)
     engine = _engine(request)
     if scope == "selected":
@@ -792,7 +795,7 @@ def export_families(request: Request, run_id: str, user: CurrentUser = Depends(r
         if not chosen:
             request.session["flash"] = "Select at least one family to export."
             return _redirect(f"/runs/{run['run_id']}/candidates")
-        query = store.CandidateQuery(household_ids=chosen, page_size=0)
+        query = store.CandidateQuery(household_ids=chosen, page_size=0, area_scope=_area_scope(request, user))
     else:
         status = {"new": store.STATUS_NEW, "accepted": "accept"}.get(scope, filters.status)
         query = replace(filters, status=status, page=1, page_size=0, sort="rank", descending=False)
@@ -842,12 +845,41 @@ def export_families(request: Request, run_id: str, user: CurrentUser = Depends(r
 
 
 def _family_run(request: Request, user: CurrentUser, household_id: str, run_param: str | None) -> str:
+    """The run a family is shown from; 404 (audited) when it is not a candidate of a readable run, or is
+    outside the user's areas."""
     run_id = run_param or latest_run_id(_engine(request)) or ""
-    if not run_id or not store.candidate_in_run(_engine(request), run_id, household_id):
+    found, postcode = store.candidate_postcode(_engine(request), run_id, household_id) if run_id else (False, None)
+    if not found:
         raise _not_found(request, user, "household", household_id)
     if store.readable_run(_engine(request), run_id) is None:
         raise _not_found(request, user, "household", household_id)
+    _check_area(request, user, household_id, run_id, postcode)
     return run_id
+
+
+def _areas(request: Request) -> AreaMap:
+    areas: AreaMap = request.app.state.areas
+    return areas
+
+
+def _area_scope(request: Request, user: CurrentUser) -> store.AreaScope | None:
+    """The database filter of the user's areas (None: the whole council)."""
+    return _areas(request).scope(user.areas)
+
+
+def _check_area(request: Request, user: CurrentUser, household_id: str, run_id: str, postcode: str | None) -> None:
+    """404 with an audit row (``family.out_of_area``) when the family is outside the user's areas."""
+    if _areas(request).within(postcode, user.areas):
+        return
+    _audit(
+        request,
+        user,
+        "family.out_of_area",
+        "household",
+        household_id[:200],
+        {"run_id": run_id, "user_areas": list(user.areas), "path": request.url.path},
+    )
+    raise HTTPException(status_code=404, detail="Page not found")
 
 
 LINKS_PER_PAGE = 20
@@ -1177,7 +1209,11 @@ def _pair_or_404(
     pair = store.read_pair(_engine(request), run_id, left, right) if run_id and left and right else None
     if pair is None or (household_id and household_id not in pair.households):
         raise _not_found(request, user, "link", f"{run_id}/{left}/{right}")
-    return pair, household_id or pair.households[0]
+    shown_for = household_id or pair.households[0]
+    if user.areas:
+        _, postcode = store.candidate_postcode(_engine(request), pair.run_id, shown_for)
+        _check_area(request, user, shown_for, pair.run_id, postcode)
+    return pair, shown_for
 
 
 def _pair_page(request: Request, user: CurrentUser, pair: store.RecordPair, household_id: str) -> HTMLResponse:

@@ -518,6 +518,19 @@ class CandidateQuery:
     page: int = 1
     page_size: int = 50
     household_ids: tuple[str, ...] | None = None
+    area_scope: AreaScope | None = None
+    """Only families whose postcode is in these areas (None: the whole council)."""
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    """The postcodes of a user's areas, as the database sees them: postcodes in one of ``sectors``
+    (``LS9 7``) or ``districts`` (``LS8``), but not in ``excluded`` sectors (of other areas, inside
+    those districts). Built by :meth:`tfident.review.areas.AreaMap.scope`."""
+
+    sectors: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
 
 
 @dataclass
@@ -631,7 +644,23 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
         )
     if query.household_ids is not None:
         statement = statement.where(candidates.c.household_id.in_(list(query.household_ids)))
+    if query.area_scope is not None:
+        statement = statement.where(_within(query.area_scope))
     return statement, latest
+
+
+def _within(scope: AreaScope) -> sa.ColumnElement[bool]:
+    """Whether a candidate's postcode is in the scope's areas (a household without a postcode is in none)."""
+    postcode = sa.func.upper(sa.func.coalesce(candidates.c.postcode, ""))
+    inside = [postcode.startswith(f"{sector}", autoescape=True) for sector in scope.sectors]
+    for district in scope.districts:
+        inside += [postcode == district, postcode.startswith(f"{district} ", autoescape=True)]
+    if not inside:
+        return sa.false()
+    condition = sa.or_(*inside)
+    if scope.excluded:
+        condition = sa.and_(condition, *[sa.not_(postcode.startswith(s, autoescape=True)) for s in scope.excluded])
+    return condition
 
 
 def query_candidates(engine: Engine, run_id: str, query: CandidateQuery) -> CandidatePage:
@@ -875,6 +904,17 @@ def household_record_keys(engine: Engine, run_id: str, household_id: str) -> set
             statement = sa.select(source_records.c.record_key).where(source_records.c.run_id == run_id, condition)
             keys.update(connection.execute(statement).scalars())
     return keys
+
+
+def candidate_postcode(engine: Engine, run_id: str, household_id: str) -> tuple[bool, str | None]:
+    """Whether a household is a candidate of a run, and its postcode (for area scoping)."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(candidates.c.postcode).where(
+                candidates.c.run_id == run_id, candidates.c.household_id == household_id
+            )
+        ).first()
+    return (row is not None, row[0] if row is not None else None)
 
 
 def candidate_in_run(engine: Engine, run_id: str, household_id: str) -> bool:
