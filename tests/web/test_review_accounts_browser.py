@@ -163,3 +163,29 @@ def test_a_decision_typed_before_a_timeout_survives_signing_in(tmp_path: Path, b
         expect(page.get_by_label("Reject")).to_be_checked()
         page.get_by_role("button", name="Save decision").click()
         expect(page.get_by_role("alert")).to_contain_text("Decision saved: Rejected")
+
+
+def test_a_coordinator_with_an_area_sees_only_its_families(tmp_path: Path, browser: Browser) -> None:
+    """It shows an area's coordinator only that area's families; another family is "Page not found"; the
+    admin's areas form is axe-clean."""
+    from tests.unit.review.test_review_areas import AREAS
+
+    settings = Settings(secret_key="web-test-" + "x" * 32, areas=AREAS)
+    with serving(build_database(f"sqlite:///{tmp_path / 'areas.db'}"), settings) as server:
+        checked: dict[str, int] = {}
+        admin = browser.new_context(bypass_csp=True).new_page()
+        sign_in(admin, server, "admin")
+        admin.goto(f"{server}/users/coordinator")
+        assert_accessible(admin, "account with areas", checked)
+        admin.get_by_label("North").check()
+        admin.get_by_role("button", name="Save areas").click()
+        expect(admin.get_by_role("alert")).to_contain_text("coordinator works in North")
+
+        page = browser.new_context(bypass_csp=True).new_page()
+        sign_in(page, server, "coordinator")
+        page.goto(f"{server}/runs/R-OCT/candidates?status=all")
+        expect(page.locator("#result-count")).to_contain_text("1 family")
+        expect(page.get_by_role("link", name="Smith")).to_be_visible()
+        page.goto(f"{server}/families/H2?run=R-OCT")
+        expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+        assert_accessible(page, "family outside the areas", checked)
