@@ -21,13 +21,14 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tfident.errors import StoreError
-from tfident.review import charts, totp
+from tfident.review import charts, service, totp
 from tfident.review.areas import AreaMap
 from tfident.review.auth import (
     HOME,
@@ -42,6 +43,7 @@ from tfident.review.auth import (
 )
 from tfident.review.changes import CHANGE_LABELS, CHANGE_TAGS, ChangesCache, MonthChanges
 from tfident.review.exports import families_csv, families_xlsx
+from tfident.review.service import DECISION_LABELS, DecisionForm, LinkRulingForm, parse_form
 from tfident.review.summary import case_summary
 from tfident.review.thresholds import (
     DEFAULT_MATCH_THRESHOLD,
@@ -53,22 +55,12 @@ from tfident.review.throttle import DEVICE_COOKIE, LoginThrottle, device_cookie,
 from tfident.review.weights import parse_weights
 from tfident.store import latest_run_id, list_runs, read_quality, read_run, sessions
 from tfident.store import review as store
-from tfident.store.tables import CLOSURE_REASONS, DECISIONS
 
 log = logging.getLogger(__name__)
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter()
 
-DECISION_LABELS = {
-    "new": "New",
-    "accept": "Accepted (attached)",
-    "reject": "Rejected",
-    "defer": "Deferred",
-    "known": "Already known",
-    "closed": "Closed",
-    "opted_out": "Opted out",
-}
 DECISION_TAGS = {
     "new": "govuk-tag--blue",
     "accept": "govuk-tag--green",
@@ -78,15 +70,6 @@ DECISION_TAGS = {
     "closed": "govuk-tag--purple",
     "opted_out": "govuk-tag--orange",
 }
-DECISION_OPTIONS = {
-    "accept": "Accept: attach to the programme",
-    "reject": "Reject",
-    "defer": "Defer to next month",
-    "known": "Already known to social care or early help",
-    "closed": "Close: the family's work with the programme has ended",
-    "opted_out": "Opted out: the family declined consent to work with the programme",
-}
-"""The decision form's radios, in order."""
 CLOSURE_REASON_LABELS = {
     "outcomes_achieved": "Outcomes achieved",
     "moved_away": "Moved away",
@@ -978,7 +961,7 @@ def _family_page(
         {
             "errors": errors or {},
             "values": values or {},
-            "decision_options": _decision_options(latest["decision"] if latest else None),
+            "decision_options": service.decision_options(latest["decision"] if latest else None),
             "closure_reasons": CLOSURE_REASON_LABELS,
             "links_page": links_page,
             "link_page": link_page,
@@ -1049,43 +1032,6 @@ def override_opt_out(request: Request, household_id: str, user: CurrentUser = De
     return _redirect(f"/families/{quote(household_id, safe='')}?{urlencode({'run': run_id})}#decide")
 
 
-def _decision_options(current: str | None) -> dict[str, str]:
-    """The decisions that may follow a family's latest one (closing needs an attached family)."""
-    status = current or store.STATUS_NEW
-    return {
-        decision: label
-        for decision, label in DECISION_OPTIONS.items()
-        if (decision != "closed" or status in store.CLOSABLE_FROM)
-        and (decision != "opted_out" or status in store.OPT_OUT_FROM)
-    }
-
-
-def _decision_errors(current: str, values: dict[str, Any]) -> dict[str, str]:
-    """What is missing from a submitted decision, or does not fit the family's current status."""
-    decision = values["decision"]
-    status_label = DECISION_LABELS.get(current, current).lower()
-    errors: dict[str, str] = {}
-    if decision not in DECISIONS:
-        errors["decision"] = "Choose a decision"
-    elif decision == "closed" and current not in store.CLOSABLE_FROM:
-        errors["decision"] = f"Only a family attached to the programme can be closed: this family is {status_label}"
-        return errors
-    elif decision == "opted_out" and current not in store.OPT_OUT_FROM:
-        errors["decision"] = f"Only a new, deferred or attached family can opt out: this family is {status_label}"
-        return errors
-    if decision == "accept" and not values["lead_agency"]:
-        errors["lead_agency"] = "Enter the lead agency for an accepted family"
-    if decision == "accept" and not values["worker"]:
-        errors["worker"] = "Enter the lead worker for an accepted family"
-    if decision == "reject" and not values["reason"]:
-        errors["reason"] = "Enter the reason for rejecting the family"
-    if decision == "closed" and values["closure_reason"] not in CLOSURE_REASONS:
-        errors["closure_reason"] = "Choose why the family's work with the programme has ended"
-    if decision == "closed" and values["closure_reason"] == "other" and not values["reason"]:
-        errors["reason"] = "Enter the reason for closing the family"
-    return errors
-
-
 @router.post("/families/{household_id}/decisions", response_class=HTMLResponse)
 def decide(request: Request, household_id: str, user: CurrentUser = Depends(requires("decide"))) -> Response:
     """Record a decision about a family.
@@ -1093,54 +1039,33 @@ def decide(request: Request, household_id: str, user: CurrentUser = Depends(requ
     Accept (with lead agency and worker), reject (with reason), defer, already known,
     close an attached family (with a closure reason) or record that the family opted out.
     """
-    form = _form(request)
-    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
-    decision = str(form.get("decision") or "")
-    values = {k: _clean(form.get(k)) for k in ("reason", "lead_agency", "worker")}
-    values["note"] = _clean(form.get("note"), 4000)
-    values["decision"] = decision
-    closure_reason = _clean(form.get("closure_reason"), 32)
-    values["closure_reason"] = closure_reason if decision == "closed" else None
-    seen = str(form.get("seen_decision") or "")
-    if seen and not re.fullmatch(r"[0-9]{1,18}", seen):
-        raise HTTPException(status_code=400, detail="The form's decision marker is not a number.")
+    try:
+        form = parse_form(DecisionForm, _form(request))
+    except ValidationError:
+        raise HTTPException(status_code=400, detail="The form's decision marker is not a number.") from None
+    run_id = _family_run(request, user, household_id, form.run_id)
     engine = _engine(request)
     current = store.current_status(engine, household_id)
     if current == "opted_out" and store.opt_out_override(engine, household_id) is None:
         # An opted-out family is shown as a stub; nothing is decided about it without an audited override.
         latest = store.decision_history(engine, household_id)[0]
         return _opted_out_page(request, user, household_id, run_id, latest, status_code=409)
-    errors = _decision_errors(current, values)
+    errors = service.decision_errors(current, form)
     if errors:
-        values["closure_reason"] = closure_reason
         # the page is shown again, family and all: that is a view, and is audited as one
         _audit(request, user, "family.view", "household", household_id, {"run_id": run_id, "after": "form_error"})
-        return _family_page(request, user, household_id, run_id, errors, values, status_code=400)
+        return _family_page(request, user, household_id, run_id, errors, form.values(), status_code=400)
     try:
-        store.add_decision(
-            engine,
-            store.DecisionInput(
-                household_id=household_id,
-                run_id=run_id,
-                decision=decision,
-                username=user.username,
-                reason=values["reason"],
-                lead_agency=values["lead_agency"],
-                worker=values["worker"],
-                note=values["note"],
-                closure_reason=values["closure_reason"],
-                seen_decision_id=int(seen) if seen else None,
-            ),
-        )
+        service.record_decision(engine, household_id, run_id, form, user.username)
     except store.DecisionRefused as refused:  # another decision came first, or the status changed
         errors = {"decision": f"The decision was not saved: {refused}"}
         _audit(request, user, "family.view", "household", household_id, {"run_id": run_id, "after": "refused"})
-        return _family_page(request, user, household_id, run_id, errors, values, status_code=409)
-    detail = {"run_id": run_id, "decision": decision}
-    if values["closure_reason"]:
-        detail["closure_reason"] = values["closure_reason"]
+        return _family_page(request, user, household_id, run_id, errors, form.values(), status_code=409)
+    detail = {"run_id": run_id, "decision": form.decision}
+    if form.stored_closure_reason():
+        detail["closure_reason"] = str(form.stored_closure_reason())
     _audit(request, user, "decision", "household", household_id, detail)
-    request.session["flash"] = f"Decision saved: {DECISION_LABELS[decision]}."
+    request.session["flash"] = f"Decision saved: {DECISION_LABELS[form.decision]}."
     return _redirect(f"/families/{household_id}?{urlencode({'run': run_id})}")
 
 
@@ -1149,14 +1074,13 @@ def rule_on_link(
     request: Request, household_id: str, user: CurrentUser = Depends(requires("links.review"))
 ) -> Response:
     """Confirm a link (must_link) or say two records are not the same person (cannot_link); the next run respects it."""
-    form = _form(request)
-    run_id = _family_run(request, user, household_id, str(form.get("run_id") or "") or None)
-    left, right = str(form.get("record_key_l") or ""), str(form.get("record_key_r") or "")
-    kind = str(form.get("kind") or "")
+    form = parse_form(LinkRulingForm, _form(request))
+    run_id = _family_run(request, user, household_id, form.run_id)
+    left, right, kind = form.record_key_l, form.record_key_r, form.kind
     keys = store.household_record_keys(_engine(request), run_id, household_id)
-    if kind not in ("cannot_link", "must_link") or left not in keys or right not in keys or left == right:
+    if kind not in LINK_KINDS or left not in keys or right not in keys or left == right:
         raise HTTPException(status_code=400, detail="That pair of records is not part of this family.")
-    store.add_link_constraint(_engine(request), left, right, kind, user.username, _clean(form.get("reason")))
+    store.add_link_constraint(_engine(request), left, right, kind, user.username, form.reason)
     _audit(
         request,
         user,
@@ -1271,15 +1195,13 @@ def pair_page(request: Request, user: CurrentUser = Depends(requires("links.revi
 @router.post("/pairs", response_class=HTMLResponse)
 def rule_on_pair(request: Request, user: CurrentUser = Depends(requires("links.review"))) -> Response:
     """Confirm (must_link) or reject (cannot_link) the link shown on the record-pair page; the next run respects it."""
-    form = _form(request)
-    run_id = str(form.get("run_id") or "")[:40]
-    left, right = str(form.get("record_key_l") or "")[:500], str(form.get("record_key_r") or "")[:500]
-    household = str(form.get("household_id") or "")[:500] or None
-    kind = str(form.get("kind") or "")
+    form = parse_form(LinkRulingForm, _form(request))
+    run_id = (form.run_id or "")[:40]
+    left, right, household, kind = form.record_key_l, form.record_key_r, form.household_id, form.kind
     if kind not in LINK_KINDS:
         raise HTTPException(status_code=400, detail="Choose whether the records are the same person.")
     pair, household_id = _pair_or_404(request, user, run_id, left, right, household)
-    store.add_link_constraint(_engine(request), left, right, kind, user.username, _clean(form.get("reason")))
+    store.add_link_constraint(_engine(request), left, right, kind, user.username, form.reason)
     _audit(
         request,
         user,

@@ -325,7 +325,8 @@ class DecisionRefused(StoreError):
 def decision_refusal(current: str | None, decision: DecisionInput) -> str | None:
     """Why ``decision`` cannot be recorded for a family whose latest decision is ``current``, or None.
 
-    ``current`` is None (or ``new``) for a family without a decision. A family can be closed
+    ``current`` is None (or ``new``) for a family without a decision. Accepting (attaching) a
+    family needs its lead agency, whoever records it (the app, a script). A family can be closed
     only while attached (``accept``), with a closure reason (and details when the reason is
     ``other``); it can opt out while new, deferred or attached.
     """
@@ -341,6 +342,8 @@ def decision_refusal(current: str | None, decision: DecisionInput) -> str | None
             return "a closure for another reason needs the reason written down"
     elif decision.closure_reason is not None:
         return "a closure reason is only recorded when a family is closed"
+    if decision.decision == "accept" and not (decision.lead_agency or "").strip():
+        return "an accepted family needs its lead agency"
     if decision.decision == "opted_out" and status not in OPT_OUT_FROM:
         return f"a family can opt out only while new, deferred or attached; this family's status is {status}"
     return None
