@@ -17,8 +17,9 @@ from sqlalchemy.engine import Engine
 
 from tests.unit.review.conftest import csrf_of, sign_in
 from tests.unit.review.review_data import PASSWORD
-from tfident.review import routes, totp
+from tfident.review import routes, totp, web
 from tfident.review.app import SECURE_SESSION_COOKIE, SESSION_COOKIE, Settings, create_app
+from tfident.review.pages import signin
 from tfident.review.throttle import DEVICE_COOKIE, ThrottlePolicy
 from tfident.store import review as store
 from tfident.store.passwords import check_password_strength
@@ -122,15 +123,15 @@ def test_a_session_ends_after_its_absolute_lifetime(
     """It ends a session used every few minutes once it is older than its lifetime."""
     client = clients()
     sign_in(client, "coordinator")
-    start = routes._now()
+    start = web._now()
     step = app.state.settings.session_timeout / 2
     moments = iter(start + step * i for i in range(1, 200))
     for _ in range(int(app.state.settings.session_lifetime / step) - 1):
         moment = next(moments)
-        monkeypatch.setattr(routes, "_now", lambda moment=moment: moment)
+        monkeypatch.setattr(web, "_now", lambda moment=moment: moment)
         assert client.get("/runs").status_code == 200
     moment = start + app.state.settings.session_lifetime
-    monkeypatch.setattr(routes, "_now", lambda: moment)
+    monkeypatch.setattr(web, "_now", lambda: moment)
     assert client.get("/runs").status_code == 303
 
 
@@ -283,7 +284,7 @@ def test_password_checks_and_database_reads_run_off_the_event_loop(
             return False
         return True
 
-    real_verify, real_get_user = routes.verify_password, store.get_user
+    real_verify, real_get_user = signin.verify_password, store.get_user
 
     def verify(*args: Any) -> bool:
         seen.append(on_loop())
@@ -293,7 +294,7 @@ def test_password_checks_and_database_reads_run_off_the_event_loop(
         seen.append(on_loop())
         return real_get_user(*args)
 
-    monkeypatch.setattr(routes, "verify_password", verify)
+    monkeypatch.setattr(signin, "verify_password", verify)
     monkeypatch.setattr(store, "get_user", get_user)
     client = clients()
     sign_in(client, "coordinator")
@@ -340,8 +341,8 @@ def test_a_decision_typed_before_a_timeout_is_kept(
     client = clients()
     sign_in(client, "coordinator")
     token = csrf_of(client.get("/families/H1?run=R-OCT").text)
-    later = routes._now() + app.state.settings.session_timeout * 2
-    monkeypatch.setattr(routes, "_now", lambda: later)
+    later = web._now() + app.state.settings.session_timeout * 2
+    monkeypatch.setattr(web, "_now", lambda: later)
     typed = {
         "csrf_token": token,
         "run_id": "R-OCT",
@@ -376,8 +377,8 @@ def test_a_decision_is_not_kept_for_another_user(app: FastAPI, clients: Any, mon
     client = clients()
     sign_in(client, "coordinator")
     token = csrf_of(client.get("/families/H1?run=R-OCT").text)
-    later = routes._now() + app.state.settings.session_timeout * 2
-    monkeypatch.setattr(routes, "_now", lambda: later)
+    later = web._now() + app.state.settings.session_timeout * 2
+    monkeypatch.setattr(web, "_now", lambda: later)
     client.post(
         "/families/H1/decisions",
         data={"csrf_token": token, "run_id": "R-OCT", "decision": "reject", "reason": "XYZZY reason"},

@@ -138,12 +138,12 @@ def test_login_needs_a_csrf_token(client: TestClient) -> None:
 
 def test_a_session_times_out(app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """It sends a user back to sign in once the session has been idle longer than the timeout."""
-    from tfident.review import routes
+    from tfident.review import web
 
     sign_in(client, "coordinator")
     assert client.get("/runs").status_code == 200
-    later = routes._now() + app.state.settings.session_timeout * 2
-    monkeypatch.setattr(routes, "_now", lambda: later)
+    later = web._now() + app.state.settings.session_timeout * 2
+    monkeypatch.setattr(web, "_now", lambda: later)
     assert client.get("/runs").status_code == 303
 
 
