@@ -45,6 +45,8 @@ class ThrottlePolicy:
     address_ceiling: float = 300.0
     device_failures: int = 10
     forget_after: float = 3600.0
+    max_buckets: int = 100_000
+    """Buckets kept at most (names sprayed at random cannot fill the memory): past it the stalest go first."""
 
 
 @dataclass
@@ -115,7 +117,20 @@ class LoginThrottle:
             self._count(account, now, free=self.policy.account_free, ceiling=self.policy.account_ceiling)
             self._count(address_key, now, free=self.policy.address_free, ceiling=self.policy.address_ceiling)
 
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) < self.policy.max_buckets:
+            return
+        stale = [k for k, b in self._buckets.items() if now - b.last_failure > self.policy.forget_after]
+        for key in stale:
+            del self._buckets[key]
+        if len(self._buckets) >= self.policy.max_buckets:
+            by_age = sorted(self._buckets, key=lambda k: self._buckets[k].last_failure)
+            for key in by_age[: len(by_age) // 2]:
+                del self._buckets[key]
+
     def _count(self, key: str, now: float, *, free: int, ceiling: float) -> None:
+        if key not in self._buckets:
+            self._prune(now)
         bucket = self._bucket(key, now)
         bucket.failures += 1
         bucket.last_failure = now

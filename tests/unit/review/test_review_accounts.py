@@ -446,3 +446,16 @@ def test_a_user_turns_on_a_second_factor_and_then_needs_it(clients: Any, engine:
     )
     assert good.status_code == 303 and good.headers["location"] == "/runs"
     assert fresh.get("/runs").status_code == 200
+
+
+def test_the_throttle_memory_is_bounded() -> None:
+    """It keeps at most max_buckets buckets however many names are sprayed, dropping the stalest first."""
+    from tfident.review.throttle import LoginThrottle
+
+    clock = [0.0]
+    throttle = LoginThrottle(ThrottlePolicy(max_buckets=100), clock=lambda: clock[0])
+    for i in range(1000):
+        clock[0] += 1
+        throttle.failed(f"name{i}", f"10.0.{i // 250}.{i % 250}", None)
+    assert len(throttle._buckets) <= 100
+    assert throttle.account_key("name999") in throttle._buckets
