@@ -134,6 +134,75 @@ class LinkRulingForm(_Form):
         return _text(value, 500)
 
 
+class SignInForm(_Form):
+    """The sign-in form: the name trimmed to 64 characters, the password to 1,024 (never hashed longer)."""
+
+    username: str = ""
+    password: str = ""
+    next: str = ""
+
+    @field_validator("username", mode="before")
+    @classmethod
+    def _username(cls, value: Any) -> str:
+        return str(value or "").strip()[:64]
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> str:
+        return str(value or "")[:1024]
+
+    @field_validator("next", mode="before")
+    @classmethod
+    def _next(cls, value: Any) -> str:
+        return str(value or "")[:2000]
+
+
+class NewAccountForm(_Form):
+    """An admin's new account: name, role and first password (checked against the policy by the page)."""
+
+    username: str = ""
+    role: str = ""
+    password: str = ""
+
+    @field_validator("username", "role", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> str:
+        return str(value or "").strip()[:200]
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> str:
+        return str(value or "")[:1024]
+
+
+class PasswordResetForm(_Form):
+    """An admin's password reset, optionally removing the second factor."""
+
+    password: str = ""
+    remove_totp: bool = False
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, value: Any) -> str:
+        return str(value or "")[:1024]
+
+    @field_validator("remove_totp", mode="before")
+    @classmethod
+    def _checkbox(cls, value: Any) -> bool:
+        return value == "yes"
+
+
+class CodeForm(_Form):
+    """A 6-digit code from an authenticator app."""
+
+    code: str = ""
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code(cls, value: Any) -> str:
+        return str(value or "")[:20]
+
+
 def decision_options(current: str | None) -> dict[str, str]:
     """The decisions that may follow a family's latest one (closing needs an attached family)."""
     status = current or store.STATUS_NEW

@@ -18,6 +18,7 @@ from tfident.review.auth import (
     new_csrf_token,
     verify_password,
 )
+from tfident.review.service import CodeForm, SignInForm, parse_form
 from tfident.review.throttle import DEVICE_COOKIE, LoginThrottle, device_cookie, device_of
 from tfident.review.web import (
     DEVICE_COOKIE_DAYS,
@@ -135,10 +136,8 @@ async def login(request: Request) -> Response:
     form = await request.form()
     if not csrf_matches(request.session.get("csrf"), str(form.get("csrf_token") or "")):
         raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
-    username = str(form.get("username") or "").strip()[:64]
-    password = str(form.get("password") or "")[:1024]
-    next_url = safe_next(str(form.get("next") or ""))
-    return await run_in_threadpool(_login, request, username, password, next_url)
+    typed = parse_form(SignInForm, form)
+    return await run_in_threadpool(_login, request, typed.username, typed.password, safe_next(typed.next))
 
 
 def _login(request: Request, username: str, password: str, next_url: str | None) -> Response:
@@ -186,7 +185,7 @@ async def login_code(request: Request) -> Response:
     form = await request.form()
     if not csrf_matches(request.session.get("csrf"), str(form.get("csrf_token") or "")):
         raise HTTPException(status_code=403, detail="The form has expired or did not come from this service.")
-    return await run_in_threadpool(_login_code, request, str(form.get("code") or "")[:20])
+    return await run_in_threadpool(_login_code, request, parse_form(CodeForm, form).code)
 
 
 def _login_code(request: Request, code: str) -> Response:

@@ -18,6 +18,7 @@ from tfident.review.auth import (
     check_password_strength,
     hash_password,
 )
+from tfident.review.service import CodeForm, NewAccountForm, PasswordResetForm, parse_form
 from tfident.review.web import (
     _area_names,
     _audit,
@@ -57,10 +58,8 @@ def users_page(request: Request, user: CurrentUser = Depends(requires("users.man
 @router.post("/users", response_class=HTMLResponse)
 def add_account(request: Request, user: CurrentUser = Depends(requires("users.manage"))) -> Response:
     """Add an account (the password must pass the policy)."""
-    form = _form(request)
-    username = str(form.get("username") or "").strip()
-    role = str(form.get("role") or "")
-    password = str(form.get("password") or "")
+    form = parse_form(NewAccountForm, _form(request))
+    username, role, password = form.username, form.role, form.password
     errors: dict[str, str] = {}
     if not username or len(username) > 64:
         errors["username"] = "Enter a username of up to 64 characters"
@@ -181,14 +180,14 @@ def reset_password(request: Request, username: str, user: CurrentUser = Depends(
     "Remove the second factor" too, for a user who lost their authenticator.
     """
     account = _account_or_404(request, user, username)
-    form = _form(request)
-    password = str(form.get("password") or "")
+    form = parse_form(PasswordResetForm, _form(request))
+    password = form.password
     weakness = check_password_strength(password, account.username)
     if weakness:
         return _account_page(request, user, account, {"password": weakness.capitalize()}, status=400)
     engine = _engine(request)
     values: dict[str, Any] = {"password_hash": hash_password(password)}
-    remove_totp = form.get("remove_totp") == "yes"
+    remove_totp = form.remove_totp
     if remove_totp:
         values["totp_secret"] = None
     store.update_user(engine, account.username, **values)
@@ -286,7 +285,7 @@ def enrol_totp(request: Request, user: CurrentUser = Depends(requires(None))) ->
     secret = request.session.get("totp_new")
     if account.totp_secret or not secret:
         return _redirect("/account")
-    code = str(_form(request).get("code") or "")[:20]
+    code = parse_form(CodeForm, _form(request)).code
     if not totp.verify(str(secret), code, web._now().timestamp()):
         errors = {"code": "The code is not right. Enter the 6-digit code your authenticator app shows now."}
         return _own_account(request, user, account, str(secret), errors, status=400)
