@@ -772,7 +772,7 @@ def users_add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    weakness = check_password_strength(password)
+    weakness = check_password_strength(password, username)
     if weakness:
         raise typer.BadParameter(weakness, param_hint="password")
     engine = make_engine(db)

@@ -114,7 +114,10 @@ def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: 
         followed = sorted(candidates1 & candidates2)
         assert followed
         add_decision(
-            engine, DecisionInput(household_id=followed[0], run_id=first.run_id, decision="accept", username="c1")
+            engine,
+            DecisionInput(
+                household_id=followed[0], run_id=first.run_id, decision="accept", username="c1", lead_agency="EH"
+            ),
         )
         shown = latest_decisions(engine, sorted(candidates2))
         assert shown[followed[0]]["decision"] == "accept"
@@ -123,7 +126,7 @@ def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: 
         # attached, closed and opted-out families of month 1 are never new in month 2
         attached, closed, opted_out = followed[0], followed[1], followed[2]
         for household_id, decision, values in (
-            (closed, "accept", {}),
+            (closed, "accept", {"lead_agency": "EH"}),
             (closed, "closed", {"closure_reason": "outcomes_achieved"}),
             (opted_out, "opted_out", {}),
         ):

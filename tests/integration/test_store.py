@@ -207,6 +207,7 @@ def test_it_creates_every_table_by_migration(bare_engine: Engine) -> None:
         "decisions",
         "link_constraints",
         "users",
+        "sessions",
         "audit_log",
         "run_locks",
     }

@@ -30,7 +30,7 @@ def test_a_coordinator_reviews_and_exports_a_family(
             page.get_by_label("Username").fill("coordinator")
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Monthly runs")).to_be_visible()
+            expect(page).to_have_url(f"{server}/runs/R-OCT/candidates")  # next= is honoured (issue 14)
 
             page.get_by_role("link", name="Candidate families").first.click()
             expect(page.locator("#result-count")).to_contain_text("3 families")

@@ -1,9 +1,11 @@
 """Accounts, roles and sessions of the review app: argon2 passwords, deny-by-default permissions, CSRF.
 
 Every route names the one permission it needs; a role has only the permissions listed in
-:data:`PERMISSIONS`, so anything not granted is refused. Sessions live in a signed cookie
-(Starlette's ``SessionMiddleware``: HttpOnly, SameSite=Lax, Secure when configured) that
-also holds the CSRF token every POST form must echo back.
+:data:`PERMISSIONS`, so anything not granted is refused. Sessions are server-side rows
+(:mod:`tfident.store.sessions`); the signed cookie (Starlette's ``SessionMiddleware``:
+HttpOnly, SameSite=Lax, Secure and ``__Host-`` prefixed when configured) holds only the
+session's random token, the CSRF token every POST form must echo back, and a flash message.
+Sign-in is throttled (:mod:`tfident.review.throttle`), never locked.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from tfident.store.passwords import MIN_PASSWORD_LENGTH, check_password_strength, hash_password, verify_password
 
@@ -42,9 +43,6 @@ auditors read everything but change nothing, admins manage accounts only."""
 
 HOME: dict[str, str] = {"coordinator": "/runs", "analyst": "/runs", "auditor": "/runs", "admin": "/users"}
 
-MAX_FAILED_LOGINS = 5
-LOCK_OUT_FOR = timedelta(minutes=15)
-
 
 def allowed(role: str | None, permission: str) -> bool:
     """Whether ``role`` has ``permission`` (unknown roles have none)."""
@@ -68,6 +66,10 @@ class CurrentUser:
     username: str
     role: str
     csrf_token: str
+    session_id: str | None = None
+    """The public id of the server-side session (``sessions.id``)."""
+    areas: tuple[str, ...] = ()
+    """The areas a coordinator works in (empty: the whole council)."""
 
     def can(self, permission: str) -> bool:
         """Whether this user's role grants ``permission``."""

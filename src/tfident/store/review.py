@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,7 +83,7 @@ SORTS: dict[str, tuple[str, bool]] = {
 
 @dataclass(frozen=True)
 class Account:
-    """An account of the review app, as stored (the hash never leaves the server)."""
+    """An account of the review app, as stored (the hash and second-factor secret never leave the server)."""
 
     username: str
     role: str
@@ -91,10 +91,19 @@ class Account:
     failed_logins: int
     locked_until: datetime | None
     created_at: datetime
+    disabled_at: datetime | None = None
+    totp_secret: str | None = None
+    areas: str | None = None
 
-    def locked(self, now: datetime | None = None) -> bool:
-        """Whether the account is locked out at ``now``."""
-        return self.locked_until is not None and self.locked_until > (now or utc_now())
+    @property
+    def disabled(self) -> bool:
+        """Whether an admin disabled the account."""
+        return self.disabled_at is not None
+
+    @property
+    def area_list(self) -> tuple[str, ...]:
+        """The areas the account works in (empty: the whole council)."""
+        return tuple(a for a in (self.areas or "").split(";") if a)
 
 
 def add_user(engine: Engine, username: str, role: str, password_hash: str) -> None:
@@ -131,31 +140,16 @@ def list_users(engine: Engine) -> list[Account]:
     return [Account(**dict(row)) for row in rows]
 
 
-def record_failed_login(engine: Engine, username: str, limit: int, lock_for: timedelta) -> bool:
-    """Count a failed login; at ``limit`` failures lock the account for ``lock_for``. Returns whether it locked."""
+def update_user(engine: Engine, username: str, **values: Any) -> None:
+    """Change an account's ``role``, ``password_hash``, ``disabled_at``, ``totp_secret`` or ``areas``."""
+    allowed = {"role", "password_hash", "disabled_at", "totp_secret", "areas"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise StoreError(f"cannot change {', '.join(sorted(unknown))} of an account")
+    if "role" in values and values["role"] not in USER_ROLES:
+        raise StoreError(f"role {values['role']!r} is not one of {', '.join(USER_ROLES)}")
     with engine.begin() as connection:
-        failed = connection.execute(sa.select(users.c.failed_logins).where(users.c.username == username)).scalar()
-        if failed is None:
-            return False
-        failed += 1
-        values: dict[str, Any] = {"failed_logins": failed}
-        if failed >= limit:
-            values = {"failed_logins": 0, "locked_until": utc_now() + lock_for}
         connection.execute(users.update().where(users.c.username == username).values(**values))
-    return failed >= limit
-
-
-def record_successful_login(engine: Engine, username: str) -> None:
-    """Clear an account's failure count and lock."""
-    with engine.begin() as connection:
-        connection.execute(
-            users.update().where(users.c.username == username).values(failed_logins=0, locked_until=None)
-        )
-
-
-def unlock_user(engine: Engine, username: str) -> None:
-    """Lift a lock-out (an admin's action)."""
-    record_successful_login(engine, username)
 
 
 # ------------------------------------------------------------------------------ audit
@@ -168,8 +162,14 @@ class AuditQuery:
     username: str = ""
     action: str = ""
     object_id: str = ""
+    client_address: str = ""
+    session_id: str = ""
     page: int = 1
     page_size: int = 100
+
+
+MAX_AUDIT_PAGE = 1_000_000
+"""Pages beyond this are never asked of the database (an offset that large overflows SQLite's integers)."""
 
 
 def write_audit(
@@ -180,24 +180,29 @@ def write_audit(
     object_type: str | None = None,
     object_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    *,
+    client_address: str | None = None,
+    session_id: str | None = None,
 ) -> None:
-    """Append an audit row (no personal data in ``detail``)."""
+    """Append an audit row (no personal data in ``detail`` but the search terms an investigator needs)."""
+    values: dict[str, Any] = {
+        "at": utc_now(),
+        "username": username[:64],
+        "role": role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "detail_json": detail,
+    }
+    if client_address:
+        values["client_address"] = client_address[:64]
+    if session_id:
+        values["session_id"] = session_id
     with engine.begin() as connection:
-        connection.execute(
-            audit_log.insert().values(
-                at=utc_now(),
-                username=username[:64],
-                role=role,
-                action=action,
-                object_type=object_type,
-                object_id=object_id,
-                detail_json=detail,
-            )
-        )
+        connection.execute(audit_log.insert().values(**values))
 
 
-def read_audit(engine: Engine, query: AuditQuery) -> tuple[list[dict[str, Any]], int]:
-    """Audit rows matching ``query``, newest first, and how many match in all."""
+def _audit_filtered(query: AuditQuery) -> sa.Select[Any]:
     statement = sa.select(audit_log)
     if query.username:
         statement = statement.where(audit_log.c.username == query.username)
@@ -205,12 +210,66 @@ def read_audit(engine: Engine, query: AuditQuery) -> tuple[list[dict[str, Any]],
         statement = statement.where(audit_log.c.action == query.action)
     if query.object_id:
         statement = statement.where(audit_log.c.object_id == query.object_id)
+    if query.client_address:
+        statement = statement.where(audit_log.c.client_address == query.client_address)
+    if query.session_id:
+        statement = statement.where(audit_log.c.session_id == query.session_id)
+    return statement
+
+
+def read_audit(engine: Engine, query: AuditQuery) -> tuple[list[dict[str, Any]], int]:
+    """Audit rows matching ``query``, newest first, and how many match in all.
+
+    A page past the last (or below the first) is clamped to the last (first), so any
+    ``page`` a browser sends gives a page, never an error.
+    """
+    statement = _audit_filtered(query)
     counted = sa.select(sa.func.count()).select_from(statement.subquery())
-    page = statement.order_by(audit_log.c.id.desc()).limit(query.page_size).offset((query.page - 1) * query.page_size)
     with engine.connect() as connection:
         total = connection.execute(counted).scalar_one()
+        pages = max(1, -(-total // query.page_size))
+        page_number = min(max(1, query.page), pages, MAX_AUDIT_PAGE)
+        page = (
+            statement.order_by(audit_log.c.id.desc()).limit(query.page_size).offset((page_number - 1) * query.page_size)
+        )
         rows = [dict(row) for row in connection.execute(page).mappings().all()]
     return rows, total
+
+
+FAMILY_ACCESS_ACTIONS: tuple[str, ...] = (
+    "family.view",
+    "family.print",
+    "family.out_of_area",
+    "pair.view",
+    "decision",
+    "link.cannot_link",
+    "link.must_link",
+    "family.opt_out_override",
+)
+"""Audit actions about one family, for "who saw this family"."""
+
+
+def family_access(engine: Engine, household_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+    """Who saw, printed, decided on or exported a family: its audit rows and the exports listing it, newest first."""
+    with engine.connect() as connection:
+        rows = [
+            dict(row)
+            for row in connection.execute(
+                sa.select(audit_log)
+                .where(audit_log.c.object_type == "household", audit_log.c.object_id == household_id)
+                .order_by(audit_log.c.id.desc())
+                .limit(limit)
+            ).mappings()
+        ]
+        exports = connection.execute(
+            sa.select(audit_log).where(audit_log.c.action.startswith("export.")).order_by(audit_log.c.id.desc())
+        ).mappings()
+        for row in exports:
+            detail = row["detail_json"] or {}
+            if household_id in (detail.get("household_ids") or ()):
+                rows.append(dict(row))
+    rows.sort(key=lambda row: row["id"], reverse=True)
+    return rows[:limit]
 
 
 def audit_actions(engine: Engine) -> list[str]:
@@ -267,7 +326,8 @@ class DecisionInput:
 def decision_refusal(current: str | None, decision: DecisionInput) -> str | None:
     """Why ``decision`` cannot be recorded for a family whose latest decision is ``current``, or None.
 
-    ``current`` is None (or ``new``) for a family without a decision. A family can be closed
+    ``current`` is None (or ``new``) for a family without a decision. Accepting (attaching) a
+    family needs its lead agency, whoever records it (the app, a script). A family can be closed
     only while attached (``accept``), with a closure reason (and details when the reason is
     ``other``); it can opt out while new, deferred or attached.
     """
@@ -283,6 +343,8 @@ def decision_refusal(current: str | None, decision: DecisionInput) -> str | None
             return "a closure for another reason needs the reason written down"
     elif decision.closure_reason is not None:
         return "a closure reason is only recorded when a family is closed"
+    if decision.decision == ACCEPT and not (decision.lead_agency or "").strip():
+        return "an accepted family needs its lead agency"
     if decision.decision == OPTED_OUT and status not in OPT_OUT_FROM:
         return f"a family can opt out only while new, deferred or attached; this family's status is {status}"
     return None
@@ -460,6 +522,19 @@ class CandidateQuery:
     page: int = 1
     page_size: int = 50
     household_ids: tuple[str, ...] | None = None
+    area_scope: AreaScope | None = None
+    """Only families whose postcode is in these areas (None: the whole council)."""
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    """The postcodes of a user's areas, as the database sees them: postcodes in one of ``sectors``
+    (``LS9 7``) or ``districts`` (``LS8``), but not in ``excluded`` sectors (of other areas, inside
+    those districts). Built by :meth:`tfident.review.areas.AreaMap.scope`."""
+
+    sectors: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
 
 
 @dataclass
@@ -573,7 +648,23 @@ def _candidate_statement(run_id: str, query: CandidateQuery) -> tuple[sa.Select[
         )
     if query.household_ids is not None:
         statement = statement.where(candidates.c.household_id.in_(list(query.household_ids)))
+    if query.area_scope is not None:
+        statement = statement.where(_within(query.area_scope))
     return statement, latest
+
+
+def _within(scope: AreaScope) -> sa.ColumnElement[bool]:
+    """Whether a candidate's postcode is in the scope's areas (a household without a postcode is in none)."""
+    postcode = sa.func.upper(sa.func.coalesce(candidates.c.postcode, ""))
+    inside = [postcode.startswith(f"{sector}", autoescape=True) for sector in scope.sectors]
+    for district in scope.districts:
+        inside += [postcode == district, postcode.startswith(f"{district} ", autoescape=True)]
+    if not inside:
+        return sa.false()
+    condition = sa.or_(*inside)
+    if scope.excluded:
+        condition = sa.and_(condition, *[sa.not_(postcode.startswith(s, autoescape=True)) for s in scope.excluded])
+    return condition
 
 
 def query_candidates(engine: Engine, run_id: str, query: CandidateQuery) -> CandidatePage:
@@ -810,6 +901,17 @@ def household_record_keys(engine: Engine, run_id: str, household_id: str) -> set
             statement = sa.select(source_records.c.record_key).where(source_records.c.run_id == run_id, condition)
             keys.update(connection.execute(statement).scalars())
     return keys
+
+
+def candidate_postcode(engine: Engine, run_id: str, household_id: str) -> tuple[bool, str | None]:
+    """Whether a household is a candidate of a run, and its postcode (for area scoping)."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(candidates.c.postcode).where(
+                candidates.c.run_id == run_id, candidates.c.household_id == household_id
+            )
+        ).first()
+    return (row is not None, row[0] if row is not None else None)
 
 
 def candidate_in_run(engine: Engine, run_id: str, household_id: str) -> bool:

@@ -21,8 +21,10 @@ Dates are ``Date``; times are timezone-aware UTC (:class:`UTCDateTime`); UPRNs a
 The Alembic revisions (0001 creates the tables, 0003 adds ``run_locks`` and the
 ``purged`` status, 0004 ``identity_events``, 0005 the ``closed`` and ``opted_out``
 decisions and ``decisions.closure_reason``, 0006 the name search index, 0007
-``decisions.carried_from``, 0008 ``households.address_status`` and ``review_reason``)
-produce exactly these tables; change them only with a new revision.
+``decisions.carried_from``, 0008 ``households.address_status`` and ``review_reason``, 0009
+the review app's server-side ``sessions``, ``users.disabled_at``, ``totp_secret`` and
+``areas``, and ``audit_log.client_address`` and ``session_id``) produce exactly these
+tables; change them only with a new revision.
 """
 
 from __future__ import annotations
@@ -413,8 +415,42 @@ class User(Base):
     role: Mapped[str] = mapped_column(sa.String(16))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Unused since 0009 (no account lock-out: sign-in is throttled instead); kept for old rows."""
     locked_until: Mapped[datetime | None]
+    """Unused since 0009, as ``failed_logins``."""
     created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    """Set when an admin disabled the account: it cannot sign in and its sessions are revoked."""
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    """The base32 secret of the account's second factor (RFC 6238 TOTP), when enrolled."""
+    areas: Mapped[str | None] = mapped_column(sa.String(1000))
+    """The areas (``config/areas.yaml`` names, ``;``-separated) a coordinator works in; null: the whole council."""
+
+
+class ReviewSession(Base):
+    """A signed-in session of the review app: the browser holds only the secret token, the row the rest.
+
+    A session is usable while not revoked (sign-out, an admin, a disabled account, a new
+    password) and not idle longer than the timeout nor older than its absolute lifetime.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (sa.Index(None, "username"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    """A public reference (random, not the token): what audit rows and the admin page name."""
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """SHA-256 of the cookie's token: a copy of the table cannot be used to sign in."""
+    username: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    client_address: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+    pending_json: Mapped[dict[str, Any] | None]
+    """A decision typed when the session timed out, offered again after signing back in."""
 
 
 class AuditEntry(Base):
@@ -431,6 +467,10 @@ class AuditEntry(Base):
     object_type: Mapped[str | None] = mapped_column(sa.String(64))
     object_id: Mapped[str | None] = mapped_column(KEY)
     detail_json: Mapped[dict[str, Any] | None]
+    client_address: Mapped[str | None] = mapped_column(sa.String(64))
+    """The address the request came from (null for command-line actions)."""
+    session_id: Mapped[str | None] = mapped_column(sa.String(32))
+    """The public id of the review session (``sessions.id``) the action was done in."""
 
 
 class RunLock(Base):

@@ -1,0 +1,1 @@
+"""The review app's pages, one router per page (wired together in :mod:`tfident.review.routes`)."""
