@@ -262,29 +262,37 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
 def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
     """A record written without its flat number (``14 High Street``, a block of flats: status
     ``ambiguous``) takes the flat of the person's other records in that building, when they
-    name exactly one: the person's own records say which flat the text leaves out."""
-    flats = (
-        records.filter(pl.col("_uprn_block").is_not_null())
-        .group_by("person_id", pl.col("_uprn_block").alias("_block"))
-        .agg(pl.col("address_key").unique().alias("_flats"))
-        .filter(pl.col("_flats").list.len() == 1)
-        .select("person_id", "_block", pl.col("_flats").list.first().alias("_flat_key"))
+    name exactly one: the person's own records say which flat the text leaves out. A record
+    with no postcode names its building by house number and street only."""
+    street_only = pl.col("_block").str.replace(r"^[^|]*\|", "")
+    uprn_records = records.filter(pl.col("_uprn_block").is_not_null()).with_columns(
+        pl.col("_uprn_block").alias("_block")
     )
-    ambiguous = pl.col("address_status") == "ambiguous"
-    return (
-        records.join(flats, on=["person_id", "_block"], how="left", maintain_order="left")
-        .with_columns(
-            pl.when(ambiguous & pl.col("_flat_key").is_not_null())
-            .then(pl.col("_flat_key"))
-            .otherwise(pl.col("address_key"))
-            .alias("address_key"),
-            pl.when(ambiguous & pl.col("_flat_key").is_not_null())
-            .then(None)
-            .otherwise(pl.col("address_status"))
-            .alias("address_status"),
+
+    def one_flat(key: pl.Expr) -> pl.DataFrame:
+        return (
+            uprn_records.group_by("person_id", key.alias("_match"))
+            .agg(pl.col("address_key").unique().alias("_flats"))
+            .filter(pl.col("_flats").list.len() == 1)
+            .select("person_id", "_match", pl.col("_flats").list.first().alias("_flat_key"))
         )
-        .drop("_block", "_uprn_block", "_flat_key")
+
+    by_building, by_street = one_flat(pl.col("_block")), one_flat(street_only)
+    no_postcode = pl.col("_block").str.starts_with("|")
+    ambiguous = (pl.col("address_status") == "ambiguous") & pl.col("_block").is_not_null()
+    matched = (
+        records.with_columns(pl.when(no_postcode).then(street_only).otherwise(pl.col("_block")).alias("_match"))
+        .join(by_building, on=["person_id", "_match"], how="left", maintain_order="left")
+        .join(by_street, on=["person_id", "_match"], how="left", maintain_order="left", suffix="_street")
+        .with_columns(
+            pl.when(no_postcode).then(pl.col("_flat_key_street")).otherwise(pl.col("_flat_key")).alias("_flat")
+        )
     )
+    found = ambiguous & pl.col("_flat").is_not_null()
+    return matched.with_columns(
+        pl.when(found).then(pl.col("_flat")).otherwise(pl.col("address_key")).alias("address_key"),
+        pl.when(found).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+    ).drop("_block", "_uprn_block", "_match", "_flat_key", "_flat_key_street", "_flat")
 
 
 def _by_address(records: pl.DataFrame) -> pl.DataFrame:

@@ -186,6 +186,10 @@ def test_a_record_without_its_flat_takes_the_flat_of_the_persons_other_records()
             {"person": "P3", "id": "5", "line": "Flat 2, 7 Park Road", "postcode": "TF1 2BB",
              "evidence": date(2026, 2, 1)},
             {"person": "P3", "id": "6", "line": "7 Park Road", "postcode": "TF1 2BB", "evidence": date(2026, 10, 1)},
+            # no postcode on the flat-less record: the building is named by number and street
+            {"person": "P4", "id": "7", "line": "Flat 1, 7 Park Road", "postcode": "TF1 2BB",
+             "evidence": date(2026, 5, 1)},
+            {"person": "P4", "id": "8", "line": "7 Park Road", "postcode": None, "evidence": date(2026, 10, 1)},
         ]
     )  # fmt: skip
     residents, households = assign_households(records, index, D, gazetteer=GAZETTEER)
@@ -195,3 +199,4 @@ def test_a_record_without_its_flat_takes_the_flat_of_the_persons_other_records()
     assert status[by_person["P1"]] is None
     assert status[by_person["P2"]] == "ambiguous"
     assert status[by_person["P3"]] == "ambiguous"  # the latest record, and no single flat to give it
+    assert by_person["P4"] == household_id_for(11)
