@@ -21,7 +21,8 @@ SAMPLE_BATCH = REPO / "sample_data" / "batch"
 def _process_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
     """``tfident --config DIR`` and ``serve --db URL`` set TFIDENT_CONFIG_DIR and TFIDENT_DATABASE_URL in the
     process on purpose (Prefect's workers and subprocesses read them); a command invoked in-process by a test
-    must not leave them to the tests after it. Recorded as unset here, so monkeypatch removes them again."""
+    must not leave them to the tests after it. Recorded as unset here, so monkeypatch removes them again.
+    """
     for name in ("TFIDENT_CONFIG_DIR", "TFIDENT_DATABASE_URL"):
         if name not in os.environ:
             monkeypatch.setenv(name, "")

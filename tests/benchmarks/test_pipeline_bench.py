@@ -33,7 +33,7 @@ def test_quick_run_reports_every_step(tmp_path: Path) -> None:
 def test_the_steps_are_the_declared_stages() -> None:
     from tfident.pipeline import STAGES
 
-    assert bench.STEPS == (*STAGES, "store")
+    assert (*STAGES, "store") == bench.STEPS
 
 
 def test_power_fit_recovers_exponent() -> None:

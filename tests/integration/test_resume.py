@@ -139,7 +139,8 @@ def seed_september(engine: Engine) -> None:
 @pytest.fixture(scope="module")
 def uninterrupted(sample_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, bytes]]:
     """The run id and export files of an uninterrupted run of the sample batch into its own database
-    (after the same September run as the killed runs, which October's ids carry over from)."""
+    (after the same September run as the killed runs, which October's ids carry over from).
+    """
     from tfident.store import init_db, make_engine
 
     folder = tmp_path_factory.mktemp("uninterrupted")
