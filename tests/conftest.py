@@ -7,6 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# `make check` (the fast tier) loads the "check" profile: property tests that set no example
+# count of their own try 25 examples instead of Hypothesis's 100. `make test` runs the default.
+settings.register_profile("check", max_examples=25)
+settings.load_profile(os.environ.get("TFIDENT_HYPOTHESIS_PROFILE", "default"))
 
 # Prefect's test server must not try to reach the internet from this closed network.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
