@@ -60,8 +60,8 @@ unit: install
 TEST_WORKERS ?= 2
 # Line coverage of src/tfident over the whole suite, with a floor a few points below the
 # measured value (see README, "Tests"); xdist workers' data is combined by pytest-cov.
-COVERAGE := --cov=tfident --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 COVERAGE_FLOOR ?= 91
+COVERAGE := --cov=tfident --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 # The fast tier: unit and property tests (Hypothesis's "check" profile, tests/conftest.py) and the
 # docstring examples of src/tfident (pyproject: --doctest-modules).
