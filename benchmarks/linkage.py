@@ -228,7 +228,8 @@ def prepare_febrl(root: Path, subset: int | None) -> list[Dataset]:
 
 def prepare_synthetic(root: Path, households: int, seed: int, name: str, profile: str = "default") -> Dataset:
     """A synthetic batch of error profile ``profile`` (``tfident synth --profile``), written and
-    read back through tfident's ingest, with its truth."""
+    read back through tfident's ingest, with its truth.
+    """
     work = root / name
     batch = generate_batch(households, seed, AS_OF, profile=profile)
     folder = work / "batch"
@@ -291,8 +292,9 @@ def prepare_synthetic(root: Path, households: int, seed: int, name: str, profile
 
 
 def prepare_pseudopeople(root: Path, noise: str, people: int | None = None) -> Dataset:
-    """pseudopeople's census, W2/1099 and Social Security records from its shipped sample at
-    ``noise`` (:mod:`benchmarks.pseudopeople_data`), linked across datasets and deduplicated."""
+    """Pseudopeople's census, W2/1099 and Social Security records from its shipped sample at
+    ``noise`` (:mod:`benchmarks.pseudopeople_data`), linked across datasets and deduplicated.
+    """
     from benchmarks import pseudopeople_data as ppl
 
     name = f"pseudopeople-{noise}"
@@ -422,7 +424,8 @@ def run_child(name: str, work: Path, timeout: float) -> dict[str, Any]:
 
 def run_here(name: str, work: Path) -> dict[str, Any]:
     """Run one linker in this process (no memory isolation, no timeout): for the smoke test,
-    which spends most of a spawned child's time importing Splink and pandas again."""
+    which spends most of a spawned child's time importing Splink and pandas again.
+    """
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # as in a spawned child, whose warnings are only printed

@@ -42,7 +42,8 @@ def _tfident(*args: str) -> str:
 
 def twins_merged(db: Path, batch: Path) -> tuple[int, int]:
     """``(twin pairs, twin pairs linked into one person)``: twins are two true people of one
-    true household whose records most often give one date of birth."""
+    true household whose records most often give one date of birth.
+    """
     with sqlite3.connect(db) as con:
         run = con.execute("select run_id from runs order by rowid desc limit 1").fetchone()[0]
         rows = con.execute(

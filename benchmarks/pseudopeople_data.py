@@ -57,8 +57,9 @@ SEED = 0
 
 
 def noise_config(factor: float) -> dict[str, Any] | None:
-    """pseudopeople's configuration with every column noise probability scaled by ``factor``
-    (row noise, such as non-response and duplicates, unchanged); ``None`` for the default."""
+    """Pseudopeople's configuration with every column noise probability scaled by ``factor``
+    (row noise, such as non-response and duplicates, unchanged); ``None`` for the default.
+    """
     if factor == 1.0:
         return None
     import pseudopeople as psp
@@ -140,7 +141,7 @@ def common_frame(dataset: str, raw: Any) -> pl.DataFrame:
 
 
 def build(raw: dict[str, Any], people: int | None = None) -> dict[str, pl.DataFrame]:
-    """tfident's extracts, its identifiers, the peers' table and the truth from :func:`generate`'s frames.
+    """Tfident's extracts, its identifiers, the peers' table and the truth from :func:`generate`'s frames.
 
     ``people``: keep only the records of the first ``people`` simulants of the census (a
     slice for tests). Returns ``{"extracts": {source: frame}, "identifiers": record_key,

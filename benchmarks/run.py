@@ -201,7 +201,8 @@ def fit_power(rows: list[dict[str, Any]], key: Any) -> tuple[float, float] | Non
     """``value = a * records ** b`` through the two largest sizes (log-log); (a, b).
 
     The largest sizes, not all of them: small batches carry fixed costs (imports, model
-    loading, Splink's set-up) that would flatten the curve and flatter a projection."""
+    loading, Splink's set-up) that would flatten the curve and flatter a projection.
+    """
     points = [(r["records"], key(r)) for r in rows if key(r)]
     points = sorted(points)[-2:]
     if len(points) < 2:

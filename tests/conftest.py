@@ -7,6 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# `make check` (the fast tier) loads the "check" profile: property tests that set no example
+# count of their own try 25 examples instead of Hypothesis's 100. `make test` runs the default.
+settings.register_profile("check", max_examples=25)
+settings.load_profile(os.environ.get("TFIDENT_HYPOTHESIS_PROFILE", "default"))
 
 # Prefect's test server must not try to reach the internet from this closed network.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -21,7 +27,8 @@ SAMPLE_BATCH = REPO / "sample_data" / "batch"
 def _process_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
     """``tfident --config DIR`` and ``serve --db URL`` set TFIDENT_CONFIG_DIR and TFIDENT_DATABASE_URL in the
     process on purpose (Prefect's workers and subprocesses read them); a command invoked in-process by a test
-    must not leave them to the tests after it. Recorded as unset here, so monkeypatch removes them again."""
+    must not leave them to the tests after it. Recorded as unset here, so monkeypatch removes them again.
+    """
     for name in ("TFIDENT_CONFIG_DIR", "TFIDENT_DATABASE_URL"):
         if name not in os.environ:
             monkeypatch.setenv(name, "")

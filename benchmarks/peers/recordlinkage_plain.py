@@ -34,7 +34,8 @@ WINDOW = 9
 
 def _exact(meta: dict[str, Any]) -> list[str]:
     """Columns compared exactly beside the date of birth: the postcode, and sex, the
-    matched UPRN and the identifiers where tfident gets them (as in ``splink_competent``)."""
+    matched UPRN and the identifiers where tfident gets them (as in ``splink_competent``).
+    """
     from benchmarks.peers.splink_competent import fields
 
     f = fields(meta)

@@ -15,7 +15,8 @@ def predict_and_cluster(
     linker: Linker, started: float, trained: float, predict_threshold: float, cluster_threshold: float
 ) -> dict[str, Any]:
     """Predict at ``predict_threshold``, cluster at ``cluster_threshold``; the worker's result, with the pairs at or
-    above the cluster threshold and training timed apart from prediction (``started``, ``trained``: perf_counter)."""
+    above the cluster threshold and training timed apart from prediction (``started``, ``trained``: perf_counter).
+    """
     predictions = linker.inference.predict(threshold_match_probability=predict_threshold)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, cluster_threshold)
     pairs = pl.from_arrow(
@@ -27,7 +28,8 @@ def predict_and_cluster(
     frame = pl.from_arrow(clusters.as_duckdbpyrelation().select("unique_id, cluster_id").fetch_arrow_table()).rename(
         {"unique_id": "record_key", "cluster_id": "cluster"}
     )
-    assert isinstance(frame, pl.DataFrame) and isinstance(pairs, pl.DataFrame)
+    assert isinstance(frame, pl.DataFrame)
+    assert isinstance(pairs, pl.DataFrame)
     extra = {
         "pairs_predicted": pairs.height,
         "train_seconds": round(trained - started, 3),

@@ -46,7 +46,8 @@ RECALL = 0.7
 def fields(meta: dict[str, Any]) -> dict[str, Any]:
     """What the dataset gives tfident, which the peer gets too: ``sex`` (bool), ``postcode``
     (``"uk"``, ``"exact"`` or ``None``), ``block_postcode`` (bool), ``uprn`` (bool),
-    ``identifiers`` (column names)."""
+    ``identifiers`` (column names).
+    """
     default = {"sex": False, "postcode": "exact", "block_postcode": True, "uprn": False, "identifiers": []}
     return {**default, **meta.get("fields", {})}
 

@@ -539,7 +539,8 @@ def quality_command(
         if history:
             frame = quality_history(engine)
         else:
-            assert run_id is not None and out is not None
+            assert run_id is not None
+            assert out is not None
             resolved = resolve_run(engine, run_id, _pack(criteria))
             paths = write_feedback(engine, resolved, out)
     finally:
@@ -826,7 +827,8 @@ RUNS_WIDTH_OFF_TERMINAL = 120
 
 def _output_console(wide: bool = False) -> Console:
     """The console to print tables on: the terminal's width on a terminal; elsewhere COLUMNS, else a
-    fixed width of 120, so logs get whole values rather than rich's 80-column default; ``wide`` is at least 160."""
+    fixed width of 120, so logs get whole values rather than rich's 80-column default; ``wide`` is at least 160.
+    """
     import os
 
     if console.is_terminal:
@@ -850,7 +852,8 @@ def runs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON (every column).")] = False,
 ) -> None:
     """List the stored runs, newest first: run id, batch date, status, rule pack and candidates (--wide: version,
-    model, created); then why each failed run failed, and the data check warnings of published ones."""
+    model, created); then why each failed run failed, and the data check warnings of published ones.
+    """
     from tfident.store import list_runs, make_engine, read_check_warnings
 
     engine = make_engine(db)
@@ -1008,7 +1011,8 @@ def retention_apply(
 ) -> None:
     """Delete the personal data of runs whose batch date is older than the retention period, the checkpoints
     of failed or killed runs among them, and (with --inbox) their extracts. Run it again after restoring a
-    backup."""
+    backup.
+    """
     from tfident.runner import execute_retention
     from tfident.store.retention import PERSONAL_TABLES
 

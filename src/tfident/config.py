@@ -75,7 +75,8 @@ def config_path(relative: str | Path) -> Path:
 def writable_config_path(relative: str | Path) -> Path | None:
     """Where a file tfident writes into the configuration (a trained model) belongs: the council's folder
     when one is set, the checkout's ``config/`` in a source checkout, and None in an installed wheel (the
-    shipped defaults are never overwritten)."""
+    shipped defaults are never overwritten).
+    """
     own = override_dir()
     if own is not None:
         return own / relative

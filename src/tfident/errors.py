@@ -83,7 +83,8 @@ class BatchRefused(ExtractError):
 
 class DataCheckFailed(ExtractError):
     """The batch read, but failed one or more ``stop`` data checks (``tfident.ingest.checks``): nothing is
-    published; the message lists every failed check with its source, file and what it found."""
+    published; the message lists every failed check with its source, file and what it found.
+    """
 
 
 class LinkageError(TfidentError):
@@ -133,7 +134,8 @@ class RunStopped(EnvironmentFault):
 
 class StopRun(Exception):  # not a TfidentError: it is no failure, and never reaches the command line
     """Raised by a run's start hook (``tfident.pipeline.StartHook``) when nothing more needs computing: the run
-    is already stored with identical inputs. ``tfident.pipeline.execute_pipeline`` catches it."""
+    is already stored with identical inputs. ``tfident.pipeline.execute_pipeline`` catches it.
+    """
 
 
 TRANSIENT: tuple[type[TfidentError], ...] = (DatabaseUnavailable, RunLocked)

@@ -45,7 +45,8 @@ from tfident.households import (
     load_households_config,
 )
 from tfident.identity import IDENTITY_EVENTS_SCHEMA, carry_over_ids, empty_events
-from tfident.ingest import Batch, SourcesMapping, load_sources_mapping, read_batch
+from tfident.ingest import Batch, SourcesMapping, read_batch
+from tfident.ingest import load_sources_mapping as load_sources_mapping  # re-exported: the runner reads it from here
 from tfident.ingest.checks import CheckReport, ChecksConfig, Manifests, PreviousMonth, raise_on_stop, run_checks
 from tfident.link import (
     LINKS_SCHEMA,
@@ -166,7 +167,8 @@ class PipelineResult:
 def household_address_summary(households: pl.DataFrame, persons: pl.DataFrame) -> dict[str, Any]:
     """Counts for the run summary: households by address status (``uprn``: at a gazetteer
     UPRN), households flagged by the moved-alone rule by reason, and persons no record could
-    place. No personal data."""
+    place. No personal data.
+    """
     status = households.get_column("address_status") if "address_status" in households.columns else None
     reason = households.get_column("review_reason") if "review_reason" in households.columns else None
     by_status = status.fill_null("uprn").value_counts().sort(status.name).rows() if status is not None else []
@@ -191,7 +193,8 @@ def check_stage(
     manifests: Manifests | None = None,
 ) -> CheckReport:
     """Every data check of the batch (:mod:`tfident.ingest.checks`); raises
-    :class:`~tfident.errors.DataCheckFailed` listing every ``stop`` check that failed."""
+    :class:`~tfident.errors.DataCheckFailed` listing every ``stop`` check that failed.
+    """
     report = run_checks(batch, as_of, config, previous, manifests)
     raise_on_stop(report)
     return report
@@ -269,7 +272,8 @@ def rank_stage(
     """Rank eligible households and add what the candidate export shows about each.
 
     Households outside the council's area (``tfident.households.NOT_CANDIDATE_STATUSES``)
-    are formed and counted but never candidates."""
+    are formed and counted but never candidates.
+    """
     if "address_status" in households.columns:
         outside = households.filter(pl.col("address_status").is_in(list(NOT_CANDIDATE_STATUSES)))
         household_criteria = household_criteria.join(outside.select("household_id"), on="household_id", how="anti")
@@ -564,7 +568,8 @@ def execute_pipeline(
 ) -> PipelineResult | None:
     """Run every stage on ``values`` (:func:`run_inputs`) and return the frames for the store, or
     None when ``start`` stopped the run (:class:`StopRun`). The plain run and the Prefect flow
-    (``execute`` a task per stage) both come here."""
+    (``execute`` a task per stage) both come here.
+    """
     timings: dict[str, float] = {}
     try:
         catalogue = run_graph(values, execute=execute, start=start, progress=progress, timings=timings)
@@ -634,7 +639,8 @@ def run_id_for(
     previous_run_id: str | None = None,
 ) -> str:
     """A run id derived from what determines the output: same inputs (and link rulings, and
-    previous run that ids are carried over from), same id."""
+    previous run that ids are carried over from), same id.
+    """
     digest = hashlib.sha256()
     for name in sorted(batch.files):
         digest.update(f"{name}={batch.files[name].sha256};".encode())

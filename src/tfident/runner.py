@@ -201,7 +201,8 @@ def compute(
 @dataclass(frozen=True)
 class DataCheckInputs:
     """What the data checks need besides the batch: the council's expectations, last month's published run
-    (as the store knows it) and the agencies' manifests."""
+    (as the store knows it) and the agencies' manifests.
+    """
 
     config: ChecksConfig
     previous: PreviousMonth | None
@@ -224,7 +225,8 @@ def previous_identities(
     engine: Engine, as_of: date, ruleset_id: str | None = None
 ) -> tuple[str | None, pl.DataFrame | None]:
     """The published run of the latest earlier month (of the same rule pack when there is one)
-    and its identity index, to carry ids over from."""
+    and its identity index, to carry ids over from.
+    """
     run_id = previous_month_run_id(engine, as_of, ruleset_id)
     if run_id is None:
         return None, None
@@ -303,7 +305,8 @@ def execute_retention(
     """``tfident retention apply`` and the scheduled retention flow: purge the personal data of runs with
     batch dates older than the retention period (``retention.yaml`` unless ``months``), the checkpoints of
     purged runs (failed, or killed and left ``running``), and the inbox's processed or refused folders from
-    before the cutoff. Safe to re-run after restoring a backup: it deletes again what the backup brought back."""
+    before the cutoff. Safe to re-run after restoring a backup: it deletes again what the backup brought back.
+    """
     keep = months if months is not None else load_retention_config().months
     engine = make_engine(db)
     try:
@@ -429,7 +432,8 @@ def retry_transient(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """``call()``, tried again up to ``retries`` times on a transient fault (:data:`TRANSIENT`), waiting
-    ``delay`` seconds, then twice as long each time; any other error (bad data, a bug) is raised at once."""
+    ``delay`` seconds, then twice as long each time; any other error (bad data, a bug) is raised at once.
+    """
     for attempt in range(retries + 1):
         try:
             return call()
@@ -448,7 +452,8 @@ def retry_transient(
 def _stop_on_sigterm() -> Iterator[None]:
     """Turn SIGTERM into :class:`RunStopped` while a run is under way, so that it is recorded as failed (and
     resumable) rather than left ``running``; only in the main thread, and only where nobody else (Prefect's
-    engine) handles SIGTERM."""
+    engine) handles SIGTERM.
+    """
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
         signal.SIG_DFL,
         None,
@@ -469,7 +474,8 @@ def _stop_on_sigterm() -> Iterator[None]:
 def failure_reason(error: BaseException) -> str:
     """What an operator reads in ``tfident runs`` and notifications: the kind of fault and tfident's own
     message (which names files, lines, columns and checks, never values). A bug's own message may quote
-    data, so only its type is given."""
+    data, so only its type is given.
+    """
     code = exit_code(error)
     if isinstance(error, KeyboardInterrupt):
         return "environment (exit 3): interrupted before it finished"
@@ -486,7 +492,8 @@ def _failed_run_id(as_of: date) -> str:
 
 def _after_failure(db: str | None, attempt: _Attempt, error: BaseException) -> None:
     """Record the failure in the store (unless the database is the problem: unreachable, or at a schema this
-    tfident does not write) and notify; never raises."""
+    tfident does not write) and notify; never raises.
+    """
     reason = failure_reason(error)
     run_id = attempt.run_id
     if not isinstance(error, (DatabaseUnavailable, SchemaOutOfDate)):  # not a database this code may write to
@@ -540,7 +547,8 @@ def _record_failure(db: str | None, attempt: _Attempt, reason: str) -> str:
 
 def run_warnings(summary: dict[str, Any]) -> tuple[str, ...]:
     """What an operator should look at in a published run: sources with quarantined rows, then the data checks'
-    warnings (``summary["checks"]["warnings"]``)."""
+    warnings (``summary["checks"]["warnings"]``).
+    """
     found = []
     for source, quality in sorted(summary.get("sources", {}).items()):
         quarantined = int(quality.get("rows_quarantined", 0))
@@ -603,7 +611,8 @@ def execute_inbox_run(
 ) -> RunOutcome | None:
     """Run the next batch of the monthly inbox (:mod:`tfident.inbox`): the oldest complete folder no stored
     run has processed, with its name as the batch date. None when no folder is ready; :class:`BatchRefused`
-    (recorded and notified) for a folder not after the last published run."""
+    (recorded and notified) for a folder not after the last published run.
+    """
 
     def pick() -> InboxFolder | None:
         engine = make_engine(db)
@@ -647,7 +656,8 @@ def execute_inbox_run(
 class _Start:
     """What a run does once its extracts are read and checked (:data:`tfident.pipeline.StartHook`): derive the
     run id, reuse a run already stored (:class:`~tfident.errors.StopRun`), record the run as running, and open
-    its checkpoints (those of a run the store knows as unfinished are used, so the run resumes)."""
+    its checkpoints (those of a run the store knows as unfinished are used, so the run resumes).
+    """
 
     engine: Engine
     lock: MonthLock
@@ -763,12 +773,14 @@ def _compute_and_publish(
             except Exception:  # the stage's error matters more
                 log.exception("could not record run %s as failed", start.run_id)
         raise
-    assert start.run_id is not None and start.batch is not None
+    assert start.run_id is not None
+    assert start.batch is not None
     table = quality_table(start.batch.quality)
     if result is None:  # already stored with identical inputs
         summary = read_run(start.engine, start.run_id).summary
         return RunOutcome(run_id=start.run_id, reused=True, summary=summary, quality_table=table)
-    assert start.checkpoints is not None and start.inputs is not None
+    assert start.checkpoints is not None
+    assert start.inputs is not None
     timings = result.timings
     summary = {**result.summary(), "inputs": start.inputs, **checks_summary(result.checks)}
     record = _run_record(start.run_id, start.as_of, start.config, summary=summary, stage_timings=dict(timings))
@@ -797,8 +809,11 @@ class CheckOutcome:
 
 
 def execute_check(extracts: Path, as_of: date, db: str | None) -> CheckOutcome:
-    """``tfident check``: ingest and every data check, nothing linked or written. Last month's run comes from
-    the database when one is given or configured and can be read (a missing SQLite file is not created)."""
+    """``tfident check``: ingest and every data check, nothing linked or written.
+
+    Last month's run comes from the database when one is given or configured and can be read (a missing SQLite file is
+    not created).
+    """
     from tfident.ingest.checks import run_checks
     from tfident.pipeline import load_sources_mapping
 

@@ -67,15 +67,20 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_every_linker_runs_on_febrl4_and_a_synthetic_batch(report: dict) -> None:
     febrl4, synthetic = report["datasets"]
-    assert febrl4["records"] == 200 and febrl4["true_pairs"] == 100
+    assert febrl4["records"] == 200
+    assert febrl4["true_pairs"] == 100
     assert synthetic["records"] > 250
     for ds in (febrl4, synthetic):
         assert [r["linker"] for r in ds["linkers"]] == ["tfident", "splink_competent", "splink_plain", "recordlinkage"]
         for r in ds["linkers"]:
             assert r["status"] == "ok", r.get("error")
-            assert r["pairs_compared"] > 0 and r["seconds"] >= 0 and r["peak_rss_mib"] > 0
-            assert 0.0 <= r["scores"]["precision"] <= 1.0 and 0.0 < r["scores"]["recall"] <= 1.0
-            assert r["time_ratio"] is not None and r["memory_ratio"] > 0
+            assert r["pairs_compared"] > 0
+            assert r["seconds"] >= 0
+            assert r["peak_rss_mib"] > 0
+            assert 0.0 <= r["scores"]["precision"] <= 1.0
+            assert 0.0 < r["scores"]["recall"] <= 1.0
+            assert r["time_ratio"] is not None
+            assert r["memory_ratio"] > 0
     for r in synthetic["linkers"]:
         kinds = r["scores"]["false_links"]
         assert kinds["total"] == kinds["household"] + kinds["name_dob"] + kinds["other"]
@@ -87,7 +92,9 @@ def test_markdown_has_the_table_columns(report: dict, tmp_path: Path) -> None:
     header = next(line for line in text.splitlines() if line.startswith("| linker | pairs scored"))
     for column in COLUMNS:
         assert column in header
-    assert "## FEBRL4" in text and "## synthetic-80h" in text and "same true household" in text
+    assert "## FEBRL4" in text
+    assert "## synthetic-80h" in text
+    assert "same true household" in text
     assert "How to reproduce" in text
 
 
@@ -97,6 +104,7 @@ def test_a_spawned_child_gives_what_the_in_process_run_gave(report: dict) -> Non
     here = pl.read_parquet(work / "out_tfident.parquet")
     result = lb.run_child("tfident", work, timeout=300)
     assert result["status"] == "ok", result.get("error")
-    assert result["peak_rss_mib"] > 0 and result["process_seconds"] >= result["seconds"]
+    assert result["peak_rss_mib"] > 0
+    assert result["process_seconds"] >= result["seconds"]
     spawned = pl.read_parquet(work / "out_tfident.parquet")
     assert spawned.sort("record_key").equals(here.sort("record_key"))

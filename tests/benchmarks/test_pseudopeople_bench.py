@@ -27,14 +27,17 @@ def test_the_adapter_gives_tfident_its_columns_and_the_truth(built: dict) -> Non
         assert {"record_id", "forename", "surname", "date_of_birth"} <= set(frame.columns) <= canonical
         assert frame["record_id"].is_unique().all()
     census = built["extracts"]["school_census"]
-    assert census["date_of_birth"].dtype == pl.Date and census["date_of_birth"].null_count() < census.height / 5
+    assert census["date_of_birth"].dtype == pl.Date
+    assert census["date_of_birth"].null_count() < census.height / 5
     assert set(census["sex"].drop_nulls().unique()) <= {"M", "F"}
     ids = built["identifiers"]
     assert ids.columns == ["record_key", "nino"]
-    assert ids["nino"].drop_nulls().str.contains(r"^\d{9}$").all() and ids["nino"].drop_nulls().len() > 0
+    assert ids["nino"].drop_nulls().str.contains(r"^\d{9}$").all()
+    assert ids["nino"].drop_nulls().len() > 0
     truth = built["truth"]
     assert truth.columns == ["record_key", "side", "entity", "household"]
-    assert truth["entity"].null_count() == 0 and truth["entity"].n_unique() == 60
+    assert truth["entity"].null_count() == 0
+    assert truth["entity"].n_unique() == 60
     assert truth.height == sum(f.height for f in built["extracts"].values()) == built["peers"].height
     # the datasets share people: there are true cross-dataset pairs
     assert lb._pairs(truth, ["entity"], cross=True) > 50
@@ -63,7 +66,8 @@ def test_the_competent_splink_settings_build(link_type: str, fields: dict) -> No
     assert names[:3] == ["forename", "surname", "dob"]
     for name in fields["identifiers"]:
         assert name in names
-    assert ("sex" in names) == fields["sex"] and ("uprn" in names) == fields["uprn"]
+    assert ("sex" in names) == fields["sex"]
+    assert ("uprn" in names) == fields["uprn"]
     levels = settings["comparisons"][0]["comparison_levels"]
     assert any(level.get("tf_adjustment_column") == "forename" for level in levels)
     assert any("jaro_winkler" in level["sql_condition"] for level in levels)

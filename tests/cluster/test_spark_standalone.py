@@ -187,7 +187,8 @@ def test_a_standalone_cluster_links_as_duckdb_does(records: pl.DataFrame, cluste
     assert links_duckdb.filter(pl.col("match_rule") == "splink").height > 20
     assert links_spark.select(keys).equals(links_duckdb.select(keys))
     difference = (links_spark["match_probability"] - links_duckdb["match_probability"]).abs().max()
-    assert isinstance(difference, float) and difference <= 1e-9
+    assert isinstance(difference, float)
+    assert difference <= 1e-9
     # each linkage's scratch folder under the shared checkpoint folder is deleted afterwards
     assert list(Path(cluster_config.spark_checkpoint_dir).iterdir()) == []
     # and the executors really have no Python: anything that needs a Python worker fails there

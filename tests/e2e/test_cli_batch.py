@@ -113,7 +113,8 @@ def test_it_exits_2_naming_the_folder_when_a_required_extract_is_missing(tmp_pat
 
 def test_a_bad_batch_writes_nothing_and_keeps_the_stored_run(sample_batch: Path, tmp_path: Path) -> None:
     """A file fault stops the run with a message naming file and column; the run stored before stays latest,
-    and the failure is recorded beside it with no data."""
+    and the failure is recorded beside it with no data.
+    """
     import shutil
 
     from tfident.store import latest_run_id, list_runs, make_engine
@@ -143,7 +144,8 @@ def test_a_bad_batch_writes_nothing_and_keeps_the_stored_run(sample_batch: Path,
         assert runs.height == 2
         failed = runs.filter(runs["status"] == "failed")
         assert failed["candidates"].to_list() == [0]
-        assert "benefits.csv" in failed["error"][0] and "claim_start" in failed["error"][0]
+        assert "benefits.csv" in failed["error"][0]
+        assert "claim_start" in failed["error"][0]
     finally:
         engine.dispose()
 

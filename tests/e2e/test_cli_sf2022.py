@@ -55,7 +55,8 @@ def test_sf2022_candidates_meet_three_headlines(sf_run: tuple[Path, str, str, Pa
     assert {r["run_id"] for r in rows} == {run_id}
     for row in rows:
         met = row["criteria_met"].split(";")
-        assert len(met) >= 3 and set(met) <= set(HEADLINES), row["criteria_met"]
+        assert len(met) >= 3, row["criteria_met"]
+        assert set(met) <= set(HEADLINES), row["criteria_met"]
 
 
 def test_evaluate_scores_the_sf2022_run_against_its_truth(sf_run: tuple[Path, str, str, Path]) -> None:

@@ -52,7 +52,7 @@ _SCRUBBED_PREFIXES = ("TFIDENT_", "PREFECT_API_", "UV_PROJECT_ENVIRONMENT")
 
 
 def _uv() -> Path:
-    """uv from the environment running the tests (the lock pins it in the dev group)."""
+    """Uv from the environment running the tests (the lock pins it in the dev group)."""
     beside = Path(sys.executable).parent / "uv"
     if beside.is_file():
         return beside
@@ -205,7 +205,7 @@ def test_the_wheel_ships_the_defaults_migrations_and_review_files(installed: Ins
 
 
 def test_the_installed_package_is_used_and_nothing_of_the_checkout(installed: Installed) -> None:
-    """tfident imports from the new venv's site-packages, finds its defaults inside the package, has no dev tools."""
+    """Tfident imports from the new venv's site-packages, finds its defaults inside the package, has no dev tools."""
     info = _probe(
         installed,
         "import importlib.util, json, sys, sysconfig, tfident, tfident.config as c; print(json.dumps({"
@@ -227,7 +227,7 @@ def test_the_installed_package_is_used_and_nothing_of_the_checkout(installed: In
 
 
 def test_the_installed_tfident_runs_a_batch_with_a_local_config_folder(installed: Installed, batch: Path) -> None:
-    """run with --config LOCAL (one overridden file) and TFIDENT_DATABASE_URL succeeds, uses it, and exports."""
+    """Run with --config LOCAL (one overridden file) and TFIDENT_DATABASE_URL succeeds, uses it, and exports."""
     local = _local_ranking(installed, "local", ('version: "2026.1"', 'version: "2026.1-local"'))
     database = installed.work / "db" / "t.db"
     database.parent.mkdir()

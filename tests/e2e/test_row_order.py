@@ -1,6 +1,7 @@
 """Row order of the input files does not matter: a batch and the same batch with every
 extract's rows shuffled give the same person and household ids, the same links and the
-same exports (apart from the run id, which hashes the input files' bytes)."""
+same exports (apart from the run id, which hashes the input files' bytes).
+"""
 
 from __future__ import annotations
 

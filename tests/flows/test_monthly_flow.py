@@ -48,7 +48,8 @@ def test_the_flow_has_one_task_per_declared_stage() -> None:
 
 def test_the_deployments_carry_their_schedules_and_parameters(tmp_path: Path) -> None:
     """The monthly run reads an inbox on a cron in the council's time zone, with no database URL among its
-    parameters; retention is served beside it."""
+    parameters; retention is served beside it.
+    """
     from tfident.flows.deployment import DEFAULT_CRON, DEFAULT_RETENTION_CRON, build_deployments
 
     monthly, retention = build_deployments(name="monthly", inbox=str(tmp_path), timezone="Europe/London")
@@ -74,13 +75,16 @@ def test_the_run_summary_holds_counts_only() -> None:
         "inputs": {"extracts_dir": "/data/inbox/2026-10-31"},
     }
     text = run_summary_markdown("r1", summary)
-    assert "| attendance | 10 | 9 | 1 |" in text and "Candidates: 1" in text and "2026-10-31" in text
+    assert "| attendance | 10 | 9 | 1 |" in text
+    assert "Candidates: 1" in text
+    assert "2026-10-31" in text
 
 
 @pytest.mark.usefixtures("harness")
 def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, as_of: date, tmp_path: Path) -> None:
     """Under Prefect the data checks run right after ingest: benefits all dated after the batch date stop it
-    (DataCheckFailed, exit 2); the sample batch passes and its report comes back with the result."""
+    (DataCheckFailed, exit 2); the sample batch passes and its report comes back with the result.
+    """
     import csv
     import shutil
 
@@ -99,7 +103,8 @@ def test_a_stop_check_fails_the_flow_before_any_later_stage(sample_batch: Path, 
     with pytest.raises(DataCheckFailed, match="benefits"):
         monthly_identification(bad, as_of, config, None, None, load_checks_config(), None, Manifests())
     good = monthly_identification(sample_batch, as_of, config, None, None, load_checks_config(), None, Manifests())
-    assert good.checks is not None and not good.checks.stops
+    assert good.checks is not None
+    assert not good.checks.stops
 
 
 @pytest.mark.usefixtures("harness")
@@ -108,7 +113,8 @@ def test_no_personal_data_reaches_prefects_run_state_or_logs(
 ) -> None:
     """A headerless school census whose first row carries canary values fails the deployment's flow run
     (exit 2 kind): the failed state's message, the flow run's logs in Prefect and the failure recorded in
-    `tfident runs` name the file and the problem, never a value."""
+    `tfident runs` name the file and the problem, never a value.
+    """
     import shutil
 
     from prefect import get_client
@@ -161,7 +167,8 @@ def test_no_personal_data_reaches_prefects_run_state_or_logs(
         errors = [str(e) for e in list_runs(engine)["error"].to_list()]
     finally:
         engine.dispose()
-    assert len(errors) == 1 and "school_census.csv" in errors[0]
+    assert len(errors) == 1
+    assert "school_census.csv" in errors[0]
     for text in [state.message or "", *messages, *errors]:
         for canary in canaries:
             assert canary not in text
@@ -173,7 +180,8 @@ def test_a_prefect_run_that_failed_part_way_resumes_to_the_same_exports(
 ) -> None:
     """Under Prefect a run that fails in a stage keeps the checkpoints of the stages before it: run again (and
     with `--resume`), the flow restores them instead of running their tasks, and publishes exports
-    byte-identical to an uninterrupted plain run's."""
+    byte-identical to an uninterrupted plain run's.
+    """
     from dataclasses import replace
 
     from tfident import pipeline
@@ -223,12 +231,15 @@ def test_a_prefect_run_that_failed_part_way_resumes_to_the_same_exports(
     finally:
         engine.dispose()
     assert run_id == plain.run_id
-    assert info.status == "failed" and info.error is not None and "stopped in stage rank" in info.error
+    assert info.status == "failed"
+    assert info.error is not None
+    assert "stopped in stage rank" in info.error
     assert ran == ["ingest", "checks", "standardise", "link", "households", "identity", "criteria", "rank"]
 
     ran.clear()
     resumed = execute_resume(run_id, db, use_prefect=True)
-    assert resumed.run_id == run_id and not resumed.reused
+    assert resumed.run_id == run_id
+    assert not resumed.reused
     assert resumed.resumed == ("standardise", "link", "households", "identity", "criteria")
     assert ran == ["ingest", "checks", "rank"]  # the restored stages ran no task
     assert exports(db, run_id, tmp_path / "resumed") == exports(plain_db, plain.run_id, tmp_path / "plain")
@@ -236,5 +247,6 @@ def test_a_prefect_run_that_failed_part_way_resumes_to_the_same_exports(
 
     ran.clear()
     again = execute_run(sample_batch, as_of, db, "phase1", use_prefect=True)
-    assert again.reused and again.run_id == run_id
+    assert again.reused
+    assert again.run_id == run_id
     assert ran == ["ingest", "checks"]  # a stored run is reused once its id is known: nothing is computed

@@ -268,13 +268,15 @@ def test_the_scheduler_runs_the_inbox_batch(served: Served) -> None:
     )
     response.raise_for_status()
     summaries = [a["data"] for a in response.json() if a["flow_run_id"] == run["id"]]
-    assert summaries and "Candidates:" in summaries[0]
+    assert summaries
+    assert "Candidates:" in summaries[0]
     assert not [h for h in households if h in summaries[0]]
 
 
 def test_a_failed_run_is_notified_through_prefect(served: Served) -> None:
     """A batch folder with an extract missing fails its scheduled run; the automation posts to the webhook
-    (after Prefect's causal-ordering wait, 15 minutes on a real server, shortened here)."""
+    (after Prefect's causal-ordering wait, 15 minutes on a real server, shortened here).
+    """
     served.wait_for(
         "completed run of the good batch", lambda: any(r["state_type"] == "COMPLETED" for r in served.flow_runs())
     )
@@ -287,4 +289,5 @@ def test_a_failed_run_is_notified_through_prefect(served: Served) -> None:
     assert failed[0]["auto_scheduled"] is True
     posts = served.wait_for("notification", lambda: served.receiver.posts, seconds=90)
     assert posts[0]["subject"] == "tfident run failed"
-    assert failed[0]["name"] in posts[0]["body"] and "Failed" in posts[0]["body"]
+    assert failed[0]["name"] in posts[0]["body"]
+    assert "Failed" in posts[0]["body"]

@@ -68,7 +68,8 @@ def test_tfident_runs(engine: Engine, store_url: str) -> None:
     table = invoke("runs", "--db", store_url).stdout
     for text in ("R-oct-2", "2026-10-31", "superseded", "phase1"):
         assert text in table
-    assert "linkage-1" not in table and "--wide" in table
+    assert "linkage-1" not in table
+    assert "--wide" in table
     wide = invoke("runs", "--db", store_url, "--wide").stdout
     for text in ("2026-10 v2", "TF1_2012", "linkage-1", "2026-11-01 09:00:00"):
         assert text in wide
@@ -121,4 +122,5 @@ def test_tfident_run_and_export_are_audited(
     with (tmp_path / "export" / "members.csv").open(encoding="utf-8", newline="") as handle:
         surnames = {row["surname"] for row in csv.DictReader(handle)} - {""}
     details = json.dumps([published, exported])
-    assert surnames and not any(surname in details for surname in surnames)
+    assert surnames
+    assert not any(surname in details for surname in surnames)

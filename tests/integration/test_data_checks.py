@@ -1,6 +1,7 @@
 """A bad or stale batch never publishes silently (issue 11): each row of the evaluator's table ends in a clear
 stop with nothing published (and the failure recorded in `tfident runs`), or a published run carrying the
-warning. Every batch here is the committed sample batch with one fault put in."""
+warning. Every batch here is the committed sample batch with one fault put in.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def assert_stopped(url: str, output: str, *expected: str) -> None:
     listed = runs(url)
     assert not [r for r in listed if r["status"] == "published"]
     failed = [r for r in listed if r["status"] == "failed"]
-    assert len(failed) == 1 and "data check" in str(failed[0]["error"])
+    assert len(failed) == 1
+    assert "data check" in str(failed[0]["error"])
     for text in expected:
         assert text in " ".join(str(failed[0]["error"]).split())
 
@@ -75,7 +77,8 @@ def test_the_sample_batch_publishes_with_no_stop_and_no_warning(sample_batch: Pa
     assert code == 0, output
     assert "warning:" not in output
     (run,) = runs(url)
-    assert run["status"] == "published" and run["check_warnings"] == []
+    assert run["status"] == "published"
+    assert run["check_warnings"] == []
     code, output = invoke("check", "--extracts", str(sample_batch), "--as-of", AS_OF, "--db", url, "--json")
     assert code == 0
 
@@ -109,7 +112,8 @@ def test_renamed_expected_columns_stop_naming_them_and_the_unknown_columns(sampl
     assert result.exit_code == 2
     unknown = [r for r in json.loads(result.stdout)["results"] if r["check"] == "unknown_columns" and r["count"]]
     assert [(r["source"], r["outcome"]) for r in unknown] == [("attendance", "warn")]
-    assert "Post Code, Pupil UPN" in unknown[0]["message"] and "not loaded" in unknown[0]["message"]
+    assert "Post Code, Pupil UPN" in unknown[0]["message"]
+    assert "not loaded" in unknown[0]["message"]
 
 
 def test_a_file_cut_at_a_row_boundary_stops_on_its_manifest(sample_batch: Path, tmp_path: Path) -> None:
@@ -176,7 +180,8 @@ def test_a_school_sending_no_attendance_stops_saying_what_it_means(sample_batch:
 
 def test_a_few_future_dated_events_publish_with_the_warning(sample_batch: Path, tmp_path: Path) -> None:
     """A few events after the batch date are a warning: shown by `tfident run`, kept in the run summary and
-    listed by `tfident runs`."""
+    listed by `tfident runs`.
+    """
     batch = copy_batch(sample_batch, tmp_path / "batch")
     header, rows = read_rows(batch / "asb.csv")
     rows[0]["intervention_date"] = "2026-11-20"
@@ -189,7 +194,8 @@ def test_a_few_future_dated_events_publish_with_the_warning(sample_batch: Path, 
     assert run["status"] == "published"
     assert any("future_dates" in w for w in run["check_warnings"])  # type: ignore[attr-defined]
     code, listing = invoke("runs", "--db", url)
-    assert "Data check warnings of published runs" in listing and "future_dates" in listing
+    assert "Data check warnings of published runs" in listing
+    assert "future_dates" in listing
 
 
 @pytest.fixture(scope="module")
@@ -218,11 +224,14 @@ def test_files_unchanged_since_last_month_stop(sample_batch: Path, published: Pa
     assert "attendance (attendance.csv): same_file: identical (SHA-256) to the file of run" in output
     assert "gazetteer (gazetteer.csv): same_file" not in output  # the council's own address base: off
     failed, done = failed_and_published(url)
-    assert len(failed) == 1 and len(done) == 1 and str(done[0]["as_of"]).startswith(AS_OF)
+    assert len(failed) == 1
+    assert len(done) == 1
+    assert str(done[0]["as_of"]).startswith(AS_OF)
     result = CliRunner().invoke(
         app, ["check", "--extracts", str(sample_batch), "--as-of", "2026-11-30", "--db", url, "--json"]
     )
-    assert result.exit_code == 2 and str(json.loads(result.stdout)["previous_run"]).startswith("R20261031-")
+    assert result.exit_code == 2
+    assert str(json.loads(result.stdout)["previous_run"]).startswith("R20261031-")
 
 
 def test_a_file_cut_short_stops_against_last_month_without_a_manifest(
@@ -253,8 +262,11 @@ def test_previous_month_is_read_from_the_store(store_url: str, sample_batch: Pat
         previous = read_previous_month(engine, date(2026, 11, 30))
     finally:
         engine.dispose()
-    assert previous is not None and previous.as_of == date(2026, 10, 31)
+    assert previous is not None
+    assert previous.as_of == date(2026, 10, 31)
     attendance = previous.sources["attendance"]
-    assert attendance.rows_accepted == 797 and attendance.file == "attendance.csv"
+    assert attendance.rows_accepted == 797
+    assert attendance.file == "attendance.csv"
     assert attendance.sha256 == hashlib.sha256((sample_batch / "attendance.csv").read_bytes()).hexdigest()
-    assert attendance.people is not None and 0 < attendance.people <= 797
+    assert attendance.people is not None
+    assert 0 < attendance.people <= 797

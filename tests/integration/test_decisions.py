@@ -78,7 +78,9 @@ def test_a_closed_family_stays_closed(months: Engine) -> None:
     assert "H1" not in statuses(months, "R-NOV", STATUS_NEW)
     assert "H1" not in statuses(months, "R-NOV", STATUS_OPEN)
     (row,) = query_candidates(months, "R-NOV", CandidateQuery(status="closed")).rows
-    assert row["household_id"] == "H1" and row["closure_reason"] == "outcomes_achieved" and row["carried_over"]
+    assert row["household_id"] == "H1"
+    assert row["closure_reason"] == "outcomes_achieved"
+    assert row["carried_over"]
     assert [d["decision"] for d in decision_history(months, "H1")] == ["closed", "accept"]
     assert current_status(months, "H1") == "closed"
 

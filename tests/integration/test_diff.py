@@ -110,7 +110,8 @@ def test_tfident_diff(two_versions: Engine, store_url: str) -> None:
     table = CliRunner().invoke(app, ["diff", "R-sep", "R-oct", "--db", store_url])
     assert table.exit_code == 0, table.output
     assert "1 added, 0 dropped, 2 re-ranked" in table.stdout
-    assert "H3" in table.stdout and "health" in table.stdout
+    assert "H3" in table.stdout
+    assert "health" in table.stdout
     assert "HIGH STREET" not in table.stdout  # household ids, ranks and criteria only
 
     missing = CliRunner().invoke(app, ["diff", "R-sep", "R-nope", "--db", store_url])

@@ -50,7 +50,8 @@ def test_migration_0008_adds_the_flags_keeping_every_household(store_url: str) -
     try:
         write_run(engine, run_record("R-OCT", OCTOBER), run_frames)
         family = read_family(engine, "R-OCT", "H2")
-        assert family is not None and family.household is not None
+        assert family is not None
+        assert family.household is not None
         assert family.household["address_status"] == "not_in_gazetteer"
         assert family.household["review_reason"] == "moved_together"
     finally:

@@ -55,11 +55,13 @@ def test_two_acquirers_at_once_one_wins_and_the_other_names_it(engine: Engine) -
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert len(won) == 1 and len(lost) == 1
+    assert len(won) == 1
+    assert len(lost) == 1
     message = str(lost[0])
     assert f"month {MONTH} is locked by run {won[0]}" in message
     assert f"pid {os.getpid()}" in message
-    assert lost[0].holder == won[0] and lost[0].month == MONTH
+    assert lost[0].holder == won[0]
+    assert lost[0].month == MONTH
     assert lock_rows(engine) == []
 
 

@@ -1,5 +1,6 @@
 """Runs of several rule packs for one month, published side by side; and the stored parts of
-`tfident diff`'s reasons and the agencies' feedback, on both databases."""
+`tfident diff`'s reasons and the agencies' feedback, on both databases.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def test_publishing_another_pack_supersedes_nothing(two_packs: Engine) -> None:
 
 
 def test_latest_and_previous_month_follow_the_pack(two_packs: Engine) -> None:
-    """latest is the newest run overall unless a pack is named; ids carry over from the same pack's run."""
+    """Latest is the newest run overall unless a pack is named; ids carry over from the same pack's run."""
     engine = two_packs
     assert latest_run_id(engine) == "R-oct-p2"  # the newest published run of any pack
     assert resolve_run(engine, "latest") == "R-oct-p2"
@@ -98,13 +99,16 @@ def test_cli_criteria_picks_the_pack(two_packs: Engine, store_url: str, tmp_path
     wrong = CliRunner().invoke(
         app, ["export", "--run", "R-oct-p1", "--criteria", "phase2", "--out", str(tmp_path / "x"), "--db", store_url]
     )
-    assert wrong.exit_code == 2 and "phase2" in wrong.output
+    assert wrong.exit_code == 2
+    assert "phase2" in wrong.output
 
     phase2 = json.loads(invoke("runs", "--criteria", "phase2", "--json", "--db", store_url).stdout)
     assert [row["run_id"] for row in phase2] == ["R-oct-p2"]
     table = invoke("runs", "--db", store_url, env={"COLUMNS": "80"}).stdout
     line = next(line for line in table.splitlines() if "R-oct-p2" in line)
-    assert "phase2" in line and "published" in line and "2026-10-31" in line
+    assert "phase2" in line
+    assert "published" in line
+    assert "2026-10-31" in line
     assert "…" not in table
 
 

@@ -211,7 +211,8 @@ def test_the_app_role_runs_serves_adds_users_and_applies_retention(
     upgraded: RolesDatabase, batch: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As the app role: a run is stored and published, the review app shows its families, an account is added,
-    and retention purges the run, all on a schema it may not alter."""
+    and retention purges the run, all on a schema it may not alter.
+    """
     db = upgraded
     run_id = run_batch(batch, db.app_url).stdout.strip().splitlines()[-1]
     assert scalar(db.admin_url, "SELECT status FROM tf.runs WHERE run_id = :r", r=run_id) == "published"
@@ -250,7 +251,8 @@ def test_the_app_role_runs_serves_adds_users_and_applies_retention(
 @pytest.mark.postgres
 def test_the_app_role_may_add_to_the_audit_log_but_never_change_or_truncate_it(upgraded: RolesDatabase) -> None:
     """The app role holds SELECT and INSERT on audit_log only (and SELECT on alembic_version); UPDATE, DELETE
-    and TRUNCATE are refused, and it can neither create nor alter tables."""
+    and TRUNCATE are refused, and it can neither create nor alter tables.
+    """
     db = upgraded
     assert table_privileges(db, db.app, "audit_log") == {"SELECT", "INSERT"}
     assert table_privileges(db, db.app, "alembic_version") == {"SELECT"}
@@ -294,7 +296,8 @@ def test_a_schema_one_migration_behind_stops_the_app_role_until_the_owner_upgrad
     upgraded: RolesDatabase, batch: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`run`, `serve`, `users add` and `retention apply` exit 3 naming both revisions and `tfident db upgrade`,
-    and write nothing; after the owner's upgrade the migrated table is usable by the app role."""
+    and write nothing; after the owner's upgrade the migrated table is usable by the app role.
+    """
     db = upgraded
     owner = make_engine(db.owner_url)
     try:
@@ -320,7 +323,8 @@ def test_a_schema_one_migration_behind_stops_the_app_role_until_the_owner_upgrad
     for output in outputs:
         text = " ".join(output.split())
         assert UPGRADE_MESSAGE in text
-        assert f"revision {PREVIOUS}" in text and f"revision {head_revision()}" in text
+        assert f"revision {PREVIOUS}" in text
+        assert f"revision {head_revision()}" in text
     monkeypatch.setenv("TFIDENT_DATABASE_URL", db.app_url)
     from tfident.review.app import create_app_from_environment
 
@@ -359,7 +363,8 @@ def test_a_schema_one_migration_behind_stops_the_app_role_until_the_owner_upgrad
 @pytest.mark.postgres
 def test_tables_the_owner_creates_later_are_usable_by_the_app_role(upgraded: RolesDatabase) -> None:
     """Default privileges: a table (and its sequence) a future migration creates needs no grant, and gives
-    the app role rows only: no TRUNCATE, no DROP."""
+    the app role rows only: no TRUNCATE, no DROP.
+    """
     db = upgraded
     owner = make_engine(db.owner_url)
     try:
@@ -388,10 +393,12 @@ def test_a_database_never_migrated_or_migrated_by_a_newer_tfident_is_refused(
     roles_db: RolesDatabase, batch: Path, workdir: Path
 ) -> None:
     """A new database is not migrated by the app role (exit 3: never migrated, run the upgrade); one at a
-    revision this tfident does not know is refused as newer, and left as it is."""
+    revision this tfident does not know is refused as newer, and left as it is.
+    """
     db = roles_db
     text = " ".join(run_batch(batch, db.app_url, exit_code=3).output.split())
-    assert "never migrated" in text and UPGRADE_MESSAGE in text
+    assert "never migrated" in text
+    assert UPGRADE_MESSAGE in text
     assert scalar(db.admin_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'tf'") == 0
 
     invoke("db", "upgrade", "--db", db.owner_url)

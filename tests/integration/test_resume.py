@@ -5,7 +5,9 @@ the checkpoint writer (or, for ``ingest``, the start of the run in the store) pa
 SIGKILL the process right after the given stage is done. Afterwards readers still see
 the previous run only; then ``tfident run --resume RUN_ID`` (or a plain re-run) finishes
 the run, and its exports are byte-identical to those of an uninterrupted run into
-another database. Run as a script, this file is the run that gets killed.
+another database. Run as a script, this file is the run that gets killed. Tests about what
+resume does with a damaged checkpoint or a changed input, where the kill is not the point,
+stop the run in-process instead (:func:`stop_after`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ import json  # noqa: E402 - the child process above needs none of these
 import shutil  # noqa: E402
 import stat  # noqa: E402
 import subprocess  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
 from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -139,7 +142,8 @@ def seed_september(engine: Engine) -> None:
 @pytest.fixture(scope="module")
 def uninterrupted(sample_batch: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, bytes]]:
     """The run id and export files of an uninterrupted run of the sample batch into its own database
-    (after the same September run as the killed runs, which October's ids carry over from)."""
+    (after the same September run as the killed runs, which October's ids carry over from).
+    """
     from tfident.store import init_db, make_engine
 
     folder = tmp_path_factory.mktemp("uninterrupted")
@@ -183,6 +187,37 @@ def kill_after(stage: str, store_url: str, batch: Path) -> None:
     assert child.returncode == -signal.SIGKILL, child.stderr
 
 
+class _Stopped(BaseException):
+    """Ends an in-process run the way SIGKILL ends a child: nothing after the stage runs."""
+
+
+def stop_after(stage: str, store_url: str, batch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave the state a run killed right after checkpointed ``stage`` leaves (still ``running``, its
+    checkpoints saved), without a child process: for tests where the kill itself is not the point.
+
+    The run is stopped by an exception no handler of the run catches, and the failure records a killed
+    process never writes (``failed`` status, notification) are switched off meanwhile.
+    """
+    from tfident import runner
+    from tfident.checkpoints import StageCheckpoints
+
+    assert stage in CHECKPOINTED_STAGES
+    save = StageCheckpoints.save
+
+    def save_then_stop(self: StageCheckpoints, name: str, frames: Mapping[str, pl.DataFrame]) -> None:
+        save(self, name, frames)
+        if name == stage:
+            raise _Stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(StageCheckpoints, "save", save_then_stop)
+        patch.setattr(runner, "fail_run", lambda *args, **kwargs: None)
+        patch.setattr(runner, "_after_failure", lambda *args, **kwargs: None)
+        args = ["run", "--extracts", str(batch), "--as-of", "2026-10-31", "--db", store_url, "--no-prefect"]
+        with pytest.raises(_Stopped):
+            CliRunner().invoke(app, args, catch_exceptions=False)
+
+
 def killed_run_id(engine: Engine) -> str:
     """The id of the October run the child started, which must be ``running``."""
     runs = list_runs(engine, month="2026-10")
@@ -191,7 +226,12 @@ def killed_run_id(engine: Engine) -> str:
     return runs["run_id"].item()
 
 
-@pytest.mark.parametrize("stage", STAGES)
+# A stage without checkpoints (ingest, checks) is killed at one point, once the run is recorded as
+# running (see killed_run): the first such stage stands for them all.
+KILL_POINTS = (*[name for name in STAGES if name not in CHECKPOINTED_STAGES][:1], *CHECKPOINTED_STAGES)
+
+
+@pytest.mark.parametrize("stage", KILL_POINTS)
 def test_a_run_killed_after_any_stage_shows_nothing_and_resumes_to_the_same_exports(
     engine: Engine,
     store_url: str,
@@ -260,10 +300,11 @@ def test_a_damaged_checkpoint_is_computed_again(
     uninterrupted: tuple[str, dict[str, bytes]],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It recomputes a stage whose checkpoint file no longer matches its hash, and every later stage."""
     seed_september(engine)
-    kill_after("households", store_url, batch)
+    stop_after("households", store_url, batch, monkeypatch)
     run_id = killed_run_id(engine)
     with (checkpoint_root / run_id / "link.links.parquet").open("ab") as handle:
         handle.write(b"damage")
@@ -285,10 +326,10 @@ def test_resume_of_an_unknown_run_exits_2(engine: Engine, store_url: str) -> Non
 
 
 def test_resume_after_an_input_file_changed_exits_2_naming_it(
-    engine: Engine, store_url: str, batch: Path, checkpoint_root: Path
+    engine: Engine, store_url: str, batch: Path, checkpoint_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """It refuses to finish a run whose extracts changed since it started, naming the file."""
-    kill_after("link", store_url, batch)
+    stop_after("link", store_url, batch, monkeypatch)
     run_id = killed_run_id(engine)
     with (batch / "benefits.csv").open("a", encoding="utf-8") as handle:
         handle.write("\n")

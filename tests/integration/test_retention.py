@@ -105,7 +105,8 @@ def test_it_is_idempotent(three_runs: Engine) -> None:
     engine = three_runs
     assert len(apply_retention(engine, 24, today=TODAY).run_ids) == 2
     again = apply_retention(engine, 24, today=TODAY)
-    assert again.run_ids == [] and set(again.totals().values()) == {0}
+    assert again.run_ids == []
+    assert set(again.totals().values()) == {0}
     assert len(audit_rows(engine, "retention.purged")) == 1
 
 
@@ -114,7 +115,8 @@ def test_a_dry_run_changes_nothing(three_runs: Engine) -> None:
     engine = three_runs
     before = count_rows(engine, "R-old")
     result = apply_retention(engine, 24, today=TODAY, dry_run=True)
-    assert result.run_ids == ["R-older", "R-old"] and result.dry_run
+    assert result.run_ids == ["R-older", "R-old"]
+    assert result.dry_run
     assert result.rows["R-old"]["source_records"] == 7
     assert count_rows(engine, "R-old") == before
     assert read_run(engine, "R-old").status == "published"
@@ -145,7 +147,8 @@ def test_tfident_retention_apply(three_runs: Engine, store_url: str) -> None:
     runner = CliRunner()
     dry = runner.invoke(app, ["retention", "apply", "--db", store_url, "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "R-old" in dry.stdout and "nothing was deleted" in dry.stdout
+    assert "R-old" in dry.stdout
+    assert "nothing was deleted" in dry.stdout
     assert read_run(three_runs, "R-old").status == "published"
 
     first = runner.invoke(app, ["retention", "apply", "--db", store_url, "--user", "dpo", "--json"])
@@ -174,7 +177,8 @@ def test_retention_deletes_the_checkpoints_of_an_old_unfinished_run(
     three_runs: Engine, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run that failed long ago and was never resumed keeps stage checkpoints (personal data) until
-    retention purges it; a recent failed run's checkpoints stay, so it can still be resumed."""
+    retention purges it; a recent failed run's checkpoints stay, so it can still be resumed.
+    """
     from tfident.checkpoints import CHECKPOINT_DIR_ENV
     from tfident.runner import _open_checkpoints
 
@@ -204,7 +208,8 @@ def test_retention_covers_killed_runs_and_the_inbox(
 ) -> None:
     """A run killed part-way (left ``running``) keeps its checkpoints until retention: purged once older than
     the lock's staleness; a ``running`` run that may still be alive is left alone. With --inbox, processed or
-    refused batch folders from before the cutoff are deleted, and a folder never run is kept."""
+    refused batch folders from before the cutoff are deleted, and a folder never run is kept.
+    """
     from tfident.checkpoints import CHECKPOINT_DIR_ENV
     from tfident.runner import _open_checkpoints
 
@@ -233,7 +238,9 @@ def test_retention_covers_killed_runs_and_the_inbox(
     assert result.exit_code == 0, result.output
     assert read_run(three_runs, "R-killed").status == "running"
     assert (tmp_path / "checkpoints" / "R-killed").is_dir()
-    assert not processed.exists() and not refused.exists() and never_run.is_dir()
+    assert not processed.exists()
+    assert not refused.exists()
+    assert never_run.is_dir()
 
     monkeypatch.setenv("TFIDENT_LOCK_STALE_AFTER", "0.001")  # long dead
     result = CliRunner().invoke(app, ["retention", "apply", "--db", store_url, "--inbox", str(inbox), "--json"])

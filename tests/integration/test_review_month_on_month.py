@@ -1,5 +1,6 @@
 """The review app's month-on-month reads on both databases: changes since the previous run, the panel
-export's members, and the audited override that lifts an opted-out family's suppression."""
+export's members, and the audited override that lifts an opted-out family's suppression.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tfident.store import write_run
 
 def test_changes_members_and_overrides(engine: Engine) -> None:
     """It marks carried-over, new, re-ranked and dropped families, names members with roles, and finds
-    an override only when written after the family's latest decision."""
+    an override only when written after the family's latest decision.
+    """
     write_run(engine, run_record("R-OCT", OCTOBER), frames())
     write_busy_november(engine)
     months = compare_with_previous(engine, "R-NOV")
@@ -30,5 +32,6 @@ def test_changes_members_and_overrides(engine: Engine) -> None:
     assert store.opt_out_override(engine, "H2") is None  # written before the opt-out: does not count
     store.write_audit(engine, "cora", "coordinator", store.OPT_OUT_OVERRIDE, "household", "H2", {"reason": "consent"})
     found = store.opt_out_override(engine, "H2")
-    assert found is not None and found["detail_json"] == {"reason": "consent"}
+    assert found is not None
+    assert found["detail_json"] == {"reason": "consent"}
     assert store.opt_out_override(engine, "H1") is None

@@ -66,8 +66,9 @@ def on_spark(records: pl.DataFrame, spark_config: LinkageConfig) -> Linked:
 
 
 def test_spark_jaro_winkler_is_duckdbs_to_the_bit(records: pl.DataFrame, spark_config: LinkageConfig) -> None:
-    """tfident's Spark SQL Jaro-Winkler equals DuckDB's ``jaro_winkler_similarity`` exactly, on every
-    pair of the batch's names and on strings made to stress the matching window and transpositions."""
+    """Tfident's Spark SQL Jaro-Winkler equals DuckDB's ``jaro_winkler_similarity`` exactly, on every
+    pair of the batch's names and on strings made to stress the matching window and transpositions.
+    """
     import duckdb
 
     from tfident.link.backends.spark import (
@@ -122,10 +123,12 @@ def test_spark_gives_the_same_links_and_probabilities(on_duckdb: Linked, on_spar
     keys = ["record_key_l", "record_key_r", "match_rule"]
     assert links_spark.select(keys).equals(links_duckdb.select(keys))  # the same pairs, each in the same band
     difference = (links_spark["match_probability"] - links_duckdb["match_probability"]).abs().max()
-    assert isinstance(difference, float) and difference <= TOLERANCE
+    assert isinstance(difference, float)
+    assert difference <= TOLERANCE
     for ours, theirs in zip(links_spark["match_weights_json"], links_duckdb["match_weights_json"], strict=True):
         a, b = json.loads(ours), json.loads(theirs)
-        assert a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)  # every field's weight
+        assert a.keys() == b.keys()
+        assert all(_close(a[k], b[k]) for k in a)
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -151,5 +154,6 @@ def test_spark_leaves_no_splink_tables_behind(on_spark: Linked, spark_config: Li
     session = spark_session(spark_config)
     assert [t.name for t in session.catalog.listTables() if t.name.startswith("__splink__")] == []
     checkpoint = session.sparkContext.getCheckpointDir()  # the last linkage's scratch folder, deleted
-    assert checkpoint is not None and checkpoint.startswith("file:")
+    assert checkpoint is not None
+    assert checkpoint.startswith("file:")
     assert not Path(checkpoint.removeprefix("file:")).parent.exists()

@@ -1,7 +1,8 @@
 """Stable ids across months: two months of one synthetic council (5% of households moving)
 run into one database keep the ids of unchanged and moved families, record what merged,
 split or moved, and a decision about a family in month 1 shows on month 2 (an attached,
-closed or opted-out family is never new there)."""
+closed or opted-out family is never new there).
+"""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: 
 
         # re-running month 2 carries from the same month-1 run: the same run id, nothing new stored
         again = execute_run(months[1], dt.date(2026, 11, 30), store_url, "phase1")
-        assert again.run_id == second.run_id and again.reused
+        assert again.run_id == second.run_id
+        assert again.reused
         assert list_runs(engine).height == 2
     finally:
         engine.dispose()
@@ -155,7 +157,8 @@ def test_ids_follow_families_from_one_month_to_the_next(store_url: str, months: 
 
 def test_no_member_of_an_attached_family_comes_back_as_new(tmp_path: Path, months: list[Path]) -> None:
     """Every month-1 household attached, month 2 run: whoever was in one is in a settled household,
-    whether their family kept its id, merged with another or split (decisions carried on publish)."""
+    whether their family kept its id, merged with another or split (decisions carried on publish).
+    """
     url = f"sqlite:///{tmp_path / 'carry.db'}"
     first = execute_run(months[0], AS_OF, url, "phase1")
     engine = make_engine(url)
@@ -187,6 +190,7 @@ def test_no_member_of_an_attached_family_comes_back_as_new(tmp_path: Path, month
         unsettled = sorted(set(stayed["household_id"]) - {h for h, d in latest.items() if d["decision"] == "accept"})
         assert unsettled == []
         carried = [d for d in latest.values() if d["carried_from"] is not None]
-        assert carried and all(d["username"] == "tfident" for d in carried)
+        assert carried
+        assert all(d["username"] == "tfident" for d in carried)
     finally:
         engine.dispose()

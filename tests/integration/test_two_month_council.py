@@ -49,7 +49,8 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
 
 def add_canaries(folder: Path) -> dict[str, str]:
     """Append to each extract a copy of its first row whose key and date of birth are a canary value
-    (the gazetteer's UPRN for the gazetteer), so quarantine keeps one canary row per source."""
+    (the gazetteer's UPRN for the gazetteer), so quarantine keeps one canary row per source.
+    """
     canaries = {}
     for path in sorted(folder.glob("*.csv")):
         canary = f"CANARY{path.stem.upper()}"
@@ -108,7 +109,8 @@ def test_each_agency_gets_only_its_own_rows(council: Council, tmp_path: Path) ->
     files = sorted(out.glob("*.xlsx"))
     expected_agencies = sorted({agency_of(source) for source in council.canaries})
     assert [f.name for f in files] == [f"feedback_{agency}_2026-11-30.xlsx" for agency in expected_agencies]
-    assert "schools" in expected_agencies and len(AGENCY_GROUPS["schools"]) == 3
+    assert "schools" in expected_agencies
+    assert len(AGENCY_GROUPS["schools"]) == 3
     for path in files:
         agency = path.name.removeprefix("feedback_").removesuffix("_2026-11-30.xlsx")
         sheets, text = workbook_text(path)
@@ -134,7 +136,8 @@ def test_the_schools_workbook_compares_with_last_month(council: Council, tmp_pat
         counts = {row[0]: dict(zip(header, row, strict=True)) for row in summary[header_at + 1 :] if row[0]}
         assert sorted(counts) == ["attendance", "exclusions", "school_census"]
         for row in counts.values():
-            assert row["rows quarantined"] == 1 and row["previous rows quarantined"] == 0
+            assert row["rows quarantined"] == 1
+            assert row["previous rows quarantined"] == 0
             assert row["change rows quarantined"] == 1
             assert row["change rows read"] == row["rows read"] - row["previous rows read"]
         quarantined = list(book["Quarantined rows"].iter_rows(values_only=True))
@@ -150,7 +153,8 @@ def test_the_schools_workbook_compares_with_last_month(council: Council, tmp_pat
         coverage = list(book["Coverage"].iter_rows(values_only=True))
         assert coverage[0] == ("source", "item", "value")
         items = {(row[0], row[1]) for row in coverage[1:]}
-        assert ("attendance", "schools.missing") in items and ("exclusions", "schools.present") in items
+        assert ("attendance", "schools.missing") in items
+        assert ("exclusions", "schools.present") in items
         assert {row[0] for row in coverage[1:]} <= {"attendance", "exclusions", "school_census"}
     finally:
         book.close()
@@ -165,13 +169,16 @@ def test_quality_history(council: Council) -> None:
     assert months[("2026-11", "asb")]["rows_quarantined"] == 1
     assert months[("2026-11", "asb")]["run_id"] == council.run_ids[1]
     table = invoke("quality", "--history", "--db", council.db, env={"COLUMNS": "80"}).stdout
-    assert "2026-11" in table and "youth_offending" in table and "+1" in table
+    assert "2026-11" in table
+    assert "youth_offending" in table
+    assert "+1" in table
     assert "…" not in table
 
     neither = CliRunner().invoke(app, ["quality", "--db", council.db])
     assert neither.exit_code == 2
     no_out = CliRunner().invoke(app, ["quality", "--run", "latest", "--db", council.db])
-    assert no_out.exit_code == 2 and "--out" in no_out.output
+    assert no_out.exit_code == 2
+    assert "--out" in no_out.output
 
 
 # ---------------------------------------------------------------------------------- diff
@@ -198,7 +205,8 @@ def test_diff_says_why_each_family_dropped(council: Council) -> None:
     for row in dropped:
         assert row["household_id"] not in still
         kinds = row["reasons"].split(";")
-        assert kinds and all(kind in DROP_REASONS for kind in kinds), row
+        assert kinds, row
+        assert all(kind in DROP_REASONS for kind in kinds), row
         assert row["why"]
         if row["household_id"] in merged_or_split:
             expected = "merged" if merged_or_split[row["household_id"]] == "household_merge" else "split"
@@ -223,7 +231,8 @@ def test_evaluate_refuses_truth_of_another_batch_date(council: Council) -> None:
     )
     assert wrong.exit_code == 2
     message = " ".join(wrong.output.split())
-    assert "2026-11-30" in message and "2026-10-31" in message
+    assert "2026-11-30" in message
+    assert "2026-10-31" in message
     right = invoke("evaluate", "--extracts", str(council.folders[0]), "--run", october, "--db", council.db, "--json")
     assert json.loads(right.stdout)["run_id"] == october
 
@@ -247,8 +256,13 @@ def test_runs_is_readable_at_80_columns(council: Council) -> None:
     assert max(len(line) for line in table.splitlines()) <= 80
     for run_id, as_of in zip(council.run_ids, ("2026-10-31", "2026-11-30"), strict=True):
         line = next(line for line in table.splitlines() if run_id in line)
-        assert as_of in line and "published" in line and "phase1" in line
+        assert as_of in line
+        assert "published" in line
+        assert "phase1" in line
     wide = invoke("runs", "--db", council.db, "--wide", env={"COLUMNS": "200"}).stdout
-    assert "…" not in wide and "TF1_2012" in wide and "2026-11 v1" in wide
+    assert "…" not in wide
+    assert "TF1_2012" in wide
+    assert "2026-11 v1" in wide
     unset = invoke("runs", "--db", council.db, env={"COLUMNS": ""}).stdout  # a scheduled job's log
-    assert "…" not in unset and council.run_ids[0] in unset
+    assert "…" not in unset
+    assert council.run_ids[0] in unset

@@ -43,7 +43,8 @@ def test_the_inbox_runs_each_complete_folder_once_oldest_first(
     store_url: str, sample_batch: Path, tmp_path: Path
 ) -> None:
     """Two complete folders run in date order; then there is nothing to do; a late folder is refused (exit 2),
-    recorded in `tfident runs`, and passed by afterwards."""
+    recorded in `tfident runs`, and passed by afterwards.
+    """
     from datetime import date
 
     from tfident.synth import synthesise_months
@@ -75,10 +76,12 @@ def test_the_inbox_runs_each_complete_folder_once_oldest_first(
     assert "not after the last published run's 2026-10-31" in " ".join(refused.output.split())
     assert (inbox / "2026-08-31" / "REFUSED").is_file()
     failed = [r for r in runs_json(store_url) if r["status"] == "failed"]
-    assert len(failed) == 1 and str(failed[0]["as_of"]).startswith("2026-08-31")
+    assert len(failed) == 1
+    assert str(failed[0]["as_of"]).startswith("2026-08-31")
     assert "bad input (exit 2)" in str(failed[0]["error"])
     again = CliRunner().invoke(app, args)
-    assert again.exit_code == 0 and "Nothing to run" in again.output
+    assert again.exit_code == 0
+    assert "Nothing to run" in again.output
 
 
 def test_a_database_that_is_down_is_retried_then_exit_3(tmp_path: Path, sample_batch: Path) -> None:
@@ -89,7 +92,9 @@ def test_a_database_that_is_down_is_retried_then_exit_3(tmp_path: Path, sample_b
     assert result.exit_code == 3, result.output
     text = " ".join(result.output.split())
     assert "cannot reach database" in text
-    assert "try 1 of 3" in text and "try 2 of 3" in text and "try 3 of 3" not in text
+    assert "try 1 of 3" in text
+    assert "try 2 of 3" in text
+    assert "try 3 of 3" not in text
     assert "secret-password" not in result.output
 
 
@@ -107,7 +112,8 @@ def test_bad_data_is_not_retried_and_its_failure_is_recorded(store_url: str, tmp
     assert str(failed["run_id"]).startswith("F20261031-")
     assert str(failed["error"]).startswith("bad input (exit 2): ")
     listing = CliRunner().invoke(app, ["runs", "--db", store_url])
-    assert "Why runs failed" in listing.output and str(failed["run_id"]) in listing.output
+    assert "Why runs failed" in listing.output
+    assert str(failed["run_id"]) in listing.output
 
 
 def test_a_held_month_lock_is_retried_and_recorded_as_an_environment_fault(store_url: str, sample_batch: Path) -> None:
@@ -125,7 +131,8 @@ def test_a_held_month_lock_is_retried_and_recorded_as_an_environment_fault(store
     assert result.exit_code == 3, result.output
     assert "try 1 of 2" in " ".join(result.output.split())
     (failed,) = runs_json(store_url)
-    assert str(failed["error"]).startswith("environment (exit 3)") and "R-holder" in str(failed["error"])
+    assert str(failed["error"]).startswith("environment (exit 3)")
+    assert "R-holder" in str(failed["error"])
 
 
 def test_retry_transient_backs_off_and_gives_up_on_anything_else() -> None:
@@ -147,7 +154,7 @@ def test_retry_transient_backs_off_and_gives_up_on_anything_else() -> None:
         tries.append(1)
         raise ValueError("a bug")
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a bug"):
         retry_transient(bad, 5, 0.0, sleep=waits.append)
     assert tries == [1]
 
@@ -177,7 +184,8 @@ def test_a_run_stopped_by_sigterm_is_recorded_as_failed_and_resumable(tmp_path: 
     assert process.returncode == 3, err
     (failed,) = runs_json(url)
     assert failed["status"] == "failed"
-    assert "stopped by SIGTERM" in str(failed["error"]) and "--resume" in str(failed["error"])
+    assert "stopped by SIGTERM" in str(failed["error"])
+    assert "--resume" in str(failed["error"])
     resumed = CliRunner().invoke(app, ["run", "--resume", str(failed["run_id"]), "--db", url])
     assert resumed.exit_code == 0, resumed.output
     assert [r["status"] for r in runs_json(url)] == ["published"]
@@ -187,7 +195,8 @@ def test_a_failed_and_a_warned_run_are_notified_to_a_local_receiver(
     tmp_path: Path, sample_batch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plain webhook channel hears of a refused batch (exit 2) and of a run published with quarantined rows,
-    with counts and reasons only."""
+    with counts and reasons only.
+    """
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -228,7 +237,8 @@ def test_a_failed_and_a_warned_run_are_notified_to_a_local_receiver(
         thread.join(5)
     kinds = [body["kind"] for body in bodies]
     assert kinds == ["failed", "warning"], bodies  # "published" is not in the default `on:` list
-    assert bodies[0]["exit_code"] == 2 and str(bodies[0]["message"]).startswith("bad input (exit 2)")
+    assert bodies[0]["exit_code"] == 2
+    assert str(bodies[0]["message"]).startswith("bad input (exit 2)")
     assert "school_census: 1 of" in str(bodies[1]["message"])
     assert bodies[1]["counts"]["candidates"] > 0  # type: ignore[index]
 
@@ -242,5 +252,6 @@ def test_a_broken_notifications_file_stops_the_run_before_it_starts(tmp_path: Pa
     args = ["--config", str(council), "run", "--extracts", str(sample_batch), "--as-of", "2026-10-31", "--db", url]
     result = CliRunner().invoke(app, [*args, "--no-prefect"])
     assert result.exit_code == 2, result.output
-    assert "notifications.yaml" in result.output and "webhok" in result.output
+    assert "notifications.yaml" in result.output
+    assert "webhok" in result.output
     assert [r["status"] for r in runs_json(url)] == ["failed"]

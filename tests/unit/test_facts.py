@@ -20,7 +20,8 @@ DAYS = [date(2026, 10, 31), date(2026, 2, 28), date(2026, 3, 1), date(2028, 2, 2
 
 def test_age_is_the_same_fact_in_frames_and_for_one_person() -> None:
     """It gives the same completed years from the polars expression (a date or a column) and the scalar
-    function, with 29 February birthdays reached on 1 March in a year without one."""
+    function, with 29 February birthdays reached on 1 March in a year without one.
+    """
     frame = pl.DataFrame({"dob": BIRTHS}, schema={"dob": pl.Date})
     for day in DAYS:
         by_date = frame.select(age_expr(pl.col("dob"), day)).to_series().to_list()
@@ -32,17 +33,20 @@ def test_age_is_the_same_fact_in_frames_and_for_one_person() -> None:
         assert by_date == by_column == [age_on(dob, day) for dob in BIRTHS]
     assert age_on(date(2008, 10, 31), date(2026, 10, 31)) == 18
     assert age_on(date(2008, 11, 1), date(2026, 10, 31)) == 17
-    assert age_on(date(2008, 2, 29), date(2026, 2, 28)) == 17 and age_on(date(2008, 2, 29), date(2026, 3, 1)) == 18
+    assert age_on(date(2008, 2, 29), date(2026, 2, 28)) == 17
+    assert age_on(date(2008, 2, 29), date(2026, 3, 1)) == 18
 
 
 def test_roles_follow_the_age_of_adulthood() -> None:
     """It makes an 18-year-old an adult, a 17-year-old a child, and a person without a date of birth unknown
-    (neither adult nor child for the criteria's member filters)."""
+    (neither adult nor child for the criteria's member filters).
+    """
     frame = pl.DataFrame({"dob": BIRTHS}, schema={"dob": pl.Date})
     day = date(2026, 10, 31)
     roles = frame.select(role_expr(pl.col("dob"), day)).to_series().to_list()
     assert roles == ["adult", "child", "adult", "child", "adult", "unknown"]
-    assert set(roles) <= set(ROLES) and ADULT_AGE == 18
+    assert set(roles) <= set(ROLES)
+    assert ADULT_AGE == 18
     ages = frame.select(age_expr(pl.col("dob"), day).alias("age"))
     assert ages.select(is_adult(pl.col("age"))).to_series().to_list() == [r == "adult" for r in roles]
     assert ages.select(is_child(pl.col("age"))).to_series().to_list() == [r == "child" for r in roles]
@@ -64,13 +68,15 @@ def test_the_criteria_members_are_the_households_age_groups() -> None:
 
 def test_each_status_and_event_kind_has_one_home() -> None:
     """It finds the store's decision statuses and identity event kinds to be the very objects their home
-    modules define, and the review app labelling every status."""
+    modules define, and the review app labelling every status.
+    """
     from tfident import identity
     from tfident.review import routes
     from tfident.store import review, tables
 
     assert tables.IDENTITY_EVENT_KINDS is identity.IDENTITY_EVENT_KINDS
-    assert review.STATUSES is tables.STATUSES and review.STATUS_NEW is tables.STATUS_NEW
+    assert review.STATUSES is tables.STATUSES
+    assert review.STATUS_NEW is tables.STATUS_NEW
     assert set(tables.SETTLED_DECISIONS) <= set(tables.DECISIONS)
     assert set(routes.DECISION_LABELS) == set(tables.STATUSES)
     assert set(routes.DECISION_TAGS) == set(tables.STATUSES)
@@ -99,7 +105,8 @@ def _modules() -> list[str]:
 
 def test_every_exception_class_is_in_the_one_tree() -> None:
     """It imports every module of tfident and finds each exception class defined in ``tfident.errors`` (or one
-    of the documented exceptions) and a ``TfidentError`` (or one of the documented non-errors)."""
+    of the documented exceptions) and a ``TfidentError`` (or one of the documented non-errors).
+    """
     found = []
     for name in _modules():
         module = importlib.import_module(name)

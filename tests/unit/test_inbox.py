@@ -35,8 +35,12 @@ def test_a_folder_is_complete_with_its_ready_marker_and_dated_by_its_name(tmp_pa
     """The READY marker completes a folder; the batch date is the folder's name."""
     ready = read_folder(folder(tmp_path, "2026-10-31"))
     waiting = read_folder(folder(tmp_path, "2026-11-30", ready=False))
-    assert ready is not None and ready.complete and ready.as_of == date(2026, 10, 31)
-    assert waiting is not None and not waiting.complete and "READY" in (waiting.why_incomplete or "")
+    assert ready is not None
+    assert ready.complete
+    assert ready.as_of == date(2026, 10, 31)
+    assert waiting is not None
+    assert not waiting.complete
+    assert "READY" in (waiting.why_incomplete or "")
 
 
 def test_a_manifest_completes_a_folder_only_when_every_file_has_arrived_whole(tmp_path: Path) -> None:
@@ -46,7 +50,9 @@ def test_a_manifest_completes_a_folder_only_when_every_file_has_arrived_whole(tm
     assert read_folder(path).complete  # type: ignore[union-attr]
     manifest(path, {"a.csv": sha("x\n"), "b.csv": sha("still writing")})
     result = read_folder(path)
-    assert result is not None and not result.complete and "b.csv" in (result.why_incomplete or "")
+    assert result is not None
+    assert not result.complete
+    assert "b.csv" in (result.why_incomplete or "")
     manifest(path, {"a.csv": sha("x\n"), "c.csv": sha("z")})
     assert "c.csv listed in manifest.json has not arrived" in (read_folder(path).why_incomplete or "")  # type: ignore[union-attr]
     manifest(path, {"../a.csv": sha("x\n")})
@@ -73,9 +79,11 @@ def test_choose_takes_the_oldest_complete_folder_not_yet_processed(tmp_path: Pat
     folder(tmp_path, "2026-10-31")
     folder(tmp_path, "2026-11-30", ready=False)
     chosen = choose(scan(tmp_path), [], None)
-    assert chosen is not None and chosen.as_of == date(2026, 9, 30)
+    assert chosen is not None
+    assert chosen.as_of == date(2026, 9, 30)
     chosen = choose(scan(tmp_path), [str(september)], date(2026, 9, 30))
-    assert chosen is not None and chosen.as_of == date(2026, 10, 31)
+    assert chosen is not None
+    assert chosen.as_of == date(2026, 10, 31)
     assert choose(scan(tmp_path), [str(september), str(tmp_path / "2026-10-31")], date(2026, 10, 31)) is None
 
 
@@ -88,7 +96,8 @@ def test_a_folder_not_after_the_last_published_run_is_refused_once(tmp_path: Pat
     assert refused.value.file == str(late)
     assert "2026-08-31" in (late / REFUSED_MARKER).read_text()
     chosen = choose(scan(tmp_path), [], date(2026, 10, 31))
-    assert chosen is not None and chosen.as_of == date(2026, 11, 30)
+    assert chosen is not None
+    assert chosen.as_of == date(2026, 11, 30)
 
 
 def test_a_second_folder_for_a_published_date_is_refused(tmp_path: Path) -> None:

@@ -224,7 +224,9 @@ def test_the_defaults_send_nothing(http_receiver: HttpReceiver) -> None:
     """It configures no channel by default, so every kind is dropped quietly."""
     settings = load_settings()
     assert settings.on == ("failed", "warning")
-    assert settings.webhook.url is None and settings.email.to == () and settings.email.smtp_host is None
+    assert settings.webhook.url is None
+    assert settings.email.to == ()
+    assert settings.email.smtp_host is None
     for kind in notify.KINDS:
         assert notify_run(kind, message="x") == []
 
@@ -277,7 +279,9 @@ def test_the_payload_has_exactly_the_documented_keys() -> None:
         }
     )
     assert len(document["message"]) == notify.MAX_MESSAGE
-    assert document["run_id"] is None and document["as_of"] is None and document["exit_code"] is None
+    assert document["run_id"] is None
+    assert document["as_of"] is None
+    assert document["exit_code"] is None
     assert all(isinstance(value, int) for value in document["counts"].values())
 
 
@@ -361,7 +365,8 @@ def test_a_receiver_that_refuses_does_not_raise(
 
     assert len(http_receiver.received.requests) == 1  # a redirect is not followed
     assert f"HTTP {status}" in caplog.text
-    assert PATH_SECRET not in caplog.text and TOKEN not in caplog.text
+    assert PATH_SECRET not in caplog.text
+    assert TOKEN not in caplog.text
 
 
 def test_receivers_that_are_down_do_not_raise(

@@ -50,7 +50,8 @@ def graph_run(sample_batch: Path, as_of: date, config: pipeline.RunConfig) -> di
 
 def test_every_input_is_a_run_input_or_an_earlier_output(sample_batch: Path, as_of: date) -> None:
     """It declares each value once: every stage input is a run input or an earlier stage's output, and no output
-    is made twice or shadows a run input."""
+    is made twice or shadows a run input.
+    """
     known = set(run_inputs(sample_batch, as_of, load_run_config("phase1")))
     for stage in NODES:
         missing = [name for name in stage.inputs if name not in known]
@@ -59,14 +60,16 @@ def test_every_input_is_a_run_input_or_an_earlier_output(sample_batch: Path, as_
         known |= set(stage.outputs)
     assert tuple(stage.name for stage in NODES) == STAGES
     assert len(set(STAGES)) == len(STAGES)
-    assert STAGES[:2] == ("ingest", "checks") and set(CHECKPOINTED_STAGES) == set(STAGES) - {"ingest", "checks"}
+    assert STAGES[:2] == ("ingest", "checks")
+    assert set(CHECKPOINTED_STAGES) == set(STAGES) - {"ingest", "checks"}
 
 
 def test_every_stage_output_frame_matches_its_declared_schema(
     graph_run: dict[str, dict[str, Any]], config: pipeline.RunConfig
 ) -> None:
     """It checks each frame every stage returned against the schema its stage package declares: the same
-    columns, in the same order, of the same types; a frame without a declared schema fails."""
+    columns, in the same order, of the same types; a frame without a declared schema fails.
+    """
     frames = 0
     for stage in NODES:
         if stage.only_with is not None:
@@ -107,7 +110,8 @@ def test_a_run_resumed_from_checkpoints_equals_an_uninterrupted_one(
     sample_batch: Path, as_of: date, config: pipeline.RunConfig
 ) -> None:
     """It stops a run in the criteria stage, then resumes it: the stages before are restored (not run again)
-    and every frame equals the uninterrupted run's."""
+    and every frame equals the uninterrupted run's.
+    """
     values = run_inputs(sample_batch, as_of, config)
     uninterrupted = run_graph(values)
     checkpoints = MemoryCheckpoints()

@@ -1,13 +1,13 @@
-"""tfident's Prefect deployments: the monthly run from an inbox folder, and retention.
+r"""tfident's Prefect deployments: the monthly run from an inbox folder, and retention.
 
 Serve them on a council data server: a long-running process that registers both
 deployments with the Prefect server named by ``PREFECT_API_URL`` and runs them on their
 schedules::
 
-    PREFECT_API_URL=http://prefect.example.internal:4200/api \\
-    TFIDENT_DATABASE_URL_FILE=/etc/tfident/database-url \\
-    TFIDENT_INBOX=/data/troubled-families/inbox \\
-    TFIDENT_PREFECT_NOTIFY_URL=https://hooks.example.internal/tfident \\
+    PREFECT_API_URL=http://prefect.example.internal:4200/api \
+    TFIDENT_DATABASE_URL_FILE=/etc/tfident/database-url \
+    TFIDENT_INBOX=/data/troubled-families/inbox \
+    TFIDENT_PREFECT_NOTIFY_URL=https://hooks.example.internal/tfident \
     .venv/bin/python -m tfident.flows.deployment
 
 * ``tfident-monthly-run`` (06:00 on the 5th by default) takes the oldest complete
@@ -182,7 +182,8 @@ def monthly_run(
 @flow(name=RETENTION_FLOW, log_prints=False, retries=0)
 def retention_run(inbox: str | None = None, months: int | None = None, dry_run: bool = False) -> dict[str, int]:
     """``tfident retention apply --inbox INBOX``: delete the personal data of runs older than ``months``, the
-    checkpoints of failed or killed runs among them, and the inbox folders they were run from; counts deleted."""
+    checkpoints of failed or killed runs among them, and the inbox folders they were run from; counts deleted.
+    """
     folder = inbox or os.environ.get(INBOX_ENV)
     outcome = runner.execute_retention(None, months, inbox=Path(folder) if folder else None, dry_run=dry_run)
     result = outcome.result
@@ -345,6 +346,7 @@ def ensure_failure_notification(url: str, deployment_ids: Sequence[UUID], name: 
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Read the deployment command line (``sys.argv`` when ``argv`` is None): inbox, criteria and schedules."""
     parser = argparse.ArgumentParser(description="Serve tfident's Prefect deployments (monthly run and retention).")
     parser.add_argument(
         "--inbox", default=None, help=f"inbox folder of batch folders YYYY-MM-DD (default ${INBOX_ENV})"

@@ -25,7 +25,8 @@ from tfident.pipeline import PipelineResult, RunConfig, Stage
 @cache
 def stage_task(stage: Stage) -> Any:
     """The Prefect task of a stage: its function, named after it, with its retries; frames move
-    between tasks in memory (no result persistence, no input hashing)."""
+    between tasks in memory (no result persistence, no input hashing).
+    """
     return task(
         name=stage.name,
         retries=stage.retries,

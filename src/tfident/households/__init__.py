@@ -134,7 +134,8 @@ def household_id_for(uprn: int) -> str:
 
 def household_id_for_address(key: str) -> str:
     """The id of a household at a normalised address (no UPRN): ``H`` and 12 hex digits of
-    the SHA-1 of ``address:`` and its key, so it never equals a UPRN household's id."""
+    the SHA-1 of ``address:`` and its key, so it never equals a UPRN household's id.
+    """
     return "H" + hashlib.sha1(f"address:{key}".encode()).hexdigest()[:12]
 
 
@@ -169,7 +170,8 @@ def _building(outward: str | None, number: str, street: str) -> str:
 def _gazetteer_index(gazetteer: pl.DataFrame | None) -> _GazetteerIndex:
     """The gazetteer's outward codes, its locality and town words, how many UPRNs each
     (outward code, house number, street) has (outward ``""``: anywhere), and the building
-    key (:func:`_building`) of every UPRN of a building with several."""
+    key (:func:`_building`) of every UPRN of a building with several.
+    """
     if gazetteer is None:
         return set(), set(), {}, {}
     lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
@@ -201,7 +203,8 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
     anyone) and ``address_status`` (null for a UPRN; else an :data:`ADDRESS_STATUSES`
-    reason, or ``unusable`` for a record with no key)."""
+    reason, or ``unusable`` for a record with no key).
+    """
     postcode = pl.col("postcode_std") if "postcode_std" in records.columns else postcode_expr(pl.col("postcode"))
     unmatched = (
         records.filter(pl.col("uprn_matched").is_null())
@@ -263,7 +266,8 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
     """A record written without its flat number (``14 High Street``, a block of flats: status
     ``ambiguous``) takes the flat of the person's other records in that building, when they
     name exactly one: the person's own records say which flat the text leaves out. A record
-    with no postcode names its building by house number and street only."""
+    with no postcode names its building by house number and street only.
+    """
     street_only = pl.col("_block").str.replace(r"^[^|]*\|", "")
     uprn_records = records.filter(pl.col("_uprn_block").is_not_null()).with_columns(
         pl.col("_uprn_block").alias("_block")
@@ -297,7 +301,8 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
 
 def _by_address(records: pl.DataFrame) -> pl.DataFrame:
     """``person_id, address_key, _first, _last, _priority, record_key``: each person's
-    evidence at each of their addresses."""
+    evidence at each of their addresses.
+    """
     if "_open" not in records.columns:
         records = records.with_columns(pl.lit(False).alias("_open"))
     last = max(RESIDENCE_PRIORITY.values(), default=0) + 1  # a source with no priority ranks after every other
@@ -319,7 +324,8 @@ def _by_address(records: pl.DataFrame) -> pl.DataFrame:
 def resolve_address(records: pl.DataFrame) -> pl.DataFrame:
     """``person_id, address_key``: the address each person lives at on D (see the module docstring).
 
-    ``records`` needs ``address_key`` (:func:`address_keys`)."""
+    ``records`` needs ``address_key`` (:func:`address_keys`).
+    """
     # dated first; then first evidenced latest, then most recent evidence, then the more reliable source
     order = ["person_id", "_weak", "_first", "_last", "_priority", "record_key"]
     descending = [False, False, True, True, False, False]
@@ -335,7 +341,8 @@ def moved_alone(
     records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame, as_of: date, config: HouseholdsConfig
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Apply the moved-alone rule: ``(address, flags)``, the persons' addresses after it and
-    the review reason of each address key it placed a family at."""
+    the review reason of each address key it placed a family at.
+    """
     by_address = _by_address(records)
     current = dict(address.iter_rows())
     role = dict(roles.iter_rows())
@@ -402,7 +409,8 @@ def moved_alone(
 
 def _household_address(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
     """``address_key, address, postcode`` for every address key: the gazetteer's text for a
-    UPRN when given, else the commonest text among the records at it (exact matches first)."""
+    UPRN when given, else the commonest text among the records at it (exact matches first).
+    """
     rank = pl.when(pl.col("address_match") == "exact").then(0).when(pl.col("address_match") == "normalised").then(1)
     candidates = records.filter(pl.col("address_key").is_not_null() & pl.col("address").is_not_null()).with_columns(
         rank.otherwise(2).alias("_rank")

@@ -189,7 +189,7 @@ class PasswordResetForm(_Form):
     @field_validator("remove_totp", mode="before")
     @classmethod
     def _checkbox(cls, value: Any) -> bool:
-        return value == "yes"
+        return bool(value == "yes")
 
 
 class CodeForm(_Form):

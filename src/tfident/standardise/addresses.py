@@ -315,7 +315,8 @@ def match_addresses(
     persons: pl.DataFrame, gazetteer: pl.DataFrame, config: AddressConfig | None = None
 ) -> pl.DataFrame:
     """``persons`` with ``uprn_matched`` (Int64, null when unmatched), ``address_match`` and
-    ``address_match_weight`` (Float64) added; ``config`` defaults to :class:`AddressConfig`'s defaults."""
+    ``address_match_weight`` (Float64) added; ``config`` defaults to :class:`AddressConfig`'s defaults.
+    """
     config = config or AddressConfig()
     gaz = _gazetteer_parts(gazetteer)
     known = gaz.select(pl.col("uprn").alias("uprn_known")).unique()
@@ -402,7 +403,8 @@ def address_match_method_expr(reason: pl.Expr) -> pl.Expr:
 
 def address_match_summary(persons: pl.DataFrame) -> dict[str, dict[str, Any]]:
     """Per source: ``matched`` and ``unmatched`` record counts and records ``by_method``
-    (``uprn_given``, ``exact``, ``normalised``, ``fuzzy``, ``uam``, ..., ``unmatched``)."""
+    (``uprn_given``, ``exact``, ``normalised``, ``fuzzy``, ``uam``, ..., ``unmatched``).
+    """
     counts = (
         persons.select("source", address_match_method_expr(pl.col("address_match")).alias("method"))
         .group_by("source", "method")

@@ -301,7 +301,8 @@ def forename_std(value: str | None) -> str | None:
 
 def surname_std(value: str | None) -> str | None:
     """A surname with every separator removed: ``Smith-Jones`` and ``SMITH JONES`` -> ``SMITHJONES``;
-    None for a placeholder (:data:`PLACEHOLDER_SURNAMES`)."""
+    None for a placeholder (:data:`PLACEHOLDER_SURNAMES`).
+    """
     std = name_std(value)
     return None if std is None or std in PLACEHOLDER_SURNAMES else std.replace(" ", "")
 
@@ -356,7 +357,7 @@ def canonical_forename(first: str) -> str:
         return formal[0]
     namer = _namer()
     # a formal name is longer than its nicknames; the package also lists the reverse
-    candidates = sorted(
+    candidates: list[str] = sorted(
         c.upper()
         for c in namer.canonicals_of(first.lower())  # type: ignore[attr-defined]
         if len(c) > len(first)

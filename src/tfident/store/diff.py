@@ -283,7 +283,8 @@ def _criteria(text: str | None) -> list[str]:
 
 def drop_reasons(dropped: pl.DataFrame, context: DropContext) -> pl.DataFrame:
     """Why each dropped family (``household_id``, ``criteria_met`` as in run A) left the list:
-    ``REASON_COLUMNS``, one row per family. Pure: everything comes from ``context``."""
+    ``REASON_COLUMNS``, one row per family. Pure: everything comes from ``context``.
+    """
     rows: list[tuple[str, str, str]] = []
     for household_id, criteria_met in dropped.select("household_id", "criteria_met").iter_rows():
         found: list[tuple[str, str]] = []

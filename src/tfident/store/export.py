@@ -1,10 +1,10 @@
-"""The export files of the data contract (section 6): candidates, members and the person index.
+r"""The export files of the data contract (section 6): candidates, members and the person index.
 
 ``export_run`` writes ``candidates.csv``, ``members.csv`` and ``persons.csv`` for a run,
 each with exactly the contract's columns, and records the export in ``audit_log``.
 Rows are in a fixed order and every value is formatted in one way (scores and
 probabilities to 4 decimal places, costs to 2, dates ``YYYY-MM-DD``, blanks for
-missing values, ``\\n`` line ends, UTF-8 without BOM), so exporting the same run again
+missing values, ``\n`` line ends, UTF-8 without BOM), so exporting the same run again
 gives byte-identical files:
 
 * candidates: best first (``rank``), then ``household_id``;
@@ -99,9 +99,9 @@ def export_frames(engine: Engine, run_id: str) -> dict[str, pl.DataFrame]:
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> str:
-    """Write a text frame as CSV and return its SHA-256.
+    r"""Write a text frame as CSV and return its SHA-256.
 
-    Header row, ``\\n`` line ends, quotes only where needed, nulls as empty fields.
+    Header row, ``\n`` line ends, quotes only where needed, nulls as empty fields.
     """
     partial = path.with_name(f".{path.name}.partial")
     try:

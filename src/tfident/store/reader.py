@@ -178,7 +178,8 @@ def previous_month_run_id(engine: Engine, as_of: date, ruleset_id: str | None = 
 
 def read_previous_month(engine: Engine, as_of: date) -> PreviousMonth | None:
     """What the data checks compare a batch with: the published run of the latest month before ``as_of``'s
-    (:func:`previous_month_run_id`), its stored quality reports and input file hashes; None when there is none."""
+    (:func:`previous_month_run_id`), its stored quality reports and input file hashes; None when there is none.
+    """
     run_id = previous_month_run_id(engine, as_of)
     if run_id is None:
         return None
@@ -222,7 +223,8 @@ PROCESSED_STATUSES: tuple[str, ...] = ("published", "superseded", "purged")
 
 def inbox_history(engine: Engine) -> tuple[list[str], date | None]:
     """What the monthly inbox needs from the store: the extracts folders of runs that were
-    published (and since superseded or purged), and the batch date of the newest published run."""
+    published (and since superseded or purged), and the batch date of the newest published run.
+    """
     statement = sa.select(runs.c.status, runs.c.as_of, runs.c.summary_json).where(runs.c.status.in_(PROCESSED_STATUSES))
     try:
         with engine.connect() as connection:
@@ -467,7 +469,8 @@ def read_persons_index(engine: Engine, run_id: str) -> pl.DataFrame:
 
 def read_identity_index(engine: Engine, run_id: str) -> pl.DataFrame:
     """What the next run carries ids over from: ``record_key, person_id, household_id, uprn``
-    for every source record of the run (``uprn`` of the record's household), by record key."""
+    for every source record of the run (``uprn`` of the record's household), by record key.
+    """
     statement = (
         sa.select(
             source_records.c.record_key,
@@ -490,7 +493,8 @@ def read_identity_index(engine: Engine, run_id: str) -> pl.DataFrame:
 
 def read_identity_events(engine: Engine, run_id: str) -> pl.DataFrame:
     """The run's identity events (``kind, old_ids, new_ids``): what merged, split or moved
-    since the run it carried ids over from, sorted."""
+    since the run it carried ids over from, sorted.
+    """
     table = identity_events_table
     statement = sa.select(table.c.kind, table.c.old_ids, table.c.new_ids).where(table.c.run_id == run_id)
     return _sorted(_read(engine, statement, run_id), ["kind", "old_ids", "new_ids"])

@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tfident.errors import DecisionRefused, StoreError
+from tfident.errors import DecisionRefused as DecisionRefused  # re-exported: the review app catches it from here
+from tfident.errors import StoreError
 from tfident.households.roles import age_on
 from tfident.store.carry import carry_forward, later_lineage, lock_decisions
 from tfident.store.engine import BEGIN_OPTION
@@ -37,10 +38,12 @@ from tfident.store.tables import (
     OPTED_OUT,
     READABLE_STATUSES,
     SETTLED_DECISIONS,
-    STATUS_NEW,
     USER_ROLES,
     metadata,
     utc_now,
+)
+from tfident.store.tables import (
+    STATUS_NEW as STATUS_NEW,  # re-exported: the review app reads it from here
 )
 from tfident.store.tables import (
     STATUSES as STATUSES,  # re-exported: the review app reads it from here
@@ -283,8 +286,10 @@ OPT_OUT_OVERRIDE = "family.opt_out_override"
 
 
 def opt_out_override(engine: Engine, household_id: str) -> dict[str, Any] | None:
-    """The audited override (an :data:`OPT_OUT_OVERRIDE` audit row) written since the family's latest
-    decision, or None. An opted-out family is shown in full, and can be decided on, only after one."""
+    """The audited override (an :data:`OPT_OUT_OVERRIDE` audit row) written since the family's latest decision, or None.
+
+    An opted-out family is shown in full, and can be decided on, only after one.
+    """
     with engine.connect() as connection:
         latest = _latest_decision(connection, household_id)
         statement = sa.select(audit_log).where(
@@ -530,7 +535,8 @@ class CandidateQuery:
 class AreaScope:
     """The postcodes of a user's areas, as the database sees them: postcodes in one of ``sectors``
     (``LS9 7``) or ``districts`` (``LS8``), but not in ``excluded`` sectors (of other areas, inside
-    those districts). Built by :meth:`tfident.review.areas.AreaMap.scope`."""
+    those districts). Built by :meth:`tfident.review.areas.AreaMap.scope`.
+    """
 
     sectors: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()
@@ -721,7 +727,8 @@ def _surnames(connection: sa.Connection, run_id: str, household_ids: list[str]) 
 
 def household_members(engine: Engine, run_id: str, household_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Each household's members in a run, oldest first: ``name`` (the most common forename and surname
-    of their records), ``role`` and ``date_of_birth`` (for the panel export)."""
+    of their records), ``role`` and ``date_of_birth`` (for the panel export).
+    """
     if not household_ids:
         return {}
     ids = list(dict.fromkeys(household_ids))

@@ -105,7 +105,8 @@ def touch_session(
     engine: Engine, session: SessionRow, now: datetime | None = None, idle_timeout: timedelta | None = None
 ) -> None:
     """Record that the session was used now (at most every :data:`TOUCH_EVERY`, or a quarter of a shorter
-    ``idle_timeout``)."""
+    ``idle_timeout``).
+    """
     now = now or utc_now()
     every = min(TOUCH_EVERY, idle_timeout / 4) if idle_timeout else TOUCH_EVERY
     if now - session.last_seen_at < every:

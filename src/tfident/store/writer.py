@@ -202,7 +202,8 @@ def fail_run(engine: Engine, run_id: str, error: str) -> None:
 def record_failed_attempt(engine: Engine, run: RunRecord, error: str) -> None:
     """Record a run that failed before its run id could be derived (bad extracts, a config
     error, a month lock held): a ``failed`` row with the reason, so every failure shows in
-    ``tfident runs``. ``run.run_id`` is made up by the caller; no frames are written."""
+    ``tfident runs``. ``run.run_id`` is made up by the caller; no frames are written.
+    """
     try:
         with _write_connection(engine) as connection, connection.begin():
             _claim_run_row(connection, run, status="failed")

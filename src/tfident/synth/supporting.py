@@ -38,10 +38,11 @@ from typing import Any
 
 import polars as pl
 
+from tfident.households.roles import age_expr
 from tfident.ingest.sources import PERSON_COLUMNS, SOURCES
 from tfident.synth.dates import DAY, age_at, one_year_before
 from tfident.synth.population import Rand, World
-from tfident.synth.truth import age_expr, last_complete_terms
+from tfident.synth.truth import last_complete_terms
 
 SF_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.added_in == "1.2")
 """The sources contract 1.2 added, in contract order."""

@@ -79,7 +79,8 @@ def test_unmatched_records_form_a_household_at_their_own_address() -> None:
     frame, index = records(rows)
     residents, households = assign_households(frame, index, D)
     by_person = {r["person_id"]: r for r in residents.iter_rows(named=True)}
-    assert by_person["P1"]["uprn"] is None and by_person["P1"]["household_id"] is not None
+    assert by_person["P1"]["uprn"] is None
+    assert by_person["P1"]["household_id"] is not None
     assert by_person["P2"]["household_id"] is None  # no address text at all: nothing to place them by
     assert households.row(0, named=True)["address_status"] == "not_in_gazetteer"
 
@@ -136,7 +137,8 @@ def test_household_frames() -> None:
     ]
     assert dict(zip(households["uprn"], households["n_members"], strict=True)) == {10: 2, 20: 1}
     assert set(households["household_id"]) == {household_id_for(10), household_id_for(20)}
-    assert household_id_for(10).startswith("H") and len(household_id_for(10)) == 13
+    assert household_id_for(10).startswith("H")
+    assert len(household_id_for(10)) == 13
     assert households.filter(pl.col("uprn") == 10)["address"][0] == "10 Some Street"
 
 
@@ -157,4 +159,5 @@ def test_order_of_records_does_not_matter() -> None:
     frame, index = records(rows)
     first = assign_households(frame, index, D)
     second = assign_households(frame.reverse(), index.sample(fraction=1.0, shuffle=True, seed=3), D)
-    assert first[0].equals(second[0]) and first[1].equals(second[1])
+    assert first[0].equals(second[0])
+    assert first[1].equals(second[1])

@@ -36,7 +36,8 @@ def test_every_record_is_indexed(run: dict[str, pl.DataFrame]) -> None:
 
 def test_address_matching(run: dict[str, pl.DataFrame]) -> None:
     matched = run["records"]["uprn_matched"].is_not_null().mean()
-    assert matched is not None and matched > 0.9
+    assert matched is not None
+    assert matched > 0.9
 
 
 def test_person_links(run: dict[str, pl.DataFrame]) -> None:

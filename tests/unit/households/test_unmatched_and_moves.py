@@ -1,5 +1,6 @@
 """No family lost by its address: households at addresses with no single UPRN, and families
-one member's records show moving alone (docs/households.md)."""
+one member's records show moving alone (docs/households.md).
+"""
 
 from __future__ import annotations
 
@@ -68,7 +69,9 @@ def test_addresses_without_a_single_uprn_form_households_flagged_with_the_reason
     assert status[by_person["P5"]] == "out_of_area"
     assert status[by_person["P6"]] == "out_of_area"  # no postcode, a town the gazetteer lacks
     row = households.filter(pl.col("household_id") == by_person["P2"]).row(0, named=True)
-    assert row["uprn"] is None and row["n_members"] == 2 and row["postcode"] == "TF1 9ZZ"
+    assert row["uprn"] is None
+    assert row["n_members"] == 2
+    assert row["postcode"] == "TF1 9ZZ"
     assert row["address"] in {"1 New Build Way, Tenford", "1, NEW BUILD WAY, Tenford"}
 
 
@@ -80,7 +83,8 @@ def test_household_ids_at_unmatched_addresses_do_not_depend_on_row_order() -> No
     records, index = matched(rows)
     first = assign_households(records, index, D, gazetteer=GAZETTEER)
     second = assign_households(records.reverse(), index.reverse(), D, gazetteer=GAZETTEER)
-    assert first[0].equals(second[0]) and first[1].equals(second[1])
+    assert first[0].equals(second[0])
+    assert first[1].equals(second[1])
 
 
 def frame(rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:

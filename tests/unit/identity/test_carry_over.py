@@ -72,9 +72,11 @@ def test_a_first_run_keeps_every_id() -> None:
     """It changes nothing without a previous run."""
     records, residents, households = _new_run({"P1": (["a:1", "b:1"], 10)})
     carried = carry_over_ids(records, residents, households, None, AS_OF)
-    assert carried.records.equals(records) and carried.residents.equals(residents)
+    assert carried.records.equals(records)
+    assert carried.residents.equals(residents)
     assert carried.households.equals(households)
-    assert carried.events.is_empty() and carried.events.schema == pl.Schema(IDENTITY_EVENTS_SCHEMA)
+    assert carried.events.is_empty()
+    assert carried.events.schema == pl.Schema(IDENTITY_EVENTS_SCHEMA)
 
 
 def test_the_same_people_at_the_same_address_keep_their_ids_whatever_linkage_called_them() -> None:
@@ -109,7 +111,9 @@ def test_a_new_family_at_an_old_address_gets_a_new_id() -> None:
     )
     assert _household(carried, "a:1") == old_id
     newcomers = _household(carried, "z:9")
-    assert newcomers != old_id and newcomers.startswith("H") and len(newcomers) == 13
+    assert newcomers != old_id
+    assert newcomers.startswith("H")
+    assert len(newcomers) == 13
     # a household with no previous members at a fresh address is named after its UPRN as usual
     fresh = _carry({"P1": (["a:1"], 10), "P9": (["z:9"], 30)}, {"P1": (["a:1"], old_id, 10)})
     assert _household(fresh, "z:9") == household_id_for(30)
@@ -133,7 +137,8 @@ def test_a_previous_person_split_in_two_is_a_person_split_without_reusing_an_id(
     )
     assert _person(carried, "b:1") == "Pa"
     other = _person(carried, "a:1")
-    assert other not in ("Pa", "Pb") and other.startswith("P")
+    assert other not in ("Pa", "Pb")
+    assert other.startswith("P")
     assert _events(carried) == [("person_split", "Pa", ";".join(sorted(["Pa", other])))]
 
 

@@ -59,7 +59,8 @@ def test_columns_and_keys() -> None:
     assert row["forename_canonical"] == "ROBERT"
     assert row["surname_std"] == "ONEILSMITH"
     assert row["surname_tokens"] == ["ONEIL", "SMITH"]
-    assert row["forename_metaphone"] and row["surname_metaphone"]
+    assert row["forename_metaphone"]
+    assert row["surname_metaphone"]
     assert row["postcode_std"] == "TF4 2BA"
     assert row["postcode_outward"] == "TF4"
     assert row["address_std"] == "FLAT 2 14 HIGH STREET"

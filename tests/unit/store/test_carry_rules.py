@@ -35,13 +35,15 @@ def test_lineage_reads_merges_and_splits_but_not_moves() -> None:
         )
     )
     assert found == {"H2": {"H1": "household_merge"}, "H9": {"H3": "household_split"}}
-    assert lineage(None) == {} and lineage(pl.DataFrame(schema=IDENTITY_EVENTS_SCHEMA)) == {}
+    assert lineage(None) == {}
+    assert lineage(pl.DataFrame(schema=IDENTITY_EVENTS_SCHEMA)) == {}
 
 
 def test_a_settled_parent_wins_over_an_unsettled_family() -> None:
     """An attached family that moved in with a rejected one keeps the merged family attached."""
     chosen = choose(row(5, "reject", "H2", day=9), [row(1, "accept", "H1", day=1)])
-    assert chosen is not None and chosen["decision"] == "accept"
+    assert chosen is not None
+    assert chosen["decision"] == "accept"
 
 
 def test_a_family_with_its_own_settled_decision_keeps_it() -> None:
@@ -52,7 +54,8 @@ def test_a_family_with_its_own_settled_decision_keeps_it() -> None:
 def test_a_new_part_of_a_split_takes_its_parents_latest_decision() -> None:
     """A part without decisions inherits its parent's latest one, settled or not."""
     chosen = choose(None, [row(3, "defer", "H3", day=2)])
-    assert chosen is not None and chosen["id"] == 3
+    assert chosen is not None
+    assert chosen["id"] == 3
     assert choose(None, []) is None
     assert choose(row(1, "defer"), [row(2, "reject", "H1", day=5)]) is None  # its own unsettled decision stands
 
