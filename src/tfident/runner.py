@@ -72,6 +72,7 @@ from tfident.ingest.checks import (
     read_manifests,
 )
 from tfident.notify import load_settings as load_notify_settings
+from tfident.outcomes import load_outcomes_config
 from tfident.pipeline import (
     STAGES,
     PipelineResult,
@@ -104,6 +105,7 @@ from tfident.store import (
     start_run,
     write_run,
 )
+from tfident.store.attachments import record_outcomes
 from tfident.store.engine import prepare_database, safe_url
 from tfident.store.retention import RetentionResult, apply_retention, load_retention_config
 
@@ -774,6 +776,10 @@ def _compute_and_publish(
     record = _run_record(start.run_id, start.as_of, start.config, summary=summary, stage_timings=dict(timings))
     with timed(timings, "store", show):
         write_run(start.engine, record, store_frames(result))
+        # the attached families' outcomes as this run sees them (tfident.store.attachments)
+        record_outcomes(
+            start.engine, start.run_id, start.as_of, result.batch.extracts, result.records, load_outcomes_config()
+        )
     start.checkpoints.discard()
     return RunOutcome(
         run_id=start.run_id,
