@@ -209,6 +209,13 @@ def test_it_creates_every_table_by_migration(bare_engine: Engine) -> None:
         "users",
         "audit_log",
         "run_locks",
+        "attachments",
+        "attachment_members",
+        "entry_needs",
+        "outcome_observations",
+        "claims",
+        "claim_families",
+        "claim_checks",
     }
     assert set(metadata.tables) == expected
 
