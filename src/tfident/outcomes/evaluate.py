@@ -339,7 +339,7 @@ def _measure(
             evidence,
         )
     sources = measure.sources or family.sources_of(need)
-    against: list[tuple[str, str, date]] = []
+    against: list[tuple[str, str, Any]] = []
     for source in sorted(sources):
         start, end = EVENT_COLUMNS.get(source, ("", None))
         for r in rows.get(source, []):
@@ -386,8 +386,8 @@ def evaluate_outcomes(
     people = {m.person_id for f in families for m in f.members}
     rows_all = family_records(extracts, record_index, people) if families else {}
     by_person: dict[str, Rows] = defaultdict(lambda: defaultdict(list))
-    for source, rows in rows_all.items():
-        for r in rows:
+    for source, source_rows in rows_all.items():
+        for r in source_rows:
             by_person[r["person_id"]][source].append(r)
     out: list[dict[str, Any]] = []
     for family in sorted(families, key=lambda f: f.attachment_id):
@@ -395,8 +395,8 @@ def evaluate_outcomes(
             continue
         rows: Rows = defaultdict(list)
         for m in family.members:
-            for source, r in by_person.get(m.person_id, {}).items():
-                rows[source].extend(r)
+            for source, person_rows in by_person.get(m.person_id, {}).items():
+                rows[source].extend(person_rows)
         needs = family.need_ids()
         if family.ruleset_id == "phase1":
             if "education" in needs:

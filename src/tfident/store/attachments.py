@@ -70,7 +70,7 @@ def freeze_attachment(
             lead_agency=lead_agency,
             worker=worker,
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has a primary key
     members = connection.execute(
         sa.select(persons.c.person_id, persons.c.role, persons.c.date_of_birth)
         .where(persons.c.run_id == run_id, persons.c.household_id == household_id)
@@ -81,11 +81,12 @@ def freeze_attachment(
             attachment_members.insert(),
             [{"attachment_id": attachment_id, **m._mapping} for m in members],
         )
-    hashes = dict(
-        connection.execute(
+    hashes: dict[str, str] = {
+        row.source: row.sha256
+        for row in connection.execute(
             sa.select(input_files.c.source, input_files.c.sha256).where(input_files.c.run_id == run_id)
-        ).all()
-    )
+        )
+    }
     rows = connection.execute(
         sa.select(evidence)
         .where(evidence.c.run_id == run_id, evidence.c.household_id == household_id)

@@ -134,9 +134,10 @@ def prepare_claims(
         run_id, as_of = found
     else:
         with engine.connect() as connection:
-            as_of = connection.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar()
-        if as_of is None:
+            found_as_of = connection.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar()
+        if found_as_of is None:
             raise NotFound(f"run {run_id} not found")
+        as_of = found_as_of
     with engine.connect() as connection:
         heads = list(
             connection.execute(
@@ -205,7 +206,7 @@ def add_claim(
                         pack_html_sha256="",
                         pack_xlsx_sha256="",
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has a primary key
             )
             connection.execute(
                 claim_families.insert(),

@@ -372,7 +372,7 @@ def add_decision(engine: Engine, decision: DecisionInput) -> None:
                 connection,
                 household_id=decision.household_id,
                 run_id=decision.run_id,
-                decision_id=int(inserted.inserted_primary_key[0]),
+                decision_id=int(inserted.inserted_primary_key[0]),  # type: ignore[index]
                 username=decision.username,
                 lead_agency=decision.lead_agency,
                 worker=decision.worker,
