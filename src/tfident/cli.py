@@ -1206,3 +1206,28 @@ def claims_summary(period: PeriodOption, db: DbUrl = None) -> None:
     finally:
         engine.dispose()
     print(summary_json(summary))
+
+
+@claims_app.command("purge")
+@_handle_errors
+def claims_purge(
+    months: Annotated[
+        int | None,
+        typer.Option("--months", min=1, help="Keep this many months; default: claims_months in config/retention.yaml."),
+    ] = None,
+    db: DbUrl = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")] = False,
+    user: UserOption = None,
+) -> None:
+    """Delete attachments, their outcomes and claims older than the claims retention period (audited)."""
+    from tfident.store.claims import purge_claims
+    from tfident.store.retention import load_retention_config
+
+    keep = months or load_retention_config().claims_months
+    engine = _claims_engine(db)
+    try:
+        expired = purge_claims(engine, keep, dry_run=dry_run, user=user)
+    finally:
+        engine.dispose()
+    verb = "Would delete" if dry_run else "Deleted"
+    console.print(f"{verb} {len(expired)} attachment(s) older than {keep} months, with their outcomes and claims")

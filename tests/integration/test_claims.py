@@ -27,6 +27,7 @@ from tfident.store.claims import (
     evidence_pack,
     period_summary,
     prepare_claims,
+    purge_claims,
     read_claim,
     set_status,
     sha256,
@@ -211,3 +212,16 @@ def test_the_audit_sample_is_reproducible(attached: Engine) -> None:
     assert audit_sample(attached, "TFX", 50, seed=7, username="auditor1") == first
     with attached.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM claim_checks WHERE sample_seed = 7")).scalar() == 4
+
+
+def test_the_claims_retention_purges_only_old_attachments(attached: Engine) -> None:
+    """It keeps an attachment while its claim is within the claims period and deletes it, claims and all, after."""
+    publish(attached, "R-NOV", MONTHS[0])
+    prepare_claims(attached, PERIOD, "c1")
+    assert purge_claims(attached, 84, today=date(2033, 11, 30)) == []
+    assert purge_claims(attached, 84, today=date(2033, 12, 1), dry_run=True) == [1]
+    assert families(attached)
+    assert purge_claims(attached, 84, today=date(2033, 12, 1)) == [1]
+    with attached.connect() as connection:
+        for table in ("attachments", "entry_needs", "outcome_observations", "claims", "claim_families"):
+            assert connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 0, table

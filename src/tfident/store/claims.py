@@ -43,7 +43,7 @@ from tfident.errors import ClaimRefused, NotFound
 from tfident.identity import HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT
 from tfident.outcomes import ROUTES, ProgrammePeriod, claim_route
 from tfident.store.attachments import read_observations
-from tfident.store.audit import write_audit_row
+from tfident.store.audit import acting_user, write_audit_row
 from tfident.store.tables import metadata, utc_now
 
 claims = metadata.tables["claims"]
@@ -523,3 +523,55 @@ def period_summary(engine: Engine, period: ProgrammePeriod) -> dict[str, Any]:
 def summary_json(summary: dict[str, Any]) -> str:
     """A period summary as canonical JSON."""
     return json.dumps(summary, sort_keys=True, indent=2, default=str)
+
+
+# ---------------------------------------------------------------------- claims retention
+
+
+def purge_claims(
+    engine: Engine, months: int, *, today: date | None = None, dry_run: bool = False, user: str | None = None
+) -> list[int]:
+    """Delete the attachments (members, entry evidence, observations) and claims whose last date, the latest
+    of closure (or attachment, while open) and the batch date of any claim, is more than ``months`` months
+    before ``today``; the attachment ids, oldest first. Audited with counts only."""
+    from tfident.outcomes.rules import add_months
+
+    cutoff = add_months(today or date.today(), -months)
+    with engine.begin() as connection:
+        latest_claim = (
+            sa.select(claims.c.attachment_id, sa.func.max(claims.c.as_of).label("as_of"))
+            .group_by(claims.c.attachment_id)
+            .subquery()
+        )
+        last = sa.func.coalesce(attachments.c.closed_on, attachments.c.attached_on)
+        rows = connection.execute(
+            sa.select(attachments.c.attachment_id, last.label("last"), latest_claim.c.as_of)
+            .outerjoin(latest_claim, latest_claim.c.attachment_id == attachments.c.attachment_id)
+            .order_by(attachments.c.attachment_id)
+        ).all()
+        expired = [r.attachment_id for r in rows if max(r.last, r.as_of or r.last) < cutoff]
+        if expired and not dry_run:
+            claim_ids = list(
+                connection.execute(sa.select(claims.c.claim_id).where(claims.c.attachment_id.in_(expired))).scalars()
+            )
+            for table, column, ids in (
+                (claim_families, claim_families.c.claim_id, claim_ids),
+                (claim_checks, claim_checks.c.claim_id, claim_ids),
+                (claims, claims.c.claim_id, claim_ids),
+                (metadata.tables["outcome_observations"], None, expired),
+                (attachment_members, attachment_members.c.attachment_id, expired),
+                (entry_needs, entry_needs.c.attachment_id, expired),
+                (attachments, attachments.c.attachment_id, expired),
+            ):
+                where = column if column is not None else table.c.attachment_id
+                if ids:
+                    connection.execute(table.delete().where(where.in_(ids)))
+            write_audit_row(
+                connection,
+                "claims.purged",
+                None,
+                {"cutoff": cutoff.isoformat(), "attachments": len(expired), "claims": len(claim_ids)},
+                user=acting_user(user),
+                object_type="claims",
+            )
+    return expired
