@@ -395,6 +395,7 @@ def _execute_run_once(
     config = attempt.config = load_run_config(criteria)
     checks_config = load_checks_config()
     load_notify_settings()  # a broken notifications.yaml stops the run now, not silently at its end
+    load_outcomes_config()  # likewise a broken outcomes.yaml, before anything is written
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
