@@ -225,3 +225,32 @@ def test_the_claims_retention_purges_only_old_attachments(attached: Engine) -> N
     with attached.connect() as connection:
         for table in ("attachments", "entry_needs", "outcome_observations", "claims", "claim_families"):
             assert connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+
+
+def test_a_double_claim_after_a_split_is_refused_by_the_database(attached: Engine) -> None:
+    """H1, claimed, splits into H1 and H9: a claim for an attachment of H9 fails on the lineage key."""
+    publish(attached, "R-NOV", MONTHS[0])
+    add_claim(attached, "TFX", 1, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")
+    split = pl.DataFrame({"kind": ["household_split"], "old_ids": ["H1"], "new_ids": ["H1;H9"]})
+    publish(attached, "R-DEC", MONTHS[1], split)
+    with attached.begin() as connection:  # an attachment of the split-off part (its own members)
+        connection.execute(
+            sa.text(
+                "INSERT INTO attachments (household_id, decision_id, run_id, ruleset_id, ruleset_version, "
+                "attached_on, attached_at, username) VALUES ('H9', 0, 'R-DEC', 'phase1', 'TF1_2012', "
+                "'2026-12-31', '2026-12-31 09:00:00', 'c1')"
+            )
+        )
+    with pytest.raises(ClaimRefused, match="merged with or split from"):
+        add_claim(attached, "TFX", 2, "tf1_results", 4000, "R-DEC", MONTHS[1], "c1")
+
+
+def test_a_person_in_two_claimed_families_is_refused_by_the_database(attached: Engine) -> None:
+    """H3, attached with Bob Smith (P2) also frozen in H1's attachment, cannot be claimed once H1 is."""
+    decide(attached, "H3", "accept", lead_agency="YOS", worker="K Officer")
+    with attached.begin() as connection:
+        connection.execute(sa.text("INSERT INTO attachment_members (attachment_id, person_id) VALUES (2, 'P2')"))
+    publish(attached, "R-NOV", MONTHS[0])
+    add_claim(attached, "TFX", 1, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")
+    with pytest.raises(ClaimRefused, match="one of its members"):
+        add_claim(attached, "TFX", 2, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")

@@ -216,6 +216,7 @@ def test_it_creates_every_table_by_migration(bare_engine: Engine) -> None:
         "claims",
         "claim_families",
         "claim_checks",
+        "claim_persons",
     }
     assert set(metadata.tables) == expected
 

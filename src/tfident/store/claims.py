@@ -8,7 +8,9 @@ reaching its household. ``claim_families`` has the primary key (``period``,
 ``household_id``), so a second claim for a family that merged with, or split from, a
 claimed one fails on insert (an ``IntegrityError``, raised as :class:`ClaimRefused`),
 whichever order the claims and the merge came in: a claim made before the merge holds
-the old id, which the later family's lineage reaches.
+the old id, which the later family's lineage reaches. Likewise ``claim_persons`` (primary
+key ``period``, ``person_id``) holds the frozen members: a person may not be in two
+claimed attachments of one period.
 
 **Statuses** (:data:`TRANSITIONS`): ``draft`` -> ``audited`` (internal audit signs off)
 -> ``submitted`` -> ``paid`` or ``rejected``; a draft or audited claim can be
@@ -49,6 +51,7 @@ from tfident.store.tables import metadata, utc_now
 claims = metadata.tables["claims"]
 claim_families = metadata.tables["claim_families"]
 claim_checks = metadata.tables["claim_checks"]
+claim_persons = metadata.tables["claim_persons"]
 attachments = metadata.tables["attachments"]
 attachment_members = metadata.tables["attachment_members"]
 entry_needs = metadata.tables["entry_needs"]
@@ -215,6 +218,12 @@ def add_claim(
                     for h in family_lineage(connection, household_id)
                 ],
             )
+            members = connection.execute(
+                sa.select(attachment_members.c.person_id).where(attachment_members.c.attachment_id == attachment_id)
+            ).scalars()
+            people = [{"period": period, "person_id": p, "claim_id": claim_id} for p in members]
+            if people:
+                connection.execute(claim_persons.insert(), people)
             page, workbook = _pack(connection, claim_id)
             connection.execute(
                 claims.update()
@@ -231,8 +240,8 @@ def add_claim(
             )
     except sa.exc.IntegrityError:
         raise ClaimRefused(
-            f"attachment {attachment_id}: its family (or a family it merged with or split from) "
-            f"already has a claim in period {period}"
+            f"attachment {attachment_id}: its family (or a family it merged with or split from, or one of its "
+            f"members) already has a claim in period {period}"
         ) from None
     return claim_id
 
@@ -557,6 +566,7 @@ def purge_claims(
             for table, column, ids in (
                 (claim_families, claim_families.c.claim_id, claim_ids),
                 (claim_checks, claim_checks.c.claim_id, claim_ids),
+                (claim_persons, claim_persons.c.claim_id, claim_ids),
                 (claims, claims.c.claim_id, claim_ids),
                 (metadata.tables["outcome_observations"], None, expired),
                 (attachment_members, attachment_members.c.attachment_id, expired),

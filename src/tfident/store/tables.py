@@ -592,6 +592,16 @@ class ClaimFamily(Base):
     claim_id: Mapped[int] = mapped_column(SurrogateId, sa.ForeignKey("claims.claim_id", ondelete="CASCADE"))
 
 
+class ClaimPerson(Base):
+    """A member of a claimed family in its period: a person may not be in two claimed attachments of one period."""
+
+    __tablename__ = "claim_persons"
+
+    period: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    person_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(SurrogateId, sa.ForeignKey("claims.claim_id", ondelete="CASCADE"))
+
+
 class ClaimCheck(Base):
     """A claim drawn into an internal-audit sample (``sample_seed`` reproduces the draw)."""
 

@@ -4,9 +4,9 @@
 entry evidence when it is accepted; ``outcome_observations`` hold what each later run saw
 of each need; ``claims`` (one per attachment and programme period), ``claim_families``
 (the household ids of a claimed family's lineage, one claim per family and period across
-merges and splits) and ``claim_checks`` (internal-audit samples). None of them has a
-foreign key to ``runs``: they are kept for the claims retention period, not the run
-retention.
+merges and splits), ``claim_persons`` (a person in one claimed family per period) and
+``claim_checks`` (internal-audit samples). None of them has a foreign key to ``runs``:
+they are kept for the claims retention period, not the run retention.
 
 Downgrading drops the tables.
 
@@ -165,9 +165,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("period", "household_id", name=op.f("pk_claim_families")),
     )
 
+    op.create_table(
+        "claim_persons",
+        sa.Column("period", sa.String(length=16), nullable=False),
+        sa.Column("person_id", sa.String(), nullable=False),
+        sa.Column("claim_id", ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["claim_id"], ["claims.claim_id"], name=op.f("fk_claim_persons_claim_id_claims"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("period", "person_id", name=op.f("pk_claim_persons")),
+    )
+
 
 def downgrade() -> None:
     """Undo this revision."""
+    op.drop_table("claim_persons")
     op.drop_table("claim_families")
     op.drop_index(op.f("ix_claim_checks_claim_id"), table_name="claim_checks")
     op.drop_table("claim_checks")
