@@ -1045,3 +1045,194 @@ def retention_apply(
         console.print(f"Purged {len(result.rows)} run(s); recorded in the audit log.")
         if checkpoints:
             console.print(f"Deleted the stage checkpoints of {len(checkpoints)} of them (unfinished runs).")
+
+
+# ---------------------------------------------------------------------- payment by results
+
+claims_app = typer.Typer(
+    help="Payment-by-results claims (config/outcomes.yaml): prepare, move through statuses, evidence packs, "
+    "audit samples and the period summary.",
+    no_args_is_help=True,
+)
+app.add_typer(claims_app, name="claims")
+
+PeriodOption = Annotated[str, typer.Option("--period", metavar="P", help="A programme period of config/outcomes.yaml.")]
+UserOption = Annotated[
+    str | None, typer.Option("--user", help="Who is doing it, for the audit log; default: TFIDENT_USER or OS user.")
+]
+
+
+def _period(period_id: str) -> Any:
+    from tfident.errors import ConfigError
+    from tfident.outcomes import load_outcomes_config
+
+    config = load_outcomes_config()
+    period = config.period(period_id)
+    if period is None:
+        known = ", ".join(p.id for p in config.periods) or "none"
+        raise ConfigError(f"period {period_id!r} is not in outcomes.yaml (periods: {known})")
+    return period
+
+
+def _claims_engine(db: str | None) -> Any:
+    from tfident.store import make_engine, prepare_database
+
+    engine = make_engine(db)
+    prepare_database(engine)
+    return engine
+
+
+@claims_app.command("prepare")
+@_handle_errors
+def claims_prepare(
+    period: PeriodOption,
+    db: DbUrl = None,
+    user: UserOption = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="The run whose outcomes to claim on; default: the period's latest.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the claimable families; record nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the proposals as JSON.")] = False,
+) -> None:
+    """Propose a claim, with its route, for every attached family whose outcomes allow one, recorded as drafts
+    with their evidence packs; a family already claimed in the period (also through a merge or split) is
+    refused by the database and listed as refused.
+    """
+    from dataclasses import asdict
+
+    from tfident.store.audit import acting_user
+    from tfident.store.claims import prepare_claims
+
+    engine = _claims_engine(db)
+    try:
+        proposals = prepare_claims(engine, _period(period), acting_user(user), run_id=run_id, dry_run=dry_run)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps([asdict(p) for p in proposals], indent=2))
+        return
+    table = Table(title=f"Claimable families, period {period}" + (" (dry run)" if dry_run else ""))
+    for column in ("attachment", "household", "route", "amount", "claim", "refused"):
+        table.add_column(column)
+    for p in proposals:
+        table.add_row(
+            str(p.attachment_id), p.household_id, p.route, f"{p.amount:,}", str(p.claim_id or ""), p.refused or ""
+        )
+    console.print(table)
+    made = sum(1 for p in proposals if p.claim_id is not None)
+    console.print(f"{len(proposals)} claimable; {made} draft claim(s) recorded.")
+
+
+class ClaimStatus(StrEnum):
+    """Statuses a claim can be moved to."""
+
+    audited = "audited"
+    submitted = "submitted"
+    paid = "paid"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+@claims_app.command("status")
+@_handle_errors
+def claims_status(
+    claim_id: Annotated[int, typer.Argument(help="The claim.")],
+    status: Annotated[ClaimStatus, typer.Argument(help="Its new status.")],
+    db: DbUrl = None,
+    user: UserOption = None,
+) -> None:
+    """Move a claim on: draft -> audited -> submitted -> paid or rejected; draft or audited -> withdrawn."""
+    from tfident.store.audit import acting_user
+    from tfident.store.claims import set_status
+
+    engine = _claims_engine(db)
+    try:
+        set_status(engine, claim_id, status.value, acting_user(user))
+    finally:
+        engine.dispose()
+    console.print(f"Claim {claim_id} is now {status.value}")
+
+
+@claims_app.command("pack")
+@_handle_errors
+def claims_pack(
+    claim_id: Annotated[int, typer.Argument(help="The claim.")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder to write the pack to.")],
+    db: DbUrl = None,
+) -> None:
+    """Write a claim's evidence pack (claim-N.html, claim-N.xlsx), checked against its stored SHA-256."""
+    from tfident.errors import StoreError
+    from tfident.store.claims import evidence_pack, read_claim, sha256
+
+    engine = _claims_engine(db)
+    try:
+        claim = read_claim(engine, claim_id)
+        page, workbook = evidence_pack(engine, claim_id)
+    finally:
+        engine.dispose()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"claim-{claim_id}.html").write_bytes(page)
+    (out / f"claim-{claim_id}.xlsx").write_bytes(workbook)
+    if (sha256(page), sha256(workbook)) != (claim["pack_html_sha256"], claim["pack_xlsx_sha256"]):
+        raise StoreError(f"claim {claim_id}: the rebuilt evidence pack differs from the one prepared")
+    console.print(f"Wrote claim-{claim_id}.html and claim-{claim_id}.xlsx to {out}; both match their SHA-256")
+
+
+@claims_app.command("sample")
+@_handle_errors
+def claims_sample(
+    period: PeriodOption,
+    seed: Annotated[int, typer.Option("--seed", help="The draw's seed (the same seed draws the same claims).")],
+    percent: Annotated[float, typer.Option("--percent", min=0.1, max=100, help="Share of claims to draw.")] = 10.0,
+    db: DbUrl = None,
+    user: UserOption = None,
+) -> None:
+    """Draw a reproducible internal-audit sample of the period's claims."""
+    from tfident.store.audit import acting_user
+    from tfident.store.claims import audit_sample
+
+    engine = _claims_engine(db)
+    try:
+        chosen = audit_sample(engine, period, percent, seed, acting_user(user))
+    finally:
+        engine.dispose()
+    console.print(f"Internal-audit sample (seed {seed}): claims {', '.join(map(str, chosen)) or 'none'}")
+
+
+@claims_app.command("summary")
+@_handle_errors
+def claims_summary(period: PeriodOption, db: DbUrl = None) -> None:
+    """The period's families attached, outcomes met, claims by status and route, and amounts (JSON)."""
+    from tfident.store.claims import period_summary, summary_json
+
+    engine = _claims_engine(db)
+    try:
+        summary = period_summary(engine, _period(period))
+    finally:
+        engine.dispose()
+    print(summary_json(summary))
+
+
+@claims_app.command("purge")
+@_handle_errors
+def claims_purge(
+    months: Annotated[
+        int | None,
+        typer.Option("--months", min=1, help="Keep this many months; default: claims_months in config/retention.yaml."),
+    ] = None,
+    db: DbUrl = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")] = False,
+    user: UserOption = None,
+) -> None:
+    """Delete attachments, their outcomes and claims older than the claims retention period (audited)."""
+    from tfident.store.claims import purge_claims
+    from tfident.store.retention import load_retention_config
+
+    keep = months or load_retention_config().claims_months
+    engine = _claims_engine(db)
+    try:
+        expired = purge_claims(engine, keep, dry_run=dry_run, user=user)
+    finally:
+        engine.dispose()
+    verb = "Would delete" if dry_run else "Deleted"
+    console.print(f"{verb} {len(expired)} attachment(s) older than {keep} months, with their outcomes and claims")

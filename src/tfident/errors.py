@@ -16,6 +16,7 @@
     │   └── RecordNotFound        a record key named for an explanation is not among the records (*)
     ├── StoreError                the database cannot be read or written as asked
     │   ├── DecisionRefused       a decision cannot follow the family's current status
+    │   ├── ClaimRefused          a claim the database or its status rules refuse (one per family and period)
     │   ├── RunLocked             another run of the same month is in progress   (environment)
     │   ├── DatabaseUnavailable   the database cannot be reached                 (environment)
     │   └── SchemaOutOfDate       the schema is behind this tfident; run `tfident db upgrade` (environment)
@@ -97,6 +98,10 @@ class StoreError(TfidentError):
 
 class DecisionRefused(StoreError):
     """A decision that cannot follow the family's current status, or lacks what it needs."""
+
+
+class ClaimRefused(StoreError):
+    """A claim refused: the family already has one in the period, or a status change out of order."""
 
 
 class EnvironmentFault(TfidentError):

@@ -72,6 +72,7 @@ from tfident.ingest.checks import (
     read_manifests,
 )
 from tfident.notify import load_settings as load_notify_settings
+from tfident.outcomes import load_outcomes_config
 from tfident.pipeline import (
     STAGES,
     PipelineResult,
@@ -104,6 +105,7 @@ from tfident.store import (
     start_run,
     write_run,
 )
+from tfident.store.attachments import record_outcomes
 from tfident.store.engine import prepare_database, safe_url
 from tfident.store.retention import RetentionResult, apply_retention, load_retention_config
 
@@ -396,6 +398,7 @@ def _execute_run_once(
     config = attempt.config = load_run_config(criteria)
     checks_config = load_checks_config()
     load_notify_settings()  # a broken notifications.yaml stops the run now, not silently at its end
+    load_outcomes_config()  # likewise a broken outcomes.yaml, before anything is written
     engine = make_engine(db)
     lock: MonthLock | None = None
     try:
@@ -786,6 +789,10 @@ def _compute_and_publish(
     record = _run_record(start.run_id, start.as_of, start.config, summary=summary, stage_timings=dict(timings))
     with timed(timings, "store", show):
         write_run(start.engine, record, store_frames(result))
+        # the attached families' outcomes as this run sees them (tfident.store.attachments)
+        record_outcomes(
+            start.engine, start.run_id, start.as_of, result.batch.extracts, result.records, load_outcomes_config()
+        )
     start.checkpoints.discard()
     return RunOutcome(
         run_id=start.run_id,

@@ -210,6 +210,14 @@ def test_it_creates_every_table_by_migration(bare_engine: Engine) -> None:
         "sessions",
         "audit_log",
         "run_locks",
+        "attachments",
+        "attachment_members",
+        "entry_needs",
+        "outcome_observations",
+        "claims",
+        "claim_families",
+        "claim_checks",
+        "claim_persons",
     }
     assert set(metadata.tables) == expected
 

@@ -59,6 +59,13 @@ class RetentionConfig(StrictModel):
     """``config/retention.yaml``."""
 
     months: int = Field(ge=1, le=1200, description="Keep personal data of runs for this many months.")
+    claims_months: int = Field(
+        default=84,
+        ge=1,
+        le=1200,
+        description="Keep attachments, their outcomes and claims for this many months after their last date "
+        "(``tfident claims purge``); not touched by the run retention.",
+    )
 
 
 def load_retention_config(path: Path | None = None) -> RetentionConfig:

@@ -10,6 +10,10 @@ settled: it is never ``new`` again and the candidate list's default filter
 (:data:`STATUS_OPEN`) leaves it out, whichever month it was decided in. Only an attached
 family can be closed, and only a new, deferred or attached one can opt out
 (:func:`decision_refusal`, checked by :func:`add_decision`).
+
+Accepting a family on a run freezes it and its entry evidence as an attachment, and
+closing it records the closure there (:mod:`tfident.store.attachments`), in the same
+transaction as the decision.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy.engine import Engine
 from tfident.errors import DecisionRefused as DecisionRefused  # re-exported: the review app catches it from here
 from tfident.errors import StoreError
 from tfident.households.roles import age_on
+from tfident.store.attachments import close_attachment, freeze_attachment
 from tfident.store.carry import carry_forward, later_lineage, lock_decisions
 from tfident.store.engine import BEGIN_OPTION
 from tfident.store.tables import (
@@ -415,7 +420,7 @@ def add_decision(engine: Engine, decision: DecisionInput) -> None:
         refusal = decision_refusal(str(latest["decision"]) if latest else None, decision)
         if refusal is not None:
             raise DecisionRefused(refusal)
-        connection.execute(
+        inserted = connection.execute(
             decisions.insert().values(
                 household_id=decision.household_id,
                 run_id=decision.run_id,
@@ -429,6 +434,20 @@ def add_decision(engine: Engine, decision: DecisionInput) -> None:
                 created_at=utc_now(),
             )
         )
+        if decision.decision == ACCEPT and decision.run_id is not None:
+            freeze_attachment(
+                connection,
+                household_id=decision.household_id,
+                run_id=decision.run_id,
+                decision_id=int(inserted.inserted_primary_key[0]),  # type: ignore[index]
+                username=decision.username,
+                lead_agency=decision.lead_agency,
+                worker=decision.worker,
+            )
+        elif decision.decision == CLOSED:
+            close_attachment(
+                connection, household_id=decision.household_id, run_id=decision.run_id, reason=decision.closure_reason
+            )
         carry_forward(connection, later, user=decision.username)
 
 

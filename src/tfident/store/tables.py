@@ -23,8 +23,8 @@ The Alembic revisions (0001 creates the tables, 0003 adds ``run_locks`` and the
 decisions and ``decisions.closure_reason``, 0006 the name search index, 0007
 ``decisions.carried_from``, 0008 ``households.address_status`` and ``review_reason``, 0009
 the review app's server-side ``sessions``, ``users.disabled_at``, ``totp_secret`` and
-``areas``, and ``audit_log.client_address`` and ``session_id``) produce exactly these
-tables; change them only with a new revision.
+``areas``, and ``audit_log.client_address`` and ``session_id``; 0010 attachments, outcome
+observations and claims) produce exactly these tables; change them only with a new revision.
 """
 
 from __future__ import annotations
@@ -490,6 +490,174 @@ class RunLock(Base):
     host: Mapped[str] = mapped_column(sa.String(255))
     pid: Mapped[int]
     acquired_at: Mapped[datetime]
+
+
+# ------------------------------------------------------- attachments, outcomes, claims
+
+CLAIM_STATUSES: tuple[str, ...] = ("draft", "audited", "submitted", "paid", "rejected", "withdrawn")
+"""``claims.status`` values: a claim is prepared as ``draft``, signed off by internal audit
+(``audited``), sent (``submitted``) and then ``paid`` or ``rejected``; a draft or audited
+claim can be ``withdrawn``."""
+
+CLAIM_ROUTES: tuple[str, ...] = ("tf1_results", "tf1_ce", "tf2_ssp", "tf2_ce", "sf_outcome")
+"""``claims.route`` values (``tfident.outcomes.ROUTES``)."""
+
+
+class Attachment(Base):
+    """A family attached to the programme: made by an ``accept`` decision, frozen then.
+
+    Attachment tables are kept for the claims retention period, not the run retention:
+    ``run_id`` names the run the decision was made on but has no foreign key, so deleting
+    or purging the run leaves the frozen evidence in place (migration 0010).
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (sa.Index(None, "household_id"),)
+
+    attachment_id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(KEY)
+    decision_id: Mapped[int] = mapped_column(sa.BigInteger())
+    run_id: Mapped[str] = mapped_column(RUN_ID)
+    ruleset_id: Mapped[str] = mapped_column(sa.String(64))
+    ruleset_version: Mapped[str] = mapped_column(sa.String(64))
+    attached_on: Mapped[date]
+    """The batch date of the run the family was accepted on."""
+    attached_at: Mapped[datetime]
+    username: Mapped[str] = mapped_column(sa.String(64))
+    lead_agency: Mapped[str | None]
+    worker: Mapped[str | None]
+    closed_on: Mapped[date | None]
+    closure_reason: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+def _attachment_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("attachments.attachment_id", ondelete="CASCADE")
+
+
+class AttachmentMember(Base):
+    """A member of an attached family, frozen at attachment (the family is followed, not the address)."""
+
+    __tablename__ = "attachment_members"
+
+    attachment_id: Mapped[int] = mapped_column(SurrogateId, _attachment_fk(), primary_key=True)
+    person_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    role: Mapped[str | None] = mapped_column(sa.String(16))
+    date_of_birth: Mapped[date | None]
+
+
+class EntryNeed(Base):
+    """A frozen copy of one ``criteria_evidence`` row of the run a family was accepted on."""
+
+    __tablename__ = "entry_needs"
+    __table_args__ = (sa.Index(None, "attachment_id"),)
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    attachment_id: Mapped[int] = mapped_column(SurrogateId, _attachment_fk())
+    need: Mapped[str] = mapped_column(sa.String(64))
+    rule_id: Mapped[str] = mapped_column(sa.String(128))
+    person_id: Mapped[str | None] = mapped_column(KEY)
+    source: Mapped[str | None] = mapped_column(sa.String(64))
+    record_id: Mapped[str | None] = mapped_column(KEY)
+    event_date: Mapped[date | None]
+    value: Mapped[str | None]
+    detail: Mapped[str | None]
+    source_file_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class OutcomeObservation(Base):
+    """What one run saw of one need of an attached family (``tfident.outcomes.OBSERVATIONS_SCHEMA``).
+
+    ``run_id`` has no foreign key: a claim's evidence pack is rebuilt from the observations
+    of the run it was prepared on, which outlive that run's personal data.
+    """
+
+    __tablename__ = "outcome_observations"
+
+    run_id: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(SurrogateId, _attachment_fk(), primary_key=True)
+    need: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    as_of: Mapped[date]
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
+    value: Mapped[str | None]
+    met: Mapped[bool | None] = mapped_column(sa.Boolean())
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    evidence: Mapped[str] = mapped_column(sa.Text())
+    """Canonical JSON (sorted keys), kept as text so a pack rebuilt from it is byte-identical."""
+
+
+class Claim(Base):
+    """A payment-by-results claim for one attached family in one programme period.
+
+    ``uq_claims_attachment_id_period`` allows one claim per attachment and period; the
+    ``claim_families`` rows extend that to every household id of the family's lineage.
+    """
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
+        sa.CheckConstraint(_in("route", CLAIM_ROUTES), name="route"),
+        sa.UniqueConstraint("attachment_id", "period"),
+    )
+
+    claim_id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(sa.String(16))
+    attachment_id: Mapped[int] = mapped_column(SurrogateId, sa.ForeignKey("attachments.attachment_id"))
+    household_id: Mapped[str] = mapped_column(KEY)
+    route: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    amount: Mapped[int]
+    run_id: Mapped[str] = mapped_column(RUN_ID)
+    """The run whose observations the claim rests on (no foreign key, as for observations)."""
+    as_of: Mapped[date]
+    prepared_by: Mapped[str] = mapped_column(sa.String(64))
+    prepared_at: Mapped[datetime]
+    audited_by: Mapped[str | None] = mapped_column(sa.String(64))
+    audited_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime]
+    pack_html_sha256: Mapped[str] = mapped_column(sa.String(64))
+    pack_xlsx_sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ClaimFamily(Base):
+    """A household id a claim covers in its period: the family's whole lineage (merges and splits).
+
+    The primary key (``period``, ``household_id``) is the database's guard against a second
+    claim for a family that merged with, or split from, one already claimed.
+    """
+
+    __tablename__ = "claim_families"
+
+    period: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    household_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(SurrogateId, sa.ForeignKey("claims.claim_id", ondelete="CASCADE"))
+
+
+class ClaimPerson(Base):
+    """A member of a claimed family in its period: a person may not be in two claimed attachments of one period."""
+
+    __tablename__ = "claim_persons"
+
+    period: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    person_id: Mapped[str] = mapped_column(KEY, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(SurrogateId, sa.ForeignKey("claims.claim_id", ondelete="CASCADE"))
+
+
+class ClaimCheck(Base):
+    """A claim drawn into an internal-audit sample (``sample_seed`` reproduces the draw)."""
+
+    __tablename__ = "claim_checks"
+    __table_args__ = (sa.Index(None, "claim_id"),)
+
+    id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(SurrogateId, sa.ForeignKey("claims.claim_id", ondelete="CASCADE"))
+    sample: Mapped[str] = mapped_column(sa.String(32))
+    sample_seed: Mapped[int]
+    username: Mapped[str] = mapped_column(sa.String(64))
+    checked_at: Mapped[datetime]
+    result: Mapped[str | None] = mapped_column(sa.String(16))
+    notes: Mapped[str | None] = mapped_column(sa.Text())
 
 
 metadata = Base.metadata

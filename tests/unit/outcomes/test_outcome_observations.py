@@ -1,0 +1,135 @@
+"""Outcome observations on frames: one family per test, at the boundaries of each rule."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from tfident.outcomes import AttachedFamily, EntryNeed, Member, claim_route, evaluate_outcomes, load_outcomes_config
+
+CHILD, PARENT = "P1", "P2"
+MEMBERS = (Member(CHILD, "child", date(2014, 3, 1)), Member(PARENT, "adult", date(1985, 1, 1)))
+CONFIG = load_outcomes_config()  # the shipped config/outcomes.yaml (its Family Outcomes Plan)
+
+
+def family(ruleset: str, needs: dict[str, str], closed_on: date | None = None) -> AttachedFamily:
+    """An attached family of ``ruleset`` with ``needs`` (need -> source), attached on 2026-01-31."""
+    return AttachedFamily(
+        1,
+        ruleset,
+        date(2026, 1, 31),
+        closed_on,
+        MEMBERS,
+        tuple(EntryNeed(n, f"{n}.rule", CHILD, s, "R0") for n, s in needs.items()),
+    )
+
+
+def observe(fam: AttachedFamily, as_of: date, **sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Observations of ``fam`` from ``sources`` (each row names its ``person_id``)."""
+    extracts, index = {}, []
+    for source, rows in sources.items():
+        extracts[source] = pl.DataFrame([{k: v for k, v in r.items() if k != "person_id"} for r in rows])
+        index += [{"source": source, "record_id": r["record_id"], "person_id": r["person_id"]} for r in rows]
+    return evaluate_outcomes(extracts, pl.DataFrame(index), [fam], CONFIG, as_of).to_dicts()
+
+
+def terms(unauthorised_last: int, possible: int = 1000) -> list[dict[str, Any]]:
+    """Three complete terms of the child, the last with ``unauthorised_last`` of ``possible`` sessions missed."""
+    spans = [
+        (date(2025, 9, 1), date(2025, 12, 19)),
+        (date(2026, 1, 5), date(2026, 3, 27)),
+        (date(2026, 4, 13), date(2026, 7, 22)),
+    ]
+    return [
+        {
+            "record_id": f"A{i}",
+            "person_id": CHILD,
+            "term": f"T{i}",
+            "term_start": start,
+            "term_end": end,
+            "sessions_possible": possible if i == 2 else 0,
+            "sessions_authorised": 0,
+            "sessions_unauthorised": unauthorised_last if i == 2 else 0,
+        }
+        for i, (start, end) in enumerate(spans)
+    ]
+
+
+def test_tf1_education_at_14_9_and_15_0_percent() -> None:
+    """It meets the education result at 14.9 % unauthorised absence over three terms, not at 15.0 %."""
+    fam = family("phase1", {"education": "attendance"})
+    (met,) = [o for o in observe(fam, date(2026, 7, 31), attendance=terms(149)) if o["need"] == "education"]
+    (missed,) = [o for o in observe(fam, date(2026, 7, 31), attendance=terms(150)) if o["need"] == "education"]
+    assert (met["met"], met["reason"]) == (True, "achieved")
+    assert (missed["met"], missed["reason"]) == (False, "not_achieved")
+    assert json.loads(met["evidence"])["terms"] == ["T0", "T1", "T2"]
+
+
+def test_tf1_offending_down_exactly_33_percent() -> None:
+    """It meets the offending result when offences by minors fall from 3 to 2 (33.3 %), not 3 to 3."""
+    fam = family("phase1", {"crime_asb": "youth_offending"})
+
+    def offences(after: int) -> list[dict[str, Any]]:
+        dates = [date(2025, 9, 1), date(2025, 10, 1), date(2025, 11, 1)] + [
+            date(2026, 6, d) for d in range(1, after + 1)
+        ]
+        return [
+            {"record_id": f"Y{i}", "person_id": CHILD, "offence_date": d, "proven": "Y", "date_of_birth": None}
+            for i, d in enumerate(dates)
+        ]
+
+    def offending(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return next(
+            o for o in observe(fam, date(2026, 7, 31), youth_offending=rows) if o["measure"] == "tf1_offending_minors"
+        )
+
+    assert offending(offences(2))["met"] is True
+    assert offending(offences(3))["met"] is False
+    assert offending(offences(2))["value"] == "3->2"
+
+
+def test_sf_outcome_six_months_to_the_day_after_closure() -> None:
+    """It observes an SF need only once six months after closure have passed, to the day, then claims it."""
+    fam = family("sf2022", {"crime": "asb"}, closed_on=date(2026, 2, 15))
+    asb = [{"record_id": "X1", "person_id": PARENT, "intervention_date": date(2025, 12, 1)}]
+    (early,) = observe(fam, date(2026, 8, 14), asb=asb)
+    (due,) = observe(fam, date(2026, 8, 15), asb=asb)
+    assert (early["met"], early["reason"]) == (None, "not_yet_sustained")
+    assert (due["met"], due["reason"], due["period_end"]) == (True, "achieved", date(2026, 8, 15))
+    assert claim_route("sf2022", [early]) is None
+    assert claim_route("sf2022", [due]) == "sf_outcome"
+
+
+def test_sf_outcome_not_sustained_by_an_event_on_the_last_day() -> None:
+    """It fails a need with a new record on the window's last day (closure + six months)."""
+    fam = family("sf2022", {"crime": "asb"}, closed_on=date(2026, 2, 15))
+    asb = [{"record_id": "X2", "person_id": PARENT, "intervention_date": date(2026, 8, 15)}]
+    (obs,) = observe(fam, date(2026, 9, 30), asb=asb)
+    assert (obs["met"], json.loads(obs["evidence"])["records"]) == (False, [["asb", "X2", "2026-08-15"]])
+
+
+def test_phase2_family_outcomes_plan_attendance_90_percent() -> None:
+    """It meets the plan's 90 % attendance at 900 of 1000 sessions attended, not at 899."""
+    fam = family("phase2", {"education": "attendance"})
+    rows = terms(100)
+    (met,) = [o for o in observe(fam, date(2026, 7, 31), attendance=rows) if o["need"] == "education"]
+    (missed,) = [o for o in observe(fam, date(2026, 7, 31), attendance=terms(101)) if o["need"] == "education"]
+    assert met["met"] is True
+    assert missed["met"] is False
+    assert claim_route("phase2", [met]) == "tf2_ssp"
+    assert claim_route("phase2", [missed]) is None
+
+
+def test_continuous_employment_is_the_alternative_route() -> None:
+    """It offers TF1 continuous employment when the results are not met but an adult worked 13 weeks."""
+    fam = family("phase1", {"crime_asb": "asb"})
+    obs = observe(
+        fam,
+        date(2026, 7, 31),
+        employment=[{"record_id": "E1", "person_id": PARENT, "start_date": date(2026, 3, 1), "end_date": None}],
+        asb=[{"record_id": "X1", "person_id": PARENT, "intervention_date": date(2026, 7, 1)}],
+    )
+    assert claim_route("phase1", obs) == "tf1_ce"
