@@ -71,21 +71,21 @@ def test_each_status_and_event_kind_has_one_home() -> None:
     modules define, and the review app labelling every status.
     """
     from tfident import identity
-    from tfident.review import routes
+    from tfident.review import service, web
     from tfident.store import review, tables
 
     assert tables.IDENTITY_EVENT_KINDS is identity.IDENTITY_EVENT_KINDS
     assert review.STATUSES is tables.STATUSES
     assert review.STATUS_NEW is tables.STATUS_NEW
     assert set(tables.SETTLED_DECISIONS) <= set(tables.DECISIONS)
-    assert set(routes.DECISION_LABELS) == set(tables.STATUSES)
-    assert set(routes.DECISION_TAGS) == set(tables.STATUSES)
-    assert set(routes.DECISION_OPTIONS) == set(tables.DECISIONS)
+    assert set(service.DECISION_LABELS) == set(tables.STATUSES)
+    assert set(web.DECISION_TAGS) == set(tables.STATUSES)
+    assert set(service.DECISION_OPTIONS) == set(tables.DECISIONS)
 
 
 NOT_TFIDENT_ERRORS = {
     "tfident.errors.StopRun": "not an error: a run already stored ends early; never reaches the command line",
-    "tfident.review.routes.LoginRequired": "the review app's redirect to the sign-in page, not an error",
+    "tfident.review.web.LoginRequired": "the review app's redirect to the sign-in page, not an error",
 }
 DEFINED_ELSEWHERE = {"tfident.link.explanation.RecordNotFound": "a LinkageError, defined where it is raised"}
 
