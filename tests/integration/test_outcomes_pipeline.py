@@ -39,7 +39,10 @@ def test_the_next_run_observes_each_need_at_entry(tmp_path: Path) -> None:
             household = connection.execute(
                 sa.text("SELECT household_id FROM candidates WHERE run_id = :r ORDER BY rank LIMIT 1"), {"r": october}
             ).scalar_one()
-        add_decision(engine, DecisionInput(household_id=household, run_id=october, decision="accept", username="c1", lead_agency="Early Help"))
+        accept = DecisionInput(
+            household_id=household, run_id=october, decision="accept", username="c1", lead_agency="Early Help"
+        )
+        add_decision(engine, accept)
         november = run(folders[1], NOVEMBER, db)
         with engine.connect() as connection:
             needs = set(
