@@ -640,6 +640,19 @@ NOTES = """## What each linker is
   guards (dates of birth, forenames/twins) off and the match threshold at 0.5, the plain
   Splink peer's: see `benchmarks/peers/tfident_linker.py` for each choice and what it
   measured. Pairs compared are the profile pairs the model scored.
+- **Splink (competent)**: Splink 4 on DuckDB configured as Splink's own documentation
+  does for person data, given every field tfident links on: `NameComparison` on forename
+  and surname with term frequencies, `DateOfBirthComparison`, `PostcodeComparison` (UK)
+  or exact postcode with term frequencies, exact sex and matched UPRN, each identifier
+  (UPN, NINO, NHS number, PNC id; FEBRL's `soc_sec_id`; pseudopeople's SSN) with one edit
+  allowed; blocking on (forename, surname), (surname, dob), (forename, dob), each
+  identifier, (postcode, forename), (UPRN, forename initial); the prior from deterministic
+  rules at recall 0.7, u by random sampling (5M pairs), m by EM on (forename, surname)
+  then dob; predictions at 0.5, clusters at 0.95 (`benchmarks/peers/splink_competent.py`).
+- **tfident on pseudopeople**: as shipped (the default `config/linkage.yaml`, threshold
+  0.95, every guard), with a model trained on the data without labels inside the timer
+  (`tfident train`'s defaults); no gazetteer, so the address is the zip and the address text;
+  the SSN in the NINO slot.
 - **Splink (plain)**: Splink 4 on DuckDB as its tutorial would have it: blocking on
   (surname, dob), (forename, postcode), (forename, dob); `NameComparison` on forename and
   surname, `DateOfBirthComparison`, `ExactMatch` on postcode, no term frequencies; the
@@ -664,6 +677,9 @@ and the loaded input (`baseline_rss_mib` in the JSON is the level before linking
 
 ## Reading it honestly
 
+- Wall times are from one run on a shared machine: other jobs ran on its two cores
+  during some of it (the spread of the three runs shows where), so compare the ratios
+  within a dataset, which were measured side by side, more than the absolute seconds.
 - tfident's comparisons, guards and (on synthetic batches) its model were built for
   tfident's own synthetic faults, so the synthetic rows are not a neutral test of it.
   FEBRL is nearer one: there the model is trained on the data without labels, but its
