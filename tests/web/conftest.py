@@ -81,7 +81,8 @@ def server(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def busy_server(tmp_path: Path) -> Iterator[str]:
     """The app with October and a busy November (a family of 52 links, a re-ranked, a dropped and a new
-    family), November's config setting the match threshold to 0.97."""
+    family), November's config setting the match threshold to 0.97.
+    """
     engine = build_database(f"sqlite:///{tmp_path / 'busy.db'}")
     write_busy_november(engine, json.dumps({"linkage": {"thresholds": {"match": 0.97, "uncertain": 0.5}}}))
     with serving(engine) as url:

@@ -167,7 +167,8 @@ def test_a_decision_typed_before_a_timeout_survives_signing_in(tmp_path: Path, b
 
 def test_a_coordinator_with_an_area_sees_only_its_families(tmp_path: Path, browser: Browser) -> None:
     """It shows an area's coordinator only that area's families; another family is "Page not found"; the
-    admin's areas form is axe-clean."""
+    admin's areas form is axe-clean.
+    """
     from tests.unit.review.test_review_areas import AREAS
 
     settings = Settings(secret_key="web-test-" + "x" * 32, areas=AREAS)

@@ -1,6 +1,7 @@
 """The family page as a case summary, its print view and the month-on-month list, in Debian's chromium at 1280
 and 375 px: the decision form on the first screen, no sideways scrolling, a print of one or two pages, the
-waterfall summing to the stored weight, and axe-core clean. Screenshots go to test-artifacts/ (git-ignored)."""
+waterfall summing to the stored weight, and axe-core clean. Screenshots go to test-artifacts/ (git-ignored).
+"""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def test_the_case_summary_fits_the_first_screen_and_phones(
     busy_server: str, chromium_path: Path, artifacts: Path
 ) -> None:
     """It puts the decision form on the first screen of a 52-link family, never scrolls sideways at 375 px,
-    prints on at most two pages, and draws a waterfall whose bars sum to the stored weight."""
+    prints on at most two pages, and draws a waterfall whose bars sum to the stored weight.
+    """
     checked: dict[str, int] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=["--no-sandbox"])
@@ -114,7 +116,8 @@ def test_the_list_shows_what_changed_and_opted_out_families_stay_hidden(
     busy_server: str, chromium_path: Path, tmp_path: Path
 ) -> None:
     """It marks new, carried-over and re-ranked families, lists dropped ones with why, and shows an
-    opted-out family as a stub until an override with a reason (which the audit log shows)."""
+    opted-out family as a stub until an override with a reason (which the audit log shows).
+    """
     checked: dict[str, int] = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=["--no-sandbox"])

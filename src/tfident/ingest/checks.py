@@ -104,7 +104,8 @@ class UnknownColumnsCheck(_Check):
 
 class QuarantineRateCheck(_Check):
     """Share of a file's rows quarantined; every row quarantined is always a stop. Above ``max_share`` with
-    fewer than ``min_rows`` rows quarantined (one bad row in a file of 30) it is a warning, not a stop."""
+    fewer than ``min_rows`` rows quarantined (one bad row in a file of 30) it is a warning, not a stop.
+    """
 
     max_share: float = Field(default=0.02, ge=0.0, le=1.0)
     min_rows: int = Field(default=5, ge=0)
@@ -112,7 +113,8 @@ class QuarantineRateCheck(_Check):
 
 class FutureDatesCheck(_Check):
     """Share of rows with an event date after the batch date: a warning above ``warn_above``, a stop above
-    ``stop_above``."""
+    ``stop_above``.
+    """
 
     warn_above: float = Field(default=0.0, ge=0.0, le=1.0)
     stop_above: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -127,7 +129,8 @@ class RecencyCheck(_Check):
 
 class TermsCheck(_Check):
     """Attendance term labels: the three terms the rules need present, and rows outside the window of the
-    term in progress and the ``terms_back`` before it (or with a label that is not a term of its dates)."""
+    term in progress and the ``terms_back`` before it (or with a label that is not a term of its dates).
+    """
 
     terms_back: int = Field(default=4, ge=3, le=12)
     warn_above: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -137,7 +140,8 @@ class TermsCheck(_Check):
 class VolumeCheck(_Check):
     """Rows and distinct people against last month's published run: a fall of more than ``max_drop`` (data
     lost) at ``level``, a rise of more than ``max_rise`` at ``rise_level``; changes of fewer than
-    ``min_change`` rows are never judged."""
+    ``min_change`` rows are never judged.
+    """
 
     max_drop: float = Field(default=0.2, ge=0.0, le=1.0)
     max_rise: float = Field(default=0.2, ge=0.0)
@@ -147,7 +151,8 @@ class VolumeCheck(_Check):
 
 class SameFileCheck(_Check):
     """The file has the SHA-256 of last month's file of the same source (re-sent); a file of fewer than
-    ``min_rows`` rows may not have changed in a month, so it is a warning at most."""
+    ``min_rows`` rows may not have changed in a month, so it is a warning at most.
+    """
 
     min_rows: int = Field(default=200, ge=0)
 
@@ -162,7 +167,8 @@ class SchoolCoverageCheck(_Check):
 
 class MonthGapsCheck(_Check):
     """Months of the last 12 with no record (a file of ``min_rows`` rows or more; ``ignore_months`` such as
-    August for schools)."""
+    August for schools).
+    """
 
     level: Level = "warn"
     min_rows: int = Field(default=200, ge=0)
@@ -252,7 +258,8 @@ class ChecksConfig(StrictModel):
 
     def for_source(self, name: str) -> SourceChecks:
         """The settings of every check for source ``name``: the defaults, then the ``checks:`` of the source's
-        description (what the contract implies for the source), then the source's own overrides in checks.yaml."""
+        description (what the contract implies for the source), then the source's own overrides in checks.yaml.
+        """
         entry = self.sources.get(name)
         builtin = SOURCES[name].checks if name in SOURCES else {}
         if (entry is None or not entry.checks) and not builtin:
@@ -265,6 +272,7 @@ class ChecksConfig(StrictModel):
             raise ValueError(str(error).replace("\n", " ")) from None
 
     def never_sends(self, name: str) -> set[str]:
+        """The expected columns the agency behind source ``name`` never sends (their absence is no file fault)."""
         entry = self.sources.get(name)
         return set(entry.never_sends) if entry is not None else set()
 
@@ -343,7 +351,8 @@ def _manifest_entries(path: Path) -> dict[str, ManifestEntry]:
 
 def read_manifests(folder: Path) -> Manifests:
     """The batch folder's ``manifest.json`` (the monthly inbox's format, with ``rows``) and every
-    ``<file>.manifest.json`` beside a file; a file's own manifest wins over the folder's."""
+    ``<file>.manifest.json`` beside a file; a file's own manifest wins over the folder's.
+    """
     entries: dict[str, ManifestEntry] = {}
     origin: dict[str, str] = {}
     problems: dict[str, str] = {}
@@ -382,10 +391,12 @@ class CheckResult:
     count: int | None = None
 
     def line(self) -> str:
+        """The result as one line of the check report."""
         where = f"{self.source} ({self.file})" if self.file else self.source
         return f"{where}: {self.check}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (``tfident check --json``)."""
         return {
             "source": self.source,
             "file": self.file,
@@ -406,15 +417,18 @@ class CheckReport:
 
     @property
     def stops(self) -> tuple[CheckResult, ...]:
+        """The results that stop the run."""
         return tuple(r for r in self.results if r.outcome == "stop")
 
     @property
     def warnings(self) -> tuple[CheckResult, ...]:
+        """The results that only warn."""
         return tuple(r for r in self.results if r.outcome == "warn")
 
     def summary(self) -> dict[str, Any]:
         """For ``runs.summary_json["checks"]``: counts per outcome, the checks that did not pass (source, check,
-        outcome, count) and the warnings' messages (counts and names only)."""
+        outcome, count) and the warnings' messages (counts and names only).
+        """
         outcomes = {o: sum(1 for r in self.results if r.outcome == o) for o in ("pass", "warn", "stop", "skipped")}
         return {
             **outcomes,
@@ -427,6 +441,7 @@ class CheckReport:
         }
 
     def as_dict(self) -> dict[str, Any]:
+        """Every result and the coverage, as JSON-ready data."""
         return {"results": [r.as_dict() for r in self.results], "coverage": self.coverage}
 
 
@@ -627,13 +642,15 @@ def term_index(label: str) -> int | None:
 
 
 def term_label(index: int) -> str:
+    """The label of school term number ``index`` (three terms a school year)."""
     year, term = divmod(index, 3)
     return f"{year}/{(year + 1) % 100:02d}-{TERMS[term]}"
 
 
 def term_of_date(day: date) -> int:
     """The term a date falls in, by the usual English calendar (autumn from September, spring from January,
-    summer from mid-April to August): the term in progress (or the holiday after it) on that day."""
+    summer from mid-April to August): the term in progress (or the holiday after it) on that day.
+    """
     if day.month >= 9:
         return day.year * 3
     if day.month < 4 or (day.month == 4 and day.day < 15):
@@ -647,7 +664,8 @@ def _academic_year(day: date) -> int:
 
 def expected_terms(as_of: date, current_complete: bool) -> list[int]:
     """The three terms the attendance rule needs for batch date ``as_of`` (domain.md: the three most recent
-    complete terms): the current term and the two before it once it is complete, else the three before it."""
+    complete terms): the current term and the two before it once it is complete, else the three before it.
+    """
     now = term_of_date(as_of)
     last = now if current_complete else now - 1
     return [last - 2, last - 1, last]

@@ -92,7 +92,8 @@ def _evidence_shorthand(value: Any) -> Any:
 class EvidenceDate(StrictModel):
     """When a record shows its person at its address: the first of ``first_of`` that is not blank, or, for a
     record open until ``open_until`` (a claim, an episode), that end date once it has passed and the batch date
-    while the record is open. Either way never after the batch date."""
+    while the record is open. Either way never after the batch date.
+    """
 
     first_of: tuple[str, ...] = ()
     open_until: str | None = None

@@ -123,7 +123,8 @@ def _ids_conflict(a: set[str], b: set[str]) -> bool:
     """Two clusters' values of one identifier conflict: none in common, and none one keying
     error from one of the other's (a digit mistyped, two transposed: ``399722317`` /
     ``399742317``). A mistyped identifier still weighs against the pair in the model (its
-    comparison's else level); it just does not veto the merge."""
+    comparison's else level); it just does not veto the merge.
+    """
     if a & b:
         return False
     return not any(len(x) == len(y) >= MIN_KEYED_LENGTH and OSA.distance(x, y) <= 1 for x in a for y in b)
@@ -170,7 +171,8 @@ def _middle_name_used(
     a: _Cluster, b: _Cluster, names_a: Sequence[_Forename] | None = None, names_b: Sequence[_Forename] | None = None
 ) -> bool:
     """One cluster's first forename (of ``names_a``/``names_b``, else any) is a later word of the
-    other's full forenames: a middle name used as forename."""
+    other's full forenames: a middle name used as forename.
+    """
     firsts_a = {x[0] for x in (a.forenames if names_a is None else names_a)}
     firsts_b = {y[0] for y in (b.forenames if names_b is None else names_b)}
     return bool(firsts_a & b.middles) or bool(firsts_b & a.middles)

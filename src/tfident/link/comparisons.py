@@ -70,7 +70,8 @@ def jaro_winkler_at_least(sql_dialect: Any) -> JaroWinklerAtLeast:
     in ``sql_dialect`` (a Splink ``SplinkDialect``): on Spark a call of tfident's function
     ``tfident_jaro_winkler_at_least(left, right, threshold)`` (registered by
     ``tfident.link.backends.spark``); elsewhere ``<dialect's jaro_winkler>(left, right) >=
-    threshold``, as Splink's ``JaroWinklerLevel`` writes it."""
+    threshold``, as Splink's ``JaroWinklerLevel`` writes it.
+    """
     if sql_dialect.sql_dialect_str == "spark":
         return lambda left, right, threshold: f"{JARO_WINKLER_AT_LEAST}({left}, {right}, {threshold})"
     function = sql_dialect.jaro_winkler_function_name
@@ -82,7 +83,8 @@ def _jaro_winkler_level_class() -> type:
 
     class JaroWinklerSqlLevel(ComparisonLevelCreator):
         """A level whose SQL ``condition(sql_dialect, jw)`` tests Jaro-Winkler similarity
-        through ``jw`` (:func:`jaro_winkler_at_least` of the dialect)."""
+        through ``jw`` (:func:`jaro_winkler_at_least` of the dialect).
+        """
 
         def __init__(self, condition: Callable[[Any, JaroWinklerAtLeast], str], label: str) -> None:
             self.condition = condition
@@ -105,7 +107,8 @@ def jaro_winkler_sql_level(condition: Callable[[Any, JaroWinklerAtLeast], str], 
 def jaro_winkler_level(column: str, threshold: float) -> Any:
     """The level "Jaro-Winkler similarity of ``column`` at least ``threshold``": on DuckDB the
     SQL and label of Splink's ``JaroWinklerLevel(column, threshold)``; on Spark a call of
-    tfident's registered function."""
+    tfident's registered function.
+    """
     from splink.internals.column_expression import ColumnExpression
 
     def condition(sql_dialect: Any, jw: JaroWinklerAtLeast) -> str:
@@ -118,7 +121,8 @@ def jaro_winkler_level(column: str, threshold: float) -> Any:
 
 def _swapped_level(threshold: float, label: str) -> Any:
     """Forename and surname swapped, each Jaro-Winkler similar to the other record's other
-    name (exact swaps included)."""
+    name (exact swaps included).
+    """
     return jaro_winkler_sql_level(
         lambda _, jw: (
             f"{jw('forename_first_l', 'surname_std_r', threshold)}"

@@ -62,7 +62,8 @@ class Explanation:
 
     def band(self, config: LinkageConfig) -> str:
         """``match``, ``uncertain`` or ``non-match``: the stored link's band when there is one
-        (``uncertain`` and ``held_apart`` are not matches), else by the configuration's thresholds."""
+        (``uncertain`` and ``held_apart`` are not matches), else by the configuration's thresholds.
+        """
         if self.stored_rule == "uncertain":
             return "uncertain"
         if self.stored_rule == "held_apart":
@@ -107,7 +108,8 @@ def _label(labels: dict[str, dict[int, str]], name: str, gamma: int | None) -> s
 def from_stored(link: dict[str, Any], config: LinkageConfig) -> Explanation | None:
     """The explanation a stored link holds (``links`` row with ``match_weights_json``), or None
     when it holds no model waterfall (an identical profile, a reviewer's ruling, a link
-    stored before levels were recorded)."""
+    stored before levels were recorded).
+    """
     weights = link.get("match_weights_json")
     if isinstance(weights, str):
         try:

@@ -1,6 +1,7 @@
 """Prediction: Splink scores the blocked pairs of profiles with the frozen model, and each
 pair's score is split into per-comparison weights (the waterfall ``tfident explain`` and
-the review app show)."""
+the review app show).
+"""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def predict(
 ) -> pl.DataFrame:
     """Score the blocked pairs of profiles: ``pid_l, pid_r, match_weight, match_probability``,
     ``gamma_<c>`` and ``mw_<c>`` (the field's match weight) per comparison; pairs at or
-    above the uncertain threshold only."""
+    above the uncertain threshold only.
+    """
     frame = splink_input(profiles)
     if frame.height < 2:
         return empty_scores()
@@ -85,7 +87,8 @@ def empty_scores() -> pl.DataFrame:
 
 def field_weights(scored: pl.DataFrame) -> pl.DataFrame:
     """``pid_l, pid_r, match_weight, match_probability, gamma_<c>, mw_<c>`` from Splink's output
-    (``mw_<c>`` = log2 of the Bayes factor times its term-frequency adjustment)."""
+    (``mw_<c>`` = log2 of the Bayes factor times its term-frequency adjustment).
+    """
     columns: list[pl.Expr] = [
         pl.col("pid_l").cast(pl.Int64),
         pl.col("pid_r").cast(pl.Int64),
@@ -103,7 +106,8 @@ def field_weights(scored: pl.DataFrame) -> pl.DataFrame:
 
 def without_identifiers(identifiers: Sequence[str]) -> pl.Expr:
     """A scored pair's match weight less the weights of the ``identifiers`` comparisons
-    (the prior and every other field): how strong the pair is without them."""
+    (the prior and every other field): how strong the pair is without them.
+    """
     total = pl.col("match_weight")
     for name in identifiers:
         total = total - pl.col(f"mw_{name}").fill_null(0.0)
@@ -114,7 +118,8 @@ def weights_json(scores: pl.DataFrame, prior: float) -> pl.Expr:
     """The ``match_weights_json`` expression over a scored-pairs frame: the prior, each
     comparison's weight, the total and the probability, and ``levels``: each comparison's
     level (its comparison vector value, -1 for the null level), so ``tfident explain`` can
-    show what the run computed."""
+    show what the run computed.
+    """
     fields = [pl.lit(round(prior, 4)).alias("prior")]
     fields += [pl.col(f"mw_{name}").round(4).alias(name) for name in COMPARISONS]
     fields += [

@@ -122,7 +122,8 @@ that real data, where agencies do record the wrong sex, would pay for in missed 
 
 def _floor_at_else(levels: list[dict[str, Any]]) -> None:
     """Raise m of the else level to :data:`MIN_LEVEL_WEIGHT`, and of any partial-agreement
-    level weighing less than the else level to the else level's weight (see :func:`train`)."""
+    level weighing less than the else level to the else level's weight (see :func:`train`).
+    """
     if not levels or levels[-1].get("sql_condition") != "ELSE":
         return
     last = levels[-1]

@@ -114,7 +114,8 @@ class AreaMap:
 
     def scope(self, areas: tuple[str, ...]) -> AreaScope | None:
         """For the database query: the sectors and districts of ``areas``, less the sectors of *other*
-        areas inside those districts (a sector wins over a district). None: no areas, the whole council."""
+        areas inside those districts (a sector wins over a district). None: no areas, the whole council.
+        """
         if not areas:
             return None
         chosen = [a for a in self.config.areas if a.name in areas]

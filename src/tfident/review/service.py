@@ -242,7 +242,8 @@ def decision_errors(current: str, form: DecisionForm) -> dict[str, str]:
 
 def record_decision(engine: Engine, household_id: str, run_id: str, form: DecisionForm, username: str) -> None:
     """Store a checked decision; raises :class:`tfident.store.review.DecisionRefused` when the store's rules
-    refuse it (another decision came first, or the family's status changed)."""
+    refuse it (another decision came first, or the family's status changed).
+    """
     store.add_decision(
         engine,
         store.DecisionInput(

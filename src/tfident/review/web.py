@@ -286,7 +286,8 @@ def _thresholds(run: dict[str, Any] | None) -> LinkThresholds:
 
 def _with_weights(link: dict[str, Any]) -> dict[str, Any]:
     """Add the link's stored waterfall (``weights``, as ``tfident explain`` prints it) and its chart
-    (``waterfall``), when the run stored match weights for it."""
+    (``waterfall``), when the run stored match weights for it.
+    """
     link["weights"] = parse_weights(link.get("match_weights_json"))
     link["waterfall"] = (
         charts.waterfall(link["weights"], f"Match weights for {link['record_key_l']} and {link['record_key_r']}")
@@ -308,7 +309,7 @@ _LOCAL_PATH = re.compile(r"/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?#]*")
 
 
 def safe_next(value: str | None) -> str | None:
-    """``value`` when it is a path on this site (``/runs?x=1``), else None: never another site.
+    r"""``value`` when it is a path on this site (``/runs?x=1``), else None: never another site.
 
     Refused: absolute and scheme-relative addresses (``https://x``, ``//x``, ``/\\x``),
     anything with control characters or backslashes, and the sign-in pages themselves.
@@ -362,7 +363,8 @@ def _run_or_404(request: Request, user: CurrentUser, run_id: str) -> dict[str, A
 
 def _family_run(request: Request, user: CurrentUser, household_id: str, run_param: str | None) -> str:
     """The run a family is shown from; 404 (audited) when it is not a candidate of a readable run, or is
-    outside the user's areas."""
+    outside the user's areas.
+    """
     run_id = run_param or latest_run_id(_engine(request)) or ""
     found, postcode = store.candidate_postcode(_engine(request), run_id, household_id) if run_id else (False, None)
     if not found:

@@ -244,7 +244,8 @@ def synthesise(
     supporting_families: bool = False,
 ) -> SyntheticBatch:
     """Generate a batch with error profile ``profile`` (and, asked, the sources of contract 1.2) and write it
-    to ``out``; returns the batch."""
+    to ``out``; returns the batch.
+    """
     batch = generate_batch(households, seed, as_of, profile=profile, supporting_families=supporting_families)
     write_batch(batch, out)
     return batch

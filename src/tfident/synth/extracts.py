@@ -345,7 +345,8 @@ class _ProfileFaults:
 
     def clashes(self, person: int, name: str) -> bool:
         """Whether ``name`` is (a form of) another household member's forename: a twin known by
-        a middle name that is the co-twin's forename would be the co-twin on paper."""
+        a middle name that is the co-twin's forename would be the co-twin on paper.
+        """
         p = self.rd.w.people
         return any(m != person and one_name(name, p.forename[m]) for m in self.rd.members[p.hh[person]])
 
@@ -446,7 +447,8 @@ class _ProfileFaults:
 
 def _frame(source: str, data: dict[str, list[Any]]) -> pl.DataFrame:
     """A frame of exactly the canonical columns of ``source``, typed (a column a later contract version
-    added to the source, ``added_in``, only when ``data`` has it)."""
+    added to the source, ``added_in``, only when ``data`` has it).
+    """
     columns = [c for c in SOURCES[source].columns if c.added_in is None or c.name in data]
     # identifiers are written as the agency sends them: text (a UPRN too, until ingest reads it)
     return pl.DataFrame(

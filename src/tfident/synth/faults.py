@@ -139,14 +139,16 @@ def rates(source: str) -> dict[str, float]:
 
 def stable_uniform(seed: int, *keys: object) -> float:
     """A number in [0, 1) fixed by ``seed`` and ``keys``: the same in every month and every row,
-    for choices about a person in one agency (known by a middle name, holding a wrong UPN)."""
+    for choices about a person in one agency (known by a middle name, holding a wrong UPN).
+    """
     digest = hashlib.blake2b(repr((seed, *keys)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
 def dob_day_digit(dob: dt.date) -> dt.date | None:
     """``dob`` with one digit of the day mis-keyed: the day off by 10 (13 for 03, 21 for 11) or
-    by 9 (19 for 10), the same month and year; None when no such date exists."""
+    by 9 (19 for 10), the same month and year; None when no such date exists.
+    """
     for delta in (10, -10, 9, -9):
         try:
             return dob.replace(day=dob.day + delta)
@@ -165,7 +167,8 @@ def dob_year(dob: dt.date, r: Rand) -> dt.date:
 
 def upn_rekeyed(upn: str, r: Rand) -> str:
     """A valid UPN that is not ``upn``: one digit of its LA number mis-keyed and the check letter
-    recomputed by the school's software. The world's UPNs share one LA number, so it is nobody's."""
+    recomputed by the school's software. The world's UPNs share one LA number, so it is nobody's.
+    """
     i = r.randint(1, 3)
     digit = str((int(upn[i]) + r.randint(1, 9)) % 10)
     return ids.make_upn(upn[1:i] + digit + upn[i + 1 :])
@@ -173,7 +176,8 @@ def upn_rekeyed(upn: str, r: Rand) -> str:
 
 def upn_temporary(upn: str, r: Rand) -> str:
     """A temporary UPN (``AnnnnnnnnnnnA``: the last character a letter) issued before the pupil's
-    own arrived, and left in place."""
+    own arrived, and left in place.
+    """
     last = r.pick([c for c in ids.UPN_ALPHABET if c not in "IOS"])
     return ids.make_upn(upn[1:12] + last)
 

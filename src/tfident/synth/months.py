@@ -130,7 +130,8 @@ def first_month(households: int, seed: int, as_of: dt.date, profile: Profile = D
 
 def _unlist_new_builds(world: World, seed: int, share: float) -> None:
     """Leave whole streets out of the gazetteer (new builds the LLPG does not hold yet) until
-    about ``share`` of the in-area households live on them."""
+    about ``share`` of the in-area households live on them.
+    """
     if share <= 0:
         return
     r = Rand(seed, 4001)
@@ -296,7 +297,8 @@ def _monthly_events(maker: _Maker, previous: dt.date, households: list[int]) -> 
 
 def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.date, r: Rand) -> set[str]:
     """The attendance record of the term in progress of each child of a family that moved
-    in the area now shows the new address; returns the record ids changed."""
+    in the area now shows the new address; returns the record ids changed.
+    """
     w = state.world
     kids = {m for hh in moved for m in w.households.members[hh]}
     cols = state.events.cols["attendance"]

@@ -201,7 +201,8 @@ KIDS_KINDS = frozenset({"couple_kids", "lone_parent", "multi_gen"})
 def one_name(a: str, b: str) -> bool:
     """Whether two forenames are one name spelt or shortened differently (MOHAMMED and
     MUHAMMAD, KATE and KATHERINE): parents do not give twins such names, so synthetic twins
-    never carry them (the linker could not tell them apart either)."""
+    never carry them (the linker could not tell them apart either).
+    """
     first_a, first_b = forename_first(a), forename_first(b)
     if first_a is None or first_b is None or first_a == first_b:
         return first_a == first_b
@@ -423,7 +424,8 @@ need more), keeping the rest for later months: a world of 1.2 million people los
 
 def fit_step(room: int, people: int, smallest: int = 1) -> int:
     """The largest step (at most 900, at least ``smallest``) between consecutive NHS number stems
-    that takes ``people`` through no more than about ``room`` stems."""
+    that takes ``people`` through no more than about ``room`` stems.
+    """
     # a stem whose check digit would be 10 is skipped: 1.1 steps per person on average
     return min(900, max(smallest, int(room / max(1, people) / 1.1 / 1.05 * 2) - 1))
 
@@ -436,7 +438,8 @@ def stems_needed(people: int, step: int) -> int:
 def nhs_step(people: int) -> int:
     """The largest step between consecutive NHS number stems for a world of ``people``: 900,
     or less in worlds so big (over about a million people) that steps of up to 900 would run the
-    9-digit stems, which start below 410,000,000, past 999,999,999."""
+    9-digit stems, which start below 410,000,000, past 999,999,999.
+    """
     return fit_step(589_000_000, people, 2)
 
 
@@ -479,7 +482,8 @@ def world_ranges(people: int) -> IdRanges:
 def _above(old_first: int, last_issued: int, modulus: int) -> int:
     """Where a newcomers' serial range starts: its old start ``old_first``, or the last serial
     issued if that is higher, unless the serials (shown modulo ``modulus``) have already gone
-    round once, so that every serial is in use and no range above the others is left."""
+    round once, so that every serial is in use and no range above the others is left.
+    """
     return old_first if last_issued >= modulus else max(old_first, last_issued)
 
 
@@ -519,7 +523,8 @@ def newcomer_ranges(month: int, newcomers: int, issued: IssuedIds) -> IdRanges:
 
 def newcomer_pnc_serial(month: int, issued: IssuedIds) -> int:
     """The PNC ID serial the arrests of ``month`` (1 or more) count on from: 7,000,000 +
-    100,000 a month, or the last serial issued if that is higher (serials show modulo 10,000,000)."""
+    100,000 a month, or the last serial issued if that is higher (serials show modulo 10,000,000).
+    """
     return _above(7_000_000 + month * 100_000, issued.pnc_serial, 10_000_000)
 
 

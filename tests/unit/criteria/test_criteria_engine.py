@@ -248,5 +248,5 @@ def test_rate_rule_must_read_the_terms_source() -> None:
 def test_pack_is_frozen_and_serialisable(phase1: RulePack) -> None:
     dumped = phase1.model_dump(mode="json")
     assert RulePack.model_validate(dumped) == phase1
-    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error
+    with pytest.raises(Exception, match="frozen"):  # pydantic's frozen-instance error
         phase1.version = "x"  # type: ignore[misc]

@@ -47,7 +47,9 @@ def test_phase2_reads_wider_indicators(scenario: Scenario) -> None:
     )  # an adult's offence: phase 2 only
     evidence, hc = scenario.run("phase2")
     row = hc.row(0, named=True)
-    assert row["crime_asb"] and row["children_need_help"] and not row["education"]
+    assert row["crime_asb"]
+    assert row["children_need_help"]
+    assert not row["education"]
     assert row["eligibility"] == "must_include"
     assert hc.columns == [
         "household_id",

@@ -145,7 +145,8 @@ def test_a_family_with_three_needs_under_three_headlines_is_eligible(scenario: S
     in_temporary_accommodation(scenario, "mum")
     evidence, hc = scenario.run(sf2022)
     row = household(hc, "H1")
-    assert row["eligibility"] == "must_include" and row["eligible"]
+    assert row["eligibility"] == "must_include"
+    assert row["eligible"]
     assert [h for h in HEADLINES if row[h]] == ["domestic_abuse", "housing", "financial_stability"]
     assert list(hc.columns) == ["household_id", *HEADLINES, "n_national", "eligible", "eligibility"]
     needs = evidence.filter(pl.col("criterion") != GATE_ID)
@@ -167,7 +168,8 @@ def test_a_near_miss_with_two_needs_is_not_eligible(scenario: Scenario, sf2022: 
     abused(scenario, "dad")
     _, hc = scenario.run(sf2022)
     row = household(hc, "H1")
-    assert row["eligibility"] is None and not row["eligible"]
+    assert row["eligibility"] is None
+    assert not row["eligible"]
     assert row["n_national"] == 2
 
 
@@ -289,7 +291,8 @@ def test_every_need_names_its_extract_and_the_text_it_follows(sf2022: RulePack) 
     for criterion in sf2022.criteria:
         assert set(criterion.titles) == {"2022-04", "2022-10"}, criterion.id
         for rule in criterion.rules:
-            assert rule.source and ("[V]" in rule.basis or "[D]" in rule.basis), rule.id
+            assert rule.source, rule.id
+            assert "[V]" in rule.basis or "[D]" in rule.basis, rule.id
     renamed = {c.id: c.titles["2022-10"] for c in sf2022.criteria if c.titles["2022-10"] != c.titles["2022-04"]}
     assert renamed == {  # the October 2022 wording
         "substance_use": "Promoting recovery and reducing substance abuse",

@@ -91,7 +91,7 @@ def csv_field(value: str) -> str:
 
 
 def csv_text(header: list[str], rows: list[list[str]]) -> str:
-    """CSV text with ``\\n`` line ends."""
+    r"""CSV text with ``\\n`` line ends."""
     return "".join(",".join(csv_field(v) for v in row) + "\n" for row in [header, *rows])
 
 

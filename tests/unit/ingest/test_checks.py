@@ -1,5 +1,6 @@
 """The data checks (tfident.ingest.checks) on small batches: each check's pass, warn, stop and skip, levels
-from checks.yaml, and the config's errors."""
+from checks.yaml, and the config's errors.
+"""
 
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def outcome(report_results: tuple, source: str, check: str) -> str:  # type: ign
 
 def test_a_clean_source_passes_every_check_it_can_judge() -> None:
     report = run_checks(batch_of({"asb": asb(60)}), AS_OF, ChecksConfig())
-    assert not report.stops and not report.warnings
+    assert not report.stops
+    assert not report.warnings
     assert outcome(report.results, "asb", "volume") == "skipped"  # no earlier run
 
 
@@ -101,7 +103,8 @@ def test_a_missing_expected_column_stops_unless_the_agency_never_sends_it() -> N
     batch = batch_of({"asb": asb(60)}, columns={"asb": columns}, unknown={"asb": ("Post Code",)})
     report = run_checks(batch, AS_OF, ChecksConfig())
     (stop,) = report.stops
-    assert stop.check == "expected_columns" and "postcode" in stop.message
+    assert stop.check == "expected_columns"
+    assert "postcode" in stop.message
     assert outcome(report.results, "asb", "unknown_columns") == "warn"
     relaxed = parse_model({"sources": {"asb": {"never_sends": ["postcode"]}}}, ChecksConfig, "checks.yaml")
     assert not run_checks(batch, AS_OF, relaxed).stops
@@ -111,7 +114,8 @@ def test_quarantine_rate_above_the_limit_stops_and_every_row_lost_always_stops()
     report = run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 5}), AS_OF, ChecksConfig())
     assert [r.check for r in report.stops] == ["quarantine_rate"]
     few = run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 4}), AS_OF, ChecksConfig())
-    assert not few.stops and outcome(few.results, "asb", "quarantine_rate") == "warn"  # 4 rows: under min_rows
+    assert not few.stops
+    assert outcome(few.results, "asb", "quarantine_rate") == "warn"
     warn_only = parse_model({"defaults": {"quarantine_rate": {"level": "warn"}}}, ChecksConfig, "checks.yaml")
     assert not run_checks(batch_of({"asb": asb(60)}, quarantined={"asb": 3}), AS_OF, warn_only).stops
     everything = batch_of({"asb": asb(0)}, quarantined={"asb": 5})
@@ -171,7 +175,8 @@ def test_manifest_rows_and_hash(tmp_path: Path) -> None:
     manifests = read_manifests(tmp_path)
     report = run_checks(batch_of({"asb": asb(60)}), AS_OF, ChecksConfig(), None, manifests)
     (stop,) = report.stops
-    assert stop.check == "manifest" and "60 data rows, the manifest says 99" in stop.message
+    assert stop.check == "manifest"
+    assert "60 data rows, the manifest says 99" in stop.message
     (tmp_path / "asb.csv.manifest.json").write_text(
         json.dumps({"files": {"asb.csv": {"rows": 60, "sha256": "SHA-ASB"}}})
     )
@@ -241,7 +246,8 @@ def test_raise_on_stop_lists_every_failed_check_in_one_message() -> None:
     with pytest.raises(DataCheckFailed) as caught:
         raise_on_stop(report)
     text = str(caught.value)
-    assert "asb (asb.csv): quarantine_rate" in text and "asb (asb.csv): recency" in text
+    assert "asb (asb.csv): quarantine_rate" in text
+    assert "asb (asb.csv): recency" in text
     assert report.summary()["stop"] == 2
 
 
@@ -259,7 +265,8 @@ def test_the_shipped_config_loads_and_a_bad_key_is_one_error_naming_file_and_key
         path.write_text(text)
         with pytest.raises(ConfigError) as caught:
             load_model(path, ChecksConfig)
-        assert str(path) in str(caught.value) and key in str(caught.value)
+        assert str(path) in str(caught.value)
+        assert key in str(caught.value)
 
 
 def test_a_level_can_be_off(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ def test_committed_schema_equals_generated(source: str) -> None:
 def test_schema_content() -> None:
     schema = json_schema("attendance")
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert "term_start" in schema["required"] and "upn" not in schema["required"]
+    assert "term_start" in schema["required"]
+    assert "upn" not in schema["required"]
     assert schema["properties"]["sex"]["enum"] == ["M", "F", "U", None]
     assert schema["properties"]["sessions_possible"]["type"] == "integer"
     assert schema["properties"]["upn"]["pattern"].startswith("^[ABCDEFGHJ")

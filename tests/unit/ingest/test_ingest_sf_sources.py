@@ -1,5 +1,6 @@
 """Reading the optional sources of contract 1.2 and health's new end_date: valid rows, row faults, and
-version 1 batches that lack them."""
+version 1 batches that lack them.
+"""
 
 from __future__ import annotations
 

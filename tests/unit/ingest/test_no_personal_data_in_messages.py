@@ -216,7 +216,8 @@ def test_file_faults_name_the_problem_never_the_values(
         builder.read(mapping)
     error = caught.value
     rendered = "".join(traceback.format_exception(error))
-    assert error.file is not None and error.file in str(error), "the message names the file"
+    assert error.file is not None, "the message names the file"
+    assert error.file in str(error), "the message names the file"
     assert not leaks(rendered), f"{case}: {leaks(rendered)} in the error: {error}"
     assert not leaks(repr(error.args))
     assert not leaks(logged(caplog)), f"{case}: logged"
@@ -228,7 +229,8 @@ def test_headerless_csv_says_what_is_wrong(builder: BatchBuilder) -> None:
         builder.read()
     message = str(caught.value)
     assert message.startswith("asb.csv: line 1 does not look like a header row")
-    assert "'intervention_type'" in message and "header_row" in message
+    assert "'intervention_type'" in message
+    assert "header_row" in message
 
 
 def test_row_faults_keep_values_in_quarantine_only(builder: BatchBuilder, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,5 +1,6 @@
 """The source descriptions (``tfident/ingest/sources.yaml``) against the contract, the committed
-JSON Schemas and the per-source facts the stages held before they read the descriptions."""
+JSON Schemas and the per-source facts the stages held before they read the descriptions.
+"""
 
 from __future__ import annotations
 
@@ -169,7 +170,8 @@ CONTRACT_CODES: dict[tuple[str, str], tuple[str, ...]] = {
 
 def test_sources_added_later_are_optional_and_marked() -> None:
     """The sources of contract 1.2 are optional and say so; the only column added to a version 1 source is
-    health's episode end date, also optional."""
+    health's episode end date, also optional.
+    """
     assert tuple(name for name, s in SOURCES.items() if s.added_in == "1.2") == ADDED_IN_1_2
     assert not any(SOURCES[name].required for name in ADDED_IN_1_2)
     assert tuple(name for name in SOURCES if name not in ADDED_IN_1_2) == VERSION_1_SOURCES
@@ -219,7 +221,8 @@ def test_codes_and_identifiers_are_the_contract_ones() -> None:
         "employment": ("nino",),
     }
     assert all(s.column("uprn").type == "identifier" for s in SOURCES.values())
-    assert SOURCES["gazetteer"].column("uprn").required and SOURCES["gazetteer"].column("uprn").in_header
+    assert SOURCES["gazetteer"].column("uprn").required
+    assert SOURCES["gazetteer"].column("uprn").in_header
 
 
 @pytest.mark.parametrize("name", list(SOURCES))
@@ -350,7 +353,8 @@ def test_data_check_facts_are_unchanged() -> None:
         ("school_census", "attendance", "exclusions"), "schools"
     )
     census = ChecksConfig().for_source("school_census")
-    assert census.recency.months == 6 and census.month_gaps.level == "off"
+    assert census.recency.months == 6
+    assert census.month_gaps.level == "off"
     assert ChecksConfig().for_source("gazetteer").same_file.level == "off"
     assert ChecksConfig().for_source("benefits").future_dates.warn_above == 0.05
     assert ChecksConfig().for_source("exclusions").school_coverage.level == "off"
@@ -395,9 +399,11 @@ def test_a_new_optional_source_is_one_description(tmp_path: Path) -> None:
     }
     housing = read_sources_file(_write(tmp_path, data)).sources["tenancy"]
     assert housing.column_names == (*CONTRACT_PERSON_COLUMNS, "tenancy_start", "tenancy_end", "arrears")
-    assert not housing.required and housing.header_columns[-1] == "tenancy_start"
+    assert not housing.required
+    assert housing.header_columns[-1] == "tenancy_start"
     assert housing.date_pairs == (("tenancy_start", "tenancy_end"),)
-    assert housing.evidence_date is not None and housing.evidence_date.open_until == "tenancy_end"
+    assert housing.evidence_date is not None
+    assert housing.evidence_date.open_until == "tenancy_end"
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,9 @@ def _load(tmp_path: Path, extra: str) -> LinkageConfig:
 
 def test_spark_keys_default_and_load(tmp_path: Path) -> None:
     config = _load(tmp_path, "backend: spark\n")
-    assert config.spark_master == "local[2]" and config.spark_config == {} and config.spark_local
+    assert config.spark_master == "local[2]"
+    assert config.spark_config == {}
+    assert config.spark_local
     config = _load(
         tmp_path,
         "backend: spark\nspark_master: local[*]\nspark_config:\n  spark.driver.memory: 4g\n"
@@ -104,7 +106,8 @@ def test_a_model_with_foreign_sql_does_not_move() -> None:
 
 def test_spark_levels_call_the_functions_the_spark_backend_registers() -> None:
     """On Spark every Jaro-Winkler level calls tfident's registered SQL function by name (rendered
-    by the level itself, for the dialect), never Splink's ``jaro_winkler``; on DuckDB, DuckDB's own."""
+    by the level itself, for the dialect), never Splink's ``jaro_winkler``; on DuckDB, DuckDB's own.
+    """
     from tfident.link.backends.spark import JARO_WINKLER_AT_LEAST, JARO_WINKLER_AT_LEAST_SQL
     from tfident.link.comparisons import comparison_dicts
 

@@ -1,5 +1,6 @@
 """Guarded clustering (``tfident.link.clustering``): the twins guard against stray records,
-and properties of union-find over any scored pairs (hypothesis)."""
+and properties of union-find over any scored pairs (hypothesis).
+"""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def _record(source: str, record_id: str, forename: str | None, sex: str | None, 
 def _twins_with_stray_records() -> list[dict[str, Any]]:
     """The failure of ``generate_batch(50000, 1, 2026-10-31)``: Oliver and Olivia Sutcliffe,
     twins at one address, with one record of Olivia's under ``Ollie`` (a nickname of
-    Oliver's too) and one with the wrong sex, which bridged them."""
+    Oliver's too) and one with the wrong sex, which bridged them.
+    """
     return [
         _record("school_census", "OLIVER1", "Oliver", "M"),
         _record("attendance", "OLIVER2", "Oliver", "M"),
@@ -226,7 +228,8 @@ def test_clustering_properties(
 
     # a cluster is named by its smallest member
     for pid, root in cluster.items():
-        assert root <= pid and cluster[root] == root
+        assert root <= pid
+        assert cluster[root] == root
 
     # guards: no cluster holds two UPNs (must_link rulings bypass that guard); no cannot_link
     # ruling is inside one cluster

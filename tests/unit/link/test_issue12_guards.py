@@ -1,6 +1,7 @@
 """Issue 12's guard changes, each against the case it is for and the case it must not break:
 a weak record that one candidate outweighs (``ambiguous_margin``), a mis-keyed identifier
-(one keying error is no veto), placeholder names, shortened forenames."""
+(one keying error is no veto), placeholder names, shortened forenames.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_a_shortened_forename_is_three_letters_or_more_and_the_start_of_the_othe
 
 def _weak_and_two_candidates(make_persons: Maker) -> pl.DataFrame:
     """A benefit record with no date of birth (weak) and two candidates that cannot be one
-    person: a man born 1980 and his namesake son born 2009, at one address."""
+    person: a man born 1980 and his namesake son born 2009, at one address.
+    """
     common = {"forename": "John", "surname": "Herzog", "sex": "M"}
     return make_persons(
         [
@@ -84,7 +86,8 @@ def test_a_weak_record_joins_the_candidate_that_outweighs_the_other(make_persons
     # the benefit claim carries the father's national insurance number: 17 bits against 12
     persons = _weak_and_two_candidates(make_persons)
     found = _cluster(persons, {"FATHER": 17.0, "SON": 12.0}, margin=4)
-    assert frozenset({"W", "FATHER"}) in found and frozenset({"SON"}) in found
+    assert frozenset({"W", "FATHER"}) in found
+    assert frozenset({"SON"}) in found
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Probabilistic linkage (Splink scorer + guarded clustering): what links, what stays apart,
-rulings, the uncertain band, stable person ids, the frozen model, explanations."""
+rulings, the uncertain band, stable person ids, the frozen model, explanations.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def rulings(*pairs: tuple[str, str, str]) -> pl.DataFrame:
 
 def test_config_loads_with_its_model(linkage: LinkageConfig) -> None:
     assert linkage.version
-    assert linkage.method == "splink" and linkage.backend == "duckdb"
+    assert linkage.method == "splink"
+    assert linkage.backend == "duckdb"
     assert linkage.blocking_rules[0].name == "upn"
     assert linkage.model_version == read_model(linkage.model_path())["version"]
     assert len(linkage.model_sha256) == 64
@@ -371,7 +373,8 @@ def test_identical_records_link_through_their_profile(make_persons: Maker, linka
 def test_empty_persons(make_persons: Maker, linkage: LinkageConfig) -> None:
     persons = make_persons([person("asb", "A")]).clear()
     index, links = link_persons(persons, linkage)
-    assert index.is_empty() and links.is_empty()
+    assert index.is_empty()
+    assert links.is_empty()
 
 
 def test_cannot_link_ruling_keeps_records_apart(make_persons: Maker, linkage: LinkageConfig) -> None:
@@ -424,7 +427,8 @@ def test_model_round_trip_gives_identical_predictions(
     copy = linkage.model_copy(update={"model_data": read_model(path)})
     first = link_persons(persons, linkage)
     second = link_persons(persons, copy)
-    assert first[0].equals(second[0]) and first[1].equals(second[1])
+    assert first[0].equals(second[0])
+    assert first[1].equals(second[1])
 
 
 def test_explain_matches_the_stored_weights(make_persons: Maker, linkage: LinkageConfig) -> None:
@@ -451,7 +455,8 @@ def test_explain_shows_what_the_run_stored(make_persons: Maker, linkage: Linkage
         pl.lit(None, dtype=pl.String).alias("address_match")
     )
     recomputed = explain_pair(persons_from_stored(records), "school_census:A", "attendance:B", linkage)
-    assert recomputed.recomputed and recomputed.as_dict()["upn"] == 0
+    assert recomputed.recomputed
+    assert recomputed.as_dict()["upn"] == 0
     explanation = explain_pair(persons_from_stored(records), "school_census:A", "attendance:B", linkage, stored=link)
     assert not explanation.recomputed
     assert explanation.as_dict() == stored_weights
@@ -584,12 +589,14 @@ def test_comparison_levels(level_scores: pl.DataFrame, linkage: LinkageConfig, c
         # the synthetic training batches' similar postcodes are mostly neighbours, not typos:
         # EM may weigh the level below a different postcode, and training floors it at that
         others = [w for g, w in zip(level_scores[f"gamma_{field}"], level_scores[f"mw_{field}"], strict=True) if g == 0]
-        assert others and weight >= max(others) - 1e-9
+        assert others
+        assert weight >= max(others) - 1e-9
     else:
         # levels training rarely or never observes (a swap; a middle name used as forename,
         # whose u is high: common names are others' middle names) weigh more than disagreement
         others = [w for g, w in zip(level_scores[f"gamma_{field}"], level_scores[f"mw_{field}"], strict=True) if g == 0]
-        assert others and weight > max(others)
+        assert others
+        assert weight > max(others)
 
 
 def test_accuracy_on_a_small_synthetic_batch() -> None:
@@ -605,7 +612,8 @@ def test_accuracy_on_a_small_synthetic_batch() -> None:
     scored = batch.truth_persons.join(index, on=["source", "record_id"])
     persons = score_pairs(scored, "person_id", "true_person_id")
     cross = score_cross_source_pairs(scored, "person_id", "true_person_id")
-    assert persons.precision >= 0.995 and persons.recall >= 0.97
+    assert persons.precision >= 0.995
+    assert persons.recall >= 0.97
     assert cross.f1 >= 0.98
     twins = batch.people.filter(pl.col("twin"))["true_person_id"].implode()
     merged = (
@@ -613,4 +621,5 @@ def test_accuracy_on_a_small_synthetic_batch() -> None:
         .group_by("person_id")
         .agg(pl.col("true_person_id").n_unique().alias("n"))
     )
-    assert merged.height > 0 and merged["n"].max() == 1  # twins never merged
+    assert merged.height > 0
+    assert merged["n"].max() == 1

@@ -146,4 +146,5 @@ def test_a_swap_is_weighed_once(trained: dict[str, tuple[float, float]], linkage
     surname = next(c for c in model["settings"]["comparisons"] if c["output_column_name"] == "surname")
     swap = next(level for level in surname["comparison_levels"] if "swapped" in level.get("label_for_charts", ""))
     assert swap["m_probability"] == swap["u_probability"]
-    assert swap["fix_m_probability"] and swap["fix_u_probability"]
+    assert swap["fix_m_probability"]
+    assert swap["fix_u_probability"]

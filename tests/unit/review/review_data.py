@@ -242,7 +242,8 @@ def stored_weights(weights: dict[str, float] = WATERFALL) -> str:
 
 def month_two_frames(extra_links: int = 50) -> dict[str, pl.DataFrame]:
     """November: H1 carried over (rank 1) with ``extra_links`` more benefits records of Bob linked to his
-    ASB record, H4 new (rank 2), H2 re-ranked (2 to 3), H3 dropped (its criteria no longer met)."""
+    ASB record, H4 new (rank 2), H2 re-ranked (2 to 3), H3 dropped (its criteria no longer met).
+    """
     base = frames()
     extra = pl.DataFrame(
         {

@@ -28,7 +28,8 @@ def test_family_page_shows_an_unmatched_address_and_a_review_reason(
     assert "Address not matched to the gazetteer: not in the gazetteer" in flagged
     assert "Check who lives here: one member&#39;s records show a new address" in flagged
     plain = client.get("/families/H1").text
-    assert "Address not matched to the gazetteer" not in plain and "Check who lives here" not in plain
+    assert "Address not matched to the gazetteer" not in plain
+    assert "Check who lives here" not in plain
     with engine.connect() as connection:
         assert (
             connection.execute(sa.select(households.c.address_status).where(households.c.household_id == "H1")).scalar()

@@ -1,5 +1,6 @@
 """Accounts and sessions: server-side sessions that end, admin account pages, the password policy,
-sign-in throttling without lock-out, no account enumeration, ``next=``, TOTP, HSTS (issue 14, item 4)."""
+sign-in throttling without lock-out, no account enumeration, ``next=``, TOTP, HSTS (issue 14, item 4).
+"""
 
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def test_an_admin_ends_sessions_disables_and_resets(clients: Any, engine: Engine
 
     sign_in(coordinator, "coordinator")
     page = admin.get("/users/coordinator")
-    assert page.status_code == 200 and "End every session of coordinator" in page.text
+    assert page.status_code == 200
+    assert "End every session of coordinator" in page.text
     assert admin.post("/users/coordinator/sessions", data={"csrf_token": admin_token}).status_code == 303
     assert coordinator.get("/runs").status_code == 303
 
@@ -98,7 +100,8 @@ def test_an_admin_ends_sessions_disables_and_resets(clients: Any, engine: Engine
 
     sign_in(coordinator, "coordinator")
     weak = admin.post("/users/coordinator/password", data={"csrf_token": admin_token, "password": "aaaaaaaaaaaa"})
-    assert weak.status_code == 400 and "different characters" in weak.text
+    assert weak.status_code == 400
+    assert "different characters" in weak.text
     new = "staple violet harbour tram"
     assert (
         admin.post("/users/coordinator/password", data={"csrf_token": admin_token, "password": new}).status_code == 303
@@ -111,7 +114,8 @@ def test_an_admin_ends_sessions_disables_and_resets(clients: Any, engine: Engine
     assert store.get_user(engine, "coordinator").role == "auditor"  # type: ignore[union-attr]
     assert coordinator.get("/runs").status_code == 303  # a new role starts with a new sign-in
     refused = admin.post("/users/admin/disable", data={"csrf_token": admin_token})
-    assert refused.status_code == 400 and "your own account" in refused.text
+    assert refused.status_code == 400
+    assert "your own account" in refused.text
     actions = _actions(engine)
     for action in ("session.revoke", "user.disable", "user.enable", "user.password_reset", "user.role"):
         assert action in actions
@@ -175,7 +179,8 @@ def test_an_admin_cannot_add_a_common_password(client: TestClient, signed_in: An
 
 def test_guessing_never_locks_out_the_real_user(app: FastAPI, clients: Any, engine: Engine) -> None:
     """It slows an attacker guessing one account's password (429 with a wait) while the real user, at the
-    browser they signed in on before, signs in at once; nothing is locked."""
+    browser they signed in on before, signs in at once; nothing is locked.
+    """
     user = clients("10.0.0.5")
     sign_in(user, "coordinator")
     assert user.cookies.get(DEVICE_COOKIE)
@@ -186,7 +191,8 @@ def test_guessing_never_locks_out_the_real_user(app: FastAPI, clients: Any, engi
     assert statuses[:5] == [400] * 5
     assert 429 in statuses
     throttled = _login(attacker, "coordinator", PASSWORD)
-    assert throttled.status_code == 429 and "Wait" in throttled.text  # even the right password waits
+    assert throttled.status_code == 429
+    assert "Wait" in throttled.text
     assert int(throttled.headers["retry-after"]) <= app.state.settings.throttle.account_ceiling
 
     assert _login(user, "coordinator", PASSWORD).status_code == 303  # the real user, at once
@@ -217,7 +223,8 @@ def test_an_address_guessing_many_names_is_slowed(clients: Any) -> None:
     """It throttles one address trying many different names (each tried once)."""
     attacker = clients("10.6.6.6")
     statuses = [_login(attacker, f"name{i}", "guess").status_code for i in range(30)]
-    assert statuses[:20] == [400] * 20 and 429 in statuses[20:]
+    assert statuses[:20] == [400] * 20
+    assert 429 in statuses[20:]
     assert _login(clients("10.0.0.5"), "coordinator", PASSWORD).status_code == 303
 
 
@@ -241,7 +248,8 @@ def test_the_answer_is_the_same_for_unknown_names_and_wrong_passwords(clients: A
     known = _login(clients("10.2.0.1"), "coordinator", "not the password")
     unknown = _login(clients("10.2.0.2"), "nobody-at-all", "not the password")
     assert known.status_code == unknown.status_code == 400
-    assert routes.LOGIN_FAILED in known.text and routes.LOGIN_FAILED in unknown.text
+    assert routes.LOGIN_FAILED in known.text
+    assert routes.LOGIN_FAILED in unknown.text
     assert _error_text(known.text, "coordinator") == _error_text(unknown.text, "nobody-at-all")
 
 
@@ -300,7 +308,8 @@ def test_password_checks_and_database_reads_run_off_the_event_loop(
     sign_in(client, "coordinator")
     assert client.get("/runs/R-OCT/candidates").status_code == 200
     assert client.get("/families/H1").status_code == 200
-    assert seen and not any(seen)
+    assert seen
+    assert not any(seen)
 
 
 # --------------------------------------------------------------------- next=
@@ -396,7 +405,8 @@ def test_secure_cookies_and_hsts_when_served_over_https(engine: Engine) -> None:
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         response = client.get("/login")
         cookie = response.headers["set-cookie"]
-        assert cookie.startswith(f"{SECURE_SESSION_COOKIE}=") and "secure" in cookie.lower()
+        assert cookie.startswith(f"{SECURE_SESSION_COOKIE}=")
+        assert "secure" in cookie.lower()
         assert response.headers["strict-transport-security"].startswith("max-age=31536000")
         signed = _login(client, "coordinator", PASSWORD)
         assert all("secure" in c.lower() for c in signed.headers.get_list("set-cookie"))
@@ -444,7 +454,8 @@ def test_a_user_turns_on_a_second_factor_and_then_needs_it(clients: Any, engine:
     good = fresh.post(
         "/login/code", data={"csrf_token": csrf_of(code_page.text), "code": totp.code_at(secret, time.time())}
     )
-    assert good.status_code == 303 and good.headers["location"] == "/runs"
+    assert good.status_code == 303
+    assert good.headers["location"] == "/runs"
     assert fresh.get("/runs").status_code == 200
 
 

@@ -1,5 +1,6 @@
 """Areas (issue 14, item 5): coordinators assigned to areas see, open, decide on and export only their
-families; any other is a 404 with an audit row. The role-by-route matrix gains the area dimension."""
+families; any other is a 404 with an audit row. The role-by-route matrix gains the area dimension.
+"""
 
 from __future__ import annotations
 
@@ -67,8 +68,10 @@ def test_households_fall_in_areas_by_sector_then_district() -> None:
     assert AREAS.area_of("TF1 1AA") == "North"
     assert AREAS.area_of("tf2  3cc") == "East"
     assert AREAS.area_of("TF2 2BB") == "South"
-    assert AREAS.area_of("TF1 4DD") is None and AREAS.area_of(None) is None
-    assert AREAS.within("TF9 9ZZ", ()) and not AREAS.within(None, ("North",))
+    assert AREAS.area_of("TF1 4DD") is None
+    assert AREAS.area_of(None) is None
+    assert AREAS.within("TF9 9ZZ", ())
+    assert not AREAS.within(None, ("North",))
 
 
 def test_the_areas_file_is_validated(tmp_path: Path) -> None:
@@ -91,7 +94,8 @@ def test_the_areas_file_is_validated(tmp_path: Path) -> None:
 @pytest.mark.parametrize("username", sorted(SEES))
 def test_the_area_matrix(area_client: TestClient, engine: Engine, username: str) -> None:
     """It lets each user list, open, print, decide on and export exactly the families of their areas;
-    every other family is a 404 with a family.out_of_area audit row, on every family route."""
+    every other family is a 404 with a family.out_of_area audit row, on every family route.
+    """
     token = sign_in(area_client, username)
     sees = SEES[username]
     listed = area_client.get("/runs/R-OCT/candidates", params={"status": "all"}).text
@@ -130,7 +134,8 @@ def test_the_area_matrix(area_client: TestClient, engine: Engine, username: str)
         rows = connection.execute(
             sa.select(audit.c.object_id, audit.c.username).where(audit.c.action == "family.out_of_area")
         ).all()
-    assert len(rows) == refused and all(row.username == username for row in rows)
+    assert len(rows) == refused
+    assert all(row.username == username for row in rows)
 
     if username == "auditor":
         return

@@ -1,5 +1,6 @@
 """An audit an investigator can use: client address, session and search terms in every row, "who saw
-this family", and paging that cannot fail (issue 14, item 6)."""
+this family", and paging that cannot fail (issue 14, item 6).
+"""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def test_the_store_clamps_a_page_past_the_end(engine: Engine) -> None:
     for i in range(5):
         store.write_audit(engine, f"u{i}", None, "test.row")
     last, total = store.read_audit(engine, store.AuditQuery(action="test.row", page=10**12, page_size=2))
-    assert total == 5 and [r["username"] for r in last] == ["u0"]
+    assert total == 5
+    assert [r["username"] for r in last] == ["u0"]
     first, _ = store.read_audit(engine, store.AuditQuery(action="test.row", page=-3, page_size=2))
     assert [r["username"] for r in first] == ["u4", "u3"]
 
@@ -82,7 +84,8 @@ def test_the_audit_filters_by_address_and_session(app: FastAPI, engine: Engine) 
         sign_in(auditor, "auditor")
         page = auditor.get("/audit", params={"client_address": "192.0.2.7"})
         assert page.status_code == 200
-        assert "192.0.2.7" in page.text and "family.view" in page.text
+        assert "192.0.2.7" in page.text
+        assert "family.view" in page.text
         assert "192.0.2.8" not in page.text.split('id="audit"')[1]  # the auditor's own rows: another address
 
 
@@ -104,7 +107,8 @@ def test_who_saw_a_family(app: FastAPI, engine: Engine, signed_in: Callable[[str
     assert page.status_code == 200
     for action in ("family.view", "family.print", "export.csv"):
         assert action in page.text
-    assert "192.0.2.9" in page.text and "coordinator" in page.text
+    assert "192.0.2.9" in page.text
+    assert "coordinator" in page.text
     rows = store.family_access(engine, "H1")
     assert all(r["object_id"] == "H1" or "H1" in (r["detail_json"] or {}).get("household_ids", []) for r in rows)
     assert [r for r in rows if (r["detail_json"] or {}).get("after") == "form_error"]  # the re-shown page is a view

@@ -1,5 +1,6 @@
 """Issue 14 items 1-3: the waterfall equals ``tfident explain``, thresholds come from the run's config, the
-family page is a case summary with a print view, and the list shows what changed month on month."""
+family page is a case summary with a print view, and the list shows what changed month on month.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def test_the_waterfall_is_the_one_tfident_explain_prints() -> None:
     assert explained is not None
     expected = [("prior", explained.prior), *((s.field, s.weight) for s in explained.steps)]
     assert [(bar.field, bar.weight) for bar in parsed.bars] == expected
-    assert parsed.total == explained.total and parsed.consistent
+    assert parsed.total == explained.total
+    assert parsed.consistent
     bars, total = chart_numbers(charts.waterfall(parsed, "t"))
     assert [name for name, _ in bars] == [name for name, _ in expected]
     assert [weight for _, weight in bars] == pytest.approx([weight for _, weight in expected])
@@ -77,8 +79,11 @@ def test_the_total_and_probability_are_not_bars() -> None:
     svg = str(charts.waterfall(parsed, "t"))
     bars, total = chart_numbers(svg)
     assert [name for name, _ in bars] == list(WATERFALL)
-    assert sum(weight for _, weight in bars) == pytest.approx(total, abs=1e-6) and total == pytest.approx(5.51)
-    assert "+5.51" in svg and "+12.00" not in svg and "probability" not in svg
+    assert sum(weight for _, weight in bars) == pytest.approx(total, abs=1e-6)
+    assert total == pytest.approx(5.51)
+    assert "+5.51" in svg
+    assert "+12.00" not in svg
+    assert "probability" not in svg
 
 
 @pytest.mark.parametrize(
@@ -89,7 +94,9 @@ def test_the_total_and_probability_are_not_bars() -> None:
 def test_a_stored_total_that_does_not_add_up_is_reported(stored: dict[str, float], consistent: bool) -> None:
     """It keeps the stored total and says when the bars do not sum to it."""
     parsed = parse_weights(stored)
-    assert parsed is not None and parsed.total == stored["total"] and parsed.consistent is consistent
+    assert parsed is not None
+    assert parsed.total == stored["total"]
+    assert parsed.consistent is consistent
 
 
 @pytest.mark.parametrize(
@@ -113,7 +120,8 @@ def test_the_family_page_shows_the_stored_waterfall(
     bars, total = chart_numbers(card)
     assert sum(weight for _, weight in bars) == pytest.approx(total, abs=0.005)
     assert total == pytest.approx(json.loads(stored_weights())["total"])
-    assert "<strong>+5.51</strong>" in card and "+12.00" not in html
+    assert "<strong>+5.51</strong>" in card
+    assert "+12.00" not in html
 
 
 # ---------------------------------------------------------------------------- thresholds
@@ -133,7 +141,8 @@ def test_the_pages_show_the_runs_configured_threshold(
     """It shows and applies 0.97 for November (its config) and 0.95 for October (no thresholds stored)."""
     signed_in("coordinator")
     november = client.get("/families/H1?run=R-NOV").text
-    assert "below 0.97 are flagged" in november and "below 0.97: check" in november
+    assert "below 0.97 are flagged" in november
+    assert "below 0.97: check" in november
     assert "0.95" not in november.split('id="link-confidence"')[1].split("</dd>")[0]
     assert "review below 0.97" in client.get("/runs/R-NOV").text
     assert "below 0.95 are flagged" in client.get("/families/H1?run=R-OCT").text
@@ -189,11 +198,14 @@ def test_the_summary_says_why_by_member_before_the_form(
     why, form, details = html.index('id="criteria"'), html.index('id="decide"'), html.index('id="records"')
     assert why < form < details
     summary = html[html.index('id="why"') : form]
-    assert "crime_asb" in summary and "Smith (adult, 46)</strong>: crime_asb.asb_intervention (CBO)" in summary
-    assert "52 links between records" in summary and "Carried over" in summary
+    assert "crime_asb" in summary
+    assert "Smith (adult, 46)</strong>: crime_asb.asb_intervention (CBO)" in summary
+    assert "52 links between records" in summary
+    assert "Carried over" in summary
     assert html.count("data-link=") == 20  # links are paged
     page_three = client.get("/families/H1?run=R-NOV&links_page=3").text
-    assert page_three.count("data-link=") == 12 and '<details class="govuk-details" id="links" open>' in page_three
+    assert page_three.count("data-link=") == 12
+    assert '<details class="govuk-details" id="links" open>' in page_three
 
 
 def test_the_print_view_is_a_summary_and_is_audited(
@@ -202,10 +214,13 @@ def test_the_print_view_is_a_summary_and_is_audited(
     """It prints the case summary and decisions without forms or record tables, and audits the print."""
     signed_in("coordinator")
     html = client.get("/families/H1/print?run=R-NOV").text
-    assert "Why this family is on the list" in html and "OFFICIAL-SENSITIVE" in html
-    assert "<form" not in html and "govuk-summary-card" not in html
+    assert "Why this family is on the list" in html
+    assert "OFFICIAL-SENSITIVE" in html
+    assert "<form" not in html
+    assert "govuk-summary-card" not in html
     rows, _ = store.read_audit(busy, store.AuditQuery(action="family.print"))
-    assert rows[0]["object_id"] == "H1" and rows[0]["detail_json"] == {"run_id": "R-NOV"}
+    assert rows[0]["object_id"] == "H1"
+    assert rows[0]["detail_json"] == {"run_id": "R-NOV"}
 
 
 # ----------------------------------------------------------------------- month on month
@@ -225,16 +240,20 @@ def test_the_list_marks_and_filters_changes(client: TestClient, busy: Engine, si
     """It tags each row with its change, filters on it, and lists dropped families with why."""
     signed_in("coordinator")
     listing = client.get("/runs/R-NOV/candidates").text
-    assert "1 new, 1 carried over, 1 re-ranked" in listing and "1 dropped" in listing
+    assert "1 new, 1 carried over, 1 re-ranked" in listing
+    assert "1 dropped" in listing
     row = listing.split('data-household="H2"')[1].split("</tr>")[0]
     assert "Re-ranked: was 2" in row
     new = client.get("/runs/R-NOV/candidates", params={"change": "new"}).text
     assert re.findall(r'data-household="([^"]+)"', new) == ["H4"]
     dropped = client.get("/runs/R-NOV/candidates", params={"change": "dropped"}).text
-    assert 'id="dropped"' in dropped and "H3" in dropped and "no longer meets crime_asb, work" in dropped
+    assert 'id="dropped"' in dropped
+    assert "H3" in dropped
+    assert "no longer meets crime_asb, work" in dropped
     assert 'href="/families/H3?run=R-OCT"' in dropped
     education = client.get("/runs/R-NOV/candidates", params={"change": "dropped", "criterion": "education"}).text
-    assert "No family dropped off the list." in education and "H3" not in education.split('id="dropped"')[1]
+    assert "No family dropped off the list." in education
+    assert "H3" not in education.split('id="dropped"')[1]
 
 
 def export_rows(client: TestClient, token: str, **form: str) -> list[list[str]]:
@@ -251,13 +270,16 @@ def test_exports_honour_the_filters_and_list_members(
     token = signed_in("coordinator")
     assert [row[1] for row in export_rows(client, token, scope="new")[1:]] == ["H1", "H4", "H2"]
     new_this_month = export_rows(client, token, scope="new", change="new")
-    assert new_this_month[0] == list(HEADERS) and [row[1] for row in new_this_month[1:]] == ["H4"]
+    assert new_this_month[0] == list(HEADERS)
+    assert [row[1] for row in new_this_month[1:]] == ["H4"]
     assert new_this_month[1][-1] == "Nia Jones (adult)"
     assert [row[1] for row in export_rows(client, token, scope="new", criterion="education")[1:]] == ["H2"]
     assert [row[1] for row in export_rows(client, token, scope="shown", area="TF1")[1:]] == ["H1", "H4"]
     assert export_rows(client, token, scope="new", change="dropped")[1:] == []
     members = export_rows(client, token, scope="selected", household_id="H1")[1][-1]
-    assert members.count("Smith") == 2 and "(adult)" in members and "(child)" in members
+    assert members.count("Smith") == 2
+    assert "(adult)" in members
+    assert "(child)" in members
 
 
 def test_members_can_be_left_out_of_the_export(busy: Engine) -> None:
@@ -266,7 +288,8 @@ def test_members_can_be_left_out_of_the_export(busy: Engine) -> None:
     with TestClient(app, follow_redirects=False) as client:
         token = sign_in(client, "coordinator")
         rows = export_rows(client, token, scope="new")
-    assert rows[0] == list(HEADERS_WITHOUT_MEMBERS) and "Smith" not in str(rows)
+    assert rows[0] == list(HEADERS_WITHOUT_MEMBERS)
+    assert "Smith" not in str(rows)
 
 
 # -------------------------------------------------------------------------- opted out
@@ -276,34 +299,45 @@ def test_an_opted_out_family_is_a_stub_until_an_audited_override(
     client: TestClient, busy: Engine, signed_in: Callable[[str], str]
 ) -> None:
     """It shows that the family opted out and nothing else, refuses decisions, and lifts that only by an
-    override with a reason, written to the audit log."""
+    override with a reason, written to the audit log.
+    """
     token = signed_in("coordinator")
     store.add_decision(busy, store.DecisionInput("H2", "R-OCT", "opted_out", "cora"))
     page = client.get("/families/H2?run=R-NOV").text
     assert "A family that opted out" in page
-    assert "Low Road" not in page and "alert(1)" not in page and "Accept: attach" not in page
+    assert "Low Road" not in page
+    assert "alert(1)" not in page
+    assert "Accept: attach" not in page
     listing = client.get("/runs/R-NOV/candidates", params={"status": "all"}).text
     row = listing.split('data-household="H2"')[1].split("</tr>")[0]
-    assert "A family that opted out" in row and "Low Road" not in row and "education" not in row
+    assert "A family that opted out" in row
+    assert "Low Road" not in row
+    assert "education" not in row
     printed = client.get("/families/H2/print?run=R-NOV").text
-    assert "A family that opted out" in printed and "Low Road" not in printed
+    assert "A family that opted out" in printed
+    assert "Low Road" not in printed
     assert [row[1] for row in export_rows(client, token, scope="shown", status="all")[1:]] == ["H1", "H4"]
 
     accept = {"csrf_token": token, "run_id": "R-NOV", "decision": "accept", "lead_agency": "EH", "worker": "JB"}
     refused = client.post("/families/H2/decisions", data=accept)
-    assert refused.status_code == 409 and store.current_status(busy, "H2") == "opted_out"
+    assert refused.status_code == 409
+    assert store.current_status(busy, "H2") == "opted_out"
 
     blank = client.post("/families/H2/override", data={"csrf_token": token, "run_id": "R-NOV"})
-    assert blank.status_code == 400 and "Enter why" in blank.text
+    assert blank.status_code == 400
+    assert "Enter why" in blank.text
     assert store.opt_out_override(busy, "H2") is None
     done = client.post(
         "/families/H2/override", data={"csrf_token": token, "run_id": "R-NOV", "override_reason": "consent given"}
     )
     assert done.status_code == 303
     rows, _ = store.read_audit(busy, store.AuditQuery(action=store.OPT_OUT_OVERRIDE))
-    assert rows[0]["object_id"] == "H2" and rows[0]["username"] == "coordinator"
+    assert rows[0]["object_id"] == "H2"
+    assert rows[0]["username"] == "coordinator"
     assert rows[0]["detail_json"]["reason"] == "consent given"
     full = client.get("/families/H2?run=R-NOV").text
-    assert "Low Road" in full and "Accept: attach" in full and 'id="override-note"' in full
+    assert "Low Road" in full
+    assert "Accept: attach" in full
+    assert 'id="override-note"' in full
     assert client.post("/families/H2/decisions", data={**accept, "seen_decision": ""}).status_code == 303
     assert store.current_status(busy, "H2") == "accept"

@@ -50,7 +50,10 @@ def test_runs_page_lists_runs_with_counts(client: TestClient, signed_in: Callabl
     """It lists each run with its date, rule set, model and counts; the run page shows quality and charts."""
     signed_in("analyst")
     html = client.get("/runs").text
-    assert "R-OCT" in html and "2026-10-31" in html and "TF1_2012" in html and "deterministic-1" in html
+    assert "R-OCT" in html
+    assert "2026-10-31" in html
+    assert "TF1_2012" in html
+    assert "deterministic-1" in html
     run = client.get("/runs/R-OCT").text
     assert "Quality of each source" in run
     assert run.count("<svg") == 3
@@ -88,7 +91,8 @@ def test_a_search_is_audited_with_the_search_text(
     assert row["detail_json"]["search"] == "Smith"
     assert row["detail_json"]["criterion"] == "work"
     assert row["detail_json"]["results"] == 1
-    assert row["client_address"] == "testclient" and row["session_id"]
+    assert row["client_address"] == "testclient"
+    assert row["session_id"]
 
 
 def test_family_page_shows_members_links_weights_and_evidence(
@@ -97,12 +101,18 @@ def test_family_page_shows_members_links_weights_and_evidence(
     """It shows members (ages, roles), linked records, probability, rule, weights and evidence; it audits the view."""
     signed_in("coordinator")
     html = client.get("/families/H1").text
-    assert "Ann Smith" in html and "Bob Smith" in html
-    assert "Smith (child, 14)" in html and "Smith (adult, 46)" in html  # roles, ages on 31 October 2026
-    assert "0.995" in html and "name_dob" in html
+    assert "Ann Smith" in html
+    assert "Bob Smith" in html
+    assert "Smith (child, 14)" in html
+    assert "Smith (adult, 46)" in html
+    assert "0.995" in html
+    assert "name_dob" in html
     assert "Uncertain: check" in html  # the 0.81 link
-    assert "Match weights, field by field" in html and "<svg" in html
-    assert "crime_asb.asb_intervention" in html and "CBO" in html and "2026-05-01" in html
+    assert "Match weights, field by field" in html
+    assert "<svg" in html
+    assert "crime_asb.asb_intervention" in html
+    assert "CBO" in html
+    assert "2026-05-01" in html
     assert "9 Old Road" in html  # address history
     assert audit_actions(engine)[-1] == "family.view"
 
@@ -125,10 +135,14 @@ def test_a_decision_is_stored_and_carried_over_to_the_next_run(
         "H3",
     ]
     family = client.get("/families/H1").text  # the latest run by default
-    assert "R-NOV" in family and "Accepted (attached)" in family and "an earlier run" in family
+    assert "R-NOV" in family
+    assert "Accepted (attached)" in family
+    assert "an earlier run" in family
     with engine.connect() as connection:
         decision = connection.execute(sa.select(metadata.tables["decisions"])).mappings().one()
-    assert decision["username"] == "coordinator" and decision["worker"] == "J Bloggs" and decision["run_id"] == "R-OCT"
+    assert decision["username"] == "coordinator"
+    assert decision["worker"] == "J Bloggs"
+    assert decision["run_id"] == "R-OCT"
 
 
 def test_the_default_list_leaves_out_attached_closed_and_opted_out_families(
@@ -145,7 +159,8 @@ def test_the_default_list_leaves_out_attached_closed_and_opted_out_families(
         return re.findall(r'href="/families/([^?"]+)\?', html)
 
     default = client.get("/runs/R-NOV/candidates").text
-    assert "1 family" in default and "are not shown" in default
+    assert "1 family" in default
+    assert "are not shown" in default
     assert families() == ["H3"]
     assert families(status="open") == ["H3"]
     assert families(status="new") == ["H3"]
@@ -155,7 +170,8 @@ def test_the_default_list_leaves_out_attached_closed_and_opted_out_families(
     decide(client, token, "H1", decision="closed", closure_reason="moved_away", run_id="R-NOV")
     closed = client.get("/runs/R-NOV/candidates", params={"status": "closed"}).text
     assert re.findall(r'href="/families/([^?"]+)\?', closed) == ["H1"]
-    assert "Closed" in closed and "Moved away" in closed
+    assert "Closed" in closed
+    assert "Moved away" in closed
     assert families() == ["H3"]
 
 
@@ -170,15 +186,19 @@ def test_an_attached_family_is_closed_with_a_reason_and_audited(
     """The family page offers closing once the family is attached; the closure is stored, shown and audited."""
     token = signed_in("coordinator")
     page = client.get("/families/H1").text
-    assert 'value="closed"' not in page and 'value="opted_out"' in page
+    assert 'value="closed"' not in page
+    assert 'value="opted_out"' in page
     accept(client, token, "H1")
     page = client.get("/families/H1").text
-    assert 'value="closed"' in page and 'name="closure_reason"' in page and "Outcomes achieved" in page
+    assert 'value="closed"' in page
+    assert 'name="closure_reason"' in page
+    assert "Outcomes achieved" in page
     response = decide(client, token, "H1", decision="closed", closure_reason="outcomes_achieved", note="done")
     assert response.status_code == 303, response.text
     page = client.get("/families/H1").text
     status = page.split('id="status">')[1].split("</dd>")[0]
-    assert "Closed" in status and "Outcomes achieved" in status
+    assert "Closed" in status
+    assert "Outcomes achieved" in status
     with engine.connect() as connection:
         rows = connection.execute(sa.select(metadata.tables["decisions"]).order_by(sa.text("id"))).mappings().all()
         audited = (
@@ -228,7 +248,8 @@ def test_a_closure_or_opt_out_that_does_not_fit_is_refused(
         assert prior.status_code == 303, prior.text
     response = decide(client, token, "H2", **data)
     assert response.status_code == 400
-    assert "There is a problem" in response.text and message in response.text
+    assert "There is a problem" in response.text
+    assert message in response.text
     with engine.connect() as connection:
         count = connection.execute(sa.select(sa.func.count()).select_from(metadata.tables["decisions"])).scalar()
     assert count == (0 if before is None else 1)
@@ -237,7 +258,7 @@ def test_a_closure_or_opt_out_that_does_not_fit_is_refused(
 def test_the_panel_export_of_new_families_leaves_out_settled_ones(
     client: TestClient, signed_in: Callable[[str], str]
 ) -> None:
-    """ "All new families" exports only families with no decision: not attached, closed or opted-out ones."""
+    """The "All new families" export holds only families with no decision: not attached, closed or opted-out ones."""
     token = signed_in("coordinator")
     accept(client, token, "H1")
     decide(client, token, "H3", decision="opted_out")
@@ -264,7 +285,8 @@ def test_an_incomplete_decision_is_refused_with_a_message(
     token = signed_in("coordinator")
     response = client.post("/families/H1/decisions", data={**data, "csrf_token": token, "run_id": "R-OCT"})
     assert response.status_code == 400
-    assert "There is a problem" in response.text and message in response.text
+    assert "There is a problem" in response.text
+    assert message in response.text
 
 
 def test_a_link_can_be_rejected(client: TestClient, engine: Engine, signed_in: Callable[[str], str]) -> None:
@@ -325,7 +347,8 @@ def test_xlsx_export_of_selected_families(client: TestClient, engine: Engine, si
     assert not workbook._external_links
     with engine.connect() as connection:
         row = connection.execute(sa.select(audit).where(audit.c.action == "export.xlsx")).mappings().one()
-    assert row["detail_json"]["rows"] == 2 and row["username"] == "coordinator"
+    assert row["detail_json"]["rows"] == 2
+    assert row["username"] == "coordinator"
 
 
 def test_csv_export_of_accepted_families(client: TestClient, signed_in: Callable[[str], str]) -> None:
@@ -344,7 +367,8 @@ def test_csv_export_neutralises_formulas() -> None:
     from tfident.review.exports import families_csv
 
     text = families_csv([{"rank": 1, "household_id": "=HYPERLINK(1)", "note": "@SUM(A1)"}]).decode("utf-8-sig")
-    assert "'=HYPERLINK(1)" in text and "'@SUM(A1)" in text
+    assert "'=HYPERLINK(1)" in text
+    assert "'@SUM(A1)" in text
 
 
 def test_auditor_sees_and_filters_the_audit_log(client: TestClient, signed_in: Callable[[str], str]) -> None:
@@ -353,7 +377,8 @@ def test_auditor_sees_and_filters_the_audit_log(client: TestClient, signed_in: C
     client.get("/families/H1")
     html = client.get("/audit", params={"action": "family.view"}).text
     table = html.split('id="audit"')[1]
-    assert "family.view" in table and "login" not in table.split("</thead>")[1]
+    assert "family.view" in table
+    assert "login" not in table.split("</thead>")[1]
 
 
 def test_admin_adds_a_user(client: TestClient, engine: Engine, signed_in: Callable[[str], str]) -> None:
@@ -367,7 +392,9 @@ def test_admin_adds_a_user(client: TestClient, engine: Engine, signed_in: Callab
     )
     assert added.status_code == 303
     account = get_user(engine, "newbie")
-    assert account is not None and account.role == "auditor" and account.password_hash.startswith("$argon2")
+    assert account is not None
+    assert account.role == "auditor"
+    assert account.password_hash.startswith("$argon2")
 
 
 def test_cli_users_add_reads_the_password_from_stdin(tmp_path: object) -> None:
@@ -392,14 +419,16 @@ def test_a_decision_from_a_page_loaded_before_another_decision_is_refused(
     token = signed_in("coordinator")
     page = client.get("/families/H2").text
     seen = re.search(r'name="seen_decision" value="(\d+)"', page)
-    assert seen is not None and seen.group(1) == "0"
+    assert seen is not None
+    assert seen.group(1) == "0"
     first = decide(client, token, "H2", decision="defer", seen_decision="0")
     assert first.status_code == 303, first.text
     second = decide(client, token, "H2", decision="reject", reason="no concerns", seen_decision="0")
     assert second.status_code == 409
     assert "recorded another decision about this family" in second.text
     fresh = re.search(r'name="seen_decision" value="(\d+)"', second.text)
-    assert fresh is not None and fresh.group(1) != "0"  # the page shown again carries the new marker
+    assert fresh is not None
+    assert fresh.group(1) != "0"
     assert decide(client, token, "H2", decision="reject", reason="x", seen_decision=fresh.group(1)).status_code == 303
     for bad in ("1 OR 1=1", "\u00b2", "9" * 5000):  # not a number, a Unicode digit, too long for an id
         assert decide(client, token, "H2", decision="defer", seen_decision=bad).status_code == 400
@@ -428,4 +457,5 @@ def test_a_carried_decision_is_marked_in_the_history(
         )
     signed_in("coordinator")
     history = client.get("/families/H3").text.split('id="history"')[1]
-    assert "Carried over</strong>" in history and "Carried over from household H9" in history
+    assert "Carried over</strong>" in history
+    assert "Carried over from household H9" in history

@@ -1,5 +1,6 @@
 """The review logic under the routes (issue 14, item 7): pydantic forms and decision rules in one place,
-enforced for scripts as for the app."""
+enforced for scripts as for the app.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +41,11 @@ def test_the_decision_form_trims_and_bounds_its_fields() -> None:
             "seen_decision": "",
         }
     )
-    assert form.decision == "reject" and form.reason is None and len(form.note or "") == 4000
-    assert form.seen_decision is None and form.stored_closure_reason() is None
+    assert form.decision == "reject"
+    assert form.reason is None
+    assert len(form.note or "") == 4000
+    assert form.seen_decision is None
+    assert form.stored_closure_reason() is None
     with pytest.raises(ValidationError):
         DecisionForm.model_validate({"seen_decision": "1; DROP TABLE decisions"})
     with pytest.raises(ValidationError):
@@ -60,7 +64,8 @@ def test_the_form_rules_name_each_missing_field() -> None:
         "reason": "Enter the reason for closing the family"
     }
     assert decision_errors("new", DecisionForm(decision="bogus")) == {"decision": "Choose a decision"}
-    assert "closed" not in decision_options("new") and "closed" in decision_options("accept")
+    assert "closed" not in decision_options("new")
+    assert "closed" in decision_options("accept")
 
 
 def test_recording_goes_through_the_store_rules(engine: Engine) -> None:
@@ -73,4 +78,6 @@ def test_recording_goes_through_the_store_rules(engine: Engine) -> None:
 def test_the_link_ruling_form_bounds_its_keys() -> None:
     """It cuts record keys to 500 characters and blanks to None."""
     form = LinkRulingForm.model_validate({"record_key_l": "k" * 900, "kind": "must_link", "reason": " "})
-    assert len(form.record_key_l) == 500 and form.reason is None and form.run_id is None
+    assert len(form.record_key_l) == 500
+    assert form.reason is None
+    assert form.run_id is None

@@ -146,7 +146,8 @@ def test_linkage_hazards_exist_in_the_true_world(batch: SyntheticBatch) -> None:
 
 def test_twins_are_never_given_one_name_spelt_two_ways() -> None:
     """Twins' forenames are different names (never MOHAMMED and MUHAMMAD, KATE and KATHERINE),
-    over a world big enough to hold dozens of pairs of twins."""
+    over a world big enough to hold dozens of pairs of twins.
+    """
     people = generate_batch(4000, 3, dt.date(2026, 10, 31)).people.filter("twin")
     pairs = (
         people.group_by("true_household_id", "date_of_birth")
@@ -169,7 +170,8 @@ def test_one_name_knows_spellings_and_nicknames() -> None:
 @pytest.mark.parametrize("people", [1, 1000, 1_000_000, 1_500_000, 5_000_000, 50_000_000])
 def test_nhs_number_stems_stay_nine_digits_however_big_the_world(people: int) -> None:
     """``people`` random steps of 1 to ``nhs_step`` from below 410,000,000 stay well under 10 digits;
-    worlds the tests and benchmarks use keep the step of 900 (the same numbers as before)."""
+    worlds the tests and benchmarks use keep the step of 900 (the same numbers as before).
+    """
     step = nhs_step(people)
     expected_last = 410_000_000 + people * 1.1 * (step + 1) / 2  # 1 in 11 stems is skipped
     assert expected_last < 0.98 * 1_000_000_000

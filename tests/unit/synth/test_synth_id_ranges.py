@@ -35,7 +35,8 @@ def _identifier_digest(households: int, seed: int, months: int, churn: float) ->
 
 def test_the_same_seed_gives_the_same_identifiers_as_before_the_ranges_were_shared() -> None:
     """Month 0 and a small world's month 1 keep every identifier the generator gave them before
-    the world's and the newcomers' loops were merged (digests taken from that code)."""
+    the world's and the newcomers' loops were merged (digests taken from that code).
+    """
     assert _identifier_digest(150, 5, 2, 0.2) == [
         "b94576a675f60c673ee45817f7ae44d8d27f90ad72553cb24b459223d1e0ebfc",
         "38c12c14f3b8b9d5a1c8f844e18acff0ae597f2dafec56eb7f43eea99ea90f82",
@@ -55,7 +56,8 @@ def test_small_worlds_keep_the_newcomers_old_ranges() -> None:
 def test_newcomers_nhs_numbers_start_above_a_large_worlds_for_years(people: int, months: int) -> None:
     """In a world of ``people`` (whose NHS stems reach far past the 703,000,000 newcomers used to
     start at), each month's newcomers (1.25% of the people, the arrivals of 5% churn) get a range
-    above the world's last stem and the month before's, and years of months fit in 9 digits."""
+    above the world's last stem and the month before's, and years of months fit in 9 digits.
+    """
     step = nhs_step(people)
     main_last = 410_000_000 + int(people * 1.1 * (step + 1) / 2)  # the world's stems start below 410,000,000
     assert main_last > 703_000_000 + 999_999  # the old newcomers' range of month 1 lay inside the world's
@@ -72,7 +74,8 @@ def test_newcomers_nhs_numbers_start_above_a_large_worlds_for_years(people: int,
 
 def test_newcomers_nino_and_pnc_serials_start_above_the_last_issued() -> None:
     """NINO and PNC serials of newcomers start above the last ones issued, while those have not
-    gone round their 6 or 7 digits (then every serial is in use and the old start is kept)."""
+    gone round their 6 or 7 digits (then every serial is in use and the old start is kept).
+    """
     issued = IssuedIds(nhs_stem=405_000_000, nino_serial=906_541, pnc_serial=7_400_000)
     assert newcomer_ranges(1, 100, issued).nino_first == 906_541
     assert newcomer_pnc_serial(2, issued) == 7_400_000
@@ -84,7 +87,8 @@ def test_newcomers_nino_and_pnc_serials_start_above_the_last_issued() -> None:
 
 def test_newcomers_get_identifiers_above_a_large_worlds_last_ones() -> None:
     """With the world's identifiers issued as far as a world of about 1.2 million people's,
-    the people arriving in month 1 get valid NHS numbers and NINOs above them."""
+    the people arriving in month 1 get valid NHS numbers and NINOs above them.
+    """
     state = first_month(60, 3, AS_OF)
     first_new = len(state.world.people)
     state.world.issued.nhs_stem = 971_234_567
@@ -114,7 +118,8 @@ def test_running_out_of_nhs_numbers_is_an_error() -> None:
 @pytest.mark.parametrize(("households", "seed", "months", "churn"), [(200, 3, 6, 0.3), (300, 1, 12, 0.05)])
 def test_identifiers_are_unique_across_months(households: int, seed: int, months: int, churn: float) -> None:
     """No NHS number, NINO, UPN or PNC ID is given to two people, over all the months of a small
-    world (newcomer children of one school and start year in two months once shared UPNs)."""
+    world (newcomer children of one school and start year in two months once shared UPNs).
+    """
     for state in iter_months(households, seed, AS_OF, months, churn):  # noqa: B007 - the last month
         pass
     p = state.world.people

@@ -59,7 +59,8 @@ def test_a_later_month_is_the_same_whichever_way_it_is_made(months: list[Synthet
 
 def test_records_persist_with_the_same_ids_and_text(months: list[SyntheticBatch]) -> None:
     """Every record of a month is in the next with its id and text; only a moved child's
-    current-term attendance record shows a new address; new records get new ids."""
+    current-term attendance record shows a new address; new records get new ids.
+    """
     for before, after in itertools.pairwise(months):
         for source in PERSON_SOURCES:
             old, new = before.extracts[source], after.extracts[source]

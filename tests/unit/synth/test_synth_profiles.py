@@ -73,7 +73,8 @@ def test_builtin_profiles_are_the_named_choices() -> None:
     assert get_profile("default").rates_for("asb") == ft.rates("asb") | ft.PROFILE_RATES
     for name in PROFILE_NAMES[1:]:
         profile = get_profile(name)
-        assert not profile.is_default and profile.description
+        assert not profile.is_default
+        assert profile.description
         for source in PERSON_SOURCES:
             rates = profile.rates_for(source)
             assert all(0 <= v <= 1 for v in rates.values()), (name, source)
@@ -98,7 +99,8 @@ def test_profiles_are_frozen_and_strict(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text("description: mine\nrates:\n  name_swapped: 0.05\n", encoding="utf-8")
     mine = get_profile(str(path))
-    assert mine.name == "mine" and mine.rates_for("asb")["name_swapped"] == 0.05
+    assert mine.name == "mine"
+    assert mine.rates_for("asb")["name_swapped"] == 0.05
     (tmp_path / "bad.yaml").write_text("rates:\n  nonsense: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="invalid synth profile"):
         get_profile(str(tmp_path / "bad.yaml"))
@@ -120,7 +122,8 @@ def test_an_unknown_profile_is_one_clear_error_listing_the_choices(tmp_path: Pat
         app, ["synth", "--households", "10", "--as-of", "2026-10-31", "--out", str(tmp_path), "--profile", "mesy"]
     )
     assert result.exit_code == 2
-    assert "unknown synth profile" in result.output and "lagged" in result.output
+    assert "unknown synth profile" in result.output
+    assert "lagged" in result.output
     assert not (tmp_path / "asb.csv").exists()
 
 
@@ -155,7 +158,8 @@ def test_same_seed_and_profile_same_bytes(profile: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
 def test_truth_is_consistent_under_every_profile(profile: str, batches: dict[str, SyntheticBatch]) -> None:
     """Every record is in the truth once, in its true person's household; the people and the
-    households (and so every truth judgement) are the same under every profile."""
+    households (and so every truth judgement) are the same under every profile.
+    """
     batch = batches[profile]
     keys = pl.concat([batch.extracts[s].select(pl.lit(s).alias("source"), "record_id") for s in PERSON_SOURCES]).sort(
         "source", "record_id"
@@ -242,7 +246,8 @@ def test_messy_date_of_birth_faults_are_the_evaluators(batches: dict[str, Synthe
 
 def test_known_by_middle_name_in_one_agency(batches: dict[str, SyntheticBatch]) -> None:
     """A child known by the middle name is so in one agency only, in every record of it there,
-    and about the configured share of children with middle names are (where that agency holds them)."""
+    and about the configured share of children with middle names are (where that agency holds them).
+    """
     batch = batches["messy"]
     records = _records(batch)
     hits = batch.faults.filter(pl.col("fault") == "known_by_middle").join(records, on=["source", "record_id"])
@@ -269,7 +274,8 @@ def test_known_by_middle_name_in_one_agency(batches: dict[str, SyntheticBatch]) 
 
 def test_rekeyed_and_temporary_upns_per_pupil_and_school_source(batches: dict[str, SyntheticBatch]) -> None:
     """A rekeyed UPN is valid, nobody's, and the same in every record of the pupil in that source;
-    a temporary UPN ends in a letter; each strikes about its rate of (pupil, source) pairs."""
+    a temporary UPN ends in a letter; each strikes about its rate of (pupil, source) pairs.
+    """
     batch, rates = batches["messy"], get_profile("messy").rates_for("school_census")
     schools = pl.concat(
         [
@@ -281,7 +287,8 @@ def test_rekeyed_and_temporary_upns_per_pupil_and_school_source(batches: dict[st
     hit = schools.join(faults, on=["source", "record_id"])
     rekeyed = hit.filter(pl.col("fault") == "upn_rekeyed")
     assert rekeyed["upn"].map_elements(upn_is_valid, return_dtype=pl.Boolean).all()
-    assert rekeyed.height > 0 and not rekeyed["upn"].str.slice(1, 3).eq("997").any()  # every real UPN's LA is 997
+    assert rekeyed.height > 0
+    assert not rekeyed["upn"].str.slice(1, 3).eq("997").any()
     temporary = hit.filter(pl.col("fault") == "upn_temporary")
     assert temporary["upn"].str.contains(r"^[A-Z][0-9]{11}[A-Z]$").all()
     assert (hit.group_by("true_person_id", "source").agg(pl.col("upn").n_unique())["upn"] == 1).all()
@@ -295,7 +302,8 @@ def test_flats_without_their_flat_and_ambiguous_or_missing_gazetteer_entries(
     states: dict[str, MonthState], batches: dict[str, SyntheticBatch]
 ) -> None:
     """Flats lose the flat at about the configured rate; new-build streets are missing from the
-    gazetteer for about the configured share of households; some entries are held twice."""
+    gazetteer for about the configured share of households; some entries are held twice.
+    """
     profile = get_profile("messy")
     state, batch = states["messy"], batches["messy"]
     world = state.world
@@ -334,7 +342,8 @@ def test_flats_without_their_flat_and_ambiguous_or_missing_gazetteer_entries(
 @pytest.mark.parametrize("profile", ["messy", "lagged"])
 def test_a_move_only_one_members_record_shows(profile: str, states: dict[str, MonthState]) -> None:
     """For the families made so, one member's record dated on or after the move shows the new
-    address; every other record of the family is dated before the move; truth keeps the family."""
+    address; every other record of the family is dated before the move; truth keeps the family.
+    """
     state = states[profile]
     w, events = state.world, state.events
     h, p = w.households, w.people
@@ -349,7 +358,8 @@ def test_a_move_only_one_members_record_shows(profile: str, states: dict[str, Mo
         hh = p.hh[person]
         assert h.hid[hh] == hid
         moved = h.move_date[hh]
-        assert moved is not None and moved <= asb["addr_date"][row] <= w.as_of
+        assert moved is not None
+        assert moved <= asb["addr_date"][row] <= w.as_of
         others = set(h.members[hh]) - {person}
         for cols in events.cols.values():
             for who, day in zip(cols["person"], cols["addr_date"], strict=True):
@@ -366,7 +376,8 @@ def test_lagged_agencies_miss_moves_and_identifiers(
     states: dict[str, MonthState], batches: dict[str, SyntheticBatch]
 ) -> None:
     """``lagged``: stale addresses far more often than by default, and identifiers missing at the
-    profile's per-source rate (of records whose person holds one)."""
+    profile's per-source rate (of records whose person holds one).
+    """
     lagged, default = batches["lagged"], batches["default"]
     assert _share(lagged, "address_stale") > 3 * _share(default, "address_stale")
     profile, p = get_profile("lagged"), states["lagged"].world.people
@@ -385,7 +396,8 @@ def test_clean_has_fewer_faults_than_default(batches: dict[str, SyntheticBatch])
 
 def test_a_profile_holds_month_after_month() -> None:
     """Under a profile, records persist with their text into the next month, and choices about a
-    person in one agency (a middle name, a wrong UPN) hold for the new records too."""
+    person in one agency (a middle name, a wrong UPN) hold for the new records too.
+    """
     months = list(generate_months(600, 4, AS_OF, 2, churn=0.1, profile="messy"))
     before, after = months
     for source in PERSON_SOURCES:

@@ -91,7 +91,8 @@ def to_polars(splink_frame: Any, min_probability: float | None = None) -> pl.Dat
 def scored_columns(columns: Sequence[str]) -> list[str]:
     """The columns of Splink's scored pairs that :func:`tfident.link.prediction.field_weights`
     reads: the matching columns (each pair's names, dates, addresses), which Splink keeps
-    only so that the levels (``gamma_<c>``) come with them, are left in the database."""
+    only so that the levels (``gamma_<c>``) come with them, are left in the database.
+    """
     keep = ("pid_l", "pid_r", "match_weight", "match_probability")
     return [c for c in columns if c in keep or c.startswith(("gamma_", "bf_"))]
 

@@ -1,5 +1,6 @@
 """Splink's DuckDB backend (``backend: duckdb``, the default): a new in-memory database
-per linkage; frames go in and come back through Arrow."""
+per linkage; frames go in and come back through Arrow.
+"""
 
 from __future__ import annotations
 

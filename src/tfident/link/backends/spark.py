@@ -263,7 +263,8 @@ def spark_api(config: LinkageConfig) -> Iterator[Any]:
 
 def register_functions(session: SparkSession) -> None:
     """Register in ``session`` the SQL functions tfident's comparisons call on Spark
-    (:data:`JARO_WINKLER`, :data:`JARO_WINKLER_AT_LEAST`)."""
+    (:data:`JARO_WINKLER`, :data:`JARO_WINKLER_AT_LEAST`).
+    """
     session.sql(JARO_WINKLER_SQL)
     session.sql(JARO_WINKLER_AT_LEAST_SQL)
 
@@ -272,7 +273,8 @@ def register_functions(session: SparkSession) -> None:
 def _pyspark_sockets() -> Iterator[None]:
     """PySpark leaves the local sockets it collects results through to the garbage collector
     (``pyspark.util._load_from_socket``), which warns of each (ResourceWarning): collect them
-    here, silently, rather than at some later moment in unrelated code."""
+    here, silently, rather than at some later moment in unrelated code.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
@@ -338,7 +340,8 @@ def scored_frame(
     splink_frame: Any, columns: Callable[[Sequence[str]], list[str]], min_probability: float | None = None
 ) -> pl.DataFrame:
     """The ``columns(...)`` of a Splink result frame as polars; with ``min_probability``,
-    the rows whose ``match_probability`` reaches it."""
+    the rows whose ``match_probability`` reaches it.
+    """
     frame = splink_frame.as_spark_dataframe()
     if min_probability is not None:
         frame = frame.filter(frame["match_probability"] >= min_probability)
