@@ -13,9 +13,9 @@ the review form asks of a person on top (a lead worker to accept, a reason to re
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Engine
 
 from tfident.store import review as store
@@ -134,57 +134,41 @@ class LinkRulingForm(_Form):
         return _text(value, 500)
 
 
+def _clipped(limit: int, strip: bool = False) -> BeforeValidator:
+    """A form field's text: absent as empty, optionally stripped, cut at ``limit`` characters."""
+
+    def clip(value: Any) -> str:
+        text = str(value or "")
+        return (text.strip() if strip else text)[:limit]
+
+    return BeforeValidator(clip)
+
+
+Password = Annotated[str, _clipped(1024)]
+"""A password as typed, cut at 1,024 characters (never hashed longer)."""
+
+
 class SignInForm(_Form):
     """The sign-in form: the name trimmed to 64 characters, the password to 1,024 (never hashed longer)."""
 
-    username: str = ""
-    password: str = ""
-    next: str = ""
-
-    @field_validator("username", mode="before")
-    @classmethod
-    def _username(cls, value: Any) -> str:
-        return str(value or "").strip()[:64]
-
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, value: Any) -> str:
-        return str(value or "")[:1024]
-
-    @field_validator("next", mode="before")
-    @classmethod
-    def _next(cls, value: Any) -> str:
-        return str(value or "")[:2000]
+    username: Annotated[str, _clipped(64, strip=True)] = ""
+    password: Password = ""
+    next: Annotated[str, _clipped(2000)] = ""
 
 
 class NewAccountForm(_Form):
     """An admin's new account: name, role and first password (checked against the policy by the page)."""
 
-    username: str = ""
-    role: str = ""
-    password: str = ""
-
-    @field_validator("username", "role", mode="before")
-    @classmethod
-    def _strip(cls, value: Any) -> str:
-        return str(value or "").strip()[:200]
-
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, value: Any) -> str:
-        return str(value or "")[:1024]
+    username: Annotated[str, _clipped(200, strip=True)] = ""
+    role: Annotated[str, _clipped(200, strip=True)] = ""
+    password: Password = ""
 
 
 class PasswordResetForm(_Form):
     """An admin's password reset, optionally removing the second factor."""
 
-    password: str = ""
+    password: Password = ""
     remove_totp: bool = False
-
-    @field_validator("password", mode="before")
-    @classmethod
-    def _password(cls, value: Any) -> str:
-        return str(value or "")[:1024]
 
     @field_validator("remove_totp", mode="before")
     @classmethod
@@ -195,12 +179,7 @@ class PasswordResetForm(_Form):
 class CodeForm(_Form):
     """A 6-digit code from an authenticator app."""
 
-    code: str = ""
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _code(cls, value: Any) -> str:
-        return str(value or "")[:20]
+    code: Annotated[str, _clipped(20)] = ""
 
 
 def decision_options(current: str | None) -> dict[str, str]:

@@ -8,7 +8,17 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
-from tfident.review.service import DecisionForm, LinkRulingForm, decision_errors, decision_options, record_decision
+from tfident.review.service import (
+    CodeForm,
+    DecisionForm,
+    LinkRulingForm,
+    NewAccountForm,
+    PasswordResetForm,
+    SignInForm,
+    decision_errors,
+    decision_options,
+    record_decision,
+)
 from tfident.store import review as store
 
 
@@ -81,3 +91,17 @@ def test_the_link_ruling_form_bounds_its_keys() -> None:
     assert len(form.record_key_l) == 500
     assert form.reason is None
     assert form.run_id is None
+
+
+def test_account_forms_trim_names_and_cut_every_field_at_its_limit() -> None:
+    signin = SignInForm.model_validate({"username": "  coordinator  ", "password": " x" * 600, "next": "/" * 3000})
+    assert signin.username == "coordinator"
+    assert signin.password == (" x" * 600)[:1024]  # a password is never stripped
+    assert len(signin.next) == 2000
+    assert SignInForm.model_validate({"username": "u" * 100}).username == "u" * 64
+    assert SignInForm.model_validate({}).password == ""
+    account = NewAccountForm.model_validate({"username": " amy ", "role": " auditor ", "password": None})
+    assert (account.username, account.role, account.password) == ("amy", "auditor", "")
+    assert PasswordResetForm.model_validate({"password": "p" * 2000, "remove_totp": "yes"}).remove_totp
+    assert len(PasswordResetForm.model_validate({"password": "p" * 2000}).password) == 1024
+    assert CodeForm.model_validate({"code": "1" * 50}).code == "1" * 20
