@@ -137,6 +137,27 @@ def test_a_level_never_weighs_less_than_disagreement() -> None:
     assert levels[3]["m_probability"] == 1e-6  # fixed levels keep their values
 
 
+def test_no_else_level_weighs_less_than_the_floor() -> None:
+    # EM on data with no wrong sex among its matches gave a disagreeing sex -33 bits: a veto
+    import math
+
+    from tfident.link.training import MIN_LEVEL_WEIGHT, _floor_at_else
+
+    sex: list[dict[str, Any]] = [
+        {"sql_condition": "sex IS NULL", "is_null_level": True},
+        {"sql_condition": "sex_l = sex_r", "m_probability": 0.99, "u_probability": 0.5},
+        {"sql_condition": "ELSE", "m_probability": 5e-11, "u_probability": 0.5},
+    ]
+    _floor_at_else(sex)
+    assert math.log2(sex[2]["m_probability"] / sex[2]["u_probability"]) == pytest.approx(MIN_LEVEL_WEIGHT)
+    kept: list[dict[str, Any]] = [
+        {"sql_condition": "a_l = a_r", "m_probability": 0.9, "u_probability": 0.001},
+        {"sql_condition": "ELSE", "m_probability": 0.01, "u_probability": 0.9},  # -6.5 bits: above the floor
+    ]
+    _floor_at_else(kept)
+    assert kept[1]["m_probability"] == 0.01
+
+
 def test_a_swap_is_weighed_once(trained: dict[str, tuple[float, float]], linkage: LinkageConfig) -> None:
     # forename and surname swapped is one agreement of both names: the surname comparison's
     # swap level is fixed at weight 0 (counted in both, a swap alone outweighed a different
