@@ -261,3 +261,62 @@ def test_a_person_in_two_claimed_families_is_refused_by_the_database(attached: E
     add_claim(attached, "TFX", 1, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")
     with pytest.raises(ClaimRefused, match="one of its members"):
         add_claim(attached, "TFX", 2, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")
+
+
+def test_a_withdrawn_claim_releases_its_family_for_the_period(attached: Engine) -> None:
+    """Withdrawn, the claim keeps its pack byte for byte, and the family is claimed again; a rejection holds."""
+    publish(attached, "R-NOV", MONTHS[0])
+    (first,) = prepare_claims(attached, PERIOD, "c1")
+    assert first.claim_id is not None
+    pack = evidence_pack(attached, first.claim_id)
+    set_status(attached, first.claim_id, "withdrawn", "c1", role="coordinator")
+    assert evidence_pack(attached, first.claim_id) == pack
+    assert read_claim(attached, first.claim_id)["lineage"] == "H1"
+    publish(attached, "R-DEC", MONTHS[1])
+    (second,) = prepare_claims(attached, PERIOD, "c1")
+    assert second.refused is None
+    assert second.claim_id not in (None, first.claim_id)
+    assert second.claim_id is not None
+    with attached.connect() as connection:
+        holders = connection.execute(sa.text("SELECT DISTINCT claim_id FROM claim_families")).scalars().all()
+        assert holders == [second.claim_id]
+        assert connection.execute(sa.text("SELECT DISTINCT claim_id FROM claim_persons")).scalars().all() == [
+            second.claim_id
+        ]
+    # the database itself holds one open claim per attachment and period
+    with attached.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.execute(
+            sa.text(
+                "INSERT INTO claims (period, attachment_id, household_id, route, status, amount, run_id, as_of, "
+                "prepared_by, prepared_at, status_changed_at, pack_html_sha256, pack_xlsx_sha256, lineage) "
+                "VALUES ('TFX', 1, 'H1', 'tf1_results', 'draft', 4000, 'R-DEC', '2026-12-31', 'c1', "
+                "'2027-01-02 09:00:00', '2027-01-02 09:00:00', '', '', 'H1')"
+            )
+        )
+    for status in ("audited", "submitted", "rejected"):
+        set_status(attached, second.claim_id, status, "auditor1")
+    (third,) = prepare_claims(attached, PERIOD, "c1")
+    assert third.claim_id is None
+    assert third.refused is not None
+    assert "already has a claim" in third.refused
+
+
+def test_migration_0011_keeps_each_claims_lineage_and_pack(attached: Engine) -> None:
+    """Down to 0010 and up again, a claim's lineage is refilled and its pack unchanged; a re-claim bars the way down."""
+    from tfident.store import current_revision, upgrade
+    from tfident.store.engine import migrate
+
+    publish(attached, "R-NOV", MONTHS[0])
+    (proposal,) = prepare_claims(attached, PERIOD, "c1")
+    assert proposal.claim_id is not None
+    pack = evidence_pack(attached, proposal.claim_id)
+    migrate(attached, "0010", downgrade=True)
+    assert current_revision(attached) == "0010"
+    upgrade(attached.url.render_as_string(hide_password=False))
+    assert read_claim(attached, proposal.claim_id)["lineage"] == "H1"
+    assert evidence_pack(attached, proposal.claim_id) == pack
+    set_status(attached, proposal.claim_id, "withdrawn", "c1")
+    (again,) = prepare_claims(attached, PERIOD, "c1")
+    assert again.claim_id is not None
+    with pytest.raises(RuntimeError, match="withdrawn claim and a later one"):
+        migrate(attached, "0010", downgrade=True)

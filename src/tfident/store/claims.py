@@ -1,7 +1,7 @@
 """Payment-by-results claims: prepare, follow through statuses, evidence packs, audit samples, period summary.
 
 **One claim per family per programme period, enforced by the database.** A claim row is
-unique on (``attachment_id``, ``period``), and with it the claim writes one
+unique on (``attachment_id``, ``period``) among claims not withdrawn, and with it the claim writes one
 ``claim_families`` row per household id of the family's *lineage*: the connected
 household ids of every stored ``household_merge`` and ``household_split`` identity event
 reaching its household. ``claim_families`` has the primary key (``period``,
@@ -14,7 +14,11 @@ claimed attachments of one period.
 
 **Statuses** (:data:`TRANSITIONS`): ``draft`` -> ``audited`` (internal audit signs off)
 -> ``submitted`` -> ``paid`` or ``rejected``; a draft or audited claim can be
-``withdrawn``. Every step writes an audit row (object type ``claim``).
+``withdrawn``. Every step writes an audit row (object type ``claim``). Withdrawing a claim
+releases its family: its ``claim_families`` and ``claim_persons`` rows are deleted and the
+claims' unique index leaves withdrawn claims out, so the family can be claimed again in
+the period (a rejected claim keeps them). The withdrawn claim stays, with its lineage in
+``claims.lineage``, so its evidence pack is unchanged.
 
 **Evidence pack** (:func:`evidence_pack`): a printable HTML page and an XLSX workbook
 built only from what is frozen by the time the claim is prepared (the attachment, its
@@ -194,6 +198,7 @@ def add_claim(
             household_id = connection.execute(
                 sa.select(attachments.c.household_id).where(attachments.c.attachment_id == attachment_id)
             ).scalar_one()
+            lineage = family_lineage(connection, household_id)
             claim_id = int(
                 connection.execute(
                     claims.insert().values(
@@ -210,15 +215,13 @@ def add_claim(
                         status_changed_at=prepared_at,
                         pack_html_sha256="",
                         pack_xlsx_sha256="",
+                        lineage=";".join(lineage),
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has a primary key
             )
             connection.execute(
                 claim_families.insert(),
-                [
-                    {"period": period, "household_id": h, "claim_id": claim_id}
-                    for h in family_lineage(connection, household_id)
-                ],
+                [{"period": period, "household_id": h, "claim_id": claim_id} for h in lineage],
             )
             members = connection.execute(
                 sa.select(attachment_members.c.person_id).where(attachment_members.c.attachment_id == attachment_id)
@@ -262,6 +265,10 @@ def set_status(engine: Engine, claim_id: int, status: str, username: str, *, rol
         if status == "audited":
             values |= {"audited_by": username, "audited_at": now}
         connection.execute(claims.update().where(claims.c.claim_id == claim_id).values(**values))
+        if status == "withdrawn":
+            # release the family and its members for the period: they may be claimed again
+            for table in (claim_families, claim_persons):
+                connection.execute(table.delete().where(table.c.claim_id == claim_id))
         write_audit_row(
             connection,
             f"claim.{status}",
@@ -349,12 +356,7 @@ def _sections(connection: sa.Connection, claim_id: int) -> list[tuple[str, list[
     observations = [
         [_text(o[c]) for c in obs_cols] for o in read_observations(connection, claim["run_id"], head["attachment_id"])
     ]
-    lineage = connection.execute(
-        sa.select(claim_families.c.household_id)
-        .where(claim_families.c.claim_id == claim_id)
-        .order_by(claim_families.c.household_id)
-    ).scalars()
-    lineage_ids = list(lineage)
+    lineage_ids = claim["lineage"].split(";")
     decision_cols = (
         "id",
         "household_id",

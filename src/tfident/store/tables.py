@@ -590,15 +590,24 @@ class OutcomeObservation(Base):
 class Claim(Base):
     """A payment-by-results claim for one attached family in one programme period.
 
-    ``uq_claims_attachment_id_period`` allows one claim per attachment and period; the
-    ``claim_families`` rows extend that to every household id of the family's lineage.
+    ``uq_claims_attachment_id_period_open`` allows one claim per attachment and period that
+    is not ``withdrawn``; the ``claim_families`` rows extend that to every household id of
+    the family's lineage (a withdrawal releases them, so the family can be claimed again,
+    while ``lineage`` keeps the ids the withdrawn claim's evidence pack lists).
     """
 
     __tablename__ = "claims"
     __table_args__ = (
         sa.CheckConstraint(_in("status", CLAIM_STATUSES), name="status"),
         sa.CheckConstraint(_in("route", CLAIM_ROUTES), name="route"),
-        sa.UniqueConstraint("attachment_id", "period"),
+        sa.Index(
+            "uq_claims_attachment_id_period_open",
+            "attachment_id",
+            "period",
+            unique=True,
+            sqlite_where=sa.text("status <> 'withdrawn'"),
+            postgresql_where=sa.text("status <> 'withdrawn'"),
+        ),
     )
 
     claim_id: Mapped[int] = mapped_column(SurrogateId, primary_key=True, autoincrement=True)
@@ -618,6 +627,9 @@ class Claim(Base):
     status_changed_at: Mapped[datetime]
     pack_html_sha256: Mapped[str] = mapped_column(sa.String(64))
     pack_xlsx_sha256: Mapped[str] = mapped_column(sa.String(64))
+    lineage: Mapped[str] = mapped_column(sa.Text())
+    """The household ids of the family's lineage when the claim was prepared, sorted and
+    ``;``-separated: what its evidence pack lists, also once a withdrawal has released them."""
 
 
 class ClaimFamily(Base):
