@@ -24,7 +24,8 @@ ratios to tfident's.
 Options: ``--sizes 10000 100000`` (synthetic sizes in person records; ``--sizes`` with
 nothing runs none), ``--million`` (adds 1,000,000), ``--febrl`` (FEBRL only),
 ``--quick`` (300-record FEBRL subsets and one 150-household batch, for the smoke test),
-``--out DIR``, ``--timeout SECONDS`` per linker run.
+``--out DIR``, ``--timeout SECONDS`` per linker run, ``--linkers tfident ...`` (a subset
+of the linkers), ``--repeats N``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -458,7 +460,12 @@ def _score(ds: Dataset, name: str, result: dict[str, Any]) -> None:
 
 
 def bench_dataset(
-    ds: Dataset, timeout: float, log: Any = print, isolate: bool = True, repeats: int = 3
+    ds: Dataset,
+    timeout: float,
+    log: Any = print,
+    isolate: bool = True,
+    repeats: int = 3,
+    linkers: Sequence[str] = tuple(LINKERS),
 ) -> dict[str, Any]:
     """Every linker on one dataset, ``repeats`` times each, scored.
 
@@ -468,7 +475,7 @@ def bench_dataset(
     """
     cross = ds.link_type != "dedupe_only"
     rows = []
-    for name in LINKERS:
+    for name in linkers:
         runs = []
         for attempt in range(repeats):
             log(f"  {ds.name}: {name} run {attempt + 1}/{repeats} ...")
@@ -695,6 +702,8 @@ and the loaded input (`baseline_rss_mib` in the JSON is the level before linking
 .venv/bin/python -m benchmarks.linkage                 # FEBRL4, FEBRL3, 10k and 100k records
 .venv/bin/python -m benchmarks.linkage --million       # adds 1M records (long: see the note)
 .venv/bin/python -m benchmarks.linkage --febrl         # FEBRL only, about a minute
+.venv/bin/python -m benchmarks.linkage --sizes --million --profiles default --no-pseudopeople \
+    --linkers tfident --repeats 1 --out benchmarks/results/linkage-1m   # tfident's 1M speed check
 .venv/bin/python -m benchmarks.linkage --quick --out /tmp/lb   # the smoke test's tiny run
 ```
 
@@ -748,6 +757,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for linkage.json and linkage.md")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to one linker on one dataset")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each linker on each dataset (spread reported)")
+    parser.add_argument(
+        "--linkers", nargs="*", choices=list(LINKERS), default=list(LINKERS), help="the linkers to run (all by default)"
+    )
     parser.add_argument("--pseudopeople", action="store_true", help="pseudopeople datasets only")
     parser.add_argument("--no-pseudopeople", action="store_true", help="no pseudopeople datasets")
     parser.add_argument(
@@ -784,7 +796,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for ds in datasets:
             print(f"{ds.name}: {ds.records:,} records", flush=True)
             report["datasets"].append(
-                bench_dataset(ds, args.timeout, log=lambda m: print(m, flush=True), repeats=args.repeats)
+                bench_dataset(
+                    ds, args.timeout, log=lambda m: print(m, flush=True), repeats=args.repeats, linkers=args.linkers
+                )
             )
             shutil.rmtree(ds.work, ignore_errors=True)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
