@@ -352,10 +352,15 @@ def attachment_postcodes(engine: Engine, attachment_ids: Collection[int]) -> dic
 
 
 def claim_history(engine: Engine, claim_id: int) -> list[dict[str, Any]]:
-    """The claim's audit rows (prepared, each status change), oldest first."""
+    """The claim's audit rows of its steps (prepared, each status change; not views or downloads), oldest first."""
+    steps = ["claim.prepared", *(f"claim.{status}" for status in TRANSITIONS)]
     statement = (
         sa.select(audit_log.c.at, audit_log.c.username, audit_log.c.role, audit_log.c.action, audit_log.c.detail_json)
-        .where(audit_log.c.object_type == "claim", audit_log.c.object_id == str(claim_id))
+        .where(
+            audit_log.c.object_type == "claim",
+            audit_log.c.object_id == str(claim_id),
+            audit_log.c.action.in_(steps),
+        )
         .order_by(audit_log.c.id)
     )
     with engine.connect() as connection:

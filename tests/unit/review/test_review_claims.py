@@ -155,7 +155,7 @@ def test_a_coordinator_cannot_sign_off_and_an_auditor_cannot_prepare(
     """The sign-off is the auditor's, the preparation the coordinator's: both refused (403) and audited."""
     token = sign_in(web, "coordinator")
     assert post(web, f"/claims/{drafted}/sign-off", token, status="audited").status_code == 403
-    assert "Internal audit" not in web.get(f"/claims/{drafted}").text
+    assert "Save the audit outcome" not in web.get(f"/claims/{drafted}").text
     token = sign_in(web, "auditor")
     assert post(web, "/claims/prepare", token, period="TFX", run_id="R-NOV").status_code == 403
     assert post(web, f"/claims/{drafted}/status", token, status="withdrawn", reason="x").status_code == 403
