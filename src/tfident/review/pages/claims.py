@@ -158,7 +158,9 @@ def _prepare_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    run_id, proposals, problem = None, [], None
+    run_id: str | None = None
+    proposals: list[store.Proposal] = []
+    problem: str | None = None
     try:
         run_id, proposals = _proposals(request, user, period)
     except NotFound as missing:
@@ -339,7 +341,8 @@ def _move(request: Request, user: CurrentUser, claim_id: int, choices: dict[str,
     values = {"status": form.status, "reason": form.reason}
     errors: dict[str, str] = {}
     if choices is AUDIT_OUTCOMES and claim["status"] != "draft":
-        errors["status"] = f"Only a draft claim is signed off or rejected by internal audit: this one is {claim['status']}"
+        status = STATUS_LABELS[claim["status"]].lower()
+        errors["status"] = f"Only a draft claim is signed off or rejected by internal audit: this one is {status}"
     elif form.status not in choices:
         errors["status"] = f"Choose {what}"
     elif form.status in REASON_NEEDED and not form.reason:
