@@ -166,20 +166,14 @@ def test_a_coordinator_cannot_sign_off_and_an_auditor_cannot_prepare(
 
 def test_an_analyst_sees_the_claim_but_not_its_evidence(web: TestClient, outcomes: Engine, drafted: int) -> None:
     """The analyst gets the claim, its status history and checksums, not the members or the packs."""
-    token = sign_in(web, "analyst")
+    sign_in(web, "analyst")
     page = web.get(f"/claims/{drafted}")
     assert page.status_code == 200
     assert read_claim(outcomes, drafted)["pack_html_sha256"] in page.text
     assert "Entry evidence" not in page.text
     assert 'href="/claims/1/pack.html"' not in page.text
-    for path, data in (
-        ("/claims/prepare", {"period": "TFX", "run_id": "R-NOV"}),
-        (f"/claims/{drafted}/status", {"status": "withdrawn", "reason": "x"}),
-        (f"/claims/{drafted}/sign-off", {"status": "audited"}),
-        ("/claims/sample", {"period": "TFX", "seed": "1", "percent": "10"}),
-    ):
-        assert post(web, path, token, **data).status_code == 403, path
-    assert read_claim(outcomes, drafted)["status"] == "draft"
+    assert "Save the audit outcome" not in page.text
+    assert "Move the claim on" not in page.text
 
 
 def test_an_auditor_signs_off_then_the_coordinator_moves_the_claim_on(
@@ -307,3 +301,31 @@ def test_an_unknown_period_or_claim_is_404(web: TestClient) -> None:
     sign_in(web, "auditor")
     assert web.get("/claims?period=NOPE").status_code == 404
     assert web.get("/claims/99").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/claims/abc", "/claims/-1", "/claims/1e3/pack.html", "/claims/" + "9" * 40])
+def test_an_address_that_is_no_claim_number_is_404(web: TestClient, outcomes: Engine, path: str) -> None:
+    """It answers a page, not a validation error, and audits it as a claim not found."""
+    sign_in(web, "coordinator")
+    response = web.get(path)
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+    assert audit_rows(outcomes, "not_found")
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_no_claim_form_is_accepted_from_an_analyst_or_an_admin(
+    web: TestClient, outcomes: Engine, drafted: int, role: str
+) -> None:
+    """Every claim POST is refused (403) and changes nothing."""
+    token = sign_in(web, role)
+    for path, data in (
+        ("/claims/prepare", {"period": "TFX", "run_id": "R-NOV"}),
+        (f"/claims/{drafted}/status", {"status": "withdrawn", "reason": "x"}),
+        (f"/claims/{drafted}/sign-off", {"status": "audited"}),
+        ("/claims/sample", {"period": "TFX", "seed": "1", "percent": "10"}),
+    ):
+        assert post(web, path, token, **data).status_code == 403, path
+    assert read_claim(outcomes, drafted)["status"] == "draft"
+    assert len(list_claims(outcomes, "TFX")) == 1
+    assert len(audit_rows(outcomes, "access.denied")) == 4

@@ -62,6 +62,7 @@ def _concrete(path: str) -> str:
         ("{household_id}", "H1"),
         ("{username}", "analyst"),
         ("{claim_id}", "1"),
+        ("{claim}", "1"),
         ("{fmt}", "html"),
     ):
         path = path.replace(name, value)

@@ -101,6 +101,16 @@ def _allowed_attachments(request: Request, user: CurrentUser, attachment_ids: li
     return {a for a, postcode in postcodes.items() if areas.within(postcode, user.areas)}
 
 
+MAX_CLAIM_DIGITS = 18
+
+
+def _claim_number(request: Request, user: CurrentUser, text: str) -> int:
+    """A claim id from the address; anything not a claim number is a 404 (audited), like an unknown claim."""
+    if not text.isdigit() or len(text) > MAX_CLAIM_DIGITS:
+        raise _not_found(request, user, "claim", text[:40])
+    return int(text)
+
+
 def _claim_or_404(request: Request, user: CurrentUser, claim_id: int) -> dict[str, Any]:
     """The claim; 404 (audited) when there is none or its family is outside the user's areas."""
     try:
@@ -327,10 +337,10 @@ def _claim_page(
 
 
 @router.get("/claims/{claim_id}", response_class=HTMLResponse)
-def claim_page(request: Request, claim_id: int, user: CurrentUser = Depends(requires("claims.view"))) -> Response:
+def claim_page(request: Request, claim_id: str, user: CurrentUser = Depends(requires("claims.view"))) -> Response:
     """One claim: route, amount, evidence sections, status history, the packs' SHA-256 and the allowed actions."""
-    claim = _claim_or_404(request, user, claim_id)
-    _audit(request, user, "claim.view", "claim", str(claim_id), {"period": claim["period"]})
+    claim = _claim_or_404(request, user, _claim_number(request, user, claim_id))
+    _audit(request, user, "claim.view", "claim", str(claim["claim_id"]), {"period": claim["period"]})
     return _claim_page(request, user, claim)
 
 
@@ -367,29 +377,32 @@ def _move(request: Request, user: CurrentUser, claim_id: int, choices: dict[str,
 
 
 @router.post("/claims/{claim_id}/status", response_class=HTMLResponse)
-def move_claim(request: Request, claim_id: int, user: CurrentUser = Depends(requires("claims.prepare"))) -> Response:
+def move_claim(request: Request, claim_id: str, user: CurrentUser = Depends(requires("claims.prepare"))) -> Response:
     """A coordinator withdraws a claim or marks it submitted, paid or rejected (audited, with the reason)."""
-    return _move(request, user, claim_id, COORDINATOR_MOVES, "what happened to the claim")
+    return _move(request, user, _claim_number(request, user, claim_id), COORDINATOR_MOVES, "what happened to the claim")
 
 
 @router.post("/claims/{claim_id}/sign-off", response_class=HTMLResponse)
-def sign_off(request: Request, claim_id: int, user: CurrentUser = Depends(requires("claims.audit"))) -> Response:
+def sign_off(request: Request, claim_id: str, user: CurrentUser = Depends(requires("claims.audit"))) -> Response:
     """An auditor signs a draft claim off (``audited``) or rejects it with a reason (it is withdrawn)."""
-    return _move(request, user, claim_id, AUDIT_OUTCOMES, "whether the claim is signed off")
+    return _move(
+        request, user, _claim_number(request, user, claim_id), AUDIT_OUTCOMES, "whether the claim is signed off"
+    )
 
 
-@router.get("/claims/{claim_id}/pack.{fmt}")
+@router.get("/claims/{claim}/pack.{fmt}")
 def download_pack(
-    request: Request, claim_id: int, fmt: str, user: CurrentUser = Depends(requires("claims.evidence"))
+    request: Request, claim: str, fmt: str, user: CurrentUser = Depends(requires("claims.evidence"))
 ) -> Response:
     """The claim's evidence pack, rebuilt: the printable HTML page or the XLSX workbook (audited with its SHA-256)."""
     if fmt not in PACK_FORMATS:
-        raise _not_found(request, user, "claim_pack", f"{claim_id}.{fmt[:8]}")
-    claim = _claim_or_404(request, user, claim_id)
+        raise _not_found(request, user, "claim_pack", f"{claim[:20]}.{fmt[:8]}")
+    claim_id = _claim_number(request, user, claim)
+    row = _claim_or_404(request, user, claim_id)
     page, workbook = store.evidence_pack(_engine(request), claim_id)
     data = page if fmt == "html" else workbook
     digest = store.sha256(data)
-    stored = claim[f"pack_{fmt}_sha256"]
+    stored = row[f"pack_{fmt}_sha256"]
     if digest != stored:
         log.warning("claim %s: the rebuilt %s evidence pack does not match its stored SHA-256", claim_id, fmt)
     detail = {"format": fmt, "sha256": digest, "matches_stored": digest == stored}
