@@ -1141,7 +1141,10 @@ def claims_status(
     db: DbUrl = None,
     user: UserOption = None,
 ) -> None:
-    """Move a claim on: draft -> audited -> submitted -> paid or rejected; draft or audited -> withdrawn."""
+    """Move a claim on: draft -> audited -> submitted -> paid or rejected; draft or audited -> withdrawn.
+
+    The user who prepared a claim cannot mark it audited (separation of duties).
+    """
     from tfident.store.audit import acting_user
     from tfident.store.claims import set_status
 

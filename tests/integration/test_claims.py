@@ -21,10 +21,15 @@ from tfident.errors import ClaimRefused
 from tfident.outcomes import ProgrammePeriod, load_outcomes_config
 from tfident.store import metadata, write_run
 from tfident.store.attachments import read_attached_families, record_outcomes
+from tfident.store.audit import AuditOrigin
 from tfident.store.claims import (
     add_claim,
+    attachment_postcodes,
     audit_sample,
+    claim_history,
+    claim_samples,
     evidence_pack,
+    pack_sections,
     period_summary,
     prepare_claims,
     purge_claims,
@@ -320,3 +325,52 @@ def test_migration_0011_keeps_each_claims_lineage_and_pack(attached: Engine) -> 
     assert again.claim_id is not None
     with pytest.raises(RuntimeError, match="withdrawn claim and a later one"):
         migrate(attached, "0010", downgrade=True)
+
+
+def test_the_preparer_cannot_sign_off_their_own_claim(attached: Engine) -> None:
+    """Separation of duties, in the store: ``c1`` prepared the claim, so ``c1`` cannot mark it audited."""
+    publish(attached, "R-NOV", MONTHS[0])
+    (proposal,) = prepare_claims(attached, PERIOD, "c1")
+    claim_id = proposal.claim_id
+    assert claim_id is not None
+    with pytest.raises(ClaimRefused, match="separation of duties"):
+        set_status(attached, claim_id, "audited", "c1", role="auditor")
+    assert read_claim(attached, claim_id)["status"] == "draft"
+    set_status(attached, claim_id, "withdrawn", "c1", reason="duplicate of a paper claim")  # withdrawing is allowed
+    assert [h["action"] for h in claim_history(attached, claim_id)] == ["claim.prepared", "claim.withdrawn"]
+    assert claim_history(attached, claim_id)[-1]["detail_json"]["reason"] == "duplicate of a paper claim"
+
+
+def test_a_review_app_step_is_audited_with_its_origin(attached: Engine) -> None:
+    """Preparing, signing off and sampling on a request's behalf keep its role, client address and session."""
+    publish(attached, "R-NOV", MONTHS[0])
+    origin = AuditOrigin(role="coordinator", client_address="10.0.0.7", session_id="s" * 32)
+    (proposal,) = prepare_claims(attached, PERIOD, "c1", origin=origin)
+    assert proposal.claim_id is not None
+    set_status(attached, proposal.claim_id, "audited", "a1", origin=AuditOrigin("auditor", "10.0.0.8", "t" * 32))
+    assert audit_sample(attached, "TFX", 10, seed=3, username="a1", origin=AuditOrigin("auditor")) == [1]
+    assert audit_sample(attached, "TFY", 10, seed=3, username="a1") == []  # an empty draw, audited too
+    with attached.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT action, role, client_address, session_id FROM audit_log WHERE action LIKE 'claim.%' ORDER BY id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("claim.prepared", "coordinator", "10.0.0.7", "s" * 32),
+        ("claim.audited", "auditor", "10.0.0.8", "t" * 32),
+        ("claim.sampled", "auditor", None, None),
+        ("claim.sampled", None, None, None),
+    ]
+    assert [s["sample_seed"] for s in claim_samples(attached, proposal.claim_id)] == [3]
+
+
+def test_prepare_is_limited_to_the_attachments_given(attached: Engine) -> None:
+    """The review app passes the attachments of a coordinator's areas: others are neither proposed nor claimed."""
+    publish(attached, "R-NOV", MONTHS[0])
+    assert prepare_claims(attached, PERIOD, "c1", attachment_ids=set()) == []
+    (proposal,) = prepare_claims(attached, PERIOD, "c1", attachment_ids={1})
+    assert proposal.claim_id == 1
+    assert attachment_postcodes(attached, [1, 7]) == {1: "TF1 1AA", 7: None}
+    titles = [title for title, _, _ in pack_sections(attached, 1)]
+    assert titles == ["Claim", "Attachment", "Members", "Entry evidence", "Outcomes", "Family lineage", "Decisions"]

@@ -79,3 +79,12 @@ def test_a_step_out_of_order_exits_2(db: str) -> None:
     result = CliRunner().invoke(app, ["claims", "status", "1", "paid", "--db", db])
     assert result.exit_code == 2
     assert "can become audited, withdrawn" in result.output
+
+
+def test_the_preparer_cannot_sign_off_on_the_command_line(db: str) -> None:
+    """It exits 2 when the user who prepared the claim marks it audited (separation of duties)."""
+    cli("claims", "prepare", "--period", "TFX", "--db", db, "--user", "c1")
+    result = CliRunner().invoke(app, ["claims", "status", "1", "audited", "--db", db, "--user", "c1"])
+    assert result.exit_code == 2
+    assert "another user must sign it off" in result.output
+    assert "now audited" in cli("claims", "status", "1", "audited", "--db", db, "--user", "auditor1")

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
+from tfident.outcomes import ProgrammePeriod
 from tfident.review import health
 from tfident.review.areas import AreaMap
 from tfident.review.changes import ChangesCache
@@ -58,6 +59,8 @@ class Settings:
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     areas: AreaMap | None = None
     """The council's areas; None: ``areas.yaml`` of the config folders (none when there is no such file)."""
+    periods: tuple[ProgrammePeriod, ...] | None = None
+    """The programme periods claims are made in; None: ``periods`` of ``outcomes.yaml`` in the config folders."""
     page_size: int = 50
     export_members: bool = True
     """Whether the panel export lists each family's members (names and roles);

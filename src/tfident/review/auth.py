@@ -33,13 +33,29 @@ __all__ = [
 ROLES: tuple[str, ...] = ("coordinator", "analyst", "auditor", "admin")
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "coordinator": frozenset({"runs.view", "candidates.view", "family.view", "decide", "links.review", "export"}),
-    "analyst": frozenset({"runs.view"}),
-    "auditor": frozenset({"runs.view", "candidates.view", "family.view", "audit.view"}),
+    "coordinator": frozenset(
+        {
+            "runs.view",
+            "candidates.view",
+            "family.view",
+            "decide",
+            "links.review",
+            "export",
+            "claims.view",
+            "claims.evidence",
+            "claims.prepare",
+        }
+    ),
+    "analyst": frozenset({"runs.view", "claims.view"}),
+    "auditor": frozenset(
+        {"runs.view", "candidates.view", "family.view", "audit.view", "claims.view", "claims.evidence", "claims.audit"}
+    ),
     "admin": frozenset({"users.manage"}),
 }
-"""What each role may do; everything else is denied. Analysts see runs and quality only,
-auditors read everything but change nothing, admins manage accounts only."""
+"""What each role may do; everything else is denied. Analysts see runs, quality and claims only;
+auditors read everything and change nothing but claims' internal audit (sign off or reject a draft
+claim, draw the audit sample); coordinators prepare claims and move them on (withdraw, submitted,
+paid, rejected); admins manage accounts only."""
 
 HOME: dict[str, str] = {"coordinator": "/runs", "analyst": "/runs", "auditor": "/runs", "admin": "/users"}
 

@@ -243,3 +243,25 @@ def record_decision(engine: Engine, household_id: str, run_id: str, form: Decisi
 def parse_form(model: type[_FormT], form: Any) -> _FormT:
     """A form model from submitted form data (the first value of each field)."""
     return model.model_validate({key: form.get(key) for key in model.model_fields})
+
+
+class PrepareClaimsForm(_Form):
+    """Confirming a period's claims: the period and the run the preview proposed them from."""
+
+    period: Annotated[str, _clipped(16, strip=True)] = ""
+    run_id: Annotated[str, _clipped(40, strip=True)] = ""
+
+
+class ClaimStatusForm(_Form):
+    """A claim's next status (coordinators) or internal-audit outcome (auditors), and why."""
+
+    status: Annotated[str, _clipped(16, strip=True)] = ""
+    reason: Annotated[str, _clipped(MAX_TEXT, strip=True)] = ""
+
+
+class SampleForm(_Form):
+    """An internal-audit sample draw: period, seed and percent as typed (checked by the page)."""
+
+    period: Annotated[str, _clipped(16, strip=True)] = ""
+    seed: Annotated[str, _clipped(20, strip=True)] = ""
+    percent: Annotated[str, _clipped(20, strip=True)] = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,17 @@ USER_ENV = "TFIDENT_USER"
 RUN_PUBLISHED = "run.published"
 EXPORT_WRITTEN = "export.written"
 RETENTION_PURGED = "retention.purged"
+
+
+@dataclass(frozen=True)
+class AuditOrigin:
+    """Who asked, from where: the role, client address and session of a review-app request, for the
+    audit rows a store function writes on its behalf (the audit page filters on them).
+    """
+
+    role: str | None = None
+    client_address: str | None = None
+    session_id: str | None = None
 
 
 def acting_user(user: str | None = None) -> str:
@@ -44,16 +56,22 @@ def write_audit_row(
     user: str | None = None,
     role: str | None = None,
     object_type: str = "run",
+    origin: AuditOrigin | None = None,
 ) -> None:
-    """Append one audit row about a run (``object_id``), in the caller's transaction."""
-    connection.execute(
-        audit_log.insert().values(
-            at=utc_now(),
-            username=acting_user(user),
-            role=role,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            detail_json=detail,
-        )
-    )
+    """Append one audit row about a run (``object_id``), in the caller's transaction; ``origin`` adds the
+    review-app request's role (unless ``role`` is given), client address and session.
+    """
+    values: dict[str, Any] = {
+        "at": utc_now(),
+        "username": acting_user(user),
+        "role": role or (origin.role if origin else None),
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "detail_json": detail,
+    }
+    if origin is not None and origin.client_address:
+        values["client_address"] = origin.client_address[:64]
+    if origin is not None and origin.session_id:
+        values["session_id"] = origin.session_id
+    connection.execute(audit_log.insert().values(**values))

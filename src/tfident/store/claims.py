@@ -14,9 +14,10 @@ claimed attachments of one period.
 
 **Statuses** (:data:`TRANSITIONS`): ``draft`` -> ``audited`` (internal audit signs off)
 -> ``submitted`` -> ``paid`` or ``rejected``; a draft or audited claim can be
-``withdrawn``. Every step writes an audit row (object type ``claim``). Withdrawing a claim
-releases its family: its ``claim_families`` and ``claim_persons`` rows are deleted and the
-claims' unique index leaves withdrawn claims out, so the family can be claimed again in
+``withdrawn``. Every step writes an audit row (object type ``claim``). **Separation of duties**:
+the user who prepared a claim cannot sign it off (``audited``); another must. Withdrawing a
+claim releases its family: its ``claim_families`` and ``claim_persons`` rows are deleted and
+the claims' unique index leaves withdrawn claims out, so the family can be claimed again in
 the period (a rejected claim keeps them). The withdrawn claim stays, with its lineage in
 ``claims.lineage``, so its evidence pack is unchanged.
 
@@ -38,6 +39,7 @@ import random
 import re
 import zipfile
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -49,7 +51,7 @@ from tfident.errors import ClaimRefused, NotFound
 from tfident.identity import HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT
 from tfident.outcomes import ROUTES, ProgrammePeriod, claim_route
 from tfident.store.attachments import read_observations
-from tfident.store.audit import acting_user, write_audit_row
+from tfident.store.audit import AuditOrigin, acting_user, write_audit_row
 from tfident.store.tables import metadata, utc_now
 
 claims = metadata.tables["claims"]
@@ -62,6 +64,8 @@ entry_needs = metadata.tables["entry_needs"]
 decisions = metadata.tables["decisions"]
 identity_events = metadata.tables["identity_events"]
 runs = metadata.tables["runs"]
+candidates = metadata.tables["candidates"]
+audit_log = metadata.tables["audit_log"]
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "draft": ("audited", "withdrawn"),
@@ -130,10 +134,19 @@ def claim_run(engine: Engine, period: ProgrammePeriod) -> tuple[str, date] | Non
 
 
 def prepare_claims(
-    engine: Engine, period: ProgrammePeriod, username: str, *, run_id: str | None = None, dry_run: bool = False
+    engine: Engine,
+    period: ProgrammePeriod,
+    username: str,
+    *,
+    run_id: str | None = None,
+    dry_run: bool = False,
+    attachment_ids: Collection[int] | None = None,
+    origin: AuditOrigin | None = None,
 ) -> list[Proposal]:
     """Propose a claim for every family of the period's pack whose observations in the claim run allow a route;
     unless ``dry_run``, record each as a ``draft`` with its evidence pack (a family already claimed is refused).
+
+    ``attachment_ids`` limits it to those attachments (the review app: a coordinator's areas).
     """
     if run_id is None:
         found = claim_run(engine, period)
@@ -163,6 +176,8 @@ def prepare_claims(
             observed[o["attachment_id"]].append(o)
     proposals: list[Proposal] = []
     for head in heads:
+        if attachment_ids is not None and head["attachment_id"] not in attachment_ids:
+            continue
         route = claim_route(head["ruleset_id"], observed.get(head["attachment_id"], []))
         if route is None:
             continue
@@ -170,7 +185,9 @@ def prepare_claims(
         claim_id, refused = None, None
         if not dry_run:
             try:
-                claim_id = add_claim(engine, period.id, head["attachment_id"], route, amount, run_id, as_of, username)
+                claim_id = add_claim(
+                    engine, period.id, head["attachment_id"], route, amount, run_id, as_of, username, origin=origin
+                )
             except ClaimRefused as error:
                 refused = str(error)
         proposals.append(Proposal(head["attachment_id"], head["household_id"], route, amount, claim_id, refused))
@@ -188,6 +205,7 @@ def add_claim(
     username: str,
     *,
     prepared_at: datetime | None = None,
+    origin: AuditOrigin | None = None,
 ) -> int:
     """Record a draft claim, its lineage keys and its evidence pack's checksums; :class:`ClaimRefused` when the
     database refuses it (the family already has a claim in ``period``).
@@ -242,6 +260,7 @@ def add_claim(
                 {"period": period, "route": route, "attachment_id": attachment_id},
                 user=username,
                 object_type="claim",
+                origin=origin,
             )
     except sa.exc.IntegrityError:
         raise ClaimRefused(
@@ -251,15 +270,33 @@ def add_claim(
     return claim_id
 
 
-def set_status(engine: Engine, claim_id: int, status: str, username: str, *, role: str | None = None) -> None:
-    """Move a claim to ``status`` (:data:`TRANSITIONS`), audited; :class:`ClaimRefused` when out of order."""
+def set_status(
+    engine: Engine,
+    claim_id: int,
+    status: str,
+    username: str,
+    *,
+    role: str | None = None,
+    reason: str | None = None,
+    origin: AuditOrigin | None = None,
+) -> None:
+    """Move a claim to ``status`` (:data:`TRANSITIONS`), audited with ``reason`` when given; :class:`ClaimRefused`
+    when out of order, or when the user signing it off (``audited``) is the one who prepared it.
+    """
     with engine.begin() as connection:
-        current = connection.execute(sa.select(claims.c.status).where(claims.c.claim_id == claim_id)).scalar()
-        if current is None:
+        row = connection.execute(
+            sa.select(claims.c.status, claims.c.prepared_by).where(claims.c.claim_id == claim_id)
+        ).first()
+        if row is None:
             raise NotFound(f"claim {claim_id} not found")
+        current = row.status
         if status not in TRANSITIONS.get(current, ()):
             allowed = ", ".join(TRANSITIONS[current]) or "nothing"
             raise ClaimRefused(f"claim {claim_id} is {current}: it can become {allowed}, not {status!r}")
+        if status == "audited" and row.prepared_by == username[:64]:
+            raise ClaimRefused(
+                f"claim {claim_id} was prepared by {username}: another user must sign it off (separation of duties)"
+            )
         now = utc_now()
         values: dict[str, Any] = {"status": status, "status_changed_at": now}
         if status == "audited":
@@ -273,10 +310,11 @@ def set_status(engine: Engine, claim_id: int, status: str, username: str, *, rol
             connection,
             f"claim.{status}",
             str(claim_id),
-            {"from": current, "to": status},
+            {"from": current, "to": status, **({"reason": reason} if reason else {})},
             user=username,
             role=role,
             object_type="claim",
+            origin=origin,
         )
 
 
@@ -296,12 +334,71 @@ def list_claims(engine: Engine, period: str) -> list[dict[str, Any]]:
         return [dict(r) for r in connection.execute(statement).mappings()]
 
 
+def attachment_postcodes(engine: Engine, attachment_ids: Collection[int]) -> dict[int, str | None]:
+    """The postcode of each attachment's family as a candidate of the run it was attached on (None when that
+    run's candidates are gone), for the review app's areas.
+    """
+    ids = sorted(set(attachment_ids))
+    found: dict[int, str | None] = dict.fromkeys(ids)
+    if not ids:
+        return found
+    statement = (
+        sa.select(attachments.c.attachment_id, candidates.c.postcode)
+        .join(
+            candidates,
+            sa.and_(
+                candidates.c.run_id == attachments.c.run_id, candidates.c.household_id == attachments.c.household_id
+            ),
+        )
+        .where(attachments.c.attachment_id.in_(ids))
+    )
+    with engine.connect() as connection:
+        for attachment_id, postcode in connection.execute(statement):
+            found[attachment_id] = postcode
+    return found
+
+
+def claim_history(engine: Engine, claim_id: int) -> list[dict[str, Any]]:
+    """The claim's audit rows of its steps (prepared, each status change; not views or downloads), oldest first."""
+    steps = ["claim.prepared", *(f"claim.{status}" for status in TRANSITIONS)]
+    statement = (
+        sa.select(audit_log.c.at, audit_log.c.username, audit_log.c.role, audit_log.c.action, audit_log.c.detail_json)
+        .where(
+            audit_log.c.object_type == "claim",
+            audit_log.c.object_id == str(claim_id),
+            audit_log.c.action.in_(steps),
+        )
+        .order_by(audit_log.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(statement).mappings()]
+
+
+def claim_samples(engine: Engine, claim_id: int) -> list[dict[str, Any]]:
+    """The internal-audit sample draws that chose the claim, oldest first."""
+    statement = (
+        sa.select(claim_checks.c.sample, claim_checks.c.sample_seed, claim_checks.c.username, claim_checks.c.checked_at)
+        .where(claim_checks.c.claim_id == claim_id)
+        .order_by(claim_checks.c.id)
+    )
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(statement).mappings()]
+
+
 # ------------------------------------------------------------------------ evidence pack
 
 
 def sha256(data: bytes) -> str:
     """The SHA-256 of ``data``, hex."""
     return hashlib.sha256(data).hexdigest()
+
+
+def pack_sections(engine: Engine, claim_id: int) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The evidence pack's sections (title, header, rows), as the review app's claim page shows them."""
+    with engine.connect() as connection:
+        if connection.execute(sa.select(claims.c.claim_id).where(claims.c.claim_id == claim_id)).scalar() is None:
+            raise NotFound(f"claim {claim_id} not found")
+        return _sections(connection, claim_id)
 
 
 def evidence_pack(engine: Engine, claim_id: int) -> tuple[bytes, bytes]:
@@ -456,9 +553,12 @@ def _normalise_zip(data: bytes) -> bytes:
 # ------------------------------------------------------------------ audit sample, summary
 
 
-def audit_sample(engine: Engine, period: str, percent: float, seed: int, username: str) -> list[int]:
+def audit_sample(
+    engine: Engine, period: str, percent: float, seed: int, username: str, *, origin: AuditOrigin | None = None
+) -> list[int]:
     """Draw a reproducible internal-audit sample of ``percent`` % (at least one) of the period's counted claims,
-    recorded in ``claim_checks`` with the seed; the same seed and claims give the same sample.
+    recorded in ``claim_checks`` with the seed; the same seed and claims give the same sample. Every draw is
+    audited, an empty one (no counted claims) too.
     """
     with engine.begin() as connection:
         ids = list(
@@ -468,24 +568,23 @@ def audit_sample(engine: Engine, period: str, percent: float, seed: int, usernam
                 .order_by(claims.c.claim_id)
             ).scalars()
         )
-        if not ids:
-            return []
         size = min(len(ids), max(1, math.ceil(len(ids) * percent / 100)))
         chosen = sorted(random.Random(seed).sample(ids, size))
         now = utc_now()
-        connection.execute(
-            claim_checks.insert(),
-            [
-                {
-                    "claim_id": c,
-                    "sample": "internal_audit",
-                    "sample_seed": seed,
-                    "username": username,
-                    "checked_at": now,
-                }
-                for c in chosen
-            ],
-        )
+        if chosen:
+            connection.execute(
+                claim_checks.insert(),
+                [
+                    {
+                        "claim_id": c,
+                        "sample": "internal_audit",
+                        "sample_seed": seed,
+                        "username": username,
+                        "checked_at": now,
+                    }
+                    for c in chosen
+                ],
+            )
         write_audit_row(
             connection,
             "claim.sampled",
@@ -493,6 +592,7 @@ def audit_sample(engine: Engine, period: str, percent: float, seed: int, usernam
             {"seed": seed, "percent": percent, "claims": chosen},
             user=username,
             object_type="claim_period",
+            origin=origin,
         )
     return chosen
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from tests.unit.review.conftest import sign_in
 from tests.unit.review.review_data import XSS
+from tests.unit.review.test_review_claims import CLAIM_ROUTES
 from tfident.review.routes import router
 from tfident.store.tables import metadata
 
@@ -56,7 +57,16 @@ ROLES = ("coordinator", "analyst", "auditor", "admin")
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{run_id}", "R-OCT").replace("{household_id}", "H1").replace("{username}", "analyst")
+    for name, value in (
+        ("{run_id}", "R-OCT"),
+        ("{household_id}", "H1"),
+        ("{username}", "analyst"),
+        ("{claim_id}", "1"),
+        ("{claim}", "1"),
+        ("{fmt}", "html"),
+    ):
+        path = path.replace(name, value)
+    return path
 
 
 def test_it_refuses_every_route_without_a_session(client: TestClient) -> None:
@@ -80,7 +90,7 @@ def test_it_refuses_every_route_without_a_session(client: TestClient) -> None:
 def test_every_route_is_covered_by_the_role_matrix() -> None:
     """It has a role expectation for every route, so a new route cannot slip past the matrix."""
     known = {path.split("?")[0] for path in GET_PAGES} | set(POSTS) | OWN_ACCOUNT_POSTS
-    known |= {"/login", "/login/code", "/", "/logout"}
+    known |= {"/login", "/login/code", "/", "/logout"} | CLAIM_ROUTES  # claims: test_review_claims.py
     for route in router.routes:
         if isinstance(route, APIRoute):
             assert _concrete(route.path) in known, route.path
