@@ -174,6 +174,20 @@ def test_an_analyst_sees_the_claim_but_not_its_evidence(web: TestClient, outcome
     assert 'href="/claims/1/pack.html"' not in page.text
     assert "Save the audit outcome" not in page.text
     assert "Move the claim on" not in page.text
+    assert "family page, as attached" not in page.text
+
+
+def test_the_claim_links_to_the_family_page_of_the_run_it_was_attached_on(
+    web: TestClient, outcomes: Engine, drafted: int
+) -> None:
+    """A coordinator follows the claim to the family as it was when accepted (the run it was attached on)."""
+    sign_in(web, "coordinator")
+    page = web.get(f"/claims/{drafted}")
+    claim = read_claim(outcomes, drafted)
+    link = f'href="/families/{claim["household_id"]}?run=R-OCT"'
+    assert link in page.text
+    family = web.get(f"/families/{claim['household_id']}?run=R-OCT")
+    assert family.status_code == 200
 
 
 def test_an_auditor_signs_off_then_the_coordinator_moves_the_claim_on(

@@ -307,6 +307,14 @@ def draw_sample(request: Request, user: CurrentUser = Depends(requires("claims.a
     return _sample_page(request, user, period, values=values, chosen=chosen)
 
 
+def _attachment_run(sections: list[tuple[str, list[str], list[list[str]]]]) -> str | None:
+    """The run the family was attached on (where its family page shows why it was a candidate)."""
+    for title, _, rows in sections:
+        if title == "Attachment":
+            return next((value for field, value in rows if field == "run_id"), None)
+    return None
+
+
 def _claim_page(
     request: Request,
     user: CurrentUser,
@@ -319,10 +327,12 @@ def _claim_page(
     claim_id = claim["claim_id"]
     status = claim["status"]
     moves = {s: COORDINATOR_MOVES[s] for s in store.TRANSITIONS[status] if s in COORDINATOR_MOVES}
+    sections = store.pack_sections(engine, claim_id) if user.can("claims.evidence") else []
     context = {
         "user": user,
         "claim": claim,
-        "sections": store.pack_sections(engine, claim_id) if user.can("claims.evidence") else [],
+        "sections": sections,
+        "family_run": _attachment_run(sections) if user.can("family.view") else None,
         "history": store.claim_history(engine, claim_id),
         "samples": store.claim_samples(engine, claim_id),
         "moves": moves if user.can("claims.prepare") else {},
