@@ -11,7 +11,12 @@ cluster already holds:
   pair being merged is strong without its identifiers (its match weight less the
   identifier comparisons' weights reaches ``identifier_override_weight``, the edge's
   ``override_ids``): then a disagreeing identifier is evidence (its comparison's negative
-  weight, already in the score), not a veto: a mis-keyed or temporary UPN. Every other
+  weight, already in the score), not a veto: a mis-keyed or temporary UPN. So too, with
+  ``same_identity_overrides_identifiers``, when the two profiles of the pair agree exactly
+  on first forename, surname, date of birth and address (one matched UPRN, or one
+  normalised address text where neither has a UPRN) and carry no opposite sexes: two
+  people cannot share all of that, whatever the model's term frequencies make of a
+  common name (a record carrying a sibling's UPN, a re-keyed UPN). Every other
   guard still applies, so twins carrying different UPNs stay apart;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
@@ -191,6 +196,7 @@ class _Clusters:
             profiles = profiles.with_columns(later.alias("forename_middles"))
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
+        self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
         rows = profiles.with_columns(counts.alias("_records")).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
             "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", *id_columns,
@@ -272,10 +278,20 @@ class _Clusters:
         same = _forename_same if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
         return any(same(x, y) for x in names_a for y in names_b)
 
+    def same_identity(self, x: int, y: int) -> bool:
+        """Profiles ``x`` and ``y`` agree on first forename, surname, date of birth and address
+        (and carry no opposite sexes): one person, whatever identifiers they carry.
+        """
+        a, b = self.identity[x], self.identity[y]
+        if a is None or b is None or a[:4] != b[:4]:
+            return False
+        return a[4] is None or b[4] is None or a[4] == b[4]
+
     def union(self, x: int, y: int, force: bool = False, override_ids: bool = False) -> bool:
         rx, ry = self.find(x), self.find(y)
         if rx == ry:
             return True
+        override_ids = override_ids or self.same_identity(x, y)
         a, b = self.state[rx], self.state[ry]
         if self.banned(a, b) or not (force or self.allowed(a, b, override_ids)):
             return False
@@ -297,6 +313,26 @@ class _Clusters:
             a.sex_records[sex] = a.sex_records.get(sex, 0) + n
         a.bans.update(b.bans)
         return True
+
+
+_Identity = tuple[str, str, dt.date, str, str | None]
+"""First forename, surname, date of birth, address (``U<uprn>`` or ``A<address key>``), sex (M/F or None)."""
+
+
+def _identities(profiles: pl.DataFrame) -> list[_Identity | None]:
+    """Each profile's :data:`_Identity`, or None when it lacks a full forename, surname, date of
+    birth or address (a UPRN, else an address key).
+    """
+    key = pl.col("address_key") if "address_key" in profiles.columns else pl.lit(None, dtype=pl.String)
+    address = pl.coalesce(pl.lit("U") + pl.col("uprn_matched").cast(pl.String), pl.lit("A") + key)
+    rows = profiles.select(
+        "forename_first", "surname_std", "date_of_birth", address.alias("_address"), "sex"
+    ).iter_rows()  # fmt: skip
+    out: list[_Identity | None] = []
+    for first, surname, dob, where, sex in rows:
+        complete = first is not None and len(first) > 1 and surname and dob is not None and where is not None
+        out.append((first, surname, dob, where, sex if sex in ("M", "F") else None) if complete else None)
+    return out
 
 
 def _edge_weights(edges: pl.DataFrame) -> pl.Expr:
