@@ -22,15 +22,20 @@ cluster already holds:
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son;
 - ``forename``: both clusters hold full forenames and none of one is compatible with
-  any of the other (same, same canonical or metaphone, nickname variants meet, or
-  Jaro-Winkler similar), and neither's first forename is a middle name of the
-  other's (a middle name used as forename) nor are forename and surname swapped: twins.
+  any of the other (same, same canonical or metaphone, nickname variants meet,
+  Jaro-Winkler similar, one keying error apart in a name of three letters or more, or
+  one a shortened form of the other: :func:`_hypocoristic`), and neither's first
+  forename is a middle name of the other's (a middle name used as forename) nor are
+  forename and surname swapped (each name of the one close to the other's other name:
+  the same, one keying error apart, one the start of the other, nickname variants: a
+  double-barrelled surname written as forenames, ``SMITH GREEN, BENJAMIN``): twins.
 
 - ``forename`` again, for twins: when both clusters share a date of birth and an
   address (a matched UPRN or, for records without one, a postcode), their *principal*
   forenames (the full forenames most of each cluster's records carry) must be one name:
   the same, the same canonical or sound, nickname variants that meet, one the shortened
-  form of the other (three letters or more: Cal, Callum), one keying error
+  form of the other (three letters or more: Cal, Callum; with the endings of a pet form
+  when the principal sexes do not conflict: Rubes, Ruby; Mase, Mason), one keying error
   apart (Damerau-Levenshtein distance 1: a typo), or one a middle name of the other
   cluster's full forenames (a middle name used as forename). Distinct names (Oliver, Olivia:
   Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
@@ -58,11 +63,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
+from tfident.standardise.names import forename_variants
 
 EDGE_SCHEMA: dict[str, pl.DataType] = {
     "pid_l": pl.Int64(),
@@ -156,20 +163,78 @@ def _forename_same(a: _Forename, b: _Forename) -> bool:
     )
 
 
+PET_ENDINGS: tuple[str, ...] = ("IES", "IE", "ES", "EY", "Y", "I", "S", "E")
+"""Endings English pet forms add to the start of a name (Rubes, Mase, Richie, Ambs, Sammy)."""
+
+MIN_STEM = 3
+"""Letters of a name's start a pet form must keep to stand for it (Mas-e for Mason; not Ib-by)."""
+
+
+def _hypocoristic(a: str, b: str) -> bool:
+    """The shorter forename is a pet form of the longer one: its start (at least
+    :data:`MIN_STEM` letters, a doubled last letter undoubled) with a pet ending
+    (:data:`PET_ENDINGS`) or none: Rubes / Ruby, Mase / Mason, Ambs / Amber, Sammie /
+    Samantha, Richie / Richard. Names no such rule reaches (Mimi / Amelia, Bex / Rebecca)
+    need the name tables (:data:`tfident.standardise.names.DIMINUTIVES`).
+    """
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if short == long:
+        return False
+    stems = {short} | {short[: -len(e)] for e in PET_ENDINGS if short.endswith(e)}
+    stems |= {x[:-1] for x in stems if len(x) >= 2 and x[-1] == x[-2]}
+    return any(len(x) >= MIN_STEM and x != long and long.startswith(x) for x in stems)
+
+
 def _forename_one_name(a: _Forename, b: _Forename) -> bool:
-    """One name, perhaps mistyped: :func:`_forename_same` or one keying error apart."""
-    return _forename_same(a, b) or OSA.distance(a[0], b[0]) <= 1
+    """One name, perhaps mistyped or a pet form: :func:`_forename_same`, one keying error apart
+    or :func:`_hypocoristic`.
+    """
+    return _forename_same(a, b) or OSA.distance(a[0], b[0]) <= 1 or _hypocoristic(a[0], b[0])
+
+
+def _keyed(a: str, b: str) -> bool:
+    """One keying error apart (a letter wrong, missing, extra, or two transposed), in names of
+    three letters or more (in shorter ones a letter is too much of the name).
+    """
+    return min(len(a), len(b)) >= MIN_KEYED_NAME and OSA.distance(a, b) <= 1
+
+
+MIN_KEYED_NAME = 3
 
 
 def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
-    if _forename_same(a, b):
+    if _forename_same(a, b) or _keyed(a[0], b[0]) or _hypocoristic(a[0], b[0]):
         return True
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
 
 
+@cache
+def _variants(name: str) -> frozenset[str]:
+    return frozenset(forename_variants(name))
+
+
+def _name_close(a: str, b: str) -> bool:
+    """A forename and a surname that may be one name written twice (for a swap): equal, one
+    keying error apart, one the start of the other (three letters or more: a
+    double-barrelled surname whose first part is written as forename), or nickname variants.
+    """
+    if a == b or _keyed(a, b):
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return (len(short) >= MIN_STEM and long.startswith(short)) or bool(_variants(a) & _variants(b))
+
+
 def _swapped(a: _Cluster, b: _Cluster) -> bool:
-    """One cluster holds a record whose forename and surname are another's swapped."""
-    return any((surname, first) in b.swaps for first, surname in a.swaps)
+    """One cluster holds a record whose forename and surname are another's swapped, each
+    perhaps mistyped or shortened (:func:`_name_close`).
+    """
+    if any((surname, first) in b.swaps for first, surname in a.swaps):
+        return True
+    return any(
+        _name_close(first_a, surname_b) and _name_close(surname_a, first_b)
+        for first_a, surname_a in a.swaps
+        for first_b, surname_b in b.swaps
+    )
 
 
 def _middle_name_used(
