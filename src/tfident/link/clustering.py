@@ -41,8 +41,8 @@ cluster already holds:
   Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
   and a stray record (Olivia recorded once as Ollie, a nickname of Oliver's, or once
   with the wrong sex) cannot bridge them, because it does not change a cluster's
-  principal name. When the clusters' principal sexes conflict, even a single keying
-  error does not make them one person; and when one of them has no forename (an unnamed
+  principal name. When the clusters' principal sexes conflict, neither a single keying
+  error nor a shortened form makes them one person (Eva and Evan); and when one of them has no forename (an unnamed
   newborn, ``Baby``), conflicting principal sexes alone keep them apart;
 - ambiguous weak records: a profile without a full forename (an initial or none) or
   without a date of birth whose candidate partners could not all be one person (twins,
@@ -183,6 +183,13 @@ def _hypocoristic(a: str, b: str) -> bool:
     stems = {short} | {short[: -len(e)] for e in PET_ENDINGS if short.endswith(e)}
     stems |= {x[:-1] for x in stems if len(x) >= 2 and x[-1] == x[-2]}
     return any(len(x) >= MIN_STEM and x != long and long.startswith(x) for x in stems)
+
+
+def _forename_same_across_sexes(a: _Forename, b: _Forename) -> bool:
+    """:func:`_forename_same` without the shortened form: for clusters of opposite principal
+    sexes, where a name that starts another is a twin's (Eva and Evan, Jo and Joe).
+    """
+    return a[0] == b[0] or a[1] == b[1] or bool(a[2] and a[2] == b[2]) or bool(set(a[3]) & set(b[3]))
 
 
 def _forename_one_name(a: _Forename, b: _Forename) -> bool:
@@ -340,7 +347,7 @@ class _Clusters:
         if _middle_name_used(a, b, names_a, names_b) or _swapped(a, b):
             return True
         sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
-        same = _forename_same if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
+        same = _forename_same_across_sexes if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
         return any(same(x, y) for x in names_a for y in names_b)
 
     def same_identity(self, x: int, y: int) -> bool:
