@@ -248,11 +248,17 @@ def _middle_name_used(
     a: _Cluster, b: _Cluster, names_a: Sequence[_Forename] | None = None, names_b: Sequence[_Forename] | None = None
 ) -> bool:
     """One cluster's first forename (of ``names_a``/``names_b``, else any) is a later word of the
-    other's full forenames: a middle name used as forename.
+    other's full forenames: a middle name used as forename. Not when the cluster using it
+    carries middle names of its own that the other never shows, as first or middle name:
+    ``Fatima Hafsa`` is not ``Khadija Fatima`` known by her middle name, but her twin.
     """
     firsts_a = {x[0] for x in (a.forenames if names_a is None else names_a)}
     firsts_b = {y[0] for y in (b.forenames if names_b is None else names_b)}
-    return bool(firsts_a & b.middles) or bool(firsts_b & a.middles)
+
+    def used(firsts: set[str], user: _Cluster, other: _Cluster, other_firsts: set[str]) -> bool:
+        return bool(firsts & other.middles) and not (user.middles - other.middles - other_firsts)
+
+    return used(firsts_a, a, b, firsts_b) or used(firsts_b, b, a, firsts_a)
 
 
 class _Clusters:

@@ -184,3 +184,41 @@ def test_twins_of_opposite_sexes_stay_apart_however_close_their_names(make_perso
     ]
     found = _clusters(make_persons(rows), Guards())
     assert not any({"T1", "T2"} <= g for g in found), found
+
+
+@pytest.mark.parametrize(
+    ("second", "one_person"),
+    [
+        # Khadija Fatima known by her middle name: one person
+        ({"forename": "Fatima"}, True),
+        ({"forename": "Fatima", "middle_names": "Khadija"}, True),
+        # Fatima Hafsa carries a middle name Khadija's records never show: her twin sister
+        ({"forename": "Fatima", "middle_names": "Hafsa"}, False),
+    ],
+)
+def test_a_middle_name_used_as_forename_brings_no_middle_names_of_its_own(
+    make_persons: Maker, second: dict[str, Any], one_person: bool
+) -> None:
+    rows = [
+        _record("school_census", "K1", forename="Khadija", middle_names="Fatima"),
+        _record("attendance", "K2", forename="Khadija"),
+        _record("school_census", "F1", **second),
+        _record("attendance", "F2", **second),
+    ]
+    found = _clusters(make_persons(rows), Guards())
+    assert any({"K1", "F1"} <= g for g in found) is one_person, found
+
+
+def test_twins_one_with_the_other_as_middle_name_stay_apart(make_persons: Maker) -> None:
+    # found on a messy batch: Khadija Fatima Shah and her twin Fatima Hafsa Shah merged
+    # through Khadija's middle name (and a Fatima record with no middle name)
+    rows = [
+        _record("school_census", "K1", forename="Khadija", middle_names="Fatima"),
+        _record("attendance", "K2", forename="Khadija"),
+        _record("asb", "F0", forename="Fatima"),
+        _record("school_census", "F1", forename="Fatima", middle_names="Hafsa"),
+        _record("attendance", "F2", forename="Fatima", middle_names="Hafsa"),
+    ]
+    found = _clusters(make_persons(rows), Guards())
+    assert frozenset({"K1", "K2"}) in found, found
+    assert not any({"K1", "F1"} <= g for g in found), found
