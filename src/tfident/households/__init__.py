@@ -356,7 +356,6 @@ def moved_alone(
     observed = records.filter(
         pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
     )
-    seen = dict(observed.group_by("person_id").agg(pl.col("evidence_date").max()).iter_rows())
     # each person's latest record from each source at each address (for lagging sources)
     latest: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
     for person, key, source, last in (
@@ -407,9 +406,7 @@ def moved_alone(
         )
 
         def seen_since(person: str, old: str = old, lagging: set[str] = lagging, move_date: date = move_date) -> bool:
-            return any(
-                last >= move_date and not (key == old and src in lagging) for key, src, last in latest[person]
-            )
+            return any(last >= move_date and not (key == old and src in lagging) for key, src, last in latest[person])
 
         if any(seen_since(p) or new in spans[p] for p in stayed):
             continue  # someone was seen since the move, or the family has been at both
