@@ -19,7 +19,9 @@ peak resident set of the child (``ru_maxrss``; each linker runs in a fresh ``spa
 process so one linker's memory does not colour the next), and, on synthetic batches,
 false links by kind: the two records belong to one true household, to two people with
 the same name and date of birth elsewhere, or other. Times and memory are also given as
-ratios to tfident's.
+ratios to tfident's. On pseudopeople, household precision / recall / F1 of tfident's
+households stage against pseudopeople's household ids (:func:`score_households`); the
+peers form no households, so they have none (:data:`HOUSEHOLDS_NOT_SCORED`).
 
 Options: ``--sizes 10000 100000`` (synthetic sizes in person records; ``--sizes`` with
 nothing runs none), ``--million`` (adds 1,000,000), ``--febrl`` (FEBRL only),
