@@ -19,7 +19,9 @@ peak resident set of the child (``ru_maxrss``; each linker runs in a fresh ``spa
 process so one linker's memory does not colour the next), and, on synthetic batches,
 false links by kind: the two records belong to one true household, to two people with
 the same name and date of birth elsewhere, or other. Times and memory are also given as
-ratios to tfident's.
+ratios to tfident's. On pseudopeople, household precision / recall / F1 of tfident's
+households stage against pseudopeople's household ids (:func:`score_households`); the
+peers form no households, so they have none (:data:`HOUSEHOLDS_NOT_SCORED`).
 
 Options: ``--sizes 10000 100000`` (synthetic sizes in person records; ``--sizes`` with
 nothing runs none), ``--million`` (adds 1,000,000), ``--febrl`` (FEBRL only),
@@ -369,6 +371,36 @@ def score_clusters(assign: pl.DataFrame, truth: pl.DataFrame, cross: bool, kinds
     return out
 
 
+def score_households(assign: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+    """Household precision / recall / F1 of a household assignment (``record_key, cluster``).
+
+    Scored on pairs of records of *different* true people among the records that carry a
+    true ``household`` (pseudopeople's census and W2/1099 records; its Social Security
+    records have none): a pair is predicted when both records' people were placed in one
+    household, true when both records carry the same true household id. Pairs of records
+    of one true person are left out, so that person linkage is not scored twice. Records
+    the assignment lacks (a person placed nowhere) are households of their own.
+    """
+    frame = truth.filter(pl.col("household").is_not_null()).join(
+        assign.select("record_key", pl.col("cluster").cast(pl.String)), on="record_key", how="left"
+    )
+    frame = frame.with_columns(pl.col("cluster").fill_null("solo:" + pl.col("record_key")))
+
+    def between_people(keys: list[str]) -> int:
+        return _pairs(frame, keys, False) - _pairs(frame, [*keys, "entity"], False)
+
+    tp = between_people(["cluster", "household"])
+    return _prf(tp, between_people(["cluster"]), between_people(["household"]))
+
+
+HOUSEHOLDS_NOT_SCORED = (
+    "the peers link records into persons only; forming households (who lives with whom on "
+    "the batch date) is not something Splink or recordlinkage does, so there is nothing of "
+    "theirs to score"
+)
+"""Why the benchmark gives household F1 for tfident alone."""
+
+
 def score_pair_list(pairs: pl.DataFrame, truth: pl.DataFrame, cross: bool, kinds: bool) -> dict[str, Any]:
     """Pairwise scores of a list of predicted pairs (``record_key_l, record_key_r``), each pair once."""
     cols = [c for c in ("side", "entity", "household", "namekey") if c in truth.columns]
@@ -454,6 +486,12 @@ def _score(ds: Dataset, name: str, result: dict[str, Any]) -> None:
         result["scores"] = score_pair_list(out, ds.truth, cross, kinds)
         if kinds:
             result["scores_cross_source"] = score_pair_list(out, ds.truth, True, False)
+    households_path = ds.work / f"out_{name}_households.parquet"
+    if ds.kind == "pseudopeople":
+        if households_path.exists():
+            result["scores_households"] = score_households(pl.read_parquet(households_path), ds.truth)
+        else:
+            result["scores_households"] = {"not_scored": HOUSEHOLDS_NOT_SCORED}
     pairs_path = ds.work / f"out_{name}_pairs.parquet"
     if pairs_path.exists():
         result["scores_pairwise_predictions"] = score_pair_list(pl.read_parquet(pairs_path), ds.truth, cross, kinds)
@@ -583,7 +621,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"## {ds['dataset']}", ""]
         lines += [f"{ds['records']:,} records, {ds['true_pairs']:,} true pairs ({scope}). {ds['notes']}".strip(), ""]
         synthetic = ds["kind"] == "synthetic"
-        cols = [*head, "cross-source F1"] if synthetic else head
+        households = ds["kind"] == "pseudopeople"
+        cols = [*head, "cross-source F1"] if synthetic else [*head, "household F1"] if households else head
         lines += ["| " + " | ".join(cols) + " |", "|---|" + "---:|" * (len(cols) - 1)]
         for r in ds["linkers"]:
             label = LABELS.get(r["linker"], r["linker"])
@@ -598,6 +637,8 @@ def markdown(report: dict[str, Any]) -> str:
             cells += [_fmt(round(r["peak_rss_mib"])), _fmt(r.get("time_ratio"), 2), _fmt(r.get("memory_ratio"), 2)]
             if synthetic:
                 cells.append(_fmt(r["scores_cross_source"]["f1"]))
+            if households:
+                cells.append(_fmt(r.get("scores_households", {}).get("f1")))
             lines.append("| " + " | ".join(cells) + " |")
         runs = {r.get("runs", 1) for r in ds["linkers"] if r["status"] == "ok"}
         unstable = [LABELS.get(r["linker"], r["linker"]) for r in ds["linkers"] if len(set(r.get("f1_runs", []))) > 1]
@@ -606,6 +647,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"Runs per linker: {', '.join(str(n) for n in sorted(runs))}; F1 "
             + (f"varied between runs for {', '.join(unstable)} (first shown)." if unstable else "the same every run."),
         ]
+        if households:
+            lines += [
+                "",
+                "Household F1: pairs of records of different true people (census and W2/1099 records, which carry "
+                "pseudopeople's household id) placed in one household by tfident's households stage, against "
+                f"pseudopeople's household ids; `-` for the peers: {HOUSEHOLDS_NOT_SCORED}.",
+            ]
         if synthetic:
             lines += [
                 "",

@@ -43,6 +43,10 @@ training. No gazetteer, so no UPRN: the address comparison falls back to the zip
 NINO validation), so it is compared by the model and guarded as a conflicting
 identifier, as a NINO is.
 
+On pseudopeople the linker also returns, outside the timer, the households tfident's
+households stage forms from its persons (:func:`households`), so that the benchmark can
+score household F1 against pseudopeople's own household ids.
+
 Training is timed apart from prediction (``train_seconds``; ``predict_seconds`` is the
 rest: standardising, address matching, scoring and clustering). Pairs compared are the
 profile pairs the blocking rules give Splink to score (Splink's own count over tfident's
@@ -197,7 +201,30 @@ def link(state: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         "train_seconds": round(train_seconds, 3),
         "predict_seconds": round(total - train_seconds, 3),
     }
-    return {"kind": "clusters", "frame": frame, "extra": extra}
+    out: dict[str, Any] = {"kind": "clusters", "frame": frame, "extra": extra}
+    if meta["kind"] == "pseudopeople":
+        out["households_frame"] = households(persons, person_index, state["as_of"])
+    return out
+
+
+def households(persons: pl.DataFrame, person_index: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """``record_key, cluster``: the household tfident's pipeline places each record's person in.
+
+    The households stage as a run calls it (``tfident.households.assign_households``,
+    default ``config/households.yaml``), after linkage and outside the timer. With no
+    gazetteer every household is one at a normalised address key (the address text
+    within its town, the zip being the sample's ``00000``). Records of people placed
+    nowhere (no address on any of their records) are left out: scored as singletons.
+    """
+    from tfident.households import assign_households
+
+    residents, _ = assign_households(persons, person_index, as_of)
+    placed = residents.filter(pl.col("household_id").is_not_null()).select("person_id", "household_id")
+    return (
+        person_index.select("record_key", "person_id")
+        .join(placed, on="person_id", how="inner")
+        .select("record_key", pl.col("household_id").alias("cluster"))
+    )
 
 
 def pairs_compared(state: dict[str, Any], meta: dict[str, Any], out: dict[str, Any]) -> int:

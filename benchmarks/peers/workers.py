@@ -5,7 +5,8 @@ peers' input ``peers.parquet`` and tfident's input ``extracts/<source>.parquet``
 starts :func:`run_linker` in a fresh ``spawn`` process per linker, so that the peak
 resident set one linker reaches (``ru_maxrss`` of its own process) is not inherited by
 the next. The child writes ``out_<linker>.parquet`` (``record_key, cluster`` for a
-clustering linker, ``record_key_l, record_key_r`` for a pairwise one) and
+clustering linker, ``record_key_l, record_key_r`` for a pairwise one; a linker that
+forms households also writes ``out_<linker>_households.parquet``, ``record_key, cluster``) and
 ``result_<linker>.json`` (wall time of the linkage alone, pairs compared, peak and
 baseline resident set in MiB).
 """
@@ -67,6 +68,8 @@ def run_linker(name: str, work: str) -> None:
         out["frame"].write_parquet(folder / f"out_{name}.parquet")
         if "pairs_frame" in out:
             out["pairs_frame"].write_parquet(folder / f"out_{name}_pairs.parquet")
+        if "households_frame" in out:
+            out["households_frame"].write_parquet(folder / f"out_{name}_households.parquet")
         result["pairs_compared"] = int(module.pairs_compared(state, meta, out))
     except Exception as error:  # reported to the parent, which records it in the results
         result["status"] = "error"

@@ -98,6 +98,13 @@ class HouseholdsConfig(StrictModel):
     record since: move them together, keep them together at the old address, or split."""
     mover_roles: tuple[Role, ...] = ROLES
     """Roles (age at D) of a member whose move alone may carry the family with them."""
+    lagging_sources: bool = True
+    """Allow for agencies that lag a move: a member's address first seen before their new
+    one is a former address even when an agency still records it after the move, and that
+    agency's records of the others at the old address since the move (it lags for this
+    family: it still shows the mover there) do not count as the others being seen there.
+    False: the rule as before (the mover's last record at the old address no later than
+    their first at the new, and any record of the others since the move keeps them)."""
     open_record_sources: tuple[str, ...] = OPEN_RECORD_SOURCES
     """Sources whose open records (a live claim, an open episode) are dated D: they say
     the agency still holds the address, not that the person was seen there lately. By
@@ -349,7 +356,12 @@ def moved_alone(
     observed = records.filter(
         pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
     )
-    seen = dict(observed.group_by("person_id").agg(pl.col("evidence_date").max()).iter_rows())
+    # each person's latest record from each source at each address (for lagging sources)
+    latest: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    for person, key, source, last in (
+        observed.group_by("person_id", "address_key", "source").agg(pl.col("evidence_date").max()).iter_rows()
+    ):
+        latest[person].append((key, source, last))
     seen_at = {
         (person, key): first
         for person, key, first in observed.group_by("person_id", "address_key")
@@ -370,6 +382,10 @@ def moved_alone(
             continue
         new_first = spans[person][key][0]
         former = [(last, old) for old, (_, last) in spans[person].items() if old != key and last <= new_first]
+        if config.lagging_sources and not former:
+            # an address first seen before the new one is a former address even when an
+            # agency that lags still records it after the move (as resolve_address ranks it)
+            former = [(first, old) for old, (first, _) in spans[person].items() if old != key and first < new_first]
         if former:
             movers[max(former)[1]].append((person, key, new_first))
     flags: dict[str, str] = {}
@@ -381,7 +397,18 @@ def moved_alone(
             continue
         (new,) = targets
         move_date = min(when for _, _, when in found)
-        if any(seen.get(p, date.min) >= move_date or new in spans[p] for p in stayed):
+        # sources that still record a mover at the old address after the move lag: their
+        # records of the others there since the move do not show that the others stayed
+        lagging = (
+            {src for m, _, _ in found for key, src, last in latest[m] if key == old and last >= move_date}
+            if config.lagging_sources
+            else set()
+        )
+
+        def seen_since(person: str, old: str = old, lagging: set[str] = lagging, move_date: date = move_date) -> bool:
+            return any(last >= move_date and not (key == old and src in lagging) for key, src, last in latest[person])
+
+        if any(seen_since(p) or new in spans[p] for p in stayed):
             continue  # someone was seen since the move, or the family has been at both
         if not any(seen_at.get((p, old), move_date) < move_date for p in stayed):
             continue  # nobody who stayed was seen at the old address before the move

@@ -11,28 +11,38 @@ cluster already holds:
   pair being merged is strong without its identifiers (its match weight less the
   identifier comparisons' weights reaches ``identifier_override_weight``, the edge's
   ``override_ids``): then a disagreeing identifier is evidence (its comparison's negative
-  weight, already in the score), not a veto: a mis-keyed or temporary UPN. Every other
+  weight, already in the score), not a veto: a mis-keyed or temporary UPN. So too, with
+  ``same_identity_overrides_identifiers``, when the two profiles of the pair agree exactly
+  on first forename, surname, date of birth and address (one matched UPRN, or one
+  normalised address text where neither has a UPRN) and carry no opposite sexes: two
+  people cannot share all of that, whatever the model's term frequencies make of a
+  common name (a record carrying a sibling's UPN, a re-keyed UPN). Every other
   guard still applies, so twins carrying different UPNs stay apart;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son;
 - ``forename``: both clusters hold full forenames and none of one is compatible with
-  any of the other (same, same canonical or metaphone, nickname variants meet, or
-  Jaro-Winkler similar), and neither's first forename is a middle name of the
-  other's (a middle name used as forename) nor are forename and surname swapped: twins.
+  any of the other (same, same canonical or metaphone, nickname variants meet,
+  Jaro-Winkler similar, one keying error apart in a name of three letters or more, or
+  one a shortened form of the other: :func:`_hypocoristic`), and neither's first
+  forename is a middle name of the other's (a middle name used as forename) nor are
+  forename and surname swapped (each name of the one close to the other's other name:
+  the same, one keying error apart, one the start of the other, nickname variants: a
+  double-barrelled surname written as forenames, ``SMITH GREEN, BENJAMIN``): twins.
 
 - ``forename`` again, for twins: when both clusters share a date of birth and an
   address (a matched UPRN or, for records without one, a postcode), their *principal*
   forenames (the full forenames most of each cluster's records carry) must be one name:
   the same, the same canonical or sound, nickname variants that meet, one the shortened
-  form of the other (three letters or more: Cal, Callum), one keying error
+  form of the other (three letters or more: Cal, Callum; with the endings of a pet form
+  when the principal sexes do not conflict: Rubes, Ruby; Mase, Mason), one keying error
   apart (Damerau-Levenshtein distance 1: a typo), or one a middle name of the other
   cluster's full forenames (a middle name used as forename). Distinct names (Oliver, Olivia:
   Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
   and a stray record (Olivia recorded once as Ollie, a nickname of Oliver's, or once
   with the wrong sex) cannot bridge them, because it does not change a cluster's
-  principal name. When the clusters' principal sexes conflict, even a single keying
-  error does not make them one person; and when one of them has no forename (an unnamed
+  principal name. When the clusters' principal sexes conflict, neither a single keying
+  error nor a shortened form makes them one person (Eva and Evan); and when one of them has no forename (an unnamed
   newborn, ``Baby``), conflicting principal sexes alone keep them apart;
 - ambiguous weak records: a profile without a full forename (an initial or none) or
   without a date of birth whose candidate partners could not all be one person (twins,
@@ -53,11 +63,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
+from tfident.standardise.names import forename_variants
 
 EDGE_SCHEMA: dict[str, pl.DataType] = {
     "pid_l": pl.Int64(),
@@ -151,31 +163,102 @@ def _forename_same(a: _Forename, b: _Forename) -> bool:
     )
 
 
+PET_ENDINGS: tuple[str, ...] = ("IES", "IE", "ES", "EY", "Y", "I", "S", "E")
+"""Endings English pet forms add to the start of a name (Rubes, Mase, Richie, Ambs, Sammy)."""
+
+MIN_STEM = 3
+"""Letters of a name's start a pet form must keep to stand for it (Mas-e for Mason; not Ib-by)."""
+
+
+def _hypocoristic(a: str, b: str) -> bool:
+    """The shorter forename is a pet form of the longer one: its start (at least
+    :data:`MIN_STEM` letters, a doubled last letter undoubled) with a pet ending
+    (:data:`PET_ENDINGS`) or none: Rubes / Ruby, Mase / Mason, Ambs / Amber, Sammie /
+    Samantha, Richie / Richard. Names no such rule reaches (Mimi / Amelia, Bex / Rebecca)
+    need the name tables (:data:`tfident.standardise.names.DIMINUTIVES`).
+    """
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if short == long:
+        return False
+    stems = {short} | {short[: -len(e)] for e in PET_ENDINGS if short.endswith(e)}
+    stems |= {x[:-1] for x in stems if len(x) >= 2 and x[-1] == x[-2]}
+    return any(len(x) >= MIN_STEM and x != long and long.startswith(x) for x in stems)
+
+
+def _forename_same_across_sexes(a: _Forename, b: _Forename) -> bool:
+    """:func:`_forename_same` without the shortened form: for clusters of opposite principal
+    sexes, where a name that starts another is a twin's (Eva and Evan, Jo and Joe).
+    """
+    return a[0] == b[0] or a[1] == b[1] or bool(a[2] and a[2] == b[2]) or bool(set(a[3]) & set(b[3]))
+
+
 def _forename_one_name(a: _Forename, b: _Forename) -> bool:
-    """One name, perhaps mistyped: :func:`_forename_same` or one keying error apart."""
-    return _forename_same(a, b) or OSA.distance(a[0], b[0]) <= 1
+    """One name, perhaps mistyped or a pet form: :func:`_forename_same`, one keying error apart
+    or :func:`_hypocoristic`.
+    """
+    return _forename_same(a, b) or OSA.distance(a[0], b[0]) <= 1 or _hypocoristic(a[0], b[0])
+
+
+def _keyed(a: str, b: str) -> bool:
+    """One keying error apart (a letter wrong, missing, extra, or two transposed), in names of
+    three letters or more (in shorter ones a letter is too much of the name).
+    """
+    return min(len(a), len(b)) >= MIN_KEYED_NAME and OSA.distance(a, b) <= 1
+
+
+MIN_KEYED_NAME = 3
 
 
 def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
-    if _forename_same(a, b):
+    if _forename_same(a, b) or _keyed(a[0], b[0]) or _hypocoristic(a[0], b[0]):
         return True
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
 
 
+@cache
+def _variants(name: str) -> frozenset[str]:
+    return frozenset(forename_variants(name))
+
+
+def _name_close(a: str, b: str) -> bool:
+    """A forename and a surname that may be one name written twice (for a swap): equal, one
+    keying error apart, one the start of the other (three letters or more: a
+    double-barrelled surname whose first part is written as forename), or nickname variants.
+    """
+    if a == b or _keyed(a, b):
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return (len(short) >= MIN_STEM and long.startswith(short)) or bool(_variants(a) & _variants(b))
+
+
 def _swapped(a: _Cluster, b: _Cluster) -> bool:
-    """One cluster holds a record whose forename and surname are another's swapped."""
-    return any((surname, first) in b.swaps for first, surname in a.swaps)
+    """One cluster holds a record whose forename and surname are another's swapped, each
+    perhaps mistyped or shortened (:func:`_name_close`).
+    """
+    if any((surname, first) in b.swaps for first, surname in a.swaps):
+        return True
+    return any(
+        _name_close(first_a, surname_b) and _name_close(surname_a, first_b)
+        for first_a, surname_a in a.swaps
+        for first_b, surname_b in b.swaps
+    )
 
 
 def _middle_name_used(
     a: _Cluster, b: _Cluster, names_a: Sequence[_Forename] | None = None, names_b: Sequence[_Forename] | None = None
 ) -> bool:
     """One cluster's first forename (of ``names_a``/``names_b``, else any) is a later word of the
-    other's full forenames: a middle name used as forename.
+    other's full forenames: a middle name used as forename. Not when the cluster using it
+    carries middle names of its own that the other never shows, as first or middle name:
+    ``Fatima Hafsa`` is not ``Khadija Fatima`` known by her middle name, but her twin.
     """
     firsts_a = {x[0] for x in (a.forenames if names_a is None else names_a)}
     firsts_b = {y[0] for y in (b.forenames if names_b is None else names_b)}
-    return bool(firsts_a & b.middles) or bool(firsts_b & a.middles)
+
+    def used(firsts: set[str], user: _Cluster, other: _Cluster, other_firsts: set[str]) -> bool:
+        return bool(firsts & other.middles) and not (user.middles - other.middles - other_firsts)
+
+    return used(firsts_a, a, b, firsts_b) or used(firsts_b, b, a, firsts_a)
 
 
 class _Clusters:
@@ -191,6 +274,7 @@ class _Clusters:
             profiles = profiles.with_columns(later.alias("forename_middles"))
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
+        self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
         rows = profiles.with_columns(counts.alias("_records")).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
             "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", *id_columns,
@@ -269,13 +353,23 @@ class _Clusters:
         if _middle_name_used(a, b, names_a, names_b) or _swapped(a, b):
             return True
         sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
-        same = _forename_same if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
+        same = _forename_same_across_sexes if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
         return any(same(x, y) for x in names_a for y in names_b)
+
+    def same_identity(self, x: int, y: int) -> bool:
+        """Profiles ``x`` and ``y`` agree on first forename, surname, date of birth and address
+        (and carry no opposite sexes): one person, whatever identifiers they carry.
+        """
+        a, b = self.identity[x], self.identity[y]
+        if a is None or b is None or a[:4] != b[:4]:
+            return False
+        return a[4] is None or b[4] is None or a[4] == b[4]
 
     def union(self, x: int, y: int, force: bool = False, override_ids: bool = False) -> bool:
         rx, ry = self.find(x), self.find(y)
         if rx == ry:
             return True
+        override_ids = override_ids or self.same_identity(x, y)
         a, b = self.state[rx], self.state[ry]
         if self.banned(a, b) or not (force or self.allowed(a, b, override_ids)):
             return False
@@ -297,6 +391,26 @@ class _Clusters:
             a.sex_records[sex] = a.sex_records.get(sex, 0) + n
         a.bans.update(b.bans)
         return True
+
+
+_Identity = tuple[str, str, dt.date, str, str | None]
+"""First forename, surname, date of birth, address (``U<uprn>`` or ``A<address key>``), sex (M/F or None)."""
+
+
+def _identities(profiles: pl.DataFrame) -> list[_Identity | None]:
+    """Each profile's :data:`_Identity`, or None when it lacks a full forename, surname, date of
+    birth or address (a UPRN, else an address key).
+    """
+    key = pl.col("address_key") if "address_key" in profiles.columns else pl.lit(None, dtype=pl.String)
+    address = pl.coalesce(pl.lit("U") + pl.col("uprn_matched").cast(pl.String), pl.lit("A") + key)
+    rows = profiles.select(
+        "forename_first", "surname_std", "date_of_birth", address.alias("_address"), "sex"
+    ).iter_rows()  # fmt: skip
+    out: list[_Identity | None] = []
+    for first, surname, dob, where, sex in rows:
+        complete = first is not None and len(first) > 1 and surname and dob is not None and where is not None
+        out.append((first, surname, dob, where, sex if sex in ("M", "F") else None) if complete else None)
+    return out
 
 
 def _edge_weights(edges: pl.DataFrame) -> pl.Expr:

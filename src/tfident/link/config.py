@@ -84,6 +84,13 @@ class Guards(StrictModel):
     model's strong negative weight (already in the pair's score), not as a veto (a
     mis-keyed or temporary UPN). The dob and forename guards (twins) still apply. None: a
     disagreeing identifier always vetoes."""
+    same_identity_overrides_identifiers: bool = True
+    """A pair of records that agree exactly on first forename, surname, date of birth and
+    address (the same matched UPRN, or the same normalised address text where neither has
+    one), and do not carry opposite sexes, may merge clusters holding different values of a
+    ``conflicting_identifiers`` identifier, whatever its match weight: two people cannot
+    share all of those, so the disagreeing identifier is a mis-keyed, temporary or borrowed
+    one. The dob and forename guards (twins) still apply."""
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
     forename: bool = True

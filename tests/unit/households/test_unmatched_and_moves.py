@@ -204,3 +204,42 @@ def test_a_record_without_its_flat_takes_the_flat_of_the_persons_other_records()
     assert status[by_person["P2"]] == "ambiguous"
     assert status[by_person["P3"]] == "ambiguous"  # the latest record, and no single flat to give it
     assert by_person["P4"] == household_id_for(11)
+
+
+SIB = date(2012, 1, 1)
+# The family moved before 1 October: the school census shows the child at the new address;
+# the school's attendance feed lags and still gives the old address for both children.
+LAGGED = [
+    {"person": "MUM", "source": "asb", "id": "1", "uprn": OLD, "evidence": date(2026, 3, 1), "dob": MUM},
+    {"person": "KID", "source": "attendance", "id": "2", "uprn": OLD, "evidence": date(2026, 4, 2), "dob": CHILD},
+    {"person": "KID", "source": "school_census", "id": "3", "uprn": NEW, "evidence": date(2026, 10, 1), "dob": CHILD},
+    {"person": "KID", "source": "attendance", "id": "4", "uprn": OLD, "evidence": D, "dob": CHILD},
+    {"person": "SIB", "source": "attendance", "id": "5", "uprn": OLD, "evidence": D, "dob": SIB},
+]
+# the sibling seen at the old address since the move by an agency that does not lag for them
+SIB_SEEN = {"person": "SIB", "source": "health", "id": "6", "uprn": OLD, "evidence": date(2026, 10, 20), "dob": SIB}
+
+
+@pytest.mark.parametrize(
+    ("rows", "lagging", "where", "flags"),
+    [
+        # the lagging feed neither keeps the old address the child's nor shows the others stayed
+        (LAGGED, True, {"MUM": NEW, "KID": NEW, "SIB": NEW}, {NEW: "moved_together"}),
+        # the rule as before: the lagging record after the move stops it
+        (LAGGED, False, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
+        # another agency saw the sibling at the old address since the move: she stays
+        ([*LAGGED, SIB_SEEN], True, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
+        # the feed does not lag for the child (no record of it at the old address since the
+        # move), so its record of the sibling there since is a sighting: she stays
+        (
+            [r for r in LAGGED if r["id"] != "4"],
+            True,
+            {"MUM": OLD, "KID": NEW, "SIB": OLD},
+            {OLD: None, NEW: None},
+        ),
+    ],
+)
+def test_an_agency_that_lags_the_move_does_not_keep_the_family_apart(
+    rows: list[dict[str, Any]], lagging: bool, where: dict[str, int], flags: dict[int, str | None]
+) -> None:
+    assert placed(rows, lagging_sources=lagging) == (where, flags)
