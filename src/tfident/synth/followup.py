@@ -39,7 +39,7 @@ import polars as pl
 
 from tfident.synth.claims_truth import Attached, months_before
 from tfident.synth.dates import Term, age_at, attendance_terms
-from tfident.synth.events import ASB_TOOLS, PROVEN_YOUTH, Events, _Maker
+from tfident.synth.events import ASB_TOOLS, EXCLUSION_REASONS, PROVEN_ADULT, PROVEN_YOUTH, Events, _Maker
 from tfident.synth.months import MonthState, first_month, month_date, next_month
 from tfident.synth.population import Rand
 from tfident.synth.profiles import DEFAULT_PROFILE, Profile
@@ -49,6 +49,12 @@ ATTACH_MONTHS = 3
 
 VARIANTS = (("resolve", 0.45), ("persist", 0.25), ("near_pass", 0.15), ("near_fail", 0.15))
 TIER_ABSENCE = {0: 0.02, 1: 0.05, 2: 0.09}
+MONTHLY_EXCLUSION = {0: 0.002, 1: 0.01, 2: 0.03}
+"""Chance that a pupil of a household of each tier has a fixed exclusion in a month of term."""
+MONTHLY_OFFENCE = {0: 0.002, 1: 0.015, 2: 0.05}
+"""Chance that a household of each tier has a member aged 10 to 25 charged with a proven offence in a month."""
+MONTHLY_CARE = {0: 0.002, 1: 0.01, 2: 0.03}
+"""Chance that a child of a household of each tier starts a social care episode in a month."""
 
 
 @dataclass
@@ -160,6 +166,9 @@ class FollowUp:
     def __call__(self, maker: _Maker, previous: dt.date) -> None:
         """The month's hook (:data:`tfident.synth.months.FollowHook`): new termly returns and planned events."""
         self._terms(maker, previous)
+        self._exclusions(maker, previous)
+        self._offences(maker, previous)
+        self._care(maker, previous)
         for plan in self.plans.values():
             for day, kind, person in plan.scheduled:
                 if not previous < day <= maker.D:
@@ -167,17 +176,7 @@ class FollowUp:
                 if kind == "asb":
                     maker.asb(plan.hh, person, maker.r.pick(("INCIDENT", "INCIDENT", *ASB_TOOLS)), day)
                 else:
-                    maker.pnc(person, day)
-                    outcome = min(day + dt.timedelta(days=maker.r.randint(0, 14)), maker.D)
-                    maker.ev.add(
-                        "youth_offending",
-                        person,
-                        outcome,
-                        offence_date=day,
-                        outcome_date=outcome,
-                        outcome_type=maker.r.pick(PROVEN_YOUTH),
-                        proven="Y",
-                    )
+                    _proven(maker, person, day)
 
     def _terms(self, maker: _Maker, previous: dt.date) -> None:
         """A return for each term ended this month (and begun after the first month) for every child on roll."""
@@ -199,6 +198,73 @@ class FollowUp:
                     if kid not in pupils or (kid, term.label) in have or not maker.on_roll(kid, term.academic_year):
                         continue
                     self._return(maker, hh, kid, term, r)
+
+    def _offences(self, maker: _Maker, previous: dt.date) -> None:
+        """Proven offences in the month by households not attached, more often with more problems."""
+        w, r = maker.w, maker.r
+        h = w.households
+        span = max((maker.D - previous).days, 1)
+        for hh in range(len(h.hid)):
+            if not h.in_area[hh] or hh in self.plans or not r.chance(MONTHLY_OFFENCE[h.tier[hh]]):
+                continue
+            day = previous + dt.timedelta(days=r.randint(1, span))
+            young = [m for m in h.members[hh] if 10 <= age_at(w.people.dob[m], day) <= 25]
+            if young:
+                _proven(maker, r.pick(young), day)
+
+    def _care(self, maker: _Maker, previous: dt.date) -> None:
+        """Social care episodes begun in the month (early help or child in need) for children not attached."""
+        w, r = maker.w, maker.r
+        h = w.households
+        span = max((maker.D - previous).days, 1)
+        for hh in range(len(h.hid)):
+            if not h.in_area[hh] or hh in self.plans:
+                continue
+            for kid in h.members[hh]:
+                if age_at(w.people.dob[kid], maker.D) >= 18 or not r.chance(MONTHLY_CARE[h.tier[hh]]):
+                    continue
+                day = previous + dt.timedelta(days=r.randint(1, span))
+                category = r.pick(("EARLY_HELP", "EARLY_HELP", "CIN"))
+                maker.ev.add("social_care", kid, day, category=category, start_date=day, end_date=None)
+
+    def _exclusions(self, maker: _Maker, previous: dt.date) -> None:
+        """Fixed exclusions in the month's school days: at random by tier, and monthly for a pupil of an
+        attached family whose education persists (so three or more fall in the final window).
+        """
+        assert self.events is not None
+        terms = [t for t in attendance_terms(maker.D) if t.start <= maker.D and t.end > previous]
+        if not terms:
+            return
+        term = terms[-1]
+        first, last = max(term.start, previous + dt.timedelta(days=1)), min(term.end, maker.D)
+        if first > last:
+            return
+        w, r = maker.w, maker.r
+        pupils = set(self.events.cols["attendance"]["person"])
+        h = w.households
+        for hh in range(len(h.hid)):
+            if not h.in_area[hh]:
+                continue
+            plan = self.plans.get(hh)
+            for kid in h.members[hh]:
+                if kid not in pupils or not maker.on_roll(kid, term.academic_year):
+                    continue
+                if plan is not None:
+                    if plan.education != "persist" or kid != plan.target_child:
+                        continue
+                elif not r.chance(MONTHLY_EXCLUSION[h.tier[hh]]):
+                    continue
+                day = first + dt.timedelta(days=r.randint(0, (last - first).days))
+                maker.ev.add(
+                    "exclusions",
+                    kid,
+                    day,
+                    school_urn=maker.school_for(hh, kid, term.academic_year),
+                    exclusion_type="FIXED",
+                    start_date=day,
+                    sessions=r.pick((1, 2, 2, 4, 6, 10)),
+                    reason=r.pick(EXCLUSION_REASONS),
+                )
 
     def _return(self, maker: _Maker, hh: int, kid: int, term: Term, r: Rand) -> None:
         possible = max(term.sessions - (r.randint(0, 6) if r.chance(0.1) else 0), 0)
@@ -249,6 +315,22 @@ class FollowUp:
         if variant == "persist":
             return max(drawn, reach - other_unauth)
         return min(drawn, reach - 1 - other_unauth)
+
+
+def _proven(maker: _Maker, person: int, day: dt.date) -> None:
+    """A proven offence of ``person`` on ``day``, its outcome within a fortnight (by the batch date)."""
+    maker.pnc(person, day)
+    outcome = min(day + dt.timedelta(days=maker.r.randint(0, 14)), maker.D)
+    adult = age_at(maker.w.people.dob[person], day) >= 18
+    maker.ev.add(
+        "youth_offending",
+        person,
+        outcome,
+        offence_date=day,
+        outcome_date=outcome,
+        outcome_type=maker.r.pick(PROVEN_ADULT if adult else PROVEN_YOUTH),
+        proven="Y",
+    )
 
 
 def iter_followed_months(
