@@ -220,16 +220,13 @@ def report(result: dict[str, Any]) -> str:
         f"| claimable on the last month (truth) | {result['truth_claimable']} |",
         f"| claims prepared | {result['claims_prepared']} |",
         f"| claims precision | {c.get('precision', float('nan')):.4f} ({c.get('claims_valid')}/{c.get('claims')}) |",
-        f"| claims recall | {c.get('recall', float('nan')):.4f} "
-        f"({c.get('claimable_claimed')}/{c.get('claimable')}) |",
+        f"| claims recall | {c.get('recall', float('nan')):.4f} ({c.get('claimable_claimed')}/{c.get('claimable')}) |",
         f"| claims F1 | {c.get('f1', float('nan')):.4f} |",
         f"| candidate families precision / recall (last month) | {result['families']['precision']:.4f} / "
         f"{result['families']['recall']:.4f} |",
         f"| time: synth / 9 runs | {result['seconds']['synth']} s / {result['seconds']['runs']} s |",
         "",
-        "Truth reasons on the last month: "
-        + ", ".join(f"{k} {v}" for k, v in result["truth_reasons"].items())
-        + ".",
+        "Truth reasons on the last month: " + ", ".join(f"{k} {v}" for k, v in result["truth_reasons"].items()) + ".",
         "",
         f"## Misses ({len(result['misses'])})",
         "",

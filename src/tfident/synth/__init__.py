@@ -271,7 +271,9 @@ def generate_followed_months(
     from tfident.synth.claims_truth import judge_claims
     from tfident.synth.followup import ATTACH_MONTHS, iter_followed_months
 
-    for state, follow in iter_followed_months(households, seed, as_of, months, attach_share, churn, get_profile(profile)):
+    for state, follow in iter_followed_months(
+        households, seed, as_of, months, attach_share, churn, get_profile(profile)
+    ):
         batch = batch_from_state(state)
         if state.month < ATTACH_MONTHS:
             follow.attach(state, batch.truth_households)

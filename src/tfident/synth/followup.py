@@ -151,7 +151,9 @@ class FollowUp:
             if before == 0:
                 continue
             most = (100 - percent) * before // 100  # the most events a reduction of `percent` allows
-            target = {"resolve": 0, "persist": before, "near_pass": most, "near_fail": most + 1}[plan.crime or "resolve"]
+            target = {"resolve": 0, "persist": before, "near_pass": most, "near_fail": most + 1}[
+                plan.crime or "resolve"
+            ]
             extra = target - count(source, column, after, minors)
             for _ in range(max(extra, 0)):
                 day = start + dt.timedelta(days=r.randint(1, (after[1] - start).days))

@@ -20,7 +20,9 @@ from tfident.synth.claims_truth import (
 ATTACHED = dt.date(2026, 2, 28)
 CLAIM = dt.date(2026, 8, 31)
 KID, ADULT = "TP1", "TP2"
-FAMILY = Attached("TH1", ATTACHED, frozenset({"education", "crime_asb"}), ((KID, dt.date(2012, 5, 1)), (ADULT, dt.date(1985, 1, 1))))
+FAMILY = Attached(
+    "TH1", ATTACHED, frozenset({"education", "crime_asb"}), ((KID, dt.date(2012, 5, 1)), (ADULT, dt.date(1985, 1, 1)))
+)
 TERMS = (
     ("2025/26-AUT", dt.date(2025, 9, 3), dt.date(2025, 12, 19)),
     ("2025/26-SPR", dt.date(2026, 1, 5), dt.date(2026, 4, 2)),
