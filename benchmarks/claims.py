@@ -1,8 +1,9 @@
 """Claims against truth on a nine-month synthetic council: ``python -m benchmarks.claims``.
 
-1. ``tfident synth --months 9 --outcomes SHARE`` (1,500 households by default, first batch
-   date 31 December 2025): a share of the eligible families attached on each of the first
-   three batch dates and followed, with ``truth/claims.csv`` per month.
+1. For each seed (7, 11 and 13 by default), ``tfident synth --months 9 --outcomes SHARE``
+   (1,500 households, first batch date 31 December 2025): a share of the eligible families
+   attached on each of the first three batch dates and followed, with ``truth/claims.csv``
+   per month.
 2. ``tfident run`` each month into a fresh SQLite database; after each run, every family the
    truth says was attached on that batch date is accepted as a coordinator would: the run's
    candidate standing for it (the true household most of its records belong to) gets an
@@ -11,7 +12,8 @@
 3. After the last run, ``prepare_claims`` for a programme period with the ``phase1`` results
    rules covering the nine months, then ``tfident evaluate --json`` on the last month: claims
    precision and recall against ``truth/claims.csv``. Misses are listed with the truth's
-   reason and tfident's observations.
+   reason, a cause (no attachment; frozen members not the true family; same members) and
+   tfident's observations. The seeds' counts are pooled.
 
 Writes ``benchmarks/results/claims.md`` and ``claims.json``.
 """
@@ -176,17 +178,36 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
         )
         households = dict(connection.execute(sa.text("SELECT attachment_id, household_id FROM attachments")).all())
         observations = {a: read_observations(connection, run_id, a) for a in households}
-    family = families_of(members, read_persons_index(engine, run_id), truth_persons)
+    index = read_persons_index(engine, run_id)
+    family = families_of(members, index, truth_persons)
     attachment_of = dict(zip(family["true_household_id"], family["key"], strict=True))
+    people = members.join(
+        index.join(truth_persons, on=["source", "record_id"]).select("person_id", "true_person_id").unique(),
+        on="person_id",
+    )
     claimed = {p.attachment_id for p in proposals}
     out = []
     for row in truth.iter_rows(named=True):
         attachment = attachment_of.get(row["true_household_id"])
         if (attachment in claimed) == (row["claimable"] == "Y"):
             continue
+        true_members = set(
+            truth_persons.filter(pl.col("true_household_id") == row["true_household_id"])["true_person_id"]
+        )
+        frozen = set(people.filter(pl.col("key") == attachment)["true_person_id"]) if attachment is not None else set()
+        if attachment is None:
+            cause = "no attachment stands for the family (no candidate on its month)"
+        elif frozen != true_members:
+            cause = (
+                f"frozen members differ from the true family: missing {sorted(true_members - frozen)}, "
+                f"extra {sorted(frozen - true_members)}"
+            )
+        else:
+            cause = "same members: a difference in the records or the rules"
         out.append(
             {
                 "true_household_id": row["true_household_id"],
+                "cause": cause,
                 "truth": row["claimable"],
                 "reason": row["reason"],
                 "truth_measures": {k: row[k] for k in ("education", "offending", "asb")},
@@ -203,63 +224,91 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
     return out
 
 
-def report(result: dict[str, Any]) -> str:
+def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The claims counts of every seed added up, with precision, recall and F1."""
+    keys = ("claims", "claims_valid", "claimable", "claimable_claimed", "attached_truth", "attached_found")
+    total = {k: sum((r["claims"] or {}).get(k, 0) for r in results) for k in keys}
+    p = total["claims_valid"] / total["claims"] if total["claims"] else 1.0
+    r = total["claimable_claimed"] / total["claimable"] if total["claimable"] else 1.0
+    return total | {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
     """The Markdown report."""
-    c = result["claims"] or {}
+    first = results[0]
     lines = [
         "# Claims against truth: a nine-month synthetic council",
         "",
-        f"`python -m benchmarks.claims` ({result['households']:,} households, seed {result['seed']}, "
-        f"{result['months']} months from {result['first_batch_date']}, attach share {result['attach_share']}).",
+        f"`python -m benchmarks.claims`: {first['households']:,} households, {first['months']} months from "
+        f"{first['first_batch_date']}, attach share {first['attach_share']} on each of the first three batch "
+        f"dates, default error profile; seeds {', '.join(str(r['seed']) for r in results)}. Claims are prepared "
+        "on the last month's run and scored against its `truth/claims.csv`.",
         "",
-        "| measure | value |",
-        "|---|---|",
-        f"| families attached (truth) | {result['truth_attached']} |",
-        f"| accepted in the store | {result['accepted']} |",
-        f"| attached in truth without a candidate | {len(result['attached_without_candidate'])} |",
-        f"| claimable on the last month (truth) | {result['truth_claimable']} |",
-        f"| claims prepared | {result['claims_prepared']} |",
-        f"| claims precision | {c.get('precision', float('nan')):.4f} ({c.get('claims_valid')}/{c.get('claims')}) |",
-        f"| claims recall | {c.get('recall', float('nan')):.4f} ({c.get('claimable_claimed')}/{c.get('claimable')}) |",
-        f"| claims F1 | {c.get('f1', float('nan')):.4f} |",
-        f"| candidate families precision / recall (last month) | {result['families']['precision']:.4f} / "
-        f"{result['families']['recall']:.4f} |",
-        f"| time: synth / 9 runs | {result['seconds']['synth']} s / {result['seconds']['runs']} s |",
+        "| seed | attached (truth) | accepted | no candidate | claimable (truth) | claims | precision | recall "
+        "| F1 | candidates P / R | synth / runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c = r["claims"] or {}
+        lines.append(
+            f"| {r['seed']} | {r['truth_attached']} | {r['accepted']} | {len(r['attached_without_candidate'])} "
+            f"| {r['truth_claimable']} | {r['claims_prepared']} "
+            f"| {c.get('precision', float('nan')):.4f} ({c.get('claims_valid')}/{c.get('claims')}) "
+            f"| {c.get('recall', float('nan')):.4f} ({c.get('claimable_claimed')}/{c.get('claimable')}) "
+            f"| {c.get('f1', float('nan')):.4f} "
+            f"| {r['families']['precision']:.3f} / {r['families']['recall']:.3f} "
+            f"| {r['seconds']['synth']} s / {r['seconds']['runs']} s |"
+        )
+    lines += [
+        f"| **all** | {total['attached_truth']} | | | {total['claimable']} | {total['claims']} "
+        f"| **{total['precision']:.4f}** ({total['claims_valid']}/{total['claims']}) "
+        f"| **{total['recall']:.4f}** ({total['claimable_claimed']}/{total['claimable']}) "
+        f"| {total['f1']:.4f} | | |",
         "",
-        "Truth reasons on the last month: " + ", ".join(f"{k} {v}" for k, v in result["truth_reasons"].items()) + ".",
+        "Truth reasons on the last month: "
+        + "; ".join(
+            f"seed {r['seed']}: " + ", ".join(f"{k} {v}" for k, v in r["truth_reasons"].items()) for r in results
+        )
+        + ".",
         "",
-        f"## Misses ({len(result['misses'])})",
+        f"## Misses ({sum(len(r['misses']) for r in results)})",
         "",
     ]
-    for miss in result["misses"]:
-        lines.append(
-            f"- {miss['true_household_id']}: truth {miss['truth']} ({miss['reason']}, {miss['truth_measures']}); "
-            f"household {miss['household_id']}; observations {miss['observations']}"
-        )
+    for r in results:
+        for miss in r["misses"]:
+            lines.append(
+                f"- seed {r['seed']}, {miss['true_household_id']}: truth {miss['truth']} ({miss['reason']}, "
+                f"{miss['truth_measures']}); **{miss['cause']}**; household {miss['household_id']}; "
+                f"observations {miss['observations']}"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    """Run the check and write the results."""
+    """Run the check for every seed and write the results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--households", type=int, default=1500)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", default="7,11,13", help="Comma-separated seeds, one council each.")
     parser.add_argument("--months", type=int, default=9)
     parser.add_argument("--share", type=float, default=0.3)
     parser.add_argument("--first", type=date.fromisoformat, default=date(2025, 12, 31))
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--work", type=Path, help="Keep the batches and database in this (new) folder.")
+    parser.add_argument("--work", type=Path, help="Keep the batches and databases in this (new) folder.")
     args = parser.parse_args()
-    if args.work is not None:
-        args.work.mkdir(parents=True)
-        result = run_check(args.households, args.seed, args.first, args.months, args.share, args.work)
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            result = run_check(args.households, args.seed, args.first, args.months, args.share, Path(folder))
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        if args.work is not None:
+            work = args.work / f"seed{seed}"
+            work.mkdir(parents=True)
+            results.append(run_check(args.households, seed, args.first, args.months, args.share, work))
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                results.append(run_check(args.households, seed, args.first, args.months, args.share, Path(folder)))
+    total = pooled(results)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "claims.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (args.out / "claims.md").write_text(report(result))
-    print(report(result))
+    (args.out / "claims.json").write_text(json.dumps({"pooled": total, "seeds": results}, indent=2, default=str) + "\n")
+    (args.out / "claims.md").write_text(report(results, total))
+    print(report(results, total))
 
 
 if __name__ == "__main__":
