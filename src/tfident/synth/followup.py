@@ -115,10 +115,15 @@ class FollowUp:
                 r.weighted(VARIANTS) if "crime_asb" in needs else None,
             )
             kids = [m for m in w.households.members[hh] if age_at(w.people.dob[m], w.as_of) < 18]
-            plan.target_child = r.pick(kids) if kids else None
+            pupils = [m for m in kids if m in self._pupils(state)]
+            plan.target_child = r.pick(pupils or kids) if kids else None
             if plan.crime is not None:
                 self._schedule_crime(plan, state, r)
             self.plans[hh] = plan
+
+    def _pupils(self, state: MonthState) -> set[int]:
+        """People with an attendance record so far."""
+        return set(state.events.cols["attendance"]["person"])
 
     def _schedule_crime(self, plan: Plan, state: MonthState, r: Rand) -> None:
         w, ev = state.world, state.events.cols
