@@ -102,6 +102,7 @@ class FollowUp:
         eligible = truth_households.filter((pl.col("eligible_phase1") == "Y") & (pl.col("in_area") == "Y")).sort(
             "true_household_id"
         )
+        at_school = self._pupils(state)
         for row in eligible.iter_rows(named=True):
             hh = index[row["true_household_id"]]
             if hh in self.plans or not r.chance(self.share):
@@ -115,7 +116,7 @@ class FollowUp:
                 r.weighted(VARIANTS) if "crime_asb" in needs else None,
             )
             kids = [m for m in w.households.members[hh] if age_at(w.people.dob[m], w.as_of) < 18]
-            pupils = [m for m in kids if m in self._pupils(state)]
+            pupils = [m for m in kids if m in at_school]
             plan.target_child = r.pick(pupils or kids) if kids else None
             if plan.crime is not None:
                 self._schedule_crime(plan, state, r)
