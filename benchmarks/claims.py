@@ -96,7 +96,9 @@ def attach_month(engine: Any, run_id: str, folder: Path, as_of: date) -> tuple[i
     return len(families) - len(missing), missing
 
 
-def run_check(households: int, seed: int, first: date, months: int, share: float, work: Path) -> dict[str, Any]:
+def run_check(
+    households: int, seed: int, first: date, months: int, share: float, work: Path, profile: str = "default"
+) -> dict[str, Any]:
     """Synthesise, run, attach, claim and evaluate; the measured numbers."""
     config = work / "config"
     config.mkdir(parents=True)
@@ -104,7 +106,7 @@ def run_check(households: int, seed: int, first: date, months: int, share: float
     before = os.environ.get(CONFIG_DIR_ENV)
     os.environ[CONFIG_DIR_ENV] = str(config)
     try:
-        return _run_check(households, seed, first, months, share, work)
+        return _run_check(households, seed, first, months, share, work, profile)
     finally:
         if before is None:
             os.environ.pop(CONFIG_DIR_ENV, None)
@@ -112,9 +114,11 @@ def run_check(households: int, seed: int, first: date, months: int, share: float
             os.environ[CONFIG_DIR_ENV] = before
 
 
-def _run_check(households: int, seed: int, first: date, months: int, share: float, work: Path) -> dict[str, Any]:
+def _run_check(
+    households: int, seed: int, first: date, months: int, share: float, work: Path, profile: str
+) -> dict[str, Any]:
     started = time.perf_counter()
-    folders = synthesise_months(households, seed, first, work / "months", months, attach_share=share)
+    folders = synthesise_months(households, seed, first, work / "months", months, profile=profile, attach_share=share)
     synth_s = time.perf_counter() - started
     db = f"sqlite:///{work / 'tfident.db'}"
     engine = make_engine(db)
@@ -149,6 +153,7 @@ def _run_check(households: int, seed: int, first: date, months: int, share: floa
         "months": months,
         "first_batch_date": first.isoformat(),
         "attach_share": share,
+        "profile": profile,
         "truth_attached": truth.height,
         "truth_claimable": int((truth["claimable"] == "Y").sum()),
         "truth_reasons": dict(sorted(truth.group_by("reason").len().iter_rows())),
@@ -241,8 +246,8 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
         "",
         f"`python -m benchmarks.claims`: {first['households']:,} households, {first['months']} months from "
         f"{first['first_batch_date']}, attach share {first['attach_share']} on each of the first three batch "
-        f"dates, default error profile; seeds {', '.join(str(r['seed']) for r in results)}. Claims are prepared "
-        "on the last month's run and scored against its `truth/claims.csv`.",
+        f"dates, error profile {first['profile']}; seeds {', '.join(str(r['seed']) for r in results)}. "
+        "Claims are prepared on the last month's run and scored against its `truth/claims.csv`.",
         "",
         "| seed | attached (truth) | accepted | no candidate | claimable (truth) | claims | precision | recall "
         "| F1 | candidates P / R | synth / runs |",
@@ -294,16 +299,19 @@ def main() -> None:
     parser.add_argument("--first", type=date.fromisoformat, default=date(2025, 12, 31))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, help="Keep the batches and databases in this (new) folder.")
+    parser.add_argument("--profile", default="default", help="Error profile of the synthetic council.")
     args = parser.parse_args()
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
         if args.work is not None:
             work = args.work / f"seed{seed}"
             work.mkdir(parents=True)
-            results.append(run_check(args.households, seed, args.first, args.months, args.share, work))
+            results.append(run_check(args.households, seed, args.first, args.months, args.share, work, args.profile))
         else:
             with tempfile.TemporaryDirectory() as folder:
-                results.append(run_check(args.households, seed, args.first, args.months, args.share, Path(folder)))
+                results.append(
+                    run_check(args.households, seed, args.first, args.months, args.share, Path(folder), args.profile)
+                )
     total = pooled(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "claims.json").write_text(json.dumps({"pooled": total, "seeds": results}, indent=2, default=str) + "\n")
