@@ -231,11 +231,20 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
 
 def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The claims counts of every seed added up, with precision, recall and F1."""
-    keys = ("claims", "claims_valid", "claimable", "claimable_claimed", "attached_truth", "attached_found")
+    keys = (
+        "claims",
+        "claims_valid",
+        "claimable",
+        "claimable_claimed",
+        "attached_truth",
+        "attached_found",
+        "claimable_attached",
+    )
     total = {k: sum((r["claims"] or {}).get(k, 0) for r in results) for k in keys}
     p = total["claims_valid"] / total["claims"] if total["claims"] else 1.0
     r = total["claimable_claimed"] / total["claimable"] if total["claimable"] else 1.0
-    return total | {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+    ra = total["claimable_claimed"] / total["claimable_attached"] if total["claimable_attached"] else 1.0
+    return total | {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "recall_attached": ra}
 
 
 def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
@@ -250,8 +259,8 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
         "Claims are prepared on the last month's run and scored against its `truth/claims.csv`.",
         "",
         "| seed | attached (truth) | accepted | no candidate | claimable (truth) | claims | precision | recall "
-        "| F1 | candidates P / R | synth / runs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| F1 | recall of attached | candidates P / R | synth / runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         c = r["claims"] or {}
@@ -261,6 +270,8 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
             f"| {c.get('precision', float('nan')):.4f} ({c.get('claims_valid')}/{c.get('claims')}) "
             f"| {c.get('recall', float('nan')):.4f} ({c.get('claimable_claimed')}/{c.get('claimable')}) "
             f"| {c.get('f1', float('nan')):.4f} "
+            f"| {c.get('recall_attached', float('nan')):.4f} "
+            f"({c.get('claimable_claimed')}/{c.get('claimable_attached')}) "
             f"| {r['families']['precision']:.3f} / {r['families']['recall']:.3f} "
             f"| {r['seconds']['synth']} s / {r['seconds']['runs']} s |"
         )
@@ -268,7 +279,13 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
         f"| **all** | {total['attached_truth']} | | | {total['claimable']} | {total['claims']} "
         f"| **{total['precision']:.4f}** ({total['claims_valid']}/{total['claims']}) "
         f"| **{total['recall']:.4f}** ({total['claimable_claimed']}/{total['claimable']}) "
-        f"| {total['f1']:.4f} | | |",
+        f"| {total['f1']:.4f} "
+        f"| **{total['recall_attached']:.4f}** ({total['claimable_claimed']}/{total['claimable_attached']}) | | |",
+        "",
+        "*Recall of attached*: of the claimable families that were attached in the store (a coordinator "
+        "could accept them: the run of their month had a candidate standing for them). *No candidate*: "
+        "families the truth attached that no candidate of that month's run stood for (an identification miss; "
+        "they cannot be claimed).",
         "",
         "Truth reasons on the last month: "
         + "; ".join(

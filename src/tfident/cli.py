@@ -554,7 +554,8 @@ def evaluate(
             f"{claim_score.recall:.4f}",
             f"{claim_score.f1:.4f}",
             f"{claim_score.claims_valid}/{claim_score.claims} claims valid; "
-            f"{claim_score.claimable_claimed}/{claim_score.claimable} claimable claimed",
+            f"{claim_score.claimable_claimed}/{claim_score.claimable} claimable claimed "
+            f"({claim_score.claimable_attached} attached in the store)",
         )
     console.print(table)
 

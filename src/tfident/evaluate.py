@@ -239,6 +239,9 @@ class ClaimScore:
     attached_truth: int
     attached_found: int
     """Families the truth says were attached, and how many of them an attachment in the store stands for."""
+    claimable_attached: int = 0
+    """Claimable families that an attachment in the store stands for (the others were never attached:
+    an identification miss, not a claims one)."""
 
     @property
     def precision(self) -> float:
@@ -256,9 +259,20 @@ class ClaimScore:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    @property
+    def recall_attached(self) -> float:
+        """Share of the claimable families attached in the store that a claim stands for."""
+        return self.claimable_claimed / self.claimable_attached if self.claimable_attached else 1.0
+
     def as_dict(self) -> dict[str, float | int]:
         """Counts and rates, for printing and JSON."""
-        return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1}
+        return {
+            **asdict(self),
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "recall_attached": self.recall_attached,
+        }
 
 
 def read_claims_truth(batch: Path) -> pl.DataFrame | None:
@@ -300,13 +314,13 @@ def score_claims(
     claimable = claims_truth.filter(pl.col("claimable") == "Y")["true_household_id"]
     truth_attached = claims_truth["true_household_id"]
     valid = claimed.filter(pl.col("true_household_id").is_in(claimable.implode()))
+    found = attached.filter(pl.col("true_household_id").is_in(truth_attached.implode()))["true_household_id"]
     return ClaimScore(
         claims=claim_members["key"].n_unique(),
         claims_valid=valid.height,
         claimable=claimable.n_unique(),
         claimable_claimed=valid["true_household_id"].n_unique(),
         attached_truth=truth_attached.n_unique(),
-        attached_found=attached.filter(pl.col("true_household_id").is_in(truth_attached.implode()))[
-            "true_household_id"
-        ].n_unique(),
+        attached_found=found.n_unique(),
+        claimable_attached=claimable.filter(claimable.is_in(found.implode())).n_unique(),
     )

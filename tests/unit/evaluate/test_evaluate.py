@@ -108,6 +108,7 @@ def test_claims_are_scored_by_the_true_family_their_members_stand_for() -> None:
     )
     score = score_claims(claimed, attached, index, truth_persons, truth)
     assert (score.claims, score.claims_valid, score.claimable, score.claimable_claimed) == (2, 1, 2, 1)
-    assert (score.attached_truth, score.attached_found) == (3, 2)
+    assert (score.attached_truth, score.attached_found, score.claimable_attached) == (3, 2, 1)
+    assert score.recall_attached == pytest.approx(1.0)
     assert score.precision == pytest.approx(0.5)
     assert score.recall == pytest.approx(0.5)
