@@ -261,3 +261,17 @@ def test_a_person_in_two_claimed_families_is_refused_by_the_database(attached: E
     add_claim(attached, "TFX", 1, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")
     with pytest.raises(ClaimRefused, match="one of its members"):
         add_claim(attached, "TFX", 2, "tf1_results", 4000, "R-NOV", MONTHS[0], "c1")
+
+
+def test_claim_members_of_a_run_are_read_for_scoring(attached: Engine) -> None:
+    """It lists the frozen members of each claim prepared on the run, and of every attachment made by then."""
+    from tfident.store.claims import claim_members_of_run
+
+    publish(attached, "R-NOV", MONTHS[0])
+    assert claim_members_of_run(attached, "R-NOV") == ([], [(1, "P1"), (1, "P2")])
+    (proposal,) = prepare_claims(attached, PERIOD, "c1")
+    claimed, attachments_then = claim_members_of_run(attached, "R-NOV")
+    assert claimed == [(proposal.claim_id, "P1"), (proposal.claim_id, "P2")]
+    assert attachments_then == [(1, "P1"), (1, "P2")]
+    set_status(attached, proposal.claim_id or 0, "withdrawn", "c1")
+    assert claim_members_of_run(attached, "R-NOV")[0] == []
