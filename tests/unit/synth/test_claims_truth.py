@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -173,3 +174,16 @@ def test_a_family_is_claimable_when_every_measure_that_applies_is_met() -> None:
     events["asb"] = asb([dt.date(2025, 12, 1)] * 5 + [dt.date(2026, 8, 1)] * 3)
     again = judge_claims(events, [FAMILY], CLAIM).row(0, named=True)
     assert (again["claimable"], again["route"], again["reason"]) == ("N", "", "not_met:asb")
+
+
+@pytest.mark.parametrize("module", ["tfident.synth.claims_truth", "tfident.synth.followup"])
+def test_the_oracle_does_not_use_tfident_outcomes(module: str) -> None:
+    """The truth is computed independently of the code it scores: no import of tfident.outcomes or store."""
+    import ast
+    import importlib
+
+    source = Path(importlib.import_module(module).__file__ or "").read_text(encoding="utf-8")
+    imported = {node.module or "" for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)} | {
+        alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import) for alias in node.names
+    }
+    assert not {m for m in imported if m.startswith(("tfident.outcomes", "tfident.store"))}
