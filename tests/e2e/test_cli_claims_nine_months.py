@@ -1,4 +1,4 @@
-"""Three months of a small council with families attached and followed: claims truth and evaluation line up."""
+"""The nine-month claims check in small: three months, families followed, claims truth and evaluation agree."""
 
 from __future__ import annotations
 
