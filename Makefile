@@ -15,7 +15,7 @@ DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
 DEMO_AS_OF := 2026-10-31
 
-.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review clean
+.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review bench-claims clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,7 +78,7 @@ test: lint typecheck imports
 test-cluster: install
 	$(BIN)/pytest -q -m cluster tests/cluster
 
-bench: bench-pipeline bench-linkage bench-profiles bench-review
+bench: bench-pipeline bench-linkage bench-profiles bench-review bench-claims
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.run
@@ -91,6 +91,9 @@ bench-profiles: install
 
 bench-review: install
 	$(BIN)/python -m benchmarks.review_list
+
+bench-claims: install
+	$(BIN)/python -m benchmarks.claims
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -168,6 +168,18 @@ def synth(
             "One month only.",
         ),
     ] = False,
+    outcomes: Annotated[
+        float | None,
+        typer.Option(
+            "--outcomes",
+            min=0.0,
+            max=1.0,
+            metavar="SHARE",
+            help="With --months: attach SHARE of the eligible families on each of the first three batch dates, "
+            "follow their needs (resolve, persist, near misses) and write truth/claims.csv per month "
+            "(docs/contract-additions.md).",
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic batch (all extracts) to OUT, and its truth to OUT/truth/."""
     from tfident.synth import get_profile, synthesise, synthesise_months
@@ -176,6 +188,8 @@ def synth(
     label = "" if resolved.name == "default" else f" (profile {resolved.name})"
     if supporting_families and months > 1:
         raise typer.BadParameter("--supporting-families writes one month; drop --months", param_hint="--months")
+    if outcomes is not None and months < 2:
+        raise typer.BadParameter("--outcomes follows families over months: give --months 2 or more")
     if months == 1:
         synthesise(
             households=households,
@@ -187,7 +201,7 @@ def synth(
         )
         console.print(f"Synthetic batch of {households} households written to {out}{label}")
         return
-    folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved)
+    folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved, attach_share=outcomes)
     console.print(
         f"{months} monthly batches of {households} households written to {', '.join(map(str, folders))}{label}"
     )
@@ -445,7 +459,17 @@ def evaluate(
 
     A run whose batch date is not the one the truth records (truth/batch.json) is refused, exit 2.
     """
-    from tfident.evaluate import DEFAULT_ELIGIBLE, evaluate_run, read_pack_truth, read_truth, truth_as_of
+    import polars as pl
+
+    from tfident.evaluate import (
+        DEFAULT_ELIGIBLE,
+        evaluate_run,
+        read_claims_truth,
+        read_pack_truth,
+        read_truth,
+        score_claims,
+        truth_as_of,
+    )
     from tfident.store import make_engine, read_candidates, read_persons_index, read_run, resolve_run
 
     if not (extracts / "truth").is_dir():
@@ -473,14 +497,32 @@ def evaluate(
             )
         persons_index = read_persons_index(engine, resolved)
         candidates = read_candidates(engine, resolved)
+        claims_truth = read_claims_truth(extracts)
+        claimed: list[tuple[int, str]] = []
+        attached: list[tuple[int, str]] = []
+        if claims_truth is not None:
+            from tfident.store.claims import claim_members_of_run
+
+            claimed, attached = claim_members_of_run(engine, resolved)
     finally:
         engine.dispose()
     eligible_column = DEFAULT_ELIGIBLE
     if pack_truth is not None:
         truth_households, eligible_column = pack_truth
     result = evaluate_run(persons_index, candidates["household_id"], truth_persons, truth_households, eligible_column)
+    claim_score = None
+    if claims_truth is not None and claimed:
+        schema = {"key": pl.Int64, "person_id": pl.String}
+        claim_score = score_claims(
+            pl.DataFrame(claimed, schema=schema, orient="row"),
+            pl.DataFrame(attached, schema=schema, orient="row"),
+            persons_index,
+            truth_persons,
+            claims_truth,
+        )
     if as_json:
-        console.print_json(json.dumps({"run_id": resolved, **result.as_dict()}))
+        extra = {"claims": claim_score.as_dict()} if claim_score is not None else {}
+        console.print_json(json.dumps({"run_id": resolved, **result.as_dict(), **extra}))
         return
     table = Table(title=f"Run {resolved} against truth")
     for column in ("score", "precision", "recall", "F1", "counts"):
@@ -505,6 +547,16 @@ def evaluate(
         "",
         f"{fam.candidates_eligible}/{fam.candidates} candidates eligible; {fam.eligible_found}/{fam.eligible} found",
     )
+    if claim_score is not None:
+        table.add_row(
+            "claims (claimable families)",
+            f"{claim_score.precision:.4f}",
+            f"{claim_score.recall:.4f}",
+            f"{claim_score.f1:.4f}",
+            f"{claim_score.claims_valid}/{claim_score.claims} claims valid; "
+            f"{claim_score.claimable_claimed}/{claim_score.claimable} claimable claimed "
+            f"({claim_score.claimable_attached} attached in the store)",
+        )
     console.print(table)
 
 

@@ -222,3 +222,105 @@ def evaluate_run(
         households=score_pairs(records, "household_id", "true_household_id"),
         families=score_families(candidate_households, records, truth_households, eligible_column),
     )
+
+
+CLAIMS_TRUTH_FILE = "claims.csv"
+"""``truth/claims.csv`` of a batch with followed families (``tfident synth --outcomes``)."""
+
+
+@dataclass(frozen=True)
+class ClaimScore:
+    """Claimable-family precision and recall of the claims prepared on a run, against ``truth/claims.csv``."""
+
+    claims: int
+    claims_valid: int
+    claimable: int
+    claimable_claimed: int
+    attached_truth: int
+    attached_found: int
+    """Families the truth says were attached, and how many of them an attachment in the store stands for."""
+    claimable_attached: int = 0
+    """Claimable families that an attachment in the store stands for (the others were never attached:
+    an identification miss, not a claims one)."""
+
+    @property
+    def precision(self) -> float:
+        """Share of claims standing for a family whose claim the truth says is valid."""
+        return self.claims_valid / self.claims if self.claims else 1.0
+
+    @property
+    def recall(self) -> float:
+        """Share of truly claimable families that a claim stands for."""
+        return self.claimable_claimed / self.claimable if self.claimable else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def recall_attached(self) -> float:
+        """Share of the claimable families attached in the store that a claim stands for."""
+        return self.claimable_claimed / self.claimable_attached if self.claimable_attached else 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Counts and rates, for printing and JSON."""
+        return {
+            **asdict(self),
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "recall_attached": self.recall_attached,
+        }
+
+
+def read_claims_truth(batch: Path) -> pl.DataFrame | None:
+    """``truth/claims.csv`` of the batch, or None when it has none."""
+    path = batch / "truth" / CLAIMS_TRUTH_FILE
+    return pl.read_csv(path, infer_schema=False) if path.is_file() else None
+
+
+def families_of(members: pl.DataFrame, persons_index: pl.DataFrame, truth_persons: pl.DataFrame) -> pl.DataFrame:
+    """``key, true_household_id``: the true household each family (``key, person_id`` rows) stands for.
+
+    As for candidates (:func:`score_families`): the true household most of the records of the
+    family's people in the run belong to (ties: the smallest id).
+    """
+    records = truth_persons.join(persons_index.select(*KEY, "person_id"), on=KEY, how="inner")
+    return (
+        members.join(records.select("person_id", "true_household_id"), on="person_id", how="inner")
+        .group_by("key", "true_household_id")
+        .len()
+        .sort(["key", "len", "true_household_id"], descending=[False, True, False])
+        .unique("key", keep="first", maintain_order=True)
+        .select("key", "true_household_id")
+    )
+
+
+def score_claims(
+    claim_members: pl.DataFrame,
+    attachment_members: pl.DataFrame,
+    persons_index: pl.DataFrame,
+    truth_persons: pl.DataFrame,
+    claims_truth: pl.DataFrame,
+) -> ClaimScore:
+    """Score the claims of a run: ``claim_members`` (``key`` = claim id, ``person_id``: the frozen members of
+    each claim's attachment), ``attachment_members`` likewise for every attachment of the period, against
+    the truth's claimable families.
+    """
+    claimed = families_of(claim_members, persons_index, truth_persons)
+    attached = families_of(attachment_members, persons_index, truth_persons)
+    claimable = claims_truth.filter(pl.col("claimable") == "Y")["true_household_id"]
+    truth_attached = claims_truth["true_household_id"]
+    valid = claimed.filter(pl.col("true_household_id").is_in(claimable.implode()))
+    found = attached.filter(pl.col("true_household_id").is_in(truth_attached.implode()))["true_household_id"]
+    return ClaimScore(
+        claims=claim_members["key"].n_unique(),
+        claims_valid=valid.height,
+        claimable=claimable.n_unique(),
+        claimable_claimed=valid["true_household_id"].n_unique(),
+        attached_truth=truth_attached.n_unique(),
+        attached_found=found.n_unique(),
+        claimable_attached=claimable.filter(claimable.is_in(found.implode())).n_unique(),
+    )

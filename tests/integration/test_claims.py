@@ -374,3 +374,17 @@ def test_prepare_is_limited_to_the_attachments_given(attached: Engine) -> None:
     assert attachment_postcodes(attached, [1, 7]) == {1: "TF1 1AA", 7: None}
     titles = [title for title, _, _ in pack_sections(attached, 1)]
     assert titles == ["Claim", "Attachment", "Members", "Entry evidence", "Outcomes", "Family lineage", "Decisions"]
+
+
+def test_claim_members_of_a_run_are_read_for_scoring(attached: Engine) -> None:
+    """It lists the frozen members of each claim prepared on the run, and of every attachment made by then."""
+    from tfident.store.claims import claim_members_of_run
+
+    publish(attached, "R-NOV", MONTHS[0])
+    assert claim_members_of_run(attached, "R-NOV") == ([], [(1, "P1"), (1, "P2")])
+    (proposal,) = prepare_claims(attached, PERIOD, "c1")
+    claimed, attachments_then = claim_members_of_run(attached, "R-NOV")
+    assert claimed == [(proposal.claim_id, "P1"), (proposal.claim_id, "P2")]
+    assert attachments_then == [(1, "P1"), (1, "P2")]
+    set_status(attached, proposal.claim_id or 0, "withdrawn", "c1")
+    assert claim_members_of_run(attached, "R-NOV")[0] == []

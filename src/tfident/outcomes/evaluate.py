@@ -10,7 +10,11 @@ under:
 
 * ``phase1``: TF1 results for the needs at entry (``education``: every child;
   ``crime_asb``: offending by minors and ASB against the six months before attachment)
-  and continuous employment for every family (the alternative route).
+  and continuous employment for every family (the alternative route). Offending and ASB
+  are counted "across the family": the frozen members and, when the record index has
+  ``household_id``, the people this run places in the household where most of them now
+  live (:func:`joiners`: a member whom no record showed at attachment, or whom that run
+  placed elsewhere); their records are named in the evidence like any other.
 * ``phase2``: the Family Outcomes Plan measure of every need at entry, held over the last
   ``sustain_months`` months, and continuous employment.
 * ``sf2022``: every need's measure over the six months after closure, observed only once
@@ -375,6 +379,37 @@ def _sustained(
     return out
 
 
+FAMILY_WIDE_SOURCES: tuple[str, ...] = ("youth_offending", "asb")
+"""Sources the TF1 crime and ASB results count across the family as it lives now (frozen members and joiners)."""
+
+
+def joiners(record_index: pl.DataFrame, families: list[AttachedFamily]) -> dict[int, set[str]]:
+    """People the run places in the household where most of a family's frozen members now live, who were not
+    frozen at attachment (a member no agency record showed then, or one placed elsewhere then), by attachment.
+
+    Needs ``household_id`` in ``record_index`` (else none). Ties between households: the smallest id.
+    """
+    if "household_id" not in record_index.columns or not families:
+        return {}
+    homes = record_index.select("person_id", "household_id").drop_nulls().unique()
+    home_of = dict(zip(homes["person_id"], homes["household_id"], strict=True))
+    residents: dict[str, set[str]] = defaultdict(set)
+    for person, household in home_of.items():
+        residents[household].add(person)
+    out: dict[int, set[str]] = {}
+    for family in families:
+        frozen = {m.person_id for m in family.members}
+        counts: dict[str, int] = defaultdict(int)
+        for person in frozen:
+            if person in home_of:
+                counts[home_of[person]] += 1
+        if counts:
+            home = min(counts, key=lambda h: (-counts[h], h))
+            if extra := residents[home] - frozen:
+                out[family.attachment_id] = extra
+    return out
+
+
 def evaluate_outcomes(
     extracts: Mapping[str, pl.DataFrame],
     record_index: pl.DataFrame,
@@ -383,7 +418,8 @@ def evaluate_outcomes(
     as_of: date,
 ) -> pl.DataFrame:
     """The outcome observations of every attached family at ``as_of`` (see the module docstring)."""
-    people = {m.person_id for f in families for m in f.members}
+    joined = joiners(record_index, [f for f in families if f.ruleset_id == "phase1"])
+    people = {m.person_id for f in families for m in f.members} | {p for extra in joined.values() for p in extra}
     rows_all = family_records(extracts, record_index, people) if families else {}
     by_person: dict[str, Rows] = defaultdict(lambda: defaultdict(list))
     for source, source_rows in rows_all.items():
@@ -397,6 +433,9 @@ def evaluate_outcomes(
         for m in family.members:
             for source, person_rows in by_person.get(m.person_id, {}).items():
                 rows[source].extend(person_rows)
+        for person in sorted(joined.get(family.attachment_id, ())):
+            for source in FAMILY_WIDE_SOURCES:
+                rows[source].extend(by_person.get(person, {}).get(source, []))
         needs = family.need_ids()
         if family.ruleset_id == "phase1":
             if "education" in needs:

@@ -184,7 +184,8 @@ def record_outcomes(
         families = read_attached_families(connection, as_of)
         if not families:
             return 0
-        index = records.select("source", "record_id", "person_id")
+        columns = ["source", "record_id", "person_id"] + (["household_id"] if "household_id" in records.columns else [])
+        index = records.select(columns)
         frame = evaluate_outcomes(extracts, index, families, config, as_of)
         return write_observations(connection, run_id, as_of, frame)
 

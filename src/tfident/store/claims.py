@@ -692,3 +692,29 @@ def purge_claims(
                 object_type="claims",
             )
     return expired
+
+
+def claim_members_of_run(engine: Engine, run_id: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """For scoring claims (``tfident evaluate``): ``(claim_id, person_id)`` of the frozen members of every claim
+    prepared on ``run_id`` (not withdrawn), and ``(attachment_id, person_id)`` of every attachment made on or
+    before the run's batch date.
+    """
+    with engine.connect() as connection:
+        as_of = connection.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar()
+        claimed = connection.execute(
+            sa.select(claims.c.claim_id, attachment_members.c.person_id)
+            .join(attachment_members, attachment_members.c.attachment_id == claims.c.attachment_id)
+            .where(claims.c.run_id == run_id, claims.c.status != "withdrawn")
+            .order_by(claims.c.claim_id, attachment_members.c.person_id)
+        ).all()
+        attached = (
+            connection.execute(
+                sa.select(attachments.c.attachment_id, attachment_members.c.person_id)
+                .join(attachment_members, attachment_members.c.attachment_id == attachments.c.attachment_id)
+                .where(attachments.c.attached_on <= as_of)
+                .order_by(attachments.c.attachment_id, attachment_members.c.person_id)
+            ).all()
+            if as_of is not None
+            else []
+        )
+    return [(int(c), str(p)) for c, p in claimed], [(int(a), str(p)) for a, p in attached]

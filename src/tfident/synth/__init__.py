@@ -78,6 +78,9 @@ class SyntheticBatch:
     )
     """Households that moved (``moved``), left the area (``left``) or arrived (``arrived``)
     since the month before; empty for the first month."""
+    claims_truth: pl.DataFrame | None = None
+    """With attached families followed (:mod:`tfident.synth.followup`): every family attached so far
+    and whether a Phase 1 results claim on the batch date is valid, written to ``truth/claims.csv``."""
     sf_truth: pl.DataFrame | None = None
     """With the optional sources of contract 1.2: every true household judged by the ``sf2022``
     rules (:data:`tfident.synth.supporting.SF_TRUTH_COLUMNS`), written to ``truth/sf2022.csv``."""
@@ -233,6 +236,8 @@ def write_batch(batch: SyntheticBatch, out: Path) -> None:
         batch.changes.sort("true_household_id").write_csv(out / "truth" / "changes.csv")
     if batch.sf_truth is not None:
         batch.sf_truth.write_csv(out / "truth" / "sf2022.csv")
+    if batch.claims_truth is not None:
+        batch.claims_truth.write_csv(out / "truth" / "claims.csv", date_format="%Y-%m-%d")
 
 
 def synthesise(
@@ -251,6 +256,31 @@ def synthesise(
     return batch
 
 
+def generate_followed_months(
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    months: int,
+    attach_share: float,
+    churn: float = 0.05,
+    profile: ProfileArg = None,
+) -> Iterator[SyntheticBatch]:
+    """The batches of ``months`` months with ``attach_share`` of the eligible families attached on each of the
+    first three batch dates and followed (:mod:`tfident.synth.followup`); each batch has ``claims_truth``.
+    """
+    from tfident.synth.claims_truth import judge_claims
+    from tfident.synth.followup import ATTACH_MONTHS, iter_followed_months
+
+    for state, follow in iter_followed_months(
+        households, seed, as_of, months, attach_share, churn, get_profile(profile)
+    ):
+        batch = batch_from_state(state)
+        if state.month < ATTACH_MONTHS:
+            follow.attach(state, batch.truth_households)
+        clean = _clean_events(state.events.cols, EVENT_COLUMNS, state.world.people.pid, batch.extracts)
+        yield dataclasses.replace(batch, claims_truth=judge_claims(clean, follow.attached(), batch.as_of))
+
+
 def synthesise_months(
     households: int,
     seed: int,
@@ -259,10 +289,18 @@ def synthesise_months(
     months: int,
     churn: float = 0.05,
     profile: ProfileArg = None,
+    attach_share: float | None = None,
 ) -> list[Path]:
-    """Write ``months`` consecutive monthly batches of one council to ``out/<YYYY-MM-DD>/``."""
+    """Write ``months`` consecutive monthly batches of one council to ``out/<YYYY-MM-DD>/``; with
+    ``attach_share``, attached families followed and ``truth/claims.csv`` (:func:`generate_followed_months`).
+    """
     folders = []
-    for batch in generate_months(households, seed, as_of, months, churn, profile):
+    batches = (
+        generate_months(households, seed, as_of, months, churn, profile)
+        if attach_share is None
+        else generate_followed_months(households, seed, as_of, months, attach_share, churn, profile)
+    )
+    for batch in batches:
         folder = Path(out) / batch.as_of.isoformat()
         write_batch(batch, folder)
         folders.append(folder)

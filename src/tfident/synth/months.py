@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,15 +216,15 @@ def _moves_seen_by_one(world: World, events: Events, seed: int, share: float) ->
 
 
 def _churn(
-    r: Rand, world: World, previous: dt.date, churn: float, month: int
+    r: Rand, world: World, previous: dt.date, churn: float, month: int, keep: frozenset[int] = frozenset()
 ) -> tuple[list[int], list[int], list[int]]:
-    """Move, remove and add households; returns ``(moved, left, arrived)`` household indices."""
+    """Move, remove and add households (never those in ``keep``); returns ``(moved, left, arrived)``."""
     h, as_of = world.households, world.as_of
     span = max((as_of - previous).days, 1)
     occupied = {h.addr[i] for i in range(len(h.hid)) if h.in_area[i]}
     empty = [a for a in range(world.n_gazetteer) if a not in occupied]
     r.shuffle(empty)
-    living = [i for i in range(len(h.hid)) if h.in_area[i]]
+    living = [i for i in range(len(h.hid)) if h.in_area[i] and i not in keep]
     r.shuffle(living)
     churners = sorted(living[: round(len(living) * churn)])
     moved: list[int] = []
@@ -338,8 +338,22 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
     return changed
 
 
-def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthState:
-    """The month after ``state``, on ``as_of`` (see the module docstring). ``state`` is used up."""
+FollowHook = Callable[[_Maker, dt.date], None]
+"""Called with the month's event maker and the previous batch date, after the month's own events."""
+
+
+def next_month(
+    state: MonthState,
+    as_of: dt.date,
+    churn: float = 0.05,
+    keep: frozenset[int] = frozenset(),
+    follow: FollowHook | None = None,
+) -> MonthState:
+    """The month after ``state``, on ``as_of`` (see the module docstring). ``state`` is used up.
+
+    ``keep``: households that neither move nor get the month's random events (attached families,
+    whose events ``follow`` adds instead: see :mod:`tfident.synth.followup`).
+    """
     if not 0 <= churn <= 1:
         raise ValueError("churn must be between 0 and 1")
     w, seed, k = state.world, state.seed, state.month + 1
@@ -348,7 +362,7 @@ def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthS
         raise ValueError("the next month's batch date must be after the previous one")
     w.as_of = as_of
     r = Rand(seed, 1000 + k)
-    moved, left, arrived = _churn(r, w, previous, churn, k)
+    moved, left, arrived = _churn(r, w, previous, churn, k, keep)
 
     maker = _Maker(w, seed)
     maker.r = Rand(seed, 2000 + k)
@@ -363,8 +377,12 @@ def next_month(state: MonthState, as_of: dt.date, churn: float = 0.05) -> MonthS
                 maker.claim(m, kind, live=True, start=w.households.move_date[hh])
     claims = frozenset(range(first_claim, len(maker.ev.cols["benefits"]["person"])))
     new_arrivals = set(arrived)
-    in_area = [i for i in range(len(w.households.hid)) if w.households.in_area[i] and i not in new_arrivals]
+    in_area = [
+        i for i in range(len(w.households.hid)) if w.households.in_area[i] and i not in new_arrivals and i not in keep
+    ]
     _monthly_events(maker, previous, in_area)
+    if follow is not None:
+        follow(maker, previous)
     changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
 
     renderer = _Renderer(w, seed, state.profile)

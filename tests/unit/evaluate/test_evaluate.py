@@ -76,3 +76,39 @@ def test_it_scores_candidate_families_by_majority_true_household() -> None:
     assert result.families.eligible == 2
     assert result.families.eligible_found == 1
     assert result.persons.f1 == 1.0
+
+
+def test_claims_are_scored_by_the_true_family_their_members_stand_for() -> None:
+    """A claim stands for the true household most of its members' records belong to: one valid claim, one
+    claim for a family whose outcomes the truth says were not met, one claimable family never claimed.
+    """
+    from tfident.evaluate import score_claims
+
+    truth_persons = pl.DataFrame(
+        [
+            ("a", "1", "T1"),
+            ("b", "1", "T1"),
+            ("a", "2", "T2"),
+            ("a", "3", "T3"),
+            ("a", "4", "T3"),
+        ],
+        schema=["source", "record_id", "true_household_id"],
+        orient="row",
+    )
+    index = pl.DataFrame(
+        [("a", "1", "p1"), ("b", "1", "p1"), ("a", "2", "p2"), ("a", "3", "p3"), ("a", "4", "p4")],
+        schema=["source", "record_id", "person_id"],
+        orient="row",
+    )
+    schema = {"key": pl.Int64, "person_id": pl.String}
+    claimed = pl.DataFrame([(1, "p1"), (1, "p2"), (2, "p3")], schema=schema, orient="row")  # claim 1: T1 (2 of 3)
+    attached = pl.DataFrame([(10, "p1"), (11, "p3"), (12, "p4")], schema=schema, orient="row")
+    truth = pl.DataFrame(
+        {"true_household_id": ["T1", "T2", "T3"], "claimable": ["Y", "Y", "N"]},
+    )
+    score = score_claims(claimed, attached, index, truth_persons, truth)
+    assert (score.claims, score.claims_valid, score.claimable, score.claimable_claimed) == (2, 1, 2, 1)
+    assert (score.attached_truth, score.attached_found, score.claimable_attached) == (3, 2, 1)
+    assert score.recall_attached == pytest.approx(1.0)
+    assert score.precision == pytest.approx(0.5)
+    assert score.recall == pytest.approx(0.5)

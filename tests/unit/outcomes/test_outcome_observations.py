@@ -133,3 +133,31 @@ def test_continuous_employment_is_the_alternative_route() -> None:
         asb=[{"record_id": "X1", "person_id": PARENT, "intervention_date": date(2026, 7, 1)}],
     )
     assert claim_route("phase1", obs) == "tf1_ce"
+
+
+def test_tf1_asb_counts_a_member_who_was_not_frozen_at_attachment() -> None:
+    """ASB of a person the run places in the family's household now counts across the family; without
+    household ids, or when that person lives elsewhere, only the frozen members' records count.
+    """
+    fam = family("phase1", {"crime_asb": "asb"})
+    asb = [
+        {"record_id": "B1", "person_id": PARENT, "intervention_date": date(2025, 12, 1)},
+        {"record_id": "B2", "person_id": "P3", "intervention_date": date(2026, 6, 1)},
+    ]
+    extracts = {"asb": pl.DataFrame([{k: v for k, v in r.items() if k != "person_id"} for r in asb])}
+
+    def asb_result(index: list[dict[str, Any]]) -> dict[str, Any]:
+        rows = evaluate_outcomes(extracts, pl.DataFrame(index), [fam], CONFIG, date(2026, 7, 31)).to_dicts()
+        (found,) = [o for o in rows if o["measure"] == "tf1_asb"]
+        return found
+
+    plain = [{"source": "asb", "record_id": r["record_id"], "person_id": r["person_id"]} for r in asb]
+    assert asb_result(plain)["met"] is True
+    home = [{**r, "household_id": "H1"} for r in plain] + [
+        {"source": "benefits", "record_id": "D1", "person_id": CHILD, "household_id": "H1"}
+    ]
+    joined = asb_result(home)
+    assert (joined["met"], joined["value"]) == (False, "1->1")
+    assert json.loads(joined["evidence"])["recent"] == ["B2"]
+    elsewhere = [{**r, "household_id": "H9" if r["person_id"] == "P3" else "H1"} for r in home]
+    assert asb_result(elsewhere)["met"] is True

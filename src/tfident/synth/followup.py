@@ -1,0 +1,367 @@
+"""Attached families followed over the months: their needs resolve or persist, with truth of valid claims.
+
+``tfident synth --months N --outcomes SHARE`` (:func:`iter_followed_months`) runs the
+months of :mod:`tfident.synth.months` with three additions:
+
+* **attachment**: on the batch date of each of the first three months, ``SHARE`` of the
+  truly Phase 1 eligible households in the area not yet attached are attached (the truth
+  records the day, the needs met then and the members then). Attached families stay in
+  the area (they may not churn) and get no random monthly events: their later events
+  follow their plan instead.
+* **plans**: for each need at entry the family draws ``resolve``, ``persist``,
+  ``near_pass`` or ``near_fail``. Education: every school-age child gets a termly
+  attendance return for each term that ends in a later month (every child of the area
+  does, with its household's usual absence); an attached child's unauthorised absence is
+  low (resolve), high (persist), or set so that over the last three complete terms on the
+  final month it is the least count reaching 15 % (near_fail) or one session fewer
+  (near_pass). Crime/ASB: ASB records and proven offences by the family's minors are
+  placed in the six months up to the final month: none (resolve), as many as before
+  attachment (persist), exactly the most a 60 % / 33 % reduction allows (near_pass) or one
+  more (near_fail).
+* **truth**: each month's ``truth/claims.csv`` (:func:`tfident.synth.claims_truth.judge_claims`)
+  says, for every family attached so far, whether a Phase 1 results claim on that batch
+  date is valid.
+
+The events are rendered into later months' extracts like every other event, with the
+profile's faults. The attendance return of a term in progress on the first month stays as
+that month's record (sessions to date): only terms that start after the first batch date
+get new returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from tfident.synth.claims_truth import Attached, months_before
+from tfident.synth.dates import Term, age_at, attendance_terms
+from tfident.synth.events import ASB_TOOLS, EXCLUSION_REASONS, PROVEN_ADULT, PROVEN_YOUTH, Events, _Maker
+from tfident.synth.months import MonthState, first_month, month_date, next_month
+from tfident.synth.population import Rand
+from tfident.synth.profiles import DEFAULT_PROFILE, Profile
+
+ATTACH_MONTHS = 3
+"""Families are attached on the batch dates of the first this many months."""
+
+VARIANTS = (("resolve", 0.45), ("persist", 0.25), ("near_pass", 0.15), ("near_fail", 0.15))
+TIER_ABSENCE = {0: 0.02, 1: 0.05, 2: 0.09}
+MONTHLY_EXCLUSION = {0: 0.002, 1: 0.01, 2: 0.03}
+"""Chance that a pupil of a household of each tier has a fixed exclusion in a month of term."""
+MONTHLY_OFFENCE = {0: 0.002, 1: 0.015, 2: 0.05}
+"""Chance that a household of each tier has a member aged 10 to 25 charged with a proven offence in a month."""
+MONTHLY_CARE = {0: 0.002, 1: 0.01, 2: 0.03}
+"""Chance that a child of a household of each tier starts a social care episode in a month."""
+
+
+@dataclass
+class Plan:
+    """One attached family: where it is, what the truth knows, and what happens next."""
+
+    hh: int
+    attached: Attached
+    education: str | None
+    crime: str | None
+    target_child: int | None = None
+    scheduled: list[tuple[dt.date, str, int]] = field(default_factory=list)
+    """``(day, "asb" | "offence", person)`` events to add in the month the day falls in."""
+
+
+class FollowUp:
+    """The attached families of one synthetic council and the events their plans add."""
+
+    def __init__(self, seed: int, first: dt.date, months: int, share: float) -> None:
+        """Follow ``share`` of the eligible families over ``months`` months from ``first``."""
+        if not 0 <= share <= 1:
+            raise ValueError("the attached share must be between 0 and 1")
+        self.seed, self.first, self.share = seed, first, share
+        self.final = month_date(first, months - 1)
+        complete = [t for t in attendance_terms(self.final) if t.end <= self.final]
+        self.final_terms = [t.label for t in complete[-3:]]
+        self.plans: dict[int, Plan] = {}
+        self.events: Events | None = None
+
+    @property
+    def keep(self) -> frozenset[int]:
+        """The attached households (they neither move nor get random monthly events)."""
+        return frozenset(self.plans)
+
+    def attached(self) -> list[Attached]:
+        """The truth of every attachment so far."""
+        return [p.attached for p in self.plans.values()]
+
+    # ---------------------------------------------------------------- attachment
+    def attach(self, state: MonthState, truth_households: pl.DataFrame) -> None:
+        """Attach ``share`` of the eligible households not attached yet, on the month's batch date."""
+        self.events = state.events
+        w, r = state.world, Rand(self.seed, 5000 + state.month)
+        index = {hid: i for i, hid in enumerate(w.households.hid)}
+        eligible = truth_households.filter((pl.col("eligible_phase1") == "Y") & (pl.col("in_area") == "Y")).sort(
+            "true_household_id"
+        )
+        at_school = self._pupils(state)
+        for row in eligible.iter_rows(named=True):
+            hh = index[row["true_household_id"]]
+            if hh in self.plans or not r.chance(self.share):
+                continue
+            needs = frozenset(c for c in ("crime_asb", "education", "work", "local_discretion") if row[c] == "Y")
+            members = tuple((w.people.pid[m], w.people.dob[m]) for m in w.households.members[hh])
+            plan = Plan(
+                hh,
+                Attached(row["true_household_id"], w.as_of, needs, members),
+                r.weighted(VARIANTS) if "education" in needs else None,
+                r.weighted(VARIANTS) if "crime_asb" in needs else None,
+            )
+            kids = [m for m in w.households.members[hh] if age_at(w.people.dob[m], w.as_of) < 18]
+            pupils = [m for m in kids if m in at_school]
+            plan.target_child = r.pick(pupils or kids) if kids else None
+            if plan.crime is not None:
+                self._schedule_crime(plan, state, r)
+            self.plans[hh] = plan
+
+    def _pupils(self, state: MonthState) -> set[int]:
+        """People with an attendance record so far."""
+        return set(state.events.cols["attendance"]["person"])
+
+    def _schedule_crime(self, plan: Plan, state: MonthState, r: Rand) -> None:
+        w, ev = state.world, state.events.cols
+        members = state.world.households.members[plan.hh]
+        attached_on = plan.attached.attached_on
+        base = (months_before(attached_on, 6), attached_on)
+        after = (months_before(self.final, 6), self.final)
+        start = max(after[0], attached_on)
+        if start >= after[1]:
+            return
+        mine = set(members)
+
+        def count(source: str, column: str, window: tuple[dt.date, dt.date], minors: bool) -> int:
+            proven_column = ev[source].get("proven", [None] * len(ev[source]["person"]))
+            rows = zip(ev[source]["person"], ev[source][column], proven_column, strict=True)
+            return sum(
+                1
+                for person, day, proven in rows
+                if person in mine
+                and day is not None
+                and window[0] < day <= window[1]
+                and (not minors or (proven == "Y" and age_at(w.people.dob[person], day) < 18))
+            )
+
+        for kind, source, column, percent, minors in (
+            ("asb", "asb", "intervention_date", 60, False),
+            ("offence", "youth_offending", "offence_date", 33, True),
+        ):
+            before = count(source, column, base, minors)
+            if before == 0:
+                continue
+            most = (100 - percent) * before // 100  # the most events a reduction of `percent` allows
+            target = {"resolve": 0, "persist": before, "near_pass": most, "near_fail": most + 1}[
+                plan.crime or "resolve"
+            ]
+            extra = target - count(source, column, after, minors)
+            for _ in range(max(extra, 0)):
+                day = start + dt.timedelta(days=r.randint(1, (after[1] - start).days))
+                if kind == "offence":
+                    who = [m for m in members if 10 <= age_at(w.people.dob[m], day) < 18]
+                else:
+                    who = [m for m in members if age_at(w.people.dob[m], day) >= 10] or list(members)
+                if who:
+                    plan.scheduled.append((day, kind, r.pick(who)))
+
+    # ---------------------------------------------------------------- each month
+    def __call__(self, maker: _Maker, previous: dt.date) -> None:
+        """The month's hook (:data:`tfident.synth.months.FollowHook`): new termly returns and planned events."""
+        self._terms(maker, previous)
+        self._exclusions(maker, previous)
+        self._offences(maker, previous)
+        self._care(maker, previous)
+        for plan in self.plans.values():
+            for day, kind, person in plan.scheduled:
+                if not previous < day <= maker.D:
+                    continue
+                if kind == "asb":
+                    maker.asb(plan.hh, person, maker.r.pick(("INCIDENT", "INCIDENT", *ASB_TOOLS)), day)
+                else:
+                    _proven(maker, person, day)
+
+    def _terms(self, maker: _Maker, previous: dt.date) -> None:
+        """A return for each term ended this month (and begun after the first month) for every child on roll."""
+        assert self.events is not None
+        ended = [t for t in attendance_terms(maker.D) if previous < t.end <= maker.D and t.start > self.first]
+        if not ended:
+            return
+        old = self.events.cols["attendance"]
+        new = maker.ev.cols["attendance"]
+        pupils = set(old["person"])
+        have = set(zip(old["person"], old["term"], strict=True)) | set(zip(new["person"], new["term"], strict=True))
+        w, r = maker.w, maker.r
+        h = w.households
+        for term in ended:
+            for hh in range(len(h.hid)):
+                if not h.in_area[hh]:
+                    continue
+                for kid in h.members[hh]:
+                    if kid not in pupils or (kid, term.label) in have or not maker.on_roll(kid, term.academic_year):
+                        continue
+                    self._return(maker, hh, kid, term, r)
+
+    def _offences(self, maker: _Maker, previous: dt.date) -> None:
+        """Proven offences in the month by households not attached, more often with more problems."""
+        w, r = maker.w, maker.r
+        h = w.households
+        span = max((maker.D - previous).days, 1)
+        for hh in range(len(h.hid)):
+            if not h.in_area[hh] or hh in self.plans or not r.chance(MONTHLY_OFFENCE[h.tier[hh]]):
+                continue
+            day = previous + dt.timedelta(days=r.randint(1, span))
+            young = [m for m in h.members[hh] if 10 <= age_at(w.people.dob[m], day) <= 25]
+            if young:
+                _proven(maker, r.pick(young), day)
+
+    def _care(self, maker: _Maker, previous: dt.date) -> None:
+        """Social care episodes begun in the month (early help or child in need) for children not attached."""
+        w, r = maker.w, maker.r
+        h = w.households
+        span = max((maker.D - previous).days, 1)
+        for hh in range(len(h.hid)):
+            if not h.in_area[hh] or hh in self.plans:
+                continue
+            for kid in h.members[hh]:
+                if age_at(w.people.dob[kid], maker.D) >= 18 or not r.chance(MONTHLY_CARE[h.tier[hh]]):
+                    continue
+                day = previous + dt.timedelta(days=r.randint(1, span))
+                category = r.pick(("EARLY_HELP", "EARLY_HELP", "CIN"))
+                maker.ev.add("social_care", kid, day, category=category, start_date=day, end_date=None)
+
+    def _exclusions(self, maker: _Maker, previous: dt.date) -> None:
+        """Fixed exclusions in the month's school days: at random by tier, and monthly for a pupil of an
+        attached family whose education persists (so three or more fall in the final window).
+        """
+        assert self.events is not None
+        terms = [t for t in attendance_terms(maker.D) if t.start <= maker.D and t.end > previous]
+        if not terms:
+            return
+        term = terms[-1]
+        first, last = max(term.start, previous + dt.timedelta(days=1)), min(term.end, maker.D)
+        if first > last:
+            return
+        w, r = maker.w, maker.r
+        pupils = set(self.events.cols["attendance"]["person"])
+        h = w.households
+        for hh in range(len(h.hid)):
+            if not h.in_area[hh]:
+                continue
+            plan = self.plans.get(hh)
+            for kid in h.members[hh]:
+                if kid not in pupils or not maker.on_roll(kid, term.academic_year):
+                    continue
+                if plan is not None:
+                    if plan.education != "persist" or kid != plan.target_child:
+                        continue
+                elif not r.chance(MONTHLY_EXCLUSION[h.tier[hh]]):
+                    continue
+                day = first + dt.timedelta(days=r.randint(0, (last - first).days))
+                maker.ev.add(
+                    "exclusions",
+                    kid,
+                    day,
+                    school_urn=maker.school_for(hh, kid, term.academic_year),
+                    exclusion_type="FIXED",
+                    start_date=day,
+                    sessions=r.pick((1, 2, 2, 4, 6, 10)),
+                    reason=r.pick(EXCLUSION_REASONS),
+                )
+
+    def _return(self, maker: _Maker, hh: int, kid: int, term: Term, r: Rand) -> None:
+        possible = max(term.sessions - (r.randint(0, 6) if r.chance(0.1) else 0), 0)
+        authorised = round(possible * (0.01 + 0.06 * r.random()))
+        plan = self.plans.get(hh)
+        variant = plan.education if plan is not None else None
+        if variant is None:
+            rate = TIER_ABSENCE[maker.w.households.tier[hh]] * 2 * r.random() ** 2
+        elif variant == "persist":
+            rate = 0.2 + 0.15 * r.random()
+        else:
+            rate = 0.06 * r.random()
+        unauthorised = round(possible * rate)
+        if plan is not None and variant is not None and term.label == self.final_terms[-1]:
+            unauthorised = self._on_target(kid, possible, unauthorised, variant if kid == plan.target_child else None)
+        unauthorised = min(max(unauthorised, 0), possible)
+        authorised = min(authorised, possible - unauthorised)
+        maker.ev.add(
+            "attendance",
+            kid,
+            term.end,
+            school_urn=maker.school_for(hh, kid, term.academic_year),
+            term=term.label,
+            term_start=term.start,
+            term_end=term.end,
+            sessions_possible=possible,
+            sessions_authorised=authorised,
+            sessions_unauthorised=unauthorised,
+        )
+
+    def _on_target(self, kid: int, possible: int, drawn: int, variant: str | None) -> int:
+        """Unauthorised sessions of the final window's last term that put the child where the plan says."""
+        assert self.events is not None
+        cols = self.events.cols["attendance"]
+        earlier = set(self.final_terms[:-1])
+        other_possible = other_unauth = 0
+        for person, term, pos, unauth in zip(
+            cols["person"], cols["term"], cols["sessions_possible"], cols["sessions_unauthorised"], strict=True
+        ):
+            if person == kid and term in earlier:
+                other_possible += pos or 0
+                other_unauth += unauth or 0
+        reach = math.ceil(15 * (other_possible + possible) / 100)  # the least count reaching 15 %
+        if variant == "near_fail":
+            return reach - other_unauth
+        if variant == "near_pass":
+            return reach - 1 - other_unauth
+        if variant == "persist":
+            return max(drawn, reach - other_unauth)
+        return min(drawn, reach - 1 - other_unauth)
+
+
+def _proven(maker: _Maker, person: int, day: dt.date) -> None:
+    """A proven offence of ``person`` on ``day``, its outcome within a fortnight (by the batch date)."""
+    maker.pnc(person, day)
+    outcome = min(day + dt.timedelta(days=maker.r.randint(0, 14)), maker.D)
+    adult = age_at(maker.w.people.dob[person], day) >= 18
+    maker.ev.add(
+        "youth_offending",
+        person,
+        outcome,
+        offence_date=day,
+        outcome_date=outcome,
+        outcome_type=maker.r.pick(PROVEN_ADULT if adult else PROVEN_YOUTH),
+        proven="Y",
+    )
+
+
+def iter_followed_months(
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    months: int,
+    share: float,
+    churn: float = 0.05,
+    profile: Profile = DEFAULT_PROFILE,
+) -> Iterator[tuple[MonthState, FollowUp]]:
+    """Months 0 to ``months - 1`` with ``share`` of the eligible families attached and followed.
+
+    Yields each month's state with the follow-up; the caller judges the month (its truth
+    households decide the next attachments: call :meth:`FollowUp.attach` before the next
+    month is made, as :func:`tfident.synth.synthesise_months` does).
+    """
+    follow = FollowUp(seed, as_of, months, share)
+    state = first_month(households, seed, as_of, profile)
+    yield state, follow
+    for k in range(1, months):
+        state = next_month(state, month_date(as_of, k), churn, keep=follow.keep, follow=follow)
+        yield state, follow
+
+
+__all__ = ["ATTACH_MONTHS", "FollowUp", "Plan", "iter_followed_months"]
