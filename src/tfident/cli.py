@@ -244,6 +244,15 @@ def run(
         float,
         typer.Option("--retry-delay", min=0.0, help="Seconds before the first retry; doubled each time."),
     ] = 30.0,
+    incremental: Annotated[
+        bool | None,
+        typer.Option(
+            "--incremental/--full",
+            help="Link only new and changed records against the previous published run's linkage "
+            "(--incremental), or everything (--full); the results are the same. Default: incremental "
+            "when the previous published run used the same linkage configuration, model and criteria pack.",
+        ),
+    ] = None,
 ) -> None:
     """Run the monthly identification batch; print the run id and a summary.
 
@@ -296,6 +305,7 @@ def run(
             console=err_console,
             retries=retries,
             retry_delay=retry_delay,
+            mode=None if incremental is None else ("incremental" if incremental else "full"),
         )
     if "records" in outcome.summary:  # a run resumed when already published has no batch read
         _print_summary(outcome.summary, outcome.quality_table)

@@ -31,7 +31,6 @@ import polars as pl
 from tfident.errors import ConfigError
 from tfident.link.clustering import cluster_profiles
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
-from tfident.link.model import prior_weight
 from tfident.link.incremental import (
     LinkCache,
     dirty_profiles,
@@ -41,6 +40,7 @@ from tfident.link.incremental import (
     reuse_gammas,
     score_pairs,
 )
+from tfident.link.model import prior_weight
 from tfident.link.prediction import weights_json, without_identifiers
 from tfident.link.profiles import build_profiles, tf_tables
 
