@@ -150,6 +150,16 @@ def synth(
     churn: Annotated[
         float, typer.Option("--churn", min=0.0, max=1.0, help="Share of households that move each later month.")
     ] = 0.05,
+    corrections: Annotated[
+        float,
+        typer.Option(
+            "--corrections",
+            min=0.0,
+            max=1.0,
+            help="Share of earlier records with a name or date-of-birth fault that their agency corrects each "
+            "later month (same record id, corrected text).",
+        ),
+    ] = 0.0,
     profile: Annotated[
         str,
         typer.Option(
@@ -187,7 +197,7 @@ def synth(
         )
         console.print(f"Synthetic batch of {households} households written to {out}{label}")
         return
-    folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved)
+    folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved, corrections=corrections)
     console.print(
         f"{months} monthly batches of {households} households written to {', '.join(map(str, folders))}{label}"
     )

@@ -114,10 +114,18 @@ def generate_batch(
 
 
 def generate_months(
-    households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05, profile: ProfileArg = None
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    months: int,
+    churn: float = 0.05,
+    profile: ProfileArg = None,
+    corrections: float = 0.0,
 ) -> Iterator[SyntheticBatch]:
-    """The batches of ``months`` consecutive months of one synthetic council, oldest first."""
-    for state in iter_months(households, seed, as_of, months, churn, get_profile(profile)):
+    """The batches of ``months`` consecutive months of one synthetic council, oldest first
+    (``corrections``: the share of earlier faulty records corrected each later month).
+    """
+    for state in iter_months(households, seed, as_of, months, churn, get_profile(profile), corrections):
         yield batch_from_state(state)
 
 
@@ -259,10 +267,11 @@ def synthesise_months(
     months: int,
     churn: float = 0.05,
     profile: ProfileArg = None,
+    corrections: float = 0.0,
 ) -> list[Path]:
     """Write ``months`` consecutive monthly batches of one council to ``out/<YYYY-MM-DD>/``."""
     folders = []
-    for batch in generate_months(households, seed, as_of, months, churn, profile):
+    for batch in generate_months(households, seed, as_of, months, churn, profile, corrections):
         folder = Path(out) / batch.as_of.isoformat()
         write_batch(batch, folder)
         folders.append(folder)
