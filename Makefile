@@ -15,7 +15,7 @@ DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
 DEMO_AS_OF := 2026-10-31
 
-.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review clean
+.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review bench-incremental clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,6 +91,11 @@ bench-profiles: install
 
 bench-review: install
 	$(BIN)/python -m benchmarks.review_list
+
+# full vs incremental month at 100k records, churn 1%, 5%, 20%; add RECORDS="1000000 3000000" for the larger sizes
+RECORDS ?= 100000
+bench-incremental: install
+	$(BIN)/python -m benchmarks.incremental --records $(RECORDS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -99,12 +99,12 @@ def compare(first: str, second: str, run_id: str, previous_run_id: str) -> dict[
 
     same = {}
     for table, columns in COMPARED.items():
-        sql = f"SELECT {columns} FROM {table} WHERE run_id = '{run_id}'"  # noqa: S608 - our own ids
+        sql = f"SELECT {columns} FROM {table} WHERE run_id = '{run_id}'"
         a, b = frame(first, sql), frame(second, sql)
         same[table] = a.sort(pl.all()).equals(b.sort(pl.all()))
     text = "record_key, forename, middle_names, surname, date_of_birth, sex, address, postcode, uprn"
-    now = frame(first, f"SELECT {text} FROM source_records WHERE run_id = '{run_id}'")  # noqa: S608
-    before = frame(first, f"SELECT {text} FROM source_records WHERE run_id = '{previous_run_id}'")  # noqa: S608
+    now = frame(first, f"SELECT {text} FROM source_records WHERE run_id = '{run_id}'")
+    before = frame(first, f"SELECT {text} FROM source_records WHERE run_id = '{previous_run_id}'")
     changed = now.join(before, on=now.columns, how="anti", nulls_equal=True).height
     return {"identical": same, "records_new_or_changed": changed, "records": now.height}
 
@@ -168,9 +168,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         share = f"{r['records_new_or_changed']:,} ({r['records_new_or_changed'] / max(r['records'], 1):.1%})"
         for name in ("full", "incremental"):
             run = r[name]
-            cells = [
-                f"{_cell(run, s, 'seconds')} ({_cell(run, s, 'peak_mib')})" for s in STEPS if s != "checks"
-            ]
+            cells = [f"{_cell(run, s, 'seconds')} ({_cell(run, s, 'peak_mib')})" for s in STEPS if s != "checks"]
             lines.append(
                 f"| {r['records']:,} | {r['churn']:.0%} | {share} | {name} | "
                 + " | ".join(cells)

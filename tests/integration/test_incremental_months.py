@@ -40,7 +40,7 @@ def run_frame(db: str, table: str, run_id: str) -> pl.DataFrame:
     engine = make_engine(db)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text(f"SELECT * FROM {table} WHERE run_id = :r"), {"r": run_id})  # noqa: S608
+            rows = connection.execute(sa.text(f"SELECT * FROM {table} WHERE run_id = :r"), {"r": run_id})
             frame = pl.DataFrame([dict(row) for row in rows.mappings()], infer_schema_length=None)
     finally:
         engine.dispose()

@@ -63,16 +63,19 @@ def test_a_month_linked_with_last_months_cache_is_the_full_result(
 def test_a_ruling_makes_its_records_dirty(months: list[pl.DataFrame], linkage: LinkageConfig) -> None:
     """A cannot-link ruling made between months is respected by the incremental run as by the full one."""
     _, _, cache = link_persons_cached(months[0], linkage)
-    full_index, full_links = link_persons(months[1], linkage)
+    _, full_links = link_persons(months[1], linkage)
     same = full_links.filter(pl.col("match_rule") == "splink").row(0)
     ruling = pl.DataFrame({"record_key_l": [same[0]], "record_key_r": [same[1]], "kind": ["cannot_link"]})
     expected = link_persons(months[1], linkage, ruling)
     got = link_persons_cached(months[1], linkage, ruling, previous=cache)
     assert_frame_equal(got[0], expected[0])
     assert_frame_equal(got[1], expected[1])
-    assert not got[1].filter((pl.col("record_key_l") == same[0]) & (pl.col("record_key_r") == same[1]))[
-        "match_rule"
-    ].is_in(["splink"]).any()
+    assert (
+        not got[1]
+        .filter((pl.col("record_key_l") == same[0]) & (pl.col("record_key_r") == same[1]))["match_rule"]
+        .is_in(["splink"])
+        .any()
+    )
 
 
 def test_run_cache_keeps_only_the_latest_run(tmp_path: Path) -> None:
