@@ -137,7 +137,7 @@ def pair_gammas(
         return pl.DataFrame(schema=GAMMAS_SCHEMA)
     settings = prediction_settings(model, config)
     if dirty is not None:
-        frame = frame.with_columns(dirty.alias(DIRTY))
+        frame = frame.with_columns(dirty.alias(DIRTY)).filter(_could_pair(frame, dirty, config))
         settings["blocking_rules_to_generate_predictions"] = [
             {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND (l.{DIRTY} OR r.{DIRTY})"}
             for rule in settings["blocking_rules_to_generate_predictions"]
@@ -152,6 +152,29 @@ def pair_gammas(
         pl.col("pid_r").cast(pl.Int64),
         *[pl.col(f"gamma_{name}").cast(pl.Int8) for name in COMPARISONS],
     )
+
+
+def _could_pair(frame: pl.DataFrame, dirty: pl.Series, config: LinkageConfig) -> pl.Series:
+    """The dirty rows and the rows some blocking rule pairs with a dirty row (the only rows a pair with a
+    dirty profile can have), so Splink blocks a small frame: a rule pairs ``l`` and ``r`` when every key
+    ``left=right`` has ``l.left = r.right`` (non-null), in either orientation.
+    """
+    keep = dirty.clone()
+    indexed = frame.with_row_index("_row")
+    dirty_rows = frame.filter(dirty)
+    for rule in config.blocking_rules:
+        keys = [(key.partition("=")[0], key.partition("=")[2] or key.partition("=")[0]) for key in rule.block_on]
+        names = [f"_k{i}" for i in range(len(keys))]
+        for mine, theirs in ((0, 1), (1, 0)):  # a dirty row on the left, then on the right
+            wanted = dirty_rows.select(
+                [pl.col(pair[mine]).alias(name) for pair, name in zip(keys, names, strict=True)]
+            ).drop_nulls()
+            candidates = indexed.select(
+                "_row", *[pl.col(pair[theirs]).alias(name) for pair, name in zip(keys, names, strict=True)]
+            ).drop_nulls()
+            rows = candidates.join(wanted.unique(), on=names, how="semi")["_row"]
+            keep = keep | pl.Series(DIRTY, [False] * frame.height).scatter(rows, True)
+    return keep
 
 
 def new_cache(keys: pl.DataFrame, gammas: pl.DataFrame) -> LinkCache:
