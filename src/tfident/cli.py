@@ -874,7 +874,7 @@ def runs_command(
     """List the stored runs, newest first: run id, batch date, status, rule pack and candidates (--wide: version,
     model, created); then why each failed run failed, and the data check warnings of published ones.
     """
-    from tfident.store import list_runs, make_engine, read_check_warnings
+    from tfident.store import list_runs, make_engine, read_check_warnings, read_run
 
     engine = make_engine(db)
     try:
@@ -882,6 +882,11 @@ def runs_command(
         warned = read_check_warnings(
             engine, [r for r, s in zip(frame["run_id"], frame["status"], strict=True) if s != "failed"]
         )
+        # incremental or full (tfident run --incremental/--full), from each run's summary
+        modes = {
+            run_id: str(((read_run(engine, run_id).summary or {}).get("mode") or {}).get("mode", ""))
+            for run_id in frame["run_id"]
+        }
     finally:
         engine.dispose()
     if criteria is not None:
@@ -889,6 +894,7 @@ def runs_command(
     rows = frame.to_dicts()
     for row in rows:
         row["check_warnings"] = warned.get(row["run_id"], [])
+        row["mode"] = modes.get(row["run_id"], "")
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
@@ -907,7 +913,7 @@ def runs_command(
     table.add_column("status", no_wrap=True, min_width=max(len(row["status"]) for row in rows))
     table.add_column("pack", no_wrap=True, min_width=max(len(row["ruleset_id"]) for row in rows))
     if wide:
-        for column in ("pack version", "model", "code", "created (UTC)"):
+        for column in ("pack version", "model", "mode", "code", "created (UTC)"):
             table.add_column(column, no_wrap=column == "created (UTC)")
     table.add_column("candidates", justify="right", no_wrap=True)
     for row in rows:
@@ -919,6 +925,7 @@ def runs_command(
             cells += [
                 row["ruleset_version"],
                 row["linkage_model_version"],
+                row["mode"],
                 row["code_version"],
                 f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
             ]
@@ -926,7 +933,7 @@ def runs_command(
         table.add_row(*cells)
     out.print(table)
     if not wide:
-        out.print("More: --wide (version, model, created) or --json.")
+        out.print("More: --wide (version, model, mode, created) or --json.")
     if warned:
         out.print("Data check warnings of published runs:")
         for run_id, messages in warned.items():
