@@ -40,7 +40,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,6 +298,12 @@ def load_run_cache(root: Path, database: str, run_id: str) -> dict[str, pl.DataF
     return frames
 
 
-def discard_run_caches(root: Path, database: str) -> None:
-    """Delete every run cache of this database."""
-    shutil.rmtree(_run_cache_dir(root, database), ignore_errors=True)
+def discard_run_caches(root: Path, database: str, run_ids: Iterable[str]) -> list[str]:
+    """Delete the caches of ``run_ids`` in this database (retention purging those runs); the ids that had one."""
+    found = []
+    for run_id in run_ids:
+        folder = _run_cache_dir(root, database) / run_id
+        if _SAFE_NAME.match(run_id) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            found.append(run_id)
+    return found

@@ -46,7 +46,14 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from tfident import __version__
-from tfident.checkpoints import StageCheckpoints, checkpoint_root, file_sha256, load_run_cache, save_run_cache
+from tfident.checkpoints import (
+    StageCheckpoints,
+    checkpoint_root,
+    discard_run_caches,
+    file_sha256,
+    load_run_cache,
+    save_run_cache,
+)
 from tfident.config import config_path
 from tfident.errors import (
     TRANSIENT,
@@ -374,6 +381,8 @@ def execute_retention(
         prepare_database(engine)
         result = apply_retention(engine, keep, dry_run=dry_run, user=user)
         checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
+        if not dry_run:  # an incremental run's cache of a purged run (personal data) goes with it
+            discard_run_caches(_cache_root(engine), _database_key(engine), result.run_ids)
         folders: list[str] = []
         if inbox is not None:
             processed, _last = inbox_history(engine)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tfident.checkpoints import load_run_cache, save_run_cache
+from tfident.checkpoints import discard_run_caches, load_run_cache, save_run_cache
 from tfident.link import LinkageConfig, link_persons, link_persons_cached
 from tfident.link.incremental import dirty_profiles, pair_gammas, profile_keys, score_pairs
 from tfident.link.prediction import predict
@@ -91,3 +91,5 @@ def test_run_cache_keeps_only_the_latest_run(tmp_path: Path) -> None:
     assert folder.stat().st_mode & 0o777 == 0o700
     (folder / "link_pairs.parquet").write_bytes(b"damaged")
     assert load_run_cache(tmp_path, "db", "R2") is None
+    assert discard_run_caches(tmp_path, "db", ["R1", "R2"]) == ["R2"]  # retention purging R2
+    assert not folder.exists()
