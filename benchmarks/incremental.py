@@ -139,9 +139,8 @@ def bench(records: int, churn: float, seed: int, work: Path, repeats: int = 2, l
                 f"  month 1 {name} #{repeat + 1} ({run['mode'].get('mode')}, load {load}): {run['seconds']} s, "
                 f"peak {run['peak_mib']} MiB: {steps}"
             )
-    incremental = min(runs["incremental"], key=lambda run: run["seconds"])
-    full = min(runs["full"], key=lambda run: run["seconds"])
-    incremental["repeats"], full["repeats"] = runs["incremental"], runs["full"]
+    incremental = {**min(runs["incremental"], key=lambda run: run["seconds"]), "repeats": runs["incremental"]}
+    full = {**min(runs["full"], key=lambda run: run["seconds"]), "repeats": runs["full"]}
     checked = _child(compare, f"sqlite:///{incremental_db}", f"sqlite:///{full_db}", full["run_id"], first["run_id"])
     log(f"  identical: {checked['identical']}")
     for db in (incremental_db, full_db, base_db):
