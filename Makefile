@@ -15,7 +15,7 @@ DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
 DEMO_AS_OF := 2026-10-31
 
-.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review bench-claims clean
+.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review bench-claims bench-incremental clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,7 +78,7 @@ test: lint typecheck imports
 test-cluster: install
 	$(BIN)/pytest -q -m cluster tests/cluster
 
-bench: bench-pipeline bench-linkage bench-profiles bench-review bench-claims
+bench: bench-pipeline bench-linkage bench-profiles bench-review bench-claims bench-incremental
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.run
@@ -94,6 +94,11 @@ bench-review: install
 
 bench-claims: install
 	$(BIN)/python -m benchmarks.claims
+
+# full vs incremental month at 100k records, churn 1%, 5%, 20%; add RECORDS="1000000 3000000" for the larger sizes
+RECORDS ?= 100000
+bench-incremental: install
+	$(BIN)/python -m benchmarks.incremental --records $(RECORDS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -40,7 +40,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,3 +238,72 @@ class StageCheckpoints:
         manifest = {"format": FORMAT, "run_id": self.run_id, "database": self.database, "stages": self.stages}
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         _write_private(self.folder / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ run caches
+
+RUN_CACHE_FOLDER = "_run_cache"
+"""The folder, inside the checkpoint root, of the published runs' caches (what an incremental
+run reuses: ``tfident.link.incremental``). Its name cannot be a run id (those start with a
+letter or digit), so it never meets a run's checkpoint folder."""
+
+
+def _run_cache_dir(root: Path, database: str) -> Path:
+    return root / RUN_CACHE_FOLDER / database
+
+
+def save_run_cache(root: Path, database: str, run_id: str, frames: Mapping[str, pl.DataFrame]) -> Path:
+    """Keep ``frames`` as the cache of the published run ``run_id`` (``0700`` folder, ``0600`` files,
+    each file written beside its name and renamed in place) and delete every other run's cache
+    of this database: only the latest published run's is kept (it holds personal data).
+    """
+    if not _SAFE_NAME.match(run_id):
+        raise ValueError(f"run id {run_id!r} cannot name a cache folder")
+    base = _run_cache_dir(root, database)
+    folder = base / run_id
+    _private_dir(folder)
+    files = {}
+    for name, frame in frames.items():
+        if not _SAFE_NAME.match(name):
+            raise ValueError(f"frame name {name!r} cannot name a cache file")
+        path = folder / f"{name}.parquet"
+        _write_private(path, frame.write_parquet)
+        files[name] = {"file": path.name, "sha256": file_sha256(path)}
+    text = json.dumps({"format": FORMAT, "run_id": run_id, "files": files}, indent=2, sort_keys=True) + "\n"
+    _write_private(folder / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))
+    for other in base.iterdir():
+        if other.is_dir() and other.name != run_id:
+            shutil.rmtree(other, ignore_errors=True)
+    return folder
+
+
+def load_run_cache(root: Path, database: str, run_id: str) -> dict[str, pl.DataFrame] | None:
+    """The cache kept for the published run ``run_id``, or None when there is none or it is damaged."""
+    if not _SAFE_NAME.match(run_id):
+        return None
+    folder = _run_cache_dir(root, database) / run_id
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT or manifest.get("run_id") != run_id:
+            return None
+        frames = {}
+        for name, item in manifest["files"].items():
+            path = folder / item["file"]
+            if file_sha256(path) != item["sha256"]:
+                log.warning("the cache of run %s is damaged: the run is a full one", run_id)
+                return None
+            frames[name] = pl.read_parquet(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return frames
+
+
+def discard_run_caches(root: Path, database: str, run_ids: Iterable[str]) -> list[str]:
+    """Delete the caches of ``run_ids`` in this database (retention purging those runs); the ids that had one."""
+    found = []
+    for run_id in run_ids:
+        folder = _run_cache_dir(root, database) / run_id
+        if _SAFE_NAME.match(run_id) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            found.append(run_id)
+    return found

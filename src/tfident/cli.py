@@ -150,6 +150,16 @@ def synth(
     churn: Annotated[
         float, typer.Option("--churn", min=0.0, max=1.0, help="Share of households that move each later month.")
     ] = 0.05,
+    corrections: Annotated[
+        float,
+        typer.Option(
+            "--corrections",
+            min=0.0,
+            max=1.0,
+            help="Share of earlier records with a name or date-of-birth fault that their agency corrects each "
+            "later month (same record id, corrected text).",
+        ),
+    ] = 0.0,
     profile: Annotated[
         str,
         typer.Option(
@@ -190,6 +200,8 @@ def synth(
         raise typer.BadParameter("--supporting-families writes one month; drop --months", param_hint="--months")
     if outcomes is not None and months < 2:
         raise typer.BadParameter("--outcomes follows families over months: give --months 2 or more")
+    if outcomes is not None and corrections:
+        raise typer.BadParameter("--corrections cannot be combined with --outcomes", param_hint="--corrections")
     if months == 1:
         synthesise(
             households=households,
@@ -201,7 +213,9 @@ def synth(
         )
         console.print(f"Synthetic batch of {households} households written to {out}{label}")
         return
-    folders = synthesise_months(households, seed, as_of, out, months, churn, profile=resolved, attach_share=outcomes)
+    folders = synthesise_months(
+        households, seed, as_of, out, months, churn, profile=resolved, attach_share=outcomes, corrections=corrections
+    )
     console.print(
         f"{months} monthly batches of {households} households written to {', '.join(map(str, folders))}{label}"
     )
@@ -258,6 +272,15 @@ def run(
         float,
         typer.Option("--retry-delay", min=0.0, help="Seconds before the first retry; doubled each time."),
     ] = 30.0,
+    incremental: Annotated[
+        bool | None,
+        typer.Option(
+            "--incremental/--full",
+            help="Link only new and changed records against the previous published run's linkage "
+            "(--incremental), or everything (--full); the results are the same. Default: incremental "
+            "when the previous published run used the same linkage configuration, model and criteria pack.",
+        ),
+    ] = None,
 ) -> None:
     """Run the monthly identification batch; print the run id and a summary.
 
@@ -310,6 +333,7 @@ def run(
             console=err_console,
             retries=retries,
             retry_delay=retry_delay,
+            mode=None if incremental is None else ("incremental" if incremental else "full"),
         )
     if "records" in outcome.summary:  # a run resumed when already published has no batch read
         _print_summary(outcome.summary, outcome.quality_table)
@@ -906,7 +930,7 @@ def runs_command(
     """List the stored runs, newest first: run id, batch date, status, rule pack and candidates (--wide: version,
     model, created); then why each failed run failed, and the data check warnings of published ones.
     """
-    from tfident.store import list_runs, make_engine, read_check_warnings
+    from tfident.store import list_runs, make_engine, read_check_warnings, read_run
 
     engine = make_engine(db)
     try:
@@ -914,6 +938,11 @@ def runs_command(
         warned = read_check_warnings(
             engine, [r for r, s in zip(frame["run_id"], frame["status"], strict=True) if s != "failed"]
         )
+        # incremental or full (tfident run --incremental/--full), from each run's summary
+        modes = {
+            run_id: str(((read_run(engine, run_id).summary or {}).get("mode") or {}).get("mode", ""))
+            for run_id in frame["run_id"]
+        }
     finally:
         engine.dispose()
     if criteria is not None:
@@ -921,6 +950,7 @@ def runs_command(
     rows = frame.to_dicts()
     for row in rows:
         row["check_warnings"] = warned.get(row["run_id"], [])
+        row["mode"] = modes.get(row["run_id"], "")
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
@@ -939,7 +969,7 @@ def runs_command(
     table.add_column("status", no_wrap=True, min_width=max(len(row["status"]) for row in rows))
     table.add_column("pack", no_wrap=True, min_width=max(len(row["ruleset_id"]) for row in rows))
     if wide:
-        for column in ("pack version", "model", "code", "created (UTC)"):
+        for column in ("pack version", "model", "mode", "code", "created (UTC)"):
             table.add_column(column, no_wrap=column == "created (UTC)")
     table.add_column("candidates", justify="right", no_wrap=True)
     for row in rows:
@@ -951,6 +981,7 @@ def runs_command(
             cells += [
                 row["ruleset_version"],
                 row["linkage_model_version"],
+                row["mode"],
                 row["code_version"],
                 f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
             ]
@@ -958,7 +989,7 @@ def runs_command(
         table.add_row(*cells)
     out.print(table)
     if not wide:
-        out.print("More: --wide (version, model, created) or --json.")
+        out.print("More: --wide (version, model, mode, created) or --json.")
     if warned:
         out.print("Data check warnings of published runs:")
         for run_id, messages in warned.items():

@@ -53,9 +53,11 @@ from tfident.link import (
     NOT_SAME_PERSON_RULES,
     PERSON_INDEX_SCHEMA,
     LinkageConfig,
-    link_persons,
+    LinkCache,
+    link_persons_cached,
     load_linkage_config,
 )
+from tfident.link.incremental import PAIR_CACHE_SCHEMA, PROFILE_CACHE_SCHEMA
 from tfident.rank import CANDIDATE_SCHEMA, RankingConfig, load_ranking_config, rank_candidates
 from tfident.standardise import (
     RECORDS_SCHEMA,
@@ -135,6 +137,8 @@ class PipelineResult:
     timings: dict[str, float] = field(default_factory=dict)
     checks: CheckReport | None = None
     """The data checks' report, when they ran (they stop the run before this result on a ``stop``)."""
+    link_cache: LinkCache | None = None
+    """What the next run's linkage reuses (:mod:`tfident.link.incremental`)."""
 
     def summary(self) -> dict[str, Any]:
         """Counts for the run summary (no personal data)."""
@@ -207,10 +211,19 @@ def standardise_stage(batch: Batch, as_of: date, addresses: AddressConfig | None
 
 
 def link_stage(
-    records: pl.DataFrame, linkage: LinkageConfig, constraints: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Link person records across sources into persons, respecting reviewers' link rulings."""
-    return link_persons(records, linkage, constraints)
+    records: pl.DataFrame,
+    linkage: LinkageConfig,
+    constraints: pl.DataFrame | None = None,
+    link_cache: LinkCache | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Link person records across sources into persons, respecting reviewers' link rulings.
+
+    With ``link_cache`` (the previous published run's, :mod:`tfident.link.incremental`) only
+    the pairs of new or changed profiles are blocked and compared; the result is the same.
+    Returns the person index, the links, and this run's cache (its profiles and pairs).
+    """
+    person_index, links, cache = link_persons_cached(records, linkage, constraints, link_cache)
+    return person_index, links, cache.profiles, cache.pairs
 
 
 def households_stage(
@@ -348,7 +361,12 @@ NODES: tuple[Stage, ...] = (
         only_with="params:checks",
     ),
     Stage("standardise", standardise_stage, ("batch", "as_of", "params:addresses"), ("standardised",)),
-    Stage("link", link_stage, ("standardised", "params:linkage", "constraints"), ("person_index", "links")),
+    Stage(
+        "link",
+        link_stage,
+        ("standardised", "params:linkage", "constraints", "link_cache"),
+        ("person_index", "links", "link_profiles", "link_pairs"),
+    ),
     Stage(
         "households",
         households_stage,
@@ -396,6 +414,8 @@ FRAME_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "standardised": RECORDS_SCHEMA,
     "person_index": PERSON_INDEX_SCHEMA,
     "links": LINKS_SCHEMA,
+    "link_profiles": PROFILE_CACHE_SCHEMA,
+    "link_pairs": PAIR_CACHE_SCHEMA,
     "placed_records": {**RECORDS_SCHEMA, "person_id": pl.String(), "household_id": pl.String()},
     "residents": RESIDENTS_SCHEMA,
     "assigned_households": HOUSEHOLDS_SCHEMA,
@@ -427,12 +447,14 @@ def run_inputs(
     checks: ChecksConfig | None = None,
     last_month: PreviousMonth | None = None,
     manifests: Manifests | None = None,
+    link_cache: LinkCache | None = None,
 ) -> dict[str, Any]:
     """The values a run starts from, by the names stages take them as (:class:`Stage`).
 
     ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
     ``previous`` the previous run's identity index (:func:`identity_stage`); with ``checks``
-    the data checks run after ingest, against ``last_month`` and the batch's ``manifests``.
+    the data checks run after ingest, against ``last_month`` and the batch's ``manifests``;
+    ``link_cache`` (the previous published run's) makes the run incremental.
     """
     return {
         "extracts_dir": extracts_dir,
@@ -441,6 +463,7 @@ def run_inputs(
         "previous": previous,
         "last_month": last_month,
         "manifests": manifests,
+        "link_cache": link_cache,
         "params:sources": config.sources,
         "params:checks": checks,
         "params:addresses": config.addresses,
@@ -556,6 +579,9 @@ def result_from(catalogue: Mapping[str, Any], timings: dict[str, float] | None =
         identity_events=catalogue["identity_events"],
         timings={} if timings is None else timings,
         checks=catalogue.get("check_report"),
+        link_cache=LinkCache(catalogue["link_profiles"], catalogue["link_pairs"])
+        if catalogue.get("link_profiles") is not None
+        else None,
     )
 
 

@@ -25,6 +25,7 @@ folder from the monthly inbox (:mod:`tfident.inbox`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -45,12 +46,20 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from tfident import __version__
-from tfident.checkpoints import StageCheckpoints, checkpoint_root, file_sha256
+from tfident.checkpoints import (
+    StageCheckpoints,
+    checkpoint_root,
+    discard_run_caches,
+    file_sha256,
+    load_run_cache,
+    save_run_cache,
+)
 from tfident.config import config_path
 from tfident.errors import (
     TRANSIENT,
     BatchRefused,
     CannotResume,
+    ConfigError,
     DatabaseUnavailable,
     ExtractError,
     NotFound,
@@ -71,6 +80,7 @@ from tfident.ingest.checks import (
     load_checks_config,
     read_manifests,
 )
+from tfident.link import LinkCache
 from tfident.notify import load_settings as load_notify_settings
 from tfident.outcomes import load_outcomes_config
 from tfident.pipeline import (
@@ -90,6 +100,7 @@ from tfident.pipeline import (
 )
 from tfident.store import (
     MonthLock,
+    RunInfo,
     RunRecord,
     acquire_month_lock,
     fail_run,
@@ -164,6 +175,7 @@ def compute(
     checks: DataCheckInputs | None = None,
     start: StartHook | None = None,
     progress: ProgressCallback = no_progress,
+    link_cache: LinkCache | None = None,
 ) -> PipelineResult | None:
     """Run every stage of ``tfident.pipeline.NODES``, plainly or as the Prefect flow (one task per stage).
 
@@ -186,6 +198,7 @@ def compute(
             checks.manifests if checks else None,
             start=start,
             progress=progress,
+            link_cache=link_cache,
         )
     values = run_inputs(
         extracts,
@@ -196,6 +209,7 @@ def compute(
         checks.config if checks else None,
         checks.previous if checks else None,
         checks.manifests if checks else None,
+        link_cache,
     )
     return execute_pipeline(values, start=start, progress=progress)
 
@@ -266,6 +280,58 @@ def _open_checkpoints(engine: Engine, run_id: str) -> StageCheckpoints:
     return StageCheckpoints.open(checkpoint_root(sqlite_file), run_id, _database_key(engine))
 
 
+RUN_MODES: tuple[str, ...] = ("incremental", "full")
+"""How a run links: reusing the previous published run's linkage (``incremental``) or not (``full``)."""
+
+
+def _cache_root(engine: Engine) -> Path:
+    return checkpoint_root(engine.url.database if engine.dialect.name == "sqlite" else None)
+
+
+def _same_linkage(previous: RunInfo, config: RunConfig) -> str | None:
+    """Why the previous run's linkage cannot be reused by a run with ``config`` (None when it can)."""
+    try:
+        before = json.loads(previous.config_json or "{}")
+    except ValueError:
+        return "its configuration cannot be read"
+    now = json.loads(config.as_json())
+    if before.get("linkage") != now["linkage"]:
+        return "the linkage configuration or model changed since"
+    if before.get("criteria") != now["criteria"]:
+        return "the criteria pack changed since"
+    return None
+
+
+def choose_mode(
+    engine: Engine, previous_id: str | None, config: RunConfig, asked: str | None
+) -> tuple[str, str, LinkCache | None]:
+    """``(mode, reason, cache)``: whether the run is incremental, why, and the previous run's link cache.
+
+    Incremental by default when the previous published run (``previous_id``) used the same linkage
+    configuration and model and the same criteria pack, and its cache is kept; ``asked`` (``full`` or
+    ``incremental``) forces the mode: ``incremental`` when it is not possible is a :class:`ConfigError`.
+    """
+    if asked == "full":
+        return "full", "asked for (--full)", None
+    why: str | None
+    cache: LinkCache | None = None
+    if previous_id is None:
+        why = "there is no earlier published run"
+    else:
+        why = _same_linkage(read_run(engine, previous_id), config)
+        if why is None:
+            frames = load_run_cache(_cache_root(engine), _database_key(engine), previous_id)
+            if frames is None:
+                why = f"no cache of run {previous_id} is kept"
+            else:
+                cache = LinkCache(frames["link_profiles"], frames["link_pairs"])
+    if why is not None:
+        if asked == "incremental":
+            raise ConfigError(f"cannot run incrementally: {why}; run with --full")
+        return "full", why, None
+    return "incremental", f"reusing run {previous_id}", cache
+
+
 def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
     """Delete the stage checkpoints (personal data) of ``run_ids`` in this database; the ids that had any.
 
@@ -315,6 +381,8 @@ def execute_retention(
         prepare_database(engine)
         result = apply_retention(engine, keep, dry_run=dry_run, user=user)
         checkpoints = [] if dry_run else discard_checkpoints(engine, result.run_ids)
+        if not dry_run:  # an incremental run's cache of a purged run (personal data) goes with it
+            discard_run_caches(_cache_root(engine), _database_key(engine), result.run_ids)
         folders: list[str] = []
         if inbox is not None:
             processed, _last = inbox_history(engine)
@@ -347,8 +415,12 @@ def execute_run(
     progress: ProgressCallback | None = None,
     retries: int = 0,
     retry_delay: float = 30.0,
+    mode: str | None = None,
 ) -> RunOutcome:
     """Load config, run the pipeline, store the run, and return its id and summary.
+
+    ``mode`` (``incremental`` or ``full``; by default incremental when possible, :func:`choose_mode`)
+    says whether linkage reuses the previous published run's; the results are the same either way.
 
     A plain run of inputs whose run is ``running`` or ``failed`` in the store (killed or
     stopped part-way) carries on from that run's checkpoints. ``progress`` is called at
@@ -357,7 +429,9 @@ def execute_run(
     ``retries`` times, waiting ``retry_delay`` seconds, doubled each time. A failure is
     recorded in the store and notified, then raised.
     """
-    attempt = _Attempt(extracts=extracts, as_of=as_of, criteria=criteria)
+    if mode is not None and mode not in RUN_MODES:
+        raise ValueError(f"mode must be one of {RUN_MODES}")
+    attempt = _Attempt(extracts=extracts, as_of=as_of, criteria=criteria, mode=mode)
 
     def once() -> RunOutcome:
         return _execute_run_once(attempt, db, use_prefect, console, progress)
@@ -383,6 +457,8 @@ class _Attempt:
     config: RunConfig | None = None
     run_id: str | None = None
     """Set once the run id is derived (after ingest); until then a failure gets an id of its own."""
+    mode: str | None = None
+    """``incremental``, ``full`` or None (incremental when possible)."""
 
 
 def _execute_run_once(
@@ -408,8 +484,24 @@ def _execute_run_once(
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, as_of, config.pack.ruleset)
         check_inputs = data_check_inputs(engine, extracts, as_of, checks_config)
+        mode, reason, link_cache = choose_mode(engine, previous_id, config, attempt.mode)
+        log.info("run mode %s: %s", mode, reason)
         return _compute_and_publish(
-            _Start(engine, lock, attempt, config, criteria, extracts, as_of, constraints, previous_id, console),
+            _Start(
+                engine,
+                lock,
+                attempt,
+                config,
+                criteria,
+                extracts,
+                as_of,
+                constraints,
+                previous_id,
+                console,
+                mode=mode,
+                mode_reason=reason,
+                link_cache=link_cache,
+            ),
             prefect_wanted(use_prefect),
             previous,
             check_inputs,
@@ -678,6 +770,11 @@ class _Start:
     """The extracts the resumed run started with (path and SHA-256 by source)."""
     code_version: str | None = None
     """The tfident version that started the resumed run."""
+    mode: str = "full"
+    """``incremental`` or ``full`` (:func:`choose_mode`)."""
+    mode_reason: str = ""
+    link_cache: LinkCache | None = None
+    """The previous published run's link cache, for an incremental run."""
     run_id: str | None = None
     batch: Batch | None = None
     report: CheckReport | None = None
@@ -762,6 +859,7 @@ def _compute_and_publish(
             checks=checks,
             start=start,
             progress=progress,
+            link_cache=start.link_cache,
         )
     except BaseException as error:
         if start.checkpoints is not None and start.run_id is not None:
@@ -785,13 +883,26 @@ def _compute_and_publish(
     assert start.checkpoints is not None
     assert start.inputs is not None
     timings = result.timings
-    summary = {**result.summary(), "inputs": start.inputs, **checks_summary(result.checks)}
+    summary = {
+        **result.summary(),
+        "inputs": start.inputs,
+        **checks_summary(result.checks),
+        "mode": {"mode": start.mode, "reason": start.mode_reason},
+    }
     record = _run_record(start.run_id, start.as_of, start.config, summary=summary, stage_timings=dict(timings))
     with timed(timings, "store", show):
         write_run(start.engine, record, store_frames(result))
         # the attached families' outcomes as this run sees them (tfident.store.attachments)
         record_outcomes(
             start.engine, start.run_id, start.as_of, result.batch.extracts, result.records, load_outcomes_config()
+        )
+    if result.link_cache is not None:
+        # what the next month's incremental run reuses; only the latest published run's is kept
+        save_run_cache(
+            _cache_root(start.engine),
+            _database_key(start.engine),
+            start.run_id,
+            {"link_profiles": result.link_cache.profiles, "link_pairs": result.link_cache.pairs},
         )
     start.checkpoints.discard()
     return RunOutcome(

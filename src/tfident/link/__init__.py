@@ -31,8 +31,17 @@ import polars as pl
 from tfident.errors import ConfigError
 from tfident.link.clustering import cluster_profiles
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
+from tfident.link.incremental import (
+    LinkCache,
+    dirty_profiles,
+    new_cache,
+    pair_gammas,
+    profile_keys,
+    reuse_gammas,
+    score_pairs,
+)
 from tfident.link.model import prior_weight
-from tfident.link.prediction import predict, weights_json, without_identifiers
+from tfident.link.prediction import weights_json, without_identifiers
 from tfident.link.profiles import build_profiles, tf_tables
 
 __all__ = [
@@ -41,9 +50,11 @@ __all__ = [
     "NOT_SAME_PERSON_RULES",
     "BlockingRule",
     "Guards",
+    "LinkCache",
     "LinkageConfig",
     "Thresholds",
     "link_persons",
+    "link_persons_cached",
     "load_linkage_config",
     "person_id_for",
 ]
@@ -101,20 +112,34 @@ def _ruling_pairs(constraints: pl.DataFrame | None, members: pl.DataFrame, kind:
 def link_persons(
     persons: pl.DataFrame, config: LinkageConfig, constraints: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Link person records into persons.
+    """Link person records into persons (:func:`link_persons_cached` without a previous run)."""
+    person_index, links, _ = link_persons_cached(persons, config, constraints)
+    return person_index, links
+
+
+def link_persons_cached(
+    persons: pl.DataFrame,
+    config: LinkageConfig,
+    constraints: pl.DataFrame | None = None,
+    previous: LinkCache | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, LinkCache]:
+    """Link person records into persons, reusing ``previous`` (the previous run's
+    :class:`LinkCache`) for the pairs of profiles that did not change
+    (:mod:`tfident.link.incremental`); the result is the same with or without it.
 
     ``constraints`` (optional, :data:`CONSTRAINTS_SCHEMA`) are reviewers' rulings by
     ``record_key``; rulings naming records absent from ``persons`` are ignored.
 
-    Returns ``(person_index, links)``: ``person_index`` has ``record_key, source,
+    Returns ``(person_index, links, cache)``: ``person_index`` has ``record_key, source,
     record_id, person_id`` (one row per record, in the order of ``persons``);
     ``links`` has ``record_key_l, record_key_r, match_probability, match_rule,
     match_weights_json`` (``record_key_l < record_key_r``): the pairs that ended up in
     one person (``splink``, ``identical`` or ``must_link``),
-    and the pairs kept for review (:data:`NOT_SAME_PERSON_RULES`).
+    and the pairs kept for review (:data:`NOT_SAME_PERSON_RULES`); ``cache`` is what the
+    next run reuses.
     """
     if persons.is_empty():
-        return pl.DataFrame(schema=PERSON_INDEX_SCHEMA), pl.DataFrame(schema=LINKS_SCHEMA)
+        return pl.DataFrame(schema=PERSON_INDEX_SCHEMA), pl.DataFrame(schema=LINKS_SCHEMA), LinkCache.empty()
     if not config.model_data:
         raise ConfigError("no linkage model loaded: load the configuration with load_linkage_config()")
     ruled: list[str] = []
@@ -122,7 +147,16 @@ def link_persons(
         ruled = pl.concat([constraints["record_key_l"], constraints["record_key_r"]]).unique().to_list()
     profiles, members = build_profiles(persons, solo_keys=ruled)
     tf = tf_tables(persons, config.model_data)
-    scores = predict(profiles, tf, config.model_data, config)
+    keys = profile_keys(profiles)
+    if previous is None:
+        gammas = pair_gammas(profiles, tf, config.model_data, config)
+    else:
+        dirty = dirty_profiles(keys, previous)
+        gammas = pl.concat(
+            [reuse_gammas(keys, dirty, previous), pair_gammas(profiles, tf, config.model_data, config, dirty)]
+        )
+        log.info("incremental linkage: %d of %d profiles new or changed", int(dirty.sum()), profiles.height)
+    scores = score_pairs(gammas, profiles, tf, config.model_data, threshold=config.thresholds.uncertain)
     threshold = config.thresholds.match
 
     override = config.guards.identifier_override_weight
@@ -161,7 +195,7 @@ def link_persons(
         scores.height,
         links.height,
     )
-    return person_index, links
+    return person_index, links, new_cache(keys, gammas)
 
 
 def _links(

@@ -46,7 +46,8 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
 
     Profile ids (``pid``) are numbered in the order of each profile's smallest record key,
     so they do not depend on the order of ``persons``. Records in ``solo_keys`` (named in
-    a reviewer's link ruling) are profiles of their own.
+    a reviewer's link ruling) are profiles of their own, as are records missing a name or
+    a date of birth: ``solo_key`` is their record key (null for every other profile).
     """
     solo = pl.Series("solo", sorted(solo_keys), dtype=pl.String)
     persons = persons.with_columns(_middle_std(persons).alias("middle_std"), address_key(persons).alias("address_key"))
@@ -80,7 +81,7 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
         .with_columns(pl.col("pid").cast(pl.Int64))
     )
     members = profiles.select("pid", "rep_key", "_keys").explode("_keys").rename({"_keys": "record_key"})
-    profiles = profiles.drop("_keys", "_solo")
+    profiles = profiles.drop("_keys").rename({"_solo": "solo_key"})
     return _add_derived(profiles), members
 
 

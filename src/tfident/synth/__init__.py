@@ -117,10 +117,18 @@ def generate_batch(
 
 
 def generate_months(
-    households: int, seed: int, as_of: dt.date, months: int, churn: float = 0.05, profile: ProfileArg = None
+    households: int,
+    seed: int,
+    as_of: dt.date,
+    months: int,
+    churn: float = 0.05,
+    profile: ProfileArg = None,
+    corrections: float = 0.0,
 ) -> Iterator[SyntheticBatch]:
-    """The batches of ``months`` consecutive months of one synthetic council, oldest first."""
-    for state in iter_months(households, seed, as_of, months, churn, get_profile(profile)):
+    """The batches of ``months`` consecutive months of one synthetic council, oldest first
+    (``corrections``: the share of earlier faulty records corrected each later month).
+    """
+    for state in iter_months(households, seed, as_of, months, churn, get_profile(profile), corrections):
         yield batch_from_state(state)
 
 
@@ -290,13 +298,16 @@ def synthesise_months(
     churn: float = 0.05,
     profile: ProfileArg = None,
     attach_share: float | None = None,
+    corrections: float = 0.0,
 ) -> list[Path]:
     """Write ``months`` consecutive monthly batches of one council to ``out/<YYYY-MM-DD>/``; with
     ``attach_share``, attached families followed and ``truth/claims.csv`` (:func:`generate_followed_months`).
     """
     folders = []
+    if attach_share is not None and corrections:
+        raise ValueError("corrections cannot be combined with followed families (attach_share)")
     batches = (
-        generate_months(households, seed, as_of, months, churn, profile)
+        generate_months(households, seed, as_of, months, churn, profile, corrections)
         if attach_share is None
         else generate_followed_months(households, seed, as_of, months, attach_share, churn, profile)
     )

@@ -21,6 +21,11 @@ from the one before and:
   health indicator, an out-of-work benefit claim, a domestic abuse incident), more often
   in households with more problems. New records get new ids, after the ids already used.
 
+* **corrections** (``corrections``, none by default): a share of the earlier records that
+  carry a name or date-of-birth fault are corrected by their agency: the same record id
+  now has the forename, surname and date of birth of a fault-free record of the same
+  person (the fault leaves the fault log). An incremental run must see them as changed.
+
 The truth is recomputed on the new batch date from every event, so it stays exact.
 True household ids are the family's, and do not change when a family moves.
 """
@@ -342,20 +347,73 @@ FollowHook = Callable[[_Maker, dt.date], None]
 """Called with the month's event maker and the previous batch date, after the month's own events."""
 
 
+CORRECTABLE_FAULTS = frozenset(
+    {"surname_typo", "forename_typo", "dob_typo", "dob_transposed", "forename_nickname", "surname_hyphen"}
+)
+"""Faults an agency may correct in a later month (``corrections``)."""
+CORRECTED_COLUMNS = ("forename", "surname", "date_of_birth")
+
+
+def _correct_earlier_records(state: MonthState, r: Rand, share: float) -> set[tuple[str, str]]:
+    """Correct a ``share`` of the earlier records with a name or date-of-birth fault (see the module
+    docstring), in ``state.rows``; the ``(source, record_id)`` corrected.
+    """
+    faulty = state.faults.filter(pl.col("fault").is_in(sorted(CORRECTABLE_FAULTS)))
+    faulted = state.faults.select("source", "record_id").unique()
+    truth = pl.concat([state.truth[source] for source in SOURCE_STREAMS])
+    rows = pl.concat(
+        [
+            state.rows[source].select("record_id", *CORRECTED_COLUMNS).with_columns(pl.lit(source).alias("source"))
+            for source in SOURCE_STREAMS
+        ]
+    ).join(truth, on=["source", "record_id"])
+    clean = (
+        rows.join(faulted, on=["source", "record_id"], how="anti")
+        .sort("source", "record_id")
+        .group_by("true_person_id", maintain_order=True)
+        .first()
+        .select("true_person_id", *CORRECTED_COLUMNS)
+    )
+    targets = (
+        faulty.select("source", "record_id")
+        .unique()
+        .sort("source", "record_id")
+        .join(truth, on=["source", "record_id"])
+        .join(clean, on="true_person_id")
+    )
+    chosen = targets.filter(pl.Series([r.chance(share) for _ in range(targets.height)], dtype=pl.Boolean))
+    corrected: set[tuple[str, str]] = set()
+    for source in SOURCE_STREAMS:
+        patch = chosen.filter(pl.col("source") == source).select("record_id", *CORRECTED_COLUMNS)
+        if patch.is_empty():
+            continue
+        frame = state.rows[source]
+        patched = frame.join(patch, on="record_id", how="left", suffix="_fix", maintain_order="left")
+        state.rows[source] = patched.with_columns(
+            [pl.coalesce(f"{c}_fix", c).alias(c) for c in CORRECTED_COLUMNS]
+        ).select(frame.columns)
+        corrected |= {(source, record_id) for record_id in patch["record_id"]}
+    return corrected
+
+
 def next_month(
     state: MonthState,
     as_of: dt.date,
     churn: float = 0.05,
+    corrections: float = 0.0,
     keep: frozenset[int] = frozenset(),
     follow: FollowHook | None = None,
 ) -> MonthState:
     """The month after ``state``, on ``as_of`` (see the module docstring). ``state`` is used up.
 
+    ``corrections``: the share of earlier faulty records an agency corrects this month.
     ``keep``: households that neither move nor get the month's random events (attached families,
     whose events ``follow`` adds instead: see :mod:`tfident.synth.followup`).
     """
     if not 0 <= churn <= 1:
         raise ValueError("churn must be between 0 and 1")
+    if not 0 <= corrections <= 1:
+        raise ValueError("corrections must be between 0 and 1")
     w, seed, k = state.world, state.seed, state.month + 1
     previous = w.as_of
     if as_of <= previous:
@@ -384,14 +442,20 @@ def next_month(
     if follow is not None:
         follow(maker, previous)
     changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
+    corrected = _correct_earlier_records(state, Rand(seed, 4000 + k), corrections) if corrections else set()
 
     renderer = _Renderer(w, seed, state.profile)
+    corrected_keys = sorted(f"{source}:{record_id}" for source, record_id in corrected)
     faults = [
         state.faults.filter(
             ~(
                 pl.col("source").eq("attendance")
                 & pl.col("record_id").is_in(sorted(changed))
                 & pl.col("fault").is_in(sorted(ADDRESS_FAULTS))
+            )
+            & ~(
+                pl.concat_str("source", pl.lit(":"), "record_id").is_in(corrected_keys)
+                & pl.col("fault").is_in(sorted(CORRECTABLE_FAULTS))
             )
         )
     ]
@@ -433,12 +497,13 @@ def iter_months(
     months: int,
     churn: float = 0.05,
     profile: Profile = DEFAULT_PROFILE,
+    corrections: float = 0.0,
 ) -> Iterator[MonthState]:
     """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``."""
     state = first_month(households, seed, as_of, profile)
     yield state
     for k in range(1, months):
-        state = next_month(state, month_date(as_of, k), churn)
+        state = next_month(state, month_date(as_of, k), churn, corrections)
         yield state
 
 

@@ -1,0 +1,95 @@
+"""Incremental linkage (``tfident.link.incremental``): weights from levels as Splink computes them,
+and a month linked with the previous month's cache exactly as without it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tfident.checkpoints import discard_run_caches, load_run_cache, save_run_cache
+from tfident.link import LinkageConfig, link_persons, link_persons_cached
+from tfident.link.incremental import dirty_profiles, pair_gammas, profile_keys, score_pairs
+from tfident.link.prediction import predict
+from tfident.link.profiles import build_profiles, tf_tables
+from tfident.standardise import match_addresses, standardise_persons
+from tfident.synth import generate_months
+
+FIRST = date(2026, 1, 31)
+
+
+@pytest.fixture(scope="module")
+def months() -> list[pl.DataFrame]:
+    """Standardised records of two months of a 150-household council (churn and corrections)."""
+    out = []
+    for batch in generate_months(150, 21, FIRST, 2, churn=0.2, corrections=0.5):
+        persons = standardise_persons(batch.extracts, batch.as_of)
+        out.append(match_addresses(persons, batch.extracts["gazetteer"]))
+    return out
+
+
+def test_weights_from_levels_match_splink(months: list[pl.DataFrame], linkage: LinkageConfig) -> None:
+    """Every pair Splink keeps has the same levels, weights and probability from :func:`score_pairs` (1e-9)."""
+    persons = months[0]
+    profiles, _ = build_profiles(persons)
+    tf = tf_tables(persons, linkage.model_data)
+    splink = predict(profiles, tf, linkage.model_data, linkage)
+    gammas = pair_gammas(profiles, tf, linkage.model_data, linkage)
+    ours = score_pairs(gammas, profiles, tf, linkage.model_data, threshold=linkage.thresholds.uncertain)
+    assert splink.height > 100
+    assert gammas.height > splink.height  # every blocked pair is kept for next month, not only the scored
+    assert_frame_equal(ours.select(splink.columns), splink, check_exact=False, rel_tol=0, abs_tol=1e-9)
+
+
+def test_a_month_linked_with_last_months_cache_is_the_full_result(
+    months: list[pl.DataFrame], linkage: LinkageConfig
+) -> None:
+    """Links, persons and the next cache are the same with the previous month's cache, which is reused."""
+    _, _, cache = link_persons_cached(months[0], linkage)
+    full_index, full_links, full_cache = link_persons_cached(months[1], linkage)
+    index, links, again = link_persons_cached(months[1], linkage, previous=cache)
+    assert_frame_equal(index, full_index)
+    assert_frame_equal(links, full_links)
+    assert_frame_equal(again.pairs.sort(pl.all()), full_cache.pairs.sort(pl.all()))
+    profiles, _ = build_profiles(months[1])
+    dirty = dirty_profiles(profile_keys(profiles), cache)
+    assert 0 < int(dirty.sum()) < profiles.height // 2
+
+
+def test_a_ruling_makes_its_records_dirty(months: list[pl.DataFrame], linkage: LinkageConfig) -> None:
+    """A cannot-link ruling made between months is respected by the incremental run as by the full one."""
+    _, _, cache = link_persons_cached(months[0], linkage)
+    _, full_links = link_persons(months[1], linkage)
+    same = full_links.filter(pl.col("match_rule") == "splink").row(0)
+    ruling = pl.DataFrame({"record_key_l": [same[0]], "record_key_r": [same[1]], "kind": ["cannot_link"]})
+    expected = link_persons(months[1], linkage, ruling)
+    got = link_persons_cached(months[1], linkage, ruling, previous=cache)
+    assert_frame_equal(got[0], expected[0])
+    assert_frame_equal(got[1], expected[1])
+    assert (
+        not got[1]
+        .filter((pl.col("record_key_l") == same[0]) & (pl.col("record_key_r") == same[1]))["match_rule"]
+        .is_in(["splink"])
+        .any()
+    )
+
+
+def test_run_cache_keeps_only_the_latest_run(tmp_path: Path) -> None:
+    """Saving a run's cache deletes the previous one's; a damaged file is no cache; files are private."""
+    frame = pl.DataFrame({"a": [1, 2]})
+    save_run_cache(tmp_path, "db", "R1", {"link_pairs": frame})
+    folder = save_run_cache(tmp_path, "db", "R2", {"link_pairs": frame})
+    assert load_run_cache(tmp_path, "db", "R1") is None
+    loaded = load_run_cache(tmp_path, "db", "R2")
+    assert loaded is not None
+    assert_frame_equal(loaded["link_pairs"], frame)
+    assert (folder / "link_pairs.parquet").stat().st_mode & 0o777 == 0o600
+    assert folder.stat().st_mode & 0o777 == 0o700
+    (folder / "link_pairs.parquet").write_bytes(b"damaged")
+    assert load_run_cache(tmp_path, "db", "R2") is None
+    assert discard_run_caches(tmp_path, "db", ["R1", "R2"]) == ["R2"]  # retention purging R2
+    assert not folder.exists()
