@@ -145,6 +145,7 @@ def _run_check(
     proposals = prepare_claims(engine, period, "benchmark", run_id=runs[-1])
     scores = json.loads(invoke("evaluate", "--extracts", str(final), "--run", runs[-1], "--db", db, "--json"))
     misses = analyse(engine, runs[-1], final, proposals)
+    routes = by_route(engine, runs[-1], final, proposals)
     engine.dispose()
     truth = pl.read_csv(final / "truth" / "claims.csv", infer_schema=False)
     return {
@@ -163,6 +164,7 @@ def _run_check(
         "claims": scores.get("claims"),
         "families": scores["families"],
         "misses": misses,
+        "routes": routes,
         "seconds": {"synth": round(synth_s, 1), "runs": round(runs_s, 1)},
     }
 
@@ -191,6 +193,7 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
         on="person_id",
     )
     claimed = {p.attachment_id for p in proposals}
+    route_of = {p.attachment_id: p.route for p in proposals}
     out = []
     for row in truth.iter_rows(named=True):
         attachment = attachment_of.get(row["true_household_id"])
@@ -215,7 +218,9 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
                 "cause": cause,
                 "truth": row["claimable"],
                 "reason": row["reason"],
-                "truth_measures": {k: row[k] for k in ("education", "offending", "asb")},
+                "truth_route": row.get("route") or None,
+                "claimed_route": route_of.get(attachment) if attachment is not None else None,
+                "truth_measures": {k: row.get(k, "") for k in ("education", "offending", "asb", "employment")},
                 "attachment_id": attachment,
                 "household_id": households.get(attachment) if attachment is not None else None,
                 "observations": [
@@ -227,6 +232,49 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
             }
         )
     return out
+
+
+def by_route(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> dict[str, dict[str, int]]:
+    """Per claim route: tfident's claims by that route, those whose family the truth gives that route,
+    the truth's families of that route, and those tfident claimed by it (``claims``, ``claims_valid``,
+    ``claimable``, ``claimable_claimed``).
+    """
+    import sqlalchemy as sa
+
+    truth = pl.read_csv(folder / "truth" / "claims.csv", infer_schema=False)
+    truth_persons = pl.read_csv(folder / "truth" / "persons.csv", infer_schema=False)
+    with engine.connect() as connection:
+        members = pl.DataFrame(
+            connection.execute(sa.text("SELECT attachment_id, person_id FROM attachment_members")).all(),
+            schema={"key": pl.Int64, "person_id": pl.String},
+            orient="row",
+        )
+    family = families_of(members, read_persons_index(engine, run_id), truth_persons)
+    family_of = dict(zip(family["key"], family["true_household_id"], strict=True))
+    truth_route = {r["true_household_id"]: r["route"] or "" for r in truth.iter_rows(named=True)}
+    claimed = {(family_of.get(p.attachment_id), p.route) for p in proposals}
+    out: dict[str, dict[str, int]] = {}
+    for route in ("tf1_results", "tf1_ce"):
+        mine = [hh for hh, r in claimed if r == route]
+        theirs = [hh for hh, r in truth_route.items() if r == route]
+        out[route] = {
+            "claims": len(mine),
+            "claims_valid": sum(1 for hh in mine if truth_route.get(hh or "") == route),
+            "claims_claimable_other_route": sum(1 for hh in mine if truth_route.get(hh or "") not in ("", route)),
+            "claimable": len(theirs),
+            "claimable_claimed": sum(1 for hh in theirs if (hh, route) in claimed),
+        }
+    return out
+
+
+def route_scores(counts: dict[str, int]) -> str:
+    """``precision (valid/claims) / recall (claimed/claimable)`` of one route's counts."""
+    p = counts["claims_valid"] / counts["claims"] if counts["claims"] else 1.0
+    r = counts["claimable_claimed"] / counts["claimable"] if counts["claimable"] else 1.0
+    return (
+        f"{p:.4f} ({counts['claims_valid']}/{counts['claims']}) | "
+        f"{r:.4f} ({counts['claimable_claimed']}/{counts['claimable']})"
+    )
 
 
 def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -287,6 +335,33 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
         "families the truth attached that no candidate of that month's run stood for (an identification miss; "
         "they cannot be claimed).",
         "",
+        "Per route (a claim counts as valid for its route when the truth gives the family that route; "
+        "the truth takes results before continuous employment, as `claim_route` does):",
+        "",
+        "| seed | route | precision | recall | claims the truth gives the other route |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['seed']} | {route} | {route_scores(c)} | {c['claims_claimable_other_route']} |"
+            for r in results
+            for route, c in r.get("routes", {}).items()
+        ],
+        *[
+            f"| **all** | {route} | **{route_scores(c)}** | {c['claims_claimable_other_route']} |"
+            for route in ("tf1_results", "tf1_ce")
+            if (
+                c := {
+                    k: sum(r.get("routes", {}).get(route, {}).get(k, 0) for r in results)
+                    for k in (
+                        "claims",
+                        "claims_valid",
+                        "claims_claimable_other_route",
+                        "claimable",
+                        "claimable_claimed",
+                    )
+                }
+            )
+        ],
+        "",
         "Truth reasons on the last month: "
         + "; ".join(
             f"seed {r['seed']}: " + ", ".join(f"{k} {v}" for k, v in r["truth_reasons"].items()) for r in results
@@ -300,6 +375,7 @@ def report(results: list[dict[str, Any]], total: dict[str, Any]) -> str:
         for miss in r["misses"]:
             lines.append(
                 f"- seed {r['seed']}, {miss['true_household_id']}: truth {miss['truth']} ({miss['reason']}, "
+                f"route {miss.get('truth_route')}, claimed by {miss.get('claimed_route')}, "
                 f"{miss['truth_measures']}); **{miss['cause']}**; household {miss['household_id']}; "
                 f"observations {miss['observations']}"
             )

@@ -56,6 +56,7 @@ def test_synth_outcomes_writes_claims_truth_per_month(tmp_path: Path) -> None:
         "education",
         "offending",
         "asb",
+        "employment",
     ]
     assert first.height > 0
     assert set(first["true_household_id"]) <= set(second["true_household_id"])

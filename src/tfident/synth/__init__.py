@@ -282,11 +282,19 @@ def generate_followed_months(
     for state, follow in iter_followed_months(
         households, seed, as_of, months, attach_share, churn, get_profile(profile)
     ):
+        employment, employment_truth, employment_faults = follow.settle(state)
         batch = batch_from_state(state)
         if state.month < ATTACH_MONTHS:
             follow.attach(state, batch.truth_households)
         clean = _clean_events(state.events.cols, EVENT_COLUMNS, state.world.people.pid, batch.extracts)
-        yield dataclasses.replace(batch, claims_truth=judge_claims(clean, follow.attached(), batch.as_of))
+        clean["employment"] = follow.employment_events(state.world.people.pid, batch.as_of)
+        yield dataclasses.replace(
+            batch,
+            extracts={**batch.extracts, "employment": employment} if employment.height else batch.extracts,
+            truth_persons=pl.concat([batch.truth_persons, employment_truth]).sort("source", "record_id"),
+            faults=pl.concat([batch.faults, employment_faults]).sort("source", "record_id", "fault"),
+            claims_truth=judge_claims(clean, follow.attached(), batch.as_of),
+        )
 
 
 def synthesise_months(

@@ -17,12 +17,22 @@ against). For a family attached on ``A`` and judged at the batch date ``C``:
   least 33 % (exactly 33 % passes); no baseline offences, the measure does not apply.
 * **ASB** (crime/ASB need): every ASB record of a member (incidents and interventions) by
   date, down by at least 60 % on the same windows.
-* **claimable** (route ``tf1_results``) when at least one measure applies and every
+* **results** (route ``tf1_results``) when at least one measure applies and every
   measure that applies is met. Six months are calendar months to the day (31 August
   minus six months is 28 February or the 29th in a leap year, clamped).
-
-There is no continuous-employment route here: the synthetic council has no employment
-spells, so ``tf1_ce`` never applies.
+* **continuous employment** (route ``tf1_ce``, whatever the needs at entry): an adult of
+  the family (18 or over on ``A``) who was on an out-of-work benefit on ``A`` (a claim of
+  JSA, ESA, IS, IB, SDA or CA, or UC under an out-of-work conditionality regime, begun on
+  or before ``A`` and not ended before it) "has moved off out-of-work benefits into
+  continuous employment": an employment spell begun after ``A`` has lasted, by ``C``, 13
+  weeks (91 days, its first day counted), or 26 weeks (182 days) when a claim live on
+  ``A`` was JSA (``domain-research.md`` 3.1: "13 weeks for most benefits; 26 weeks
+  depending on the benefit they came off (JSA)"), with no out-of-work claim live on any
+  of those days. An adult on no out-of-work benefit on ``A`` is not judged; no adult
+  judged: the measure does not apply.
+* **route**: ``tf1_results`` when the results are met, else ``tf1_ce`` when continuous
+  employment is (the domain text is an "or" and gives no order; tfident's
+  ``claim_route`` takes the results first, and so does this); ``claimable`` when either.
 """
 
 from __future__ import annotations
@@ -49,8 +59,60 @@ CLAIMS_TRUTH_COLUMNS = (
     "education",
     "offending",
     "asb",
+    "employment",
 )
 """Columns of ``truth/claims.csv``."""
+
+
+OUT_OF_WORK = ("JSA", "ESA", "IS", "IB", "SDA", "CA")
+"""Out-of-work benefits (``domain-research.md`` 3.1 and the benefit list of section 5); Universal Credit
+counts under an out-of-work conditionality regime."""
+UC_OUT_OF_WORK = ("SEARCHING_FOR_WORK", "PLANNING_FOR_WORK", "PREPARING_FOR_WORK", "NO_WORK_REQUIREMENTS")
+CE_ROUTE = "tf1_ce"
+CE_WEEKS = 13
+"""Continuous employment of most out-of-work claimants: 13 weeks (3 months)."""
+CE_WEEKS_JSA = 26
+"""Continuous employment of a Jobseeker's Allowance claimant: 26 weeks (6 months)."""
+
+
+def out_of_work(benefit_type: str | None, conditionality: str | None) -> bool:
+    """Whether a claim is an out-of-work benefit (UC only under an out-of-work regime)."""
+    return benefit_type in OUT_OF_WORK or (benefit_type == "UC" and conditionality in UC_OUT_OF_WORK)
+
+
+Spell = tuple[dt.date, dt.date | None]
+"""``(start, end)``; ``end`` None while it goes on."""
+
+
+def _open_on(spell: Spell, day: dt.date) -> bool:
+    return spell[0] <= day and (spell[1] is None or spell[1] >= day)
+
+
+def employment_result(
+    claims: Sequence[tuple[str, Spell]], spells: Sequence[Spell], attached_on: dt.date, as_of: dt.date
+) -> bool | None:
+    """One adult's continuous-employment result at ``as_of``; None when they were on no out-of-work benefit
+    on ``attached_on`` (nothing to move off).
+
+    ``claims``: the adult's out-of-work claims as ``(benefit_type, (start, end))``. The adult must
+    have a claim live on ``attached_on``; the weeks required are 26 when one of those was JSA,
+    else 13. Met when some employment spell starting after ``attached_on`` has lasted the
+    required weeks by ``as_of`` (its first day to its ``7 * weeks``-th day, both worked, on or
+    before its end) and no out-of-work claim is live on any of those days.
+    """
+    live = [kind for kind, claim in claims if _open_on(claim, attached_on)]
+    if not live:
+        return None
+    weeks = CE_WEEKS_JSA if "JSA" in live else CE_WEEKS
+    for start, end in sorted(spells, key=lambda s: s[0]):
+        if start <= attached_on:
+            continue
+        last = start + dt.timedelta(days=7 * weeks - 1)
+        if last > as_of or (end is not None and end < last):
+            continue
+        if not any(c_start <= last and (c_end is None or c_end >= start) for _, (c_start, c_end) in claims):
+            return True
+    return False
 
 
 def months_before(day: dt.date, months: int) -> dt.date:
@@ -159,15 +221,43 @@ def crime_results(
     return offending_ok, asb_ok
 
 
+def family_employment(
+    family: Attached, benefits: pl.DataFrame, employment: pl.DataFrame | None, as_of: dt.date
+) -> bool | None:
+    """The family's continuous-employment result: met by any adult; None when no adult is judged."""
+    results: list[bool] = []
+    for person, dob in family.members:
+        if _age(dob, family.attached_on) < 18:
+            continue
+        mine = benefits.filter(pl.col("true_person_id") == person)
+        claims = [
+            (str(r["benefit_type"]), (r["claim_start"], r["claim_end"]))
+            for r in mine.iter_rows(named=True)
+            if r["claim_start"] is not None and out_of_work(r["benefit_type"], r.get("uc_conditionality"))
+        ]
+        spells: list[Spell] = []
+        if employment is not None:
+            spells = [
+                (r["start_date"], r["end_date"])
+                for r in employment.filter(pl.col("true_person_id") == person).iter_rows(named=True)
+                if r["start_date"] is not None
+            ]
+        result = employment_result(claims, spells, family.attached_on, as_of)
+        if result is not None:
+            results.append(result)
+    return any(results) if results else None
+
+
 def judge_claims(
     events: Mapping[str, pl.DataFrame], families: Sequence[Attached], as_of: dt.date, period: str = PERIOD
 ) -> pl.DataFrame:
     """One row per family attached by ``as_of``: whether a Phase 1 results claim on ``as_of`` is valid.
 
     ``events[source]``: the true events with ``true_person_id`` (attendance, exclusions,
-    youth_offending, asb).
+    youth_offending, asb, benefits and, when there are spells, employment).
     """
     attendance, exclusions = events["attendance"], events["exclusions"]
+    benefits, employment = events["benefits"], events.get("employment")
     offending, asb = events["youth_offending"], events["asb"]
     rows = []
     for family in sorted(families, key=lambda f: f.true_household_id):
@@ -189,9 +279,13 @@ def judge_claims(
         )
         measures = {"education": education, "offending": offending_ok, "asb": asb_ok}
         applicable = {k: v for k, v in measures.items() if v is not None}
-        claimable = bool(applicable) and all(applicable.values())
-        if claimable:
+        results = bool(applicable) and all(applicable.values())
+        ce = family_employment(family, benefits.filter(pl.col("true_person_id").is_in(people)), employment, as_of)
+        route = ROUTE if results else (CE_ROUTE if ce else "")
+        if results:
             reason = "achieved"
+        elif ce:
+            reason = "continuous_employment"
         elif not applicable:
             reason = "no_measure_applies"
         else:
@@ -202,12 +296,13 @@ def judge_claims(
                 "period": period,
                 "attached_on": family.attached_on,
                 "needs": ";".join(sorted(family.needs)),
-                "route": ROUTE if claimable else "",
-                "claimable": "Y" if claimable else "N",
+                "route": route,
+                "claimable": "Y" if route else "N",
                 "reason": reason,
                 "education": _yn(education),
                 "offending": _yn(offending_ok),
                 "asb": _yn(asb_ok),
+                "employment": _yn(ce),
             }
         )
     schema = {c: pl.String for c in CLAIMS_TRUTH_COLUMNS} | {"attached_on": pl.Date}

@@ -18,6 +18,18 @@ months of :mod:`tfident.synth.months` with three additions:
   placed in the six months up to the final month: none (resolve), as many as before
   attachment (persist), exactly the most a 60 % / 33 % reduction allows (near_pass) or one
   more (near_fail).
+* **work** (continuous employment): in a family with the worklessness need, one adult
+  with an out-of-work claim live on the attachment day draws ``stay`` (stays workless),
+  ``sustain`` (a job from a day after attachment, still going on the final month, long
+  enough), ``exact`` (a job that ends on the very day it has lasted the weeks required),
+  ``short`` (one that ends one day short), ``late`` (one still going on that reaches the
+  weeks one day after the final month) or ``overlap`` (a long job, but the benefit claim
+  runs on into its first weeks). The weeks required are the oracle's: 26 when a claim
+  live at attachment was JSA, else 13. The adult's live out-of-work claims end the day
+  before the job starts (``overlap``: 1 to 20 days after), their rows in every later
+  month's ``benefits.csv`` showing the end; the spell is an ``employment`` record
+  (contract 1.2's optional source, rendered with the profile's faults like the others)
+  from the month it starts, its ``end_date`` blank until the month it ends.
 * **truth**: each month's ``truth/claims.csv`` (:func:`tfident.synth.claims_truth.judge_claims`)
   says, for every family attached so far, whether a Phase 1 results claim on that batch
   date is valid.
@@ -37,16 +49,27 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from tfident.synth.claims_truth import Attached, months_before
+from tfident.synth.claims_truth import CE_WEEKS, CE_WEEKS_JSA, Attached, months_before, out_of_work
 from tfident.synth.dates import Term, age_at, attendance_terms
 from tfident.synth.events import ASB_TOOLS, EXCLUSION_REASONS, PROVEN_ADULT, PROVEN_YOUTH, Events, _Maker
+from tfident.synth.extracts import _Renderer, render_source
 from tfident.synth.months import MonthState, first_month, month_date, next_month
 from tfident.synth.population import Rand
 from tfident.synth.profiles import DEFAULT_PROFILE, Profile
+from tfident.synth.supporting import SF_EVENT_COLUMNS, SF_RECORD_ID_FORMATS, SF_STREAMS, SfEvents
 
 ATTACH_MONTHS = 3
 """Families are attached on the batch dates of the first this many months."""
 
+WORK_VARIANTS = (
+    ("stay", 0.3),
+    ("sustain", 0.2),
+    ("exact", 0.1),
+    ("short", 0.15),
+    ("late", 0.1),
+    ("overlap", 0.15),
+)
+"""What becomes of the worklessness need of an attached family (see the module docstring)."""
 VARIANTS = (("resolve", 0.45), ("persist", 0.25), ("near_pass", 0.15), ("near_fail", 0.15))
 TIER_ABSENCE = {0: 0.02, 1: 0.05, 2: 0.09}
 MONTHLY_EXCLUSION = {0: 0.002, 1: 0.01, 2: 0.03}
@@ -66,6 +89,11 @@ class Plan:
     education: str | None
     crime: str | None
     target_child: int | None = None
+    work: str | None = None
+    job: tuple[int, dt.date, dt.date | None] | None = None
+    """``(adult, start, end)`` of the planned employment spell (``end`` None: still going on)."""
+    claims_end: tuple[tuple[int, dt.date], ...] = ()
+    """``(benefits event index, new claim_end)`` of the adult's claims that end for the job."""
     scheduled: list[tuple[dt.date, str, int]] = field(default_factory=list)
     """``(day, "asb" | "offence", person)`` events to add in the month the day falls in."""
 
@@ -83,6 +111,15 @@ class FollowUp:
         self.final_terms = [t.label for t in complete[-3:]]
         self.plans: dict[int, Plan] = {}
         self.events: Events | None = None
+        self.employment = SfEvents()
+        """The employment spells so far (only the ``employment`` columns are used)."""
+        self.employment_rows: list[pl.DataFrame] = []
+        self.employment_truth: list[pl.DataFrame] = []
+        self.employment_faults: list[pl.DataFrame] = []
+        self.rendered = 0
+        """How many of the spells have been rendered (earlier months' rows keep their ids and text)."""
+        self.ended: list[tuple[int, dt.date]] = []
+        """Benefit claims ended this month, not yet shown in the rendered rows."""
 
     @property
     def keep(self) -> frozenset[int]:
@@ -120,7 +157,110 @@ class FollowUp:
             plan.target_child = r.pick(pupils or kids) if kids else None
             if plan.crime is not None:
                 self._schedule_crime(plan, state, r)
+            if "work" in needs:
+                self._plan_work(plan, state, r)
             self.plans[hh] = plan
+
+    def _plan_work(self, plan: Plan, state: MonthState, r: Rand) -> None:
+        """Draw what becomes of the worklessness need: who gets a job, when it starts and ends."""
+        w, ben = state.world, state.events.cols["benefits"]
+        attached_on = plan.attached.attached_on
+        live: dict[int, list[int]] = {}
+        for i, (person, kind, regime, start, end) in enumerate(
+            zip(
+                ben["person"],
+                ben["benefit_type"],
+                ben["uc_conditionality"],
+                ben["claim_start"],
+                ben["claim_end"],
+                strict=True,
+            )
+        ):
+            if (
+                person in w.households.members[plan.hh]
+                and age_at(w.people.dob[person], attached_on) >= 18
+                and out_of_work(kind, regime)
+                and start is not None
+                and start <= attached_on
+                and (end is None or end >= attached_on)
+            ):
+                live.setdefault(person, []).append(i)
+        if not live:
+            return
+        plan.work = r.weighted(WORK_VARIANTS)
+        if plan.work == "stay":
+            return
+        adult = r.pick(sorted(live))
+        weeks = CE_WEEKS_JSA if any(ben["benefit_type"][i] == "JSA" for i in live[adult]) else CE_WEEKS
+        days = 7 * weeks
+        earliest, latest = attached_on + dt.timedelta(days=1), self.final - dt.timedelta(days=days - 1)
+        if plan.work == "late":
+            start, end = self.final - dt.timedelta(days=days - 2), None
+        else:
+            start = earliest + dt.timedelta(days=r.randint(0, max((latest - earliest).days, 0)))
+            end = {
+                "exact": start + dt.timedelta(days=days - 1),
+                "short": start + dt.timedelta(days=days - 2),
+            }.get(plan.work)
+        if start < earliest:  # too few months to reach the weeks: a job too recent to count
+            start, end = earliest, None
+        claim_end = start + dt.timedelta(days=r.randint(1, 20) if plan.work == "overlap" else -1)
+        plan.job = (adult, start, end)
+        plan.claims_end = tuple((i, claim_end) for i in live[adult])
+
+    def settle(self, state: MonthState) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """After the month is made: show the claims ended this month in its ``benefits`` rows, render its new
+        employment spells, and return the month's ``employment`` extract with its truth and faults.
+        """
+        w, k = state.world, state.month
+        if self.ended:
+            ends = dict(self.ended)
+            rows = state.rows["benefits"].with_row_index("_event")
+            state.rows["benefits"] = rows.with_columns(
+                pl.col("_event")
+                .replace_strict(ends, default=None, return_dtype=pl.Date)
+                .fill_null(pl.col("claim_end"))
+                .alias("claim_end")
+            ).drop("_event")
+            self.ended = []
+        cols = self.employment.cols["employment"]
+        new = {name: values[self.rendered :] for name, values in cols.items()}
+        if new["person"] or not self.employment_rows:
+            stream = SF_STREAMS["employment"]
+            frame, truth, logged = render_source(
+                _Renderer(w, state.seed, state.profile),
+                "employment",
+                new,
+                state.seed,
+                stream,
+                render_stream=stream + 100 * k,
+                id_offset=self.rendered,
+                shuffle_key=(state.seed, stream, k),
+                record_id_format=SF_RECORD_ID_FORMATS["employment"],
+                event_columns=SF_EVENT_COLUMNS["employment"],
+            )
+            self.employment_rows.append(frame)
+            self.employment_truth.append(truth)
+            self.employment_faults.append(logged)
+            self.rendered = len(cols["person"])
+        rows = pl.concat(self.employment_rows).with_columns(
+            pl.when(pl.col("end_date") <= w.as_of).then(pl.col("end_date")).otherwise(None).alias("end_date")
+        )
+        return rows.sort("record_id"), pl.concat(self.employment_truth), pl.concat(self.employment_faults)
+
+    def employment_events(self, pid: list[str], as_of: dt.date) -> pl.DataFrame:
+        """The error-free spells begun by ``as_of``: ``true_person_id, start_date, end_date`` (blank while on)."""
+        cols = self.employment.cols["employment"]
+        spells = [
+            (pid[p], start, end if end is not None and end <= as_of else None)
+            for p, start, end in zip(cols["person"], cols["start_date"], cols["end_date"], strict=True)
+            if start <= as_of
+        ]
+        return pl.DataFrame(
+            spells,
+            schema={"true_person_id": pl.String, "start_date": pl.Date, "end_date": pl.Date},
+            orient="row",
+        )
 
     def _pupils(self, state: MonthState) -> set[int]:
         """People with an attendance record so far."""
@@ -177,6 +317,7 @@ class FollowUp:
         self._exclusions(maker, previous)
         self._offences(maker, previous)
         self._care(maker, previous)
+        self._jobs(maker, previous)
         for plan in self.plans.values():
             for day, kind, person in plan.scheduled:
                 if not previous < day <= maker.D:
@@ -185,6 +326,27 @@ class FollowUp:
                     maker.asb(plan.hh, person, maker.r.pick(("INCIDENT", "INCIDENT", *ASB_TOOLS)), day)
                 else:
                     _proven(maker, person, day)
+
+    def _jobs(self, maker: _Maker, previous: dt.date) -> None:
+        """The jobs that start this month: the spell, and the end of the adult's out-of-work claims."""
+        assert self.events is not None
+        claim_end = self.events.cols["benefits"]["claim_end"]
+        for plan in self.plans.values():
+            if plan.job is None or not previous < plan.job[1] <= maker.D:
+                continue
+            adult, start, end = plan.job
+            self.employment.add(
+                "employment",
+                adult,
+                start,
+                employment_type=maker.r.weighted((("EMPLOYED", 0.85), ("SELF_EMPLOYED", 0.15))),
+                start_date=start,
+                end_date=end,
+                hours_per_week=maker.r.pick((16, 20, 30, 37, 40)),
+            )
+            for index, day in plan.claims_end:
+                claim_end[index] = day
+                self.ended.append((index, day))
 
     def _terms(self, maker: _Maker, previous: dt.date) -> None:
         """A return for each term ended this month (and begun after the first month) for every child on roll."""

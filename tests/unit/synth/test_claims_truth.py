@@ -13,6 +13,7 @@ from tfident.synth.claims_truth import (
     absence_ok,
     crime_results,
     education_result,
+    employment_result,
     judge_claims,
     months_before,
     reduced,
@@ -153,6 +154,7 @@ def test_a_family_is_claimable_when_every_measure_that_applies_is_met() -> None:
         "exclusions": exclusions([]),
         "youth_offending": offences([]),
         "asb": asb([dt.date(2025, 12, 1)] * 5 + [dt.date(2026, 8, 1)] * 2),
+        "benefits": benefits([]),
     }
     later = Attached("TH2", dt.date(2026, 9, 30), FAMILY.needs, FAMILY.members)
     bare = Attached("TH3", ATTACHED, frozenset({"work"}), FAMILY.members)
@@ -169,11 +171,119 @@ def test_a_family_is_claimable_when_every_measure_that_applies_is_met() -> None:
         "education": "Y",
         "offending": "",
         "asb": "Y",
+        "employment": "",
     }
     assert truth.row(1, named=True)["reason"] == "no_measure_applies"
     events["asb"] = asb([dt.date(2025, 12, 1)] * 5 + [dt.date(2026, 8, 1)] * 3)
     again = judge_claims(events, [FAMILY], CLAIM).row(0, named=True)
     assert (again["claimable"], again["route"], again["reason"]) == ("N", "", "not_met:asb")
+
+
+def benefits(claims: list[tuple[str, dt.date, dt.date | None]], person: str = ADULT) -> pl.DataFrame:
+    """Benefit claims of ``person``: ``(benefit_type, claim_start, claim_end)``."""
+    return pl.DataFrame(
+        [(person, kind, None, start, end) for kind, start, end in claims],
+        schema={
+            "true_person_id": pl.String,
+            "benefit_type": pl.String,
+            "uc_conditionality": pl.String,
+            "claim_start": pl.Date,
+            "claim_end": pl.Date,
+        },
+        orient="row",
+    )
+
+
+def spells(rows: list[tuple[dt.date, dt.date | None]], person: str = ADULT) -> pl.DataFrame:
+    """Employment spells of ``person``."""
+    return pl.DataFrame(
+        [(person, start, end) for start, end in rows],
+        schema={"true_person_id": pl.String, "start_date": pl.Date, "end_date": pl.Date},
+        orient="row",
+    )
+
+
+JOB = dt.date(2026, 3, 2)
+"""A job started after attachment (28 February); its 91st day is 31 May, its 182nd 30 August."""
+ESA = ("ESA", (dt.date(2024, 1, 1), dt.date(2026, 3, 1)))
+
+
+@pytest.mark.parametrize(
+    ("end", "as_of", "expected"),
+    [
+        (None, dt.date(2026, 5, 31), True),  # the 91st day is the judging day: 13 weeks
+        (None, dt.date(2026, 5, 30), False),  # one day short on the judging day
+        (dt.date(2026, 5, 31), CLAIM, True),  # ended on its 91st day
+        (dt.date(2026, 5, 30), CLAIM, False),  # ended on its 90th day: one day short
+        (dt.date(2026, 5, 24), CLAIM, False),  # one week short
+    ],
+)
+def test_continuous_employment_needs_exactly_13_weeks(end: dt.date | None, as_of: dt.date, expected: bool) -> None:
+    """Thirteen weeks are 91 days counting the first: the 91st day reached (and worked) is met, the 90th not."""
+    assert employment_result([ESA], [(JOB, end)], ATTACHED, as_of) is expected
+
+
+@pytest.mark.parametrize(
+    ("end", "expected"), [(dt.date(2026, 8, 30), True), (dt.date(2026, 8, 29), False), (None, True)]
+)
+def test_a_jsa_claimant_needs_26_weeks(end: dt.date | None, expected: bool) -> None:
+    """Off JSA the weeks are 26 (182 days): 13 weeks are not enough, the 182nd day is."""
+    jsa = ("JSA", (dt.date(2025, 6, 1), dt.date(2026, 3, 1)))
+    assert employment_result([jsa], [(JOB, dt.date(2026, 6, 30))], ATTACHED, CLAIM) is False
+    assert employment_result([jsa], [(JOB, end)], ATTACHED, CLAIM) is expected
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        (("ESA", (dt.date(2024, 1, 1), JOB)), False),  # the claim runs on to the job's first day
+        (("ESA", (dt.date(2024, 1, 1), dt.date(2026, 3, 1))), True),  # ends the day before
+        (("JSA", (dt.date(2026, 5, 31), dt.date(2026, 6, 10))), False),  # a claim on the 91st day
+        (("JSA", (dt.date(2026, 6, 1), dt.date(2026, 6, 10))), True),  # after the 13 weeks
+    ],
+)
+def test_an_out_of_work_claim_in_the_weeks_breaks_continuity(
+    claim: tuple[str, tuple[dt.date, dt.date]], expected: bool
+) -> None:
+    """Any out-of-work claim live on a day of the 13 weeks fails them; one the day before or after does not."""
+    claims = [claim] if claim[0] == "ESA" else [ESA, claim]
+    assert employment_result(claims, [(JOB, None)], ATTACHED, CLAIM) is expected
+
+
+def test_employment_applies_only_to_an_adult_on_out_of_work_benefit_at_attachment() -> None:
+    """No claim live on the attachment day: nothing to move off (None); a job begun on that day does not count."""
+    ended = ("ESA", (dt.date(2024, 1, 1), dt.date(2026, 2, 27)))
+    assert employment_result([ended], [(JOB, None)], ATTACHED, CLAIM) is None
+    assert employment_result([ESA], [(ATTACHED, None)], ATTACHED, CLAIM) is False
+
+
+def test_results_come_before_continuous_employment() -> None:
+    """A family meeting both claims by results; by employment alone ``tf1_ce`` (a housing benefit claim in the
+    weeks does not break it, not being out of work); a job one day short, neither.
+    """
+    events = {
+        "attendance": attendance((10, 10, 10)),
+        "exclusions": exclusions([]),
+        "youth_offending": offences([]),
+        "asb": asb([]),
+        "benefits": benefits([("ESA", dt.date(2024, 1, 1), dt.date(2026, 3, 1)), ("HB", dt.date(2026, 4, 1), None)]),
+        "employment": spells([(JOB, None)]),
+    }
+    work_only = Attached("TH4", ATTACHED, frozenset({"work"}), FAMILY.members)
+    short = Attached("TH5", ATTACHED, frozenset({"work"}), ((KID, dt.date(2012, 5, 1)), ("TP3", dt.date(1980, 1, 1))))
+    events["benefits"] = pl.concat(
+        [events["benefits"], benefits([("IS", dt.date(2024, 1, 1), dt.date(2026, 3, 1))], "TP3")]
+    )
+    events["employment"] = pl.concat([events["employment"], spells([(JOB, dt.date(2026, 5, 30))], "TP3")])
+    truth = judge_claims(events, [FAMILY, work_only, short], CLAIM)
+    rows = {r["true_household_id"]: r for r in truth.iter_rows(named=True)}
+    assert (rows["TH1"]["route"], rows["TH1"]["reason"], rows["TH1"]["employment"]) == ("tf1_results", "achieved", "Y")
+    assert (rows["TH4"]["route"], rows["TH4"]["claimable"], rows["TH4"]["reason"]) == (
+        "tf1_ce",
+        "Y",
+        "continuous_employment",
+    )
+    assert (rows["TH5"]["route"], rows["TH5"]["claimable"], rows["TH5"]["employment"]) == ("", "N", "N")
 
 
 @pytest.mark.parametrize("module", ["tfident.synth.claims_truth", "tfident.synth.followup"])
