@@ -86,6 +86,7 @@ EVENT_COLUMNS: dict[str, tuple[str, str | None]] = {
 """Each source's event date and, for episodes, the column that ends them."""
 
 OUT_OF_WORK_BENEFITS: tuple[str, ...] = ("JSA", "ESA", "IS", "IB", "SDA", "CA", "UC")
+"""Out-of-work benefits (``UC`` only under the out-of-work regimes of ``tf1.uc_out_of_work_regimes``)."""
 CONTINUOUS_EMPLOYMENT = "continuous_employment"
 
 
@@ -285,22 +286,47 @@ def _tf1_crime(family: AttachedFamily, rows: Rows, rules: Any, as_of: date) -> l
     return out
 
 
-def _employment(family: AttachedFamily, rows: Rows, weeks: int, as_of: date) -> dict[str, Any]:
-    found: list[tuple[str, date, date]] = []
+def _live_on(start: date | None, end: date | None, day: date) -> bool:
+    """A claim live on ``day``: ``start <= day`` and ``end`` blank or ``>= day`` (domain.md)."""
+    return start is not None and start <= day and (end is None or end >= day)
+
+
+def _out_of_work(row: Mapping[str, Any], rules: Any) -> bool:
+    """Whether a benefit claim is an out-of-work benefit (domain.md's **work**)."""
+    kind = row.get("benefit_type")
+    if kind == "UC":
+        return row.get("uc_conditionality") in rules.uc_out_of_work_regimes
+    return kind in OUT_OF_WORK_BENEFITS
+
+
+def _employment(family: AttachedFamily, rows: Rows, rules: Any, as_of: date) -> dict[str, Any]:
+    """An adult who was on an out-of-work benefit at attachment and has since been in continuous employment
+    for the weeks the benefit they came off requires (``tf1.employment_weeks``, or longer by benefit).
+    """
+    found: list[tuple[str, date, date, int]] = []
     for adult in sorted(_adults(family, as_of), key=lambda m: m.person_id):
         spells = [
             (r["start_date"], r["end_date"]) for r in rows.get("employment", []) if r["person_id"] == adult.person_id
         ]
-        claims = [
-            (r["claim_start"], r["claim_end"])
-            for r in rows.get("benefits", [])
-            if r["person_id"] == adult.person_id and r.get("benefit_type") in OUT_OF_WORK_BENEFITS
+        out_of_work = [
+            r for r in rows.get("benefits", []) if r["person_id"] == adult.person_id and _out_of_work(r, rules)
         ]
+        at_attachment = [r for r in out_of_work if _live_on(r["claim_start"], r["claim_end"], family.attached_on)]
+        if not at_attachment:  # nobody moved off an out-of-work benefit
+            continue
+        weeks = max(
+            rules.employment_weeks_by_benefit.get(r["benefit_type"], rules.employment_weeks) for r in at_attachment
+        )
+        claims = [(r["claim_start"], r["claim_end"]) for r in out_of_work]
         hit = continuous_employment(spells, claims, family.attached_on, as_of, weeks)
         if hit is not None:
-            found.append((adult.person_id, *hit))
+            found.append((adult.person_id, *hit, weeks))
     met = bool(found)
-    evidence = {"weeks": weeks, "spells": [{"person_id": p, "start": s, "continuous_from": c} for p, s, c in found]}
+    evidence = {
+        "weeks": rules.employment_weeks,
+        "weeks_by_benefit": dict(sorted(rules.employment_weeks_by_benefit.items())),
+        "spells": [{"person_id": p, "start": s, "continuous_from": c, "weeks": w} for p, s, c, w in found],
+    }
     window = (family.attached_on, as_of)
     return _row(
         family, CONTINUOUS_EMPLOYMENT, CONTINUOUS_EMPLOYMENT, window, str(len(found)), met, _verdict(met), evidence
@@ -442,10 +468,10 @@ def evaluate_outcomes(
                 out.append(_tf1_education(family, rows, extracts.get("attendance"), config.tf1, as_of))
             if "crime_asb" in needs:
                 out.extend(_tf1_crime(family, rows, config.tf1, as_of))
-            out.append(_employment(family, rows, config.tf1.employment_weeks, as_of))
+            out.append(_employment(family, rows, config.tf1, as_of))
         elif family.ruleset_id == "phase2":
             out.extend(_sustained(family, config.family_outcomes_plan, rows, extracts, as_of, after_closure=False))
-            out.append(_employment(family, rows, config.tf1.employment_weeks, as_of))
+            out.append(_employment(family, rows, config.tf1, as_of))
         else:
             out.extend(_sustained(family, config.sf2022, rows, extracts, as_of, after_closure=True))
     frame = (

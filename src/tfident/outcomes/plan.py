@@ -24,6 +24,17 @@ class Tf1Rules(_Frozen):
     asb_reduction_percent: int = 60
     window_months: int = 6
     employment_weeks: int = 13
+    """Weeks of continuous employment after coming off an out-of-work benefit (most benefits)."""
+    employment_weeks_by_benefit: dict[str, int] = Field(default_factory=lambda: {"JSA": 26})
+    """Longer spells by the benefit the adult came off (``domain-research.md``: three or six months
+    depending on the initial benefit; 26 weeks for JSA is from memory, to confirm locally)."""
+    uc_out_of_work_regimes: tuple[str, ...] = (
+        "SEARCHING_FOR_WORK",
+        "PLANNING_FOR_WORK",
+        "PREPARING_FOR_WORK",
+        "NO_WORK_REQUIREMENTS",
+    )
+    """Universal Credit counts as an out-of-work benefit only under these conditionality regimes."""
 
 
 class Measure(_Frozen):

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import polars as pl
+import pytest
 
 from tfident.outcomes import AttachedFamily, EntryNeed, Member, claim_route, evaluate_outcomes, load_outcomes_config
 
@@ -123,16 +124,79 @@ def test_phase2_family_outcomes_plan_attendance_90_percent() -> None:
     assert claim_route("phase2", [missed]) is None
 
 
+def claim(record_id: str, kind: str, start: date, end: date | None, regime: str | None = None) -> dict[str, Any]:
+    """A benefit claim of the parent."""
+    return {
+        "record_id": record_id,
+        "person_id": PARENT,
+        "benefit_type": kind,
+        "uc_conditionality": regime,
+        "claim_start": start,
+        "claim_end": end,
+    }
+
+
 def test_continuous_employment_is_the_alternative_route() -> None:
-    """It offers TF1 continuous employment when the results are not met but an adult worked 13 weeks."""
+    """It offers TF1 continuous employment when results are not met but an adult came off ESA and worked 13 weeks."""
     fam = family("phase1", {"crime_asb": "asb"})
     obs = observe(
         fam,
         date(2026, 7, 31),
+        benefits=[claim("B1", "ESA", date(2025, 6, 1), date(2026, 2, 28))],
         employment=[{"record_id": "E1", "person_id": PARENT, "start_date": date(2026, 3, 1), "end_date": None}],
         asb=[{"record_id": "X1", "person_id": PARENT, "intervention_date": date(2026, 7, 1)}],
     )
     assert claim_route("phase1", obs) == "tf1_ce"
+
+
+JOB = date(2026, 3, 1)
+DAY_91, DAY_182 = date(2026, 5, 30), date(2026, 8, 29)
+
+
+@pytest.mark.parametrize(
+    ("claims", "as_of", "met", "weeks"),
+    [
+        ([claim("B1", "ESA", date(2025, 6, 1), date(2026, 2, 28))], DAY_91, True, 13),
+        ([claim("B1", "ESA", date(2025, 6, 1), date(2026, 2, 28))], date(2026, 5, 29), False, None),
+        ([claim("B1", "JSA", date(2025, 6, 1), date(2026, 2, 28))], DAY_91, False, None),
+        ([claim("B1", "JSA", date(2025, 6, 1), date(2026, 2, 28))], date(2026, 8, 28), False, None),
+        ([claim("B1", "JSA", date(2025, 6, 1), date(2026, 2, 28))], DAY_182, True, 26),
+        # a claim ending on the attachment day was live then (claim_end >= D)
+        ([claim("B1", "ESA", date(2025, 6, 1), date(2026, 1, 31))], DAY_91, True, 13),
+        # not on an out-of-work benefit at attachment: nobody moved off one
+        ([claim("B1", "ESA", date(2025, 6, 1), date(2026, 1, 30))], DAY_91, False, None),
+        ([claim("B1", "HB", date(2025, 6, 1), None)], DAY_91, False, None),
+        ([], DAY_91, False, None),
+        # Universal Credit: out of work only under an out-of-work regime; in-work UC does not break continuity
+        (
+            [
+                claim("B1", "UC", date(2025, 6, 1), date(2026, 2, 28), "SEARCHING_FOR_WORK"),
+                claim("B2", "UC", date(2026, 3, 1), None, "WORKING_ENOUGH"),
+            ],
+            DAY_91,
+            True,
+            13,
+        ),
+        ([claim("B1", "UC", date(2025, 6, 1), None, "WORKING_ENOUGH")], DAY_91, False, None),
+        # an out-of-work claim overlapping the weeks breaks continuity
+        ([claim("B1", "ESA", date(2025, 6, 1), date(2026, 3, 5))], DAY_91, False, None),
+    ],
+)
+def test_continuous_employment_by_the_benefit_the_adult_came_off(
+    claims: list[dict[str, Any]], as_of: date, met: bool, weeks: int | None
+) -> None:
+    """13 weeks after most out-of-work benefits, 26 after JSA (``tf1.employment_weeks_by_benefit``), counted
+    only for an adult on an out-of-work benefit at attachment.
+    """
+    fam = family("phase1", {"work": "benefits"})
+    job = [{"record_id": "E1", "person_id": PARENT, "start_date": JOB, "end_date": None}]
+    sources: dict[str, list[dict[str, Any]]] = {"employment": job}
+    if claims:
+        sources["benefits"] = claims
+    (found,) = [o for o in observe(fam, as_of, **sources) if o["measure"] == "continuous_employment"]
+    assert found["met"] is met
+    spells = json.loads(found["evidence"])["spells"]
+    assert [s["weeks"] for s in spells] == ([weeks] if met else [])
 
 
 def test_tf1_asb_counts_a_member_who_was_not_frozen_at_attachment() -> None:
