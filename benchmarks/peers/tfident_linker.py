@@ -217,10 +217,11 @@ def pairs_compared(state: dict[str, Any], meta: dict[str, Any], out: dict[str, A
 
     config = state["config"]
     profiles, _ = build_profiles(state["persons"])
-    frame = splink_input(profiles).drop("forename_variant", "surname_tokens").to_pandas()
+    frame = splink_input(profiles)
+    rules = blocking_rule_sql(config, frame)
     counts = cumulative_comparisons_to_be_scored_from_blocking_rules_data(
-        table_or_tables=frame,
-        blocking_rules=blocking_rule_sql(config),
+        table_or_tables=frame.drop("forename_variant", "surname_tokens").to_pandas(),
+        blocking_rules=rules,
         link_type="dedupe_only",
         db_api=DuckDBAPI(),
         unique_id_column_name="pid",
