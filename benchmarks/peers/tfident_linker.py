@@ -45,8 +45,8 @@ identifier, as a NINO is.
 
 Training is timed apart from prediction (``train_seconds``; ``predict_seconds`` is the
 rest: standardising, address matching, scoring and clustering). Pairs compared are the
-profile pairs the blocking rules give Splink to score (Splink's own count over tfident's
-profiles), not the pairs scored at or above the uncertain threshold that
+profile pairs the blocking rules give Splink to score (counted over tfident's profiles,
+with the rules capped as ``link_persons`` caps them), not the pairs scored at or above the uncertain threshold that
 ``link_persons`` logs.
 
 FEBRL4 is two files linked (each entity at most once per file); clustering does not
