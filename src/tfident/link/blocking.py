@@ -81,5 +81,5 @@ def blocking_rule_sql(config: LinkageConfig, frame: pl.DataFrame | None = None) 
 
 
 def blocking_rules_setting(config: LinkageConfig, frame: pl.DataFrame | None = None) -> list[dict[str, Any]]:
-    """Splink's ``blocking_rules_to_generate_predictions`` for ``config`` on its backend (see :func:`blocking_rule_sql`)."""
+    """Splink's ``blocking_rules_to_generate_predictions`` for ``config`` (see :func:`blocking_rule_sql`)."""
     return [{"blocking_rule": sql, "sql_dialect": config.backend} for sql in blocking_rule_sql(config, frame)]

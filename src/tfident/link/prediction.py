@@ -20,8 +20,10 @@ from tfident.link.profiles import splink_input
 def prediction_settings(
     model: dict[str, Any], config: LinkageConfig, frame: pl.DataFrame | None = None
 ) -> dict[str, Any]:
-    """The model's Splink settings with the configuration's blocking rules, for its backend
-    (capped on ``frame``, the profiles to score: ``tfident.link.blocking``)."""
+    """The model's Splink settings with the configuration's blocking rules, for its backend.
+
+    The rules are capped on ``frame``, the profiles to score (``tfident.link.blocking``).
+    """
     settings = dict(model["settings"])
     settings["comparisons"] = comparisons_for_dialect(model, config.backend)
     settings["sql_dialect"] = config.backend
