@@ -89,7 +89,7 @@ def train(
     # Splink warns of every level EM never observed: expected, and handled below (m = u)
     with quiet_splink(logging.ERROR), database(config) as db_api:
         trainer = linker(frame, settings_for_training(config), db_api, tf)
-        trainer.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=0.8)
+        trainer.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=PRIOR_RECALL)
         prior_scale = prior_correction(frame, PRIOR_BLOCK)
         trainer.training.estimate_u_using_random_sampling(max_pairs=config.em_max_pairs, seed=config.seed)
         for columns in em_blocks:
@@ -104,8 +104,11 @@ def train(
                 log.debug("EM block %s skipped: no pairs", columns)
         settings: dict[str, Any] = trainer.misc.save_model_to_json()
     prior = settings.get("probability_two_random_records_match")
-    if prior and prior_scale != 1.0:
-        settings["probability_two_random_records_match"] = min(prior * prior_scale, MAX_PRIOR)
+    if prior:
+        recall = block_recall_from_m(settings, PRIOR_EXACT_LEVELS)
+        log.debug("prior block recall from m: %s", recall)
+        scale = prior_scale * (PRIOR_RECALL / recall if recall else 1.0)
+        settings["probability_two_random_records_match"] = min(prior * scale, MAX_PRIOR)
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
@@ -115,6 +118,45 @@ def train(
                 level["m_probability"] = level["u_probability"] = m or u or NEUTRAL_PROBABILITY
         _floor_at_else(comparison["comparison_levels"])
     return settings
+
+
+PRIOR_RECALL = 0.8
+"""The recall of the prior's block assumed before EM has estimated it (:func:`block_recall_from_m`)."""
+
+PRIOR_EXACT_LEVELS: tuple[tuple[str, str], ...] = (
+    ("forename", "forename_first"),
+    ("surname", "surname_std"),
+    ("dob", "date_of_birth"),
+)
+"""The exact-match levels (comparison, column) whose agreement makes up :data:`PRIOR_BLOCK`."""
+
+MIN_BLOCK_RECALL = 0.1
+
+
+def block_recall_from_m(settings: dict[str, Any], levels: Sequence[tuple[str, str]]) -> float | None:
+    """The share of true pairs (holding every field) that agree exactly on every field of ``levels``,
+    as the trained model says: the product of the exact-match levels' m probabilities
+    (the fields' errors independent given a match, the model's own assumption).
+
+    The prior is first estimated assuming the block finds :data:`PRIOR_RECALL` of the true
+    pairs; on noisy data it finds fewer (pseudopeople at five times its default noise),
+    so the prior, and every match probability, came out too low. ``None`` when a level is
+    missing or untrained (m = u, the neutral fill). Never below :data:`MIN_BLOCK_RECALL`.
+    """
+    recall = 1.0
+    by_name = {c["output_column_name"]: c for c in settings.get("comparisons", [])}
+    for name, column in levels:
+        comparison = by_name.get(name)
+        exact = None
+        for level in (comparison or {}).get("comparison_levels", []):
+            condition = str(level.get("sql_condition", "")).replace('"', "").replace("`", "")
+            if condition == f"{column}_l = {column}_r":
+                exact = level
+                break
+        if exact is None or not exact.get("m_probability") or exact.get("m_probability") == exact.get("u_probability"):
+            return None
+        recall *= float(exact["m_probability"])
+    return max(recall, MIN_BLOCK_RECALL)
 
 
 MAX_PRIOR = 0.5
