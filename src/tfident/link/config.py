@@ -157,6 +157,9 @@ class LinkageConfig(StrictModel):
     """The loaded model file (filled in by :func:`load_linkage_config`; hashed through ``model_sha256``)."""
     thresholds: Thresholds = Thresholds()
     blocking_rules: tuple[BlockingRule, ...] = Field(min_length=1)
+    blocking_max_block: int | None = Field(default=None, ge=1)
+    """A blocking rule skips a key value shared by more profiles than this (a placeholder
+    postcode, a hostel's address): ``None`` caps nothing (see ``tfident.link.blocking``)."""
     guards: Guards = Guards()
     identical_probability: float = Field(default=0.995, gt=0.0, le=1.0)
     """Probability of the link between records identical in every linkage field."""

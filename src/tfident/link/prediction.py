@@ -17,12 +17,17 @@ from tfident.link.config import LinkageConfig
 from tfident.link.profiles import splink_input
 
 
-def prediction_settings(model: dict[str, Any], config: LinkageConfig) -> dict[str, Any]:
-    """The model's Splink settings with the configuration's blocking rules, for its backend."""
+def prediction_settings(
+    model: dict[str, Any], config: LinkageConfig, frame: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """The model's Splink settings with the configuration's blocking rules, for its backend.
+
+    The rules are capped on ``frame``, the profiles to score (``tfident.link.blocking``).
+    """
     settings = dict(model["settings"])
     settings["comparisons"] = comparisons_for_dialect(model, config.backend)
     settings["sql_dialect"] = config.backend
-    settings["blocking_rules_to_generate_predictions"] = blocking_rules_setting(config)
+    settings["blocking_rules_to_generate_predictions"] = blocking_rules_setting(config, frame)
     settings["retain_intermediate_calculation_columns"] = True
     # Splink keeps each comparison's level (gamma_<c>) only with the matching columns: the
     # run stores the levels with the weights, for `tfident explain`
@@ -41,7 +46,7 @@ def predict(
     frame = splink_input(profiles)
     if frame.height < 2:
         return empty_scores()
-    settings = prediction_settings(model, config)
+    settings = prediction_settings(model, config, frame)
     threshold = config.thresholds.uncertain
     with quiet_splink(), database(config) as db_api:
         scorer = linker(frame, settings, db_api, tf)

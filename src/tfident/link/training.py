@@ -89,7 +89,8 @@ def train(
     # Splink warns of every level EM never observed: expected, and handled below (m = u)
     with quiet_splink(logging.ERROR), database(config) as db_api:
         trainer = linker(frame, settings_for_training(config), db_api, tf)
-        trainer.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=0.8)
+        trainer.training.estimate_probability_two_random_records_match([block_on(*PRIOR_BLOCK)], recall=PRIOR_RECALL)
+        prior_scale = prior_correction(frame, PRIOR_BLOCK)
         trainer.training.estimate_u_using_random_sampling(max_pairs=config.em_max_pairs, seed=config.seed)
         for columns in em_blocks:
             if any(frame[c].null_count() >= frame.height - 1 for c in columns):
@@ -102,6 +103,12 @@ def train(
             except EMTrainingException:
                 log.debug("EM block %s skipped: no pairs", columns)
         settings: dict[str, Any] = trainer.misc.save_model_to_json()
+    prior = settings.get("probability_two_random_records_match")
+    if prior:
+        recall = block_recall_from_m(settings, PRIOR_EXACT_LEVELS)
+        log.debug("prior block recall from m: %s", recall)
+        scale = prior_scale * (PRIOR_RECALL / recall if recall else 1.0)
+        settings["probability_two_random_records_match"] = min(prior * scale, MAX_PRIOR)
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
@@ -111,6 +118,70 @@ def train(
                 level["m_probability"] = level["u_probability"] = m or u or NEUTRAL_PROBABILITY
         _floor_at_else(comparison["comparison_levels"])
     return settings
+
+
+PRIOR_RECALL = 0.8
+"""The recall of the prior's block assumed before EM has estimated it (:func:`block_recall_from_m`)."""
+
+PRIOR_EXACT_LEVELS: tuple[tuple[str, str], ...] = (
+    ("forename", "forename_first"),
+    ("surname", "surname_std"),
+    ("dob", "date_of_birth"),
+)
+"""The exact-match levels (comparison, column) whose agreement makes up :data:`PRIOR_BLOCK`."""
+
+MIN_BLOCK_RECALL = 0.1
+
+
+def block_recall_from_m(settings: dict[str, Any], levels: Sequence[tuple[str, str]]) -> float | None:
+    """The share of true pairs (holding every field) that agree exactly on every field of ``levels``,
+    as the trained model says: the product of the exact-match levels' m probabilities
+    (the fields' errors independent given a match, the model's own assumption).
+
+    The prior is first estimated assuming the block finds :data:`PRIOR_RECALL` of the true
+    pairs; on noisy data it finds fewer (pseudopeople at five times its default noise),
+    so the prior, and every match probability, came out too low. ``None`` when a level is
+    missing or untrained (m = u, the neutral fill). Never below :data:`MIN_BLOCK_RECALL`.
+    """
+    recall = 1.0
+    by_name = {c["output_column_name"]: c for c in settings.get("comparisons", [])}
+    for name, column in levels:
+        comparison = by_name.get(name)
+        exact = None
+        for level in (comparison or {}).get("comparison_levels", []):
+            condition = str(level.get("sql_condition", "")).replace('"', "").replace("`", "")
+            if condition == f"{column}_l = {column}_r":
+                exact = level
+                break
+        if exact is None or not exact.get("m_probability") or exact.get("m_probability") == exact.get("u_probability"):
+            return None
+        recall *= float(exact["m_probability"])
+    return max(recall, MIN_BLOCK_RECALL)
+
+
+MAX_PRIOR = 0.5
+"""The corrected prior never exceeds this (a batch where almost nobody has a date of birth)."""
+
+
+def prior_correction(frame: pl.DataFrame, columns: Sequence[str]) -> float:
+    """The factor that turns the prior estimated on ``columns`` into one over every pair.
+
+    The prior is estimated from the pairs agreeing on ``columns`` (full name and date of
+    birth) divided by every pair of profiles; but only profiles holding all of
+    ``columns`` can agree on them. When a share of the sources records no date of birth
+    (a tax record, an address list), their true pairs are never counted and the prior
+    comes out too low by the ratio of all pairs to the pairs of complete profiles
+    (pseudopeople: W2 records have no date of birth, the prior came out at 0.5 of what
+    the complete profiles say). Assuming people are as often recorded twice whether or
+    not a source holds their date of birth, the estimate is scaled by that ratio: ``1``
+    when every profile is complete, as in a batch where every source records names and
+    dates of birth.
+    """
+    n = frame.height
+    complete = frame.select(columns).drop_nulls().height
+    if complete < 2 or n < 2:
+        return 1.0
+    return (n * (n - 1)) / (complete * (complete - 1))
 
 
 MIN_LEVEL_WEIGHT = -10.0
