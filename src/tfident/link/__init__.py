@@ -147,7 +147,7 @@ def link_persons_cached(
         ruled = pl.concat([constraints["record_key_l"], constraints["record_key_r"]]).unique().to_list()
     profiles, members = build_profiles(persons, solo_keys=ruled)
     tf = tf_tables(persons, config.model_data)
-    keys = profile_keys(profiles)
+    keys = profile_keys(profiles, config)
     if previous is None:
         gammas = pair_gammas(profiles, tf, config.model_data, config)
     else:

@@ -25,6 +25,14 @@ is a condition on the two rows only), in the same orientation (profile ids are n
 in the order of the representative records, which did not change). Every other pair
 touches a dirty profile and is computed again.
 
+One part of blocking depends on the batch: a key value shared by more than
+``blocking_max_block`` profiles is skipped (:func:`tfident.link.blocking.crowded_keys`).
+So the key also holds, for each rule, whether the profile's value of that rule is
+crowded this month (:func:`crowded_flags`): when a block grows past the cap, or shrinks
+under it, every profile in it becomes dirty and its pairs are blocked again under this
+month's rules. The caps are always counted over all of this month's profiles, also when
+Splink blocks only the dirty ones.
+
 The cache holds personal data (hashes and levels only, but keyed to record keys): it is
 kept like the store's checkpoints (``tfident.runner``).
 """
@@ -36,7 +44,8 @@ from typing import Any
 
 import polars as pl
 
-from tfident.link.backends import database, is_spark, linker, quiet_splink, to_polars
+from tfident.link.backends import comparison_vectors, database, linker, quiet_splink, to_polars
+from tfident.link.blocking import crowded_keys
 from tfident.link.comparisons import COMPARISONS
 from tfident.link.config import LinkageConfig
 from tfident.link.prediction import prediction_settings
@@ -83,11 +92,36 @@ class LinkCache:
         return LinkCache(pl.DataFrame(schema=PROFILE_CACHE_SCHEMA), pl.DataFrame(schema=PAIR_CACHE_SCHEMA))
 
 
-def profile_keys(profiles: pl.DataFrame) -> pl.DataFrame:
-    """``pid, key_a, key_b, rep_key``: each profile's 128-bit key over its Splink input row and solo record."""
+def crowded_flags(frame: pl.DataFrame, config: LinkageConfig | None) -> pl.DataFrame:
+    """``_crowded_<i>`` per blocking rule ``i`` that has crowded key values: whether each row's value of
+    the rule is one of them (:func:`tfident.link.blocking.crowded_keys`, counted over ``frame``).
+    """
+    if config is None or config.blocking_max_block is None:
+        return pl.DataFrame()
+    flags = []
+    for i, rule in enumerate(config.blocking_rules):
+        crowded = crowded_keys(rule, frame, config.blocking_max_block)
+        if not crowded:
+            continue
+        columns = [key.partition("=")[0] for key in rule.block_on]
+        values = pl.DataFrame(crowded, schema={c: frame.schema[c] for c in columns}, orient="row").with_columns(
+            pl.lit(True).alias("_hit")
+        )
+        hit = frame.select(columns).join(values, on=columns, how="left", maintain_order="left", nulls_equal=False)
+        flags.append(hit["_hit"].fill_null(False).alias(f"_crowded_{i}"))
+    return pl.DataFrame(flags)
+
+
+def profile_keys(profiles: pl.DataFrame, config: LinkageConfig | None = None) -> pl.DataFrame:
+    """``pid, key_a, key_b, rep_key``: each profile's 128-bit key over its Splink input row, solo record
+    and, with ``config``, whether its blocking keys are crowded this month (:func:`crowded_flags`).
+    """
     frame = splink_input(profiles).drop("pid")
     solo = profiles["solo_key"] if "solo_key" in profiles.columns else pl.Series("solo_key", [None] * profiles.height)
-    row = frame.with_columns(solo.alias("solo_key")).select(pl.struct(pl.all()).alias("row"))["row"]
+    flags = crowded_flags(splink_input(profiles), config)
+    row = frame.with_columns(solo.alias("solo_key"), *flags.get_columns()).select(pl.struct(pl.all()).alias("row"))[
+        "row"
+    ]
     return pl.DataFrame(
         {
             "pid": profiles["pid"],
@@ -135,7 +169,7 @@ def pair_gammas(
     frame = splink_input(profiles)
     if frame.height < 2 or (dirty is not None and not dirty.any()):
         return pl.DataFrame(schema=GAMMAS_SCHEMA)
-    settings = prediction_settings(model, config)
+    settings = prediction_settings(model, config, frame)  # crowded keys counted over every profile
     if dirty is not None:
         frame = frame.with_columns(dirty.alias(DIRTY)).filter(_could_pair(frame, dirty, config))
         settings["blocking_rules_to_generate_predictions"] = [
@@ -145,8 +179,7 @@ def pair_gammas(
         settings["additional_columns_to_retain"] = [DIRTY]
     with quiet_splink(), database(config) as db_api:
         scorer = linker(frame, settings, db_api, tf)
-        result = scorer.inference.predict()
-        scored = to_polars(result, min_probability=0.0) if is_spark(db_api) else to_polars(result)
+        scored = to_polars(comparison_vectors(scorer))
     return scored.select(
         pl.col("pid_l").cast(pl.Int64),
         pl.col("pid_r").cast(pl.Int64),

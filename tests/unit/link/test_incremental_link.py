@@ -13,9 +13,9 @@ from polars.testing import assert_frame_equal
 
 from tfident.checkpoints import discard_run_caches, load_run_cache, save_run_cache
 from tfident.link import LinkageConfig, link_persons, link_persons_cached
-from tfident.link.incremental import dirty_profiles, pair_gammas, profile_keys, score_pairs
+from tfident.link.incremental import crowded_flags, dirty_profiles, pair_gammas, profile_keys, score_pairs
 from tfident.link.prediction import predict
-from tfident.link.profiles import build_profiles, tf_tables
+from tfident.link.profiles import build_profiles, splink_input, tf_tables
 from tfident.standardise import match_addresses, standardise_persons
 from tfident.synth import generate_months
 
@@ -93,3 +93,24 @@ def test_run_cache_keeps_only_the_latest_run(tmp_path: Path) -> None:
     assert load_run_cache(tmp_path, "db", "R2") is None
     assert discard_run_caches(tmp_path, "db", ["R1", "R2"]) == ["R2"]  # retention purging R2
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("cap", [2, 4, 8])
+def test_a_block_crossing_the_cap_between_months_gives_the_full_result(
+    months: list[pl.DataFrame], linkage: LinkageConfig, cap: int
+) -> None:
+    """With ``blocking_max_block`` so small that blocks grow past it (or fall under it) between months,
+    the incremental month still gives the full run's persons, links and cache.
+    """
+    capped = linkage.model_copy(update={"blocking_max_block": cap})
+    flags = [
+        crowded_flags(splink_input(build_profiles(m)[0]), capped).sum().to_dicts()[0] if m.height else {}
+        for m in months
+    ]
+    assert flags[0] != flags[1]  # some block's crowding changed between the months
+    _, _, cache = link_persons_cached(months[0], capped)
+    full_index, full_links, full_cache = link_persons_cached(months[1], capped)
+    index, links, again = link_persons_cached(months[1], capped, previous=cache)
+    assert_frame_equal(index, full_index)
+    assert_frame_equal(links, full_links)
+    assert_frame_equal(again.pairs.sort(pl.all()), full_cache.pairs.sort(pl.all()))

@@ -97,6 +97,61 @@ def scored_columns(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c in keep or c.startswith(("gamma_", "bf_"))]
 
 
+def comparison_vectors(scorer: Any) -> Any:
+    """Splink's comparison vectors of every blocked pair: ``pid_l, pid_r`` and ``gamma_<c>`` (TINYINT), nothing else.
+
+    The same blocking and comparison-vector SQL as ``scorer.inference.predict()`` (Splink's
+    own functions, in the same order), without the prediction step: ``predict`` keeps every
+    matching column (names, dates, addresses of both records) to retain the levels, which
+    for all the blocked pairs of a large batch (some 20 million at a million records) is
+    far more than memory holds. Only plain SQL blocking rules (no exploding rules).
+    """
+    from splink.internals.blocking import block_using_rules_sqls
+    from splink.internals.comparison_vector_values import compute_comparison_vector_values_from_id_pairs_sqls
+    from splink.internals.pipeline import CTEPipeline
+    from splink.internals.vertically_concatenate import compute_df_concat_with_tf
+
+    settings = scorer._settings_obj
+    info = settings.column_info_settings
+    db_api = scorer._db_api
+    concat = compute_df_concat_with_tf(scorer, CTEPipeline())
+    pipeline = CTEPipeline([concat])
+    pipeline.enqueue_list_of_sqls(
+        block_using_rules_sqls(
+            input_tablename_l="__splink__df_concat_with_tf",
+            input_tablename_r="__splink__df_concat_with_tf",
+            blocking_rules=settings._blocking_rules_to_generate_predictions,
+            link_type=settings._link_type,
+            source_dataset_input_column=info.source_dataset_input_column,
+            unique_id_input_column=info.unique_id_input_column,
+        )
+    )
+    blocked = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    comparisons = settings.core_model_settings.comparisons
+    ids = list(info.unique_id_input_column.names_l_r)
+    columns = [*ids, *(c._case_statement for c in comparisons), "match_key"]
+    pipeline = CTEPipeline([blocked, concat])
+    pipeline.enqueue_list_of_sqls(
+        compute_comparison_vector_values_from_id_pairs_sqls(
+            settings._columns_to_select_for_blocking,
+            columns,
+            input_tablename_l="__splink__df_concat_with_tf",
+            input_tablename_r="__splink__df_concat_with_tf",
+            source_dataset_input_column=info.source_dataset_input_column,
+            unique_id_input_column=info.unique_id_input_column,
+            link_type=settings._link_type,
+            sql_dialect_str=scorer._sql_dialect_str,
+        )
+    )
+    gammas = ", ".join(f"CAST({c._gamma_column_name} AS TINYINT) AS {c._gamma_column_name}" for c in comparisons)
+    pipeline.enqueue_sql(
+        f"select {', '.join(ids)}, {gammas} from __splink__df_comparison_vectors", "__tfident_comparison_vectors"
+    )
+    vectors = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    blocked.drop_table_from_database_and_remove_from_cache()
+    return vectors
+
+
 def linker(frame: pl.DataFrame, settings: Any, db_api: Any, tf: dict[str, pl.DataFrame]) -> Any:
     """A ``splink.Linker`` over ``frame`` on ``db_api``, with the term-frequency lookups ``tf``."""
     from splink import Linker
