@@ -58,6 +58,13 @@ def _exclusion(columns: Sequence[str], values: list[tuple[Any, ...]]) -> str:
     return "NOT (" + " OR ".join(f"({t})" for t in terms) + ")"
 
 
+def rule_cap(rule: BlockingRule, config: LinkageConfig) -> int | None:
+    """The most profiles a key value of ``rule`` may be shared by: the rule's ``max_block``, else the
+    configuration's ``blocking_max_block`` (``None``: no cap).
+    """
+    return rule.max_block if rule.max_block is not None else config.blocking_max_block
+
+
 def blocking_rule_sql(config: LinkageConfig, frame: pl.DataFrame | None = None) -> list[str]:
     """The prediction blocking rules of the configuration as SQL conditions.
 
@@ -72,8 +79,9 @@ def blocking_rule_sql(config: LinkageConfig, frame: pl.DataFrame | None = None) 
         for key in rule.block_on:
             left, right = _sides(key)
             parts.append(f"l.{left} = r.{right}")
-        if frame is not None and config.blocking_max_block is not None:
-            crowded = crowded_keys(rule, frame, config.blocking_max_block)
+        cap = rule_cap(rule, config)
+        if frame is not None and cap is not None:
+            crowded = crowded_keys(rule, frame, cap)
             if crowded:
                 parts.append(_exclusion([_sides(k)[0] for k in rule.block_on], crowded))
         rules.append(" AND ".join(parts))

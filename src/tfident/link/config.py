@@ -56,6 +56,8 @@ class BlockingRule(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     block_on: tuple[str, ...] = Field(min_length=1)
     description: str = ""
+    max_block: int | None = Field(default=None, ge=1)
+    """This rule's own cap on profiles sharing a key value (else ``blocking_max_block``)."""
 
     @field_validator("block_on")
     @classmethod

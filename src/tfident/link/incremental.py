@@ -45,7 +45,7 @@ from typing import Any
 import polars as pl
 
 from tfident.link.backends import comparison_vectors, database, linker, quiet_splink, to_polars
-from tfident.link.blocking import crowded_keys
+from tfident.link.blocking import crowded_keys, rule_cap
 from tfident.link.comparisons import COMPARISONS
 from tfident.link.config import LinkageConfig
 from tfident.link.prediction import prediction_settings
@@ -96,11 +96,12 @@ def crowded_flags(frame: pl.DataFrame, config: LinkageConfig | None) -> pl.DataF
     """``_crowded_<i>`` per blocking rule ``i`` that has crowded key values: whether each row's value of
     the rule is one of them (:func:`tfident.link.blocking.crowded_keys`, counted over ``frame``).
     """
-    if config is None or config.blocking_max_block is None:
+    if config is None:
         return pl.DataFrame()
     flags = []
     for i, rule in enumerate(config.blocking_rules):
-        crowded = crowded_keys(rule, frame, config.blocking_max_block)
+        cap = rule_cap(rule, config)
+        crowded = crowded_keys(rule, frame, cap) if cap is not None else []
         if not crowded:
             continue
         columns = [key.partition("=")[0] for key in rule.block_on]
@@ -279,11 +280,32 @@ def score_pairs(
     of products); the pairs with ``match_probability >= threshold`` when given.
     """
     levels = _levels(model)
-    prior = float(model["settings"]["probability_two_random_records_match"])
-    frame = gammas
     tf_columns = sorted({level.tf_column for ls in levels.values() for level in ls if level.tf_column})
-    for column in tf_columns:
-        lookup = profiles.select("pid", column).join(tf[column], on=column, how="left").select("pid", f"tf_{column}")
+    lookups = {
+        column: profiles.select("pid", column).join(tf[column], on=column, how="left").select("pid", f"tf_{column}")
+        for column in tf_columns
+    }
+    # slice by slice: each pair's score is its own row's, and the Bayes factors of all the
+    # blocked pairs of a large batch at once (40 floats a pair) would not fit in memory
+    chunks = [_score_chunk(chunk, lookups, levels, model, threshold) for chunk in gammas.iter_slices(SCORE_SLICE_ROWS)]
+    if not chunks:
+        return _score_chunk(gammas, lookups, levels, model, threshold)
+    return pl.concat(chunks).sort("pid_l", "pid_r")
+
+
+SCORE_SLICE_ROWS = 1_000_000
+"""Pairs scored at a time by :func:`score_pairs`."""
+
+
+def _score_chunk(
+    frame: pl.DataFrame,
+    lookups: dict[str, pl.DataFrame],
+    levels: dict[str, list[_Level]],
+    model: dict[str, Any],
+    threshold: float | None,
+) -> pl.DataFrame:
+    prior = float(model["settings"]["probability_two_random_records_match"])
+    for column, lookup in lookups.items():
         frame = frame.join(
             lookup.rename({"pid": "pid_l", f"tf_{column}": f"tf_{column}_l"}), on="pid_l", how="left"
         ).join(lookup.rename({"pid": "pid_r", f"tf_{column}": f"tf_{column}_r"}), on="pid_r", how="left")
@@ -330,4 +352,4 @@ def score_pairs(
     for name in COMPARISONS:
         weight = pl.col(f"bf_{name}").log(2) + pl.col(f"bf_tf_adj_{name}").log(2)
         columns += [pl.col(f"gamma_{name}").cast(pl.Int32), weight.alias(f"mw_{name}")]
-    return frame.select(columns).sort("pid_l", "pid_r")
+    return frame.select(columns)

@@ -191,3 +191,27 @@ def test_shipped_rules(rows: list[dict[str, Any]], pairs: set[tuple[int, int]]) 
 def test_shipped_cap() -> None:
     """The shipped configuration caps blocks at :data:`SHIPPED_CAP` profiles."""
     assert load_linkage_config(with_model=False).blocking_max_block == SHIPPED_CAP
+
+
+@pytest.mark.parametrize(
+    ("rule_cap", "config_cap", "pairs"),
+    [
+        (2, None, {(3, 4)}),  # the rule's own cap applies without a general one
+        (2, 10, {(3, 4)}),  # and over the general one
+        (None, 2, {(3, 4)}),
+        (None, 10, {(0, 1), (0, 2), (1, 2), (3, 4)}),
+        (3, 2, {(0, 1), (0, 2), (1, 2), (3, 4)}),  # a looser rule cap wins too
+    ],
+)
+def test_a_rule_caps_its_own_blocks(rule_cap: int | None, config_cap: int | None, pairs: set[tuple[int, int]]) -> None:
+    """``max_block`` on a rule replaces ``blocking_max_block`` for that rule only."""
+    frame = pl.DataFrame({"pid": [0, 1, 2, 3, 4], "surname_std": ["SMITH"] * 3 + ["JONES"] * 2})
+    rule = BlockingRule(name="surname", block_on=("surname_std",), max_block=rule_cap)
+    config = LinkageConfig(version="test", blocking_rules=(rule,), blocking_max_block=config_cap)
+    assert _pairs(frame, blocking_rule_sql(config, frame)) == pairs
+
+
+def test_the_shipped_full_name_rule_has_a_tighter_cap() -> None:
+    """Common full names are left to the other rules (the 1M-record pair count)."""
+    (full_name,) = [r for r in load_linkage_config().blocking_rules if r.name == "full_name"]
+    assert full_name.max_block == 50

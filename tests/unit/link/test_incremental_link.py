@@ -114,3 +114,20 @@ def test_a_block_crossing_the_cap_between_months_gives_the_full_result(
     assert_frame_equal(index, full_index)
     assert_frame_equal(links, full_links)
     assert_frame_equal(again.pairs.sort(pl.all()), full_cache.pairs.sort(pl.all()))
+
+
+def test_scoring_slice_by_slice_is_scoring_at_once(
+    months: list[pl.DataFrame], linkage: LinkageConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pairs are scored in slices (memory); the scores do not depend on the slice size."""
+    import tfident.link.incremental as incremental
+
+    persons = months[0]
+    profiles, _ = build_profiles(persons)
+    tf = tf_tables(persons, linkage.model_data)
+    gammas = pair_gammas(profiles, tf, linkage.model_data, linkage)
+    whole = score_pairs(gammas, profiles, tf, linkage.model_data, threshold=linkage.thresholds.uncertain)
+    monkeypatch.setattr(incremental, "SCORE_SLICE_ROWS", 37)
+    sliced = score_pairs(gammas, profiles, tf, linkage.model_data, threshold=linkage.thresholds.uncertain)
+    assert gammas.height > 10 * 37
+    assert_frame_equal(sliced, whole)
