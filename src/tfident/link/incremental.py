@@ -44,7 +44,7 @@ from typing import Any
 
 import polars as pl
 
-from tfident.link.backends import comparison_vectors, database, linker, quiet_splink, to_polars
+from tfident.link.backends import comparison_vectors, database, linker, quiet_splink
 from tfident.link.blocking import crowded_keys, rule_cap
 from tfident.link.comparisons import COMPARISONS
 from tfident.link.config import LinkageConfig
@@ -57,26 +57,22 @@ KEY_SEEDS: tuple[int, int] = (0x7466, 0x6964)
 DIRTY = "_dirty"
 
 PROFILE_CACHE_SCHEMA: dict[str, pl.DataType] = {
+    "pid": pl.Int64(),
     "key_a": pl.UInt64(),
     "key_b": pl.UInt64(),
     "rep_key": pl.String(),
 }
-"""The cache's profiles: each profile's key and representative record."""
-
-PAIR_CACHE_SCHEMA: dict[str, pl.DataType] = {
-    "key_a_l": pl.UInt64(),
-    "key_b_l": pl.UInt64(),
-    "key_a_r": pl.UInt64(),
-    "key_b_r": pl.UInt64(),
-    **{f"gamma_{name}": pl.Int8() for name in COMPARISONS},
-}
-"""The cache's pairs: every blocked pair of profiles (left, right as Splink ordered them) and its levels."""
+"""The cache's profiles: each profile's id in its run, its key and its representative record."""
 
 GAMMAS_SCHEMA: dict[str, pl.DataType] = {
     "pid_l": pl.Int64(),
     "pid_r": pl.Int64(),
     **{f"gamma_{name}": pl.Int8() for name in COMPARISONS},
 }
+
+PAIR_CACHE_SCHEMA: dict[str, pl.DataType] = GAMMAS_SCHEMA
+"""The cache's pairs: every blocked pair of profiles by the run's profile ids (left, right as Splink
+ordered them) and its levels; the next run finds the profiles by key (:func:`reuse_gammas`)."""
 
 
 @dataclass(frozen=True)
@@ -144,12 +140,16 @@ def dirty_profiles(keys: pl.DataFrame, previous: LinkCache) -> pl.Series:
 
 def reuse_gammas(keys: pl.DataFrame, dirty: pl.Series, previous: LinkCache) -> pl.DataFrame:
     """The previous run's pairs of two clean profiles, by this run's profile ids."""
-    clean = keys.filter(~dirty).select("pid", "key_a", "key_b")
-    left = clean.rename({"pid": "pid_l", "key_a": "key_a_l", "key_b": "key_b_l"})
-    right = clean.rename({"pid": "pid_r", "key_a": "key_a_r", "key_b": "key_b_r"})
+    clean = keys.filter(~dirty).select("pid", "key_a", "key_b", "rep_key")
+    moved = previous.profiles.select(pl.col("pid").alias("was"), "key_a", "key_b", "rep_key").join(
+        clean, on=["key_a", "key_b", "rep_key"]
+    )
+    renumber = moved.select("was", "pid")
     reused = (
-        previous.pairs.join(left, on=["key_a_l", "key_b_l"])
-        .join(right, on=["key_a_r", "key_b_r"])
+        previous.pairs.join(renumber.rename({"was": "pid_l", "pid": "new_l"}), on="pid_l")
+        .join(renumber.rename({"was": "pid_r", "pid": "new_r"}), on="pid_r")
+        .drop("pid_l", "pid_r")
+        .rename({"new_l": "pid_l", "new_r": "pid_r"})
         .select(list(GAMMAS_SCHEMA))
     )
     if reused.filter(pl.col("pid_l") >= pl.col("pid_r")).height:  # pragma: no cover - rep order is kept
@@ -180,7 +180,7 @@ def pair_gammas(
         settings["additional_columns_to_retain"] = [DIRTY]
     with quiet_splink(), database(config) as db_api:
         scorer = linker(frame, settings, db_api, tf)
-        scored = to_polars(comparison_vectors(scorer))
+        scored = comparison_vectors(scorer)
     return scored.select(
         pl.col("pid_l").cast(pl.Int64),
         pl.col("pid_r").cast(pl.Int64),
@@ -212,14 +212,10 @@ def _could_pair(frame: pl.DataFrame, dirty: pl.Series, config: LinkageConfig) ->
 
 
 def new_cache(keys: pl.DataFrame, gammas: pl.DataFrame) -> LinkCache:
-    """This run's cache: its profiles' keys and every blocked pair's levels by profile key."""
-    ends = keys.select("pid", "key_a", "key_b")
-    pairs = (
-        gammas.join(ends.rename({"pid": "pid_l", "key_a": "key_a_l", "key_b": "key_b_l"}), on="pid_l")
-        .join(ends.rename({"pid": "pid_r", "key_a": "key_a_r", "key_b": "key_b_r"}), on="pid_r")
-        .select(list(PAIR_CACHE_SCHEMA))
-    )
-    return LinkCache(keys.select(list(PROFILE_CACHE_SCHEMA)), pairs)
+    """This run's cache: its profiles' ids and keys, and every blocked pair's levels by profile id
+    (kept as they are: keying each pair by its profiles' keys doubled the link stage's memory).
+    """
+    return LinkCache(keys.select(list(PROFILE_CACHE_SCHEMA)), gammas.select(list(GAMMAS_SCHEMA)))
 
 
 # ------------------------------------------------------------------------ scoring
@@ -293,7 +289,7 @@ def score_pairs(
     return pl.concat(chunks).sort("pid_l", "pid_r")
 
 
-SCORE_SLICE_ROWS = 1_000_000
+SCORE_SLICE_ROWS = 250_000
 """Pairs scored at a time by :func:`score_pairs`."""
 
 

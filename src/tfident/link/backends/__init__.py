@@ -97,14 +97,16 @@ def scored_columns(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c in keep or c.startswith(("gamma_", "bf_"))]
 
 
-def comparison_vectors(scorer: Any) -> Any:
-    """Splink's comparison vectors of every blocked pair: ``pid_l, pid_r`` and ``gamma_<c>`` (TINYINT), nothing else.
+def comparison_vectors(scorer: Any) -> pl.DataFrame:
+    """Splink's comparison vectors of every blocked pair: ``pid_l, pid_r`` and ``gamma_<c>`` (Int8), nothing else.
 
     The same blocking and comparison-vector SQL as ``scorer.inference.predict()`` (Splink's
     own functions, in the same order), without the prediction step: ``predict`` keeps every
     matching column (names, dates, addresses of both records) to retain the levels, which
     for all the blocked pairs of a large batch (some 20 million at a million records) is
-    far more than memory holds. Only plain SQL blocking rules (no exploding rules).
+    far more than memory holds. On DuckDB the query streams straight into polars (no table
+    of the blocked pairs or of their vectors is materialised); on Spark the vectors are a
+    table read back through Arrow. Only plain SQL blocking rules (no exploding rules).
     """
     from splink.internals.blocking import block_using_rules_sqls
     from splink.internals.comparison_vector_values import compute_comparison_vector_values_from_id_pairs_sqls
@@ -126,11 +128,9 @@ def comparison_vectors(scorer: Any) -> Any:
             unique_id_input_column=info.unique_id_input_column,
         )
     )
-    blocked = db_api.sql_pipeline_to_splink_dataframe(pipeline)
     comparisons = settings.core_model_settings.comparisons
     ids = list(info.unique_id_input_column.names_l_r)
     columns = [*ids, *(c._case_statement for c in comparisons), "match_key"]
-    pipeline = CTEPipeline([blocked, concat])
     pipeline.enqueue_list_of_sqls(
         compute_comparison_vector_values_from_id_pairs_sqls(
             settings._columns_to_select_for_blocking,
@@ -147,9 +147,12 @@ def comparison_vectors(scorer: Any) -> Any:
     pipeline.enqueue_sql(
         f"select {', '.join(ids)}, {gammas} from __splink__df_comparison_vectors", "__tfident_comparison_vectors"
     )
-    vectors = db_api.sql_pipeline_to_splink_dataframe(pipeline)
-    blocked.drop_table_from_database_and_remove_from_cache()
-    return vectors
+    if is_spark(db_api):
+        from tfident.link.backends.spark import scored_frame
+
+        vectors = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+        return scored_frame(vectors, scored_columns)
+    return db_api._execute_sql_against_backend(pipeline.generate_cte_pipeline_sql()).pl()
 
 
 def linker(frame: pl.DataFrame, settings: Any, db_api: Any, tf: dict[str, pl.DataFrame]) -> Any:
