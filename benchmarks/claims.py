@@ -169,10 +169,8 @@ def _run_check(
     }
 
 
-def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> list[dict[str, Any]]:
-    """The families claims got wrong (claimed but not claimable, claimable but not claimed), with the truth's
-    measures and tfident's observations of the family's attachment on the claim run.
-    """
+def _truth_and_members(engine: Any, folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The month's claims truth and true persons, and the frozen members of every attachment (``key``)."""
     import sqlalchemy as sa
 
     truth = pl.read_csv(folder / "truth" / "claims.csv", infer_schema=False)
@@ -183,6 +181,17 @@ def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> lis
             schema={"key": pl.Int64, "person_id": pl.String},
             orient="row",
         )
+    return truth, truth_persons, members
+
+
+def analyse(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> list[dict[str, Any]]:
+    """The families claims got wrong (claimed but not claimable, claimable but not claimed), with the truth's
+    measures and tfident's observations of the family's attachment on the claim run.
+    """
+    import sqlalchemy as sa
+
+    truth, truth_persons, members = _truth_and_members(engine, folder)
+    with engine.connect() as connection:
         households = dict(connection.execute(sa.text("SELECT attachment_id, household_id FROM attachments")).all())
         observations = {a: read_observations(connection, run_id, a) for a in households}
     index = read_persons_index(engine, run_id)
@@ -239,16 +248,7 @@ def by_route(engine: Any, run_id: str, folder: Path, proposals: list[Any]) -> di
     the truth's families of that route, and those tfident claimed by it (``claims``, ``claims_valid``,
     ``claimable``, ``claimable_claimed``).
     """
-    import sqlalchemy as sa
-
-    truth = pl.read_csv(folder / "truth" / "claims.csv", infer_schema=False)
-    truth_persons = pl.read_csv(folder / "truth" / "persons.csv", infer_schema=False)
-    with engine.connect() as connection:
-        members = pl.DataFrame(
-            connection.execute(sa.text("SELECT attachment_id, person_id FROM attachment_members")).all(),
-            schema={"key": pl.Int64, "person_id": pl.String},
-            orient="row",
-        )
+    truth, truth_persons, members = _truth_and_members(engine, folder)
     family = families_of(members, read_persons_index(engine, run_id), truth_persons)
     family_of = dict(zip(family["key"], family["true_household_id"], strict=True))
     truth_route = {r["true_household_id"]: r["route"] or "" for r in truth.iter_rows(named=True)}

@@ -30,7 +30,8 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _sides(key: str) -> tuple[str, str]:
+def key_sides(key: str) -> tuple[str, str]:
+    """A blocking key's ``(left, right)`` columns: ``a=b`` -> ``(a, b)``, ``a`` -> ``(a, a)``."""
     left, _, right = key.partition("=")
     return left, right or left
 
@@ -42,7 +43,7 @@ def crowded_keys(rule: BlockingRule, frame: pl.DataFrame, max_block: int) -> lis
     ``dob_transposed=date_of_birth`` crosses two columns, so no single value is a block).
     Rows with a null in any key column are in no block and not counted.
     """
-    sides = [_sides(key) for key in rule.block_on]
+    sides = [key_sides(key) for key in rule.block_on]
     if any(left != right for left, right in sides):
         return []
     columns = [left for left, _ in sides]
@@ -77,13 +78,13 @@ def blocking_rule_sql(config: LinkageConfig, frame: pl.DataFrame | None = None) 
     for rule in config.blocking_rules:
         parts = []
         for key in rule.block_on:
-            left, right = _sides(key)
+            left, right = key_sides(key)
             parts.append(f"l.{left} = r.{right}")
         cap = rule_cap(rule, config)
         if frame is not None and cap is not None:
             crowded = crowded_keys(rule, frame, cap)
             if crowded:
-                parts.append(_exclusion([_sides(k)[0] for k in rule.block_on], crowded))
+                parts.append(_exclusion([key_sides(k)[0] for k in rule.block_on], crowded))
         rules.append(" AND ".join(parts))
     return rules
 

@@ -45,7 +45,7 @@ from typing import Any
 import polars as pl
 
 from tfident.link.backends import comparison_vectors, database, linker, quiet_splink
-from tfident.link.blocking import crowded_keys, rule_cap
+from tfident.link.blocking import crowded_keys, key_sides, rule_cap
 from tfident.link.comparisons import COMPARISONS
 from tfident.link.config import LinkageConfig
 from tfident.link.prediction import prediction_settings
@@ -100,7 +100,7 @@ def crowded_flags(frame: pl.DataFrame, config: LinkageConfig | None) -> pl.DataF
         crowded = crowded_keys(rule, frame, cap) if cap is not None else []
         if not crowded:
             continue
-        columns = [key.partition("=")[0] for key in rule.block_on]
+        columns = [key_sides(key)[0] for key in rule.block_on]
         values = pl.DataFrame(crowded, schema={c: frame.schema[c] for c in columns}, orient="row").with_columns(
             pl.lit(True).alias("_hit")
         )
@@ -197,7 +197,7 @@ def _could_pair(frame: pl.DataFrame, dirty: pl.Series, config: LinkageConfig) ->
     indexed = frame.with_row_index("_row")
     dirty_rows = frame.filter(dirty)
     for rule in config.blocking_rules:
-        keys = [(key.partition("=")[0], key.partition("=")[2] or key.partition("=")[0]) for key in rule.block_on]
+        keys = [key_sides(key) for key in rule.block_on]
         names = [f"_k{i}" for i in range(len(keys))]
         for mine, theirs in ((0, 1), (1, 0)):  # a dirty row on the left, then on the right
             wanted = dirty_rows.select(
