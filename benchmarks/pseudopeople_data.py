@@ -134,7 +134,10 @@ def common_frame(dataset: str, raw: Any) -> pl.DataFrame:
         _address(frame, mailing).alias("address_line_1"),
         _text(frame, mailing + "city").alias("town"),
         _text(frame, mailing + "zipcode").alias("postcode"),
-        _text(frame, "ssn").str.replace_all(r"\D", "").replace("", None).alias("ssn"),
+        # separators out, every other character kept: an OCR error's "832-76-|538" is one
+        # character wrong in nine ("83276|538"), not eight digits (stripping every non-digit
+        # turned a substitution into a deletion, which the keying-error tolerance does not see)
+        _text(frame, "ssn").str.replace_all(r"[-\s]", "").replace("", None).alias("ssn"),
         _text(frame, "simulant_id").alias("entity"),
         _text(frame, "household_id").alias("household"),
     )

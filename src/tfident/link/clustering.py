@@ -48,7 +48,10 @@ cluster already holds:
   without a date of birth whose candidate partners could not all be one person (twins,
   a father and his namesake son) links to none of them, unless its best partner
   outweighs every partner it could not be one person with by ``ambiguous_margin`` bits
-  (an identifier or an address text that agrees with one of them only);
+  (an identifier or an address text that agrees with one of them only); when that best
+  partner could be one person with all of them (a weak copy of the profile), the partners
+  are kept strongest first while they could be one person together, and each one left out
+  must be outweighed by that margin by the strongest kept partner it conflicts with;
 - ``cannot_link``: a reviewer ruled that two records are not one person; no cluster
   ever holds both (each ruling is a token the two sides carry with opposite marks).
 
@@ -458,11 +461,47 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
             continue
         best_weight, best = others[0]
         rivals = [(w, o) for w, o in others[1:] if not clusters.allowed(clusters.state[best], clusters.state[o])]
-        if not rivals or best_weight - max(w for w, _ in rivals) < margin:
+        if not rivals:
+            # the best partner could be one person with every other (it is as weak as this
+            # profile: a second copy of it); the others conflict among themselves
+            beaten = _rivals_of_kept(clusters, others, margin)
+            if beaten is None:
+                found.add(pid)
+            else:
+                dropped.update((min(pid, o), max(pid, o)) for _, o in beaten)
+            continue
+        if best_weight - max(w for w, _ in rivals) < margin:
             found.add(pid)
             continue
         dropped.update((min(pid, o), max(pid, o)) for _, o in rivals)
     return found, dropped
+
+
+def _rivals_of_kept(
+    clusters: _Clusters, others: list[tuple[float, int]], margin: float
+) -> list[tuple[float, int]] | None:
+    """The partners (``(weight, pid)``, strongest first) to drop for a weak profile whose best
+    partner could be one person with every other: the partners are kept strongest first while
+    each could be one person with every partner kept before it; one that could not is a
+    rival, dropped when the strongest kept partner it conflicts with outweighs it by ``margin``
+    bits. ``None`` (the profile is ambiguous) when a rival comes that close.
+
+    A tax record without a date of birth whose exact copy (another employer's form), the
+    social security record sharing its number and the census record all agree, and a
+    household member's census record with no forename and another date of birth reaches it
+    at a few bits: that member is the rival, not a reason to link the record to nobody.
+    """
+    kept = [others[0]]
+    rivals = []
+    for weight, other in others[1:]:
+        against = [w for w, k in kept if not clusters.allowed(clusters.state[k], clusters.state[other])]
+        if not against:
+            kept.append((weight, other))
+            continue
+        if max(against) - weight < margin:
+            return None
+        rivals.append((weight, other))
+    return rivals
 
 
 def cluster_profiles(

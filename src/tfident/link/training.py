@@ -109,6 +109,7 @@ def train(
         log.debug("prior block recall from m: %s", recall)
         scale = prior_scale * (PRIOR_RECALL / recall if recall else 1.0)
         settings["probability_two_random_records_match"] = min(prior * scale, MAX_PRIOR)
+        _u_without_matches(settings["comparisons"], settings["probability_two_random_records_match"])
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
@@ -182,6 +183,43 @@ def prior_correction(frame: pl.DataFrame, columns: Sequence[str]) -> float:
     if complete < 2 or n < 2:
         return 1.0
     return (n * (n - 1)) / (complete * (complete - 1))
+
+
+IDENTIFIER_COMPARISONS: tuple[str, ...] = ("upn", "nino", "nhs_number", "pnc_id")
+"""The comparisons whose agreement level :func:`_u_without_matches` corrects."""
+
+MIN_U_SHARE = 0.1
+""":func:`_u_without_matches` never lowers a level's u below this share of the agreement rate
+random sampling measured (at most log2(10) = 3.3 bits more weight)."""
+
+
+def _u_without_matches(comparisons: list[dict[str, Any]], prior: float) -> None:
+    """Take the true matches out of each identifier's agreement u.
+
+    u is estimated by sampling random pairs of profiles, and a random pair is a match with
+    probability ``prior``: the rate measured is ``prior * m + (1 - prior) * u``, not u. An
+    identifier that random pairs share almost only when they are one person (a national
+    insurance or social security number) measures mostly matches: on pseudopeople its u
+    came out at 4.3e-5 against a prior of 4.1e-5, so an agreeing SSN weighed no more than
+    the prior against it, and a W2 and a Social Security record sharing the SSN and the
+    forename but not the surname scored 0.87. Each identifier's agreement level gets ``u =
+    (rate - prior * m) / (1 - prior)``, never below :data:`MIN_U_SHARE` of the rate (the
+    sample cannot tell rarer). Only identifiers (:data:`IDENTIFIER_COMPARISONS`): for a name,
+    a date of birth or a postcode the matches' share of the rate is small in a council's
+    batch, and on FEBRL3 (up to nine records a person in 5,000) correcting those levels too
+    raised their weights by up to 3.3 bits and added 13 false links (precision 0.9989 to
+    0.9969), where the identifier alone changed nothing.
+    """
+    for comparison in comparisons:
+        if comparison["output_column_name"] not in IDENTIFIER_COMPARISONS:
+            continue
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level") or level.get("sql_condition") == "ELSE" or level.get("fix_u_probability"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if not m or not u or m == u:
+                continue
+            level["u_probability"] = max((u - prior * m) / (1 - prior), u * MIN_U_SHARE)
 
 
 MIN_LEVEL_WEIGHT = -10.0

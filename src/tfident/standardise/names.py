@@ -277,6 +277,12 @@ PLACEHOLDER_FORENAMES: frozenset[str] = frozenset(
         *["MUM", "MOTHER", "DAD", "FATHER", "SON", "DAUGHTER", "TWIN"],
         *("BABY BOY", "BABY GIRL", "UNBORN BABY", "UNBORN CHILD", "NOT KNOWN", "N K", "NO NAME"),
         *("TWIN 1", "TWIN 2", "TWIN ONE", "TWIN TWO", "MALE CHILD", "FEMALE CHILD"),
+        # a relationship or a role written where the name was not given (a household
+        # form filled in by one member, a call handler's note): "Wife", "Grandson", "Resident"
+        *["MOM", "WIFE", "HUSBAND", "GRANDSON", "GRANDDAUGHTER", "GRANDCHILD", "NEPHEW", "NIECE"],
+        *["BROTHER", "SISTER", "MINOR", "KID", "PERSON", "ADULT", "RESIDENT", "OCCUPIER", "OCCUPANT"],
+        *["RESPONDENT", "HOUSEHOLDER", "GENTLEMAN", "WOMAN", "OLDEST", "YOUNGEST", "FRIEND", "INMATE"],
+        *("ADULT MALE", "ADULT FEMALE", "CHILD F", "CHILD M", "LADY OF HOUSE", "MAN OF HOUSE"),
     }
 )
 """Standardised forenames that name no one: what a maternity ward, a call handler or a form
@@ -284,13 +290,23 @@ writes for a person whose name is not known (``Baby``, ``Unborn``, ``Girl``, ``U
 a title alone). Compared as a real forename, ``BABY`` would make every unnamed newborn one
 person; and a child's later record (``Olivia``) would disagree with it. Treated as missing."""
 
-PLACEHOLDER_FORENAME_PREFIXES: tuple[str, ...] = ("BABY OF ", "SON OF ", "DAUGHTER OF ", "CHILD OF ", "UNBORN OF ")
-"""``Baby of Smith``: a placeholder naming the parent, not the child."""
+PLACEHOLDER_FORENAME_PREFIXES: tuple[str, ...] = (
+    *("BABY OF ", "SON OF ", "DAUGHTER OF ", "CHILD OF ", "UNBORN OF ", "WIFE OF ", "HUSBAND OF "),
+    *("MAN OF ", "LADY OF ", "MAN IN THE ", "LADY IN THE "),
+)
+"""``Baby of Smith``: a placeholder naming the parent, not the child; ``Lady of the house``,
+``Man in the ...`` (with or without the rest of the phrase): a role, not a name."""
 
 PLACEHOLDER_SURNAMES: frozenset[str] = frozenset(
-    {"UNKNOWN", "NOT KNOWN", "NK", "N K", "NONE", "NO NAME", "ANON", "ANONYMOUS", "REFUSED", "WITHHELD", "XX", "XXX"}
+    {
+        *["UNKNOWN", "NOT KNOWN", "NK", "N K", "NONE", "NO NAME", "ANON", "ANONYMOUS", "REFUSED", "WITHHELD"],
+        *["XX", "XXX", "UNK", "DONT KNOW", "DECLINED", "LAST NAME", "NO LAST NAME", "SURNAME", "NO SURNAME"],
+        *["OCCUPIER", "OCCUPANT", "RESIDENT", "HOUSEHOLDER", "RESPONDENT", "RESPONDANT", "THE OCCUPIER"],
+        *["OF THE HOUSE", "OF HOUSE", "LADY OF THE HOUSE", "LADY OF HOUSE", "MAN OF THE HOUSE", "THE HOUSE"],
+    }
 )
-"""Standardised surnames that name no one (before separators are removed); treated as missing."""
+"""Standardised surnames that name no one (before separators are removed; ``The Occupier``,
+``Lady of the house``, ``Last name``): treated as missing."""
 
 
 def forename_std(value: str | None) -> str | None:
@@ -300,7 +316,7 @@ def forename_std(value: str | None) -> str | None:
     (None, None, 'OLIVIA')
     """
     std = name_std(value)
-    if std is None or std in PLACEHOLDER_FORENAMES or std.startswith(PLACEHOLDER_FORENAME_PREFIXES):
+    if std is None or std in PLACEHOLDER_FORENAMES or (std + " ").startswith(PLACEHOLDER_FORENAME_PREFIXES):
         return None
     return std
 

@@ -124,3 +124,47 @@ def test_two_unnamed_newborns_are_not_one_person(make_persons: Maker, linkage: L
         ]
     )
     assert frozenset({"TWIN1", "TWIN2"}) not in groups(persons, linkage)
+
+
+def _cluster_with_copy(make_persons: Maker, weights: dict[str, float]) -> set[frozenset[str]]:
+    """A weak record W (no date of birth), a second weak record COPY of the same person (another
+    form, no sex recorded), the father and the son: W's best partner is COPY, which could be
+    one person with either candidate.
+    """
+    common = {"forename": "John", "surname": "Herzog"}
+    persons = make_persons(
+        [
+            person("benefits", "W", date_of_birth=None, sex="M", **common),
+            person("benefits", "COPY", date_of_birth=None, sex=None, **common),
+            person("health", "FATHER", date_of_birth=date(1980, 7, 23), sex="M", **common),
+            person("school_census", "SON", date_of_birth=date(2009, 6, 25), sex="M", **common),
+        ]
+    )
+    profiles, members = build_profiles(persons)
+    pid = dict(members.select("record_key", "pid").iter_rows())
+    rows = []
+    for weak in ("benefits:W", "benefits:COPY"):
+        for key, weight in (("health:FATHER", weights["FATHER"]), ("school_census:SON", weights["SON"])):
+            rows.append((min(pid[weak], pid[key]), max(pid[weak], pid[key]), 0.99, "splink", 0, weight))
+    w, copy = pid["benefits:W"], pid["benefits:COPY"]
+    rows.append((min(w, copy), max(w, copy), 0.999, "splink", 0, 30.0))
+    edges = pl.DataFrame(rows, schema={**EDGE_SCHEMA, "weight": pl.Float64}, orient="row")
+    clusters = cluster_profiles(profiles, edges, Guards(ambiguous_margin=4)).join(members, on="pid")
+    keyed = clusters.group_by("cluster").agg(pl.col("record_key"))["record_key"].to_list()
+    return {frozenset(k.split(":")[1] for k in keys) for keys in keyed}
+
+
+def test_a_weak_record_whose_best_partner_is_a_weak_copy_joins_the_candidate_that_outweighs_the_other(
+    make_persons: Maker,
+) -> None:
+    # the copy agrees with both candidates, so it names no rival; the candidates are then
+    # weighed against each other (17 bits against 12), not the record left with no one
+    found = _cluster_with_copy(make_persons, {"FATHER": 17.0, "SON": 12.0})
+    assert frozenset({"W", "COPY", "FATHER"}) in found
+    assert frozenset({"SON"}) in found
+
+
+def test_a_weak_record_and_its_copy_between_close_candidates_link_to_neither(make_persons: Maker) -> None:
+    found = _cluster_with_copy(make_persons, {"FATHER": 14.0, "SON": 12.0})
+    assert frozenset({"FATHER"}) in found
+    assert frozenset({"SON"}) in found

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from tfident.link import LinkageConfig
-from tfident.link.training import train
+from tfident.link.training import MIN_U_SHARE, _u_without_matches, train
 
 ENTITIES = 3000
 POOLS = {"forename": 60, "surname": 200, "uprn": 1000, "sex": 2}
@@ -169,3 +169,26 @@ def test_a_swap_is_weighed_once(trained: dict[str, tuple[float, float]], linkage
     assert swap["m_probability"] == swap["u_probability"]
     assert swap["fix_m_probability"]
     assert swap["fix_u_probability"]
+
+
+def test_an_identifiers_u_leaves_out_the_matches_random_sampling_meets() -> None:
+    def comparison(name: str, m: float, u: float) -> dict[str, Any]:
+        return {
+            "output_column_name": name,
+            "comparison_levels": [
+                {"sql_condition": f'"{name}_l" IS NULL', "is_null_level": True},
+                {"sql_condition": f'"{name}_l" = "{name}_r"', "m_probability": m, "u_probability": u},
+                {"sql_condition": "ELSE", "m_probability": 1 - m, "u_probability": 1 - u},
+            ],
+        }
+
+    prior = 4e-5
+    # an SSN: random pairs agree at 4.4e-5, of which 4e-5 * 0.9 are one person
+    comparisons = [comparison("nino", 0.9, 4.4e-5), comparison("dob", 0.7, 1e-4), comparison("upn", 0.9, 3.7e-5)]
+    _u_without_matches(comparisons, prior)
+    nino, dob, upn = (c["comparison_levels"] for c in comparisons)
+    assert nino[1]["u_probability"] == pytest.approx((4.4e-5 - prior * 0.9) / (1 - prior))
+    assert nino[2]["u_probability"] == 1 - 4.4e-5  # the else level is left alone
+    assert dob[1]["u_probability"] == 1e-4  # not an identifier
+    # nearly every agreement a match: no lower than a tenth of the rate the sample measured
+    assert upn[1]["u_probability"] == pytest.approx(3.7e-5 * MIN_U_SHARE)

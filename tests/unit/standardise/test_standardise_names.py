@@ -160,3 +160,23 @@ def test_distinct_formal_names_do_not_meet(a: str, b: str) -> None:
 def test_ending_spellings() -> None:
     assert nm.ending_spellings("SAMMIE") == ("SAMMEY", "SAMMI", "SAMMY")
     assert nm.ending_spellings("JO") == ()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Wife", "Husband", "Grandson", "Resident", "Occupier", "Respondent", "Son of", "Lady of the house", "Man in the"],
+)
+def test_a_relationship_or_role_written_for_a_forename_is_no_name(raw: str) -> None:
+    assert nm.forename_std(raw) is None
+    assert nm.forename_first(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["The Occupier", "Resident", "Last name", "Lady of the house"])
+def test_a_role_written_for_a_surname_is_no_name(raw: str) -> None:
+    assert nm.surname_std(raw) is None
+    assert nm.surname_tokens(raw) == []
+
+
+@pytest.mark.parametrize("raw", ["Sonia", "Wilfred", "Mandy", "Ladyanne", "Manon"])
+def test_names_that_start_like_a_placeholder_are_names(raw: str) -> None:
+    assert nm.forename_std(raw) == raw.upper()
