@@ -16,7 +16,9 @@ from the one before and:
   change), except that the record of the school term in progress of a child whose
   family moved in the area shows the new address (the school updated it);
 * **new records**: each family that moved claims housing benefit or council tax
-  reduction at its new address (one claim per adult); and every household in the area
+  reduction at its new address (one claim per adult), and its housing claims still
+  running at the old address end the day before the move (the rows of earlier months
+  show the end from this month on); and every household in the area
   may have something new happen in the month (an ASB incident or intervention, a
   health indicator, an out-of-work benefit claim, a domestic abuse incident), more often
   in households with more problems. New records get new ids, after the ids already used.
@@ -343,6 +345,34 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
     return changed
 
 
+HOUSING_CLAIMS = ("HB", "CTR")
+"""Benefits for the costs of one home: a claim ends when its claimant moves."""
+
+
+def _end_housing_claims(state: MonthState, households: list[int]) -> dict[int, dt.date]:
+    """End the housing benefit and council tax reduction claims of the members of ``households``
+    (which move this month) still running on their move date: the claim was for the home they
+    left, so it ends the day before (a new claim is made at the new address). Changes the
+    events in place; returns ``{benefits event index: claim_end}`` for the rendered rows.
+    """
+    h = state.world.households
+    moving = {m: h.move_date[hh] for hh in households for m in h.members[hh]}
+    cols = state.events.cols["benefits"]
+    ended: dict[int, dt.date] = {}
+    for i, (person, kind, start, end) in enumerate(
+        zip(cols["person"], cols["benefit_type"], cols["claim_start"], cols["claim_end"], strict=True)
+    ):
+        moved_on = moving.get(person)
+        if moved_on is None or kind not in HOUSING_CLAIMS or start >= moved_on:
+            continue
+        if end is None or end >= moved_on:
+            day = max(moved_on - dt.timedelta(days=1), start)
+            cols["claim_end"][i] = day
+            cols["addr_date"][i] = day
+            ended[i] = day
+    return ended
+
+
 FollowHook = Callable[[_Maker, dt.date], None]
 """Called with the month's event maker and the previous batch date, after the month's own events."""
 
@@ -427,6 +457,7 @@ def next_month(
     maker.pnc_serial = newcomer_pnc_serial(k, w.issued)
     for hh in arrived:
         maker.household(hh)
+    ended = _end_housing_claims(state, moved + left)
     first_claim = len(maker.ev.cols["benefits"]["person"])
     for hh in moved + left:  # a claim for housing costs, made at the new address
         for m in w.households.members[hh]:
@@ -442,6 +473,14 @@ def next_month(
     if follow is not None:
         follow(maker, previous)
     changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
+    if ended:
+        rows = state.rows["benefits"].with_row_index("_event")
+        state.rows["benefits"] = rows.with_columns(
+            pl.col("_event")
+            .replace_strict(ended, default=None, return_dtype=pl.Date)
+            .fill_null(pl.col("claim_end"))
+            .alias("claim_end")
+        ).drop("_event")
     corrected = _correct_earlier_records(state, Rand(seed, 4000 + k), corrections) if corrections else set()
 
     renderer = _Renderer(w, seed, state.profile)
@@ -499,11 +538,21 @@ def iter_months(
     profile: Profile = DEFAULT_PROFILE,
     corrections: float = 0.0,
 ) -> Iterator[MonthState]:
-    """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``."""
+    """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``.
+
+    Every later month also has the records an area produces whoever is followed (termly
+    attendance returns, school census rows, social care episodes, exclusions, proven
+    offences: :class:`tfident.synth.followup.FollowUp` with no family attached), so the
+    sources stay current and a family's move shows in its children's school records.
+    """
+    from tfident.synth.followup import FollowUp  # followup builds on this module
+
     state = first_month(households, seed, as_of, profile)
+    routine = FollowUp(seed, as_of, months, 0.0)
+    routine.events = state.events
     yield state
     for k in range(1, months):
-        state = next_month(state, month_date(as_of, k), churn, corrections)
+        state = next_month(state, month_date(as_of, k), churn, corrections, follow=routine)
         yield state
 
 
