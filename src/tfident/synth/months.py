@@ -14,11 +14,14 @@ from the one before and:
 * **persisting records**: every record of the month before is in the new extracts with
   the same record id and the same text (an agency's record of a past event does not
   change), except that the record of the school term in progress of a child whose
-  family moved in the area shows the new address (the school updated it);
+  family moved in the area shows the new address (the school updated it), as do the
+  open records of a family that moved (below);
 * **new records**: each family that moved claims housing benefit or council tax
   reduction at its new address (one claim per adult), and its housing claims still
   running at the old address end the day before the move (the rows of earlier months
-  show the end from this month on); and every household in the area
+  show the end from this month on), and the records it has open (a live claim, an open
+  social care episode) now show the new address, unless the agency lags (the source's
+  ``lag`` rate); and every household in the area
   may have something new happen in the month (an ASB incident or intervention, a
   health indicator, an out-of-work benefit claim, a domestic abuse incident), more often
   in households with more problems. New records get new ids, after the ids already used.
@@ -306,8 +309,7 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
     """The attendance record of the term in progress of each child of a family that moved
     in the area now shows the new address; returns the record ids changed.
     """
-    w = state.world
-    kids = {m for hh in moved for m in w.households.members[hh]}
+    kids = {m for hh in moved for m in state.world.households.members[hh]}
     cols = state.events.cols["attendance"]
     rows = [
         i
@@ -316,11 +318,20 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
         )
         if person in kids and addr_date == previous and term_end > previous
     ]
+    return _readdress(state, "attendance", rows, r)
+
+
+def _readdress(state: MonthState, source: str, rows: list[int], r: Rand) -> set[str]:
+    """The rows ``rows`` (event indices) of ``source`` now show their person's address on the
+    batch date (the agency updated it); returns the record ids changed.
+    """
     if not rows:
         return set()
+    w = state.world
+    cols = state.events.cols[source]
     renderer = _Renderer(w, state.seed, state.profile)
-    styles = ft.ADDRESS_STYLES["attendance"]
-    held = state.profile.rates_for("attendance")["uprn_held"]
+    styles = ft.ADDRESS_STYLES[source]
+    held = state.profile.rates_for(source)["uprn_held"]
     ad = w.addresses
     updates: dict[str, list[Any]] = {"_row": [], **{c: [] for c in ADDRESS_COLUMNS}}
     for i in rows:
@@ -335,13 +346,40 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
         updates["postcode"].append(ad.postcode[a])
         held_uprn = ad.uprn[a] is not None and r.random() < held and a not in w.unlisted
         updates["uprn"].append(str(ad.uprn[a]) if held_uprn else None)
-    frame = state.rows["attendance"]
+    frame = state.rows[source]
     patch = pl.DataFrame(updates, schema={"_row": pl.UInt32, **{c: frame.schema[c] for c in ADDRESS_COLUMNS}})
     indexed = frame.with_row_index("_row")
     changed = set(indexed.filter(pl.col("_row").is_in(patch["_row"].implode()))["record_id"].to_list())
     kept = indexed.filter(~pl.col("_row").is_in(patch["_row"].implode()))
     replaced = indexed.drop(ADDRESS_COLUMNS).join(patch, on="_row", how="inner").select(indexed.columns)
-    state.rows["attendance"] = pl.concat([kept, replaced]).sort("_row").drop("_row")
+    state.rows[source] = pl.concat([kept, replaced]).sort("_row").drop("_row")
+    return changed
+
+
+OPEN_RECORDS = {"benefits": ("claim_start", "claim_end"), "social_care": ("start_date", "end_date")}
+"""Sources whose open records (a live claim, an open episode) show the address the agency holds now."""
+
+
+def _readdress_open_records(state: MonthState, households: list[int], r: Rand) -> dict[str, set[str]]:
+    """The open records of the members of ``households`` (which move this month), begun before
+    the move and still open after it, now show the new address, except where the agency lags
+    (the source's ``lag`` rate of the profile: it never heard of the move); returns the record
+    ids changed, by source.
+    """
+    h = state.world.households
+    moving = {m: h.move_date[hh] for hh in households for m in h.members[hh]}
+    changed: dict[str, set[str]] = {}
+    for source, (start_column, end_column) in OPEN_RECORDS.items():
+        cols = state.events.cols[source]
+        lag = state.profile.rates_for(source)["lag"]
+        rows = [
+            i
+            for i, (person, start, end) in enumerate(
+                zip(cols["person"], cols[start_column], cols[end_column], strict=True)
+            )
+            if person in moving and start < moving[person] and (end is None or end >= moving[person])
+        ]
+        changed[source] = _readdress(state, source, [i for i in rows if r.random() >= lag], r)
     return changed
 
 
@@ -472,7 +510,9 @@ def next_month(
     _monthly_events(maker, previous, in_area)
     if follow is not None:
         follow(maker, previous)
-    changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
+    changed = {"attendance": _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))}
+    for source, ids in _readdress_open_records(state, moved + left, Rand(seed, 3500 + k)).items():
+        changed[source] = changed.get(source, set()) | ids
     if ended:
         rows = state.rows["benefits"].with_row_index("_event")
         state.rows["benefits"] = rows.with_columns(
@@ -488,8 +528,9 @@ def next_month(
     faults = [
         state.faults.filter(
             ~(
-                pl.col("source").eq("attendance")
-                & pl.col("record_id").is_in(sorted(changed))
+                pl.concat_str("source", pl.lit(":"), "record_id").is_in(
+                    sorted(f"{source}:{record_id}" for source, ids in changed.items() for record_id in ids)
+                )
                 & pl.col("fault").is_in(sorted(ADDRESS_FAULTS))
             )
             & ~(
