@@ -65,8 +65,9 @@ def test_records_persist_with_the_same_ids_and_text(months: list[SyntheticBatch]
     """
     for before, after in itertools.pairwise(months):
         movers = set(
-            after.truth_persons.join(after.changes, on="true_household_id")
-            .filter(pl.col("change") != "arrived")["record_id"]
+            after.truth_persons.join(after.changes, on="true_household_id").filter(pl.col("change") != "arrived")[
+                "record_id"
+            ]
         )
         for source in PERSON_SOURCES:
             old, new = before.extracts[source], after.extracts[source]
