@@ -420,6 +420,12 @@ def moved_alone(
         .agg(pl.col("evidence_date").min())
         .iter_rows()
     }
+    last_at = {
+        (person, key): last
+        for person, key, last in observed.group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").max())
+        .iter_rows()
+    }
     spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
     for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
         spans[person][key] = (first, last)
@@ -478,6 +484,12 @@ def moved_alone(
             continue
         if any(seen_since(p) or new in spans[p] for p in stayed):
             continue  # someone was seen since the move, or the family has been at both
+        if any(
+            seen_at.get((p, new), move_date) < move_date and last_at.get((p, new), date.min) >= move_date
+            for p in residents.get(new, [])
+            if all(p != m for m, _, _ in found)
+        ):
+            continue  # someone of another family lived at the new address before the move and still does
         if not any(seen_at.get((p, old), move_date) < move_date for p in stayed):
             continue  # nobody who stayed was seen at the old address before the move
         moved += len(stayed)

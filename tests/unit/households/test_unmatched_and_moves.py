@@ -297,3 +297,16 @@ def test_the_family_that_moved_in_is_not_moved_with_the_family_that_left() -> No
     where = homes([*LEAVERS, *newcomers])
     assert where["DAD"] == where["KID"] != household_id_for(OLD)
     assert where["MUM2"] == where["KID2"] == household_id_for(OLD)
+
+
+def test_a_family_is_not_moved_into_a_home_another_family_lives_in() -> None:
+    """The child's record at the new address is all that moves the family; someone of another
+    family was seen living there before that record and since: the mother stays where she was.
+    """
+    occupant = [
+        {"person": "LODGER", "source": "asb", "id": "7", "uprn": NEW, "evidence": date(2026, 1, 10), "dob": MUM},
+        {"person": "LODGER", "source": "health", "id": "8", "uprn": NEW, "evidence": date(2026, 10, 28), "dob": MUM},
+    ]
+    assert placed([*MOVED_ALONE, *occupant])[0] == {"MUM": OLD, "KID": NEW, "LODGER": NEW}
+    # seen there only before the move: a former occupant, the family moves in
+    assert placed([*MOVED_ALONE, occupant[0]])[0] == {"MUM": NEW, "KID": NEW, "LODGER": NEW}
