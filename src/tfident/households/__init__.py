@@ -33,7 +33,8 @@ family either moves together (``move_together``, the default), stays together at
 old address (``keep_together``) or is left split (``split``); the household is flagged
 for review (``review_reason``). Someone first seen at the old address after the movers' last
 record there, and seen elsewhere before, moved in since: they neither stay with nor go with
-the family.
+the family. Nor is the family moved into a home someone of another family was seen living in
+before the move and since.
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
