@@ -21,7 +21,9 @@ address, however recent the agency's record of it: a benefit claim whose address
 never updated), then by the most recent evidence, then by the source whose address is
 the more reliable record of where someone lives now (each source's
 ``residence_priority`` in ``tfident/ingest/sources.yaml``: :data:`RESIDENCE_PRIORITY`),
-then by the smallest record key.
+then by the smallest record key. An address with no UPRN that only open records show ranks
+after the dated ones, unless the same source's record of the person at another address has
+ended, or none of the dated ones has evidence in ``undated_after_months``.
 
 **Moved alone** (``config/households.yaml``): when one member's newer address is first
 evidenced after every other member's latest record (open benefit claims and social care
@@ -29,7 +31,10 @@ episodes, dated D while open, are not records of where someone was), those membe
 shared the old address with them and none of them has been seen since the move, the
 family either moves together (``move_together``, the default), stays together at the
 old address (``keep_together``) or is left split (``split``); the household is flagged
-for review (``review_reason``).
+for review (``review_reason``). Someone first seen at the old address after the movers' last
+record there, and seen elsewhere before, moved in since: they neither stay with nor go with
+the family. Nor is the family moved into a home someone of another family was seen living in
+before the move and since.
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
@@ -40,6 +45,7 @@ but are not the council's to work with (:data:`NOT_CANDIDATE_STATUSES`).
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import logging
 from collections import defaultdict
@@ -105,6 +111,12 @@ class HouseholdsConfig(StrictModel):
     family: it still shows the mover there) do not count as the others being seen there.
     False: the rule as before (the mover's last record at the old address no later than
     their first at the new, and any record of the others since the move keeps them)."""
+    undated_after_months: int | None = 6
+    """An address with no UPRN that only open records show (undated: the claim may have been
+    opened there years ago) ranks after the person's dated addresses, unless none of those has
+    evidence in this many months before D: then the agency's current address is the best
+    evidence there is (a family that left the area, whose live claims show the new address and
+    whose last record here is older). None: it always ranks last (the rule before)."""
     open_record_sources: tuple[str, ...] = OPEN_RECORD_SOURCES
     """Sources whose open records (a live claim, an open episode) are dated D: they say
     the agency still holds the address, not that the person was seen there lately. By
@@ -317,31 +329,72 @@ def _by_address(records: pl.DataFrame) -> pl.DataFrame:
         pl.col("source").replace_strict(RESIDENCE_PRIORITY, default=last, return_dtype=pl.Int64).alias("_priority"),
         pl.col("evidence_date").fill_null(date.min),
     )
-    return placed.group_by("person_id", "address_key").agg(
+    spans = placed.group_by("person_id", "address_key").agg(
         pl.col("evidence_date").min().alias("_first"),
         pl.col("evidence_date").max().alias("_last"),
         pl.col("_priority").filter(pl.col("evidence_date") == pl.col("evidence_date").max()).min().alias("_priority"),
         pl.col("record_key").min(),
-        # an address with no UPRN that only open records show cannot be dated: it may be
-        # the one a claim was opened at years ago
-        (~pl.col("address_key").first().str.starts_with("U:") & pl.col("_open").all()).alias("_weak"),
+        pl.col("_open").all().alias("_only_open"),
+    )
+    if "_closed" not in placed.columns:
+        placed = placed.with_columns(pl.lit(False).alias("_closed"))
+    # an address only open records show is vouched for by the same agency's record of the person
+    # at another address that has ended: the agency's live record is the address it holds since
+    open_at = placed.filter("_open").select("person_id", "address_key", "source").unique()
+    ended = placed.filter("_closed").select(
+        "person_id", "source", pl.col("address_key").alias("_from"), pl.col("evidence_date").alias("_ended")
+    )
+    succeeded = (
+        open_at.join(ended, on=["person_id", "source"])
+        .filter(pl.col("_from") != pl.col("address_key"))
+        .group_by("person_id", "address_key")
+        .agg(pl.col("_ended").max())
+    )
+    return (
+        spans.join(succeeded, on=["person_id", "address_key"], how="left")
+        .with_columns(
+            # an address with no UPRN that only open records show, and that no ended record of
+            # the same agency vouches for, may be the one a claim was opened at years ago
+            (~pl.col("address_key").str.starts_with("U:") & pl.col("_only_open") & pl.col("_ended").is_null()).alias(
+                "_weak"
+            ),
+        )
+        .drop("_only_open", "_ended")
     )
 
 
-def resolve_address(records: pl.DataFrame) -> pl.DataFrame:
+def resolve_address(records: pl.DataFrame, stale_before: date | None = None) -> pl.DataFrame:
     """``person_id, address_key``: the address each person lives at on D (see the module docstring).
 
-    ``records`` needs ``address_key`` (:func:`address_keys`).
+    ``records`` needs ``address_key`` (:func:`address_keys`). ``stale_before``: a person none of
+    whose dated addresses has evidence on or after this day ranks their undated addresses
+    (no UPRN, open records only) with the others (:attr:`HouseholdsConfig.undated_after_months`).
     """
+    by_address = _by_address(records)
+    if stale_before is not None:
+        recent = (
+            by_address.filter(~pl.col("_weak"))
+            .group_by("person_id")
+            .agg((pl.col("_last").max() >= stale_before).alias("_recent"))
+        )
+        by_address = by_address.join(recent, on="person_id", how="left").with_columns(
+            (pl.col("_weak") & pl.col("_recent").fill_null(False)).alias("_weak")
+        )
     # dated first; then first evidenced latest, then most recent evidence, then the more reliable source
     order = ["person_id", "_weak", "_first", "_last", "_priority", "record_key"]
     descending = [False, False, True, True, False, False]
     return (
-        _by_address(records)
-        .sort(order, descending=descending)
+        by_address.sort(order, descending=descending)
         .unique("person_id", keep="first", maintain_order=True)
         .select("person_id", "address_key")
     )
+
+
+def _months_before(day: date, months: int) -> date:
+    """The day ``months`` calendar months before ``day`` (the month's last day when it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def moved_alone(
@@ -366,6 +419,12 @@ def moved_alone(
         (person, key): first
         for person, key, first in observed.group_by("person_id", "address_key")
         .agg(pl.col("evidence_date").min())
+        .iter_rows()
+    }
+    last_at = {
+        (person, key): last
+        for person, key, last in observed.group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").max())
         .iter_rows()
     }
     spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
@@ -408,8 +467,30 @@ def moved_alone(
         def seen_since(person: str, old: str = old, lagging: set[str] = lagging, move_date: date = move_date) -> bool:
             return any(last >= move_date and not (key == old and src in lagging) for key, src, last in latest[person])
 
+        # someone first seen at the old address after every mover's last record there, and seen
+        # at another address before, moved in after them (a new family): they neither keep the
+        # family there nor go with it
+        last_there = max((last for m, _, _ in found for key, _, last in latest[m] if key == old), default=move_date)
+
+        def newcomer(person: str, old: str = old, last_there: date = last_there) -> bool:
+            arrived = seen_at.get((person, old))
+            return (
+                arrived is not None
+                and arrived > last_there
+                and any(first < arrived for key, (first, _) in spans[person].items() if key != old)
+            )
+
+        stayed = [p for p in stayed if not newcomer(p)]
+        if not stayed:
+            continue
         if any(seen_since(p) or new in spans[p] for p in stayed):
             continue  # someone was seen since the move, or the family has been at both
+        if any(
+            seen_at.get((p, new), move_date) < move_date and last_at.get((p, new), date.min) >= move_date
+            for p in residents.get(new, [])
+            if all(p != m for m, _, _ in found)
+        ):
+            continue  # someone of another family lived at the new address before the move and still does
         if not any(seen_at.get((p, old), move_date) < move_date for p in stayed):
             continue  # nobody who stayed was seen at the old address before the move
         moved += len(stayed)
@@ -501,7 +582,10 @@ def assign_households(
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))
         .fill_null(False)
-        .alias("_open")
+        .alias("_open"),
+        (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") < as_of))
+        .fill_null(False)
+        .alias("_closed"),
     )
     persons = linked.select("person_id").unique()
     if persons.is_empty():
@@ -510,7 +594,8 @@ def assign_households(
     people = persons.join(dob, on="person_id", how="left").with_columns(
         role_expr(pl.col("date_of_birth"), as_of).alias("role")
     )
-    address = resolve_address(linked)
+    stale_before = None if config.undated_after_months is None else _months_before(as_of, config.undated_after_months)
+    address = resolve_address(linked, stale_before)
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config)
     status = (
         linked.filter(pl.col("address_key").is_not_null())

@@ -299,18 +299,44 @@ def _out_of_work(row: Mapping[str, Any], rules: Any) -> bool:
     return kind in OUT_OF_WORK_BENEFITS
 
 
+NINO_SOURCES: tuple[str, ...] = ("benefits", "employment")
+"""Sources whose rows carry the claimant's or employee's National Insurance number."""
+
+
+def _nino(row: Mapping[str, Any]) -> str | None:
+    """The row's National Insurance number, upper case without spaces; None when blank."""
+    value = row.get("nino")
+    text = "".join(str(value).split()).upper() if value is not None else ""
+    return text or None
+
+
 def _employment(family: AttachedFamily, rows: Rows, rules: Any, as_of: date) -> dict[str, Any]:
     """An adult who was on an out-of-work benefit at attachment and has since been in continuous employment
     for the weeks the benefit they came off requires (``tf1.employment_weeks``, or longer by benefit).
+
+    An adult's claims and spells are their person's rows and any row of the family's records with one
+    of their National Insurance numbers: DWP keys benefits by NINO, so a claim the linkage left in
+    another person of the family (a name keyed differently) is still theirs, and the weeks required
+    follow every benefit they were on. Two people of the family with one NINO are judged once.
     """
     found: list[tuple[str, date, date, int]] = []
+    judged: set[str] = set()
     for adult in sorted(_adults(family, as_of), key=lambda m: m.person_id):
-        spells = [
-            (r["start_date"], r["end_date"]) for r in rows.get("employment", []) if r["person_id"] == adult.person_id
-        ]
-        out_of_work = [
-            r for r in rows.get("benefits", []) if r["person_id"] == adult.person_id and _out_of_work(r, rules)
-        ]
+        ninos = {
+            nino
+            for source in NINO_SOURCES
+            for r in rows.get(source, [])
+            if r["person_id"] == adult.person_id and (nino := _nino(r))
+        }
+        if ninos & judged:
+            continue  # the same claimant as an adult already judged (the linkage split them)
+        judged |= ninos
+
+        def theirs(r: Mapping[str, Any], person: str = adult.person_id, ninos: set[str] = ninos) -> bool:
+            return r["person_id"] == person or _nino(r) in ninos
+
+        spells = [(r["start_date"], r["end_date"]) for r in rows.get("employment", []) if theirs(r)]
+        out_of_work = [r for r in rows.get("benefits", []) if theirs(r) and _out_of_work(r, rules)]
         at_attachment = [r for r in out_of_work if _live_on(r["claim_start"], r["claim_end"], family.attached_on)]
         if not at_attachment:  # nobody moved off an out-of-work benefit
             continue

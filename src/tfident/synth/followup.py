@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from tfident.synth.claims_truth import CE_WEEKS, CE_WEEKS_JSA, Attached, months_before, out_of_work
-from tfident.synth.dates import Term, age_at, attendance_terms
+from tfident.synth.dates import Term, age_at, attendance_terms, census_dates
 from tfident.synth.events import ASB_TOOLS, EXCLUSION_REASONS, PROVEN_ADULT, PROVEN_YOUTH, Events, _Maker
 from tfident.synth.extracts import _Renderer, render_source
 from tfident.synth.months import MonthState, first_month, month_date, next_month
@@ -314,6 +314,7 @@ class FollowUp:
     def __call__(self, maker: _Maker, previous: dt.date) -> None:
         """The month's hook (:data:`tfident.synth.months.FollowHook`): new termly returns and planned events."""
         self._terms(maker, previous)
+        self._census(maker, previous)
         self._exclusions(maker, previous)
         self._offences(maker, previous)
         self._care(maker, previous)
@@ -368,6 +369,59 @@ class FollowUp:
                     if kid not in pupils or (kid, term.label) in have or not maker.on_roll(kid, term.academic_year):
                         continue
                     self._return(maker, hh, kid, term, r)
+
+    def _census(self, maker: _Maker, previous: dt.date) -> None:
+        """A school census row on each census day of the month for every child of the area with one
+        before, at the family's address that day: a school census records where its pupils live now,
+        so a family's move shows in its children's records from the next census day. The provision
+        (and a PRU or AP pupil's school) is that of the child's latest census row; a mainstream pupil's
+        school is their school for the year.
+        """
+        assert self.events is not None
+        days = [d for d in census_dates(maker.D, count=3) if previous < d <= maker.D]
+        if not days:
+            return
+        old, new = self.events.cols["school_census"], maker.ev.cols["school_census"]
+        latest: dict[int, tuple[dt.date, str | None, str | None, str | None]] = {}
+        for cols in (old, new):
+            for person, day, urn, provision, excluded in zip(
+                cols["person"],
+                cols["census_date"],
+                cols["school_urn"],
+                cols["provision"],
+                cols["excluded_previously"],
+                strict=True,
+            ):
+                if person not in latest or day >= latest[person][0]:
+                    latest[person] = (day, urn, provision, excluded)
+        w = maker.w
+        h = w.households
+        for day in days:
+            year = day.year if day.month >= 9 else day.year - 1
+            for hh in range(len(h.hid)):
+                if not h.in_area[hh]:
+                    continue
+                for kid in h.members[hh]:
+                    last = latest.get(kid)
+                    if last is None or last[0] >= day:
+                        continue
+                    _, urn, provision, excluded = last
+                    if provision == "NOT_ON_ROLL":
+                        if not 5 <= age_at(w.people.dob[kid], day) <= 16:
+                            continue
+                    elif not maker.on_roll(kid, year):
+                        continue
+                    elif provision not in ("PRU", "AP"):
+                        urn = maker.school_for(hh, kid, year)
+                    maker.ev.add(
+                        "school_census",
+                        kid,
+                        day,
+                        school_urn=urn,
+                        provision=provision,
+                        excluded_previously=excluded,
+                        census_date=day,
+                    )
 
     def _offences(self, maker: _Maker, previous: dt.date) -> None:
         """Proven offences in the month by households not attached, more often with more problems."""

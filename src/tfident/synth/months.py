@@ -14,9 +14,14 @@ from the one before and:
 * **persisting records**: every record of the month before is in the new extracts with
   the same record id and the same text (an agency's record of a past event does not
   change), except that the record of the school term in progress of a child whose
-  family moved in the area shows the new address (the school updated it);
+  family moved in the area shows the new address (the school updated it), as do the
+  open records of a family that moved (below);
 * **new records**: each family that moved claims housing benefit or council tax
-  reduction at its new address (one claim per adult); and every household in the area
+  reduction at its new address (one claim per adult), and its housing claims still
+  running at the old address end the day before the move (the rows of earlier months
+  show the end from this month on), and the records it has open (a live claim, an open
+  social care episode) now show the new address, unless the agency lags (the source's
+  ``lag`` rate); and every household in the area
   may have something new happen in the month (an ASB incident or intervention, a
   health indicator, an out-of-work benefit claim, a domestic abuse incident), more often
   in households with more problems. New records get new ids, after the ids already used.
@@ -304,8 +309,7 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
     """The attendance record of the term in progress of each child of a family that moved
     in the area now shows the new address; returns the record ids changed.
     """
-    w = state.world
-    kids = {m for hh in moved for m in w.households.members[hh]}
+    kids = {m for hh in moved for m in state.world.households.members[hh]}
     cols = state.events.cols["attendance"]
     rows = [
         i
@@ -314,11 +318,20 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
         )
         if person in kids and addr_date == previous and term_end > previous
     ]
+    return _readdress(state, "attendance", rows, r)
+
+
+def _readdress(state: MonthState, source: str, rows: list[int], r: Rand) -> set[str]:
+    """The rows ``rows`` (event indices) of ``source`` now show their person's address on the
+    batch date (the agency updated it); returns the record ids changed.
+    """
     if not rows:
         return set()
+    w = state.world
+    cols = state.events.cols[source]
     renderer = _Renderer(w, state.seed, state.profile)
-    styles = ft.ADDRESS_STYLES["attendance"]
-    held = state.profile.rates_for("attendance")["uprn_held"]
+    styles = ft.ADDRESS_STYLES[source]
+    held = state.profile.rates_for(source)["uprn_held"]
     ad = w.addresses
     updates: dict[str, list[Any]] = {"_row": [], **{c: [] for c in ADDRESS_COLUMNS}}
     for i in rows:
@@ -333,14 +346,69 @@ def _readdress_current_term(state: MonthState, moved: list[int], previous: dt.da
         updates["postcode"].append(ad.postcode[a])
         held_uprn = ad.uprn[a] is not None and r.random() < held and a not in w.unlisted
         updates["uprn"].append(str(ad.uprn[a]) if held_uprn else None)
-    frame = state.rows["attendance"]
+    frame = state.rows[source]
     patch = pl.DataFrame(updates, schema={"_row": pl.UInt32, **{c: frame.schema[c] for c in ADDRESS_COLUMNS}})
     indexed = frame.with_row_index("_row")
     changed = set(indexed.filter(pl.col("_row").is_in(patch["_row"].implode()))["record_id"].to_list())
     kept = indexed.filter(~pl.col("_row").is_in(patch["_row"].implode()))
     replaced = indexed.drop(ADDRESS_COLUMNS).join(patch, on="_row", how="inner").select(indexed.columns)
-    state.rows["attendance"] = pl.concat([kept, replaced]).sort("_row").drop("_row")
+    state.rows[source] = pl.concat([kept, replaced]).sort("_row").drop("_row")
     return changed
+
+
+OPEN_RECORDS = {"benefits": ("claim_start", "claim_end"), "social_care": ("start_date", "end_date")}
+"""Sources whose open records (a live claim, an open episode) show the address the agency holds now."""
+
+
+def _readdress_open_records(state: MonthState, households: list[int], r: Rand) -> dict[str, set[str]]:
+    """The open records of the members of ``households`` (which move this month), begun before
+    the move and still open after it, now show the new address, except where the agency lags
+    (the source's ``lag`` rate of the profile: it never heard of the move); returns the record
+    ids changed, by source.
+    """
+    h = state.world.households
+    moving = {m: h.move_date[hh] for hh in households for m in h.members[hh]}
+    changed: dict[str, set[str]] = {}
+    for source, (start_column, end_column) in OPEN_RECORDS.items():
+        cols = state.events.cols[source]
+        lag = state.profile.rates_for(source)["lag"]
+        rows = [
+            i
+            for i, (person, start, end) in enumerate(
+                zip(cols["person"], cols[start_column], cols[end_column], strict=True)
+            )
+            if person in moving and start < moving[person] and (end is None or end >= moving[person])
+        ]
+        changed[source] = _readdress(state, source, [i for i in rows if r.random() >= lag], r)
+    return changed
+
+
+HOUSING_CLAIMS = ("HB", "CTR")
+"""Benefits for the costs of one home: a claim ends when its claimant moves."""
+
+
+def _end_housing_claims(state: MonthState, households: list[int]) -> dict[int, dt.date]:
+    """End the housing benefit and council tax reduction claims of the members of ``households``
+    (which move this month) still running on their move date: the claim was for the home they
+    left, so it ends the day before (a new claim is made at the new address). Changes the
+    events in place; returns ``{benefits event index: claim_end}`` for the rendered rows.
+    """
+    h = state.world.households
+    moving = {m: h.move_date[hh] for hh in households for m in h.members[hh]}
+    cols = state.events.cols["benefits"]
+    ended: dict[int, dt.date] = {}
+    for i, (person, kind, start, end) in enumerate(
+        zip(cols["person"], cols["benefit_type"], cols["claim_start"], cols["claim_end"], strict=True)
+    ):
+        moved_on = moving.get(person)
+        if moved_on is None or kind not in HOUSING_CLAIMS or start >= moved_on:
+            continue
+        if end is None or end >= moved_on:
+            day = max(moved_on - dt.timedelta(days=1), start)
+            cols["claim_end"][i] = day
+            cols["addr_date"][i] = day
+            ended[i] = day
+    return ended
 
 
 FollowHook = Callable[[_Maker, dt.date], None]
@@ -427,6 +495,7 @@ def next_month(
     maker.pnc_serial = newcomer_pnc_serial(k, w.issued)
     for hh in arrived:
         maker.household(hh)
+    ended = _end_housing_claims(state, moved + left)
     first_claim = len(maker.ev.cols["benefits"]["person"])
     for hh in moved + left:  # a claim for housing costs, made at the new address
         for m in w.households.members[hh]:
@@ -441,7 +510,17 @@ def next_month(
     _monthly_events(maker, previous, in_area)
     if follow is not None:
         follow(maker, previous)
-    changed = _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))
+    changed = {"attendance": _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))}
+    for source, ids in _readdress_open_records(state, moved + left, Rand(seed, 3500 + k)).items():
+        changed[source] = changed.get(source, set()) | ids
+    if ended:
+        rows = state.rows["benefits"].with_row_index("_event")
+        state.rows["benefits"] = rows.with_columns(
+            pl.col("_event")
+            .replace_strict(ended, default=None, return_dtype=pl.Date)
+            .fill_null(pl.col("claim_end"))
+            .alias("claim_end")
+        ).drop("_event")
     corrected = _correct_earlier_records(state, Rand(seed, 4000 + k), corrections) if corrections else set()
 
     renderer = _Renderer(w, seed, state.profile)
@@ -449,8 +528,9 @@ def next_month(
     faults = [
         state.faults.filter(
             ~(
-                pl.col("source").eq("attendance")
-                & pl.col("record_id").is_in(sorted(changed))
+                pl.concat_str("source", pl.lit(":"), "record_id").is_in(
+                    sorted(f"{source}:{record_id}" for source, ids in changed.items() for record_id in ids)
+                )
                 & pl.col("fault").is_in(sorted(ADDRESS_FAULTS))
             )
             & ~(
@@ -499,11 +579,21 @@ def iter_months(
     profile: Profile = DEFAULT_PROFILE,
     corrections: float = 0.0,
 ) -> Iterator[MonthState]:
-    """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``."""
+    """Months 0 to ``months - 1`` of one synthetic council, the first on ``as_of``.
+
+    Every later month also has the records an area produces whoever is followed (termly
+    attendance returns, school census rows, social care episodes, exclusions, proven
+    offences: :class:`tfident.synth.followup.FollowUp` with no family attached), so the
+    sources stay current and a family's move shows in its children's school records.
+    """
+    from tfident.synth.followup import FollowUp  # followup builds on this module
+
     state = first_month(households, seed, as_of, profile)
+    routine = FollowUp(seed, as_of, months, 0.0)
+    routine.events = state.events
     yield state
     for k in range(1, months):
-        state = next_month(state, month_date(as_of, k), churn, corrections)
+        state = next_month(state, month_date(as_of, k), churn, corrections, follow=routine)
         yield state
 
 

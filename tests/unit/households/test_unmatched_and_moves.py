@@ -95,8 +95,8 @@ def frame(rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
             "source": [r["source"] for r in rows],
             "date_of_birth": [r["dob"] for r in rows],
             "evidence_date": [r["evidence"] for r in rows],
-            "address": [f"{r['uprn']} Some Street" for r in rows],
-            "postcode_std": ["TF1 1AA"] * len(rows),
+            "address": [r.get("line", f"{r['uprn']} Some Street") for r in rows],
+            "postcode_std": [r.get("postcode", "TF1 1AA") for r in rows],
             "uprn_matched": [r["uprn"] for r in rows],
             "address_match": ["exact"] * len(rows),
         },
@@ -243,3 +243,70 @@ def test_an_agency_that_lags_the_move_does_not_keep_the_family_apart(
     rows: list[dict[str, Any]], lagging: bool, where: dict[str, int], flags: dict[int, str | None]
 ) -> None:
     assert placed(rows, lagging_sources=lagging) == (where, flags)
+
+
+# Months after a move: the agencies' records a family leaves behind, and the family that moves in.
+AWAY = {"line": "5 Far Road", "postcode": "TF10 3RL", "uprn": None}  # outside the area, no UPRN
+LEAVERS = [
+    # the housing benefit claim at the old address ended when the family left; the agency's live
+    # claim is at the new address (dated D, no UPRN)
+    {"person": "DAD", "source": "benefits", "id": "1", "uprn": OLD, "evidence": date(2026, 6, 30), "dob": MUM},
+    {"person": "DAD", "source": "benefits", "id": "2", "evidence": D, "dob": MUM, **AWAY},
+    {"person": "KID", "source": "school_census", "id": "3", "uprn": OLD, "evidence": date(2026, 5, 21), "dob": CHILD},
+]
+
+
+def homes(rows: list[dict[str, Any]], **config: Any) -> dict[str, str]:
+    records, index = frame(rows)
+    residents, _ = assign_households(records, index, D, config=HouseholdsConfig(**config))
+    return dict(zip(residents["person_id"], residents["household_id"], strict=True))
+
+
+def test_a_live_claim_the_same_agency_moved_on_to_places_the_family_at_its_address() -> None:
+    """An address only open records show is vouched for by the same agency's ended record elsewhere:
+    the family left, and the child (no record since) goes with them.
+    """
+    where = homes(LEAVERS)
+    assert where["DAD"] == where["KID"] != household_id_for(OLD)
+    # a police record at the old address instead of the ended claim: the live claim may have been
+    # opened years ago, so the old address stays the dad's
+    police = {**LEAVERS[0], "source": "asb"}
+    assert homes([police, *LEAVERS[1:]])["DAD"] == household_id_for(OLD)
+
+
+@pytest.mark.parametrize(("months", "away"), [(6, True), (12, False), (None, False)])
+def test_an_undated_address_counts_once_every_dated_one_is_old(months: int | None, away: bool) -> None:
+    """No ended claim, but the dad's last record at the old address is ten months old (``undated_after_months``)."""
+    rows = [
+        {"person": "DAD", "source": "asb", "id": "1", "uprn": OLD, "evidence": date(2025, 12, 20), "dob": MUM},
+        {"person": "DAD", "source": "benefits", "id": "2", "evidence": D, "dob": MUM, **AWAY},
+    ]
+    assert (homes(rows, undated_after_months=months)["DAD"] != household_id_for(OLD)) is away
+
+
+def test_the_family_that_moved_in_is_not_moved_with_the_family_that_left() -> None:
+    """The leavers' child goes with them; the family that moved into their old home since (seen
+    elsewhere before, first seen there after the leavers' last record) stays there.
+    """
+    newcomers = [
+        {"person": "MUM2", "source": "asb", "id": "4", "uprn": 30, "evidence": date(2026, 2, 1), "dob": MUM},
+        {"person": "MUM2", "source": "asb", "id": "5", "uprn": OLD, "evidence": date(2026, 9, 1), "dob": MUM},
+        {"person": "KID2", "source": "attendance", "id": "6", "uprn": 30, "evidence": date(2026, 1, 15), "dob": CHILD},
+        {"person": "KID2", "source": "attendance", "id": "7", "uprn": OLD, "evidence": date(2026, 10, 1), "dob": CHILD},
+    ]  # fmt: skip
+    where = homes([*LEAVERS, *newcomers])
+    assert where["DAD"] == where["KID"] != household_id_for(OLD)
+    assert where["MUM2"] == where["KID2"] == household_id_for(OLD)
+
+
+def test_a_family_is_not_moved_into_a_home_another_family_lives_in() -> None:
+    """The child's record at the new address is all that moves the family; someone of another
+    family was seen living there before that record and since: the mother stays where she was.
+    """
+    occupant = [
+        {"person": "LODGER", "source": "asb", "id": "7", "uprn": NEW, "evidence": date(2026, 1, 10), "dob": MUM},
+        {"person": "LODGER", "source": "health", "id": "8", "uprn": NEW, "evidence": date(2026, 10, 28), "dob": MUM},
+    ]
+    assert placed([*MOVED_ALONE, *occupant])[0] == {"MUM": OLD, "KID": NEW, "LODGER": NEW}
+    # seen there only before the move: a former occupant, the family moves in
+    assert placed([*MOVED_ALONE, occupant[0]])[0] == {"MUM": NEW, "KID": NEW, "LODGER": NEW}

@@ -199,6 +199,28 @@ def test_continuous_employment_by_the_benefit_the_adult_came_off(
     assert [s["weeks"] for s in spells] == ([weeks] if met else [])
 
 
+@pytest.mark.parametrize(("as_of", "met"), [(DAY_91, False), (DAY_182, True)])
+def test_continuous_employment_counts_a_claim_with_the_adults_nino_in_another_person(as_of: date, met: bool) -> None:
+    """A JSA claim the linkage left in a second person of the family (her middle name as forename, a
+    surname typo) but with the adult's NINO is hers: she needs 26 weeks, not the 13 of her ESA claim.
+    """
+    split = Member("P2b", "adult", date(1985, 1, 1))
+    fam = AttachedFamily(1, "phase1", date(2026, 1, 31), None, (*MEMBERS, split), ())
+    nino = "AB123456C"
+    obs = observe(
+        fam,
+        as_of,
+        benefits=[
+            {**claim("B1", "ESA", date(2025, 6, 1), date(2026, 2, 28)), "nino": nino},
+            {**claim("B2", "JSA", date(2025, 6, 1), date(2026, 2, 28)), "person_id": "P2b", "nino": "ab 12 34 56 c"},
+        ],
+        employment=[{"record_id": "E1", "person_id": PARENT, "start_date": JOB, "end_date": None, "nino": nino}],
+    )
+    (found,) = [o for o in obs if o["measure"] == "continuous_employment"]
+    assert found["met"] is met
+    assert [s["weeks"] for s in json.loads(found["evidence"])["spells"]] == ([26] if met else [])
+
+
 def test_tf1_asb_counts_a_member_who_was_not_frozen_at_attachment() -> None:
     """ASB of a person the run places in the family's household now counts across the family; without
     household ids, or when that person lives elsewhere, only the frozen members' records count.

@@ -12,7 +12,9 @@ merge base of the profiles branch) with::
 
 hashing every ``*.csv`` under ``out`` (relative path -> sha256 of the bytes). They are a
 golden record: change them only with a change meant to alter the default batches, and
-say so in its commit message.
+say so in its commit message. Changed since: the second month of ``m150_s3`` (routine
+records in plain months, housing claims that end and open records that follow a move:
+``tfident.synth.months``; the first month's bytes are unchanged).
 """
 
 from __future__ import annotations
@@ -96,15 +98,15 @@ GOLDEN: dict[str, dict[str, str]] = {
         "2026-11-30/attendance.csv": "7af37e5a38541b5adaf01a74aae79fd3c339867413a0a114c58565ff210c23b4",
         "2026-11-30/benefits.csv": "84e74904e64dfc81e9f94c5a49212f4f57f98ed2798ba6ce0354dd9aeac61b3f",
         "2026-11-30/domestic_abuse.csv": "0e167f4ab34db9c211b7363f9e960fbd6b977149aaada920cbef66d3b64041e0",
-        "2026-11-30/exclusions.csv": "e4519108f886d8a82447fcd036ff8c95bbe9ffa202e237028101553bd5c7f8a6",
+        "2026-11-30/exclusions.csv": "e8b1e9faed8216603f317e509a406ca307d554c5944f6b5c4b65b534f3418b74",
         "2026-11-30/gazetteer.csv": "c3cfbb4c9151adde04c36129bbffcce10df4e2817c4dd02d9f01bb3fd4496d37",
         "2026-11-30/health.csv": "4fa86b64052e5c0c3c743cedb820480906d7d5185071a9c73869e32ffc75338a",
         "2026-11-30/school_census.csv": "e32d721fd613c68ee2e8f287d762f5118e2fdac445fcc6314157317520d72c28",
-        "2026-11-30/social_care.csv": "167bc83e13e7e8c090581f7b19019adcd198d321d22ed9302a7fafd66df17d70",
+        "2026-11-30/social_care.csv": "885e7483174a351545ecf221a1c44cbdaa6413b8e3e3460134a4c213dcf2a9e1",
         "2026-11-30/truth/changes.csv": "95898beaeb7d00530b6c42bfb2295ebba0e771edc7ad2f34828550c597237234",
         "2026-11-30/truth/faults.csv": "5657b2ec8297af62c6afe8999e9a659b28c9482e3f71ffa945d723d32607e00e",
-        "2026-11-30/truth/households.csv": "a515d7de65b009db611cd0b0bd8406255ad2ba367aee1c31e146265d6017afc5",
-        "2026-11-30/truth/persons.csv": "80a1001a58e38842ec353296e80e30ed19070ed7dc984f73b720577d72c85b85",
+        "2026-11-30/truth/households.csv": "da449268cfe96ac52b17f0901c8221f656d669a21eebfe3b5541d87c0f455990",
+        "2026-11-30/truth/persons.csv": "70e66687e6eb493c01861736b76c36d4116b6b8b0df9017f2373ef664cf7a8a1",
         "2026-11-30/youth_offending.csv": "3289e4570573ab4511cc5e2353bc793d1d069d8b9fe73f898e6ada73215bf8f0",
     },
 }
