@@ -157,6 +157,9 @@ def link_persons_cached(
         )
         log.info("incremental linkage: %d of %d profiles new or changed", int(dirty.sum()), profiles.height)
     scores = score_pairs(gammas, profiles, tf, config.model_data, threshold=config.thresholds.uncertain)
+    # every blocked pair's levels go to disk for the next run now: the rest never reads them
+    cache = new_cache(keys, gammas)
+    del gammas
     threshold = config.thresholds.match
 
     override = config.guards.identifier_override_weight
@@ -195,7 +198,7 @@ def link_persons_cached(
         scores.height,
         links.height,
     )
-    return person_index, links, new_cache(keys, gammas)
+    return person_index, links, cache
 
 
 def _links(
@@ -224,7 +227,11 @@ def _links(
         )
 
     threshold = config.thresholds.match
-    scored = ends(scores.with_columns(weights_json(scores, prior).alias("match_weights_json"))).select(
+    # the pairs' own columns only: each join below copies every column it carries
+    weighed = scores.select(
+        "pid_l", "pid_r", "match_probability", weights_json(scores, prior).alias("match_weights_json")
+    )
+    scored = ends(weighed).select(
         "record_key_l",
         "record_key_r",
         "match_probability",

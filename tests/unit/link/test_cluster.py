@@ -262,3 +262,26 @@ def test_a_one_digit_year_typo_below_1000_is_compatible() -> None:
 
     assert _dob_compatible(date(987, 1, 2), date(1987, 1, 2))
     assert not _dob_compatible(date(987, 1, 2), date(1999, 5, 6))
+
+
+def test_a_merge_leaves_the_sets_other_clusters_share_alone() -> None:
+    """Clusters share equal sets (one per date of birth, forename, address): a merge builds
+    new ones, so a profile with the same values that is not in the merge keeps only its own.
+    """
+    from tfident.link.clustering import _Clusters
+
+    # profiles 0 and 2 are alike (same forename, dob, UPRN, sex, no UPN); 1 differs in dob and UPRN
+    profiles = _profiles([(0, 0, 0, 0, 0, 1), (0, 1, 1, 0, 0, 1), (0, 0, 0, 0, 0, 1)])
+    clusters = _Clusters(profiles, Guards())
+    before = clusters.state[2]
+    shared = (before.dobs, before.uprns, before.forenames, before.name_records, before.sex_records)
+    snapshot = [(set(s), dict(s) if isinstance(s, dict) else None) for s in shared]
+    assert clusters.state[0].dobs is before.dobs  # one set for both (the point of sharing)
+    assert clusters.union(0, 1)
+    merged = clusters.state[clusters.find(0)]
+    assert merged.dobs == {dt.date(2012, 1, 17), dt.date(2012, 1, 18)}
+    assert merged.uprns == {100, 200}
+    assert sum(merged.name_records.values()) == 2
+    assert [(set(s), dict(s) if isinstance(s, dict) else None) for s in shared] == snapshot
+    assert clusters.state[2].dobs == {dt.date(2012, 1, 17)}
+    assert clusters.state[2].uprns == {100}

@@ -131,3 +131,29 @@ def test_scoring_slice_by_slice_is_scoring_at_once(
     sliced = score_pairs(gammas, profiles, tf, linkage.model_data, threshold=linkage.thresholds.uncertain)
     assert gammas.height > 10 * 37
     assert_frame_equal(sliced, whole)
+
+
+def test_a_mapped_frame_is_the_frame() -> None:
+    """The cache's pairs are mapped from a temporary file (:func:`mapped`): same values and types, no
+    file left behind, and the frame still usable after the file is gone (saved, joined).
+    """
+    import tempfile
+
+    from tfident.link.incremental import GAMMAS_SCHEMA, mapped
+
+    rows = 1000
+    frame = pl.DataFrame(
+        {
+            "pid_l": list(range(rows)),
+            "pid_r": [i + 1 for i in range(rows)],
+            **{name: [(i % 5) - 1 for i in range(rows)] for name in list(GAMMAS_SCHEMA)[2:]},
+        },
+        schema=GAMMAS_SCHEMA,
+    )
+    frame = pl.concat([frame, frame.slice(0, 10)], rechunk=False)  # chunks as Splink's slices give them
+    left = set(Path(tempfile.gettempdir()).glob("tfident-*"))
+    out = mapped(frame)
+    assert set(Path(tempfile.gettempdir()).glob("tfident-*")) == left
+    assert_frame_equal(out, frame)
+    assert_frame_equal(mapped(frame.clear()), frame.clear())
+    assert out.join(frame.unique(), on=["pid_l", "pid_r"]).height == frame.height

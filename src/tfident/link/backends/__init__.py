@@ -43,7 +43,9 @@ def quiet_splink(level: int = logging.WARNING) -> Iterator[None]:
 def database(config: LinkageConfig) -> Iterator[Any]:
     """The Splink database API of ``config.backend`` for the calls inside.
 
-    DuckDB: a new in-memory database (``tfident.link.backends.duckdb``). Spark: the
+    DuckDB: a new in-memory database (``tfident.link.backends.duckdb``), closed on the way
+    out: Splink's linker holds it in reference cycles, which kept its tables (some 600 MiB
+    at a million records) in memory until the next garbage collection. Spark: the
     process's Spark session with tfident's SQL functions registered and a scratch folder
     for Splink's intermediate tables, deleted on the way out
     (``tfident.link.backends.spark.spark_api``).
@@ -56,7 +58,11 @@ def database(config: LinkageConfig) -> Iterator[Any]:
         return
     from tfident.link.backends.duckdb import duckdb_api
 
-    yield duckdb_api()
+    db_api = duckdb_api()
+    try:
+        yield db_api
+    finally:
+        db_api._con.close()
 
 
 def is_spark(db_api: Any) -> bool:
