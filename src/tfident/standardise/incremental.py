@@ -1,14 +1,14 @@
 """Incremental standardisation: reuse the previous run's standardised rows of unchanged records.
 
-A record's standardised row (its names, address text, postcodes and its address match: UPRN,
-reason and weight) is a function of its raw person columns (:data:`RAW_COLUMNS`: what
-``standardise_persons`` takes from the extract, the evidence date included), the gazetteer and
-the address configuration, never of the other records of the batch: names and addresses are
-standardised value by value, and an address is matched against the gazetteer alone (the
-deterministic stages and ``fuzzy``). So a record whose raw columns are exactly those of a record
-of the previous published run, under the same gazetteer, address configuration and code
-(:func:`standardise_fingerprint`), keeps that run's standardised row; only new and changed
-records are standardised and matched. ``uk_address_matcher`` (off by default) scores a batch of
+A record's standardised columns (its names, address text, postcodes and its address match:
+UPRN, reason and weight) are a function of its forename, surname, address, postcode and the
+agency's UPRN (:data:`STANDARDISED_FROM`), the gazetteer and the address configuration, never of
+the other records of the batch: names and addresses are standardised value by value, and an
+address is matched against the gazetteer alone (the deterministic stages and ``fuzzy``). So a
+record whose five are exactly those of a record of the previous published run, under the same
+gazetteer, address configuration and code (:func:`standardise_fingerprint`), takes that
+record's standardised columns (its other raw columns, the evidence date among them, are its
+own); only the rest are standardised and matched. ``uk_address_matcher`` (off by default) scores a batch of
 addresses with one model run: with it among the residual stages nothing is reused.
 
 The cache is the previous run's standardised frame itself (it holds personal data: it is kept
@@ -31,6 +31,11 @@ from tfident.standardise.addresses import AddressConfig, match_addresses
 from tfident.standardise.persons import RAW_COLUMNS, _source_frame, add_standard_columns, standardise_persons
 
 log = logging.getLogger(__name__)
+
+STANDARDISED_FROM: tuple[str, ...] = ("forename", "surname", "address", "postcode", "uprn")
+"""The raw columns a record's standardised columns and address match are made from (names value by
+value, the address text, postcode and the agency's UPRN against the gazetteer): the other raw columns
+(ids, dates, identifiers, the evidence date) are carried as they are."""
 
 REUSABLE_STAGES = frozenset({"fuzzy"})
 """Residual address stages that match each address on its own (a record's match does not depend on the batch)."""
@@ -96,12 +101,17 @@ def standardise_records(
     )
     if not usable or previous is None or raw is None:
         return match_addresses(standardise_persons(extracts, as_of), gazetteer, addresses), 0
-    columns = list(RECORDS_SCHEMA)
-    known = previous.records.unique(list(RAW_COLUMNS), keep="first").with_columns(pl.lit(True).alias("_hit"))
+    derived = [c for c in RECORDS_SCHEMA if c not in RAW_COLUMNS]
+    known = (
+        previous.records.select(*STANDARDISED_FROM, *derived)
+        .unique(list(STANDARDISED_FROM), keep="first")
+        .with_columns(pl.lit(True).alias("_hit"))
+    )
     joined = raw.with_row_index("_row").join(
-        known, on=list(RAW_COLUMNS), how="left", nulls_equal=True, maintain_order="left"
+        known, on=list(STANDARDISED_FROM), how="left", nulls_equal=True, maintain_order="left"
     )
     hit = joined["_hit"].fill_null(False)
+    columns = list(RECORDS_SCHEMA)
     reused = joined.filter(hit).select("_row", *columns)
     todo = joined.filter(~hit).select("_row", *RAW_COLUMNS)
     fresh = match_addresses(add_standard_columns(todo.drop("_row")), gazetteer, addresses)
