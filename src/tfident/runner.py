@@ -925,7 +925,7 @@ def _compute_and_publish(
                 **(
                     {}
                     if result.standardised is None
-                    else StandardiseCache(
+                    else StandardiseCache.of(
                         standardise_fingerprint(result.batch.extracts["gazetteer"], start.config.addresses),
                         result.standardised,
                     ).frames()
