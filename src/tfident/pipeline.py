@@ -57,6 +57,7 @@ from tfident.link import (
     link_persons_cached,
     load_linkage_config,
 )
+from tfident.link.components import CLUSTER_CACHE_SCHEMA
 from tfident.link.incremental import PAIR_CACHE_SCHEMA, PROFILE_CACHE_SCHEMA
 from tfident.rank import CANDIDATE_SCHEMA, RankingConfig, load_ranking_config, rank_candidates
 from tfident.standardise import (
@@ -64,9 +65,8 @@ from tfident.standardise import (
     AddressConfig,
     address_match_summary,
     load_address_config,
-    match_addresses,
-    standardise_persons,
 )
+from tfident.standardise.incremental import StandardiseCache, standardise_records
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,9 @@ class PipelineResult:
     """The data checks' report, when they ran (they stop the run before this result on a ``stop``)."""
     link_cache: LinkCache | None = None
     """What the next run's linkage reuses (:mod:`tfident.link.incremental`)."""
+    standardised: pl.DataFrame | None = None
+    """The standardise stage's frame: what the next run's standardisation reuses
+    (:mod:`tfident.standardise.incremental`)."""
 
     def summary(self) -> dict[str, Any]:
         """Counts for the run summary (no personal data)."""
@@ -204,10 +207,19 @@ def check_stage(
     return report
 
 
-def standardise_stage(batch: Batch, as_of: date, addresses: AddressConfig | None = None) -> pl.DataFrame:
-    """Standardise every person record and match its address to the gazetteer."""
-    persons = standardise_persons(batch.extracts, as_of)
-    return match_addresses(persons, batch.extracts["gazetteer"], addresses)
+def standardise_stage(
+    batch: Batch,
+    as_of: date,
+    addresses: AddressConfig | None = None,
+    standardise_cache: StandardiseCache | None = None,
+) -> pl.DataFrame:
+    """Standardise every person record and match its address to the gazetteer.
+
+    With ``standardise_cache`` (the previous published run's, :mod:`tfident.standardise.incremental`)
+    records unchanged since keep their standardised rows; the result is the same.
+    """
+    records, _ = standardise_records(batch.extracts, as_of, addresses, standardise_cache)
+    return records
 
 
 def link_stage(
@@ -215,15 +227,15 @@ def link_stage(
     linkage: LinkageConfig,
     constraints: pl.DataFrame | None = None,
     link_cache: LinkCache | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Link person records across sources into persons, respecting reviewers' link rulings.
 
     With ``link_cache`` (the previous published run's, :mod:`tfident.link.incremental`) only
     the pairs of new or changed profiles are blocked and compared; the result is the same.
-    Returns the person index, the links, and this run's cache (its profiles and pairs).
+    Returns the person index, the links, and this run's cache (its profiles, pairs and clusters).
     """
     person_index, links, cache = link_persons_cached(records, linkage, constraints, link_cache)
-    return person_index, links, cache.profiles, cache.pairs
+    return person_index, links, cache.profiles, cache.pairs, cache.clusters
 
 
 def households_stage(
@@ -360,12 +372,17 @@ NODES: tuple[Stage, ...] = (
         checkpointed=False,
         only_with="params:checks",
     ),
-    Stage("standardise", standardise_stage, ("batch", "as_of", "params:addresses"), ("standardised",)),
+    Stage(
+        "standardise",
+        standardise_stage,
+        ("batch", "as_of", "params:addresses", "standardise_cache"),
+        ("standardised",),
+    ),
     Stage(
         "link",
         link_stage,
         ("standardised", "params:linkage", "constraints", "link_cache"),
-        ("person_index", "links", "link_profiles", "link_pairs"),
+        ("person_index", "links", "link_profiles", "link_pairs", "link_clusters"),
     ),
     Stage(
         "households",
@@ -416,6 +433,7 @@ FRAME_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "links": LINKS_SCHEMA,
     "link_profiles": PROFILE_CACHE_SCHEMA,
     "link_pairs": PAIR_CACHE_SCHEMA,
+    "link_clusters": CLUSTER_CACHE_SCHEMA,
     "placed_records": {**RECORDS_SCHEMA, "person_id": pl.String(), "household_id": pl.String()},
     "residents": RESIDENTS_SCHEMA,
     "assigned_households": HOUSEHOLDS_SCHEMA,
@@ -448,13 +466,14 @@ def run_inputs(
     last_month: PreviousMonth | None = None,
     manifests: Manifests | None = None,
     link_cache: LinkCache | None = None,
+    standardise_cache: StandardiseCache | None = None,
 ) -> dict[str, Any]:
     """The values a run starts from, by the names stages take them as (:class:`Stage`).
 
     ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
     ``previous`` the previous run's identity index (:func:`identity_stage`); with ``checks``
     the data checks run after ingest, against ``last_month`` and the batch's ``manifests``;
-    ``link_cache`` (the previous published run's) makes the run incremental.
+    ``link_cache`` and ``standardise_cache`` (the previous published run's) make the run incremental.
     """
     return {
         "extracts_dir": extracts_dir,
@@ -464,6 +483,7 @@ def run_inputs(
         "last_month": last_month,
         "manifests": manifests,
         "link_cache": link_cache,
+        "standardise_cache": standardise_cache,
         "params:sources": config.sources,
         "params:checks": checks,
         "params:addresses": config.addresses,
@@ -579,9 +599,10 @@ def result_from(catalogue: Mapping[str, Any], timings: dict[str, float] | None =
         identity_events=catalogue["identity_events"],
         timings={} if timings is None else timings,
         checks=catalogue.get("check_report"),
-        link_cache=LinkCache(catalogue["link_profiles"], catalogue["link_pairs"])
+        link_cache=LinkCache(catalogue["link_profiles"], catalogue["link_pairs"], catalogue["link_clusters"])
         if catalogue.get("link_profiles") is not None
         else None,
+        standardised=catalogue.get("standardised"),
     )
 
 

@@ -98,6 +98,7 @@ from tfident.pipeline import (
     store_frames,
     timed,
 )
+from tfident.standardise.incremental import StandardiseCache, standardise_fingerprint
 from tfident.store import (
     MonthLock,
     RunInfo,
@@ -176,6 +177,7 @@ def compute(
     start: StartHook | None = None,
     progress: ProgressCallback = no_progress,
     link_cache: LinkCache | None = None,
+    standardise_cache: StandardiseCache | None = None,
 ) -> PipelineResult | None:
     """Run every stage of ``tfident.pipeline.NODES``, plainly or as the Prefect flow (one task per stage).
 
@@ -199,6 +201,7 @@ def compute(
             start=start,
             progress=progress,
             link_cache=link_cache,
+            standardise_cache=standardise_cache,
         )
     values = run_inputs(
         extracts,
@@ -210,6 +213,7 @@ def compute(
         checks.previous if checks else None,
         checks.manifests if checks else None,
         link_cache,
+        standardise_cache,
     )
     return execute_pipeline(values, start=start, progress=progress)
 
@@ -304,17 +308,19 @@ def _same_linkage(previous: RunInfo, config: RunConfig) -> str | None:
 
 def choose_mode(
     engine: Engine, previous_id: str | None, config: RunConfig, asked: str | None
-) -> tuple[str, str, LinkCache | None]:
-    """``(mode, reason, cache)``: whether the run is incremental, why, and the previous run's link cache.
+) -> tuple[str, str, LinkCache | None, StandardiseCache | None]:
+    """``(mode, reason, link cache, standardise cache)``: whether the run is incremental, why, and the
+    previous run's caches (its standardised records only when they were kept: an older run's cache has none).
 
     Incremental by default when the previous published run (``previous_id``) used the same linkage
     configuration and model and the same criteria pack, and its cache is kept; ``asked`` (``full`` or
     ``incremental``) forces the mode: ``incremental`` when it is not possible is a :class:`ConfigError`.
     """
     if asked == "full":
-        return "full", "asked for (--full)", None
+        return "full", "asked for (--full)", None, None
     why: str | None
     cache: LinkCache | None = None
+    standardised: StandardiseCache | None = None
     if previous_id is None:
         why = "there is no earlier published run"
     else:
@@ -324,12 +330,18 @@ def choose_mode(
             if frames is None:
                 why = f"no cache of run {previous_id} is kept"
             else:
-                cache = LinkCache(frames["link_profiles"], frames["link_pairs"])
+                clusters = frames.get("link_clusters")  # none in the cache of a run before clustering reuse
+                cache = (
+                    LinkCache(frames["link_profiles"], frames["link_pairs"])
+                    if clusters is None
+                    else LinkCache(frames["link_profiles"], frames["link_pairs"], clusters)
+                )
+                standardised = StandardiseCache.from_frames(frames)
     if why is not None:
         if asked == "incremental":
             raise ConfigError(f"cannot run incrementally: {why}; run with --full")
-        return "full", why, None
-    return "incremental", f"reusing run {previous_id}", cache
+        return "full", why, None, None
+    return "incremental", f"reusing run {previous_id}", cache, standardised
 
 
 def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
@@ -484,7 +496,7 @@ def _execute_run_once(
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, as_of, config.pack.ruleset)
         check_inputs = data_check_inputs(engine, extracts, as_of, checks_config)
-        mode, reason, link_cache = choose_mode(engine, previous_id, config, attempt.mode)
+        mode, reason, link_cache, standardise_cache = choose_mode(engine, previous_id, config, attempt.mode)
         log.info("run mode %s: %s", mode, reason)
         return _compute_and_publish(
             _Start(
@@ -501,6 +513,7 @@ def _execute_run_once(
                 mode=mode,
                 mode_reason=reason,
                 link_cache=link_cache,
+                standardise_cache=standardise_cache,
             ),
             prefect_wanted(use_prefect),
             previous,
@@ -775,6 +788,8 @@ class _Start:
     mode_reason: str = ""
     link_cache: LinkCache | None = None
     """The previous published run's link cache, for an incremental run."""
+    standardise_cache: StandardiseCache | None = None
+    """The previous published run's standardised records, for an incremental run."""
     run_id: str | None = None
     batch: Batch | None = None
     report: CheckReport | None = None
@@ -860,6 +875,7 @@ def _compute_and_publish(
             start=start,
             progress=progress,
             link_cache=start.link_cache,
+            standardise_cache=start.standardise_cache,
         )
     except BaseException as error:
         if start.checkpoints is not None and start.run_id is not None:
@@ -902,7 +918,19 @@ def _compute_and_publish(
             _cache_root(start.engine),
             _database_key(start.engine),
             start.run_id,
-            {"link_profiles": result.link_cache.profiles, "link_pairs": result.link_cache.pairs},
+            {
+                "link_profiles": result.link_cache.profiles,
+                "link_pairs": result.link_cache.pairs,
+                "link_clusters": result.link_cache.clusters,
+                **(
+                    {}
+                    if result.standardised is None
+                    else StandardiseCache.of(
+                        standardise_fingerprint(result.batch.extracts["gazetteer"], start.config.addresses),
+                        result.standardised,
+                    ).frames()
+                ),
+            },
         )
     start.checkpoints.discard()
     return RunOutcome(

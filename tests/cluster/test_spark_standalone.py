@@ -174,8 +174,8 @@ def cluster_config(master_url: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_a_standalone_cluster_links_as_duckdb_does(records: pl.DataFrame, cluster_config: LinkageConfig) -> None:
-    index_duckdb, links_duckdb, _, _ = link_stage(records, load_linkage_config())
-    index_spark, links_spark, _, _ = link_stage(records, cluster_config)
+    index_duckdb, links_duckdb, *_ = link_stage(records, load_linkage_config())
+    index_spark, links_spark, *_ = link_stage(records, cluster_config)
 
     session = spark_session(cluster_config)
     assert session.sparkContext.master == cluster_config.spark_master

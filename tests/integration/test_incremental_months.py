@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -112,6 +113,12 @@ def rule(db_urls: list[str], db: str, run_id: str, rule: str, kind: str) -> None
             engine.dispose()
 
 
+def reused(caplog: pytest.LogCaptureFixture, what: str) -> int:
+    """The count the run's ``what: N of M ... reused`` log line gave (-1 when there was none)."""
+    counts = [int(r.args[0]) for r in caplog.records if r.msg.startswith(what) and isinstance(r.args, tuple)]
+    return counts[-1] if counts else -1
+
+
 @pytest.fixture
 def quiet_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A council config folder that turns off the month-on-month volume and same-file checks (a small council)."""
@@ -125,17 +132,22 @@ def quiet_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("quiet_checks", "engine")
-def test_incremental_months_match_full_runs(tmp_path: Path, store_url: str) -> None:
+def test_incremental_months_match_full_runs(tmp_path: Path, store_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """Every month run incrementally (into SQLite, or a migrated PostgreSQL schema) stores exactly what the full run
-    of the same month (into SQLite) stores.
+    of the same month (into SQLite) stores, and each incremental month reused standardised records and clusters.
     """
+    caplog.set_level(logging.INFO, logger="tfident")
     folders = synthesise_months(300, 16, FIRST, tmp_path / "months", MONTHS, churn=0.1, corrections=0.4)
     assert corrected_records(folders[0], folders[1]) > 0
     incremental_db = store_url
     full_db = f"sqlite:///{tmp_path / 'full.db'}"
     for month, folder in enumerate(folders):
         as_of = date.fromisoformat(folder.name)
+        caplog.clear()
         inc = execute_run(folder, as_of, incremental_db, "phase1", use_prefect=False)
+        if month:
+            assert reused(caplog, "incremental standardisation") > 0
+            assert reused(caplog, "incremental clustering") > 0
         full = execute_run(folder, as_of, full_db, "phase1", use_prefect=False, mode="full")
         assert inc.run_id == full.run_id
         assert run_mode(incremental_db, inc.run_id) == ("full" if month == 0 else "incremental")

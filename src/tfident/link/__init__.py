@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 
 import polars as pl
 
 from tfident.errors import ConfigError
-from tfident.link.clustering import cluster_profiles
+from tfident.link.components import cluster_by_component
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
 from tfident.link.incremental import (
     LinkCache,
+    cache_of_clusters,
     dirty_profiles,
     new_cache,
     pair_gammas,
@@ -109,6 +111,27 @@ def _ruling_pairs(constraints: pl.DataFrame | None, members: pl.DataFrame, kind:
     return [(int(a), int(b)) for a, b in pairs.iter_rows()]
 
 
+def cluster_edges(scores: pl.DataFrame, config: LinkageConfig) -> pl.DataFrame:
+    """The scored pairs at or above the match threshold as clustering's edges
+    (:data:`tfident.link.clustering.EDGE_SCHEMA`, with ``override_ids`` and ``weight``).
+    """
+    override = config.guards.identifier_override_weight
+    strong = (
+        pl.lit(False)
+        if override is None
+        else (without_identifiers(config.guards.conflicting_identifiers) >= override).fill_null(False)
+    )
+    return scores.filter(pl.col("match_probability") >= config.thresholds.match).select(
+        "pid_l",
+        "pid_r",
+        pl.col("match_probability").alias("probability"),
+        pl.lit(MODEL_RULE).alias("rule"),
+        pl.lit(0, dtype=pl.Int64).alias("rule_order"),
+        strong.alias("override_ids"),
+        pl.col("match_weight").alias("weight"),
+    )
+
+
 def link_persons(
     persons: pl.DataFrame, config: LinkageConfig, constraints: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -160,26 +183,19 @@ def link_persons_cached(
     # every blocked pair's levels go to disk for the next run now: the rest never reads them
     cache = new_cache(keys, gammas)
     del gammas
-    threshold = config.thresholds.match
-
-    override = config.guards.identifier_override_weight
-    strong = (
-        pl.lit(False)
-        if override is None
-        else (without_identifiers(config.guards.conflicting_identifiers) >= override).fill_null(False)
-    )
-    edges = scores.filter(pl.col("match_probability") >= threshold).select(
-        "pid_l",
-        "pid_r",
-        pl.col("match_probability").alias("probability"),
-        pl.lit(MODEL_RULE).alias("rule"),
-        pl.lit(0, dtype=pl.Int64).alias("rule_order"),
-        strong.alias("override_ids"),
-        pl.col("match_weight").alias("weight"),
-    )
+    edges = cluster_edges(scores, config)
     cannot = _ruling_pairs(constraints, members, "cannot_link")
     must = _ruling_pairs(constraints, members, "must_link")
-    clusters = cluster_profiles(profiles, edges, config.guards, cannot_link=cannot, must_link=must)
+    clusters, cluster_cache, reused = cluster_by_component(
+        profiles,
+        edges,
+        config.guards,
+        cannot_link=cannot,
+        must_link=must,
+        previous=None if previous is None else previous.clusters,
+    )
+    if previous is not None:
+        log.info("incremental clustering: clusters of %d of %d profiles reused", reused, profiles.height)
 
     record_cluster = members.join(clusters, on="pid")
     smallest = record_cluster.group_by("cluster").agg(pl.col("record_key").min().alias("_smallest"))
@@ -198,7 +214,7 @@ def link_persons_cached(
         scores.height,
         links.height,
     )
-    return person_index, links, cache
+    return person_index, links, replace(cache, clusters=cache_of_clusters(cluster_cache))
 
 
 def _links(

@@ -40,7 +40,7 @@ kept like the store's checkpoints (``tfident.runner``).
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ import pyarrow as pa
 from tfident.link.backends import comparison_vectors, database, linker, quiet_splink
 from tfident.link.blocking import crowded_keys, key_sides, rule_cap
 from tfident.link.comparisons import COMPARISONS
+from tfident.link.components import CLUSTER_CACHE_SCHEMA
 from tfident.link.config import LinkageConfig
 from tfident.link.prediction import prediction_settings
 from tfident.link.profiles import splink_input
@@ -80,10 +81,14 @@ ordered them) and its levels; the next run finds the profiles by key (:func:`reu
 
 @dataclass(frozen=True)
 class LinkCache:
-    """What a run keeps for the next one's linkage: its profiles and its blocked pairs' levels."""
+    """What a run keeps for the next one's linkage: its profiles, its blocked pairs' levels and its
+    components' clusters (:mod:`tfident.link.components`; empty in a cache of an older run: every
+    component is clustered again).
+    """
 
     profiles: pl.DataFrame
     pairs: pl.DataFrame
+    clusters: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLUSTER_CACHE_SCHEMA))
 
     @staticmethod
     def empty() -> LinkCache:
@@ -214,7 +219,7 @@ def _could_pair(frame: pl.DataFrame, dirty: pl.Series, config: LinkageConfig) ->
     return keep
 
 
-def new_cache(keys: pl.DataFrame, gammas: pl.DataFrame) -> LinkCache:
+def new_cache(keys: pl.DataFrame, gammas: pl.DataFrame, clusters: pl.DataFrame | None = None) -> LinkCache:
     """This run's cache: its profiles' ids and keys, and every blocked pair's levels by profile id
     (kept as they are: keying each pair by its profiles' keys doubled the link stage's memory).
 
@@ -222,7 +227,18 @@ def new_cache(keys: pl.DataFrame, gammas: pl.DataFrame) -> LinkCache:
     (saved for the next run), so the caller can drop ``gammas`` at once (at a million records
     they are some 19 million rows, 448 MiB, that the rest of the link stage never reads).
     """
-    return LinkCache(keys.select(list(PROFILE_CACHE_SCHEMA)), mapped(gammas.select(list(GAMMAS_SCHEMA))))
+    return LinkCache(
+        keys.select(list(PROFILE_CACHE_SCHEMA)),
+        mapped(gammas.select(list(GAMMAS_SCHEMA))),
+        cache_of_clusters(clusters),
+    )
+
+
+def cache_of_clusters(clusters: pl.DataFrame | None) -> pl.DataFrame:
+    """The components' clusters as the cache keeps them (empty when there are none)."""
+    return (
+        pl.DataFrame(schema=CLUSTER_CACHE_SCHEMA) if clusters is None else clusters.select(list(CLUSTER_CACHE_SCHEMA))
+    )
 
 
 def mapped(frame: pl.DataFrame) -> pl.DataFrame:

@@ -232,6 +232,17 @@ def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame, threshold: float = FUZZY_TH
     Bucket = tuple[list[int], list[str], list[set[str]]]
     by_number: dict[tuple[str, str], Bucket] = defaultdict(lambda: ([], [], []))
     by_outward: dict[tuple[str, str, str], Bucket] = defaultdict(lambda: ([], [], []))
+    known_outwards = set(gaz["postcode_outward"].drop_nulls().to_list())
+    # only the buckets some query looks in (a query looks by its number and flat): the same matches,
+    # without walking the whole gazetteer in Python when few addresses are left (an incremental month)
+    wanted = queries.select("number", pl.col("flat").fill_null("")).unique()
+    gaz = gaz.join(
+        wanted,
+        left_on=["number", pl.col("flat").fill_null("")],
+        right_on=["number", "flat"],
+        how="semi",
+        maintain_order="left",
+    )
     for uprn, number, flat, street, outward, place in gaz.select(
         "uprn", "number", "flat", "street", "postcode_outward", "place"
     ).iter_rows():
@@ -241,7 +252,6 @@ def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame, threshold: float = FUZZY_TH
             target[0].append(uprn)
             target[1].append(street)
             target[2].append(_words(place))
-    known_outwards = set(gaz["postcode_outward"].drop_nulls().to_list())
     cutoff = threshold * 100
     qids: list[int] = []
     uprns: list[int] = []

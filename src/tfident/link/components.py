@@ -1,0 +1,234 @@
+"""Clustering by connected component, reusing the previous run's clusters of unchanged components.
+
+:func:`tfident.link.clustering.cluster_profiles` is local to each connected component of the
+graph whose edges are the pairs at or above the match threshold and the reviewers'
+``must_link`` pairs: a union only ever joins two ends of one edge, the guards look only at
+what the two clusters hold, a weak profile's ambiguity looks only at its own edges, and a
+``cannot_link`` ruling between two components can never bite. The order of the edges within a
+component is the global order restricted to it, and profile ids are renumbered monotonically,
+so clustering each component on its own gives exactly the clusters of clustering everything
+at once (a test checks it).
+
+So a component's clusters are a function of its *inputs*: its profiles (every column of each
+profile: names, dates of birth, addresses, identifiers, record counts) and its edges in the
+order clustering takes them (with each edge's ``override_ids``). :func:`component_signatures`
+hashes those inputs into a 128-bit signature per component. A component whose signature was
+also a component of the previous run keeps that run's clusters; every other component is
+clustered again. Because every pair's weight is recomputed each month (term frequencies move),
+the signature is taken over *this* month's edges: a pair that crossed the match threshold (an
+edge added or gone), an edge whose probability moved past another's of the same component
+(a different order), an edge whose ``override_ids`` flipped, or any new, changed or removed
+profile changes the signature. Not reused, whatever their signature: components holding a
+profile without a full forename or a date of birth (their ambiguity depends on the edges'
+weights, not only their order) and components holding a profile named in a reviewer's ruling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from tfident.link.clustering import cluster_profiles
+from tfident.link.config import Guards
+
+SIGNATURE_SEEDS: tuple[int, int] = (0x636C, 0x7573)
+"""Seeds of the two 64-bit hashes that make a component's 128-bit signature."""
+
+CLUSTER_CACHE_SCHEMA: dict[str, pl.DataType] = {
+    "rep_key": pl.String(),
+    "sig_a": pl.UInt64(),
+    "sig_b": pl.UInt64(),
+    "cluster_key": pl.String(),
+}
+"""The cache's clusters: each profile of a component of two or more profiles (by its representative
+record), its component's signature, and the representative record of its cluster's first profile."""
+
+EMPTY_CLUSTERS = pl.DataFrame(schema=CLUSTER_CACHE_SCHEMA)
+
+
+def components(n: int, pairs: pl.DataFrame) -> np.ndarray:
+    """The connected component of each of ``n`` profiles (``pid`` 0..n-1) over ``pairs`` (``pid_l, pid_r``):
+    the smallest pid of its component (hooking each edge's roots to the smaller, then path compression,
+    until no edge joins two labels).
+    """
+    labels = np.arange(n, dtype=np.int64)
+    if pairs.is_empty():
+        return labels
+    left, right = pairs["pid_l"].to_numpy().astype(np.int64), pairs["pid_r"].to_numpy().astype(np.int64)
+    while True:
+        low = np.minimum(labels[left], labels[right])
+        hooked = labels.copy()
+        np.minimum.at(hooked, labels[left], low)
+        np.minimum.at(hooked, labels[right], low)
+        while True:  # every label to its root
+            jumped = hooked[hooked]
+            if np.array_equal(jumped, hooked):
+                break
+            hooked = jumped
+        if np.array_equal(hooked, labels):
+            return labels
+        labels = hooked
+
+
+def _profile_hashes(profiles: pl.DataFrame) -> pl.DataFrame:
+    """``pid, h_a, h_b, weak``: a 128-bit hash of every column of each profile but its id, and whether the
+    profile lacks a full forename or a date of birth (clustering's weak profiles).
+    """
+    row = profiles.drop("pid").select(pl.struct(pl.all()).alias("row"))["row"]
+    weak = (
+        pl.col("forename_first").is_null()
+        | (pl.col("forename_first").str.len_chars() <= 1)
+        | pl.col("date_of_birth").is_null()
+    )
+    return pl.DataFrame(
+        {"pid": profiles["pid"], "h_a": row.hash(SIGNATURE_SEEDS[0]), "h_b": row.hash(SIGNATURE_SEEDS[1])}
+    ).with_columns(profiles.select(weak.fill_null(True).alias("weak")).to_series())
+
+
+def component_signatures(
+    profiles: pl.DataFrame, edges: pl.DataFrame, must_link: Sequence[tuple[int, int]], guards: Guards
+) -> pl.DataFrame:
+    """``pid, component, sig_a, sig_b, reusable`` for every profile in a component of two or more profiles
+    (a profile alone is its own cluster): the component, its signature (its profiles and its edges in
+    clustering order, with ``override_ids``, under ``guards``) and whether its clusters may be reused
+    (no weak profile and no profile named in a ruling, given as ``profiles.solo_key`` or ``must_link``).
+    """
+    must = pl.DataFrame(list(must_link), schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
+    graph = pl.concat([edges.select("pid_l", "pid_r"), must])
+    label = pl.Series("component", components(profiles.height, graph))
+    sizes = label.value_counts()
+    in_group = pl.DataFrame({"pid": profiles["pid"], "component": label}).join(
+        sizes.filter(pl.col("count") > 1).select("component"), on="component", maintain_order="left"
+    )
+    if in_group.is_empty():
+        return in_group.with_columns(
+            pl.lit(0, pl.UInt64).alias("sig_a"), pl.lit(0, pl.UInt64).alias("sig_b"), pl.lit(True).alias("reusable")
+        )
+    hashes = _profile_hashes(profiles)
+    ruled = pl.Series("pid", [p for pair in must_link for p in pair], dtype=pl.Int64)
+    solo = profiles["solo_key"].is_not_null() if "solo_key" in profiles.columns else pl.repeat(False, profiles.height)
+    # a solo profile is a ruled record or one missing a name or date of birth: never reused either way
+    blocked = hashes.select("pid", (pl.col("weak") | solo | pl.col("pid").is_in(ruled.implode())).alias("_blocked"))
+    override = pl.col("override_ids").fill_null(False) if "override_ids" in edges.columns else pl.lit(False)
+    guard_text = guards.model_dump_json()
+    ordered = (
+        edges.sort(["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False])
+        .select("pid_l", "pid_r", override.alias("override"))
+        .join(
+            hashes.select(pl.col("pid").alias("pid_l"), pl.col("h_a").alias("la"), pl.col("h_b").alias("lb")),
+            on="pid_l",
+            maintain_order="left",
+        )
+        .join(
+            hashes.select(pl.col("pid").alias("pid_r"), pl.col("h_a").alias("ra"), pl.col("h_b").alias("rb")),
+            on="pid_r",
+            maintain_order="left",
+        )
+        .join(in_group.select(pl.col("pid").alias("pid_l"), "component"), on="pid_l", maintain_order="left")
+    )
+    must_rows = must.join(in_group.select(pl.col("pid").alias("pid_l"), "component"), on="pid_l").select(
+        "component", pl.lit(1, pl.UInt64).alias("forced")
+    )
+    members = in_group.join(hashes.select("pid", "h_a", "h_b"), on="pid").sort("pid")
+    per_component = (
+        members.group_by("component", maintain_order=True)
+        .agg(pl.col("h_a").alias("members_a"), pl.col("h_b").alias("members_b"))
+        .join(
+            ordered.group_by("component", maintain_order=True).agg(
+                pl.struct("la", "lb", "ra", "rb", "override").alias("edges")
+            ),
+            on="component",
+            how="left",
+        )
+        .join(must_rows.group_by("component").agg(pl.len().alias("forced")), on="component", how="left")
+        .with_columns(pl.lit(guard_text).alias("guards"))
+    )
+    row = per_component.select(pl.struct(pl.exclude("component")).alias("row"))["row"]
+    signatures = pl.DataFrame(
+        {
+            "component": per_component["component"],
+            "sig_a": row.hash(SIGNATURE_SEEDS[0]),
+            "sig_b": row.hash(SIGNATURE_SEEDS[1]),
+        }
+    )
+    reusable = in_group.join(blocked, on="pid").group_by("component").agg((~pl.col("_blocked").any()).alias("reusable"))
+    return in_group.join(signatures, on="component", maintain_order="left").join(
+        reusable, on="component", maintain_order="left"
+    )
+
+
+def cluster_by_component(
+    profiles: pl.DataFrame,
+    edges: pl.DataFrame,
+    guards: Guards,
+    cannot_link: Sequence[tuple[int, int]] = (),
+    must_link: Sequence[tuple[int, int]] = (),
+    previous: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """``(clusters, cache, reused)``: :func:`~tfident.link.clustering.cluster_profiles`'s ``pid -> cluster``,
+    with the components whose signature is in ``previous`` (the previous run's cache,
+    :data:`CLUSTER_CACHE_SCHEMA`) taking their clusters from it and every other component clustered
+    on its own; this run's cache; and how many profiles had their clusters reused.
+    """
+    signed = component_signatures(profiles, edges, must_link, guards)
+    rep = profiles.select("pid", "rep_key")
+    signed = signed.join(rep, on="pid", maintain_order="left")
+    reused = pl.DataFrame(schema={"pid": pl.Int64, "cluster": pl.Int64})
+    if previous is not None and not previous.is_empty():
+        known = signed.filter("reusable").join(
+            previous.select("rep_key", "sig_a", "sig_b", "cluster_key"), on=["rep_key", "sig_a", "sig_b"], how="left"
+        )
+        # a component is reused whole or not at all (its signature covers every member, so a match is whole)
+        whole = known.group_by("component").agg(pl.col("cluster_key").is_not_null().all().alias("_whole"))
+        known = known.join(whole.filter("_whole").select("component"), on="component")
+        reused = known.with_columns(pl.col("pid").min().over("cluster_key").alias("cluster")).select("pid", "cluster")
+    todo = signed.join(reused.select("pid"), on="pid", how="anti").sort("pid")["pid"]
+    fresh = _cluster_subset(profiles, edges, guards, cannot_link, must_link, todo)
+    clusters = (
+        pl.DataFrame({"pid": profiles["pid"]})
+        .join(pl.concat([reused, fresh]), on="pid", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("cluster", "pid").alias("cluster"))
+        .select("pid", "cluster")
+    )
+    cache = (
+        signed.join(clusters, on="pid")
+        .join(rep.rename({"pid": "cluster", "rep_key": "cluster_key"}), on="cluster")
+        .select(list(CLUSTER_CACHE_SCHEMA))
+    )
+    return clusters, cache, reused.height
+
+
+def _cluster_subset(
+    profiles: pl.DataFrame,
+    edges: pl.DataFrame,
+    guards: Guards,
+    cannot_link: Sequence[tuple[int, int]],
+    must_link: Sequence[tuple[int, int]],
+    pids: pl.Series,
+) -> pl.DataFrame:
+    """``pid, cluster`` of the profiles ``pids`` (whole components, ascending) clustered on their own."""
+    if pids.is_empty():
+        return pl.DataFrame(schema={"pid": pl.Int64, "cluster": pl.Int64})
+    local = pl.DataFrame({"pid": pids, "_local": pl.int_range(0, pids.len(), dtype=pl.Int64, eager=True)})
+    index = dict(zip(pids.to_list(), range(pids.len()), strict=True))
+    subset = profiles.join(local, on="pid", maintain_order="left").sort("_local").drop("pid").rename({"_local": "pid"})
+    sub_edges = (
+        edges.join(local.rename({"pid": "pid_l", "_local": "_l"}), on="pid_l")
+        .join(local.rename({"pid": "pid_r", "_local": "_r"}), on="pid_r")
+        .drop("pid_l", "pid_r")
+        .rename({"_l": "pid_l", "_r": "pid_r"})
+    )
+
+    def within(pairs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(index[a], index[b]) for a, b in pairs if a in index and b in index]
+
+    clustered = cluster_profiles(
+        subset, sub_edges, guards, cannot_link=within(cannot_link), must_link=within(must_link)
+    )
+    back = pids.cast(pl.Int64)
+    return pl.DataFrame(
+        {"pid": back.gather(clustered["pid"]), "cluster": back.gather(clustered["cluster"])},
+        schema={"pid": pl.Int64, "cluster": pl.Int64},
+    )
