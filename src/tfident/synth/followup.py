@@ -53,7 +53,7 @@ from tfident.synth.claims_truth import CE_WEEKS, CE_WEEKS_JSA, Attached, months_
 from tfident.synth.dates import Term, age_at, attendance_terms, census_dates
 from tfident.synth.events import ASB_TOOLS, EXCLUSION_REASONS, PROVEN_ADULT, PROVEN_YOUTH, Events, _Maker
 from tfident.synth.extracts import _Renderer, render_source
-from tfident.synth.months import MonthState, first_month, month_date, next_month
+from tfident.synth.months import MonthState, end_benefit_claims, first_month, month_date, next_month
 from tfident.synth.population import Rand
 from tfident.synth.profiles import DEFAULT_PROFILE, Profile
 from tfident.synth.supporting import SF_EVENT_COLUMNS, SF_RECORD_ID_FORMATS, SF_STREAMS, SfEvents
@@ -214,14 +214,7 @@ class FollowUp:
         """
         w, k = state.world, state.month
         if self.ended:
-            ends = dict(self.ended)
-            rows = state.rows["benefits"].with_row_index("_event")
-            state.rows["benefits"] = rows.with_columns(
-                pl.col("_event")
-                .replace_strict(ends, default=None, return_dtype=pl.Date)
-                .fill_null(pl.col("claim_end"))
-                .alias("claim_end")
-            ).drop("_event")
+            end_benefit_claims(state, dict(self.ended))
             self.ended = []
         cols = self.employment.cols["employment"]
         new = {name: values[self.rendered :] for name, values in cols.items()}

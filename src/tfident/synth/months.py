@@ -387,6 +387,21 @@ HOUSING_CLAIMS = ("HB", "CTR")
 """Benefits for the costs of one home: a claim ends when its claimant moves."""
 
 
+def end_benefit_claims(state: MonthState, ends: dict[int, dt.date]) -> None:
+    """Show the claims ended this month in ``state``'s ``benefits`` rows: ``ends`` maps a row's
+    position to its claim's end date (other rows keep theirs).
+    """
+    if not ends:
+        return
+    rows = state.rows["benefits"].with_row_index("_event")
+    state.rows["benefits"] = rows.with_columns(
+        pl.col("_event")
+        .replace_strict(ends, default=None, return_dtype=pl.Date)
+        .fill_null(pl.col("claim_end"))
+        .alias("claim_end")
+    ).drop("_event")
+
+
 def _end_housing_claims(state: MonthState, households: list[int]) -> dict[int, dt.date]:
     """End the housing benefit and council tax reduction claims of the members of ``households``
     (which move this month) still running on their move date: the claim was for the home they
@@ -513,14 +528,7 @@ def next_month(
     changed = {"attendance": _readdress_current_term(state, moved, previous, Rand(seed, 3000 + k))}
     for source, ids in _readdress_open_records(state, moved + left, Rand(seed, 3500 + k)).items():
         changed[source] = changed.get(source, set()) | ids
-    if ended:
-        rows = state.rows["benefits"].with_row_index("_event")
-        state.rows["benefits"] = rows.with_columns(
-            pl.col("_event")
-            .replace_strict(ended, default=None, return_dtype=pl.Date)
-            .fill_null(pl.col("claim_end"))
-            .alias("claim_end")
-        ).drop("_event")
+    end_benefit_claims(state, ended)
     corrected = _correct_earlier_records(state, Rand(seed, 4000 + k), corrections) if corrections else set()
 
     renderer = _Renderer(w, seed, state.profile)
