@@ -36,6 +36,7 @@ from typing import Any
 
 import polars as pl
 
+from tfident.ingest.identifiers import normalise_nino
 from tfident.outcomes.plan import Measure, OutcomesConfig, SustainedPlan
 from tfident.outcomes.rules import (
     ACHIEVED,
@@ -304,10 +305,11 @@ NINO_SOURCES: tuple[str, ...] = ("benefits", "employment")
 
 
 def _nino(row: Mapping[str, Any]) -> str | None:
-    """The row's National Insurance number, upper case without spaces; None when blank."""
+    """The row's National Insurance number, normalised as ingest does; None when blank or invalid
+    (an invalid number is no identifier: it ties no claim to anyone).
+    """
     value = row.get("nino")
-    text = "".join(str(value).split()).upper() if value is not None else ""
-    return text or None
+    return normalise_nino(str(value)) if value is not None else None
 
 
 def _employment(family: AttachedFamily, rows: Rows, rules: Any, as_of: date) -> dict[str, Any]:
