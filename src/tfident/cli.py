@@ -770,6 +770,11 @@ def explain(
         )
     else:
         console.print("note: the waterfall the run stored for this pair (identifiers included)")
+    for key in result.dob_copied:
+        console.print(
+            f"note: the date of birth of {key} is another person's at its address (a household member's, copied):"
+            " the run's dob guard did not hold its person apart on it (the model still weighed it)"
+        )
     if stored is None:
         console.print("stored link: none (the run did not link these records directly)")
     else:

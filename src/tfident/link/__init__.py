@@ -30,6 +30,7 @@ from dataclasses import replace
 import polars as pl
 
 from tfident.errors import ConfigError
+from tfident.link.clustering import COPIED_COLUMN, copied_dobs
 from tfident.link.components import cluster_by_component
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
 from tfident.link.incremental import (
@@ -132,6 +133,17 @@ def cluster_edges(scores: pl.DataFrame, config: LinkageConfig) -> pl.DataFrame:
     )
 
 
+def mark_copied_dobs(profiles: pl.DataFrame, guards: Guards) -> pl.DataFrame:
+    """``profiles`` with :data:`~tfident.link.clustering.COPIED_COLUMN` (the address at which each
+    profile's date of birth is another person's, :func:`~tfident.link.clustering.copied_dobs`),
+    over every profile, when the dob guard and ``dob_copied_from_household`` are on.
+    """
+    if not (guards.dob and guards.dob_copied_from_household) or COPIED_COLUMN in profiles.columns:
+        return profiles
+    copied = copied_dobs(profiles, guards.forename_similarity)
+    return profiles.with_columns(pl.Series(COPIED_COLUMN, copied, dtype=pl.String))
+
+
 def link_persons(
     persons: pl.DataFrame, config: LinkageConfig, constraints: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -184,6 +196,7 @@ def link_persons_cached(
     cache = new_cache(keys, gammas)
     del gammas
     edges = cluster_edges(scores, config)
+    profiles = mark_copied_dobs(profiles, config.guards)
     cannot = _ruling_pairs(constraints, members, "cannot_link")
     must = _ruling_pairs(constraints, members, "must_link")
     clusters, cluster_cache, reused = cluster_by_component(
@@ -217,6 +230,21 @@ def link_persons_cached(
     return person_index, links, replace(cache, clusters=cache_of_clusters(cluster_cache))
 
 
+def _with_copied(weights: str, copied: list[str]) -> pl.Expr:
+    """The weights JSON with ``"dob_copied": [record keys]`` added when either end's date of birth
+    is one clustering took for a household member's (``copied``: the representative records
+    of the marked profiles), so ``tfident explain`` can say so.
+    """
+    if not copied:
+        return pl.col(weights)
+    marked = pl.lit(pl.Series(sorted(copied), dtype=pl.String).implode())
+    ends = pl.concat_list("record_key_l", "record_key_r").list.set_intersection(marked).list.sort()
+    quoted = pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+    listed = ends.list.eval(pl.lit('"') + quoted + pl.lit('"')).list.join(", ")
+    added = pl.col(weights).str.strip_suffix("}") + pl.lit(', "dob_copied": [') + listed + pl.lit("]}")
+    return pl.when(ends.list.len() > 0).then(added).otherwise(pl.col(weights)).alias(weights)
+
+
 def _links(
     profiles: pl.DataFrame,
     members: pl.DataFrame,
@@ -228,6 +256,11 @@ def _links(
     """Pairs inside one person and pairs kept for review, between representative records."""
     rep = profiles.select("pid", "rep_key")
     prior = prior_weight(config.model_data)
+    copied = (
+        profiles.filter(pl.col(COPIED_COLUMN).is_not_null())["rep_key"].to_list()
+        if COPIED_COLUMN in profiles.columns
+        else []
+    )
 
     def ends(frame: pl.DataFrame) -> pl.DataFrame:
         return (
@@ -257,7 +290,7 @@ def _links(
         .then(pl.lit(MODEL_RULE))
         .otherwise(pl.lit("held_apart"))
         .alias("match_rule"),
-        "match_weights_json",
+        _with_copied("match_weights_json", copied),
     )
     forced = pl.DataFrame(must, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
     ruled = (

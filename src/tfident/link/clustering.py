@@ -20,7 +20,14 @@ cluster already holds:
   guard still applies, so twins carrying different UPNs stay apart;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
-  same day, or one digit of YYYYMMDD different): a father and his namesake son;
+  same day, or one digit of YYYYMMDD different): a father and his namesake son.
+  With ``dob_copied_from_household``, not when every date of birth one cluster holds is
+  a copy of a household member's (:func:`copied_dobs`: the date of birth of a record of
+  another person, by forename, at the record's address) and the other cluster records
+  none of its dates of birth at those addresses: pseudopeople's census copies a
+  household member's date of birth onto a record, as a form filled in for the whole
+  household can. The namesake son's own date of birth is no other person's, and the
+  father's is recorded at their address, so they stay apart;
 - ``forename``: both clusters hold full forenames and none of one is compatible with
   any of the other (same, same canonical or metaphone, nickname variants meet,
   Jaro-Winkler similar, one keying error apart in a name of three letters or more, or
@@ -110,6 +117,12 @@ class _Cluster:
     """(first forename, surname) of each record, to recognise a forename/surname swap."""
     middles: frozenset[str] = frozenset()
     """The middle names of the full forenames the cluster holds."""
+    firm_dobs: frozenset[dt.date] = frozenset()
+    """The dates of birth of the cluster's records that are no copy of a household member's."""
+    copied_places: frozenset[str] = frozenset()
+    """The addresses (:func:`_place`) of the cluster's records whose date of birth is such a copy."""
+    dob_places: frozenset[str] = frozenset()
+    """The addresses of the cluster's records that carry a date of birth."""
     uprns: frozenset[int] = frozenset()
     postcodes: frozenset[str] = frozenset()
     """Postcodes of records without a matched UPRN."""
@@ -286,9 +299,17 @@ class _Clusters:
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
-        rows = profiles.with_columns(counts.alias("_records")).select(
+        copied: pl.Expr = pl.lit(None, dtype=pl.String)
+        if guards.dob_copied_from_household and COPIED_COLUMN in profiles.columns:
+            copied = pl.col(COPIED_COLUMN)
+        elif guards.dob_copied_from_household:
+            copied = pl.lit(
+                pl.Series(COPIED_COLUMN, copied_dobs(profiles, guards.forename_similarity), dtype=pl.String)
+            )
+        rows = profiles.with_columns(counts.alias("_records"), _place(profiles).alias("_place")).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
-            "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", *id_columns,
+            "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", "_place",
+            copied.alias("_copied"), *id_columns,
         ).iter_rows()  # fmt: skip
         shared: dict[object, object] = {}
 
@@ -309,6 +330,7 @@ class _Clusters:
         no_counts: Mapping[Any, int] = {}
         for row in rows:
             pid, dob, first, canonical, metaphone, variants, uprn, sex, middles, postcode, records, surname = row[:12]
+            place, copied_at = row[12:14]
             if pid != len(self.state):  # pragma: no cover - build_profiles numbers pids 0..n-1
                 raise ValueError("profile ids must be 0..n-1 in order")
             cluster = _Cluster(ids=no_ids, name_records=no_counts, sex_records=no_counts, bans=no_counts)
@@ -320,13 +342,19 @@ class _Clusters:
                 cluster.sex_records = tally(sex, records)
             ids: dict[str, frozenset[str]] = {
                 name: one(frozenset((value,)))
-                for name, value in zip(id_columns, row[12:], strict=True)
+                for name, value in zip(id_columns, row[14:], strict=True)
                 if value is not None
             }
             if ids:
                 cluster.ids = ids
             if dob is not None:
                 cluster.dobs = one(frozenset((dob,)))
+                if copied_at is None:
+                    cluster.firm_dobs = cluster.dobs
+                else:
+                    cluster.copied_places = one(frozenset((copied_at,)))
+                if place is not None:
+                    cluster.dob_places = one(frozenset((place,)))
             if first is not None and len(first) > 1:
                 forename: _Forename = one((first, canonical or first, metaphone or "", tuple(variants or ())))
                 cluster.forenames = one(frozenset((forename,)))
@@ -360,7 +388,13 @@ class _Clusters:
                 other = b.ids.get(name)
                 if other and _ids_conflict(values, other):
                     return False
-        if self.guards.dob and a.dobs and b.dobs and not any(_dob_compatible(x, y) for x in a.dobs for y in b.dobs):
+        if (
+            self.guards.dob
+            and a.dobs
+            and b.dobs
+            and not any(_dob_compatible(x, y) for x in a.dobs for y in b.dobs)
+            and not (_dobs_copied(a, b) or _dobs_copied(b, a))
+        ):
             return False
         if self.guards.forename and a.forenames and b.forenames:
             threshold = self.guards.forename_similarity
@@ -416,6 +450,9 @@ class _Clusters:
                 ids[name] = ids.get(name, frozenset()) | values
             a.ids = ids
         a.dobs |= b.dobs
+        a.firm_dobs |= b.firm_dobs
+        a.copied_places |= b.copied_places
+        a.dob_places |= b.dob_places
         a.forenames |= b.forenames
         a.uprns |= b.uprns
         a.postcodes |= b.postcodes
@@ -434,6 +471,90 @@ class _Clusters:
         if b.bans:
             a.bans = {**a.bans, **b.bans}
         return True
+
+
+def _dobs_copied(a: _Cluster, b: _Cluster) -> bool:
+    """Every date of birth ``a`` holds is a copy of a household member's, and ``b`` records none
+    of its dates of birth at the addresses of those copies (a father's, at his namesake son's).
+    """
+    return not a.firm_dobs and bool(a.copied_places) and not a.copied_places & b.dob_places
+
+
+COPIED_COLUMN = "dob_copied_at"
+"""The profiles' column of :func:`copied_dobs` (computed over every profile before clustering by
+component: the household member is seldom in the record's component)."""
+
+
+def _place(profiles: pl.DataFrame) -> pl.Expr:
+    """A profile's address: ``U<uprn>`` for a matched UPRN, else ``A<address key>`` (null when neither)."""
+    key = pl.col("address_key") if "address_key" in profiles.columns else pl.lit(None, dtype=pl.String)
+    return pl.coalesce(pl.lit("U") + pl.col("uprn_matched").cast(pl.String), pl.lit("A") + key)
+
+
+def _another_person(a: tuple[Any, ...], b: tuple[Any, ...], threshold: float) -> bool:
+    """Two profiles' names (first forename, canonical, metaphone, variants, middles, surname) are
+    two people's: the forenames are not compatible (:func:`_forename_compatible`), neither first
+    forename is a middle name of the other, and forename and surname are not swapped.
+    """
+    if _forename_compatible(a[:4], b[:4], threshold):
+        return False
+    if a[0] in b[4] or b[0] in a[4]:
+        return False
+    return not (a[5] and b[5] and _name_close(a[0], b[5]) and _name_close(a[5], b[0]))
+
+
+def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> list[str | None]:
+    """Per profile (by ``pid``, 0..n-1), the address (:func:`_place`) at which its date of birth is
+    exactly that of another profile with a full forename of another person
+    (:func:`_another_person`), or None: a date of birth that may be a household member's,
+    copied onto the record (or the member's own, copied onto another's: both carry it).
+
+    Twins at one address carry one date of birth under two forenames, so each of them is
+    marked too; the ``dob`` guard is not what keeps twins apart (the ``forename`` guard is),
+    and a twin's marked date of birth only lets a cluster merge whose own dates of birth
+    were not recorded at that address.
+    """
+    out: list[str | None] = [None] * profiles.height
+    if profiles.is_empty():
+        return out
+    middles = (
+        pl.col("forename_middles").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        if "forename_middles" in profiles.columns
+        else pl.col("forename_std").str.split(" ").list.slice(1)
+    )
+    surname = pl.col("surname_std") if "surname_std" in profiles.columns else pl.lit(None, dtype=pl.String)
+    named = (
+        profiles.select(
+            "pid",
+            "date_of_birth",
+            _place(profiles).alias("_place"),
+            "forename_first",
+            pl.col("forename_canonical").fill_null(pl.col("forename_first")),
+            pl.col("forename_metaphone").fill_null(""),
+            pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            middles.alias("_middles"),
+            surname.alias("_surname"),
+        )
+        .filter(
+            pl.col("date_of_birth").is_not_null()
+            & pl.col("_place").is_not_null()
+            & (pl.col("forename_first").str.len_chars() > 1)
+        )
+        .filter(pl.len().over("_place", "date_of_birth") > 1)
+    )
+    if named.is_empty():
+        return out
+    groups: dict[tuple[Any, Any], list[tuple[int, tuple[Any, ...]]]] = {}
+    for pid, dob, place, first, canonical, metaphone, variants, mids, surname_ in named.iter_rows():
+        names = (first, canonical, metaphone, tuple(variants), frozenset(mids), surname_)
+        groups.setdefault((place, dob), []).append((pid, names))
+    for (place, _), members in groups.items():
+        for i, (pid, names) in enumerate(members):
+            if any(
+                _another_person(names, other, forename_similarity) for j, (_, other) in enumerate(members) if j != i
+            ):
+                out[pid] = place
+    return out
 
 
 _Identity = tuple[str, str, dt.date, str, str | None]

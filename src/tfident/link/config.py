@@ -95,6 +95,15 @@ class Guards(StrictModel):
     one. The dob and forename guards (twins) still apply."""
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
+    dob_copied_from_household: bool = True
+    """A record whose date of birth is exactly that of a record of another person at its
+    address (a full forename that is no form of its own: not compatible, not a middle name,
+    not swapped) may carry a household member's date of birth, copied by mistake. When
+    every date of birth one cluster holds is such a copy, and the other cluster records
+    none of its dates of birth at the addresses of those copies, the ``dob`` guard does
+    not refuse the merge (the model's date of birth comparison still weighs against the
+    pair). A father and his namesake son at one address stay apart: the father's date of
+    birth is recorded at that address. See :func:`tfident.link.clustering.copied_dobs`."""
     forename: bool = True
     """Never merge two clusters none of whose full forenames are compatible; and never merge
     two clusters sharing a date of birth and an address whose principal forenames are

@@ -59,6 +59,10 @@ class Explanation:
     (without identifiers, which are not stored with source records)."""
     stored_rule: str | None = None
     """The stored link's ``match_rule`` (``splink``, ``uncertain``, ``held_apart``...), if any."""
+    dob_copied: tuple[str, ...] = ()
+    """The records of the pair whose date of birth the run's clustering took for a copy of a
+    household member's (``dob_copied_from_household``: another person at the record's address
+    carries it), so that the dob guard did not hold them apart on it; stored with the link."""
 
     def band(self, config: LinkageConfig) -> str:
         """``match``, ``uncertain`` or ``non-match``: the stored link's band when there is one
@@ -80,6 +84,7 @@ class Explanation:
             "total": round(self.total, 4),
             "probability": round(self.probability, 6),
             "levels": {s.field: level for s, level in zip(self.steps, self.levels, strict=True)},
+            **({"dob_copied": list(self.dob_copied)} if self.dob_copied else {}),
         }
 
 
@@ -138,6 +143,7 @@ def from_stored(link: dict[str, Any], config: LinkageConfig) -> Explanation | No
         levels=tuple(levels.get(name) for name in COMPARISONS),
         recomputed=False,
         stored_rule=link.get("match_rule"),
+        dob_copied=tuple(str(k) for k in weights.get("dob_copied", ())),
     )
 
 
