@@ -255,11 +255,13 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
     keys: list[str | None] = []
     statuses: list[str] = []
     blocks: list[str | None] = []
+    flat_blocks: list[str | None] = []
     for address_std, outward, flat, number, street, place in parsed.select(
         "address_std", "_outward", "flat", "number", "street", "place"
     ).iter_rows():
         words = _words(place)
         blocks.append(None)
+        flat_blocks.append(None)
         if address_std is None or (outward is None and not words):
             keys.append(None)
             statuses.append("unusable")
@@ -274,10 +276,18 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
             blocks[-1] = _building(outward, number, street or "")
         else:
             statuses.append("not_in_gazetteer")
+            if number is not None and street is not None:
+                # a building the gazetteer lacks (a new-build block): a record naming its flat
+                # gives the person's flat there; one without a flat may take it
+                if flat is None:
+                    blocks[-1] = _building(outward, number, street)
+                else:
+                    flat_blocks[-1] = _building(outward, number, street)
     keyed = parsed.select("address", "_postcode").with_columns(
         pl.Series("address_key", keys, dtype=pl.String),
         pl.Series("address_status", statuses, dtype=pl.String),
         pl.Series("_block", blocks, dtype=pl.String),
+        pl.Series("_flat_block", flat_blocks, dtype=pl.String),
     )
     matched = pl.col("uprn_matched").is_not_null()
     building_of = pl.DataFrame(
@@ -294,8 +304,10 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
             .otherwise(pl.col("address_key"))
             .alias("address_key"),
             pl.when(matched).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+            # the building of a record that names its flat: a gazetteer UPRN's, or one the gazetteer lacks
+            pl.when(matched).then(pl.col("_uprn_block")).otherwise(pl.col("_flat_block")).alias("_uprn_block"),
         )
-        .drop("_postcode")
+        .drop("_postcode", "_flat_block")
     )
     return _complete_flats(out) if "person_id" in out.columns else out.drop("_block", "_uprn_block")
 
@@ -304,7 +316,9 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
     """A record written without its flat number (``14 High Street``, a block of flats: status
     ``ambiguous``) takes the flat of the person's other records in that building, when they
     name exactly one: the person's own records say which flat the text leaves out. A record
-    with no postcode names its building by house number and street only.
+    with no postcode names its building by house number and street only. The same for a
+    building the gazetteer lacks (a new-build block, status ``not_in_gazetteer``): the flat
+    is the normalised address of the person's records that name one there.
     """
     street_only = pl.col("_block").str.replace(r"^[^|]*\|", "")
     uprn_records = records.filter(pl.col("_uprn_block").is_not_null()).with_columns(
@@ -321,7 +335,7 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
 
     by_building, by_street = one_flat(pl.col("_block")), one_flat(street_only)
     no_postcode = pl.col("_block").str.starts_with("|")
-    ambiguous = (pl.col("address_status") == "ambiguous") & pl.col("_block").is_not_null()
+    ambiguous = pl.col("address_status").is_in(["ambiguous", "not_in_gazetteer"]) & pl.col("_block").is_not_null()
     matched = (
         records.with_columns(pl.when(no_postcode).then(street_only).otherwise(pl.col("_block")).alias("_match"))
         .join(by_building, on=["person_id", "_match"], how="left", maintain_order="left")
@@ -333,7 +347,12 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
     found = ambiguous & pl.col("_flat").is_not_null()
     return matched.with_columns(
         pl.when(found).then(pl.col("_flat")).otherwise(pl.col("address_key")).alias("address_key"),
-        pl.when(found).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+        pl.when(found & pl.col("_flat").str.starts_with("U:"))
+        .then(None)
+        .when(found)
+        .then(pl.lit("not_in_gazetteer"))
+        .otherwise(pl.col("address_status"))
+        .alias("address_status"),
     ).drop("_block", "_uprn_block", "_match", "_flat_key", "_flat_key_street", "_flat")
 
 

@@ -151,3 +151,36 @@ def test_a_school_feed_that_has_one_child_at_the_new_address_lags_for_the_siblin
 
 def test_the_arrival_sources_default_to_the_sources_schools_send() -> None:
     assert HouseholdsConfig().arrival_sources == SCHOOL_SOURCES == ("school_census", "attendance", "exclusions")
+
+
+def block(flat: int | None, postcode: str | None = "TF1 7DB") -> dict[str, Any]:
+    """An address in 12 High Drive, a new-build block the gazetteer lacks (TF1 is the council's)."""
+    text = f"Flat {flat}, 12 High Drive, Tenford" if flat else "12 High Drive, Tenford"
+    return {"uprn": None, "line": text, "postcode": postcode}
+
+
+@pytest.mark.parametrize(
+    ("rows", "with_a"),
+    [
+        # the school census names flat 10; the attendance feed dropped the flat: flat 10
+        ([row("KID", "school_census", 2, date(2026, 5, 21), CHILD, block(10)),
+          row("KID", "attendance", 3, D, CHILD, block(None))], True),
+        # no postcode on the flat-less record: the building by house number and street
+        ([row("KID", "school_census", 2, date(2026, 5, 21), CHILD, block(10)),
+          row("KID", "attendance", 3, D, CHILD, block(None, postcode=None))], True),
+        # the child's records name two flats there: which one the text means is unknown
+        ([row("KID", "school_census", 2, date(2026, 1, 21), CHILD, block(11)),
+          row("KID", "school_census", 4, date(2026, 5, 21), CHILD, block(10)),
+          row("KID", "attendance", 3, D, CHILD, block(None))], False),
+        # none of the child's records names a flat: the building's address
+        ([row("KID", "attendance", 3, D, CHILD, block(None))], False),
+    ],
+)  # fmt: skip
+def test_a_record_without_its_flat_in_a_block_the_gazetteer_lacks_takes_the_persons_flat(
+    rows: list[dict[str, Any]], with_a: bool
+) -> None:
+    neighbour = row("A", "health", 1, D, MUM, block(10))  # lives in flat 10
+    other = row("B", "health", 5, D, MUM, block(None))  # known only as 12 High Drive
+    where, _ = placed([neighbour, other, *rows])
+    assert together(where, "A", "KID") is with_a
+    assert together(where, "B", "KID") is not with_a
