@@ -34,7 +34,9 @@ old address (``keep_together``) or is left split (``split``); the household is f
 for review (``review_reason``). Someone first seen at the old address after the movers' last
 record there, and seen elsewhere before, moved in since: they neither stay with nor go with
 the family. Nor is the family moved into a home someone of another family was seen living in
-before the move and since.
+before the move and since (``lagging_occupants``: seen since by a source that does not lag the
+move). A family that moved in from outside the area is not kept there by a school feed's
+records of the others that the same feed contradicts for a mover (``arrival_sources``).
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
@@ -93,6 +95,9 @@ family living outside the council's area is not the council's to work with."""
 REVIEW_REASONS: tuple[str, ...] = ("moved_together", "kept_together", "moved_alone")
 """``households.review_reason``: the family was placed by the moved-alone rule."""
 
+SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
+"""Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
+
 MovedAlone = Literal["move_together", "keep_together", "split"]
 
 
@@ -111,6 +116,20 @@ class HouseholdsConfig(StrictModel):
     family: it still shows the mover there) do not count as the others being seen there.
     False: the rule as before (the mover's last record at the old address no later than
     their first at the new, and any record of the others since the move keeps them)."""
+    lagging_occupants: bool = True
+    """Someone of another family seen at the mover's new address before the move keeps the family
+    out of it only if a source that does not lag this move (one that does not still show a mover
+    at the old address after the move) has seen them there since: a school feed that has not
+    heard the family moved out of the old home has not heard that the occupant left the new one
+    either. False: any record of them there since the move keeps the family out (the rule before).
+    Only with ``lagging_sources``."""
+    arrival_sources: tuple[str, ...] = SCHOOL_SOURCES
+    """A family that moved in from outside the area (the movers' old address is ``out_of_area``):
+    a source here that records a mover at the new address since the move has heard of the move
+    for them, and its records of the others at the old address since then do not keep the others
+    outside the area. By default the sources schools send (``sender: schools`` in
+    ``sources.yaml``: a school updates one pupil's address and not yet a sibling's). Empty: off
+    (the rule before). Only with ``lagging_sources``."""
     undated_after_months: int | None = 6
     """An address with no UPRN that only open records show (undated: the claim may have been
     opened there years ago) ranks after the person's dated addresses, unless none of those has
@@ -236,11 +255,13 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
     keys: list[str | None] = []
     statuses: list[str] = []
     blocks: list[str | None] = []
+    flat_blocks: list[str | None] = []
     for address_std, outward, flat, number, street, place in parsed.select(
         "address_std", "_outward", "flat", "number", "street", "place"
     ).iter_rows():
         words = _words(place)
         blocks.append(None)
+        flat_blocks.append(None)
         if address_std is None or (outward is None and not words):
             keys.append(None)
             statuses.append("unusable")
@@ -255,10 +276,18 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
             blocks[-1] = _building(outward, number, street or "")
         else:
             statuses.append("not_in_gazetteer")
+            if number is not None and street is not None:
+                # a building the gazetteer lacks (a new-build block): a record naming its flat
+                # gives the person's flat there; one without a flat may take it
+                if flat is None:
+                    blocks[-1] = _building(outward, number, street)
+                else:
+                    flat_blocks[-1] = _building(outward, number, street)
     keyed = parsed.select("address", "_postcode").with_columns(
         pl.Series("address_key", keys, dtype=pl.String),
         pl.Series("address_status", statuses, dtype=pl.String),
         pl.Series("_block", blocks, dtype=pl.String),
+        pl.Series("_flat_block", flat_blocks, dtype=pl.String),
     )
     matched = pl.col("uprn_matched").is_not_null()
     building_of = pl.DataFrame(
@@ -275,8 +304,10 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
             .otherwise(pl.col("address_key"))
             .alias("address_key"),
             pl.when(matched).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+            # the building of a record that names its flat: a gazetteer UPRN's, or one the gazetteer lacks
+            pl.when(matched).then(pl.col("_uprn_block")).otherwise(pl.col("_flat_block")).alias("_uprn_block"),
         )
-        .drop("_postcode")
+        .drop("_postcode", "_flat_block")
     )
     return _complete_flats(out) if "person_id" in out.columns else out.drop("_block", "_uprn_block")
 
@@ -285,7 +316,9 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
     """A record written without its flat number (``14 High Street``, a block of flats: status
     ``ambiguous``) takes the flat of the person's other records in that building, when they
     name exactly one: the person's own records say which flat the text leaves out. A record
-    with no postcode names its building by house number and street only.
+    with no postcode names its building by house number and street only. The same for a
+    building the gazetteer lacks (a new-build block, status ``not_in_gazetteer``): the flat
+    is the normalised address of the person's records that name one there.
     """
     street_only = pl.col("_block").str.replace(r"^[^|]*\|", "")
     uprn_records = records.filter(pl.col("_uprn_block").is_not_null()).with_columns(
@@ -302,7 +335,7 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
 
     by_building, by_street = one_flat(pl.col("_block")), one_flat(street_only)
     no_postcode = pl.col("_block").str.starts_with("|")
-    ambiguous = (pl.col("address_status") == "ambiguous") & pl.col("_block").is_not_null()
+    ambiguous = pl.col("address_status").is_in(["ambiguous", "not_in_gazetteer"]) & pl.col("_block").is_not_null()
     matched = (
         records.with_columns(pl.when(no_postcode).then(street_only).otherwise(pl.col("_block")).alias("_match"))
         .join(by_building, on=["person_id", "_match"], how="left", maintain_order="left")
@@ -314,7 +347,12 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
     found = ambiguous & pl.col("_flat").is_not_null()
     return matched.with_columns(
         pl.when(found).then(pl.col("_flat")).otherwise(pl.col("address_key")).alias("address_key"),
-        pl.when(found).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+        pl.when(found & pl.col("_flat").str.starts_with("U:"))
+        .then(None)
+        .when(found)
+        .then(pl.lit("not_in_gazetteer"))
+        .otherwise(pl.col("address_status"))
+        .alias("address_status"),
     ).drop("_block", "_uprn_block", "_match", "_flat_key", "_flat_key_street", "_flat")
 
 
@@ -421,12 +459,6 @@ def moved_alone(
         .agg(pl.col("evidence_date").min())
         .iter_rows()
     }
-    last_at = {
-        (person, key): last
-        for person, key, last in observed.group_by("person_id", "address_key")
-        .agg(pl.col("evidence_date").max())
-        .iter_rows()
-    }
     spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
     for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
         spans[person][key] = (first, last)
@@ -449,6 +481,13 @@ def moved_alone(
             movers[max(former)[1]].append((person, key, new_first))
     flags: dict[str, str] = {}
     moved = 0
+    status_of = {
+        key: status
+        for key, status in records.filter(pl.col("address_key").str.starts_with("A:"))
+        .select("address_key", "address_status")
+        .unique("address_key")
+        .iter_rows()
+    }
     for old, found in sorted(movers.items()):
         stayed = [p for p in residents.get(old, []) if all(p != m for m, _, _ in found)]
         targets = {new for _, new, _ in found}
@@ -463,6 +502,20 @@ def moved_alone(
             if config.lagging_sources
             else set()
         )
+        # an occupant's records at the new address since the move from a source that lags this
+        # move do not show that they still live there (the feed has not heard they left either)
+        ignored = lagging if config.lagging_occupants else set()
+        if config.lagging_sources and status_of.get(old) == "out_of_area":
+            # a family that moved in from outside the area: a school feed that records a mover
+            # at the new address since the move has heard of the move for that child, and its
+            # records of the others at the old address outside the area since are the address
+            # it has not yet updated for them, not a sign that they stayed outside
+            lagging = lagging | {
+                src
+                for m, _, _ in found
+                for key, src, last in latest[m]
+                if key == new and last >= move_date and src in config.arrival_sources
+            }
 
         def seen_since(person: str, old: str = old, lagging: set[str] = lagging, move_date: date = move_date) -> bool:
             return any(last >= move_date and not (key == old and src in lagging) for key, src, last in latest[person])
@@ -485,11 +538,13 @@ def moved_alone(
             continue
         if any(seen_since(p) or new in spans[p] for p in stayed):
             continue  # someone was seen since the move, or the family has been at both
-        if any(
-            seen_at.get((p, new), move_date) < move_date and last_at.get((p, new), date.min) >= move_date
-            for p in residents.get(new, [])
-            if all(p != m for m, _, _ in found)
-        ):
+
+        def occupant(person: str, new: str = new, move_date: date = move_date, ignored: set[str] = ignored) -> bool:
+            return seen_at.get((person, new), move_date) < move_date and any(
+                key == new and last >= move_date and src not in ignored for key, src, last in latest[person]
+            )
+
+        if any(occupant(p) for p in residents.get(new, []) if all(p != m for m, _, _ in found)):
             continue  # someone of another family lived at the new address before the move and still does
         if not any(seen_at.get((p, old), move_date) < move_date for p in stayed):
             continue  # nobody who stayed was seen at the old address before the move

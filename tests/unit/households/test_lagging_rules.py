@@ -1,0 +1,186 @@
+"""Agencies that lag a move, on the other side of it: the occupant a school feed has not seen
+leave, and the family that moved in from outside the area (docs/households.md, "Agencies that
+lag a move").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tfident.households import SCHOOL_SOURCES, HouseholdsConfig, assign_households
+
+D = date(2026, 10, 31)
+MUM, CHILD, TEEN = date(1985, 1, 1), date(2014, 1, 1), date(2008, 9, 22)
+OLD, NEW = 10, 20
+# the gazetteer knows the council's outward codes TF1 and TF2; TF10 is another council's
+GAZETTEER = pl.DataFrame(
+    {
+        "uprn": [OLD, NEW],
+        "address_line_1": ["10 Some Street", "20 Some Street"],
+        "town": ["Tenford", "Tenford"],
+        "postcode": ["TF1 1AA", "TF2 2BB"],
+    }
+)
+AWAY = {"uprn": None, "line": "28 Grange Avenue, Wrekinford", "postcode": "TF10 8DE"}  # outside the area
+
+
+def row(person: str, source: str, rid: int, evidence: date, dob: date, where: int | dict[str, Any]) -> dict[str, Any]:
+    place = where if isinstance(where, dict) else {"uprn": where}
+    return {"person": person, "source": source, "id": str(rid), "evidence": evidence, "dob": dob, **place}
+
+
+def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """``(person -> household id, household id -> review reason)`` under ``config``."""
+    records = pl.DataFrame(
+        {
+            "record_key": [f"{r['source']}:{r['id']}" for r in rows],
+            "source": [r["source"] for r in rows],
+            "date_of_birth": [r["dob"] for r in rows],
+            "evidence_date": [r["evidence"] for r in rows],
+            "address": [r.get("line", f"{r['uprn']} Some Street") for r in rows],
+            "postcode_std": [r.get("postcode", "TF1 1AA" if r["uprn"] == OLD else "TF2 2BB") for r in rows],
+            "uprn_matched": [r["uprn"] for r in rows],
+            "address_match": ["exact"] * len(rows),
+        },
+        schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
+    )
+    index = records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
+    residents, households = assign_households(records, index, D, gazetteer=GAZETTEER, config=HouseholdsConfig(**config))
+    flags = {h: r for h, r in zip(households["household_id"], households["review_reason"], strict=True) if r}
+    return dict(zip(residents["person_id"], residents["household_id"], strict=True)), flags
+
+
+def together(where: dict[str, str], *people: str) -> bool:
+    return len({where[p] for p in people}) == 1
+
+
+# The family moved from OLD to NEW in September. The child's school census of 1 October has the new
+# address; the school's attendance feed lags (the old one on 31 October). The dad has nothing since
+# the move. A young woman of another family was at NEW before the move: her school's attendance
+# feed still gives NEW on 31 October, though her family has left it.
+FAMILY = [
+    row("DAD", "asb", 1, date(2026, 3, 1), MUM, OLD),
+    row("KID", "school_census", 2, date(2026, 5, 21), CHILD, OLD),
+    row("KID", "school_census", 3, date(2026, 10, 1), CHILD, NEW),
+    row("KID", "attendance", 4, D, CHILD, OLD),
+]
+OCCUPANT = [row("ZAINAB", "attendance", 5, date(2026, 4, 2), TEEN, NEW), row("ZAINAB", "attendance", 6, D, TEEN, NEW)]
+SEEN_BY_HEALTH = row("ZAINAB", "health", 7, date(2026, 10, 20), TEEN, NEW)
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "moved"),
+    [
+        # the attendance feed lags this move (it still has the child at OLD): its record of the
+        # occupant at NEW since is no sign she still lives there; the dad goes with the child
+        (FAMILY + OCCUPANT, {}, True),
+        # the rule before: any record of her at NEW since the move keeps the family out
+        (FAMILY + OCCUPANT, {"lagging_occupants": False}, False),
+        # a source that does not lag the move (the health visitor) saw her there since: she lives
+        # there, and the dad is not moved into her home on the child's records
+        ([*FAMILY, *OCCUPANT, SEEN_BY_HEALTH], {}, False),
+        # the feed does not lag for the child (no attendance record at OLD since the move): its
+        # record of her at NEW since is a sighting
+        (FAMILY[:3] + OCCUPANT, {}, False),
+        # without lagging_sources no source lags, whatever lagging_occupants says
+        (FAMILY + OCCUPANT, {"lagging_sources": False}, False),
+        # nobody else at NEW: the family moves either way
+        (FAMILY, {"lagging_occupants": False}, True),
+    ],
+)
+def test_an_occupant_seen_since_only_by_a_feed_that_lags_the_move_does_not_keep_the_family_out(
+    rows: list[dict[str, Any]], config: dict[str, Any], moved: bool
+) -> None:
+    where, flags = placed(rows, **config)
+    assert together(where, "DAD", "KID") is moved
+    assert (flags.get(where["KID"]) == "moved_together") is moved
+    if any(r["person"] == "ZAINAB" for r in rows):
+        assert together(where, "ZAINAB", "KID")  # she stays at NEW (her own records say so)
+
+
+# A family that moved in from outside the area (AWAY, another council's outward code) in September.
+# The school census of 1 October and the attendance feed give one twin the new address in the
+# area and still give her brother the old one outside it; their mother has nothing since.
+ARRIVAL = [
+    row("MUM", "domestic_abuse", 1, date(2026, 5, 2), MUM, AWAY),
+    row("GRACE", "attendance", 2, date(2026, 7, 22), CHILD, AWAY),
+    row("GRACE", "school_census", 3, date(2026, 10, 1), CHILD, NEW),
+    row("GRACE", "attendance", 4, D, CHILD, NEW),
+    row("OLIVER", "attendance", 5, date(2026, 7, 22), CHILD, AWAY),
+    row("OLIVER", "school_census", 6, date(2026, 10, 1), CHILD, AWAY),
+    row("OLIVER", "attendance", 7, D, CHILD, AWAY),
+]
+OLIVER_SEEN = row("OLIVER", "health", 8, date(2026, 10, 20), CHILD, AWAY)
+
+
+def in_area(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same records with the old address in the area (OLD, a gazetteer UPRN)."""
+    return [{k: v for k, v in r.items() if k not in AWAY} | {"uprn": OLD} if "line" in r else r for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "moved"),
+    [
+        # the school feeds have heard of the move for Grace: their records of Oliver at the old
+        # address outside the area since are what they have not updated, and the family moves
+        (ARRIVAL, {}, True),
+        # off: Oliver's school records since the move keep him and his mother outside the area
+        (ARRIVAL, {"arrival_sources": ()}, False),
+        # only the census is such a source: the attendance feed's record of Oliver at AWAY on 31
+        # October is a sighting
+        (ARRIVAL, {"arrival_sources": ("school_census",)}, False),
+        # another agency saw Oliver outside the area since the move: he lives there
+        ([*ARRIVAL, OLIVER_SEEN], {}, False),
+        # a move within the area: the rule is for arrivals only, Oliver's records keep him at OLD
+        (in_area(ARRIVAL), {}, False),
+        (ARRIVAL, {"lagging_sources": False}, False),
+    ],
+)
+def test_a_school_feed_that_has_one_child_at_the_new_address_lags_for_the_siblings_of_an_arrival(
+    rows: list[dict[str, Any]], config: dict[str, Any], moved: bool
+) -> None:
+    where, flags = placed(rows, **config)
+    assert together(where, "MUM", "GRACE", "OLIVER") is moved
+    assert (flags.get(where["GRACE"]) == "moved_together") is moved
+    assert together(where, "MUM", "OLIVER")  # the mother goes where her son is placed
+
+
+def test_the_arrival_sources_default_to_the_sources_schools_send() -> None:
+    assert HouseholdsConfig().arrival_sources == SCHOOL_SOURCES == ("school_census", "attendance", "exclusions")
+
+
+def block(flat: int | None, postcode: str | None = "TF1 7DB") -> dict[str, Any]:
+    """An address in 12 High Drive, a new-build block the gazetteer lacks (TF1 is the council's)."""
+    text = f"Flat {flat}, 12 High Drive, Tenford" if flat else "12 High Drive, Tenford"
+    return {"uprn": None, "line": text, "postcode": postcode}
+
+
+@pytest.mark.parametrize(
+    ("rows", "with_a"),
+    [
+        # the school census names flat 10; the attendance feed dropped the flat: flat 10
+        ([row("KID", "school_census", 2, date(2026, 5, 21), CHILD, block(10)),
+          row("KID", "attendance", 3, D, CHILD, block(None))], True),
+        # no postcode on the flat-less record: the building by house number and street
+        ([row("KID", "school_census", 2, date(2026, 5, 21), CHILD, block(10)),
+          row("KID", "attendance", 3, D, CHILD, block(None, postcode=None))], True),
+        # the child's records name two flats there: which one the text means is unknown
+        ([row("KID", "school_census", 2, date(2026, 1, 21), CHILD, block(11)),
+          row("KID", "school_census", 4, date(2026, 5, 21), CHILD, block(10)),
+          row("KID", "attendance", 3, D, CHILD, block(None))], False),
+        # none of the child's records names a flat: the building's address
+        ([row("KID", "attendance", 3, D, CHILD, block(None))], False),
+    ],
+)  # fmt: skip
+def test_a_record_without_its_flat_in_a_block_the_gazetteer_lacks_takes_the_persons_flat(
+    rows: list[dict[str, Any]], with_a: bool
+) -> None:
+    neighbour = row("A", "health", 1, D, MUM, block(10))  # lives in flat 10
+    other = row("B", "health", 5, D, MUM, block(None))  # known only as 12 High Drive
+    where, _ = placed([neighbour, other, *rows])
+    assert together(where, "A", "KID") is with_a
+    assert together(where, "B", "KID") is not with_a
