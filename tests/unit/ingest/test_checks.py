@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfident.config import load_model, parse_model
@@ -230,6 +230,7 @@ def _terms_per_row(rows: list[tuple[str | None, date | None, date | None]], as_o
     return outside + len(missing), sorted(labels), missing
 
 
+@settings(deadline=None)  # a loaded machine's first example can take longer than the default 200 ms
 @given(
     st.lists(
         st.tuples(
