@@ -658,10 +658,6 @@ def term_of_date(day: date) -> int:
     return (day.year - 1) * 3 + 2
 
 
-def _academic_year(day: date) -> int:
-    return day.year if day.month >= 8 else day.year - 1
-
-
 def expected_terms(as_of: date, current_complete: bool) -> list[int]:
     """The three terms the attendance rule needs for batch date ``as_of`` (domain.md: the three most recent
     complete terms): the current term and the two before it once it is complete, else the three before it.
@@ -679,22 +675,30 @@ def _terms(c: _Checker, name: str, frame: pl.DataFrame, settings: SourceChecks) 
         c.add(name, "terms", s.level, "skipped", "no rows")
         return
     now = term_of_date(c.as_of)
-    rows = frame.select("term", "term_start", "term_end").to_dicts()
+    # once per distinct (label, academic year of its start date): an extract has a handful, not a row each
+    start = pl.col("term_start")
+    year = (
+        pl.when(start.dt.month() >= 8).then(start.dt.year()).otherwise(start.dt.year() - 1)
+        if frame.schema["term_start"] == pl.Date
+        else pl.lit(None, dtype=pl.Int32)
+    )
     labels: dict[int, int] = {}
     outside = 0
-    for row in rows:
-        index = term_index(row["term"])
-        start = row["term_start"]
-        if index is None or (isinstance(start, date) and _academic_year(start) != index // 3):
-            outside += 1  # not a term label, or a label that is not the term of its dates
+    for term, start_year, n in frame.group_by(pl.col("term"), year.alias("year")).len().iter_rows():
+        index = term_index(term)
+        if index is None or (start_year is not None and start_year != index // 3):
+            outside += n  # not a term label, or a label that is not the term of its dates
             continue
         if index > now or index < now - s.terms_back:
-            outside += 1
+            outside += n
             continue
-        labels[index] = labels.get(index, 0) + 1
-    complete = any(
-        term_index(r["term"]) == now and isinstance(r["term_end"], date) and r["term_end"] <= c.as_of for r in rows
+        labels[index] = labels.get(index, 0) + n
+    ended = (
+        frame.filter(pl.col("term_end") <= c.as_of)["term"].unique().to_list()
+        if frame.schema["term_end"] == pl.Date
+        else []
     )
+    complete = any(term_index(term) == now for term in ended)
     missing = [t for t in expected_terms(c.as_of, complete) if t not in labels]
     share = outside / frame.height
     window = f"{term_label(now - s.terms_back)} to {term_label(now)}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfident.config import load_model, parse_model
@@ -213,6 +213,44 @@ def test_terms_in_the_window_pass_and_last_years_terms_stop() -> None:
     mislabelled = [("2024/25-SUM", date(2026, 4, 16), date(2026, 7, 22)), *TERMS_2026]
     warned = run_checks(batch_of({"attendance": attendance(mislabelled)}), AS_OF, ChecksConfig())
     assert outcome(warned.results, "attendance", "terms") == "warn"
+
+
+def _terms_per_row(rows: list[tuple[str | None, date | None, date | None]], as_of: date, back: int = 4) -> tuple:
+    """The terms check's counts worked out row by row (as it was before it went per distinct label)."""
+    now, labels, outside = term_of_date(as_of), {}, 0
+    for term, start, _end in rows:
+        index = term_index(term) if term is not None else None
+        year = None if start is None else (start.year if start.month >= 8 else start.year - 1)
+        if index is None or (year is not None and year != index // 3) or index > now or index < now - back:
+            outside += 1
+            continue
+        labels[index] = labels.get(index, 0) + 1
+    complete = any(t is not None and term_index(t) == now and e is not None and e <= as_of for t, _s, e in rows)
+    missing = [t for t in expected_terms(as_of, complete) if t not in labels]
+    return outside + len(missing), sorted(labels), missing
+
+
+@settings(deadline=None)  # a loaded machine's first example can take longer than the default 200 ms
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, "2024/25-SUM", "2025/26-AUT", "2025/26-SPR", "2025/26-SUM", "2026/27-AUT", "x"]),
+            st.one_of(st.none(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))),
+            st.one_of(st.none(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_terms_check_counts_as_it_would_row_by_row(rows: list[tuple[str | None, date | None, date | None]]) -> None:
+    count, labels, missing = _terms_per_row(rows, AS_OF)
+    report = run_checks(batch_of({"attendance": attendance(rows)}), AS_OF, ChecksConfig())  # type: ignore[arg-type]
+    (found,) = [r for r in report.results if r.source == "attendance" and r.check == "terms"]
+    assert found.count == count
+    if missing:
+        assert all(term_label(t) in found.message for t in missing)
+    elif count == 0:
+        assert found.message == f"terms {', '.join(term_label(t) for t in labels)}"
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31)))
