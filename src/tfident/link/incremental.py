@@ -338,8 +338,9 @@ SCORE_SLICE_ROWS = 1_000_000
 def _tf_by_pid(profiles: pl.DataFrame, table: pl.DataFrame, column: str) -> np.ndarray:
     """Each profile's term frequency of its ``column`` value, indexed by ``pid`` (NaN: none)."""
     found = profiles.select("pid", column).join(table, on=column, how="left").select("pid", f"tf_{column}")
-    out = np.full(int(profiles["pid"].max()) + 1 if profiles.height else 0, np.nan)
-    out[found["pid"].to_numpy()] = found[f"tf_{column}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    pids = found["pid"].to_numpy()
+    out = np.full(int(pids.max()) + 1 if pids.size else 0, np.nan)
+    out[pids] = found[f"tf_{column}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     return out
 
 
@@ -413,7 +414,8 @@ def _score_chunk(
 def _log2(values: np.ndarray) -> np.ndarray:
     """log2 as polars' ``Expr.log(2)`` computes it (natural log over ln 2), to the last bit."""
     with np.errstate(divide="ignore"):
-        return np.log(values) / np.log(2.0)
+        out: np.ndarray = np.log(values) / np.log(2.0)
+    return out
 
 
 _SCORES_SCHEMA: dict[str, pl.DataType] = {
