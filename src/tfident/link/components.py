@@ -18,7 +18,11 @@ clustered again. Because every pair's weight is recomputed each month (term freq
 the signature is taken over *this* month's edges: a pair that crossed the match threshold (an
 edge added or gone), an edge whose probability moved past another's of the same component
 (a different order), an edge whose ``override_ids`` flipped, or any new, changed or removed
-profile changes the signature. Not reused, whatever their signature: components holding a
+profile changes the signature. A profile's record count (it grows whenever a new record identical to
+the profile arrives, as most months' records do) is read by clustering only to choose a cluster's
+principal forename and sex, so it is left out of the signature of a component whose profiles carry at
+most one forename and one sex between them (there is nothing to choose), and kept in every other's.
+Not reused, whatever their signature: components holding a
 profile without a full forename or a date of birth (their ambiguity depends on the edges'
 weights, not only their order) and components holding a profile named in a reviewer's ruling.
 """
@@ -72,19 +76,34 @@ def components(n: int, pairs: pl.DataFrame) -> np.ndarray:
         labels = hooked
 
 
+COUNT_COLUMN = "records"
+"""The profile column clustering reads only through its clusters' principal forenames and sexes."""
+
+
 def _profile_hashes(profiles: pl.DataFrame) -> pl.DataFrame:
-    """``pid, h_a, h_b, weak``: a 128-bit hash of every column of each profile but its id, and whether the
-    profile lacks a full forename or a date of birth (clustering's weak profiles).
+    """``pid, h_a, h_b, c_a, c_b, weak, name, sex``: a 128-bit hash of every column of each profile but its
+    id (``h_``), the same without its record count (``c_``), whether the profile lacks a full forename or a
+    date of birth (clustering's weak profiles), and the forename and sex clustering tallies its records
+    under (null when it tallies none).
     """
-    row = profiles.drop("pid").select(pl.struct(pl.all()).alias("row"))["row"]
-    weak = (
-        pl.col("forename_first").is_null()
-        | (pl.col("forename_first").str.len_chars() <= 1)
-        | pl.col("date_of_birth").is_null()
-    )
+    rest = profiles.drop("pid")
+    row = rest.select(pl.struct(pl.all()).alias("row"))["row"]
+    uncounted = rest.drop(COUNT_COLUMN, strict=False).select(pl.struct(pl.all()).alias("row"))["row"]
+    full = pl.col("forename_first").is_not_null() & (pl.col("forename_first").str.len_chars() > 1)
+    weak = ~full | pl.col("date_of_birth").is_null()
+    name_columns = [c for c in ("forename_first", "forename_canonical", "forename_metaphone", "forename_variant")
+                    if c in profiles.columns]  # fmt: skip
+    name = pl.when(full).then(pl.struct(name_columns).hash(SIGNATURE_SEEDS[0])).otherwise(None)
+    sex = pl.when(pl.col("sex").is_in(["M", "F"])).then(pl.col("sex")).otherwise(None)
     return pl.DataFrame(
-        {"pid": profiles["pid"], "h_a": row.hash(SIGNATURE_SEEDS[0]), "h_b": row.hash(SIGNATURE_SEEDS[1])}
-    ).with_columns(profiles.select(weak.fill_null(True).alias("weak")).to_series())
+        {
+            "pid": profiles["pid"],
+            "h_a": row.hash(SIGNATURE_SEEDS[0]),
+            "h_b": row.hash(SIGNATURE_SEEDS[1]),
+            "c_a": uncounted.hash(SIGNATURE_SEEDS[0]),
+            "c_b": uncounted.hash(SIGNATURE_SEEDS[1]),
+        }
+    ).with_columns(profiles.select(weak.fill_null(True).alias("weak"), name.alias("name"), sex.alias("sex")))
 
 
 def component_signatures(
@@ -111,18 +130,34 @@ def component_signatures(
     solo = profiles["solo_key"].is_not_null() if "solo_key" in profiles.columns else pl.repeat(False, profiles.height)
     # a solo profile is a ruled record or one missing a name or date of birth: never reused either way
     blocked = hashes.select("pid", (pl.col("weak") | solo | pl.col("pid").is_in(ruled.implode())).alias("_blocked"))
+    # a component whose profiles carry at most one forename and at most one sex between them clusters
+    # the same whatever their record counts (the counts only choose the principal forename and sex):
+    # its signature leaves the counts out, and says so (``uncounted``)
+    members = (
+        in_group.join(hashes.select("pid", "h_a", "h_b", "c_a", "c_b", "name", "sex"), on="pid")
+        .sort("pid")
+        .with_columns(
+            ((pl.col("name").drop_nulls().n_unique() <= 1) & (pl.col("sex").drop_nulls().n_unique() <= 1))
+            .over("component")
+            .alias("uncounted")
+        )
+        .with_columns(
+            pl.when("uncounted").then("c_a").otherwise("h_a").alias("h_a"),
+            pl.when("uncounted").then("c_b").otherwise("h_b").alias("h_b"),
+        )
+    )
     override = pl.col("override_ids").fill_null(False) if "override_ids" in edges.columns else pl.lit(False)
     guard_text = guards.model_dump_json()
     ordered = (
         edges.sort(["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False])
         .select("pid_l", "pid_r", override.alias("override"))
         .join(
-            hashes.select(pl.col("pid").alias("pid_l"), pl.col("h_a").alias("la"), pl.col("h_b").alias("lb")),
+            members.select(pl.col("pid").alias("pid_l"), pl.col("h_a").alias("la"), pl.col("h_b").alias("lb")),
             on="pid_l",
             maintain_order="left",
         )
         .join(
-            hashes.select(pl.col("pid").alias("pid_r"), pl.col("h_a").alias("ra"), pl.col("h_b").alias("rb")),
+            members.select(pl.col("pid").alias("pid_r"), pl.col("h_a").alias("ra"), pl.col("h_b").alias("rb")),
             on="pid_r",
             maintain_order="left",
         )
@@ -131,10 +166,9 @@ def component_signatures(
     must_rows = must.join(in_group.select(pl.col("pid").alias("pid_l"), "component"), on="pid_l").select(
         "component", pl.lit(1, pl.UInt64).alias("forced")
     )
-    members = in_group.join(hashes.select("pid", "h_a", "h_b"), on="pid").sort("pid")
     per_component = (
         members.group_by("component", maintain_order=True)
-        .agg(pl.col("h_a").alias("members_a"), pl.col("h_b").alias("members_b"))
+        .agg(pl.col("h_a").alias("members_a"), pl.col("h_b").alias("members_b"), pl.col("uncounted").first())
         .join(
             ordered.group_by("component", maintain_order=True).agg(
                 pl.struct("la", "lb", "ra", "rb", "override").alias("edges")

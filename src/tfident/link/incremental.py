@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -317,75 +318,114 @@ def score_pairs(
     """
     levels = _levels(model)
     tf_columns = sorted({level.tf_column for ls in levels.values() for level in ls if level.tf_column})
-    lookups = {
-        column: profiles.select("pid", column).join(tf[column], on=column, how="left").select("pid", f"tf_{column}")
-        for column in tf_columns
-    }
+    lookups = {column: _tf_by_pid(profiles, tf[column], column) for column in tf_columns}
+    exact_u = {column: _exact_u(model, column) for column in tf_columns}
     # slice by slice: each pair's score is its own row's, and the Bayes factors of all the
     # blocked pairs of a large batch at once (40 floats a pair) would not fit in memory
-    chunks = [_score_chunk(chunk, lookups, levels, model, threshold) for chunk in gammas.iter_slices(SCORE_SLICE_ROWS)]
+    chunks = [
+        _score_chunk(chunk, lookups, exact_u, levels, model, threshold)
+        for chunk in gammas.iter_slices(SCORE_SLICE_ROWS)
+    ]
     if not chunks:
-        return _score_chunk(gammas, lookups, levels, model, threshold)
+        return _score_chunk(gammas, lookups, exact_u, levels, model, threshold)
     return pl.concat(chunks).sort("pid_l", "pid_r")
 
 
-SCORE_SLICE_ROWS = 250_000
+SCORE_SLICE_ROWS = 1_000_000
 """Pairs scored at a time by :func:`score_pairs`."""
+
+
+def _tf_by_pid(profiles: pl.DataFrame, table: pl.DataFrame, column: str) -> np.ndarray:
+    """Each profile's term frequency of its ``column`` value, indexed by ``pid`` (NaN: none)."""
+    found = profiles.select("pid", column).join(table, on=column, how="left").select("pid", f"tf_{column}")
+    pids = found["pid"].to_numpy()
+    out = np.full(int(pids.max()) + 1 if pids.size else 0, np.nan)
+    out[pids] = found[f"tf_{column}"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return out
 
 
 def _score_chunk(
     frame: pl.DataFrame,
-    lookups: dict[str, pl.DataFrame],
+    lookups: dict[str, np.ndarray],
+    exact_u: dict[str, float],
     levels: dict[str, list[_Level]],
     model: dict[str, Any],
     threshold: float | None,
 ) -> pl.DataFrame:
+    """Splink's ``predict`` arithmetic on one slice of pairs, in numpy: per comparison, the Bayes factor
+    of its level and the level's term-frequency adjustment, multiplied in Splink's order onto the prior odds.
+    """
     prior = float(model["settings"]["probability_two_random_records_match"])
-    for column, lookup in lookups.items():
-        frame = frame.join(
-            lookup.rename({"pid": "pid_l", f"tf_{column}": f"tf_{column}_l"}), on="pid_l", how="left"
-        ).join(lookup.rename({"pid": "pid_r", f"tf_{column}": f"tf_{column}_r"}), on="pid_r", how="left")
-    terms: list[pl.Expr] = []
-    names: list[str] = []
+    left, right = frame["pid_l"].to_numpy(), frame["pid_r"].to_numpy()
+    tf_pairs = {column: (lookup[left], lookup[right]) for column, lookup in lookups.items()}  # NaN: no value
+    product = np.full(frame.height, prior / (1 - prior))
+    infinite = np.zeros(frame.height, dtype=bool)
+    factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in COMPARISONS:
-        gamma = pl.col(f"gamma_{name}")
-        bf = pl.lit(None, dtype=pl.Float64)
-        adj = pl.lit(None, dtype=pl.Float64)
-        for level in reversed(levels[name]):
-            bf = pl.when(gamma == level.value).then(pl.lit(level.bayes_factor, dtype=pl.Float64)).otherwise(bf)
+        # each level's Bayes factor (and 1 for a level without term frequencies) by table look-up;
+        # a value no level has (or a null) gives NaN, which no threshold keeps, as Splink's null
+        values = [level.value for level in levels[name]]
+        offset = 2 - min(values)
+        bf_table = np.full(max(values) + offset + 1, np.nan)
+        adj_table = np.full(max(values) + offset + 1, np.nan)
+        for level in levels[name]:
+            bf_table[level.value + offset] = level.bayes_factor
+            adj_table[level.value + offset] = 1.0
+        gamma = frame[f"gamma_{name}"].cast(pl.Int64).fill_null(-1 - offset).to_numpy() + offset
+        gamma = np.where((gamma >= 0) & (gamma < bf_table.size), gamma, 0)
+        bf = bf_table[gamma]
+        adj = adj_table[gamma]
+        for level in levels[name]:
             if level.value == -1 or level.tf_column is None:
-                value = pl.lit(1.0, dtype=pl.Float64)
+                continue
+            hit = np.flatnonzero(gamma == level.value + offset)
+            tf_l, tf_r = tf_pairs[level.tf_column]
+            tf_l, tf_r = tf_l[hit], tf_r[hit]
+            lr = np.where(np.isnan(tf_l), tf_r, tf_l)
+            rl = np.where(np.isnan(tf_r), tf_l, tf_r)
+            if level.tf_minimum_u == 0.0:
+                divisor = np.where(lr >= rl, lr, rl)
             else:
-                left, right = pl.col(f"tf_{level.tf_column}_l"), pl.col(f"tf_{level.tf_column}_r")
-                lr, rl = pl.coalesce(left, right), pl.coalesce(right, left)
-                if level.tf_minimum_u == 0.0:
-                    divisor = pl.when(lr >= rl).then(lr).otherwise(rl)
-                else:
-                    floor = pl.lit(level.tf_minimum_u, dtype=pl.Float64)
-                    divisor = pl.when((lr >= rl) & (lr > floor)).then(lr).when(rl > floor).then(rl).otherwise(floor)
-                u_exact = _exact_u(model, level.tf_column)
-                value = (
-                    pl.when(lr.is_not_null())
-                    .then((pl.lit(u_exact, dtype=pl.Float64) / divisor).pow(level.tf_weight))
-                    .otherwise(pl.lit(1.0, dtype=pl.Float64))
-                )
-            adj = pl.when(gamma == level.value).then(value).otherwise(adj)
-        terms += [bf.alias(f"bf_{name}"), adj.alias(f"bf_tf_adj_{name}")]
-        names += [f"bf_{name}", f"bf_tf_adj_{name}"]
-    frame = frame.with_columns(terms)
-    product = pl.lit(prior / (1 - prior), dtype=pl.Float64)
-    for column in names:
-        product = product * pl.col(column)
-    bayes = pl.min_horizontal(pl.max_horizontal(product, pl.lit(1e-300)), pl.lit(1e300))
-    infinite = pl.any_horizontal([pl.col(c) == float("inf") for c in names])
-    frame = frame.with_columns(
-        bayes.log(2).alias("match_weight"),
-        pl.when(infinite).then(pl.lit(1.0)).otherwise(bayes / (1 + bayes)).alias("match_probability"),
-    )
-    if threshold is not None:
-        frame = frame.filter(pl.col("match_probability") >= threshold)
-    columns: list[pl.Expr] = [pl.col("pid_l"), pl.col("pid_r"), pl.col("match_weight"), pl.col("match_probability")]
+                floor = level.tf_minimum_u
+                divisor = np.where((lr >= rl) & (lr > floor), lr, np.where(rl > floor, rl, floor))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.power(exact_u[level.tf_column] / divisor, level.tf_weight)
+            adj[hit] = np.where(np.isnan(lr), 1.0, value)
+        product = product * bf
+        product = product * adj
+        infinite |= (bf == np.inf) | (adj == np.inf)
+        factors[name] = (bf, adj)
+    bayes = np.minimum(np.maximum(product, 1e-300), 1e300)
+    probability = np.where(infinite, 1.0, bayes / (1 + bayes))
+    keep = slice(None) if threshold is None else probability >= threshold
+    columns: dict[str, Any] = {
+        "pid_l": left[keep],
+        "pid_r": right[keep],
+        "match_weight": _log2(bayes[keep]),
+        "match_probability": probability[keep],
+    }
     for name in COMPARISONS:
-        weight = pl.col(f"bf_{name}").log(2) + pl.col(f"bf_tf_adj_{name}").log(2)
-        columns += [pl.col(f"gamma_{name}").cast(pl.Int32), weight.alias(f"mw_{name}")]
-    return frame.select(columns)
+        bf, adj = factors[name]
+        columns[f"gamma_{name}"] = frame[f"gamma_{name}"].cast(pl.Int32).to_numpy()[keep]
+        columns[f"mw_{name}"] = _log2(bf[keep]) + _log2(adj[keep])
+    return pl.DataFrame(columns, schema=_SCORES_SCHEMA)
+
+
+def _log2(values: np.ndarray) -> np.ndarray:
+    """log2 as polars' ``Expr.log(2)`` computes it (natural log over ln 2), to the last bit."""
+    with np.errstate(divide="ignore"):
+        out: np.ndarray = np.log(values) / np.log(2.0)
+    return out
+
+
+_SCORES_SCHEMA: dict[str, pl.DataType] = {
+    "pid_l": pl.Int64(),
+    "pid_r": pl.Int64(),
+    "match_weight": pl.Float64(),
+    "match_probability": pl.Float64(),
+    **{
+        column: dtype
+        for name in COMPARISONS
+        for column, dtype in ((f"gamma_{name}", pl.Int32()), (f"mw_{name}", pl.Float64()))
+    },
+}

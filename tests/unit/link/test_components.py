@@ -154,3 +154,77 @@ def test_components_are_the_connected_components() -> None:
     assert [labels[i] for i in (5, 6, 7, 40)] == [5, 5, 5, 5]
     assert labels[1:3] == [1, 1]
     assert [labels[0], labels[3], labels[44]] == [0, 3, 44]
+
+
+def _with_records(profiles: pl.DataFrame, pid: int, more: int) -> pl.DataFrame:
+    """``profiles`` with profile ``pid`` holding ``more`` more records (a new record identical to it)."""
+    return profiles.with_columns(
+        pl.when(pl.col("pid") == pid).then(pl.col("records") + more).otherwise(pl.col("records")).alias("records")
+    )
+
+
+def _signature_of(signed: pl.DataFrame, pid: int) -> tuple[int, int]:
+    row = signed.filter(pl.col("pid") == pid).row(0, named=True)
+    return row["sig_a"], row["sig_b"]
+
+
+def test_record_counts_do_not_change_a_component_of_one_forename_and_sex(
+    scored: tuple[pl.DataFrame, pl.DataFrame], linkage: LinkageConfig
+) -> None:
+    """A profile gaining a record (a new record identical to it) keeps its component's signature when the
+    component has one forename and one sex (the counts choose nothing): its clusters are reused, and they
+    are the clusters of clustering everything again.
+    """
+    profiles, edges = scored
+    _, cache, _ = cluster_by_component(profiles, edges, linkage.guards)
+    signed = component_signatures(profiles, edges, [], linkage.guards).join(profiles, on="pid")
+    one_name = (
+        signed.filter("reusable")
+        .group_by("component")
+        .agg(
+            pl.col("forename_std").n_unique().alias("names"),
+            pl.col("sex").drop_nulls().n_unique().alias("sexes"),
+            pl.col("pid").min(),
+        )
+        .filter((pl.col("names") == 1) & (pl.col("sexes") <= 1))
+        .sort("component")
+    )
+    assert one_name.height > 0
+    member = one_name["pid"][0]
+    grown = _with_records(profiles, member, 3)
+    after = component_signatures(grown, edges, [], linkage.guards)
+    assert _signature_of(after, member) == _signature_of(signed, member)
+    got, _, reused = cluster_by_component(grown, edges, linkage.guards, previous=cache)
+    assert_frame_equal(got, cluster_profiles(grown, edges, linkage.guards))
+    assert reused == after.filter("reusable").height
+
+
+def test_record_counts_change_a_component_of_two_sexes(
+    scored: tuple[pl.DataFrame, pl.DataFrame], linkage: LinkageConfig
+) -> None:
+    """Where the counts choose a principal sex (or forename), a profile gaining a record changes its
+    component's signature, so the previous clusters are not reused (a stale reuse would keep them).
+    """
+    profiles, edges = scored
+    component = _component_of_three(profiles, edges, linkage).row(0, named=True)
+    first, second = sorted(component["pid"])[:2]
+    # two sexes in the component: the principal sex follows the counts
+    mixed = profiles.with_columns(
+        pl.when(pl.col("pid") == first)
+        .then(pl.lit("M"))
+        .when(pl.col("pid") == second)
+        .then(pl.lit("F"))
+        .otherwise(pl.col("sex"))
+        .alias("sex")
+    )
+    _, cache, _ = cluster_by_component(mixed, edges, linkage.guards)
+    before = component_signatures(mixed, edges, [], linkage.guards)
+    grown = _with_records(mixed, second, 3)
+    after = component_signatures(grown, edges, [], linkage.guards)
+    assert _signature_of(after, first) != _signature_of(before, first)
+    got, _, _ = cluster_by_component(grown, edges, linkage.guards, previous=cache)
+    assert_frame_equal(got, cluster_profiles(grown, edges, linkage.guards))
+    reused_keys = cache.join(after.join(grown.select("pid", "rep_key"), on="pid"), on=["rep_key", "sig_a", "sig_b"])
+    assert reused_keys.filter(
+        pl.col("rep_key").is_in(grown.filter(pl.col("pid") == first)["rep_key"].implode())
+    ).is_empty()
