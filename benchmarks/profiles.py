@@ -4,8 +4,8 @@
 error profile (``default``, ``clean``, ``messy``, ``lagged``: see docs/synth-profiles.md)
 with a seed no model was trained on (``--seed S``, or several with ``--seeds 101 102 103``),
 runs the whole pipeline on it with the shipped configuration, exactly as an analyst would
-(the command line, SQLite), and scores the run against the batch's truth: person links (all pairs and cross-source pairs),
-households, eligible families (Phase 1), and twins (two true people of one household
+(the command line, SQLite), and scores the run against the batch's truth: person links
+(all pairs and cross-source pairs), households, eligible families (Phase 1), and twins (two true people of one household
 born on one day) that ended up as one person. With several seeds it reports every
 profile and seed, and each profile pooled over the seeds (eligible families found, eligible,
 candidates and twin pairs summed, then the rates). Results go to
