@@ -14,8 +14,9 @@ to two or more gazetteer addresses there: a block of flats) or
 ``not_in_gazetteer`` (a new build, or text the matcher could not read). A record with no
 address text, or with neither a postcode nor a town, cannot place anyone.
 
-A record with no postcode at an address with no UPRN takes the outward code of the person's own
-records of that address with one, when they give exactly one (``complete_postcodes``).
+A record with no postcode at an address with no UPRN takes the outward code of that address
+text in that town written with a postcode, when the batch (else the person's own records) has
+exactly one (``complete_postcodes``).
 
 **A person's address at D** is that of their most recent address evidence: the
 candidate addresses are ranked by when each was first evidenced, latest first (an
@@ -143,9 +144,10 @@ class HouseholdsConfig(StrictModel):
     ``sources.yaml``: a school updates one pupil's address and not yet a sibling's). Empty: off
     (the rule before). Only with ``lagging_sources``."""
     complete_postcodes: bool = True
-    """A record with no postcode at an address with no UPRN takes the postcode (the outward code of
-    its key) of the person's records that give the same address with one, when they give it in
-    exactly one outward code. False: its key is the address within the town words (the rule before)."""
+    """A record with no postcode at an address with no UPRN takes the outward code (and status) of
+    the same address text with the same town words written with a postcode, when the batch has it
+    in exactly one outward code, else when the person's own records give it in exactly one. False:
+    its key is the address within the town words (the rule before)."""
     undated_with_newcomers: bool = True
     """When a family moved into the old home since the movers left (someone first seen there after
     the movers' last record there, and elsewhere before), a member whom only open records place at
@@ -312,6 +314,8 @@ def address_keys(
                     blocks[-1] = _building(outward, number, street)
                 else:
                     flat_blocks[-1] = _building(outward, number, street)
+    if complete_postcodes:
+        _complete_town_postcodes(parsed["address_std"].to_list(), parsed["place"].to_list(), keys, statuses)
     keyed = parsed.select("address", "_postcode").with_columns(
         pl.Series("address_key", keys, dtype=pl.String),
         pl.Series("address_status", statuses, dtype=pl.String),
@@ -344,6 +348,27 @@ def address_keys(
     return _complete_postcodes(out) if complete_postcodes else out
 
 
+def _complete_town_postcodes(
+    texts: list[str | None], places: list[str | None], keys: list[str | None], statuses: list[str]
+) -> None:
+    """In place: the key of an address written with no postcode (``A:~<town words>|<address>``)
+    becomes that of the same address text with the same town words written with a postcode
+    (``A:<outward>|<address>``) when the batch has it in exactly one outward code, and takes its
+    status: ``6 High Ct., Brackenby`` (a police record) and ``6 HIGH COURT, BRACKENBY, TF13 4RW``
+    are one address.
+    """
+    with_postcode: dict[tuple[str, tuple[str, ...]], set[tuple[str, str]]] = defaultdict(set)
+    for text, place, key, status in zip(texts, places, keys, statuses, strict=True):
+        if key is not None and text is not None and not key.startswith("A:~"):
+            with_postcode[(text, tuple(_words(place)))].add((key, status))
+    for i, (text, place, key) in enumerate(zip(texts, places, keys, strict=True)):
+        if key is None or text is None or not key.startswith("A:~"):
+            continue
+        found = with_postcode.get((text, tuple(_words(place))), set())
+        if len({k for k, _ in found}) == 1:
+            keys[i], statuses[i] = min(found)
+
+
 def _complete_postcodes(records: pl.DataFrame) -> pl.DataFrame:
     """A record with no postcode at an address with no UPRN (key ``A:~<town words>|<address>``)
     takes the key of the person's records that give the same address with a postcode
@@ -360,7 +385,7 @@ def _complete_postcodes(records: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("_keys").list.len() == 1)
         .select("person_id", "_text", pl.col("_keys").list.first().alias("_key"), "_status")
     )
-    no_postcode = key.str.starts_with("A:~") & (pl.col("address_status") != "out_of_area")
+    no_postcode = key.str.starts_with("A:~")
     completed = records.with_columns(pl.when(no_postcode).then(text).alias("_text")).join(
         with_postcode, on=["person_id", "_text"], how="left", maintain_order="left"
     )

@@ -288,15 +288,16 @@ def test_a_feed_that_lags_the_move_does_not_date_when_the_movers_left_for_a_fami
         assert not together(where, "CONNOR", "BOY")
 
 
-def drive(postcode: str | None) -> dict[str, Any]:
+def drive(postcode: str | None, town: str = "Tenford") -> dict[str, Any]:
     """15 High Drive, a house the gazetteer lacks (TF1 and TF2 are the council's outward codes)."""
-    return {"uprn": None, "line": "15 High Drive, Tenford", "postcode": postcode}
+    return {"uprn": None, "line": f"15 High Drive, {town}", "postcode": postcode}
 
 
 DAD_AT_DRIVE = [
     row("DAD", "benefits", 1, date(2025, 6, 17), MUM, drive("TF1 7DD")),
     row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None)),
 ]
+DAD_NO_POSTCODE = row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None))
 
 
 @pytest.mark.parametrize(
@@ -309,12 +310,18 @@ DAD_AT_DRIVE = [
         # his records give the same text in two outward codes: which one the police meant is unknown
         ([row("DAD", "benefits", 1, date(2025, 6, 17), MUM, drive("TF1 7DD")),
           row("DAD", "health", 3, date(2025, 8, 1), MUM, drive("TF2 2BB")),
-          row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None))], {}, False),
-        # none of his own records has a postcode: his address stays the text in the town
-        ([row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None))], {}, False),
+          DAD_NO_POSTCODE], {}, False),
+        # none of his own records has a postcode, but the batch has the text in the town with a
+        # postcode in one outward code only (the child's): the same house
+        ([DAD_NO_POSTCODE], {}, True),
+        ([DAD_NO_POSTCODE], {"complete_postcodes": False}, False),
+        # another family's record gives the same text in the town in another outward code: unknown
+        ([DAD_NO_POSTCODE, row("NEIGHBOUR", "health", 4, date(2026, 2, 1), MUM, drive("TF2 2BB"))], {}, False),
+        # the same text in another town is another address
+        ([row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None, town="Kingsbury"))], {}, False),
     ],
 )  # fmt: skip
-def test_a_record_without_a_postcode_takes_the_persons_postcode_for_the_same_address(
+def test_a_record_without_a_postcode_takes_the_postcode_of_the_same_address_in_the_town(
     rows: list[dict[str, Any]], config: dict[str, Any], together_: bool
 ) -> None:
     child = row("KID", "social_care", 9, D, CHILD, drive("TF1 7DD"))
