@@ -40,9 +40,9 @@ record there, and seen elsewhere before, moved in since: they neither stay with 
 the family; the movers' last record there is their last from a source that does not lag the
 move (``lagging_newcomers``). Someone only open records place at the old address came since if
 seen elsewhere after that (``undated_arrivals``), and once anyone has moved in since, stays there
-(``undated_with_newcomers``). Nor is the family moved into a home someone of another family was seen living in
-before the move and since (``lagging_occupants``: seen since by a source that does not lag the
-move). A family that moved in from outside the area is not kept there by a school feed's
+(``undated_with_newcomers``). Nor is the family moved into a home someone of another family was
+seen living in before the move and since (``lagging_occupants``: seen since by a source that does
+not lag the move). A family that moved in from outside the area is not kept there by a school feed's
 records of the others that the same feed contradicts for a mover (``arrival_sources``).
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
