@@ -2,11 +2,13 @@
 
 ``python -m benchmarks.profiles`` (``make bench-profiles``) generates one batch per built-in
 error profile (``default``, ``clean``, ``messy``, ``lagged``: see docs/synth-profiles.md)
-with a seed no model was trained on, runs the whole pipeline on it with the shipped
-configuration, exactly as an analyst would (the command line, SQLite), and scores the
-run against the batch's truth: person links (all pairs and cross-source pairs),
-households, eligible families (Phase 1), and twins (two true people of one household
-born on one day) that ended up as one person. Results go to
+with a seed no model was trained on (``--seed S``, or several with ``--seeds 101 102 103``),
+runs the whole pipeline on it with the shipped configuration, exactly as an analyst would
+(the command line, SQLite), and scores the run against the batch's truth: person links
+(all pairs and cross-source pairs), households, eligible families (Phase 1), and twins (two true people of one household
+born on one day) that ended up as one person. With several seeds it reports every
+profile and seed, and each profile pooled over the seeds (eligible families found, eligible,
+candidates and twin pairs summed, then the rates). Results go to
 ``benchmarks/results/profiles.md`` and ``profiles.json``.
 """
 
@@ -98,28 +100,74 @@ def run_profile(root: Path, profile: str, households: int, seed: int) -> dict[st
     }
 
 
+def pooled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each profile over its seeds: family counts and twin pairs summed, then the rates."""
+    out: list[dict[str, Any]] = []
+    for profile in dict.fromkeys(row["profile"] for row in rows):
+        mine = [row for row in rows if row["profile"] == profile]
+        families = {
+            key: sum(row["scores"]["families"][key] for row in mine)
+            for key in ("candidates", "candidates_eligible", "eligible", "eligible_found")
+        }
+        families["precision"] = (
+            families["candidates_eligible"] / families["candidates"] if families["candidates"] else 1.0
+        )
+        families["recall"] = families["eligible_found"] / families["eligible"] if families["eligible"] else 1.0
+        out.append(
+            {
+                "profile": profile,
+                "seeds": [row["seed"] for row in mine],
+                "families": families,
+                "twin_pairs": sum(row["twin_pairs"] for row in mine),
+                "twin_pairs_merged": sum(row["twin_pairs_merged"] for row in mine),
+                "min_households_f1": min(row["scores"]["households"]["f1"] for row in mine),
+            }
+        )
+    return out
+
+
 def markdown(report: dict[str, Any]) -> str:
-    """The results as a Markdown table."""
+    """The results as Markdown tables: each profile and seed, then (several seeds) pooled."""
+    seeds = report.get("seeds", [report["seed"]])
+    several = len(seeds) > 1
+    seed_text = " ".join(str(seed) for seed in seeds)
     lines = [
         "# Every synthetic error profile, end to end (`python -m benchmarks.profiles`)",
         "",
-        f"Run on {report['date']}: `tfident synth --households {report['households']} --seed {report['seed']}"
-        f" --profile P`, then `tfident run` with the shipped configuration and model "
-        f"({report['model_version']}), then `tfident evaluate`. Total {report['total_seconds']} s.",
+        f"Run on {report['date']}: `tfident synth --households {report['households']} --seed "
+        f"{'S' if several else seed_text} --profile P`{f' for S in {seed_text}' if several else ''}, then "
+        f"`tfident run` with the shipped configuration and model ({report['model_version']}), then "
+        f"`tfident evaluate`. Total {report['total_seconds']} s.",
         "",
-        "| profile | cross-source pairs P / R / F1 | all pairs F1 | households F1 "
+        f"| profile |{' seed |' if several else ''} cross-source pairs P / R / F1 | all pairs F1 | households F1 "
         "| eligible families P / R (found/eligible) | twin pairs merged | run s |",
-        "|---|---|---:|---:|---|---:|---:|",
+        f"|---|{'---:|' if several else ''}---|---:|---:|---|---:|---:|",
     ]
     for row in report["profiles"]:
         s = row["scores"]
         x, f = s["persons_cross_source"], s["families"]
+        seed_cell = f" {row['seed']} |" if several else ""
         lines.append(
-            f"| {row['profile']} | {x['precision']:.4f} / {x['recall']:.4f} / {x['f1']:.4f} "
+            f"| {row['profile']} |{seed_cell} {x['precision']:.4f} / {x['recall']:.4f} / {x['f1']:.4f} "
             f"| {s['persons']['f1']:.4f} | {s['households']['f1']:.4f} "
             f"| {f['precision']:.3f} / {f['recall']:.3f} ({f['eligible_found']}/{f['eligible']}) "
             f"| {row['twin_pairs_merged']} of {row['twin_pairs']} | {row['run_seconds']} |"
         )
+    if several:
+        lines += [
+            "",
+            f"Pooled over seeds {seed_text} (found, eligible, candidates and twin pairs summed):",
+            "",
+            "| profile | eligible families P / R (found/eligible) | lowest households F1 | twin pairs merged |",
+            "|---|---|---:|---:|",
+        ]
+        for row in report["pooled"]:
+            f = row["families"]
+            lines.append(
+                f"| {row['profile']} | {f['precision']:.3f} / {f['recall']:.3f} ({f['eligible_found']}/"
+                f"{f['eligible']}) | {row['min_households_f1']:.4f} | {row['twin_pairs_merged']} of "
+                f"{row['twin_pairs']} |"
+            )
     lines += [
         "",
         "The profiles are described in docs/synth-profiles.md. Twin pairs: two true people of one",
@@ -133,7 +181,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run every profile and write the results; returns the report."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiles", description=__doc__.split("\n")[0])
     parser.add_argument("--households", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--seed", type=int, default=SEED, help="One seed (ignored with --seeds).")
+    parser.add_argument("--seeds", type=int, nargs="+", help="Several seeds: each, and every profile pooled.")
     parser.add_argument("--profiles", nargs="*", default=list(PROFILE_NAMES))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -141,18 +190,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from tfident.link import load_linkage_config
 
+    seeds: list[int] = args.seeds or [args.seed]
     started = time.perf_counter()
     report: dict[str, Any] = {
         "date": date.today().isoformat(),
         "households": args.households,
-        "seed": args.seed,
+        "seed": seeds[0],
+        "seeds": seeds,
         "model_version": load_linkage_config().model_version,
         "profiles": [],
     }
     with tempfile.TemporaryDirectory(prefix="tfident-profiles-") as tmp:
-        for profile in args.profiles:
-            print(f"{profile} ...", flush=True)
-            report["profiles"].append(run_profile(Path(tmp), profile, args.households, args.seed))
+        for seed in seeds:
+            root = Path(tmp) / str(seed)
+            root.mkdir()
+            for profile in args.profiles:
+                print(f"{profile} seed {seed} ...", flush=True)
+                report["profiles"].append(run_profile(root, profile, args.households, seed))
+    report["pooled"] = pooled(report["profiles"])
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "profiles.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -14,6 +14,10 @@ to two or more gazetteer addresses there: a block of flats) or
 ``not_in_gazetteer`` (a new build, or text the matcher could not read). A record with no
 address text, or with neither a postcode nor a town, cannot place anyone.
 
+A record with no postcode at an address with no UPRN takes the outward code of that address
+text in that town written with a postcode, when the batch (else the person's own records) has
+exactly one (``complete_postcodes``).
+
 **A person's address at D** is that of their most recent address evidence: the
 candidate addresses are ranked by when each was first evidenced, latest first (an
 address the person was first seen at *before* another of their addresses is a former
@@ -33,9 +37,12 @@ family either moves together (``move_together``, the default), stays together at
 old address (``keep_together``) or is left split (``split``); the household is flagged
 for review (``review_reason``). Someone first seen at the old address after the movers' last
 record there, and seen elsewhere before, moved in since: they neither stay with nor go with
-the family. Nor is the family moved into a home someone of another family was seen living in
-before the move and since (``lagging_occupants``: seen since by a source that does not lag the
-move). A family that moved in from outside the area is not kept there by a school feed's
+the family; the movers' last record there is their last from a source that does not lag the
+move (``lagging_newcomers``). Someone only open records place at the old address came since if
+seen elsewhere after that (``undated_arrivals``), and once anyone has moved in since, stays there
+(``undated_with_newcomers``). Nor is the family moved into a home someone of another family was
+seen living in before the move and since (``lagging_occupants``: seen since by a source that does
+not lag the move). A family that moved in from outside the area is not kept there by a school feed's
 records of the others that the same feed contradicts for a mover (``arrival_sources``).
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
@@ -123,6 +130,12 @@ class HouseholdsConfig(StrictModel):
     heard the family moved out of the old home has not heard that the occupant left the new one
     either. False: any record of them there since the move keeps the family out (the rule before).
     Only with ``lagging_sources``."""
+    lagging_newcomers: bool = True
+    """Someone first seen at the old address after the movers' last record there (and elsewhere
+    before) moved in since and does not go with the family; the movers' last record there is their
+    last from a source that does not lag this move (a feed that still shows a mover at the old
+    address after the move does not date when they left). False: from any source (the rule
+    before). Only with ``lagging_sources``."""
     arrival_sources: tuple[str, ...] = SCHOOL_SOURCES
     """A family that moved in from outside the area (the movers' old address is ``out_of_area``):
     a source here that records a mover at the new address since the move has heard of the move
@@ -130,6 +143,22 @@ class HouseholdsConfig(StrictModel):
     outside the area. By default the sources schools send (``sender: schools`` in
     ``sources.yaml``: a school updates one pupil's address and not yet a sibling's). Empty: off
     (the rule before). Only with ``lagging_sources``."""
+    complete_postcodes: bool = True
+    """A record with no postcode at an address with no UPRN takes the outward code (and status) of
+    the same address text with the same town words written with a postcode, when the batch has it
+    in exactly one outward code, else when the person's own records give it in exactly one. False:
+    its key is the address within the town words (the rule before)."""
+    undated_with_newcomers: bool = True
+    """When a family moved into the old home since the movers left (someone first seen there after
+    the movers' last record there, and elsewhere before), a member whom only open records place at
+    the old address (a live claim or open episode, dated D; no dated record there) is not shown to
+    have lived there with the movers either: they may belong to the family that moved in, and they
+    neither go with the movers nor keep them. False: they go with the movers (the rule before)."""
+    undated_arrivals: bool = True
+    """Someone only open records place at the old address (no dated record there), seen at another
+    address after the movers' last record there, moved in since the movers left (a newcomer, as one
+    first seen there after them): they neither go with the movers nor keep them. False: they go
+    with the movers (the rule before)."""
     undated_after_months: int | None = 6
     """An address with no UPRN that only open records show (undated: the claim may have been
     opened there years ago) ranks after the person's dated addresses, unless none of those has
@@ -237,7 +266,9 @@ def _gazetteer_index(gazetteer: pl.DataFrame | None) -> _GazetteerIndex:
     return outwards, places, dict(counts), buildings
 
 
-def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
+def address_keys(
+    records: pl.DataFrame, gazetteer: pl.DataFrame | None, complete_postcodes: bool = True
+) -> pl.DataFrame:
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
     anyone) and ``address_status`` (null for a UPRN; else an :data:`ADDRESS_STATUSES`
@@ -283,6 +314,8 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
                     blocks[-1] = _building(outward, number, street)
                 else:
                     flat_blocks[-1] = _building(outward, number, street)
+    if complete_postcodes:
+        _complete_town_postcodes(parsed["address_std"].to_list(), parsed["place"].to_list(), keys, statuses)
     keyed = parsed.select("address", "_postcode").with_columns(
         pl.Series("address_key", keys, dtype=pl.String),
         pl.Series("address_status", statuses, dtype=pl.String),
@@ -309,7 +342,58 @@ def address_keys(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.Da
         )
         .drop("_postcode", "_flat_block")
     )
-    return _complete_flats(out) if "person_id" in out.columns else out.drop("_block", "_uprn_block")
+    if "person_id" not in out.columns:
+        return out.drop("_block", "_uprn_block")
+    out = _complete_flats(out)
+    return _complete_postcodes(out) if complete_postcodes else out
+
+
+def _complete_town_postcodes(
+    texts: list[str | None], places: list[str | None], keys: list[str | None], statuses: list[str]
+) -> None:
+    """In place: the key of an address written with no postcode (``A:~<town words>|<address>``)
+    becomes that of the same address text with the same town words written with a postcode
+    (``A:<outward>|<address>``) when the batch has it in exactly one outward code, and takes its
+    status: ``6 High Ct., Brackenby`` (a police record) and ``6 HIGH COURT, BRACKENBY, TF13 4RW``
+    are one address.
+    """
+    with_postcode: dict[tuple[str, tuple[str, ...]], set[tuple[str, str]]] = defaultdict(set)
+    for text, place, key, status in zip(texts, places, keys, statuses, strict=True):
+        if key is not None and text is not None and not key.startswith("A:~"):
+            with_postcode[(text, tuple(_words(place)))].add((key, status))
+    for i, (text, place, key) in enumerate(zip(texts, places, keys, strict=True)):
+        if key is None or text is None or not key.startswith("A:~"):
+            continue
+        found = with_postcode.get((text, tuple(_words(place))), set())
+        if len({k for k, _ in found}) == 1:
+            keys[i], statuses[i] = min(found)
+
+
+def _complete_postcodes(records: pl.DataFrame) -> pl.DataFrame:
+    """A record with no postcode at an address with no UPRN (key ``A:~<town words>|<address>``)
+    takes the key of the person's records that give the same address with a postcode
+    (``A:<outward>|<address>``), when they give it in exactly one outward code: the person's
+    own records say which postcode the text leaves out (``15 High Drive, Tenford`` and ``15 HIGH
+    DRIVE, TENFORD, TF1 7DD`` are one home, not two).
+    """
+    key = pl.col("address_key")
+    text = key.str.replace(r"^A:[^|]*\|", "")
+    with_postcode = (
+        records.filter(key.str.starts_with("A:") & ~key.str.starts_with("A:~"))
+        .group_by("person_id", text.alias("_text"))
+        .agg(key.unique().alias("_keys"), pl.col("address_status").first().alias("_status"))
+        .filter(pl.col("_keys").list.len() == 1)
+        .select("person_id", "_text", pl.col("_keys").list.first().alias("_key"), "_status")
+    )
+    no_postcode = key.str.starts_with("A:~")
+    completed = records.with_columns(pl.when(no_postcode).then(text).alias("_text")).join(
+        with_postcode, on=["person_id", "_text"], how="left", maintain_order="left"
+    )
+    found = pl.col("_key").is_not_null()
+    return completed.with_columns(
+        pl.when(found).then(pl.col("_key")).otherwise(key).alias("address_key"),
+        pl.when(found).then(pl.col("_status")).otherwise(pl.col("address_status")).alias("address_status"),
+    ).drop("_text", "_key", "_status")
 
 
 def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
@@ -505,6 +589,7 @@ def moved_alone(
         # an occupant's records at the new address since the move from a source that lags this
         # move do not show that they still live there (the feed has not heard they left either)
         ignored = lagging if config.lagging_occupants else set()
+        lags_move = lagging if config.lagging_newcomers else set()
         if config.lagging_sources and status_of.get(old) == "out_of_area":
             # a family that moved in from outside the area: a school feed that records a mover
             # at the new address since the move has heard of the move for that child, and its
@@ -523,17 +608,31 @@ def moved_alone(
         # someone first seen at the old address after every mover's last record there, and seen
         # at another address before, moved in after them (a new family): they neither keep the
         # family there nor go with it
-        last_there = max((last for m, _, _ in found for key, _, last in latest[m] if key == old), default=move_date)
+        # (with lagging_newcomers, not counting the records of a source that lags this move: a school
+        # feed that still has a mover at O months after the move is no sign the mover was still there)
+        last_there = max(
+            (last for m, _, _ in found for key, src, last in latest[m] if key == old and src not in lags_move),
+            default=move_date,
+        )
 
         def newcomer(person: str, old: str = old, last_there: date = last_there) -> bool:
             arrived = seen_at.get((person, old))
-            return (
-                arrived is not None
-                and arrived > last_there
-                and any(first < arrived for key, (first, _) in spans[person].items() if key != old)
+            if arrived is None:
+                # only open records place them at the old address: seen living elsewhere after the
+                # movers' last record there, they came since (undated_arrivals)
+                return config.undated_arrivals and any(
+                    key != old and last > last_there for key, _, last in latest[person]
+                )
+            return arrived > last_there and any(
+                first < arrived for key, (first, _) in spans[person].items() if key != old
             )
 
-        stayed = [p for p in stayed if not newcomer(p)]
+        arrivals = [p for p in stayed if newcomer(p)]
+        stayed = [p for p in stayed if p not in arrivals]
+        if arrivals and config.undated_with_newcomers:
+            # a new family lives at the old address: someone only an open record places there (an
+            # agency holds the address now; nobody saw them there) may be one of the new family
+            stayed = [p for p in stayed if (p, old) in seen_at]
         if not stayed:
             continue
         if any(seen_since(p) or new in spans[p] for p in stayed):
@@ -632,7 +731,9 @@ def assign_households(
     if "postcode_std" not in records.columns:
         records = records.with_columns(postcode_expr(pl.col("postcode")).alias("postcode_std"))
     linked = address_keys(
-        records.join(person_index.select("record_key", "person_id"), on="record_key", how="inner"), gazetteer
+        records.join(person_index.select("record_key", "person_id"), on="record_key", how="inner"),
+        gazetteer,
+        complete_postcodes=config.complete_postcodes,
     )
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))

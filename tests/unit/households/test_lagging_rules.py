@@ -184,3 +184,146 @@ def test_a_record_without_its_flat_in_a_block_the_gazetteer_lacks_takes_the_pers
     where, _ = placed([neighbour, other, *rows])
     assert together(where, "A", "KID") is with_a
     assert together(where, "B", "KID") is not with_a
+
+
+# A family left OLD for NEW over the winter: the daughter's records move (last at OLD in December,
+# at NEW from April); her mother was last seen at OLD in October 2025. Another family moved into OLD
+# in September 2026 (first seen elsewhere, then at OLD). A man known at OLD only by an open benefit
+# claim (dated D: the claim's address now, not when he came) might be of either family.
+ELSEWHERE = {"uprn": None, "line": "27 Kings Gardens, Tenford", "postcode": "TF1 7AU"}  # not in the gazetteer
+LEAVERS_AND_ARRIVALS = [
+    row("SARAH", "asb", 1, date(2025, 10, 11), MUM, OLD),
+    row("CHLOE", "social_care", 2, date(2025, 9, 17), CHILD, OLD),
+    row("CHLOE", "attendance", 3, date(2025, 12, 19), CHILD, OLD),
+    row("CHLOE", "attendance", 4, date(2026, 4, 2), CHILD, NEW),
+    row("CHLOE", "school_census", 5, date(2026, 10, 1), CHILD, NEW),
+]
+ARRIVED = [
+    row("KELLY", "health", 6, date(2025, 9, 15), MUM, ELSEWHERE),
+    row("KELLY", "asb", 7, date(2026, 9, 27), MUM, OLD),
+    row("ISLA", "attendance", 8, date(2025, 7, 22), CHILD, ELSEWHERE),
+    row("ISLA", "school_census", 9, date(2026, 10, 1), CHILD, OLD),
+]
+CLAIM_ONLY = row("MICHAEL", "benefits", 10, D, MUM, OLD)  # an open claim at OLD, nothing else
+# an ended claim elsewhere before
+CLAIM_AND_PAST = [row("MICHAEL", "benefits", 11, date(2025, 7, 31), MUM, ELSEWHERE), CLAIM_ONLY]
+# seen living elsewhere in March 2026, after the leavers' last record at OLD (December 2025)
+SEEN_ELSEWHERE_SINCE = [row("MICHAEL", "asb", 13, date(2026, 3, 1), MUM, ELSEWHERE), CLAIM_ONLY]
+SEEN_AT_OLD = row("MICHAEL", "asb", 12, date(2025, 11, 2), MUM, OLD)  # seen at OLD while the leavers were there
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "goes"),
+    [
+        # a family moved in since: the man only his claim places at OLD stays, with the arrivals
+        ([*LEAVERS_AND_ARRIVALS, *ARRIVED, CLAIM_ONLY], {}, False),
+        ([*LEAVERS_AND_ARRIVALS, *ARRIVED, *CLAIM_AND_PAST], {}, False),
+        # the rule before: he went with the leavers
+        ([*LEAVERS_AND_ARRIVALS, *ARRIVED, CLAIM_ONLY], {"undated_with_newcomers": False}, True),
+        # nobody moved in since: the others at OLD (him too) go with the family, as before
+        ([*LEAVERS_AND_ARRIVALS, CLAIM_ONLY], {}, True),
+        ([*LEAVERS_AND_ARRIVALS, *CLAIM_AND_PAST], {}, True),
+        # nobody else came, but he was seen living elsewhere after the leavers' last record at OLD:
+        # he came since (undated_arrivals)
+        ([*LEAVERS_AND_ARRIVALS, *SEEN_ELSEWHERE_SINCE], {}, False),
+        ([*LEAVERS_AND_ARRIVALS, *SEEN_ELSEWHERE_SINCE], {"undated_arrivals": False}, True),
+        # seen at OLD on a dated record while the leavers were there: one of them, he goes
+        ([*LEAVERS_AND_ARRIVALS, *ARRIVED, CLAIM_ONLY, SEEN_AT_OLD], {}, True),
+    ],
+)
+def test_someone_only_an_open_claim_places_at_the_old_home_does_not_leave_with_the_family_once_another_moved_in(
+    rows: list[dict[str, Any]], config: dict[str, Any], goes: bool
+) -> None:
+    where, flags = placed(rows, **config)
+    assert together(where, "SARAH", "CHLOE")  # the mother goes with her daughter either way
+    assert flags.get(where["CHLOE"]) == "moved_together"
+    assert together(where, "MICHAEL", "CHLOE") is goes
+    if any(r["person"] == "KELLY" for r in rows):
+        assert together(where, "KELLY", "ISLA")
+        assert not together(where, "KELLY", "CHLOE")
+        assert together(where, "MICHAEL", "KELLY") is not goes
+
+
+# A family left OLD for NEW in May: the boy's census of May has NEW, but the census of October still
+# has OLD (the feed lags); his mother was last seen at OLD in April and has an open claim there.
+# Another family's boy came to OLD from elsewhere: the school census of October has him there.
+LEFT_IN_MAY = [
+    row("BOY", "attendance", 1, date(2026, 4, 2), CHILD, OLD),
+    row("BOY", "school_census", 2, date(2026, 5, 21), CHILD, NEW),
+    row("BOY", "school_census", 3, date(2026, 10, 1), CHILD, OLD),  # lags
+    row("BOY", "attendance", 4, D, CHILD, NEW),
+    row("MOTHER", "asb", 5, date(2026, 4, 8), MUM, OLD),
+    row("MOTHER", "benefits", 6, D, MUM, OLD),  # open claim
+]
+CAME_IN_OCTOBER = [
+    row("CONNOR", "attendance", 7, date(2026, 4, 2), TEEN, ELSEWHERE),
+    row("CONNOR", "school_census", 8, date(2026, 10, 1), TEEN, OLD),
+    row("CONNOR", "attendance", 9, D, TEEN, OLD),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "moved"),
+    [
+        # the boy's last record at OLD from a feed that does not lag is April's: Connor, first seen
+        # there in October, came since; he neither keeps the mother at OLD nor goes with her
+        ([*LEFT_IN_MAY, *CAME_IN_OCTOBER], {}, True),
+        # the rule before: the lagging census dates the boy at OLD in October, Connor is one of
+        # "the others" and his records since keep the family apart
+        ([*LEFT_IN_MAY, *CAME_IN_OCTOBER], {"lagging_newcomers": False}, False),
+        # without lagging_sources nothing lags (the boy's October census at OLD: he has not moved)
+        ([*LEFT_IN_MAY, *CAME_IN_OCTOBER], {"lagging_sources": False}, False),
+        # nobody came: the mother goes with the boy either way
+        (LEFT_IN_MAY, {}, True),
+        (LEFT_IN_MAY, {"lagging_newcomers": False}, True),
+    ],
+)
+def test_a_feed_that_lags_the_move_does_not_date_when_the_movers_left_for_a_family_that_came_since(
+    rows: list[dict[str, Any]], config: dict[str, Any], moved: bool
+) -> None:
+    where, flags = placed(rows, **config)
+    assert together(where, "MOTHER", "BOY") is moved
+    assert (flags.get(where["BOY"]) == "moved_together") is moved
+    if any(r["person"] == "CONNOR" for r in rows):
+        assert not together(where, "CONNOR", "BOY")
+
+
+def drive(postcode: str | None, town: str = "Tenford") -> dict[str, Any]:
+    """15 High Drive, a house the gazetteer lacks (TF1 and TF2 are the council's outward codes)."""
+    return {"uprn": None, "line": f"15 High Drive, {town}", "postcode": postcode}
+
+
+DAD_AT_DRIVE = [
+    row("DAD", "benefits", 1, date(2025, 6, 17), MUM, drive("TF1 7DD")),
+    row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None)),
+]
+DAD_NO_POSTCODE = row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None))
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "together_"),
+    [
+        # the police record has no postcode; the father's claims give the house with TF1 7DD: one home
+        (DAD_AT_DRIVE, {}, True),
+        # the rule before: the text in the town is another address, and the latest first evidenced
+        (DAD_AT_DRIVE, {"complete_postcodes": False}, False),
+        # his records give the same text in two outward codes: which one the police meant is unknown
+        ([row("DAD", "benefits", 1, date(2025, 6, 17), MUM, drive("TF1 7DD")),
+          row("DAD", "health", 3, date(2025, 8, 1), MUM, drive("TF2 2BB")),
+          DAD_NO_POSTCODE], {}, False),
+        # none of his own records has a postcode, but the batch has the text in the town with a
+        # postcode in one outward code only (the child's): the same house
+        ([DAD_NO_POSTCODE], {}, True),
+        ([DAD_NO_POSTCODE], {"complete_postcodes": False}, False),
+        # another family's record gives the same text in the town in another outward code: unknown
+        ([DAD_NO_POSTCODE, row("NEIGHBOUR", "health", 4, date(2026, 2, 1), MUM, drive("TF2 2BB"))], {}, False),
+        # the same text in another town is another address
+        ([row("DAD", "asb", 2, date(2026, 1, 19), MUM, drive(None, town="Kingsbury"))], {}, False),
+    ],
+)  # fmt: skip
+def test_a_record_without_a_postcode_takes_the_postcode_of_the_same_address_in_the_town(
+    rows: list[dict[str, Any]], config: dict[str, Any], together_: bool
+) -> None:
+    child = row("KID", "social_care", 9, D, CHILD, drive("TF1 7DD"))
+    where, _ = placed([*rows, child], **config)
+    assert together(where, "DAD", "KID") is together_
