@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import settings
 
 # `make check` (the fast tier) loads the "check" profile: property tests that set no example
@@ -33,6 +34,24 @@ def _process_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
         if name not in os.environ:
             monkeypatch.setenv(name, "")
             monkeypatch.delenv(name)
+
+
+# argon2id with the production parameters (64 MiB, 3 passes, 4 lanes) costs about 0.2 CPU-seconds a hash or
+# check, on purpose; the review tests sign in hundreds of times, so in-process tests hash with this cheap
+# argon2id instead (hashes carry their parameters, so checks follow). Tests about the hashing itself (its
+# parameters, the time an unknown name takes) are marked ``real_password_hashing`` and use the real one.
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+_CHEAP_DUMMY_HASH = _CHEAP_HASHER.hash("dummy password for unknown names")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash and check passwords with a cheap argon2id unless the test is marked ``real_password_hashing``."""
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        from tfident.store import passwords
+
+        monkeypatch.setattr(passwords, "_hasher", _CHEAP_HASHER)
+        monkeypatch.setattr(passwords, "_DUMMY_HASH", _CHEAP_DUMMY_HASH)
 
 
 @pytest.fixture(scope="session")

@@ -291,10 +291,13 @@ def test_a_plain_rerun_of_the_same_inputs_resumes_from_the_checkpoints(
     checkpoint_root: Path,
     uninterrupted: tuple[str, dict[str, bytes]],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """It says on stderr that it resumes the killed run, and publishes the same exports."""
+    """It says on stderr that it resumes the unfinished run, and publishes the same exports (the kill itself is
+    the kill-point tests' subject: here the run is stopped in-process, leaving the same state).
+    """
     seed_september(engine)
-    kill_after("criteria", store_url, batch)
+    stop_after("criteria", store_url, batch, monkeypatch)
     run_id = killed_run_id(engine)
 
     stdout, stderr = invoke("run", "--extracts", str(batch), "--as-of", "2026-10-31", "--db", store_url, "--no-prefect")

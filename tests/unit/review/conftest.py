@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from tests.unit.review.review_data import PASSWORD, build_database
+from tests.unit.review.review_data import PASSWORD, build_database, password_hash
 from tfident.review.app import Settings, create_app
+from tfident.store import make_engine
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2, which the project does not use; the client works with httpx.
@@ -29,10 +31,29 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+@pytest.fixture(scope="session")
+def _review_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Built review databases by account password hash, for :func:`engine` to copy (each test gets its own copy)."""
+    return {}
+
+
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A database with the October run and accounts coordinator, analyst, auditor, admin."""
-    engine = build_database(f"sqlite:///{tmp_path / 'review.db'}")
+def engine(
+    tmp_path: Path, _review_databases: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A database with the October run and accounts coordinator, analyst, auditor, admin.
+
+    It is built (migrated, the run and the accounts written) once per session and password hasher, and
+    copied for each test: the migrations alone cost more than the rest of most review tests.
+    """
+    key = password_hash()
+    if key not in _review_databases:
+        template = tmp_path_factory.mktemp("review-template") / "review.db"
+        build_database(f"sqlite:///{template}").dispose()
+        assert not template.with_name("review.db-wal").exists()  # all in the one file, as copied
+        _review_databases[key] = template
+    shutil.copyfile(_review_databases[key], tmp_path / "review.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'review.db'}")
     try:
         yield engine
     finally:

@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy.engine import Engine
 
 from tfident.review.auth import hash_password
-from tfident.store import RunRecord, init_db, make_engine, write_run
+from tfident.store import RunRecord, init_db, make_engine, passwords, write_run
 from tfident.store.review import add_user
 
 PASSWORD = "correct horse battery staple"
@@ -207,9 +207,16 @@ def frames() -> dict[str, pl.DataFrame]:
     }
 
 
-@cache
 def password_hash() -> str:
-    """The argon2 hash of PASSWORD, made once (hashing is slow on purpose)."""
+    """The argon2 hash of PASSWORD, made once per hasher (hashing is slow on purpose; most tests hash with a
+    cheap one, tests marked ``real_password_hashing`` with the real one: see tests/conftest.py).
+    """
+    return _password_hash(passwords._hasher)
+
+
+@cache
+def _password_hash(hasher: object) -> str:
+    """The hash of PASSWORD by ``hasher`` (the argument only keys the cache)."""
     return hash_password(PASSWORD)
 
 

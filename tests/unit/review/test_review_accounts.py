@@ -253,6 +253,7 @@ def test_the_answer_is_the_same_for_unknown_names_and_wrong_passwords(clients: A
     assert _error_text(known.text, "coordinator") == _error_text(unknown.text, "nobody-at-all")
 
 
+@pytest.mark.real_password_hashing
 def test_the_answer_takes_as_long_for_unknown_names(engine: Engine) -> None:
     """It spends as long on an unknown name as on a wrong password (the argon2 check runs either way)."""
     app = create_app(
@@ -277,6 +278,18 @@ def test_the_answer_takes_as_long_for_unknown_names(engine: Engine) -> None:
     k, u = statistics.median(known), statistics.median(unknown)
     assert abs(k - u) < 0.35 * max(k, u), (k, u)
     assert min(k, u) > 0.01  # both did the password check (argon2), not a shortcut
+
+
+@pytest.mark.real_password_hashing
+def test_passwords_are_hashed_with_the_production_argon2id_parameters() -> None:
+    """It stores argon2id hashes at 64 MiB, 3 passes and 4 lanes (the other tests hash with a cheap argon2id)."""
+    from tfident.store.passwords import hash_password, verify_password
+
+    hashed = hash_password("correct horse battery staple")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), hashed
+    assert verify_password(hashed, "correct horse battery staple")
+    assert not verify_password(hashed, "correct horse battery stapler")
+    assert not verify_password(None, "correct horse battery staple")
 
 
 def test_password_checks_and_database_reads_run_off_the_event_loop(
