@@ -230,19 +230,37 @@ def link_persons_cached(
     return person_index, links, replace(cache, clusters=cache_of_clusters(cluster_cache))
 
 
-def _with_copied(weights: str, copied: list[str]) -> pl.Expr:
-    """The weights JSON with ``"dob_copied": [record keys]`` added when either end's date of birth
-    is one clustering took for a household member's (``copied``: the representative records
-    of the marked profiles), so ``tfident explain`` can say so.
+def _with_copied(links: pl.DataFrame, copied: list[str]) -> pl.DataFrame:
+    """``links`` with ``"dob_copied": [record keys]`` added to the weights JSON of a pair where either
+    end's date of birth is one clustering took for a household member's (``copied``: the
+    representative records of the marked profiles), so ``tfident explain`` can say so.
+
+    Only the marked pairs' JSON is rebuilt and scattered back: an expression over every pair would
+    copy the whole weights column twice (a few hundred MiB at a million records).
     """
     if not copied:
-        return pl.col(weights)
-    marked = pl.lit(pl.Series(sorted(copied), dtype=pl.String).implode())
-    ends = pl.concat_list("record_key_l", "record_key_r").list.set_intersection(marked).list.sort()
-    quoted = pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
-    listed = ends.list.eval(pl.lit('"') + quoted + pl.lit('"')).list.join(", ")
-    added = pl.col(weights).str.strip_suffix("}") + pl.lit(', "dob_copied": [') + listed + pl.lit("]}")
-    return pl.when(ends.list.len() > 0).then(added).otherwise(pl.col(weights)).alias(weights)
+        return links
+    marked = pl.Series(copied, dtype=pl.String).implode()
+    left, right = pl.col("record_key_l").is_in(marked), pl.col("record_key_r").is_in(marked)
+    rows = links.select((left | right).arg_true().alias("_row"))["_row"]
+    if rows.is_empty():
+        return links
+
+    def quoted(column: str) -> pl.Expr:
+        text = pl.col(column).str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+        return pl.lit('"') + text + pl.lit('"')
+
+    # record_key_l < record_key_r (the pair's ends in order), so the keys come out sorted
+    listed = (
+        pl.when(left & right)
+        .then(quoted("record_key_l") + pl.lit(", ") + quoted("record_key_r"))
+        .when(left)
+        .then(quoted("record_key_l"))
+        .otherwise(quoted("record_key_r"))
+    )
+    weights = pl.col("match_weights_json")
+    added = links[rows].select(weights.str.strip_suffix("}") + pl.lit(', "dob_copied": [') + listed + pl.lit("]}"))
+    return links.with_columns(links["match_weights_json"].scatter(rows, added.to_series()))
 
 
 def _links(
@@ -290,8 +308,9 @@ def _links(
         .then(pl.lit(MODEL_RULE))
         .otherwise(pl.lit("held_apart"))
         .alias("match_rule"),
-        _with_copied("match_weights_json", copied),
+        "match_weights_json",
     )
+    scored = _with_copied(scored, copied)
     forced = pl.DataFrame(must, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
     ruled = (
         ends(forced)

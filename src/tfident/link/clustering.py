@@ -122,7 +122,7 @@ class _Cluster:
     copied_places: frozenset[str] = frozenset()
     """The addresses (:func:`_place`) of the cluster's records whose date of birth is such a copy."""
     dob_places: frozenset[str] = frozenset()
-    """The addresses of the cluster's records that carry a date of birth."""
+    """The addresses of the cluster's records that carry a date of birth, where some date of birth is a copy."""
     uprns: frozenset[int] = frozenset()
     postcodes: frozenset[str] = frozenset()
     """Postcodes of records without a matched UPRN."""
@@ -299,17 +299,19 @@ class _Clusters:
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
-        copied: pl.Expr = pl.lit(None, dtype=pl.String)
+        copied = pl.Series(COPIED_COLUMN, [None] * n, dtype=pl.String)
         if guards.dob_copied_from_household and COPIED_COLUMN in profiles.columns:
-            copied = pl.col(COPIED_COLUMN)
+            copied = profiles[COPIED_COLUMN]
         elif guards.dob_copied_from_household:
-            copied = pl.lit(
-                pl.Series(COPIED_COLUMN, copied_dobs(profiles, guards.forename_similarity), dtype=pl.String)
-            )
-        rows = profiles.with_columns(counts.alias("_records"), _place(profiles).alias("_place")).select(
+            copied = pl.Series(COPIED_COLUMN, copied_dobs(profiles, guards.forename_similarity), dtype=pl.String)
+        # a cluster's addresses matter only where some date of birth is a copy (``_dobs_copied`` meets
+        # them with the copies' addresses): every other address is left out of the clusters' state
+        places = _place(profiles)
+        place = pl.when(places.is_in(copied.drop_nulls().unique().implode())).then(places)
+        rows = profiles.with_columns(counts.alias("_records"), place.alias("_place"), copied.alias("_copied")).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
-            "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", "_place",
-            copied.alias("_copied"), *id_columns,
+            "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", "_place", "_copied",
+            *id_columns,
         ).iter_rows()  # fmt: skip
         shared: dict[object, object] = {}
 
@@ -540,7 +542,9 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
             & pl.col("_place").is_not_null()
             & (pl.col("forename_first").str.len_chars() > 1)
         )
-        .filter(pl.len().over("_place", "date_of_birth") > 1)
+        # a place and date of birth under one first forename only is one person's (the same forename is
+        # always compatible): most groups are one person's profiles, left out before any Python row
+        .filter(pl.col("forename_first").n_unique().over("_place", "date_of_birth") > 1)
     )
     if named.is_empty():
         return out
