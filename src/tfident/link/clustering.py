@@ -525,26 +525,27 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
         else pl.col("forename_std").str.split(" ").list.slice(1)
     )
     surname = pl.col("surname_std") if "surname_std" in profiles.columns else pl.lit(None, dtype=pl.String)
-    named = (
-        profiles.select(
-            "pid",
-            "date_of_birth",
-            _place(profiles).alias("_place"),
-            "forename_first",
-            pl.col("forename_canonical").fill_null(pl.col("forename_first")),
-            pl.col("forename_metaphone").fill_null(""),
-            pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-            middles.alias("_middles"),
-            surname.alias("_surname"),
-        )
+    # the places and dates of birth shared under two first forenames or more, before any name column
+    # is built: most groups are one person's profiles (the same forename is always compatible)
+    shared = (
+        profiles.select("pid", "date_of_birth", _place(profiles).alias("_place"), "forename_first")
         .filter(
             pl.col("date_of_birth").is_not_null()
             & pl.col("_place").is_not_null()
             & (pl.col("forename_first").str.len_chars() > 1)
         )
-        # a place and date of birth under one first forename only is one person's (the same forename is
-        # always compatible): most groups are one person's profiles, left out before any Python row
         .filter(pl.col("forename_first").n_unique().over("_place", "date_of_birth") > 1)
+    )
+    named = profiles.join(shared.select("pid", "_place"), on="pid").select(
+        "pid",
+        "date_of_birth",
+        "_place",
+        "forename_first",
+        pl.col("forename_canonical").fill_null(pl.col("forename_first")),
+        pl.col("forename_metaphone").fill_null(""),
+        pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        middles.alias("_middles"),
+        surname.alias("_surname"),
     )
     if named.is_empty():
         return out
