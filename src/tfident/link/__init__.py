@@ -30,7 +30,7 @@ from dataclasses import replace
 import polars as pl
 
 from tfident.errors import ConfigError
-from tfident.link.clustering import COPIED_COLUMN, copied_dobs
+from tfident.link.clustering import COPIED_COLUMN, mark_copied_dobs
 from tfident.link.components import cluster_by_component
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
 from tfident.link.incremental import (
@@ -131,17 +131,6 @@ def cluster_edges(scores: pl.DataFrame, config: LinkageConfig) -> pl.DataFrame:
         strong.alias("override_ids"),
         pl.col("match_weight").alias("weight"),
     )
-
-
-def mark_copied_dobs(profiles: pl.DataFrame, guards: Guards) -> pl.DataFrame:
-    """``profiles`` with :data:`~tfident.link.clustering.COPIED_COLUMN` (the address at which each
-    profile's date of birth is another person's, :func:`~tfident.link.clustering.copied_dobs`),
-    over every profile, when the dob guard and ``dob_copied_from_household`` are on.
-    """
-    if not (guards.dob and guards.dob_copied_from_household) or COPIED_COLUMN in profiles.columns:
-        return profiles
-    copied = copied_dobs(profiles, guards.forename_similarity)
-    return profiles.with_columns(pl.Series(COPIED_COLUMN, copied, dtype=pl.String))
 
 
 def link_persons(

@@ -299,11 +299,12 @@ class _Clusters:
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
-        copied = pl.Series(COPIED_COLUMN, [None] * n, dtype=pl.String)
-        if guards.dob_copied_from_household and COPIED_COLUMN in profiles.columns:
-            copied = profiles[COPIED_COLUMN]
-        elif guards.dob_copied_from_household:
-            copied = pl.Series(COPIED_COLUMN, copied_dobs(profiles, guards.forename_similarity), dtype=pl.String)
+        marked = mark_copied_dobs(profiles, guards)
+        copied = (
+            marked[COPIED_COLUMN]
+            if COPIED_COLUMN in marked.columns
+            else pl.Series(COPIED_COLUMN, [None] * n, dtype=pl.String)
+        )
         # a cluster's addresses matter only where some date of birth is a copy (``_dobs_copied`` meets
         # them with the copies' addresses): every other address is left out of the clusters' state
         places = _place(profiles)
@@ -560,6 +561,16 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
             ):
                 out[pid] = place
     return out
+
+
+def mark_copied_dobs(profiles: pl.DataFrame, guards: Guards) -> pl.DataFrame:
+    """``profiles`` with :data:`COPIED_COLUMN` (:func:`copied_dobs`, over every profile given) when the
+    dob guard and ``dob_copied_from_household`` are on and the column is not there yet; else as given.
+    """
+    if not (guards.dob and guards.dob_copied_from_household) or COPIED_COLUMN in profiles.columns:
+        return profiles
+    copied = copied_dobs(profiles, guards.forename_similarity)
+    return profiles.with_columns(pl.Series(COPIED_COLUMN, copied, dtype=pl.String))
 
 
 _Identity = tuple[str, str, dt.date, str, str | None]

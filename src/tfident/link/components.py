@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from tfident.link.clustering import COPIED_COLUMN, cluster_profiles, copied_dobs
+from tfident.link.clustering import cluster_profiles, mark_copied_dobs
 from tfident.link.config import Guards
 
 SIGNATURE_SEEDS: tuple[int, int] = (0x636C, 0x7573)
@@ -206,11 +206,9 @@ def cluster_by_component(
     :data:`CLUSTER_CACHE_SCHEMA`) taking their clusters from it and every other component clustered
     on its own; this run's cache; and how many profiles had their clusters reused.
     """
-    if guards.dob and guards.dob_copied_from_household and COPIED_COLUMN not in profiles.columns:
-        # over every profile: the household member whose date of birth a record carries is
-        # seldom in the record's component
-        copied = copied_dobs(profiles, guards.forename_similarity)
-        profiles = profiles.with_columns(pl.Series(COPIED_COLUMN, copied, dtype=pl.String))
+    # over every profile: the household member whose date of birth a record carries is seldom in the
+    # record's component
+    profiles = mark_copied_dobs(profiles, guards)
     signed = component_signatures(profiles, edges, must_link, guards)
     rep = profiles.select("pid", "rep_key")
     signed = signed.join(rep, on="pid", maintain_order="left")
