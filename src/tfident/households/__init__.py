@@ -148,6 +148,23 @@ class HouseholdsConfig(StrictModel):
     the same address text with the same town words written with a postcode, when the batch has it
     in exactly one outward code, else when the person's own records give it in exactly one. False:
     its key is the address within the town words (the rule before)."""
+    recheck_flat_uprns: bool = True
+    """A record whose address text names no flat but whose UPRN (most often the agency's own) is one
+    flat of a block takes the flat the person's records that name a flat in that building name, when
+    they name exactly one other flat: the text does not say which flat, the person's records do.
+    False: the UPRN stands (the rule before)."""
+    first_seen_after_move: bool = True
+    """Someone first seen anywhere after the move (no record of them before it, at any address), at
+    the old address and by a source that does not lag the move, is not shown to have lived there
+    with the movers: like a newcomer, they neither keep the family there nor go with it. Seen there
+    only by a feed that lags the move, they go with the family as before. False: they are one of
+    "the others" and their record since the move keeps the family apart (the rule before)."""
+    newcomers_vacate: bool = True
+    """Once a family has moved into the old address since the movers left, a record of one of the
+    others there dated before the first newcomer came does not show that they still live there
+    (the home was let to another family since); a record there since the newcomers came, or at any
+    other address since the move, still does. False: any record there since the move keeps them (the
+    rule before)."""
     undated_with_newcomers: bool = True
     """When a family moved into the old home since the movers left (someone first seen there after
     the movers' last record there, and elsewhere before), a member whom only open records place at
@@ -267,7 +284,10 @@ def _gazetteer_index(gazetteer: pl.DataFrame | None) -> _GazetteerIndex:
 
 
 def address_keys(
-    records: pl.DataFrame, gazetteer: pl.DataFrame | None, complete_postcodes: bool = True
+    records: pl.DataFrame,
+    gazetteer: pl.DataFrame | None,
+    complete_postcodes: bool = True,
+    recheck_flat_uprns: bool = True,
 ) -> pl.DataFrame:
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
@@ -344,6 +364,8 @@ def address_keys(
     )
     if "person_id" not in out.columns:
         return out.drop("_block", "_uprn_block")
+    if recheck_flat_uprns:
+        out = _recheck_flat_uprns(out)
     out = _complete_flats(out)
     return _complete_postcodes(out) if complete_postcodes else out
 
@@ -394,6 +416,32 @@ def _complete_postcodes(records: pl.DataFrame) -> pl.DataFrame:
         pl.when(found).then(pl.col("_key")).otherwise(key).alias("address_key"),
         pl.when(found).then(pl.col("_status")).otherwise(pl.col("address_status")).alias("address_status"),
     ).drop("_text", "_key", "_status")
+
+
+def _recheck_flat_uprns(records: pl.DataFrame) -> pl.DataFrame:
+    """A record whose text names no flat but whose UPRN is one flat of a block (an agency's own
+    UPRN: ``14 Lancaster Lane`` keyed to flat 9) takes the flat the person's records that name a
+    flat in that building name, when they name exactly one and it is another: the text does not
+    say which flat, and the person's own records do (``recheck_flat_uprns``).
+    """
+    matched = pl.col("address_key").str.starts_with("U:") & pl.col("_uprn_block").is_not_null()
+    texts = records.filter(matched).select("address").unique()
+    if texts.is_empty():
+        return records
+    named = parse_addresses(texts).select("address", pl.col("flat").is_not_null().alias("_names_flat"))
+    out = records.join(named, on="address", how="left", maintain_order="left", nulls_equal=True)
+    flats = (
+        out.filter(matched & pl.col("_names_flat").fill_null(False))
+        .group_by("person_id", "_uprn_block")
+        .agg(pl.col("address_key").unique().alias("_flats"))
+        .filter(pl.col("_flats").list.len() == 1)
+        .select("person_id", "_uprn_block", pl.col("_flats").list.first().alias("_named"))
+    )
+    out = out.join(flats, on=["person_id", "_uprn_block"], how="left", maintain_order="left")
+    guessed = matched & ~pl.col("_names_flat").fill_null(True) & pl.col("_named").is_not_null()
+    return out.with_columns(
+        pl.when(guessed).then(pl.col("_named")).otherwise(pl.col("address_key")).alias("address_key")
+    ).drop("_names_flat", "_named")
 
 
 def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
@@ -602,9 +650,6 @@ def moved_alone(
                 if key == new and last >= move_date and src in config.arrival_sources
             }
 
-        def seen_since(person: str, old: str = old, lagging: set[str] = lagging, move_date: date = move_date) -> bool:
-            return any(last >= move_date and not (key == old and src in lagging) for key, src, last in latest[person])
-
         # someone first seen at the old address after every mover's last record there, and seen
         # at another address before, moved in after them (a new family): they neither keep the
         # family there nor go with it
@@ -629,6 +674,48 @@ def moved_alone(
 
         arrivals = [p for p in stayed if newcomer(p)]
         stayed = [p for p in stayed if p not in arrivals]
+        # a family that moved in since has the home: the others' records there from before the first
+        # of them came do not show that the others still live there, and someone seen there before
+        # they came lived there before them (newcomers_vacate)
+        came = [seen_at[(p, old)] for p in arrivals if (p, old) in seen_at]
+        vacated = max(move_date, min(came)) if came and config.newcomers_vacate else move_date
+
+        def first_seen_after(
+            person: str,
+            old: str = old,
+            since: date = max(move_date, last_there),
+            vacated: date = vacated,
+            lagging: set[str] = lagging,
+        ) -> bool:
+            # first seen anywhere after the move (and after the newcomers came, if any did), at the
+            # old address, by a source that does not lag the move: nothing shows they lived there with
+            # the movers (first_seen_after_move); seen there only by a feed that lags the move, they
+            # are of the family it has not updated
+            arrived = seen_at.get((person, old))
+            return (
+                config.first_seen_after_move
+                and arrived is not None
+                and arrived > since
+                and arrived >= vacated
+                and all(first >= arrived for first, _ in spans[person].values())
+                and any(key == old and src not in lagging for key, src, _ in latest[person])
+            )
+
+        late = [p for p in stayed if first_seen_after(p)]
+        stayed = [p for p in stayed if p not in late]
+
+        def seen_since(
+            person: str,
+            old: str = old,
+            lagging: set[str] = lagging,
+            move_date: date = move_date,
+            vacated: date = vacated,
+        ) -> bool:
+            return any(
+                last >= (vacated if key == old else move_date) and not (key == old and src in lagging)
+                for key, src, last in latest[person]
+            )
+
         if arrivals and config.undated_with_newcomers:
             # a new family lives at the old address: someone only an open record places there (an
             # agency holds the address now; nobody saw them there) may be one of the new family
@@ -645,8 +732,8 @@ def moved_alone(
 
         if any(occupant(p) for p in residents.get(new, []) if all(p != m for m, _, _ in found)):
             continue  # someone of another family lived at the new address before the move and still does
-        if not any(seen_at.get((p, old), move_date) < move_date for p in stayed):
-            continue  # nobody who stayed was seen at the old address before the move
+        if not any(seen_at.get((p, old), vacated) < vacated for p in stayed):
+            continue  # nobody who stayed was seen at the old address before the move (or the newcomers)
         moved += len(stayed)
         if config.moved_alone == "move_together":
             for person in stayed:
@@ -734,6 +821,7 @@ def assign_households(
         records.join(person_index.select("record_key", "person_id"), on="record_key", how="inner"),
         gazetteer,
         complete_postcodes=config.complete_postcodes,
+        recheck_flat_uprns=config.recheck_flat_uprns,
     )
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))

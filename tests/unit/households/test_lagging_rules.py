@@ -327,3 +327,134 @@ def test_a_record_without_a_postcode_takes_the_postcode_of_the_same_address_in_t
     child = row("KID", "social_care", 9, D, CHILD, drive("TF1 7DD"))
     where, _ = placed([*rows, child], **config)
     assert together(where, "DAD", "KID") is together_
+
+
+# A family left OLD for NEW in June: the girl's records move. The home was let again: a boy of
+# another family, at an address outside the gazetteer before, is at OLD from September. The father's
+# police and health records still give OLD in March and August (after the move, before the boy came).
+LEFT_IN_JUNE = [
+    row("GIRL", "attendance", 1, date(2026, 4, 2), CHILD, OLD),
+    row("GIRL", "school_census", 2, date(2026, 6, 1), CHILD, NEW),
+    row("GIRL", "attendance", 3, D, CHILD, NEW),
+]
+DAD_BEFORE = row("DAD", "asb", 4, date(2026, 1, 10), MUM, OLD)
+DAD_AFTER = [row("DAD", "asb", 5, date(2026, 3, 29), MUM, OLD), row("DAD", "health", 6, date(2026, 8, 5), MUM, OLD)]
+CAME_IN_SEPTEMBER = [
+    row("LET", "attendance", 7, date(2025, 12, 19), TEEN, ELSEWHERE),
+    row("LET", "school_census", 8, date(2026, 9, 10), TEEN, OLD),
+    row("LET", "attendance", 9, D, TEEN, OLD),
+]
+DAD_SINCE_THEY_CAME = row("DAD", "health", 10, date(2026, 10, 2), MUM, OLD)
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "moved"),
+    [
+        # another family has had OLD since September: the father's records there before they came do
+        # not show he still lives there; he goes with his daughter
+        ([*LEFT_IN_JUNE, DAD_BEFORE, *DAD_AFTER, *CAME_IN_SEPTEMBER], {}, True),
+        # every record of his is after the move but before they came: he lived there before them
+        ([*LEFT_IN_JUNE, *DAD_AFTER, *CAME_IN_SEPTEMBER], {}, True),
+        # the rule before: his records since the move keep him at OLD
+        ([*LEFT_IN_JUNE, DAD_BEFORE, *DAD_AFTER, *CAME_IN_SEPTEMBER], {"newcomers_vacate": False}, False),
+        ([*LEFT_IN_JUNE, *DAD_AFTER, *CAME_IN_SEPTEMBER], {"newcomers_vacate": False}, False),
+        # seen at OLD since the other family came: he lives there with them
+        ([*LEFT_IN_JUNE, DAD_BEFORE, *DAD_AFTER, *CAME_IN_SEPTEMBER, DAD_SINCE_THEY_CAME], {}, False),
+        # nobody came: his records since the move keep him at OLD, as before
+        ([*LEFT_IN_JUNE, DAD_BEFORE, *DAD_AFTER], {}, False),
+    ],
+)
+def test_a_family_that_moved_into_the_old_home_shows_the_others_left_before_it_came(
+    rows: list[dict[str, Any]], config: dict[str, Any], moved: bool
+) -> None:
+    where, flags = placed(rows, **config)
+    assert together(where, "DAD", "GIRL") is moved
+    assert (flags.get(where["GIRL"]) == "moved_together") is moved
+    assert not together(where, "LET", "GIRL") if any(r["person"] == "LET" for r in rows) else True
+
+
+# The mother was at OLD with the girl before the move. A man of whom no agency has a record before
+# the move is seen at OLD after it (a health visit in October; or only the attendance feed that still
+# gives the girl OLD after the move).
+MUM_BEFORE = row("MUM", "asb", 11, date(2026, 2, 14), MUM, OLD)
+MAN_BY_HEALTH = row("MAN", "health", 12, date(2026, 10, 6), MUM, OLD)
+MAN_BEFORE = row("MAN", "asb", 15, date(2026, 1, 5), MUM, OLD)
+GIRL_LAGS = row("GIRL", "attendance", 13, date(2026, 9, 1), CHILD, OLD)  # the feed lags the move
+MAN_BY_LAGGING_FEED = row("MAN", "attendance", 14, date(2026, 9, 1), TEEN, OLD)
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "mum_moved", "man_moved"),
+    [
+        # first seen after the move: nothing shows he lived at OLD with the family; he neither keeps
+        # the mother there nor goes with her
+        ([*LEFT_IN_JUNE, MUM_BEFORE, MAN_BY_HEALTH], {}, True, False),
+        # the rule before: he is one of "the others", and the health visit since keeps them at OLD
+        ([*LEFT_IN_JUNE, MUM_BEFORE, MAN_BY_HEALTH], {"first_seen_after_move": False}, False, False),
+        # seen only by a feed that lags this move: one of the family it has not updated, he goes too
+        ([*LEFT_IN_JUNE, GIRL_LAGS, MUM_BEFORE, MAN_BY_LAGGING_FEED], {}, True, True),
+        # seen at OLD before the move as well: one of the family, the visit since keeps them there
+        ([*LEFT_IN_JUNE, MUM_BEFORE, MAN_BEFORE, MAN_BY_HEALTH], {}, False, False),
+    ],
+)  # fmt: skip
+def test_someone_first_seen_after_the_move_is_not_one_of_the_family_that_left(
+    rows: list[dict[str, Any]], config: dict[str, Any], mum_moved: bool, man_moved: bool
+) -> None:
+    where, _ = placed(rows, **config)
+    assert together(where, "MUM", "GIRL") is mum_moved
+    assert together(where, "MAN", "GIRL") is man_moved
+
+
+# A block: 14 Lancaster Lane has flats 8 and 9 (UPRNs 81 and 91). A child's school records name
+# flat 8; the attendance feed wrote "14 Lancaster Lane" with the UPRN of flat 9 (keyed wrong).
+BLOCK = pl.DataFrame(
+    {
+        "uprn": [81, 91, 101],
+        "address_line_1": ["Flat 8, 14 Lancaster Lane", "Flat 9, 14 Lancaster Lane", "Flat 10, 14 Lancaster Lane"],
+        "town": ["Tenford"] * 3,
+        "postcode": ["TF9 5AR"] * 3,
+    }
+)
+
+
+def lane(rid: int, evidence: date, flat: int | None, uprn: int) -> dict[str, Any]:
+    text = f"Flat {flat}, 14 Lancaster Lane, Tenford" if flat else "14 Lancaster Lane, Tenford"
+    return {"id": rid, "evidence": evidence, "line": text, "uprn": uprn}
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "home"),
+    [
+        # the text names no flat, the person's records that name one name flat 8: flat 8
+        ([lane(1, date(2026, 4, 2), 8, 81), lane(2, date(2026, 7, 22), None, 91), lane(3, D, 8, 81)], {}, 81),
+        # the rule before: the UPRN stands, and flat 9, first evidenced latest, is the home
+        ([lane(1, date(2026, 4, 2), 8, 81), lane(2, date(2026, 7, 22), None, 91), lane(3, D, 8, 81)],
+         {"recheck_flat_uprns": False}, 91),
+        # the records naming a flat name two: which one the flat-less text means is unknown
+        ([lane(1, date(2026, 4, 2), 8, 81), lane(4, date(2026, 5, 2), 10, 101), lane(2, date(2026, 7, 22), None, 91)],
+         {}, 91),
+        # no record names a flat: the UPRN stands
+        ([lane(2, date(2026, 7, 22), None, 91)], {}, 91),
+        # a record naming flat 9 with its UPRN is not a guess: the latest first evidenced, flat 9
+        ([lane(1, date(2026, 4, 2), 8, 81), lane(2, date(2026, 7, 22), 9, 91)], {}, 91),
+    ],
+)  # fmt: skip
+def test_a_flat_less_address_keyed_to_one_flat_takes_the_flat_the_persons_records_name(
+    rows: list[dict[str, Any]], config: dict[str, Any], home: int
+) -> None:
+    records = pl.DataFrame(
+        {
+            "record_key": [f"attendance:{r['id']}" for r in rows],
+            "source": ["attendance"] * len(rows),
+            "date_of_birth": [CHILD] * len(rows),
+            "evidence_date": [r["evidence"] for r in rows],
+            "address": [r["line"] for r in rows],
+            "postcode_std": ["TF9 5AR"] * len(rows),
+            "uprn_matched": [r["uprn"] for r in rows],
+            "address_match": ["uprn_given"] * len(rows),
+        },
+        schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
+    )
+    index = records.select("record_key", pl.lit("KID").alias("person_id"))
+    residents, _ = assign_households(records, index, D, gazetteer=BLOCK, config=HouseholdsConfig(**config))
+    assert residents["uprn"].to_list() == [home]

@@ -218,6 +218,9 @@ LAGGED = [
 ]
 # the sibling seen at the old address since the move by an agency that does not lag for them
 SIB_SEEN = {"person": "SIB", "source": "health", "id": "6", "uprn": OLD, "evidence": date(2026, 10, 20), "dob": SIB}
+# the sibling at the old address before the move too (someone first seen after it is not shown to
+# have lived there with the family: first_seen_after_move, tests/unit/households/test_lagging_rules.py)
+SIB_BEFORE = {"person": "SIB", "source": "health", "id": "7", "uprn": OLD, "evidence": date(2026, 2, 1), "dob": SIB}
 
 
 @pytest.mark.parametrize(
@@ -228,11 +231,11 @@ SIB_SEEN = {"person": "SIB", "source": "health", "id": "6", "uprn": OLD, "eviden
         # the rule as before: the lagging record after the move stops it
         (LAGGED, False, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
         # another agency saw the sibling at the old address since the move: she stays
-        ([*LAGGED, SIB_SEEN], True, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
+        ([*LAGGED, SIB_BEFORE, SIB_SEEN], True, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
         # the feed does not lag for the child (no record of it at the old address since the
         # move), so its record of the sibling there since is a sighting: she stays
         (
-            [r for r in LAGGED if r["id"] != "4"],
+            [*(r for r in LAGGED if r["id"] != "4"), SIB_BEFORE],
             True,
             {"MUM": OLD, "KID": NEW, "SIB": OLD},
             {OLD: None, NEW: None},
