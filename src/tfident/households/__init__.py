@@ -16,7 +16,9 @@ address text, or with neither a postcode nor a town, cannot place anyone.
 
 A record with no postcode at an address with no UPRN takes the outward code of that address
 text in that town written with a postcode, when the batch (else the person's own records) has
-exactly one (``complete_postcodes``).
+exactly one (``complete_postcodes``). A record whose text names no flat but whose UPRN is one flat
+of a block takes the flat the person's records naming one there name, when exactly one other
+(``recheck_flat_uprns``).
 
 **A person's address at D** is that of their most recent address evidence: the
 candidate addresses are ranked by when each was first evidenced, latest first (an
@@ -43,7 +45,11 @@ seen elsewhere after that (``undated_arrivals``), and once anyone has moved in s
 (``undated_with_newcomers``). Nor is the family moved into a home someone of another family was
 seen living in before the move and since (``lagging_occupants``: seen since by a source that does
 not lag the move). A family that moved in from outside the area is not kept there by a school feed's
-records of the others that the same feed contradicts for a mover (``arrival_sources``).
+records of the others that the same feed contradicts for a mover (``arrival_sources``). Once a family
+has moved into the old address, the others' records there from before it came do not keep them
+(``newcomers_vacate``); someone with no record before the move, first seen at the old address after
+it by a source that does not lag the move, neither keeps the family nor goes with it
+(``first_seen_after_move``).
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
