@@ -17,7 +17,11 @@ cluster already holds:
   normalised address text where neither has a UPRN) and carry no opposite sexes: two
   people cannot share all of that, whatever the model's term frequencies make of a
   common name (a record carrying a sibling's UPN, a re-keyed UPN). Every other
-  guard still applies, so twins carrying different UPNs stay apart;
+  guard still applies, so twins carrying different UPNs stay apart. Between two profiles
+  with the same first forename and surname, ``same_name_identifier_errors`` keying errors
+  (two by default: ``220263447`` / ``Z202G3447``, an OCR reading) are tolerated instead of
+  one: twins differ in forename, so a twin's identifier (often two keying errors from the
+  other's) never meets this tolerance;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son.
@@ -77,6 +81,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -155,15 +160,15 @@ def _dob_compatible(a: dt.date, b: dt.date) -> bool:
     return a.year == b.year and a.day == b.month and a.month == b.day
 
 
-def _ids_conflict(a: AbstractSet[str], b: AbstractSet[str]) -> bool:
-    """Two clusters' values of one identifier conflict: none in common, and none one keying
-    error from one of the other's (a digit mistyped, two transposed: ``399722317`` /
-    ``399742317``). A mistyped identifier still weighs against the pair in the model (its
-    comparison's else level); it just does not veto the merge.
+def _ids_conflict(a: AbstractSet[str], b: AbstractSet[str], errors: int = 1) -> bool:
+    """Two clusters' values of one identifier conflict: none in common, and none ``errors``
+    keying errors or fewer from one of the other's (a digit mistyped, two transposed:
+    ``399722317`` / ``399742317``). A mistyped identifier still weighs against the pair in
+    the model (its comparison's else level); it just does not veto the merge.
     """
     if a & b:
         return False
-    return not any(len(x) == len(y) >= MIN_KEYED_LENGTH and OSA.distance(x, y) <= 1 for x in a for y in b)
+    return not any(len(x) == len(y) >= MIN_KEYED_LENGTH and OSA.distance(x, y) <= errors for x in a for y in b)
 
 
 MIN_KEYED_LENGTH = 8
@@ -299,6 +304,7 @@ class _Clusters:
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
+        self.names = _name_keys(profiles) if guards.same_name_identifier_errors > 1 else None
         marked = mark_copied_dobs(profiles, guards)
         copied = (
             marked[COPIED_COLUMN]
@@ -385,11 +391,23 @@ class _Clusters:
         small, large = (a.bans, b.bans) if len(a.bans) <= len(b.bans) else (b.bans, a.bans)
         return any(large.get(token, side) != side for token, side in small.items())
 
-    def allowed(self, a: _Cluster, b: _Cluster, override_ids: bool = False) -> bool:
+    def id_errors(self, x: int, y: int) -> int:
+        """The keying errors tolerated between identifiers across a pair of profiles ``x``, ``y``:
+        ``same_name_identifier_errors`` when both carry one first forename and surname, else one.
+        """
+        if self.names is not None and self.names[x] and self.names[x] == self.names[y]:
+            return self.guards.same_name_identifier_errors
+        return 1
+
+    def may_join(self, x: int, y: int) -> bool:
+        """:meth:`allowed` for the clusters of profiles ``x`` and ``y`` (their states), the pair's tolerance."""
+        return self.allowed(self.state[x], self.state[y], errors=self.id_errors(x, y))
+
+    def allowed(self, a: _Cluster, b: _Cluster, override_ids: bool = False, errors: int = 1) -> bool:
         if not override_ids:
             for name, values in a.ids.items():
                 other = b.ids.get(name)
-                if other and _ids_conflict(values, other):
+                if other and _ids_conflict(values, other, errors):
                     return False
         if (
             self.guards.dob
@@ -440,7 +458,7 @@ class _Clusters:
             return True
         override_ids = override_ids or self.same_identity(x, y)
         a, b = self.state[rx], self.state[ry]
-        if self.banned(a, b) or not (force or self.allowed(a, b, override_ids)):
+        if self.banned(a, b) or not (force or self.allowed(a, b, override_ids, self.id_errors(x, y))):
             return False
         if rx > ry:
             rx, ry = ry, rx
@@ -593,6 +611,18 @@ def _identities(profiles: pl.DataFrame) -> list[_Identity | None]:
     return out
 
 
+def _name_keys(profiles: pl.DataFrame) -> np.ndarray:
+    """Per profile, a 64-bit hash of its first forename and surname (0 when either is missing or
+    one letter): one array, not a tuple per profile (a million profiles).
+    """
+    full = (pl.col("forename_first").str.len_chars() > 1) & (pl.col("surname_std").str.len_chars() > 1)
+    key = pl.when(full).then(pl.struct("forename_first", "surname_std").hash(NAME_KEY_SEED)).otherwise(0)
+    return profiles.select(key.fill_null(0).alias("_name"))["_name"].to_numpy()
+
+
+NAME_KEY_SEED = 0x6E616D65
+
+
 def _edge_weights(edges: pl.DataFrame) -> pl.Expr:
     """Each edge's match weight: its ``weight`` column, else from its probability (clipped)."""
     p = pl.col("probability").clip(1e-12, 1 - 1e-12)
@@ -625,19 +655,19 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
     dropped: set[tuple[int, int]] = set()
     for pid, found_partners in partners.items():
         # a partner the guards refuse the weak profile itself is no candidate for it
-        refused = [(w, o) for w, o in found_partners if not clusters.allowed(clusters.state[pid], clusters.state[o])]
+        refused = [(w, o) for w, o in found_partners if not clusters.may_join(pid, o)]
         dropped.update((min(pid, o), max(pid, o)) for _, o in refused)
         others = sorted(set(found_partners) - set(refused), key=lambda wo: (-wo[0], wo[1]))
         if not others:
             continue
-        states = [clusters.state[o] for _, o in others]
-        if all(clusters.allowed(x, y) for i, x in enumerate(states) for y in states[i + 1 :]):
+        pids = [o for _, o in others]
+        if all(clusters.may_join(x, y) for i, x in enumerate(pids) for y in pids[i + 1 :]):
             continue
         if margin is None:
             found.add(pid)
             continue
         best_weight, best = others[0]
-        rivals = [(w, o) for w, o in others[1:] if not clusters.allowed(clusters.state[best], clusters.state[o])]
+        rivals = [(w, o) for w, o in others[1:] if not clusters.may_join(best, o)]
         if not rivals:
             # the best partner could be one person with every other (it is as weak as this
             # profile: a second copy of it); the others conflict among themselves
@@ -671,7 +701,7 @@ def _rivals_of_kept(
     kept = [others[0]]
     rivals = []
     for weight, other in others[1:]:
-        against = [w for w, k in kept if not clusters.allowed(clusters.state[k], clusters.state[other])]
+        against = [w for w, k in kept if not clusters.may_join(k, other)]
         if not against:
             kept.append((weight, other))
             continue

@@ -93,6 +93,13 @@ class Guards(StrictModel):
     ``conflicting_identifiers`` identifier, whatever its match weight: two people cannot
     share all of those, so the disagreeing identifier is a mis-keyed, temporary or borrowed
     one. The dob and forename guards (twins) still apply."""
+    same_name_identifier_errors: int = Field(default=2, ge=1, le=3)
+    """Keying errors (substitutions, transpositions; same length, eight characters or more)
+    tolerated between two clusters' values of a ``conflicting_identifiers`` identifier when the
+    pair merging them is two records with the same first forename and surname; one otherwise.
+    Twins differ in forename, and a father and his namesake son carry unrelated numbers, so
+    only a number keyed or read twice wrong (``220263447`` / ``Z202G3447``) meets it; the
+    ``dob`` and ``forename`` guards still apply. 1: one keying error whatever the names."""
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
     dob_copied_from_household: bool = True
