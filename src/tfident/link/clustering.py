@@ -20,8 +20,9 @@ cluster already holds:
   guard still applies, so twins carrying different UPNs stay apart. Between two profiles
   with the same first forename and surname, ``same_name_identifier_errors`` keying errors
   (two by default: ``220263447`` / ``Z202G3447``, an OCR reading) are tolerated instead of
-  one: twins differ in forename, so a twin's identifier (often two keying errors from the
-  other's) never meets this tolerance;
+  one in an identifier with no check character (:data:`CHECKED_IDENTIFIERS`): twins differ
+  in forename, so a twin's identifier (often two keying errors from the other's) never
+  meets this tolerance;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son.
@@ -31,7 +32,10 @@ cluster already holds:
   none of its dates of birth at those addresses: pseudopeople's census copies a
   household member's date of birth onto a record, as a form filled in for the whole
   household can. The namesake son's own date of birth is no other person's, and the
-  father's is recorded at their address, so they stay apart;
+  father's is recorded at their address, so they stay apart. With
+  ``dob_copied_seen_on_person`` the member may be a person of the run, not only a record at
+  the address (:func:`copied_dobs_by_person`, after a first clustering:
+  :func:`tfident.link.components.recluster_copied_dobs`);
 - ``forename``: both clusters hold full forenames and none of one is compatible with
   any of the other (same, same canonical or metaphone, nickname variants meet,
   Jaro-Winkler similar, one keying error apart in a name of three letters or more, or
@@ -172,6 +176,12 @@ def _ids_conflict(a: AbstractSet[str], b: AbstractSet[str], errors: int = 1) -> 
 
 
 MIN_KEYED_LENGTH = 8
+
+CHECKED_IDENTIFIERS = frozenset({"upn", "nhs_number"})
+"""Identifiers carrying a check character, which standardisation verifies (an invalid value is
+dropped): a value keyed wrong seldom passes it, so two valid values two keying errors apart (one
+digit and its check character) are two numbers, often issued in sequence (one school's intake).
+``same_name_identifier_errors`` does not apply to them."""
 """Identifiers this long or longer may carry one keying error (UPN 13 characters, NINO 9,
 NHS number 10); in a shorter code one character is too much of the value."""
 
@@ -407,7 +417,7 @@ class _Clusters:
         if not override_ids:
             for name, values in a.ids.items():
                 other = b.ids.get(name)
-                if other and _ids_conflict(values, other, errors):
+                if other and _ids_conflict(values, other, 1 if name in CHECKED_IDENTIFIERS else errors):
                     return False
         if (
             self.guards.dob
@@ -578,6 +588,90 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
                 _another_person(names, other, forename_similarity) for j, (_, other) in enumerate(members) if j != i
             ):
                 out[pid] = place
+    return out
+
+
+def _names(profiles: pl.DataFrame) -> pl.DataFrame:
+    """``pid`` and the names :func:`_another_person` reads, of the profiles with a full forename."""
+    middles = (
+        pl.col("forename_middles").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        if "forename_middles" in profiles.columns
+        else pl.col("forename_std").str.split(" ").list.slice(1)
+    )
+    surname = pl.col("surname_std") if "surname_std" in profiles.columns else pl.lit(None, dtype=pl.String)
+    return profiles.filter(pl.col("forename_first").str.len_chars() > 1).select(
+        "pid",
+        "forename_first",
+        pl.col("forename_canonical").fill_null(pl.col("forename_first")),
+        pl.col("forename_metaphone").fill_null(""),
+        pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        middles.alias("_middles"),
+        surname.alias("_surname"),
+    )
+
+
+def copied_dobs_by_person(
+    profiles: pl.DataFrame, clusters: pl.DataFrame, candidates: pl.Series, forename_similarity: float = 0.85
+) -> dict[int, str]:
+    """Of the profiles ``candidates`` (pids) not yet marked (:data:`COPIED_COLUMN`), those whose date of
+    birth is one held by another *person* (a cluster of ``clusters``: ``pid, cluster``) that has a record
+    at the profile's address, every full forename of that person being another person's to the
+    profile's (:func:`_another_person`): ``{pid: address}``.
+
+    :func:`copied_dobs` sees a copy only when the household member's own record at the address
+    carries the date of birth; a member whose census record is missing (pseudopeople omits rows)
+    may still be a person here, their tax form at the address and their Social Security record,
+    which has no address, carrying it. ``candidates`` keeps the work small: only profiles of
+    components that clustering split (nothing else can merge more).
+    """
+    if candidates.is_empty() or profiles.is_empty():
+        return {}
+    marked = pl.col(COPIED_COLUMN).is_null() if COPIED_COLUMN in profiles.columns else pl.lit(True)
+    located = profiles.select("pid", "date_of_birth", _place(profiles).alias("_place"), marked.alias("_free"))
+    cand = (
+        located.filter(
+            pl.col("pid").is_in(candidates.implode())
+            & pl.col("_free")
+            & pl.col("date_of_birth").is_not_null()
+            & pl.col("_place").is_not_null()
+        )
+        .join(clusters, on="pid")
+        .select("pid", "cluster", "_place", "date_of_birth")
+    )
+    if cand.is_empty():
+        return {}
+    # the persons with a record at a candidate's address, and the dates of birth each holds anywhere
+    at = located.filter(pl.col("_place").is_in(cand["_place"].unique().implode())).join(clusters, on="pid")
+    people = at.select("cluster", "_place").unique()
+    born = (
+        located.join(clusters, on="pid")
+        .filter(pl.col("cluster").is_in(people["cluster"].unique().implode()) & pl.col("date_of_birth").is_not_null())
+        .select("cluster", "date_of_birth")
+        .unique()
+    )
+    hits = (
+        cand.join(people.join(born, on="cluster").rename({"cluster": "other"}), on=["_place", "date_of_birth"])
+        .filter(pl.col("other") != pl.col("cluster"))
+        .select("pid", "_place", "other")
+        .unique()
+        .sort("pid", "other")
+    )
+    if hits.is_empty():
+        return {}
+    others = clusters.filter(pl.col("cluster").is_in(hits["other"].unique().implode()))
+    names = _names(profiles.filter(pl.col("pid").is_in(pl.concat([hits["pid"], others["pid"]]).implode())))
+    by_pid = {row[0]: (row[1], row[2], row[3], tuple(row[4]), frozenset(row[5]), row[6]) for row in names.iter_rows()}
+    by_person: dict[int, list[tuple[Any, ...]]] = {}
+    for pid, cluster in others.iter_rows():
+        if pid in by_pid:
+            by_person.setdefault(cluster, []).append(by_pid[pid])
+    out: dict[int, str] = {}
+    for pid, place, other in hits.iter_rows():
+        own, theirs = by_pid.get(pid), by_person.get(other)
+        if own is None or not theirs or pid in out:
+            continue
+        if all(_another_person(own, name, forename_similarity) for name in theirs):
+            out[pid] = place
     return out
 
 

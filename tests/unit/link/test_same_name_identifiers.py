@@ -17,6 +17,7 @@ from tests.unit.link.test_link_splink import person
 from tfident.link.clustering import EDGE_SCHEMA, _ids_conflict, cluster_profiles
 from tfident.link.config import Guards
 from tfident.link.profiles import build_profiles
+from tfident.synth.identifiers import make_upn
 
 Maker = Callable[..., pl.DataFrame]
 
@@ -86,3 +87,15 @@ def test_a_chain_through_a_record_without_the_identifier(make_persons: Maker) ->
     assert _clusters(make_persons(rows), Guards()) == {frozenset({"W2", "CENSUS", "SSA"})}
     apart = _clusters(make_persons(rows), Guards(same_name_identifier_errors=1))
     assert frozenset({"W2", "CENSUS", "SSA"}) not in apart
+
+
+def test_not_for_an_identifier_with_a_check_character(make_persons: Maker) -> None:
+    """Two valid UPNs two keying errors apart (a digit and the check letter) are two numbers, often
+    issued in sequence: the tolerance is for identifiers without a check character only.
+    """
+    upn_a, upn_b = make_upn("997200123001"), make_upn("997200123002")
+    rows = [
+        person("school_census", "A", upn=upn_a),
+        person("school_census", "B", upn=upn_b, address_line_1="9 Low Road"),
+    ]
+    assert frozenset({"A", "B"}) not in _clusters(make_persons(rows), Guards(same_name_identifier_errors=2))
