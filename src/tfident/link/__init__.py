@@ -31,7 +31,7 @@ import polars as pl
 
 from tfident.errors import ConfigError
 from tfident.link.clustering import COPIED_COLUMN, mark_copied_dobs
-from tfident.link.components import cluster_by_component
+from tfident.link.components import cluster_by_component, recluster_copied_dobs
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
 from tfident.link.incremental import (
     LinkCache,
@@ -198,6 +198,9 @@ def link_persons_cached(
     )
     if previous is not None:
         log.info("incremental clustering: clusters of %d of %d profiles reused", reused, profiles.height)
+    profiles, clusters, cluster_cache = recluster_copied_dobs(
+        profiles, edges, config.guards, clusters, cluster_cache, cannot_link=cannot, must_link=must
+    )
 
     record_cluster = members.join(clusters, on="pid")
     smallest = record_cluster.group_by("cluster").agg(pl.col("record_key").min().alias("_smallest"))

@@ -17,7 +17,12 @@ cluster already holds:
   normalised address text where neither has a UPRN) and carry no opposite sexes: two
   people cannot share all of that, whatever the model's term frequencies make of a
   common name (a record carrying a sibling's UPN, a re-keyed UPN). Every other
-  guard still applies, so twins carrying different UPNs stay apart;
+  guard still applies, so twins carrying different UPNs stay apart. Between two profiles
+  with the same first forename and surname, ``same_name_identifier_errors`` keying errors
+  (two by default: ``220263447`` / ``Z202G3447``, an OCR reading) are tolerated instead of
+  one in an identifier with no check character (:data:`CHECKED_IDENTIFIERS`): twins differ
+  in forename, so a twin's identifier (often two keying errors from the other's) never
+  meets this tolerance;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son.
@@ -27,7 +32,10 @@ cluster already holds:
   none of its dates of birth at those addresses: pseudopeople's census copies a
   household member's date of birth onto a record, as a form filled in for the whole
   household can. The namesake son's own date of birth is no other person's, and the
-  father's is recorded at their address, so they stay apart;
+  father's is recorded at their address, so they stay apart. With
+  ``dob_copied_seen_on_person`` the member may be a person of the run, not only a record at
+  the address (:func:`copied_dobs_by_person`, after a first clustering:
+  :func:`tfident.link.components.recluster_copied_dobs`);
 - ``forename``: both clusters hold full forenames and none of one is compatible with
   any of the other (same, same canonical or metaphone, nickname variants meet,
   Jaro-Winkler similar, one keying error apart in a name of three letters or more, or
@@ -77,6 +85,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -155,18 +164,24 @@ def _dob_compatible(a: dt.date, b: dt.date) -> bool:
     return a.year == b.year and a.day == b.month and a.month == b.day
 
 
-def _ids_conflict(a: AbstractSet[str], b: AbstractSet[str]) -> bool:
-    """Two clusters' values of one identifier conflict: none in common, and none one keying
-    error from one of the other's (a digit mistyped, two transposed: ``399722317`` /
-    ``399742317``). A mistyped identifier still weighs against the pair in the model (its
-    comparison's else level); it just does not veto the merge.
+def _ids_conflict(a: AbstractSet[str], b: AbstractSet[str], errors: int = 1) -> bool:
+    """Two clusters' values of one identifier conflict: none in common, and none ``errors``
+    keying errors or fewer from one of the other's (a digit mistyped, two transposed:
+    ``399722317`` / ``399742317``). A mistyped identifier still weighs against the pair in
+    the model (its comparison's else level); it just does not veto the merge.
     """
     if a & b:
         return False
-    return not any(len(x) == len(y) >= MIN_KEYED_LENGTH and OSA.distance(x, y) <= 1 for x in a for y in b)
+    return not any(len(x) == len(y) >= MIN_KEYED_LENGTH and OSA.distance(x, y) <= errors for x in a for y in b)
 
 
 MIN_KEYED_LENGTH = 8
+
+CHECKED_IDENTIFIERS = frozenset({"upn", "nhs_number"})
+"""Identifiers carrying a check character, which standardisation verifies (an invalid value is
+dropped): a value keyed wrong seldom passes it, so two valid values two keying errors apart (one
+digit and its check character) are two numbers, often issued in sequence (one school's intake).
+``same_name_identifier_errors`` does not apply to them."""
 """Identifiers this long or longer may carry one keying error (UPN 13 characters, NINO 9,
 NHS number 10); in a shorter code one character is too much of the value."""
 
@@ -299,6 +314,7 @@ class _Clusters:
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
+        self.names = _name_keys(profiles) if guards.same_name_identifier_errors > 1 else None
         marked = mark_copied_dobs(profiles, guards)
         copied = (
             marked[COPIED_COLUMN]
@@ -385,11 +401,23 @@ class _Clusters:
         small, large = (a.bans, b.bans) if len(a.bans) <= len(b.bans) else (b.bans, a.bans)
         return any(large.get(token, side) != side for token, side in small.items())
 
-    def allowed(self, a: _Cluster, b: _Cluster, override_ids: bool = False) -> bool:
+    def id_errors(self, x: int, y: int) -> int:
+        """The keying errors tolerated between identifiers across a pair of profiles ``x``, ``y``:
+        ``same_name_identifier_errors`` when both carry one first forename and surname, else one.
+        """
+        if self.names is not None and self.names[x] and self.names[x] == self.names[y]:
+            return self.guards.same_name_identifier_errors
+        return 1
+
+    def may_join(self, x: int, y: int) -> bool:
+        """:meth:`allowed` for the clusters of profiles ``x`` and ``y`` (their states), the pair's tolerance."""
+        return self.allowed(self.state[x], self.state[y], errors=self.id_errors(x, y))
+
+    def allowed(self, a: _Cluster, b: _Cluster, override_ids: bool = False, errors: int = 1) -> bool:
         if not override_ids:
             for name, values in a.ids.items():
                 other = b.ids.get(name)
-                if other and _ids_conflict(values, other):
+                if other and _ids_conflict(values, other, 1 if name in CHECKED_IDENTIFIERS else errors):
                     return False
         if (
             self.guards.dob
@@ -440,7 +468,7 @@ class _Clusters:
             return True
         override_ids = override_ids or self.same_identity(x, y)
         a, b = self.state[rx], self.state[ry]
-        if self.banned(a, b) or not (force or self.allowed(a, b, override_ids)):
+        if self.banned(a, b) or not (force or self.allowed(a, b, override_ids, self.id_errors(x, y))):
             return False
         if rx > ry:
             rx, ry = ry, rx
@@ -563,6 +591,90 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
     return out
 
 
+def _names(profiles: pl.DataFrame) -> pl.DataFrame:
+    """``pid`` and the names :func:`_another_person` reads, of the profiles with a full forename."""
+    middles = (
+        pl.col("forename_middles").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        if "forename_middles" in profiles.columns
+        else pl.col("forename_std").str.split(" ").list.slice(1)
+    )
+    surname = pl.col("surname_std") if "surname_std" in profiles.columns else pl.lit(None, dtype=pl.String)
+    return profiles.filter(pl.col("forename_first").str.len_chars() > 1).select(
+        "pid",
+        "forename_first",
+        pl.col("forename_canonical").fill_null(pl.col("forename_first")),
+        pl.col("forename_metaphone").fill_null(""),
+        pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        middles.alias("_middles"),
+        surname.alias("_surname"),
+    )
+
+
+def copied_dobs_by_person(
+    profiles: pl.DataFrame, clusters: pl.DataFrame, candidates: pl.Series, forename_similarity: float = 0.85
+) -> dict[int, str]:
+    """Of the profiles ``candidates`` (pids) not yet marked (:data:`COPIED_COLUMN`), those whose date of
+    birth is one held by another *person* (a cluster of ``clusters``: ``pid, cluster``) that has a record
+    at the profile's address, every full forename of that person being another person's to the
+    profile's (:func:`_another_person`): ``{pid: address}``.
+
+    :func:`copied_dobs` sees a copy only when the household member's own record at the address
+    carries the date of birth; a member whose census record is missing (pseudopeople omits rows)
+    may still be a person here, their tax form at the address and their Social Security record,
+    which has no address, carrying it. ``candidates`` keeps the work small: only profiles of
+    components that clustering split (nothing else can merge more).
+    """
+    if candidates.is_empty() or profiles.is_empty():
+        return {}
+    marked = pl.col(COPIED_COLUMN).is_null() if COPIED_COLUMN in profiles.columns else pl.lit(True)
+    located = profiles.select("pid", "date_of_birth", _place(profiles).alias("_place"), marked.alias("_free"))
+    cand = (
+        located.filter(
+            pl.col("pid").is_in(candidates.implode())
+            & pl.col("_free")
+            & pl.col("date_of_birth").is_not_null()
+            & pl.col("_place").is_not_null()
+        )
+        .join(clusters, on="pid")
+        .select("pid", "cluster", "_place", "date_of_birth")
+    )
+    if cand.is_empty():
+        return {}
+    # the persons with a record at a candidate's address, and the dates of birth each holds anywhere
+    at = located.filter(pl.col("_place").is_in(cand["_place"].unique().implode())).join(clusters, on="pid")
+    people = at.select("cluster", "_place").unique()
+    born = (
+        located.join(clusters, on="pid")
+        .filter(pl.col("cluster").is_in(people["cluster"].unique().implode()) & pl.col("date_of_birth").is_not_null())
+        .select("cluster", "date_of_birth")
+        .unique()
+    )
+    hits = (
+        cand.join(people.join(born, on="cluster").rename({"cluster": "other"}), on=["_place", "date_of_birth"])
+        .filter(pl.col("other") != pl.col("cluster"))
+        .select("pid", "_place", "other")
+        .unique()
+        .sort("pid", "other")
+    )
+    if hits.is_empty():
+        return {}
+    others = clusters.filter(pl.col("cluster").is_in(hits["other"].unique().implode()))
+    names = _names(profiles.filter(pl.col("pid").is_in(pl.concat([hits["pid"], others["pid"]]).implode())))
+    by_pid = {row[0]: (row[1], row[2], row[3], tuple(row[4]), frozenset(row[5]), row[6]) for row in names.iter_rows()}
+    by_person: dict[int, list[tuple[Any, ...]]] = {}
+    for pid, cluster in others.iter_rows():
+        if pid in by_pid:
+            by_person.setdefault(cluster, []).append(by_pid[pid])
+    out: dict[int, str] = {}
+    for pid, place, other in hits.iter_rows():
+        own, theirs = by_pid.get(pid), by_person.get(other)
+        if own is None or not theirs or pid in out:
+            continue
+        if all(_another_person(own, name, forename_similarity) for name in theirs):
+            out[pid] = place
+    return out
+
+
 def mark_copied_dobs(profiles: pl.DataFrame, guards: Guards) -> pl.DataFrame:
     """``profiles`` with :data:`COPIED_COLUMN` (:func:`copied_dobs`, over every profile given) when the
     dob guard and ``dob_copied_from_household`` are on and the column is not there yet; else as given.
@@ -591,6 +703,18 @@ def _identities(profiles: pl.DataFrame) -> list[_Identity | None]:
         complete = first is not None and len(first) > 1 and surname and dob is not None and where is not None
         out.append((first, surname, dob, where, sex if sex in ("M", "F") else None) if complete else None)
     return out
+
+
+def _name_keys(profiles: pl.DataFrame) -> np.ndarray:
+    """Per profile, a 64-bit hash of its first forename and surname (0 when either is missing or
+    one letter): one array, not a tuple per profile (a million profiles).
+    """
+    full = (pl.col("forename_first").str.len_chars() > 1) & (pl.col("surname_std").str.len_chars() > 1)
+    key = pl.when(full).then(pl.struct("forename_first", "surname_std").hash(NAME_KEY_SEED)).otherwise(0)
+    return profiles.select(key.fill_null(0).alias("_name"))["_name"].to_numpy()
+
+
+NAME_KEY_SEED = 0x6E616D65
 
 
 def _edge_weights(edges: pl.DataFrame) -> pl.Expr:
@@ -625,19 +749,19 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
     dropped: set[tuple[int, int]] = set()
     for pid, found_partners in partners.items():
         # a partner the guards refuse the weak profile itself is no candidate for it
-        refused = [(w, o) for w, o in found_partners if not clusters.allowed(clusters.state[pid], clusters.state[o])]
+        refused = [(w, o) for w, o in found_partners if not clusters.may_join(pid, o)]
         dropped.update((min(pid, o), max(pid, o)) for _, o in refused)
         others = sorted(set(found_partners) - set(refused), key=lambda wo: (-wo[0], wo[1]))
         if not others:
             continue
-        states = [clusters.state[o] for _, o in others]
-        if all(clusters.allowed(x, y) for i, x in enumerate(states) for y in states[i + 1 :]):
+        pids = [o for _, o in others]
+        if all(clusters.may_join(x, y) for i, x in enumerate(pids) for y in pids[i + 1 :]):
             continue
         if margin is None:
             found.add(pid)
             continue
         best_weight, best = others[0]
-        rivals = [(w, o) for w, o in others[1:] if not clusters.allowed(clusters.state[best], clusters.state[o])]
+        rivals = [(w, o) for w, o in others[1:] if not clusters.may_join(best, o)]
         if not rivals:
             # the best partner could be one person with every other (it is as weak as this
             # profile: a second copy of it); the others conflict among themselves
@@ -671,7 +795,7 @@ def _rivals_of_kept(
     kept = [others[0]]
     rivals = []
     for weight, other in others[1:]:
-        against = [w for w, k in kept if not clusters.allowed(clusters.state[k], clusters.state[other])]
+        against = [w for w, k in kept if not clusters.may_join(k, other)]
         if not against:
             kept.append((weight, other))
             continue

@@ -25,6 +25,8 @@ most one forename and one sex between them (there is nothing to choose), and kep
 Not reused, whatever their signature: components holding a
 profile without a full forename or a date of birth (their ambiguity depends on the edges'
 weights, not only their order) and components holding a profile named in a reviewer's ruling.
+Nor are components :func:`recluster_copied_dobs` clustered again (their marks depend on other
+components): they are left out of the cache.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from tfident.link.clustering import cluster_profiles, mark_copied_dobs
+from tfident.link.clustering import COPIED_COLUMN, cluster_profiles, copied_dobs_by_person, mark_copied_dobs
 from tfident.link.config import Guards
 
 SIGNATURE_SEEDS: tuple[int, int] = (0x636C, 0x7573)
@@ -235,6 +237,49 @@ def cluster_by_component(
         .select(list(CLUSTER_CACHE_SCHEMA))
     )
     return clusters, cache, reused.height
+
+
+def recluster_copied_dobs(
+    profiles: pl.DataFrame,
+    edges: pl.DataFrame,
+    guards: Guards,
+    clusters: pl.DataFrame,
+    cache: pl.DataFrame,
+    cannot_link: Sequence[tuple[int, int]] = (),
+    must_link: Sequence[tuple[int, int]] = (),
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``(profiles, clusters, cache)`` after ``dob_copied_seen_on_person``: the profiles of components
+    :func:`cluster_by_component` split (``cache`` holds each profile's component signature and cluster)
+    whose date of birth another person holds at their address
+    (:func:`~tfident.link.clustering.copied_dobs_by_person`) are marked (:data:`COPIED_COLUMN`), and
+    their components clustered again; those components leave the cache, since their marks depend on
+    other components' clusters, which their signatures do not cover. Unchanged when nothing is marked
+    or the rule is off.
+    """
+    if not (guards.dob and guards.dob_copied_from_household and guards.dob_copied_seen_on_person):
+        return profiles, clusters, cache
+    if cache.is_empty() or COPIED_COLUMN not in profiles.columns:
+        return profiles, clusters, cache
+    signed = cache.join(profiles.select("pid", "rep_key"), on="rep_key")
+    split = signed.filter(pl.col("cluster_key").n_unique().over("sig_a", "sig_b") > 1)
+    marks = copied_dobs_by_person(profiles, clusters, split["pid"], guards.forename_similarity)
+    if not marks:
+        return profiles, clusters, cache
+    marked = pl.DataFrame({"pid": list(marks), "_at": list(marks.values())}, schema={"pid": pl.Int64, "_at": pl.String})
+    touched = split.join(marked.select("pid"), on="pid").select("sig_a", "sig_b").unique()
+    todo = split.join(touched, on=["sig_a", "sig_b"]).sort("pid")["pid"]
+    profiles = (
+        profiles.join(marked, on="pid", how="left", maintain_order="left")
+        .with_columns(pl.coalesce(COPIED_COLUMN, "_at").alias(COPIED_COLUMN))
+        .drop("_at")
+    )
+    fresh = _cluster_subset(profiles, edges, guards, cannot_link, must_link, todo)
+    clusters = (
+        clusters.join(fresh.rename({"cluster": "_fresh"}), on="pid", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_fresh", "cluster").alias("cluster"))
+        .select("pid", "cluster")
+    )
+    return profiles, clusters, cache.join(touched, on=["sig_a", "sig_b"], how="anti", maintain_order="left")
 
 
 def _cluster_subset(

@@ -93,6 +93,15 @@ class Guards(StrictModel):
     ``conflicting_identifiers`` identifier, whatever its match weight: two people cannot
     share all of those, so the disagreeing identifier is a mis-keyed, temporary or borrowed
     one. The dob and forename guards (twins) still apply."""
+    same_name_identifier_errors: int = Field(default=2, ge=1, le=3)
+    """Keying errors (substitutions, transpositions; same length, eight characters or more)
+    tolerated between two clusters' values of a ``conflicting_identifiers`` identifier when the
+    pair merging them is two records with the same first forename and surname, for an identifier
+    with no check character (NINO, PNC id: a UPN or NHS number keyed wrong seldom passes its
+    check, and two valid ones two errors apart are two numbers issued in sequence); one otherwise.
+    Twins differ in forename, and a father and his namesake son carry unrelated numbers, so
+    only a number keyed or read twice wrong (``220263447`` / ``Z202G3447``) meets it; the
+    ``dob`` and ``forename`` guards still apply. 1: one keying error whatever the names."""
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
     dob_copied_from_household: bool = True
@@ -104,6 +113,15 @@ class Guards(StrictModel):
     not refuse the merge (the model's date of birth comparison still weighs against the
     pair). A father and his namesake son at one address stay apart: the father's date of
     birth is recorded at that address. See :func:`tfident.link.clustering.copied_dobs`."""
+    dob_copied_seen_on_person: bool = True
+    """With ``dob_copied_from_household``: the household member may be seen as a person, not only
+    as a record at the address: a record's date of birth is a copy too when another person (a
+    cluster, its every full forename another person's) has a record at the record's address and
+    holds that date of birth on any of its records (a tax form at the address, a Social Security
+    record with no address; their census record missing). The components clustering split that
+    hold such a record are clustered again with it marked (and never reused by the next month:
+    the mark depends on another component). See
+    :func:`tfident.link.clustering.copied_dobs_by_person`."""
     forename: bool = True
     """Never merge two clusters none of whose full forenames are compatible; and never merge
     two clusters sharing a date of birth and an address whose principal forenames are

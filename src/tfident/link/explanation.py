@@ -62,7 +62,9 @@ class Explanation:
     dob_copied: tuple[str, ...] = ()
     """The records of the pair whose date of birth the run's clustering took for a copy of a
     household member's (``dob_copied_from_household``: another person at the record's address
-    carries it), so that the dob guard did not hold them apart on it; stored with the link."""
+    carries it; with ``dob_copied_seen_on_person``, another person with a record at the address
+    holds it on any of theirs), so that the dob guard did not hold them apart on it; stored with
+    the link."""
 
     def band(self, config: LinkageConfig) -> str:
         """``match``, ``uncertain`` or ``non-match``: the stored link's band when there is one

@@ -14,6 +14,7 @@ exactly the same weights from a stored run's records.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -50,7 +51,11 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
     a date of birth: ``solo_key`` is their record key (null for every other profile).
     """
     solo = pl.Series("solo", sorted(solo_keys), dtype=pl.String)
-    persons = persons.with_columns(_middle_std(persons).alias("middle_std"), address_key(persons).alias("address_key"))
+    persons = persons.with_columns(
+        _middle_std(persons).alias("middle_std"),
+        address_key(persons).alias("address_key"),
+        possible_dob(persons).alias("date_of_birth"),
+    )
     records = persons.select(
         "record_key",
         *PROFILE_FIELDS,
@@ -83,6 +88,30 @@ def build_profiles(persons: pl.DataFrame, solo_keys: Collection[str] = ()) -> tu
     members = profiles.select("pid", "rep_key", "_keys").explode("_keys").rename({"_keys": "record_key"})
     profiles = profiles.drop("_keys").rename({"_solo": "solo_key"})
     return _add_derived(profiles), members
+
+
+EARLIEST_BIRTH = date(1900, 1, 1)
+"""Dates of birth before this are keying errors (``1099``, ``0937`` for ``1999``, ``1937``): no one
+that old is on a council's records."""
+
+UNBORN_DAYS = 366
+"""A record may give a date of birth after its own date only for a child not yet born (an expected
+date on a maternity record, months ahead): one later than this many days after the record's date is
+a keying error (``2062``, ``7016`` for ``1962``, ``2016``)."""
+
+
+def possible_dob(persons: pl.DataFrame) -> pl.Expr:
+    """The record's date of birth, or null when no one could have it (:data:`EARLIEST_BIRTH`,
+    :data:`UNBORN_DAYS` after the record's ``evidence_date``): an impossible date says nothing about
+    who the person is, and compared as a date it holds the record apart from its person's others
+    (the dob guard) as a father's date holds him apart from his namesake son.
+    """
+    dob = pl.col("date_of_birth")
+    possible = dob >= pl.lit(EARLIEST_BIRTH)
+    if "evidence_date" in persons.columns:
+        latest = pl.col("evidence_date") + pl.duration(days=UNBORN_DAYS)
+        possible = possible & (latest.is_null() | (dob <= latest))
+    return pl.when(possible).then(dob).otherwise(None)
 
 
 def address_key(persons: pl.DataFrame) -> pl.Expr:

@@ -283,6 +283,9 @@ PLACEHOLDER_FORENAMES: frozenset[str] = frozenset(
         *["BROTHER", "SISTER", "MINOR", "KID", "PERSON", "ADULT", "RESIDENT", "OCCUPIER", "OCCUPANT"],
         *["RESPONDENT", "HOUSEHOLDER", "GENTLEMAN", "WOMAN", "OLDEST", "YOUNGEST", "FRIEND", "INMATE"],
         *("ADULT MALE", "ADULT FEMALE", "CHILD F", "CHILD M", "LADY OF HOUSE", "MAN OF HOUSE"),
+        # the plural and the short forms of a role already here ("Gentlemen", "Gent"), and "Dau",
+        # the census enumerator's abbreviation of daughter
+        *["GENTLEMEN", "GENT", "DAU"],
     }
 )
 """Standardised forenames that name no one: what a maternity ward, a call handler or a form
@@ -292,7 +295,7 @@ person; and a child's later record (``Olivia``) would disagree with it. Treated 
 
 PLACEHOLDER_FORENAME_PREFIXES: tuple[str, ...] = (
     *("BABY OF ", "SON OF ", "DAUGHTER OF ", "CHILD OF ", "UNBORN OF ", "WIFE OF ", "HUSBAND OF "),
-    *("MAN OF ", "LADY OF ", "MAN IN THE ", "LADY IN THE "),
+    *("MAN OF ", "LADY OF ", "MAN IN THE ", "LADY IN THE ", "GENTLEMAN OF "),
 )
 """``Baby of Smith``: a placeholder naming the parent, not the child; ``Lady of the house``,
 ``Man in the ...`` (with or without the rest of the phrase): a role, not a name."""
@@ -303,6 +306,10 @@ PLACEHOLDER_SURNAMES: frozenset[str] = frozenset(
         *["XX", "XXX", "UNK", "DONT KNOW", "DECLINED", "LAST NAME", "NO LAST NAME", "SURNAME", "NO SURNAME"],
         *["OCCUPIER", "OCCUPANT", "RESIDENT", "HOUSEHOLDER", "RESPONDENT", "RESPONDANT", "THE OCCUPIER"],
         *["OF THE HOUSE", "OF HOUSE", "LADY OF THE HOUSE", "LADY OF HOUSE", "MAN OF THE HOUSE", "THE HOUSE"],
+        *["OF THE HOME", "HOUSEHOLD", "HOUSEHOLD MEMBER"],
+        # a relationship or a sex written where the surname was not given ("Husband", "Female"): words
+        # that are forename placeholders too, and no one's surname
+        *["HUSBAND", "WIFE", "DAUGHTER", "CHILD", "GIRL", "BOY", "ADULT", "MALE", "FEMALE"],
     }
 )
 """Standardised surnames that name no one (before separators are removed; ``The Occupier``,

@@ -164,19 +164,33 @@ def test_ending_spellings() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["Wife", "Husband", "Grandson", "Resident", "Occupier", "Respondent", "Son of", "Lady of the house", "Man in the"],
+    [
+        *["Wife", "Husband", "Grandson", "Resident", "Occupier", "Respondent", "Son of", "Lady of the house"],
+        *["Man in the", "Gentleman of", "Gentleman of the house", "Gentlemen", "Gent", "Dau"],
+    ],
 )
 def test_a_relationship_or_role_written_for_a_forename_is_no_name(raw: str) -> None:
     assert nm.forename_std(raw) is None
     assert nm.forename_first(raw) is None
 
 
-@pytest.mark.parametrize("raw", ["The Occupier", "Resident", "Last name", "Lady of the house"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        *["The Occupier", "Resident", "Last name", "Lady of the house", "Of the home", "Household"],
+        *["Husband", "Wife", "Daughter", "Child", "Girl", "Boy", "Adult", "Male", "Female"],
+    ],
+)
 def test_a_role_written_for_a_surname_is_no_name(raw: str) -> None:
     assert nm.surname_std(raw) is None
     assert nm.surname_tokens(raw) == []
 
 
-@pytest.mark.parametrize("raw", ["Sonia", "Wilfred", "Mandy", "Ladyanne", "Manon"])
+@pytest.mark.parametrize("raw", ["Sonia", "Wilfred", "Mandy", "Ladyanne", "Manon", "Gentry", "Dawn", "Daud"])
 def test_names_that_start_like_a_placeholder_are_names(raw: str) -> None:
     assert nm.forename_std(raw) == raw.upper()
+
+
+@pytest.mark.parametrize("raw", ["Childs", "Boyle", "Wifey", "Malek", "Person", "Parent", "Son", "Mann"])
+def test_surnames_near_a_role_are_surnames(raw: str) -> None:
+    assert nm.surname_std(raw) == raw.upper()
