@@ -10,6 +10,13 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-stamp
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+# Python's compiled bytecode, kept under .venv/pycache (never in the source tree) and reused by every later
+# process: the suite starts hundreds of Python processes (pytest workers, killed runs, CLI subprocesses, Prefect,
+# Spark's workers), each importing polars, SQLAlchemy, Splink and tfident, which costs about 7 CPU-s compiled from
+# source and 2.7 from bytecode. Set here because PYTHONDONTWRITEBYTECODE=1 in the environment otherwise leaves
+# every process compiling from source (the venv is installed without bytecode).
+export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+export PYTHONDONTWRITEBYTECODE :=
 
 DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db

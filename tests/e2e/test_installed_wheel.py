@@ -47,7 +47,15 @@ REQUIRED_IN_WHEEL = (
 
 # Inherited settings that would let the installed tfident see the checkout or another
 # database, config folder or Prefect server than the test's own.
-_SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV", "CONDA_PREFIX")
+_SCRUBBED = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONSAFEPATH",
+    "PYTHONPYCACHEPREFIX",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+)
 _SCRUBBED_PREFIXES = ("TFIDENT_", "PREFECT_API_", "UV_PROJECT_ENVIRONMENT")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,8 +59,33 @@ def bare_engine(store_url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to the newest schema by :func:`init_db`, once per session, for tests to copy."""
+    path = tmp_path_factory.mktemp("migrated") / "tfident.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        init_db(engine)
+    finally:
+        engine.dispose()
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the migration is not all in the database file"
+    return path
+
+
 @pytest.fixture
-def engine(bare_engine: Engine) -> Engine:
-    """An engine on a database migrated to the newest schema."""
+def engine(bare_engine: Engine, request: pytest.FixtureRequest) -> Engine:
+    """An engine on a database migrated to the newest schema.
+
+    On SQLite the empty file becomes a copy of one migrated once per session (migrating costs more than
+    copying, and some 200 tests ask for this fixture); :func:`init_db` then finds it at the newest revision.
+    """
+    if bare_engine.dialect.name == "sqlite":
+        database = bare_engine.url.database
+        assert database
+        bare_engine.dispose()
+        target = Path(database)
+        assert not target.exists() or target.stat().st_size == 0, "the test's database must still be empty"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
     init_db(bare_engine)
     return bare_engine

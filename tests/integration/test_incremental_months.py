@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -100,55 +101,105 @@ def corrected_records(before: Path, after: Path) -> int:
     return changed
 
 
-def rule(db_urls: list[str], db: str, run_id: str, rule: str, kind: str) -> None:
-    """A reviewer's ruling (``kind``) on the first link of ``rule`` in the run, recorded in every database."""
-    links = run_frame(db, "links", run_id).filter(pl.col("match_rule") == rule)
-    assert links.height, f"no {rule} link to rule on"
-    left, right = links.row(0)[:2]
-    for url in db_urls:
-        engine = make_engine(url)
-        try:
-            add_link_constraint(engine, left, right, kind, "reviewer", "test ruling")
-        finally:
-            engine.dispose()
-
-
 def reused(caplog: pytest.LogCaptureFixture, what: str) -> int:
     """The count the run's ``what: N of M ... reused`` log line gave (-1 when there was none)."""
     counts = [int(r.args[0]) for r in caplog.records if r.msg.startswith(what) and isinstance(r.args, tuple)]
     return counts[-1] if counts else -1
 
 
-@pytest.fixture
-def quiet_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A council config folder that turns off the month-on-month volume and same-file checks (a small council)."""
-    folder = tmp_path / "config"
-    folder.mkdir()
-    (folder / "checks.yaml").write_text(
-        "defaults:\n  same_file: {level: off}\n  volume: {level: off}\n", encoding="utf-8"
-    )
+QUIET_CHECKS = "defaults:\n  same_file: {level: off}\n  volume: {level: off}\n"
+"""A council config folder's checks.yaml: the month-on-month volume and same-file checks off (a small council)."""
+
+
+@dataclass(frozen=True)
+class FullMonth:
+    """One month's batch folder and its full run's id, with the reviewer's ruling recorded after that run."""
+
+    folder: Path
+    run_id: str
+    ruling: tuple[str, str, str] | None
+    """(left record key, right record key, kind) of the ruling made after this month, or None."""
+
+
+def quiet_checks(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point ``TFIDENT_CONFIG_DIR`` at a folder holding :data:`QUIET_CHECKS` and run from ``root``."""
+    folder = root / "config"
+    folder.mkdir(exist_ok=True)
+    (folder / "checks.yaml").write_text(QUIET_CHECKS, encoding="utf-8")
     monkeypatch.setenv("TFIDENT_CONFIG_DIR", str(folder))
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(root)
 
 
-@pytest.mark.usefixtures("quiet_checks", "engine")
-def test_incremental_months_match_full_runs(tmp_path: Path, store_url: str, caplog: pytest.LogCaptureFixture) -> None:
+def first_link(db: str, run_id: str, rule: str) -> tuple[str, str]:
+    """The first link of ``rule`` in the run (its record keys)."""
+    links = run_frame(db, "links", run_id).filter(pl.col("match_rule") == rule)
+    assert links.height, f"no {rule} link to rule on"
+    left, right = links.row(0)[:2]
+    return str(left), str(right)
+
+
+def rule(url: str, ruling: tuple[str, str, str]) -> None:
+    """Record a reviewer's ruling on a pair of records in the database at ``url``."""
+    left, right, kind = ruling
+    engine = make_engine(url)
+    try:
+        add_link_constraint(engine, left, right, kind, "reviewer", "test ruling")
+    finally:
+        engine.dispose()
+
+
+RULINGS = {1: ("splink", "cannot_link"), 3: ("uncertain", "must_link")}
+"""After month 1 a reviewer splits a person (two records are not one person); after month 3 they join two records
+the model left uncertain. Each ruling is on the first such link of that month's full run."""
+
+
+@pytest.fixture(scope="module")
+def full_months(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[FullMonth]]:
+    """Six months synthesised once and each run fully into one SQLite database, with the reviewer's rulings made
+    between months: the reference every backend's incremental months are compared with (the same for each).
+    """
+    root = tmp_path_factory.mktemp("incremental_months")
+    full_db = f"sqlite:///{root / 'full.db'}"
+    months: list[FullMonth] = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        quiet_checks(root, monkeypatch)
+        folders = synthesise_months(300, 16, FIRST, root / "months", MONTHS, churn=0.1, corrections=0.4)
+        for month, folder in enumerate(folders):
+            as_of = date.fromisoformat(folder.name)
+            full = execute_run(folder, as_of, full_db, "phase1", use_prefect=False, mode="full")
+            ruling = None
+            if month in RULINGS:
+                match_rule, kind = RULINGS[month]
+                ruling = (*first_link(full_db, full.run_id, match_rule), kind)
+                rule(full_db, ruling)
+            months.append(FullMonth(folder, full.run_id, ruling))
+    return full_db, months
+
+
+@pytest.mark.usefixtures("engine")
+def test_incremental_months_match_full_runs(
+    tmp_path: Path,
+    store_url: str,
+    full_months: tuple[str, list[FullMonth]],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Every month run incrementally (into SQLite, or a migrated PostgreSQL schema) stores exactly what the full run
     of the same month (into SQLite) stores, and each incremental month reused standardised records and clusters.
     """
+    quiet_checks(tmp_path, monkeypatch)
     caplog.set_level(logging.INFO, logger="tfident")
-    folders = synthesise_months(300, 16, FIRST, tmp_path / "months", MONTHS, churn=0.1, corrections=0.4)
-    assert corrected_records(folders[0], folders[1]) > 0
+    full_db, months = full_months
+    assert corrected_records(months[0].folder, months[1].folder) > 0
+    assert full_db != store_url
     incremental_db = store_url
-    full_db = f"sqlite:///{tmp_path / 'full.db'}"
-    for month, folder in enumerate(folders):
-        as_of = date.fromisoformat(folder.name)
+    for month, full in enumerate(months):
+        as_of = date.fromisoformat(full.folder.name)
         caplog.clear()
-        inc = execute_run(folder, as_of, incremental_db, "phase1", use_prefect=False)
+        inc = execute_run(full.folder, as_of, incremental_db, "phase1", use_prefect=False)
         if month:
             assert reused(caplog, "incremental standardisation") > 0
             assert reused(caplog, "incremental clustering") > 0
-        full = execute_run(folder, as_of, full_db, "phase1", use_prefect=False, mode="full")
         assert inc.run_id == full.run_id
         assert run_mode(incremental_db, inc.run_id) == ("full" if month == 0 else "incremental")
         assert run_mode(full_db, full.run_id) == "full"
@@ -158,7 +209,6 @@ def test_incremental_months_match_full_runs(tmp_path: Path, store_url: str, capl
                 run_frame(full_db, table, full.run_id),
                 check_exact=True,
             )
-        if month == 1:  # a reviewer splits a person: the two records are not one person
-            rule([incremental_db, full_db], full_db, full.run_id, "splink", "cannot_link")
-        if month == 3:  # and joins two records the model left uncertain
-            rule([incremental_db, full_db], full_db, full.run_id, "uncertain", "must_link")
+        assert (full.ruling is not None) == (month in RULINGS)
+        if full.ruling is not None:  # the ruling made between the full runs of this month and the next
+            rule(incremental_db, full.ruling)

@@ -164,7 +164,9 @@ def test_a_run_stopped_by_sigterm_is_recorded_as_failed_and_resumable(tmp_path: 
     from tfident.synth import synthesise
 
     batch = tmp_path / "batch"
-    synthesise(households=1500, seed=5, as_of=__import__("datetime").date(2026, 10, 31), out=batch)
+    # 300 households: after "link ..." the run has the link stage and every later one left, seconds of work,
+    # ample for a SIGTERM sent at once to arrive before it ends (the resume below runs them in-process)
+    synthesise(households=300, seed=5, as_of=__import__("datetime").date(2026, 10, 31), out=batch)
     url = f"sqlite:///{tmp_path / 't.db'}"
     tfident = str(Path(sys.executable).with_name("tfident"))
     process = subprocess.Popen(
