@@ -101,8 +101,8 @@ bench-incremental: install
 	$(BIN)/python -m benchmarks.incremental --records $(RECORDS)
 
 # the linkage stage on DuckDB, Spark local[2] and a Spark standalone master + two workers on loopback
-# (benchmarks/results/spark.md); SPARK_RECORDS="1000000" for 1M only
-SPARK_RECORDS ?= 1000000 3000000
+# (benchmarks/results/spark.md); 1M records take about 45 minutes here; SPARK_RECORDS="1000000 3000000" adds 3M (hours)
+SPARK_RECORDS ?= 1000000
 bench-spark: install
 	$(BIN)/python -m benchmarks.spark --sizes $(SPARK_RECORDS)
 

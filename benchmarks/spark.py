@@ -30,6 +30,13 @@ links and their probabilities equal DuckDB's. Writes ``benchmarks/results/spark.
 and ``spark.md`` with the machine's facts, the commit, the load average before each run
 and the command.
 
+Sizes in person records: ``--sizes`` (1,000,000 and 3,000,000 by default, the issue's; ``make
+bench-spark`` runs 1,000,000 unless ``SPARK_RECORDS`` says otherwise). ``--backends`` picks
+and orders the backends (DuckDB, the baseline, always runs first); ``--timeout`` stops a
+backend that runs longer (the report says so); the JVMs' heaps are options
+(:class:`Memory`). Results are written after each backend, so a stopped run keeps what it
+measured.
+
 ``--quick``: 2,000 records, every backend, small JVMs (the smoke test's run; writes nothing
 unless ``--out`` is given).
 """
@@ -192,11 +199,11 @@ def _link(backend: str, settings: dict[str, str], master: str, paths: dict[str, 
         blocked.append(gammas.height)
         return gammas
 
-    tfident.link.pair_gammas = timed_pair_gammas  # type: ignore[assignment]
+    tfident.link.pair_gammas = timed_pair_gammas
     started = time.perf_counter()
     index, links, *_ = link_stage(persons, config)
     out["stage_seconds"] = round(time.perf_counter() - started, 2)
-    tfident.link.pair_gammas = pair_gammas  # type: ignore[assignment]
+    tfident.link.pair_gammas = pair_gammas
     out["backend_seconds"] = round(sum(backend_seconds), 2)
     out["rest_seconds"] = round(out["stage_seconds"] - out["backend_seconds"], 2)
     out["pairs_blocked"] = sum(blocked)
