@@ -22,7 +22,7 @@ DEMO_DIR := demo
 DEMO_DB := sqlite:///$(DEMO_DIR)/tfident.db
 DEMO_AS_OF := 2026-10-31
 
-.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review bench-claims bench-incremental clean
+.PHONY: install demo check test test-cluster lint format typecheck imports unit bench bench-pipeline bench-linkage bench-profiles bench-review bench-claims bench-incremental bench-spark clean
 
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,7 +85,7 @@ test: lint typecheck imports
 test-cluster: install
 	$(BIN)/pytest -q -m cluster tests/cluster
 
-bench: bench-pipeline bench-linkage bench-profiles bench-review bench-claims bench-incremental
+bench: bench-pipeline bench-linkage bench-profiles bench-review bench-claims bench-incremental bench-spark
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.run
@@ -106,6 +106,12 @@ bench-claims: install
 RECORDS ?= 100000
 bench-incremental: install
 	$(BIN)/python -m benchmarks.incremental --records $(RECORDS)
+
+# the linkage stage on DuckDB, Spark local[2] and a Spark standalone master + two workers on loopback
+# (benchmarks/results/spark.md); 1M records take about 45 minutes here; SPARK_RECORDS="1000000 3000000" adds 3M (hours)
+SPARK_RECORDS ?= 1000000
+bench-spark: install
+	$(BIN)/python -m benchmarks.spark --sizes $(SPARK_RECORDS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -54,7 +54,7 @@ from tfident.config import CONFIG_DIR
 from tfident.ingest import load_sources_mapping, read_batch
 from tfident.ingest.sources import PERSON_SOURCES
 from tfident.standardise import match_addresses, standardise_persons
-from tfident.synth import generate_batch, write_batch
+from tfident.synth import SyntheticBatch, generate_batch, write_batch
 from tfident.synth.profiles import PROFILE_NAMES
 
 AS_OF = date(2026, 10, 31)
@@ -230,17 +230,26 @@ def prepare_febrl(root: Path, subset: int | None) -> list[Dataset]:
     return out
 
 
+def synthetic_persons(
+    households: int, seed: int, folder: Path, profile: str = "default"
+) -> tuple[SyntheticBatch, dict[str, pl.DataFrame], pl.DataFrame]:
+    """A synthetic batch (``generate_batch``) written to ``folder``, read back through tfident's
+    ingest (the folder is deleted afterwards), standardised and address-matched: the batch, its
+    extracts as ingest gives them, and its person records as the link stage takes them.
+    """
+    batch = generate_batch(households, seed, AS_OF, profile=profile)
+    write_batch(batch, folder)
+    extracts = read_batch(folder, load_sources_mapping(CONFIG_DIR / "sources.yaml")).extracts
+    shutil.rmtree(folder)
+    return batch, extracts, match_addresses(standardise_persons(extracts, AS_OF), extracts["gazetteer"])
+
+
 def prepare_synthetic(root: Path, households: int, seed: int, name: str, profile: str = "default") -> Dataset:
     """A synthetic batch of error profile ``profile`` (``tfident synth --profile``), written and
     read back through tfident's ingest, with its truth.
     """
     work = root / name
-    batch = generate_batch(households, seed, AS_OF, profile=profile)
-    folder = work / "batch"
-    write_batch(batch, folder)
-    extracts = read_batch(folder, load_sources_mapping(CONFIG_DIR / "sources.yaml")).extracts
-    shutil.rmtree(folder)
-    persons = match_addresses(standardise_persons(extracts, AS_OF), extracts["gazetteer"])
+    batch, extracts, persons = synthetic_persons(households, seed, work / "batch", profile)
     # the peers get tfident's standardised names and address text, and the postcode
     # upper-cased without spaces: the comparison is about linkage, not cleaning
     peers = persons.select(

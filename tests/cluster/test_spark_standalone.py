@@ -1,7 +1,8 @@
 """``backend: spark`` on a Spark standalone cluster gives DuckDB's links (``make test-cluster``).
 
 The test starts a Spark master and two workers on loopback with the pyspark package's
-own launcher (``spark-class``, as ``sbin/start-master.sh`` / ``start-worker.sh`` do), then
+own launcher (``spark-class``, as ``sbin/start-master.sh`` / ``start-worker.sh`` do;
+:mod:`benchmarks.spark_cluster`, which the Spark benchmark starts its cluster with too), then
 runs the pipeline's linkage stage with ``spark_master: spark://127.0.0.1:PORT``: the
 executors are separate JVMs started by the workers, as on a real cluster, not threads of
 the driver as with ``local[N]``. The checkpoint folder is a local folder, which every
@@ -17,21 +18,15 @@ executors then need.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import polars as pl
-import pyspark
+import pyspark  # noqa: F401 - the `spark` extra must be installed (make install syncs every extra)
 import pytest
 
+from benchmarks.spark_cluster import QUICK_JVM, ClusterStartError, start_cluster
 from tests.synthetic_records import synthetic_records
 from tfident.link import LinkageConfig, load_linkage_config
 from tfident.link.backends.spark import spark_session, stop_spark
@@ -41,93 +36,19 @@ pytestmark = pytest.mark.cluster
 
 AS_OF = date(2026, 10, 31)
 WORKERS = 2
-START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _spark_class() -> Path:
-    """The ``spark-class`` launcher of the installed pyspark package (its ``bin``)."""
-    launcher = Path(pyspark.__file__).parent / "bin" / "spark-class"
-    assert launcher.exists(), f"pyspark ships no launcher at {launcher}"
-    return launcher
-
-
-def _alive_workers(ui_port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as response:
-            state = json.load(response)
-    except OSError:
-        return 0
-    return sum(1 for worker in state.get("workers", []) if worker.get("state") == "ALIVE")
 
 
 @pytest.fixture(scope="module")
 def master_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A standalone master and two workers (one core, 1 GB each) on 127.0.0.1; stopped afterwards."""
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.fail("Spark needs Java 17 or newer (java on PATH or JAVA_HOME)")
-    folder = tmp_path_factory.mktemp("spark-standalone")
-    port, ui_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(Path(pyspark.__file__).parent),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_NO_DAEMONIZE": "1",
-        # the JVMs' quick (C1) compiler only: a test's few seconds of queries never pay back the optimising one
-        "SPARK_DAEMON_JAVA_OPTS": "-XX:TieredStopAtLevel=1",
-    }
-    daemons: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, *args: str) -> None:
-        with (folder / f"{name}.log").open("wb") as log:  # the daemon keeps its own descriptor
-            daemons.append(
-                subprocess.Popen(
-                    [str(_spark_class()), *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-
-    url = f"spark://127.0.0.1:{port}"
     try:
-        master = ("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port))
-        start("master", *master, "--webui-port", str(ui_port))
-        for i in range(WORKERS):
-            work = folder / f"worker{i}"
-            work.mkdir()
-            start(
-                f"worker{i}",
-                "org.apache.spark.deploy.worker.Worker",
-                url,
-                "--host",
-                "127.0.0.1",
-                "--cores",
-                "1",
-                "--memory",
-                "1g",
-                "--work-dir",
-                str(work),
-                "--webui-port",
-                str(_free_port()),
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while _alive_workers(ui_port) < WORKERS:
-            if time.monotonic() > deadline or any(d.poll() is not None for d in daemons):
-                logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in sorted(folder.glob("*.log")))
-                pytest.fail(f"the standalone cluster did not start with {WORKERS} workers:\n{logs}")
-            time.sleep(0.5)
-        yield url
+        cluster = start_cluster(tmp_path_factory.mktemp("spark-standalone"), workers=WORKERS, cores=1, memory="1g")
+    except ClusterStartError as error:
+        pytest.fail(str(error))
+    try:
+        yield cluster.url
     finally:
-        for daemon in daemons:
-            daemon.terminate()
-        for daemon in daemons:
-            try:
-                daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +60,7 @@ def records() -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def cluster_config(master_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinkageConfig]:
     """The committed configuration with ``backend: spark`` on the standalone cluster."""
-    quick = "-XX:TieredStopAtLevel=1"
+    quick = QUICK_JVM
     settings = {
         # the driver listens on loopback, where the executors reach it
         "spark.driver.host": "127.0.0.1",
