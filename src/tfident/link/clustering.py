@@ -176,14 +176,14 @@ def _ids_conflict(a: AbstractSet[str], b: AbstractSet[str], errors: int = 1) -> 
 
 
 MIN_KEYED_LENGTH = 8
+"""Identifiers this long or longer may carry one keying error (UPN 13 characters, NINO 9,
+NHS number 10); in a shorter code one character is too much of the value."""
 
 CHECKED_IDENTIFIERS = frozenset({"upn", "nhs_number"})
 """Identifiers carrying a check character, which standardisation verifies (an invalid value is
 dropped): a value keyed wrong seldom passes it, so two valid values two keying errors apart (one
 digit and its check character) are two numbers, often issued in sequence (one school's intake).
 ``same_name_identifier_errors`` does not apply to them."""
-"""Identifiers this long or longer may carry one keying error (UPN 13 characters, NINO 9,
-NHS number 10); in a shorter code one character is too much of the value."""
 
 
 def _shortened(a: str, b: str) -> bool:
