@@ -548,12 +548,6 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
     out: list[str | None] = [None] * profiles.height
     if profiles.is_empty():
         return out
-    middles = (
-        pl.col("forename_middles").fill_null(pl.lit([], dtype=pl.List(pl.String)))
-        if "forename_middles" in profiles.columns
-        else pl.col("forename_std").str.split(" ").list.slice(1)
-    )
-    surname = pl.col("surname_std") if "surname_std" in profiles.columns else pl.lit(None, dtype=pl.String)
     # the places and dates of birth shared under two first forenames or more, before any name column
     # is built: most groups are one person's profiles (the same forename is always compatible)
     shared = (
@@ -566,15 +560,7 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
         .filter(pl.col("forename_first").n_unique().over("_place", "date_of_birth") > 1)
     )
     named = profiles.join(shared.select("pid", "_place"), on="pid").select(
-        "pid",
-        "date_of_birth",
-        "_place",
-        "forename_first",
-        pl.col("forename_canonical").fill_null(pl.col("forename_first")),
-        pl.col("forename_metaphone").fill_null(""),
-        pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-        middles.alias("_middles"),
-        surname.alias("_surname"),
+        "pid", "date_of_birth", "_place", *_name_columns(profiles)
     )
     if named.is_empty():
         return out
@@ -591,23 +577,29 @@ def copied_dobs(profiles: pl.DataFrame, forename_similarity: float = 0.85) -> li
     return out
 
 
-def _names(profiles: pl.DataFrame) -> pl.DataFrame:
-    """``pid`` and the names :func:`_another_person` reads, of the profiles with a full forename."""
+def _name_columns(profiles: pl.DataFrame) -> list[pl.Expr]:
+    """The names :func:`_another_person` reads, in its order: first forename, canonical form, metaphone,
+    nickname variants, middle names, surname.
+    """
     middles = (
         pl.col("forename_middles").fill_null(pl.lit([], dtype=pl.List(pl.String)))
         if "forename_middles" in profiles.columns
         else pl.col("forename_std").str.split(" ").list.slice(1)
     )
     surname = pl.col("surname_std") if "surname_std" in profiles.columns else pl.lit(None, dtype=pl.String)
-    return profiles.filter(pl.col("forename_first").str.len_chars() > 1).select(
-        "pid",
-        "forename_first",
+    return [
+        pl.col("forename_first"),
         pl.col("forename_canonical").fill_null(pl.col("forename_first")),
         pl.col("forename_metaphone").fill_null(""),
         pl.col("forename_variant").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         middles.alias("_middles"),
         surname.alias("_surname"),
-    )
+    ]
+
+
+def _names(profiles: pl.DataFrame) -> pl.DataFrame:
+    """``pid`` and the names :func:`_another_person` reads, of the profiles with a full forename."""
+    return profiles.filter(pl.col("forename_first").str.len_chars() > 1).select("pid", *_name_columns(profiles))
 
 
 def copied_dobs_by_person(
