@@ -13,10 +13,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tests.unit.link.test_guards_evidence import _clusters
 from tests.unit.link.test_link_splink import person
-from tfident.link.clustering import EDGE_SCHEMA, _ids_conflict, cluster_profiles
+from tfident.link.clustering import _ids_conflict
 from tfident.link.config import Guards
-from tfident.link.profiles import build_profiles
 from tfident.synth.identifiers import make_upn
 
 Maker = Callable[..., pl.DataFrame]
@@ -39,16 +39,6 @@ THREE_ERRORS = "JK925476C"  # three
 )
 def test_keying_errors_tolerated(a: set[str], b: set[str], errors: int, conflict: bool) -> None:
     assert _ids_conflict(a, b, errors) is conflict
-
-
-def _clusters(persons: pl.DataFrame, guards: Guards) -> set[frozenset[str]]:
-    """Cluster with every two profiles scored a match (weight below any identifier override)."""
-    profiles, members = build_profiles(persons)
-    n = profiles.height
-    rows = [(i, j, 0.99, "splink", 0, 10.0) for i in range(n) for j in range(i + 1, n)]
-    edges = pl.DataFrame(rows, schema={**EDGE_SCHEMA, "weight": pl.Float64}, orient="row")
-    out = members.join(cluster_profiles(profiles, edges, guards), on="pid")
-    return {frozenset(k.split(":", 1)[1] for k in g) for g in out.group_by("cluster").agg("record_key")["record_key"]}
 
 
 @pytest.mark.parametrize(
