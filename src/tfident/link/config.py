@@ -133,6 +133,16 @@ class Guards(StrictModel):
     one person links to none of them, unless its best partner's match weight exceeds that
     of every partner it could not be one person with by at least this many (bits): then it
     links to its best partner and those it could be one person with. None: never."""
+    weak_record_bridges_dob: bool = False
+    """With ``ambiguous_margin``: a weak record with no date of birth keeps its edge to a partner
+    outweighed by that margin, and the edge merges past the ``dob`` guard, instead of being
+    dropped, when every stronger partner it could not be one person with outweighs it by the
+    margin, carries no opposite principal sex, and is one name with the record (as the
+    partner is), and the partner carries no identifier, each of the two a profile of one
+    record: the record bridges two dates of birth of one person (a tax form whose SSN agrees
+    with a Social Security record and whose name and address agree with a census record giving
+    a date of birth no typo explains). Every other guard still applies. See
+    :func:`tfident.link.clustering._bridges`."""
 
 
 class Thresholds(StrictModel):
