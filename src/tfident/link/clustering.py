@@ -22,7 +22,11 @@ cluster already holds:
   (two by default: ``220263447`` / ``Z202G3447``, an OCR reading) are tolerated instead of
   one in an identifier with no check character (:data:`CHECKED_IDENTIFIERS`): twins differ
   in forename, so a twin's identifier (often two keying errors from the other's) never
-  meets this tolerance;
+  meets this tolerance. With ``undated_namesakes_share_ids``, no veto between two clusters that hold no date of birth,
+  the same full names and a shared address (:func:`_one_undated_name`): one worker's tax forms
+  under different numbers (pseudopeople gives a worker with no SSN of their own another number on
+  each employer's form), where no date of birth could tell a namesake apart anyway and the dob
+  guard still decides when either meets a record that carries one;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son.
@@ -69,10 +73,10 @@ cluster already holds:
   must be outweighed by that margin by the strongest kept partner it conflicts with. With
   ``weak_record_bridges_dob``, a profile with no date of birth keeps its edge to a partner
   so outweighed, merged past the ``dob`` guard, when every stronger partner it conflicts with
-  outweighs it by the margin, carries no opposite sex, is one name with the profile (as the
-  partner is), and the partner carries no identifier, each of the two a single record
-  (:func:`_bridges`): a tax form joining a Social Security record and a census record of one
-  person whose dates of birth no typo explains;
+  outweighs it by the margin, carries no opposite sex (under another forename), is one name
+  with the profile (as the partner is), and the partner carries no identifier, each of the
+  two a single record (:func:`_bridges`): a tax form joining a Social Security record and a
+  census record of one person whose dates of birth no typo explains;
 - ``cannot_link``: a reviewer ruled that two records are not one person; no cluster
   ever holds both (each ruling is a token the two sides carry with opposite marks).
 
@@ -429,13 +433,21 @@ class _Clusters:
         return not a or not b or any(_forename_one_name(n, m) for n in a for m in b)
 
     def opposite_sexes(self, x: int, y: int) -> bool:
-        """The clusters of profiles ``x`` and ``y`` carry principal sexes with none in common."""
-        a, b = self.state[x].principal_sexes(), self.state[y].principal_sexes()
-        return bool(a and b and not a & b)
+        """The clusters of profiles ``x`` and ``y`` carry principal sexes with none in common, and no
+        principal first forename in common (one name written alike with opposite sexes is a sex
+        keyed wrong: Eric, female; a son and his mother differ in forename).
+        """
+        a, b = self.state[x], self.state[y]
+        sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
+        if not (sexes_a and sexes_b) or sexes_a & sexes_b:
+            return False
+        return not {n[0] for n in a.principal_names()} & {n[0] for n in b.principal_names()}
 
     def allowed(
         self, a: _Cluster, b: _Cluster, override_ids: bool = False, errors: int = 1, check_dob: bool = True
     ) -> bool:
+        if not override_ids and self.guards.undated_namesakes_share_ids:
+            override_ids = _one_undated_name(a, b)
         if not override_ids:
             for name, values in a.ids.items():
                 other = b.ids.get(name)
@@ -528,6 +540,16 @@ class _Clusters:
         if b.bans:
             a.bans = {**a.bans, **b.bans}
         return True
+
+
+def _one_undated_name(a: _Cluster, b: _Cluster) -> bool:
+    """Neither cluster holds a date of birth, both hold the same full names (first forename and
+    surname) and they share an address (a matched UPRN, or a postcode of records without one):
+    ``undated_namesakes_share_ids``.
+    """
+    if a.dobs or b.dobs or not a.swaps or a.swaps != b.swaps:
+        return False
+    return bool(a.uprns & b.uprns or a.postcodes & b.postcodes)
 
 
 def _dobs_copied(a: _Cluster, b: _Cluster) -> bool:
@@ -818,12 +840,12 @@ def _bridges(
     """Of the partners (``beaten``, of ``others``: ``(weight, pid)``) a weak profile ``weak`` with no
     date of birth outweighed, those whose edges to it are kept as bridges: merged past the ``dob``
     guard (every other guard still applies when the clusters meet). Each partner a bridged one could
-    not be one person with must outweigh it by ``margin`` bits and carry no opposite principal sex,
-    and the weak profile's forename must be one name with both (:meth:`_Clusters.one_forename`);
-    the bridged one must carry no identifier (one of its own: a father's NINO beside his namesake
-    son's school records), and both be profiles of one record (a date of birth several records
-    give is the person's, not a wrong one); the bridged partners must be able to be one person
-    with each other (else none is bridged).
+    not be one person with must outweigh it by ``margin`` bits and carry no opposite principal sex
+    (:meth:`_Clusters.opposite_sexes`), and the weak profile's forename must be one name with both
+    (:meth:`_Clusters.one_forename`); the bridged one must carry no identifier (one of its own: a
+    father's NINO beside his namesake son's school records), and both be profiles of one record (a
+    date of birth several records give is the person's, not a wrong one); the bridged partners must
+    be able to be one person with each other (else none is bridged).
 
     A tax form with no date of birth whose SSN agrees with a Social Security record and whose
     name and address agree with a census record, those two giving dates of birth no typo

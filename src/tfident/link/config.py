@@ -93,6 +93,14 @@ class Guards(StrictModel):
     ``conflicting_identifiers`` identifier, whatever its match weight: two people cannot
     share all of those, so the disagreeing identifier is a mis-keyed, temporary or borrowed
     one. The dob and forename guards (twins) still apply."""
+    undated_namesakes_share_ids: bool = False
+    """Two clusters neither of which holds a date of birth, holding the same full names (first
+    forename and surname) and sharing an address (a matched UPRN, or the postcode of records
+    without one) may merge whatever ``conflicting_identifiers`` values they hold: one worker's
+    tax forms under different numbers (pseudopeople gives a worker with no SSN of their own a
+    different number on each employer's form). The ``dob`` guard still decides when either
+    meets a record carrying a date of birth. See
+    :func:`tfident.link.clustering._one_undated_name`."""
     same_name_identifier_errors: int = Field(default=2, ge=1, le=3)
     """Keying errors (substitutions, transpositions; same length, eight characters or more)
     tolerated between two clusters' values of a ``conflicting_identifiers`` identifier when the

@@ -77,6 +77,7 @@ def _clusters(persons: pl.DataFrame, weights: dict[str, float], bridges: bool) -
         ({}, {}, {"SSA": 27.0, "CENSUS": 8.0}, False, False),  # the option off: dropped as a rival
         ({}, {}, {"SSA": 11.0, "CENSUS": 8.0}, True, False),  # within the margin: ambiguous, as before
         ({"sex": "M", "forename": "Joe"}, {}, {"SSA": 27.0, "CENSUS": 8.0}, True, False),  # opposite sexes
+        ({"sex": "M"}, {}, {"SSA": 27.0, "CENSUS": 8.0}, True, True),  # one forename: a sex keyed wrong
         ({"forename": "Joya"}, {}, {"SSA": 27.0, "CENSUS": 8.0}, True, True),  # a keying error: one name
         # a daughter with a similar name, not one name (Angela and Angelina)
         ({"forename": "Angelina"}, {"forename": "Angela"}, {"SSA": 27.0, "CENSUS": 8.0}, True, False),
