@@ -22,7 +22,11 @@ cluster already holds:
   (two by default: ``220263447`` / ``Z202G3447``, an OCR reading) are tolerated instead of
   one in an identifier with no check character (:data:`CHECKED_IDENTIFIERS`): twins differ
   in forename, so a twin's identifier (often two keying errors from the other's) never
-  meets this tolerance;
+  meets this tolerance. With ``undated_namesakes_share_ids``, no veto between two clusters that hold no date of birth,
+  the same full names and a shared address (:func:`_one_undated_name`): one worker's tax forms
+  under different numbers (pseudopeople gives a worker with no SSN of their own another number on
+  each employer's form), where no date of birth could tell a namesake apart anyway and the dob
+  guard still decides when either meets a record that carries one;
 - ``dob``: both clusters hold dates of birth and none of one is compatible with any of
   the other (equal, day and month transposed, one day apart, one year apart on the
   same day, or one digit of YYYYMMDD different): a father and his namesake son.
@@ -66,7 +70,13 @@ cluster already holds:
   (an identifier or an address text that agrees with one of them only); when that best
   partner could be one person with all of them (a weak copy of the profile), the partners
   are kept strongest first while they could be one person together, and each one left out
-  must be outweighed by that margin by the strongest kept partner it conflicts with;
+  must be outweighed by that margin by the strongest kept partner it conflicts with. With
+  ``weak_record_bridges_dob``, a profile with no date of birth keeps its edge to a partner
+  so outweighed, merged past the ``dob`` guard, when every stronger partner it conflicts with
+  outweighs it by the margin, carries no opposite sex (under another forename), is one name
+  with the profile (as the partner is), and the partner carries no identifier, each of the
+  two a single record (:func:`_bridges`): a tax form joining a Social Security record and a
+  census record of one person whose dates of birth no typo explains;
 - ``cannot_link``: a reviewer ruled that two records are not one person; no cluster
   ever holds both (each ruling is a token the two sides carry with opposite marks).
 
@@ -314,6 +324,8 @@ class _Clusters:
         if "surname_std" not in profiles.columns:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
+        self.records = counts.to_numpy()
+        """Records per profile (profiles only: a cluster's records are its profiles' sum)."""
         self.names = _name_keys(profiles) if guards.same_name_identifier_errors > 1 else None
         marked = mark_copied_dobs(profiles, guards)
         copied = (
@@ -413,14 +425,37 @@ class _Clusters:
         """:meth:`allowed` for the clusters of profiles ``x`` and ``y`` (their states), the pair's tolerance."""
         return self.allowed(self.state[x], self.state[y], errors=self.id_errors(x, y))
 
-    def allowed(self, a: _Cluster, b: _Cluster, override_ids: bool = False, errors: int = 1) -> bool:
+    def one_forename(self, x: int, y: int) -> bool:
+        """The clusters of profiles ``x`` and ``y`` have principal forenames that are one name
+        (:func:`_forename_one_name`: not merely similar, Maria and Martha), or one has none.
+        """
+        a, b = self.state[x].principal_names(), self.state[y].principal_names()
+        return not a or not b or any(_forename_one_name(n, m) for n in a for m in b)
+
+    def opposite_sexes(self, x: int, y: int) -> bool:
+        """The clusters of profiles ``x`` and ``y`` carry principal sexes with none in common, and no
+        principal first forename in common (one name written alike with opposite sexes is a sex
+        keyed wrong: Eric, female; a son and his mother differ in forename).
+        """
+        a, b = self.state[x], self.state[y]
+        sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
+        if not (sexes_a and sexes_b) or sexes_a & sexes_b:
+            return False
+        return not {n[0] for n in a.principal_names()} & {n[0] for n in b.principal_names()}
+
+    def allowed(
+        self, a: _Cluster, b: _Cluster, override_ids: bool = False, errors: int = 1, check_dob: bool = True
+    ) -> bool:
+        if not override_ids and self.guards.undated_namesakes_share_ids:
+            override_ids = _one_undated_name(a, b)
         if not override_ids:
             for name, values in a.ids.items():
                 other = b.ids.get(name)
                 if other and _ids_conflict(values, other, 1 if name in CHECKED_IDENTIFIERS else errors):
                     return False
         if (
-            self.guards.dob
+            check_dob
+            and self.guards.dob
             and a.dobs
             and b.dobs
             and not any(_dob_compatible(x, y) for x in a.dobs for y in b.dobs)
@@ -462,13 +497,16 @@ class _Clusters:
             return False
         return a[4] is None or b[4] is None or a[4] == b[4]
 
-    def union(self, x: int, y: int, force: bool = False, override_ids: bool = False) -> bool:
+    def union(
+        self, x: int, y: int, force: bool = False, override_ids: bool = False, override_dob: bool = False
+    ) -> bool:
         rx, ry = self.find(x), self.find(y)
         if rx == ry:
             return True
         override_ids = override_ids or self.same_identity(x, y)
         a, b = self.state[rx], self.state[ry]
-        if self.banned(a, b) or not (force or self.allowed(a, b, override_ids, self.id_errors(x, y))):
+        allowed = force or self.allowed(a, b, override_ids, self.id_errors(x, y), check_dob=not override_dob)
+        if self.banned(a, b) or not allowed:
             return False
         if rx > ry:
             rx, ry = ry, rx
@@ -502,6 +540,16 @@ class _Clusters:
         if b.bans:
             a.bans = {**a.bans, **b.bans}
         return True
+
+
+def _one_undated_name(a: _Cluster, b: _Cluster) -> bool:
+    """Neither cluster holds a date of birth, both hold the same full names (first forename and
+    surname) and they share an address (a matched UPRN, or a postcode of records without one):
+    ``undated_namesakes_share_ids``.
+    """
+    if a.dobs or b.dobs or not a.swaps or a.swaps != b.swaps:
+        return False
+    return bool(a.uprns & b.uprns or a.postcodes & b.postcodes)
 
 
 def _dobs_copied(a: _Cluster, b: _Cluster) -> bool:
@@ -716,7 +764,19 @@ def _edge_weights(edges: pl.DataFrame) -> pl.Expr:
     return pl.coalesce(pl.col("weight"), from_p) if "weight" in edges.columns else from_p
 
 
-def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[tuple[int, int]]]:
+@dataclass(slots=True)
+class _WeakDecisions:
+    """What :func:`_ambiguous` decided for the weak profiles: those linking to no one, the edges
+    to drop, and the edges to a beaten rival that bridge a date of birth instead
+    (``weak_record_bridges_dob``), as ``(pid_l, pid_r)``.
+    """
+
+    ambiguous: set[int] = field(default_factory=set)
+    dropped: set[tuple[int, int]] = field(default_factory=set)
+    bridged: set[tuple[int, int]] = field(default_factory=set)
+
+
+def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> _WeakDecisions:
     """Weak profiles (no full forename or no date of birth) whose partners could not all be one
     person, and the edges to drop for them.
 
@@ -724,12 +784,15 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
     one person, unless ``guards.ambiguous_margin`` is set and its best partner outweighs
     every partner it could not be one person with by that margin: then only the edges to
     those partners are dropped (a record with no date of birth whose national insurance
-    number agrees with one candidate and not with another). Returns ``(ambiguous, dropped)``,
-    ``dropped`` holding ``(pid_l, pid_r)`` edges of weak profiles that were not ambiguous.
+    number agrees with one candidate and not with another). With
+    ``guards.weak_record_bridges_dob``, the edges of a profile with no date of birth to such
+    beaten partners may be kept as bridges (merged past the ``dob`` guard, :func:`_bridges`)
+    instead of dropped.
     """
+    out = _WeakDecisions()
     weak = {pid for pid, state in enumerate(clusters.state) if not state.forenames or not state.dobs}
     if not weak:
-        return set(), set()
+        return out
     margin = clusters.guards.ambiguous_margin
     partners: dict[int, list[tuple[float, int]]] = {}
     for left, right, weight in edges.select("pid_l", "pid_r", _edge_weights(edges)).iter_rows():
@@ -737,12 +800,10 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
             partners.setdefault(left, []).append((weight, right))
         if right in weak:
             partners.setdefault(right, []).append((weight, left))
-    found: set[int] = set()
-    dropped: set[tuple[int, int]] = set()
     for pid, found_partners in partners.items():
         # a partner the guards refuse the weak profile itself is no candidate for it
         refused = [(w, o) for w, o in found_partners if not clusters.may_join(pid, o)]
-        dropped.update((min(pid, o), max(pid, o)) for _, o in refused)
+        out.dropped.update((min(pid, o), max(pid, o)) for _, o in refused)
         others = sorted(set(found_partners) - set(refused), key=lambda wo: (-wo[0], wo[1]))
         if not others:
             continue
@@ -750,7 +811,7 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
         if all(clusters.may_join(x, y) for i, x in enumerate(pids) for y in pids[i + 1 :]):
             continue
         if margin is None:
-            found.add(pid)
+            out.ambiguous.add(pid)
             continue
         best_weight, best = others[0]
         rivals = [(w, o) for w, o in others[1:] if not clusters.may_join(best, o)]
@@ -759,15 +820,62 @@ def _ambiguous(clusters: _Clusters, edges: pl.DataFrame) -> tuple[set[int], set[
             # profile: a second copy of it); the others conflict among themselves
             beaten = _rivals_of_kept(clusters, others, margin)
             if beaten is None:
-                found.add(pid)
-            else:
-                dropped.update((min(pid, o), max(pid, o)) for _, o in beaten)
+                out.ambiguous.add(pid)
+                continue
+        elif best_weight - max(w for w, _ in rivals) < margin:
+            out.ambiguous.add(pid)
             continue
-        if best_weight - max(w for w, _ in rivals) < margin:
-            found.add(pid)
-            continue
-        dropped.update((min(pid, o), max(pid, o)) for _, o in rivals)
-    return found, dropped
+        else:
+            beaten = rivals
+        bridging = clusters.guards.weak_record_bridges_dob and not clusters.state[pid].dobs
+        bridges = _bridges(clusters, pid, others, beaten, margin) if bridging else []
+        out.bridged.update((min(pid, o), max(pid, o)) for o in bridges)
+        out.dropped.update((min(pid, o), max(pid, o)) for _, o in beaten if o not in bridges)
+    return out
+
+
+def _bridges(
+    clusters: _Clusters, weak: int, others: list[tuple[float, int]], beaten: list[tuple[float, int]], margin: float
+) -> list[int]:
+    """Of the partners (``beaten``, of ``others``: ``(weight, pid)``) a weak profile ``weak`` with no
+    date of birth outweighed, those whose edges to it are kept as bridges: merged past the ``dob``
+    guard (every other guard still applies when the clusters meet). Each partner a bridged one could
+    not be one person with must outweigh it by ``margin`` bits and carry no opposite principal sex
+    (:meth:`_Clusters.opposite_sexes`), and the weak profile's forename must be one name with both
+    (:meth:`_Clusters.one_forename`); the bridged one must carry no identifier (one of its own: a
+    father's NINO beside his namesake son's school records), and both be profiles of one record (a
+    date of birth several records give is the person's, not a wrong one); the bridged partners must
+    be able to be one person with each other (else none is bridged).
+
+    A tax form with no date of birth whose SSN agrees with a Social Security record and whose
+    name and address agree with a census record, those two giving dates of birth no typo
+    explains (pseudopeople writes several wrong digits, or a household member's date of birth
+    whose own record is missing): the form says they are one person. A mother and her namesake
+    daughter at one address are not bridged: the mother's own census record, as strong a partner
+    as the daughter's, does not outweigh it by the margin; nor a son and his mother (opposite
+    sexes), nor Maria's form carrying her mother Martha's number.
+    """
+    pids = [o for _, o in beaten]
+    if any(not clusters.may_join(x, y) for i, x in enumerate(pids) for y in pids[i + 1 :]):
+        return []
+    rest = [(w, o) for w, o in others if o not in pids]
+
+    def bridgeable(weight: float, pid: int) -> bool:
+        return all(
+            clusters.may_join(pid, k)
+            or (
+                not clusters.state[pid].ids
+                and clusters.records[pid] == 1
+                and clusters.records[k] == 1
+                and w - weight >= margin
+                and not clusters.opposite_sexes(pid, k)
+                and clusters.one_forename(weak, pid)
+                and clusters.one_forename(weak, k)
+            )
+            for w, k in rest
+        )
+
+    return [o for w, o in beaten if bridgeable(w, o)]
 
 
 def _rivals_of_kept(
@@ -813,18 +921,20 @@ def cluster_profiles(
     clusters = _Clusters(profiles, guards, sorted(cannot_link))
     for left, right in sorted(must_link):
         clusters.union(left, right, force=True)
-    ambiguous, dropped = _ambiguous(clusters, edges)
-    if ambiguous:
-        drop = pl.Series(sorted(ambiguous), dtype=pl.Int64).implode()
+    weak = _ambiguous(clusters, edges)
+    if weak.ambiguous:
+        drop = pl.Series(sorted(weak.ambiguous), dtype=pl.Int64).implode()
         edges = edges.filter(~pl.col("pid_l").is_in(drop) & ~pl.col("pid_r").is_in(drop))
-    if dropped:
-        both_ways = sorted(dropped | {(b, a) for a, b in dropped})
+    if weak.dropped:
+        both_ways = sorted(weak.dropped | {(b, a) for a, b in weak.dropped})
         pairs = pl.DataFrame(both_ways, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
         edges = edges.join(pairs, on=["pid_l", "pid_r"], how="anti", maintain_order="left")
     ordered = edges.sort(["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False])
     override = pl.col("override_ids").fill_null(False) if "override_ids" in edges.columns else pl.lit(False)
+    bridged = weak.bridged
     for left, right, override_ids in ordered.select("pid_l", "pid_r", override).iter_rows():
-        clusters.union(left, right, override_ids=override_ids)
+        bridge = bool(bridged) and (min(left, right), max(left, right)) in bridged
+        clusters.union(left, right, override_ids=override_ids, override_dob=bridge)
     roots = [clusters.find(i) for i in range(profiles.height)]
     return pl.DataFrame(
         {"pid": list(range(profiles.height)), "cluster": roots}, schema={"pid": pl.Int64, "cluster": pl.Int64}

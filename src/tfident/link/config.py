@@ -93,6 +93,14 @@ class Guards(StrictModel):
     ``conflicting_identifiers`` identifier, whatever its match weight: two people cannot
     share all of those, so the disagreeing identifier is a mis-keyed, temporary or borrowed
     one. The dob and forename guards (twins) still apply."""
+    undated_namesakes_share_ids: bool = False
+    """Two clusters neither of which holds a date of birth, holding the same full names (first
+    forename and surname) and sharing an address (a matched UPRN, or the postcode of records
+    without one) may merge whatever ``conflicting_identifiers`` values they hold: one worker's
+    tax forms under different numbers (pseudopeople gives a worker with no SSN of their own a
+    different number on each employer's form). The ``dob`` guard still decides when either
+    meets a record carrying a date of birth. See
+    :func:`tfident.link.clustering._one_undated_name`."""
     same_name_identifier_errors: int = Field(default=2, ge=1, le=3)
     """Keying errors (substitutions, transpositions; same length, eight characters or more)
     tolerated between two clusters' values of a ``conflicting_identifiers`` identifier when the
@@ -133,6 +141,16 @@ class Guards(StrictModel):
     one person links to none of them, unless its best partner's match weight exceeds that
     of every partner it could not be one person with by at least this many (bits): then it
     links to its best partner and those it could be one person with. None: never."""
+    weak_record_bridges_dob: bool = False
+    """With ``ambiguous_margin``: a weak record with no date of birth keeps its edge to a partner
+    outweighed by that margin, and the edge merges past the ``dob`` guard, instead of being
+    dropped, when every stronger partner it could not be one person with outweighs it by the
+    margin, carries no opposite principal sex, and is one name with the record (as the
+    partner is), and the partner carries no identifier, each of the two a profile of one
+    record: the record bridges two dates of birth of one person (a tax form whose SSN agrees
+    with a Social Security record and whose name and address agree with a census record giving
+    a date of birth no typo explains). Every other guard still applies. See
+    :func:`tfident.link.clustering._bridges`."""
 
 
 class Thresholds(StrictModel):
