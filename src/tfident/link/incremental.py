@@ -148,22 +148,31 @@ def dirty_profiles(keys: pl.DataFrame, previous: LinkCache) -> pl.Series:
 
 
 def reuse_gammas(keys: pl.DataFrame, dirty: pl.Series, previous: LinkCache) -> pl.DataFrame:
-    """The previous run's pairs of two clean profiles, by this run's profile ids."""
+    """The previous run's pairs of two clean profiles, by this run's profile ids.
+
+    The previous ids are renumbered by array look-up (previous id -> this run's id, -1 for a profile not
+    clean now) and the pairs filtered once: no join over every cached pair (some 19 million at a million
+    records), whose hash tables and copies raised an incremental link stage's memory.
+    """
     clean = keys.filter(~dirty).select("pid", "key_a", "key_b", "rep_key")
     moved = previous.profiles.select(pl.col("pid").alias("was"), "key_a", "key_b", "rep_key").join(
         clean, on=["key_a", "key_b", "rep_key"]
     )
-    renumber = moved.select("was", "pid")
-    reused = (
-        previous.pairs.join(renumber.rename({"was": "pid_l", "pid": "new_l"}), on="pid_l")
-        .join(renumber.rename({"was": "pid_r", "pid": "new_r"}), on="pid_r")
-        .drop("pid_l", "pid_r")
-        .rename({"new_l": "pid_l", "new_r": "pid_r"})
-        .select(list(GAMMAS_SCHEMA))
+    pairs = previous.pairs
+    if pairs.is_empty() or moved.is_empty():
+        return pl.DataFrame(schema=GAMMAS_SCHEMA)
+    was, pid_l, pid_r = moved["was"].to_numpy(), pairs["pid_l"].to_numpy(), pairs["pid_r"].to_numpy()
+    # int32 ids (profiles number far below 2**31): the two looked-up columns are the step's largest arrays
+    now = np.full(int(max(was.max(), pid_l.max(), pid_r.max())) + 1, -1, dtype=np.int32)
+    now[was] = moved["pid"].to_numpy()
+    left, right = now[pid_l], now[pid_r]
+    keep = (left >= 0) & (right >= 0)
+    reused = pairs.filter(pl.Series(keep)).with_columns(
+        pl.Series("pid_l", left[keep], dtype=pl.Int64), pl.Series("pid_r", right[keep], dtype=pl.Int64)
     )
-    if reused.filter(pl.col("pid_l") >= pl.col("pid_r")).height:  # pragma: no cover - rep order is kept
+    if np.any(left[keep] >= right[keep]):  # pragma: no cover - rep order is kept
         raise AssertionError("a reused pair changed orientation")
-    return reused
+    return reused.select(list(GAMMAS_SCHEMA))
 
 
 def pair_gammas(

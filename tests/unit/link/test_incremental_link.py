@@ -157,3 +157,32 @@ def test_a_mapped_frame_is_the_frame() -> None:
     assert_frame_equal(out, frame)
     assert_frame_equal(mapped(frame.clear()), frame.clear())
     assert out.join(frame.unique(), on=["pid_l", "pid_r"]).height == frame.height
+
+
+@pytest.mark.parametrize(
+    ("dirty", "expected"),
+    [
+        # previous profiles 0, 1, 2 are this run's 1, 2, 3 (a new profile 0 came first); pairs (0,1), (0,2), (1,2)
+        ([True, False, False, False], [(1, 2, 2), (1, 3, 1), (2, 3, 0)]),  # only the new profile dirty
+        ([True, False, True, False], [(1, 3, 1)]),  # previous profile 1 (now 2) changed: its pairs go
+        ([True, True, True, True], []),  # nothing clean
+    ],
+)
+def test_reused_pairs_are_the_clean_pairs_renumbered(dirty: list[bool], expected: list[tuple[int, int, int]]) -> None:
+    """:func:`reuse_gammas` keeps a previous pair only when both its profiles are clean now, under their new ids."""
+    from tfident.link.incremental import GAMMAS_SCHEMA, LinkCache, mapped, reuse_gammas
+
+    def keys(pids: list[int], names: list[str]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"pid": pids, "key_a": [ord(n) for n in names], "key_b": [7] * len(names), "rep_key": names},
+            schema={"pid": pl.Int64, "key_a": pl.UInt64, "key_b": pl.UInt64, "rep_key": pl.String},
+        )
+
+    levels = {name: [2, 1, 0] for name in list(GAMMAS_SCHEMA)[2:]}
+    pairs = pl.DataFrame({"pid_l": [0, 0, 1], "pid_r": [1, 2, 2], **levels}, schema=GAMMAS_SCHEMA)
+    previous = LinkCache(keys([0, 1, 2], ["b", "c", "d"]), mapped(pairs))
+    now = keys([0, 1, 2, 3], ["a", "b", "c", "d"])
+    reused = reuse_gammas(now, pl.Series("_dirty", dirty), previous).sort("pid_l", "pid_r")
+    assert reused.schema == pl.Schema(GAMMAS_SCHEMA)
+    got = list(zip(reused["pid_l"], reused["pid_r"], reused[list(GAMMAS_SCHEMA)[2]], strict=True))
+    assert got == expected
