@@ -30,7 +30,7 @@ from dataclasses import replace
 import polars as pl
 
 from tfident.errors import ConfigError
-from tfident.link.clustering import COPIED_COLUMN, mark_copied_dobs
+from tfident.link.clustering import COPIED_COLUMN, mark_copied_dobs, release_caches
 from tfident.link.components import cluster_by_component, recluster_copied_dobs
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
 from tfident.link.incremental import (
@@ -172,6 +172,9 @@ def link_persons_cached(
     profiles, members = build_profiles(persons, solo_keys=ruled)
     tf = tf_tables(persons, config.model_data)
     keys = profile_keys(profiles, config)
+    # the names' caches pin memory that standardising freed (release_caches): give it back before
+    # the blocking query, the link stage's largest
+    release_caches()
     if previous is None:
         gammas = pair_gammas(profiles, tf, config.model_data, config)
     else:
@@ -201,6 +204,7 @@ def link_persons_cached(
     profiles, clusters, cluster_cache = recluster_copied_dobs(
         profiles, edges, config.guards, clusters, cluster_cache, cannot_link=cannot, must_link=must
     )
+    release_caches()  # and what clustering freed, before the links are written
 
     record_cluster = members.join(clusters, on="pid")
     smallest = record_cluster.group_by("cluster").agg(pl.col("record_key").min().alias("_smallest"))

@@ -100,6 +100,7 @@ import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
+from tfident.standardise import names
 from tfident.standardise.names import forename_variants
 
 EDGE_SCHEMA: dict[str, pl.DataType] = {
@@ -267,6 +268,14 @@ def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
 @cache
 def _variants(name: str) -> frozenset[str]:
     return frozenset(forename_variants(name))
+
+
+def release_caches() -> None:
+    """Empty clustering's and the name standardisation's per-name caches
+    (:func:`tfident.standardise.names.release_caches`) once a batch no longer needs them.
+    """
+    _variants.cache_clear()
+    names.release_caches()
 
 
 def _name_close(a: str, b: str) -> bool:

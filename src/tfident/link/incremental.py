@@ -198,12 +198,18 @@ def pair_gammas(
         settings["additional_columns_to_retain"] = [DIRTY]
     with quiet_splink(), database(config) as db_api:
         scorer = linker(frame, settings, db_api, tf)
-        scored = comparison_vectors(scorer)
+        scored = comparison_vectors(scorer, narrow_ids=_fits_int32(profiles["pid"]))
     return scored.select(
         pl.col("pid_l").cast(pl.Int64),
         pl.col("pid_r").cast(pl.Int64),
         *[pl.col(f"gamma_{name}").cast(pl.Int8) for name in COMPARISONS],
     )
+
+
+def _fits_int32(pids: pl.Series) -> bool:
+    """Whether every profile id fits a 32-bit integer (DuckDB then returns the pairs' ids as such)."""
+    top = pids.max()
+    return isinstance(top, int) and top < 2**31
 
 
 def _could_pair(frame: pl.DataFrame, dirty: pl.Series, config: LinkageConfig) -> pl.Series:

@@ -143,12 +143,14 @@ def _shipped_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(full, schema={**schema, "pid": pl.Int64()}, orient="row")
 
 
-def _person(forename: str, surname: str, dob: dt.date | None, postcode: str | None) -> dict[str, Any]:
+def _person(forename: str | None, surname: str, dob: dt.date | None, postcode: str | None) -> dict[str, Any]:
     parts = {"dob_year": dob.year, "dob_month": dob.month, "dob_day": dob.day} if dob else {}
+    if dob and dob.day <= 12 and dob.day != dob.month:
+        parts["dob_transposed"] = dt.date(dob.year, dob.day, dob.month)
     return {
         "forename_first": forename,
         "forename_canonical": forename,
-        "forename_initial": forename[0],
+        "forename_initial": forename[0] if forename else None,
         "surname_std": surname,
         "surname_metaphone": surname[:3],
         "date_of_birth": dob,
@@ -166,6 +168,21 @@ SHIPPED_CASES: list[tuple[str, list[dict[str, Any]], set[tuple[int, int]]]] = [
     (
         "different surnames, no date of birth in common, different postcodes: not compared",
         [_person("MARY", "JONES", dt.date(1980, 3, 4), "LS6 1AB"), _person("MARY", "SMITH", None, "LS7 2CD")],
+        set(),
+    ),
+    (
+        "day and month transposed, surnames that sound different, same initial: transposed_initial",
+        [_person("MARY", "JONES", dt.date(1980, 3, 4), None), _person("MARY", "BROWN", dt.date(1980, 4, 3), None)],
+        {(0, 1)},
+    ),
+    (
+        "day and month transposed, no forename on one, same surname: transposed_surname",
+        [_person("MARY", "JONES", dt.date(1980, 3, 4), None), _person(None, "JONES", dt.date(1980, 4, 3), None)],
+        {(0, 1)},
+    ),
+    (
+        "day and month transposed, different initial and surname: not compared",
+        [_person("MARY", "JONES", dt.date(1980, 3, 4), None), _person("ANNE", "BROWN", dt.date(1980, 4, 3), None)],
         set(),
     ),
     (

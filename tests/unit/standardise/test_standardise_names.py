@@ -194,3 +194,16 @@ def test_names_that_start_like_a_placeholder_are_names(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["Childs", "Boyle", "Wifey", "Malek", "Person", "Parent", "Son", "Mann"])
 def test_surnames_near_a_role_are_surnames(raw: str) -> None:
     assert nm.surname_std(raw) == raw.upper()
+
+
+@pytest.mark.parametrize(
+    ("function", "value"),
+    [(nm.canonical_forename, "BOB"), (nm.forename_variants, "KATE"), (nm.metaphone, "SMYTHE")],
+)
+def test_released_caches_are_empty_and_give_the_same_answers(function: object, value: str) -> None:
+    # release_caches frees the per-name caches' memory (tfident.link.link_persons) without changing a result
+    before = function(value)  # type: ignore[operator]
+    assert function.cache_info().currsize > 0  # type: ignore[attr-defined]
+    nm.release_caches()
+    assert function.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert function(value) == before  # type: ignore[operator]

@@ -103,7 +103,7 @@ def scored_columns(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c in keep or c.startswith(("gamma_", "bf_"))]
 
 
-def comparison_vectors(scorer: Any) -> pl.DataFrame:
+def comparison_vectors(scorer: Any, narrow_ids: bool = False) -> pl.DataFrame:
     """Splink's comparison vectors of every blocked pair: ``pid_l, pid_r`` and ``gamma_<c>`` (Int8), nothing else.
 
     The same blocking and comparison-vector SQL as ``scorer.inference.predict()`` (Splink's
@@ -113,6 +113,7 @@ def comparison_vectors(scorer: Any) -> pl.DataFrame:
     far more than memory holds. On DuckDB the query streams straight into polars (no table
     of the blocked pairs or of their vectors is materialised); on Spark the vectors are a
     table read back through Arrow. Only plain SQL blocking rules (no exploding rules).
+    ``narrow_ids``: every unique id fits a 32-bit integer, and the ids come back as ``Int32``.
     """
     from splink.internals.blocking import block_using_rules_sqls
     from splink.internals.comparison_vector_values import compute_comparison_vector_values_from_id_pairs_sqls
@@ -150,8 +151,12 @@ def comparison_vectors(scorer: Any) -> pl.DataFrame:
         )
     )
     gammas = ", ".join(f"CAST({c._gamma_column_name} AS TINYINT) AS {c._gamma_column_name}" for c in comparisons)
+    # with narrow_ids, the ids as 32-bit integers: the vectors are the link stage's largest result (18.8
+    # million rows at a million records), and 8 bytes less a row took 146 MiB off the blocking query's peak
+    id_type = "INTEGER" if narrow_ids else "BIGINT"
+    id_columns = ", ".join(f"CAST({c} AS {id_type}) AS {c}" for c in ids)
     pipeline.enqueue_sql(
-        f"select {', '.join(ids)}, {gammas} from __splink__df_comparison_vectors", "__tfident_comparison_vectors"
+        f"select {id_columns}, {gammas} from __splink__df_comparison_vectors", "__tfident_comparison_vectors"
     )
     if is_spark(db_api):
         from tfident.link.backends.spark import scored_frame
