@@ -829,3 +829,150 @@ def cluster_profiles(
     return pl.DataFrame(
         {"pid": list(range(profiles.height)), "cluster": roots}, schema={"pid": pl.Int64, "cluster": pl.Int64}
     )
+
+
+SECOND_PASS_EDGES_SCHEMA: dict[str, pl.DataType] = {"pid_l": pl.Int64(), "pid_r": pl.Int64()}
+"""The pairs :func:`second_pass` joined two persons on."""
+
+
+def second_pass(
+    profiles: pl.DataFrame,
+    edges: pl.DataFrame,
+    guards: Guards,
+    clusters: pl.DataFrame,
+    cannot_link: Sequence[tuple[int, int]] = (),
+    bridge_neighbours: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(clusters, joined)``: the persons of a first clustering (``clusters``: ``pid, cluster``, each
+    cluster named by one of its pids) joined on ``edges`` (pairs of the uncertain band,
+    :data:`EDGE_SCHEMA`, with optional ``override_ids``), and the pairs they were joined on
+    (:data:`SECOND_PASS_EDGES_SCHEMA`).
+
+    The edges are taken strongest first, as clustering takes its own. An edge joins its two persons
+    when every guard accepts the two whole persons (what each holds after the first clustering:
+    all its dates of birth, forenames, identifiers; twins at one address), as
+    :func:`cluster_profiles` merges. Not when either person is ambiguous: the persons it
+    has such an edge to, the guards accepting each, could not all be one person (a record with
+    no date of birth, named as two brothers at two addresses). A pair of the uncertain band
+    says little alone; a person whose every record is compatible with the other's, where a
+    household member or a namesake would have failed a guard on some record, says the rest.
+
+    With ``bridge_neighbours``, an edge between records at two dwellings of one postcode (two
+    matched UPRNs) is left out unless another person has records at both
+    (:func:`unbridged_neighbours`): namesakes next door, where a guard has nothing to refuse.
+    """
+    joined = pl.DataFrame(schema=SECOND_PASS_EDGES_SCHEMA)
+    if edges.is_empty():
+        return clusters, joined
+    ends = (
+        edges.join(clusters.rename({"pid": "pid_l", "cluster": "_cl"}), on="pid_l")
+        .join(clusters.rename({"pid": "pid_r", "cluster": "_cr"}), on="pid_r")
+        .filter(pl.col("_cl") != pl.col("_cr"))
+    )
+    if bridge_neighbours:
+        ends = ends.join(unbridged_neighbours(profiles, ends, clusters), on=["pid_l", "pid_r"], how="anti")
+    if ends.is_empty():
+        return clusters, joined
+    # only the persons the edges touch: their profiles, numbered 0..n-1 in pid order
+    touched = pl.concat([ends["_cl"], ends["_cr"]]).unique().implode()
+    pids = clusters.filter(pl.col("cluster").is_in(touched)).sort("pid")["pid"]
+    index = dict(zip(pids.to_list(), range(pids.len()), strict=True))
+    local = pl.DataFrame({"pid": pids, "_local": pl.int_range(0, pids.len(), dtype=pl.Int64, eager=True)})
+    subset = profiles.join(local, on="pid", maintain_order="left").sort("_local").drop("pid").rename({"_local": "pid"})
+    bans = [(index[a], index[b]) for a, b in cannot_link if a in index and b in index]
+    state = _Clusters(subset, guards, sorted(bans))
+    for pid, cluster in clusters.filter(pl.col("pid").is_in(pids.implode())).iter_rows():
+        state.union(index[pid], index[cluster], force=True)
+    override = pl.col("override_ids").fill_null(False) if "override_ids" in ends.columns else pl.lit(False)
+    ordered = [
+        (index[left], index[right], flag)
+        for left, right, flag in ends.sort(
+            ["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False]
+        )
+        .select("pid_l", "pid_r", override)
+        .iter_rows()
+    ]
+
+    def accepts(x: int, y: int, flag: bool) -> bool:
+        a, b = state.state[state.find(x)], state.state[state.find(y)]
+        if state.banned(a, b):
+            return False
+        return state.allowed(a, b, flag or state.same_identity(x, y), state.id_errors(x, y))
+
+    partners: dict[int, set[int]] = {}
+    for x, y, flag in ordered:
+        if accepts(x, y, flag):
+            rx, ry = state.find(x), state.find(y)
+            partners.setdefault(rx, set()).add(ry)
+            partners.setdefault(ry, set()).add(rx)
+
+    def one_person(others: set[int]) -> bool:
+        """Whether the persons ``others`` (first-pass roots) could all be one person."""
+        people = [state.state[p] for p in sorted(others)]
+        return all(state.allowed(a, b) for i, a in enumerate(people) for b in people[i + 1 :])
+
+    ambiguous = {person for person, others in partners.items() if len(others) > 1 and not one_person(others)}
+    first = [state.find(i) for i in range(pids.len())]
+    merged: list[tuple[int, int]] = []
+    back = pids.to_list()
+    for x, y, flag in ordered:
+        if first[x] in ambiguous or first[y] in ambiguous or state.find(x) == state.find(y):
+            continue
+        if state.union(x, y, override_ids=flag):
+            merged.append((back[x], back[y]))
+    if not merged:
+        return clusters, joined
+    # each person named by its smallest pid, like a first clustering's root
+    roots = pl.DataFrame({"pid": pids, "_root": pl.Series([state.find(i) for i in range(pids.len())], dtype=pl.Int64)})
+    named = roots.with_columns(pl.col("pid").min().over("_root").alias("_cluster")).select("pid", "_cluster")
+    clusters = (
+        clusters.join(named, on="pid", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_cluster", "cluster").alias("cluster"))
+        .select("pid", "cluster")
+    )
+    return clusters, pl.DataFrame(merged, schema=SECOND_PASS_EDGES_SCHEMA, orient="row")
+
+
+def unbridged_neighbours(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """``pid_l, pid_r`` of the ``edges`` (with ``_cl``, ``_cr``: each end's person in ``clusters``)
+    whose profiles are at two dwellings of one postcode (two different matched UPRNs, one
+    ``postcode_std``) with no other person (a cluster but the two ends') holding records at
+    both dwellings.
+
+    Collective evidence: a household that moved next door (or a dwelling the gazetteer
+    matched twice) shows as a co-resident seen at both UPRNs; two namesakes on one street
+    (a boy and a neighbour's father of the nickname of his name, a benefits record with no
+    date of birth) have none, and the guards have nothing to refuse between them.
+    """
+    out = pl.DataFrame(schema={"pid_l": pl.Int64, "pid_r": pl.Int64})
+    if "uprn_matched" not in profiles.columns or edges.is_empty():
+        return out
+    where = profiles.select("pid", "uprn_matched", "postcode_std")
+    pairs = (
+        edges.select("pid_l", "pid_r", "_cl", "_cr")
+        .join(where.rename({"pid": "pid_l", "uprn_matched": "_ul", "postcode_std": "_pl"}), on="pid_l")
+        .join(where.rename({"pid": "pid_r", "uprn_matched": "_ur", "postcode_std": "_pr"}), on="pid_r")
+        .filter(
+            pl.col("_ul").is_not_null()
+            & pl.col("_ur").is_not_null()
+            & (pl.col("_ul") != pl.col("_ur"))
+            & (pl.col("_pl") == pl.col("_pr"))
+        )
+    )
+    if pairs.is_empty():
+        return out
+    dwellings = pl.concat([pairs["_ul"], pairs["_ur"]]).unique().implode()
+    residents = (
+        where.filter(pl.col("uprn_matched").is_in(dwellings))
+        .join(clusters, on="pid")
+        .select(pl.col("cluster").alias("_x"), "uprn_matched")
+        .unique()
+    )
+    bridged = (
+        pairs.join(residents.rename({"uprn_matched": "_ul"}), on="_ul")
+        .join(residents.rename({"uprn_matched": "_ur"}), on=["_ur", "_x"])
+        .filter((pl.col("_x") != pl.col("_cl")) & (pl.col("_x") != pl.col("_cr")))
+        .select("pid_l", "pid_r")
+        .unique()
+    )
+    return pairs.select("pid_l", "pid_r").join(bridged, on=["pid_l", "pid_r"], how="anti")
