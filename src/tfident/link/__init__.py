@@ -144,6 +144,8 @@ def cluster_edges(scores: pl.DataFrame, config: LinkageConfig, second: bool = Fa
         pl.lit(0, dtype=pl.Int64).alias("rule_order"),
         strong.alias("override_ids"),
         pl.col("match_weight").alias("weight"),
+        # the second pass reads whether the addresses disagree
+        *([pl.col("gamma_address")] if second and "gamma_address" in scores.columns else []),
     )
 
 
@@ -217,8 +219,16 @@ def link_persons_cached(
     )
     # the cache keeps the first clustering's clusters: the second pass is made again every run
     band = cluster_edges(scores, config, second=True)
-    neighbours = config.thresholds.second_pass_bridge_neighbours
-    clusters, joined = second_pass(profiles, band, config.guards, clusters, cannot, bridge_neighbours=neighbours)
+    limits = config.thresholds
+    clusters, joined = second_pass(
+        profiles,
+        band,
+        config.guards,
+        clusters,
+        cannot,
+        bridge_addresses=limits.second_pass_bridge_addresses,
+        same_dob=limits.second_pass_same_dob,
+    )
     if joined.height:
         log.info("second pass: %d pairs of the uncertain band joined two persons", joined.height)
 

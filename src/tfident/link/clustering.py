@@ -841,7 +841,8 @@ def second_pass(
     guards: Guards,
     clusters: pl.DataFrame,
     cannot_link: Sequence[tuple[int, int]] = (),
-    bridge_neighbours: bool = False,
+    bridge_addresses: bool = False,
+    same_dob: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(clusters, joined)``: the persons of a first clustering (``clusters``: ``pid, cluster``, each
     cluster named by one of its pids) joined on ``edges`` (pairs of the uncertain band,
@@ -857,9 +858,13 @@ def second_pass(
     says little alone; a person whose every record is compatible with the other's, where a
     household member or a namesake would have failed a guard on some record, says the rest.
 
-    With ``bridge_neighbours``, an edge between records at two dwellings of one postcode (two
-    matched UPRNs) is left out unless another person has records at both
-    (:func:`unbridged_neighbours`): namesakes next door, where a guard has nothing to refuse.
+    With ``bridge_addresses``, an edge between records at two addresses that disagree (its
+    ``gamma_address`` 0) or at two dwellings of one postcode (two matched UPRNs) is left out
+    unless another person has records at both (:func:`unbridged_addresses`): namesakes in two
+    households, where a guard has nothing to refuse.
+    With ``same_dob``, two persons that both hold dates of birth must share one: the dob
+    guard's tolerance (one digit, one year, day and month transposed) is for a typo between
+    records the model links; between a band pair's persons it is most often a namesake's.
     """
     joined = pl.DataFrame(schema=SECOND_PASS_EDGES_SCHEMA)
     if edges.is_empty():
@@ -869,8 +874,8 @@ def second_pass(
         .join(clusters.rename({"pid": "pid_r", "cluster": "_cr"}), on="pid_r")
         .filter(pl.col("_cl") != pl.col("_cr"))
     )
-    if bridge_neighbours:
-        ends = ends.join(unbridged_neighbours(profiles, ends, clusters), on=["pid_l", "pid_r"], how="anti")
+    if bridge_addresses:
+        ends = ends.join(unbridged_addresses(profiles, ends, clusters), on=["pid_l", "pid_r"], how="anti")
     if ends.is_empty():
         return clusters, joined
     # only the persons the edges touch: their profiles, numbered 0..n-1 in pid order
@@ -897,6 +902,8 @@ def second_pass(
         a, b = state.state[state.find(x)], state.state[state.find(y)]
         if state.banned(a, b):
             return False
+        if same_dob and a.dobs and b.dobs and not a.dobs & b.dobs:
+            return False
         return state.allowed(a, b, flag or state.same_identity(x, y), state.id_errors(x, y))
 
     partners: dict[int, set[int]] = {}
@@ -918,6 +925,8 @@ def second_pass(
     for x, y, flag in ordered:
         if first[x] in ambiguous or first[y] in ambiguous or state.find(x) == state.find(y):
             continue
+        if not accepts(x, y, flag):
+            continue
         if state.union(x, y, override_ids=flag):
             merged.append((back[x], back[y]))
     if not merged:
@@ -933,45 +942,49 @@ def second_pass(
     return clusters, pl.DataFrame(merged, schema=SECOND_PASS_EDGES_SCHEMA, orient="row")
 
 
-def unbridged_neighbours(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
-    """``pid_l, pid_r`` of the ``edges`` (with ``_cl``, ``_cr``: each end's person in ``clusters``)
-    whose profiles are at two dwellings of one postcode (two different matched UPRNs, one
-    ``postcode_std``) with no other person (a cluster but the two ends') holding records at
-    both dwellings.
+def unbridged_addresses(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """``pid_l, pid_r`` of the ``edges`` (with ``_cl``, ``_cr``: each end's person in ``clusters``;
+    optional ``gamma_address``) whose profiles are at two addresses that disagree (the address
+    comparison's else level, 0: another postcode and another address) or at two dwellings of
+    one postcode (two different matched UPRNs), with no other person (a cluster but the two
+    ends') holding records at both addresses (:func:`_place`).
 
-    Collective evidence: a household that moved next door (or a dwelling the gazetteer
-    matched twice) shows as a co-resident seen at both UPRNs; two namesakes on one street
-    (a boy and a neighbour's father of the nickname of his name, a benefits record with no
-    date of birth) have none, and the guards have nothing to refuse between them.
+    Collective evidence: a household that moved (or a dwelling the gazetteer matched twice)
+    shows as a co-resident seen at both addresses; two namesakes in two households (a boy and
+    a neighbour's father of the nickname of his name, two women of one name and date of birth
+    across town) have none, and the guards have nothing to refuse between them.
     """
     out = pl.DataFrame(schema={"pid_l": pl.Int64, "pid_r": pl.Int64})
-    if "uprn_matched" not in profiles.columns or edges.is_empty():
+    if edges.is_empty():
         return out
-    where = profiles.select("pid", "uprn_matched", "postcode_std")
+    uprn = pl.col("uprn_matched") if "uprn_matched" in profiles.columns else pl.lit(None, dtype=pl.Int64)
+    where = profiles.select("pid", _place(profiles).alias("_at"), uprn.alias("_uprn"), "postcode_std")
+    disagree = pl.col("gamma_address") == 0 if "gamma_address" in edges.columns else pl.lit(False)
     pairs = (
-        edges.select("pid_l", "pid_r", "_cl", "_cr")
-        .join(where.rename({"pid": "pid_l", "uprn_matched": "_ul", "postcode_std": "_pl"}), on="pid_l")
-        .join(where.rename({"pid": "pid_r", "uprn_matched": "_ur", "postcode_std": "_pr"}), on="pid_r")
-        .filter(
-            pl.col("_ul").is_not_null()
-            & pl.col("_ur").is_not_null()
-            & (pl.col("_ul") != pl.col("_ur"))
-            & (pl.col("_pl") == pl.col("_pr"))
-        )
+        edges.select("pid_l", "pid_r", "_cl", "_cr", disagree.fill_null(False).alias("_disagree"))
+        .join(where.rename({"pid": "pid_l", "_at": "_al", "_uprn": "_ul", "postcode_std": "_pl"}), on="pid_l")
+        .join(where.rename({"pid": "pid_r", "_at": "_ar", "_uprn": "_ur", "postcode_std": "_pr"}), on="pid_r")
     )
+    neighbours = (
+        pl.col("_ul").is_not_null()
+        & pl.col("_ur").is_not_null()
+        & (pl.col("_ul") != pl.col("_ur"))
+        & (pl.col("_pl") == pl.col("_pr"))
+    )
+    pairs = pairs.filter(pl.col("_disagree") | neighbours.fill_null(False))
     if pairs.is_empty():
         return out
-    dwellings = pl.concat([pairs["_ul"], pairs["_ur"]]).unique().implode()
+    places = pl.concat([pairs["_al"], pairs["_ar"]]).drop_nulls().unique().implode()
     residents = (
-        where.filter(pl.col("uprn_matched").is_in(dwellings))
+        where.filter(pl.col("_at").is_in(places))
         .join(clusters, on="pid")
-        .select(pl.col("cluster").alias("_x"), "uprn_matched")
+        .select(pl.col("cluster").alias("_x"), "_at")
         .unique()
     )
     bridged = (
-        pairs.join(residents.rename({"uprn_matched": "_ul"}), on="_ul")
-        .join(residents.rename({"uprn_matched": "_ur"}), on=["_ur", "_x"])
-        .filter((pl.col("_x") != pl.col("_cl")) & (pl.col("_x") != pl.col("_cr")))
+        pairs.join(residents.rename({"_at": "_al"}), on="_al")
+        .join(residents.rename({"_at": "_ar"}), on=["_ar", "_x"])
+        .filter((pl.col("_x") != pl.col("_cl")) & (pl.col("_x") != pl.col("_cr")) & (pl.col("_al") != pl.col("_ar")))
         .select("pid_l", "pid_r")
         .unique()
     )

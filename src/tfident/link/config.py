@@ -145,10 +145,16 @@ class Thresholds(StrictModel):
     every guard accepts the two whole persons they join and neither person has another such
     candidate it could not be one person with (:func:`tfident.link.clustering.second_pass`).
     At least ``uncertain`` (only pairs at or above it are kept); None: no second pass."""
-    second_pass_bridge_neighbours: bool = True
-    """In the second pass, a pair of records at two dwellings of one postcode (two matched
-    UPRNs) joins only when another person has records at both (a household that moved next
-    door): namesakes on one street are what the guards cannot tell apart."""
+    second_pass_bridge_addresses: bool = True
+    """In the second pass, a pair of records at two addresses that disagree (the address
+    comparison's else level) or at two dwellings of one postcode (two matched UPRNs) joins
+    only when another person has records at both addresses (a household that moved: collective
+    evidence): namesakes in two households are what the guards cannot tell apart."""
+    second_pass_same_dob: bool = True
+    """In the second pass, two persons that both hold dates of birth must share one exactly:
+    the dob guard tolerates a typo (one digit, one year, day and month transposed) between
+    records the model links, but a band pair whose persons' dates of birth only nearly agree
+    is most often two namesakes (at a million synthetic records, most of its false links)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

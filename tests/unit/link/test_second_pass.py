@@ -114,9 +114,13 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]], list[tuple[s
 ]
 
 
-def _edges(pids: dict[str, int], pairs: list[tuple[str, str]], probability: float) -> pl.DataFrame:
+def _edges(
+    pids: dict[str, int], pairs: list[tuple[str, str]], probability: float, address: int | None = None
+) -> pl.DataFrame:
+    """Edges between the pairs' profiles; ``address``: their address comparison's level, if given."""
     rows = [(min(pids[a], pids[b]), max(pids[a], pids[b]), probability, "splink", 0) for a, b in pairs]
-    return pl.DataFrame(rows, schema=EDGE_SCHEMA, orient="row")
+    edges = pl.DataFrame(rows, schema=EDGE_SCHEMA, orient="row")
+    return edges if address is None else edges.with_columns(pl.lit(address, dtype=pl.Int32).alias("gamma_address"))
 
 
 def _persons_after(
@@ -126,6 +130,8 @@ def _persons_after(
     band: list[tuple[str, str]],
     cannot: list[tuple[str, str]] = (),  # type: ignore[assignment]
     bridge: bool = False,
+    same_dob: bool = False,
+    address: int | None = None,
 ) -> tuple[dict[str, int], pl.DataFrame]:
     """Record id -> person after the first clustering (``strong``) and the second pass (``band``);
     and the pairs the second pass joined, by record id.
@@ -135,7 +141,9 @@ def _persons_after(
     pids = dict(ids.iter_rows())
     bans = [(pids[a], pids[b]) for a, b in cannot]
     first = cluster_profiles(profiles, _edges(pids, strong, 0.99), Guards(), cannot_link=bans)
-    clusters, joined = second_pass(profiles, _edges(pids, band, 0.8), Guards(), first, bans, bridge_neighbours=bridge)
+    clusters, joined = second_pass(
+        profiles, _edges(pids, band, 0.8, address), Guards(), first, bans, bridge_addresses=bridge, same_dob=same_dob
+    )
     person = dict(ids.join(clusters, on="pid").select("id", "cluster").iter_rows())
     names = {pid: name for name, pid in pids.items()}
     return person, joined.select(pl.col("pid_l").replace_strict(names), pl.col("pid_r").replace_strict(names))
@@ -167,34 +175,83 @@ MOTHER = [
 ELSEWHERE = {"address_line_1": "9 Mill Road", "town": "Tenford", "postcode": "TF2 3BB"}
 
 # (case, records, strong pairs, whether the neighbours rule is on, Daniel's two records in one person)
-NEIGHBOURS: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]], bool, bool]] = [
-    ("two dwellings of one postcode, nobody seen at both", [_record("school_census", "CENSUS"), TAX], [], True, False),
-    ("the rule off", [_record("school_census", "CENSUS"), TAX], [], False, True),
+AWAY = {**TAX, **ELSEWHERE}
+MOTHER_AWAY = [MOTHER[0], {**MOTHER[1], **ELSEWHERE}]
+
+# (case, records, strong pairs, the rule on, the band pair's address level (None: not given),
+#  Daniel's two records in one person)
+NEIGHBOURS: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]], bool, int | None, bool]] = [
+    (
+        "two dwellings of one postcode, nobody seen at both",
+        [_record("school_census", "CENSUS"), TAX],
+        [],
+        True,
+        2,
+        False,
+    ),
+    ("the rule off", [_record("school_census", "CENSUS"), TAX], [], False, 2, True),
     (
         "a co-resident seen at both dwellings",
         [_record("school_census", "CENSUS"), TAX, *MOTHER],
         [("MUM1", "MUM2")],
         True,
+        2,
         True,
     ),
+    ("addresses that disagree, nobody seen at both", [_record("school_census", "CENSUS"), AWAY], [], True, 0, False),
     (
-        "another postcode (a move), nobody seen at both",
-        [_record("school_census", "CENSUS"), {**TAX, **ELSEWHERE}],
+        "addresses that disagree, the mother seen at both",
+        [_record("school_census", "CENSUS"), AWAY, *MOTHER_AWAY],
+        [("MUM1", "MUM2")],
+        True,
+        0,
+        True,
+    ),
+    ("addresses that disagree, the rule off", [_record("school_census", "CENSUS"), AWAY], [], False, 0, True),
+    ("another postcode, no address level given", [_record("school_census", "CENSUS"), AWAY], [], True, None, True),
+    (
+        "one dwelling",
+        [_record("school_census", "CENSUS"), {**TAX, "address_line_1": "1 High Street"}],
         [],
         True,
+        4,
         True,
     ),
-    ("one dwelling", [_record("school_census", "CENSUS"), {**TAX, "address_line_1": "1 High Street"}], [], True, True),
 ]
 
 
 @pytest.mark.parametrize(
-    ("records", "strong", "bridge", "joins"), [c[1:] for c in NEIGHBOURS], ids=[c[0] for c in NEIGHBOURS]
+    ("records", "strong", "bridge", "address", "joins"), [c[1:] for c in NEIGHBOURS], ids=[c[0] for c in NEIGHBOURS]
 )
-def test_neighbours_join_only_when_a_co_resident_bridges_the_dwellings(
-    make_persons: Maker, records: list[dict[str, Any]], strong: list[tuple[str, str]], bridge: bool, joins: bool
+def test_two_addresses_join_only_when_a_co_resident_bridges_them(
+    make_persons: Maker,
+    records: list[dict[str, Any]],
+    strong: list[tuple[str, str]],
+    bridge: bool,
+    address: int | None,
+    joins: bool,
 ) -> None:
-    person, joined = _persons_after(make_persons, records, strong, [("CENSUS", "TAX")], bridge=bridge)
+    person, joined = _persons_after(make_persons, records, strong, [("CENSUS", "TAX")], bridge=bridge, address=address)
+    assert (person["CENSUS"] == person["TAX"]) == joins
+    assert joined.height == int(joins)
+
+
+# (case, the other record's date of birth, whether same_dob is on, the two in one person)
+DATES: list[tuple[str, date | None, bool, bool]] = [
+    ("one date of birth", DOB, True, True),
+    ("one digit apart, same_dob on (a namesake elsewhere)", date(2011, 3, 15), True, False),
+    ("one digit apart, same_dob off (the dob guard's typo)", date(2011, 3, 15), False, True),
+    ("one year apart, same_dob on", date(2010, 3, 14), True, False),
+    ("no date of birth on the other", None, True, True),
+]
+
+
+@pytest.mark.parametrize(("other", "same_dob", "joins"), [c[1:] for c in DATES], ids=[c[0] for c in DATES])
+def test_persons_holding_dates_of_birth_must_share_one(
+    make_persons: Maker, other: date | None, same_dob: bool, joins: bool
+) -> None:
+    records = [_record("school_census", "CENSUS"), {**TAX, "date_of_birth": other, **ELSEWHERE}]
+    person, joined = _persons_after(make_persons, records, [], [("CENSUS", "TAX")], same_dob=same_dob)
     assert (person["CENSUS"] == person["TAX"]) == joins
     assert joined.height == int(joins)
 
