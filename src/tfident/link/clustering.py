@@ -958,7 +958,11 @@ def unbridged_addresses(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: p
     if edges.is_empty():
         return out
     uprn = pl.col("uprn_matched") if "uprn_matched" in profiles.columns else pl.lit(None, dtype=pl.Int64)
-    where = profiles.select("pid", _place(profiles).alias("_at"), uprn.alias("_uprn"), "postcode_std")
+    # the edges' own profiles only (a million profiles' address strings would be a hundred MiB)
+    ends = pl.concat([edges["pid_l"], edges["pid_r"]]).unique().implode()
+    where = profiles.filter(pl.col("pid").is_in(ends)).select(
+        "pid", _place(profiles).alias("_at"), uprn.alias("_uprn"), "postcode_std"
+    )
     disagree = pl.col("gamma_address") == 0 if "gamma_address" in edges.columns else pl.lit(False)
     pairs = (
         edges.select("pid_l", "pid_r", "_cl", "_cr", disagree.fill_null(False).alias("_disagree"))
@@ -974,9 +978,15 @@ def unbridged_addresses(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: p
     pairs = pairs.filter(pl.col("_disagree") | neighbours.fill_null(False))
     if pairs.is_empty():
         return out
-    places = pl.concat([pairs["_al"], pairs["_ar"]]).drop_nulls().unique().implode()
+    places = pl.concat([pairs["_al"], pairs["_ar"]]).drop_nulls().unique()
+    # the profiles at those places, found by UPRN or address key before any place string is built
+    key = pl.col("address_key") if "address_key" in profiles.columns else pl.lit(None, dtype=pl.String)
+    uprns = places.filter(places.str.starts_with("U")).str.slice(1).cast(pl.Int64).implode()
+    keys = places.filter(places.str.starts_with("A")).str.slice(1).implode()
     residents = (
-        where.filter(pl.col("_at").is_in(places))
+        profiles.filter(uprn.is_in(uprns).fill_null(False) | key.is_in(keys).fill_null(False))
+        .select("pid", _place(profiles).alias("_at"))
+        .filter(pl.col("_at").is_in(places.implode()))
         .join(clusters, on="pid")
         .select(pl.col("cluster").alias("_x"), "_at")
         .unique()
