@@ -770,6 +770,12 @@ def explain(
         )
     else:
         console.print("note: the waterfall the run stored for this pair (identifiers included)")
+    if result.stored_rule == "second_pass":
+        console.print(
+            "note: linked by the second pass (thresholds.second_pass): the probability is below the match"
+            " threshold; after the first clustering every guard accepted the two persons whole (dates of birth,"
+            " forenames, identifiers, twins) and neither had another such candidate it could not be one person with"
+        )
     for key in result.dob_copied:
         console.print(
             f"note: the date of birth of {key} is another person's at its address (a household member's, copied):"

@@ -11,7 +11,9 @@
 3. *clustering*: connected components over pairs at or above the match threshold,
    strongest first, with guards (conflicting identifiers, unless the pair is strong
    without them; twins; incompatible dates of birth) and reviewers'
-   ``cannot_link``/``must_link`` rulings (``clustering.cluster_profiles``);
+   ``cannot_link``/``must_link`` rulings (``clustering.cluster_profiles``); then, with
+   ``thresholds.second_pass``, pairs of the uncertain band join two persons the guards
+   accept whole (``clustering.second_pass``, match_rule ``second_pass``);
 4. *links*: the pairs inside one person, and the pairs of the uncertain band (and any
    match the guards held apart) for clerical review, each with its per-field weights
    (``explanation`` shows them; ``training`` makes the model file).
@@ -30,7 +32,7 @@ from dataclasses import replace
 import polars as pl
 
 from tfident.errors import ConfigError
-from tfident.link.clustering import COPIED_COLUMN, mark_copied_dobs, release_caches
+from tfident.link.clustering import COPIED_COLUMN, mark_copied_dobs, release_caches, second_pass
 from tfident.link.components import cluster_by_component, recluster_copied_dobs
 from tfident.link.config import BlockingRule, Guards, LinkageConfig, Thresholds, load_linkage_config
 from tfident.link.incremental import (
@@ -51,6 +53,7 @@ __all__ = [
     "CONSTRAINTS_SCHEMA",
     "LINKS_SCHEMA",
     "NOT_SAME_PERSON_RULES",
+    "SECOND_PASS_RULE",
     "BlockingRule",
     "Guards",
     "LinkCache",
@@ -90,6 +93,9 @@ NOT_SAME_PERSON_RULES: tuple[str, ...] = ("uncertain", "held_apart")
 match threshold but refused by a guard or a ruling)."""
 
 MODEL_RULE = "splink"
+SECOND_PASS_RULE = "second_pass"
+"""``match_rule`` of a pair of the uncertain band that joined two persons in the second pass
+(``thresholds.second_pass``: :func:`tfident.link.clustering.second_pass`); a link inside one person."""
 
 
 def person_id_for(smallest_record_key: str) -> str:
@@ -112,9 +118,10 @@ def _ruling_pairs(constraints: pl.DataFrame | None, members: pl.DataFrame, kind:
     return [(int(a), int(b)) for a, b in pairs.iter_rows()]
 
 
-def cluster_edges(scores: pl.DataFrame, config: LinkageConfig) -> pl.DataFrame:
+def cluster_edges(scores: pl.DataFrame, config: LinkageConfig, second: bool = False) -> pl.DataFrame:
     """The scored pairs at or above the match threshold as clustering's edges
-    (:data:`tfident.link.clustering.EDGE_SCHEMA`, with ``override_ids`` and ``weight``).
+    (:data:`tfident.link.clustering.EDGE_SCHEMA`, with ``override_ids`` and ``weight``); with
+    ``second``, those of ``[thresholds.second_pass, match)`` instead (none when it is not set).
     """
     override = config.guards.identifier_override_weight
     strong = (
@@ -122,7 +129,14 @@ def cluster_edges(scores: pl.DataFrame, config: LinkageConfig) -> pl.DataFrame:
         if override is None
         else (without_identifiers(config.guards.conflicting_identifiers) >= override).fill_null(False)
     )
-    return scores.filter(pl.col("match_probability") >= config.thresholds.match).select(
+    probability = pl.col("match_probability")
+    if not second:
+        kept = probability >= config.thresholds.match
+    elif config.thresholds.second_pass is None:
+        kept = pl.lit(False)
+    else:
+        kept = (probability >= config.thresholds.second_pass) & (probability < config.thresholds.match)
+    return scores.filter(kept).select(
         "pid_l",
         "pid_r",
         pl.col("match_probability").alias("probability"),
@@ -130,6 +144,8 @@ def cluster_edges(scores: pl.DataFrame, config: LinkageConfig) -> pl.DataFrame:
         pl.lit(0, dtype=pl.Int64).alias("rule_order"),
         strong.alias("override_ids"),
         pl.col("match_weight").alias("weight"),
+        # the second pass reads whether the addresses disagree
+        *([pl.col("gamma_address")] if second and "gamma_address" in scores.columns else []),
     )
 
 
@@ -204,6 +220,20 @@ def link_persons_cached(
     profiles, clusters, cluster_cache = recluster_copied_dobs(
         profiles, edges, config.guards, clusters, cluster_cache, cannot_link=cannot, must_link=must
     )
+    # the cache keeps the first clustering's clusters: the second pass is made again every run
+    band = cluster_edges(scores, config, second=True)
+    limits = config.thresholds
+    clusters, joined = second_pass(
+        profiles,
+        band,
+        config.guards,
+        clusters,
+        cannot,
+        bridge_addresses=limits.second_pass_bridge_addresses,
+        same_dob=limits.second_pass_same_dob,
+    )
+    if joined.height:
+        log.info("second pass: %d pairs of the uncertain band joined two persons", joined.height)
     release_caches()  # and what clustering freed, before the links are written
 
     record_cluster = members.join(clusters, on="pid")
@@ -215,7 +245,7 @@ def link_persons_cached(
     person_index = persons.select("record_key", "source", "record_id").join(
         by_record, on="record_key", how="left", maintain_order="left"
     )
-    links = _links(profiles, members, clusters, scores, must, config)
+    links = _links(profiles, members, clusters, scores, must, config, joined)
     log.info(
         "linked %d records into %d persons (%d scored pairs, %d links)",
         persons.height,
@@ -266,8 +296,11 @@ def _links(
     scores: pl.DataFrame,
     must: list[tuple[int, int]],
     config: LinkageConfig,
+    joined: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Pairs inside one person and pairs kept for review, between representative records."""
+    """Pairs inside one person and pairs kept for review, between representative records
+    (``joined``: the pairs the second pass joined two persons on, :data:`SECOND_PASS_RULE`).
+    """
     rep = profiles.select("pid", "rep_key")
     prior = prior_weight(config.model_data)
     copied = (
@@ -294,11 +327,21 @@ def _links(
     weighed = scores.select(
         "pid_l", "pid_r", "match_probability", weights_json(scores, prior).alias("match_weights_json")
     )
+    if joined is None or joined.is_empty():
+        weighed = weighed.with_columns(pl.lit(False).alias("_second"))
+    else:
+        # the flag alone, joined on the pair's ids (a join of ``weighed`` would copy its weights column)
+        both = pl.concat([joined, joined.select(pl.col("pid_r").alias("pid_l"), pl.col("pid_l").alias("pid_r"))])
+        second = both.unique().with_columns(pl.lit(True).alias("_second"))
+        flag = weighed.select("pid_l", "pid_r").join(second, on=["pid_l", "pid_r"], how="left", maintain_order="left")
+        weighed = weighed.with_columns(flag["_second"])
     scored = ends(weighed).select(
         "record_key_l",
         "record_key_r",
         "match_probability",
-        pl.when(pl.col("match_probability") < threshold)
+        pl.when((pl.col("match_probability") < threshold) & pl.col("_second").fill_null(False) & pl.col("same"))
+        .then(pl.lit(SECOND_PASS_RULE))
+        .when(pl.col("match_probability") < threshold)
         .then(pl.lit("uncertain"))
         .when(pl.col("same"))
         .then(pl.lit(MODEL_RULE))

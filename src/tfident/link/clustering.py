@@ -948,3 +948,173 @@ def cluster_profiles(
     return pl.DataFrame(
         {"pid": list(range(profiles.height)), "cluster": roots}, schema={"pid": pl.Int64, "cluster": pl.Int64}
     )
+
+
+SECOND_PASS_EDGES_SCHEMA: dict[str, pl.DataType] = {"pid_l": pl.Int64(), "pid_r": pl.Int64()}
+"""The pairs :func:`second_pass` joined two persons on."""
+
+
+def second_pass(
+    profiles: pl.DataFrame,
+    edges: pl.DataFrame,
+    guards: Guards,
+    clusters: pl.DataFrame,
+    cannot_link: Sequence[tuple[int, int]] = (),
+    bridge_addresses: bool = False,
+    same_dob: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(clusters, joined)``: the persons of a first clustering (``clusters``: ``pid, cluster``, each
+    cluster named by one of its pids) joined on ``edges`` (pairs of the uncertain band,
+    :data:`EDGE_SCHEMA`, with optional ``override_ids``), and the pairs they were joined on
+    (:data:`SECOND_PASS_EDGES_SCHEMA`).
+
+    The edges are taken strongest first, as clustering takes its own. An edge joins its two persons
+    when every guard accepts the two whole persons (what each holds after the first clustering:
+    all its dates of birth, forenames, identifiers; twins at one address), as
+    :func:`cluster_profiles` merges. Not when either person is ambiguous: the persons it
+    has such an edge to, the guards accepting each, could not all be one person (a record with
+    no date of birth, named as two brothers at two addresses). A pair of the uncertain band
+    says little alone; a person whose every record is compatible with the other's, where a
+    household member or a namesake would have failed a guard on some record, says the rest.
+
+    With ``bridge_addresses``, an edge between records at two addresses that disagree (its
+    ``gamma_address`` 0) or at two dwellings of one postcode (two matched UPRNs) is left out
+    unless another person has records at both (:func:`unbridged_addresses`): namesakes in two
+    households, where a guard has nothing to refuse.
+    With ``same_dob``, two persons that both hold dates of birth must share one: the dob
+    guard's tolerance (one digit, one year, day and month transposed) is for a typo between
+    records the model links; between a band pair's persons it is most often a namesake's.
+    """
+    joined = pl.DataFrame(schema=SECOND_PASS_EDGES_SCHEMA)
+    if edges.is_empty():
+        return clusters, joined
+    ends = (
+        edges.join(clusters.rename({"pid": "pid_l", "cluster": "_cl"}), on="pid_l")
+        .join(clusters.rename({"pid": "pid_r", "cluster": "_cr"}), on="pid_r")
+        .filter(pl.col("_cl") != pl.col("_cr"))
+    )
+    if bridge_addresses:
+        ends = ends.join(unbridged_addresses(profiles, ends, clusters), on=["pid_l", "pid_r"], how="anti")
+    if ends.is_empty():
+        return clusters, joined
+    # only the persons the edges touch: their profiles, numbered 0..n-1 in pid order
+    touched = pl.concat([ends["_cl"], ends["_cr"]]).unique().implode()
+    pids = clusters.filter(pl.col("cluster").is_in(touched)).sort("pid")["pid"]
+    index = dict(zip(pids.to_list(), range(pids.len()), strict=True))
+    local = pl.DataFrame({"pid": pids, "_local": pl.int_range(0, pids.len(), dtype=pl.Int64, eager=True)})
+    subset = profiles.join(local, on="pid", maintain_order="left").sort("_local").drop("pid").rename({"_local": "pid"})
+    bans = [(index[a], index[b]) for a, b in cannot_link if a in index and b in index]
+    state = _Clusters(subset, guards, sorted(bans))
+    for pid, cluster in clusters.filter(pl.col("pid").is_in(pids.implode())).iter_rows():
+        state.union(index[pid], index[cluster], force=True)
+    override = pl.col("override_ids").fill_null(False) if "override_ids" in ends.columns else pl.lit(False)
+    ordered = [
+        (index[left], index[right], flag)
+        for left, right, flag in ends.sort(
+            ["probability", "rule_order", "pid_l", "pid_r"], descending=[True, False, False, False]
+        )
+        .select("pid_l", "pid_r", override)
+        .iter_rows()
+    ]
+
+    def accepts(x: int, y: int, flag: bool) -> bool:
+        a, b = state.state[state.find(x)], state.state[state.find(y)]
+        if state.banned(a, b):
+            return False
+        if same_dob and a.dobs and b.dobs and not a.dobs & b.dobs:
+            return False
+        return state.allowed(a, b, flag or state.same_identity(x, y), state.id_errors(x, y))
+
+    partners: dict[int, set[int]] = {}
+    for x, y, flag in ordered:
+        if accepts(x, y, flag):
+            rx, ry = state.find(x), state.find(y)
+            partners.setdefault(rx, set()).add(ry)
+            partners.setdefault(ry, set()).add(rx)
+
+    def one_person(others: set[int]) -> bool:
+        """Whether the persons ``others`` (first-pass roots) could all be one person."""
+        people = [state.state[p] for p in sorted(others)]
+        return all(state.allowed(a, b) for i, a in enumerate(people) for b in people[i + 1 :])
+
+    ambiguous = {person for person, others in partners.items() if len(others) > 1 and not one_person(others)}
+    first = [state.find(i) for i in range(pids.len())]
+    merged: list[tuple[int, int]] = []
+    back = pids.to_list()
+    for x, y, flag in ordered:
+        if first[x] in ambiguous or first[y] in ambiguous or state.find(x) == state.find(y):
+            continue
+        if not accepts(x, y, flag):
+            continue
+        if state.union(x, y, override_ids=flag):
+            merged.append((back[x], back[y]))
+    if not merged:
+        return clusters, joined
+    # each person named by its smallest pid, like a first clustering's root
+    roots = pl.DataFrame({"pid": pids, "_root": pl.Series([state.find(i) for i in range(pids.len())], dtype=pl.Int64)})
+    named = roots.with_columns(pl.col("pid").min().over("_root").alias("_cluster")).select("pid", "_cluster")
+    clusters = (
+        clusters.join(named, on="pid", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_cluster", "cluster").alias("cluster"))
+        .select("pid", "cluster")
+    )
+    return clusters, pl.DataFrame(merged, schema=SECOND_PASS_EDGES_SCHEMA, orient="row")
+
+
+def unbridged_addresses(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """``pid_l, pid_r`` of the ``edges`` (with ``_cl``, ``_cr``: each end's person in ``clusters``;
+    optional ``gamma_address``) whose profiles are at two addresses that disagree (the address
+    comparison's else level, 0: another postcode and another address) or at two dwellings of
+    one postcode (two different matched UPRNs), with no other person (a cluster but the two
+    ends') holding records at both addresses (:func:`_place`).
+
+    Collective evidence: a household that moved (or a dwelling the gazetteer matched twice)
+    shows as a co-resident seen at both addresses; two namesakes in two households (a boy and
+    a neighbour's father of the nickname of his name, two women of one name and date of birth
+    across town) have none, and the guards have nothing to refuse between them.
+    """
+    out = pl.DataFrame(schema={"pid_l": pl.Int64, "pid_r": pl.Int64})
+    if edges.is_empty():
+        return out
+    uprn = pl.col("uprn_matched") if "uprn_matched" in profiles.columns else pl.lit(None, dtype=pl.Int64)
+    # the edges' own profiles only (a million profiles' address strings would be a hundred MiB)
+    ends = pl.concat([edges["pid_l"], edges["pid_r"]]).unique().implode()
+    where = profiles.filter(pl.col("pid").is_in(ends)).select(
+        "pid", _place(profiles).alias("_at"), uprn.alias("_uprn"), "postcode_std"
+    )
+    disagree = pl.col("gamma_address") == 0 if "gamma_address" in edges.columns else pl.lit(False)
+    pairs = (
+        edges.select("pid_l", "pid_r", "_cl", "_cr", disagree.fill_null(False).alias("_disagree"))
+        .join(where.rename({"pid": "pid_l", "_at": "_al", "_uprn": "_ul", "postcode_std": "_pl"}), on="pid_l")
+        .join(where.rename({"pid": "pid_r", "_at": "_ar", "_uprn": "_ur", "postcode_std": "_pr"}), on="pid_r")
+    )
+    neighbours = (
+        pl.col("_ul").is_not_null()
+        & pl.col("_ur").is_not_null()
+        & (pl.col("_ul") != pl.col("_ur"))
+        & (pl.col("_pl") == pl.col("_pr"))
+    )
+    pairs = pairs.filter(pl.col("_disagree") | neighbours.fill_null(False))
+    if pairs.is_empty():
+        return out
+    places = pl.concat([pairs["_al"], pairs["_ar"]]).drop_nulls().unique()
+    # the profiles at those places, found by UPRN or address key before any place string is built
+    key = pl.col("address_key") if "address_key" in profiles.columns else pl.lit(None, dtype=pl.String)
+    uprns = places.filter(places.str.starts_with("U")).str.slice(1).cast(pl.Int64).implode()
+    keys = places.filter(places.str.starts_with("A")).str.slice(1).implode()
+    residents = (
+        profiles.filter(uprn.is_in(uprns).fill_null(False) | key.is_in(keys).fill_null(False))
+        .select("pid", _place(profiles).alias("_at"))
+        .filter(pl.col("_at").is_in(places.implode()))
+        .join(clusters, on="pid")
+        .select(pl.col("cluster").alias("_x"), "_at")
+        .unique()
+    )
+    bridged = (
+        pairs.join(residents.rename({"_at": "_al"}), on="_al")
+        .join(residents.rename({"_at": "_ar"}), on=["_ar", "_x"])
+        .filter((pl.col("_x") != pl.col("_cl")) & (pl.col("_x") != pl.col("_cr")) & (pl.col("_al") != pl.col("_ar")))
+        .select("pid_l", "pid_r")
+        .unique()
+    )
+    return pairs.select("pid_l", "pid_r").join(bridged, on=["pid_l", "pid_r"], how="anti")

@@ -158,11 +158,28 @@ class Thresholds(StrictModel):
 
     match: float = Field(default=0.95, gt=0.0, lt=1.0)
     uncertain: float = Field(default=0.5, gt=0.0, lt=1.0)
+    second_pass: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """Pairs in ``[second_pass, match)`` link after clustering (match_rule ``second_pass``) when
+    every guard accepts the two whole persons they join and neither person has another such
+    candidate it could not be one person with (:func:`tfident.link.clustering.second_pass`).
+    At least ``uncertain`` (only pairs at or above it are kept); None: no second pass."""
+    second_pass_bridge_addresses: bool = True
+    """In the second pass, a pair of records at two addresses that disagree (the address
+    comparison's else level) or at two dwellings of one postcode (two matched UPRNs) joins
+    only when another person has records at both addresses (a household that moved: collective
+    evidence): namesakes in two households are what the guards cannot tell apart."""
+    second_pass_same_dob: bool = True
+    """In the second pass, two persons that both hold dates of birth must share one exactly:
+    the dob guard tolerates a typo (one digit, one year, day and month transposed) between
+    records the model links, but a band pair whose persons' dates of birth only nearly agree
+    is most often two namesakes (at a million synthetic records, most of its false links)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
         if self.uncertain > self.match:
             raise ValueError("thresholds.uncertain must not exceed thresholds.match")
+        if self.second_pass is not None and not self.uncertain <= self.second_pass <= self.match:
+            raise ValueError("thresholds.second_pass must lie between thresholds.uncertain and thresholds.match")
         return self
 
 

@@ -68,8 +68,12 @@ class Explanation:
 
     def band(self, config: LinkageConfig) -> str:
         """``match``, ``uncertain`` or ``non-match``: the stored link's band when there is one
-        (``uncertain`` and ``held_apart`` are not matches), else by the configuration's thresholds.
+        (``uncertain`` and ``held_apart`` are not matches; ``second_pass`` is a match below the
+        match threshold, made by the second pass: ``match (second pass)``), else by the
+        configuration's thresholds.
         """
+        if self.stored_rule == "second_pass":
+            return "match (second pass)"
         if self.stored_rule == "uncertain":
             return "uncertain"
         if self.stored_rule == "held_apart":
