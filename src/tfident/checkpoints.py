@@ -2,14 +2,15 @@
 
 After each checkpointed stage (``tfident.pipeline.CHECKPOINTED_STAGES``: every stage of
 ``tfident.pipeline.NODES`` after ``ingest`` and ``checks``), the run saves the stage's output
-frames, named by the stage's declared outputs, as Parquet files in the run's checkpoint
-folder, with a ``manifest.json`` listing the stages done, in order, and the SHA-256 of
-every file::
+frames, named by the stage's declared outputs, as Parquet files (the link stage's pairs, as an
+Arrow file: :data:`MAPPED_FRAMES`) in the run's checkpoint folder, with a ``manifest.json``
+listing the stages done, in order, and the SHA-256 of every file::
 
     <root>/<run_id>/manifest.json
     <root>/<run_id>/standardise.standardised.parquet
     <root>/<run_id>/link.person_index.parquet
     <root>/<run_id>/link.links.parquet
+    <root>/<run_id>/link.link_pairs.arrow
     ...
 
 ``tfident run --resume RUN_ID`` (or a plain re-run of the same inputs while the run is
@@ -40,12 +41,13 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from tfident.errors import CannotResume
 
@@ -61,6 +63,38 @@ FORMAT = 2
 """The manifest's format: 2 since identity became a stage of its own and frames are named by the stages'
 declared outputs (checkpoints of format 1 are not used: every stage is computed again)."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+MAPPED_FRAMES: frozenset[str] = frozenset({"link_pairs"})
+"""Frames saved as uncompressed Arrow IPC files (``.arrow``) and memory-mapped when read, not as Parquet:
+the link stage's blocked pairs' levels (tens of millions of rows of small integers at a million records),
+which a run only passes on to the next month. Writing and reading them costs a copy and a SHA-256
+instead of Parquet's encoding and decoding (several CPU seconds at a million records), their pages stay
+the kernel's to drop, and the run cache takes the checkpoint's file by a hard link (:func:`save_run_cache`)
+instead of writing it again. They take about five times the disk of Parquet (25 bytes a pair)."""
+
+
+def _write_frame(folder: Path, stem: str, name: str, frame: pl.DataFrame) -> Path:
+    """Write ``frame`` as ``folder/stem`` with its format's suffix (:data:`MAPPED_FRAMES`: Arrow, else Parquet)."""
+    if name in MAPPED_FRAMES:
+        path = folder / f"{stem}.arrow"
+        _write_private(path, lambda partial: frame.write_ipc(partial, compression="uncompressed"))
+    else:
+        path = folder / f"{stem}.parquet"
+        _write_private(path, frame.write_parquet)
+    return path
+
+
+def read_frame(path: Path) -> pl.DataFrame:
+    """A frame saved by this module: an ``.arrow`` file memory-mapped (its pages read from disk when used;
+    the mapping keeps the file's data even once it is deleted or replaced by a rename), else Parquet.
+    """
+    if path.suffix != ".arrow":
+        return pl.read_parquet(path)
+    table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+    out = pl.from_arrow(table, rechunk=False)
+    if not isinstance(out, pl.DataFrame):  # pragma: no cover - a table gives a frame
+        raise TypeError(f"{path.name} did not give a frame")
+    return out
 
 
 def checkpoint_root(sqlite_database: str | None = None) -> Path:
@@ -156,7 +190,7 @@ class StageCheckpoints:
                 self._truncate(stage)
                 self._diverged = True
                 return None
-            frames[item["frame"]] = pl.read_parquet(path)
+            frames[item["frame"]] = read_frame(path)
         self.loaded.append(stage)
         log.debug("run %s: stage %s restored from checkpoint %s", self.run_id, stage, self.folder)
         return frames
@@ -169,12 +203,19 @@ class StageCheckpoints:
         for name, frame in frames.items():
             if not _SAFE_NAME.match(name):
                 raise ValueError(f"frame name {name!r} cannot name a checkpoint file")
-            path = self.folder / f"{stage}.{name}.parquet"
-            _write_private(path, frame.write_parquet)
+            path = _write_frame(self.folder, f"{stage}.{name}", name, frame)
             files.append({"frame": name, "file": path.name, "sha256": file_sha256(path), "rows": frame.height})
         self.stages.append({"stage": stage, "order": len(self.stages) + 1, "files": files})
         self._write_manifest()
         log.debug("run %s: stage %s checkpointed", self.run_id, stage)
+
+    def saved_file(self, frame: str) -> tuple[Path, str] | None:
+        """``(path, sha256)`` of the file the latest saved stage holding ``frame`` wrote it to, or None."""
+        for entry in reversed(self.stages):
+            for item in entry["files"]:
+                if item["frame"] == frame:
+                    return self.folder / item["file"], str(item["sha256"])
+        return None
 
     def discard(self) -> None:
         """Delete the run's checkpoints (and the default root folders, when they are left empty)."""
@@ -252,10 +293,21 @@ def _run_cache_dir(root: Path, database: str) -> Path:
     return root / RUN_CACHE_FOLDER / database
 
 
-def save_run_cache(root: Path, database: str, run_id: str, frames: Mapping[str, pl.DataFrame]) -> Path:
+def save_run_cache(
+    root: Path,
+    database: str,
+    run_id: str,
+    frames: Mapping[str, pl.DataFrame],
+    saved: Mapping[str, tuple[Path, str] | None] | None = None,
+) -> Path:
     """Keep ``frames`` as the cache of the published run ``run_id`` (``0700`` folder, ``0600`` files,
     each file written beside its name and renamed in place) and delete every other run's cache
     of this database: only the latest published run's is kept (it holds personal data).
+
+    ``saved`` names, for some frames, a file that already holds exactly that frame as this module
+    writes it, and its SHA-256 (a checkpoint's, :meth:`StageCheckpoints.saved_file`): the cache takes
+    it by a hard link (the same bytes, no second write), and writes the frame when it cannot (another
+    file system).
     """
     if not _SAFE_NAME.match(run_id):
         raise ValueError(f"run id {run_id!r} cannot name a cache folder")
@@ -266,8 +318,11 @@ def save_run_cache(root: Path, database: str, run_id: str, frames: Mapping[str, 
     for name, frame in frames.items():
         if not _SAFE_NAME.match(name):
             raise ValueError(f"frame name {name!r} cannot name a cache file")
-        path = folder / f"{name}.parquet"
-        _write_private(path, frame.write_parquet)
+        linked = _linked((saved or {}).get(name), folder, name)
+        if linked is not None:
+            files[name] = linked
+            continue
+        path = _write_frame(folder, name, name, frame)
         files[name] = {"file": path.name, "sha256": file_sha256(path)}
     text = json.dumps({"format": FORMAT, "run_id": run_id, "files": files}, indent=2, sort_keys=True) + "\n"
     _write_private(folder / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))
@@ -277,8 +332,38 @@ def save_run_cache(root: Path, database: str, run_id: str, frames: Mapping[str, 
     return folder
 
 
-def load_run_cache(root: Path, database: str, run_id: str) -> dict[str, pl.DataFrame] | None:
-    """The cache kept for the published run ``run_id``, or None when there is none or it is damaged."""
+def _linked(source: tuple[Path, str] | None, folder: Path, name: str) -> dict[str, str] | None:
+    """The cache's entry for ``name`` after hard-linking ``source`` (``(path, sha256)``) into ``folder``
+    under its name (the same suffix), or None when there is no source or it cannot be linked.
+    """
+    if source is None:
+        return None
+    path, sha256 = source
+    target = folder / f"{name}{path.suffix}"
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.unlink(missing_ok=True)
+        os.link(path, partial)
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+    except OSError as error:
+        log.debug("the run cache could not link %s (%s): writing it", name, type(error).__name__)
+        partial.unlink(missing_ok=True)
+        return None
+    return {"file": target.name, "sha256": sha256}
+
+
+def load_run_cache(
+    root: Path,
+    database: str,
+    run_id: str,
+    map_parquet: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> dict[str, pl.DataFrame] | None:
+    """The cache kept for the published run ``run_id``, or None when there is none or it is damaged.
+
+    A frame of :data:`MAPPED_FRAMES` is memory-mapped; one a cache holds as Parquet (written before
+    they were kept as Arrow) is read and passed through ``map_parquet`` (the caller's memory-mapping).
+    """
     if not _SAFE_NAME.match(run_id):
         return None
     folder = _run_cache_dir(root, database) / run_id
@@ -292,8 +377,10 @@ def load_run_cache(root: Path, database: str, run_id: str) -> dict[str, pl.DataF
             if file_sha256(path) != item["sha256"]:
                 log.warning("the cache of run %s is damaged: the run is a full one", run_id)
                 return None
-            frames[name] = pl.read_parquet(path)
-    except (OSError, ValueError, KeyError, TypeError):
+            frames[name] = read_frame(path)
+            if name in MAPPED_FRAMES and path.suffix != ".arrow" and map_parquet is not None:
+                frames[name] = map_parquet(frames[name])
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError, pa.ArrowException):
         return None
     return frames
 

@@ -285,6 +285,9 @@ def _open_checkpoints(engine: Engine, run_id: str) -> StageCheckpoints:
     return StageCheckpoints.open(checkpoint_root(sqlite_file), run_id, _database_key(engine))
 
 
+LINK_CACHE_FRAMES: tuple[str, ...] = ("link_profiles", "link_pairs", "link_clusters")
+"""The link stage's outputs that are its cache (:class:`tfident.link.LinkCache`), as the run cache names them."""
+
 RUN_MODES: tuple[str, ...] = ("incremental", "full")
 """How a run links: reusing the previous published run's linkage (``incremental``) or not (``full``)."""
 
@@ -327,15 +330,16 @@ def choose_mode(
     else:
         why = _same_linkage(read_run(engine, previous_id), config)
         if why is None:
-            frames = load_run_cache(_cache_root(engine), _database_key(engine), previous_id)
+            # every blocked pair's levels (some 19 million rows at a million records, about 2.5 GB at
+            # three million) are held for the whole run: memory-mapped from the cache's Arrow file (or, from
+            # an older cache's Parquet, written to a private one and mapped), their pages are the kernel's
+            # to drop, not the heap's
+            frames = load_run_cache(_cache_root(engine), _database_key(engine), previous_id, map_parquet=mapped)
             if frames is None:
                 why = f"no cache of run {previous_id} is kept"
             else:
                 clusters = frames.get("link_clusters")  # none in the cache of a run before clustering reuse
-                # every blocked pair's levels (some 19 million rows at a million records, about 2.5 GB at
-                # three million) are held for the whole run: memory-mapped, their pages are the kernel's
-                # to drop, not the heap's
-                pairs = mapped(frames.pop("link_pairs"))
+                pairs = frames.pop("link_pairs")
                 cache = (
                     LinkCache(frames["link_profiles"], pairs)
                     if clusters is None
@@ -918,7 +922,8 @@ def _compute_and_publish(
             start.engine, start.run_id, start.as_of, result.batch.extracts, result.records, load_outcomes_config()
         )
     if result.link_cache is not None:
-        # what the next month's incremental run reuses; only the latest published run's is kept
+        # what the next month's incremental run reuses; only the latest published run's is kept. The link
+        # stage's checkpoint files hold exactly its cache's frames: the cache takes them by hard links
         save_run_cache(
             _cache_root(start.engine),
             _database_key(start.engine),
@@ -936,6 +941,7 @@ def _compute_and_publish(
                     ).frames()
                 ),
             },
+            saved={name: start.checkpoints.saved_file(name) for name in LINK_CACHE_FRAMES},
         )
     start.checkpoints.discard()
     return RunOutcome(

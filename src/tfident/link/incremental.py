@@ -167,12 +167,14 @@ def reuse_gammas(keys: pl.DataFrame, dirty: pl.Series, previous: LinkCache) -> p
     now[was] = moved["pid"].to_numpy()
     left, right = now[pid_l], now[pid_r]
     keep = (left >= 0) & (right >= 0)
-    reused = pairs.filter(pl.Series(keep)).with_columns(
-        pl.Series("pid_l", left[keep], dtype=pl.Int64), pl.Series("pid_r", right[keep], dtype=pl.Int64)
-    )
-    if np.any(left[keep] >= right[keep]):  # pragma: no cover - rep order is kept
+    left, right = left[keep], right[keep]
+    if np.any(left >= right):  # pragma: no cover - rep order is kept
         raise AssertionError("a reused pair changed orientation")
-    return reused.select(list(GAMMAS_SCHEMA))
+    # the levels filtered, the ids taken from the look-up (filtering the old ids too would copy them for nothing)
+    levels = pairs.select(pl.exclude("pid_l", "pid_r")).filter(pl.Series(keep))
+    return levels.with_columns(
+        pl.Series("pid_l", left, dtype=pl.Int64), pl.Series("pid_r", right, dtype=pl.Int64)
+    ).select(list(GAMMAS_SCHEMA))
 
 
 def pair_gammas(
@@ -369,61 +371,131 @@ def _score_chunk(
 ) -> pl.DataFrame:
     """Splink's ``predict`` arithmetic on one slice of pairs, in numpy: per comparison, the Bayes factor
     of its level and the level's term-frequency adjustment, multiplied in Splink's order onto the prior odds.
+
+    Two passes, the same numbers as one: the match weight of every pair is the product of its factors in
+    Splink's order, but an adjustment of 1 (every level without term frequencies; a term-frequency level
+    of a pair that has none) is skipped (``x * 1.0`` is ``x``, to the bit, NaN and infinity included),
+    so only the rows on a term-frequency level are multiplied by theirs; then only the pairs kept by
+    ``threshold`` get their per-comparison factors (:func:`_factors`, the same formulas) for ``mw_<c>``.
     """
     prior = float(model["settings"]["probability_two_random_records_match"])
     left, right = frame["pid_l"].to_numpy(), frame["pid_r"].to_numpy()
-    tf_pairs = {column: (lookup[left], lookup[right]) for column, lookup in lookups.items()}  # NaN: no value
     product = np.full(frame.height, prior / (1 - prior))
     infinite = np.zeros(frame.height, dtype=bool)
-    factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in COMPARISONS:
-        # each level's Bayes factor (and 1 for a level without term frequencies) by table look-up;
-        # a value no level has (or a null) gives NaN, which no threshold keeps, as Splink's null
-        values = [level.value for level in levels[name]]
-        offset = 2 - min(values)
-        bf_table = np.full(max(values) + offset + 1, np.nan)
-        adj_table = np.full(max(values) + offset + 1, np.nan)
-        for level in levels[name]:
-            bf_table[level.value + offset] = level.bayes_factor
-            adj_table[level.value + offset] = 1.0
-        gamma = frame[f"gamma_{name}"].cast(pl.Int64).fill_null(-1 - offset).to_numpy() + offset
-        gamma = np.where((gamma >= 0) & (gamma < bf_table.size), gamma, 0)
-        bf = bf_table[gamma]
-        adj = adj_table[gamma]
+        table = _LevelTable.of(levels[name])
+        gamma, by_value = table.raw_or_indices(frame[f"gamma_{name}"])
+        bf = (table.by_byte if by_value else table.bayes_factor)[gamma.view(np.uint8) if by_value else gamma]
+        np.multiply(product, bf, out=product)
+        if table.infinite:
+            infinite |= bf == np.inf
+        del bf
         for level in levels[name]:
             if level.value == -1 or level.tf_column is None:
                 continue
-            hit = np.flatnonzero(gamma == level.value + offset)
-            tf_l, tf_r = tf_pairs[level.tf_column]
-            tf_l, tf_r = tf_l[hit], tf_r[hit]
-            lr = np.where(np.isnan(tf_l), tf_r, tf_l)
-            rl = np.where(np.isnan(tf_r), tf_l, tf_r)
-            if level.tf_minimum_u == 0.0:
-                divisor = np.where(lr >= rl, lr, rl)
-            else:
-                floor = level.tf_minimum_u
-                divisor = np.where((lr >= rl) & (lr > floor), lr, np.where(rl > floor, rl, floor))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.power(exact_u[level.tf_column] / divisor, level.tf_weight)
-            adj[hit] = np.where(np.isnan(lr), 1.0, value)
-        product = product * bf
-        product = product * adj
-        infinite |= (bf == np.inf) | (adj == np.inf)
-        factors[name] = (bf, adj)
+            hit = np.flatnonzero(gamma == (level.value if by_value else level.value + table.offset))
+            lookup = lookups[level.tf_column]
+            adj = _tf_adjustment(level, exact_u[level.tf_column], lookup[left[hit]], lookup[right[hit]])
+            product[hit] *= adj
+            infinite[hit] |= adj == np.inf
     bayes = np.minimum(np.maximum(product, 1e-300), 1e300)
     probability = np.where(infinite, 1.0, bayes / (1 + bayes))
-    keep = slice(None) if threshold is None else probability >= threshold
+    keep = np.ones(frame.height, dtype=bool) if threshold is None else probability >= threshold
+    rows = np.flatnonzero(keep)
+    kept = frame[rows] if rows.size < frame.height else frame
     columns: dict[str, Any] = {
-        "pid_l": left[keep],
-        "pid_r": right[keep],
-        "match_weight": _log2(bayes[keep]),
-        "match_probability": probability[keep],
+        "pid_l": left[rows],
+        "pid_r": right[rows],
+        "match_weight": _log2(bayes[rows]),
+        "match_probability": probability[rows],
     }
+    tf_pairs = {column: (lookup[left[rows]], lookup[right[rows]]) for column, lookup in lookups.items()}
     for name in COMPARISONS:
-        bf, adj = factors[name]
-        columns[f"gamma_{name}"] = frame[f"gamma_{name}"].cast(pl.Int32).to_numpy()[keep]
-        columns[f"mw_{name}"] = _log2(bf[keep]) + _log2(adj[keep])
+        bf, adj = _factors(kept[f"gamma_{name}"], levels[name], tf_pairs, exact_u)
+        columns[f"gamma_{name}"] = kept[f"gamma_{name}"].cast(pl.Int32)
+        columns[f"mw_{name}"] = _log2(bf) + _log2(adj)
     return pl.DataFrame(columns, schema=_SCORES_SCHEMA)
+
+
+@dataclass(frozen=True)
+class _LevelTable:
+    """One comparison's Bayes factor by level, indexed by ``level + offset`` (index 0: no level, NaN)."""
+
+    offset: int
+    bayes_factor: np.ndarray
+    adjustment: np.ndarray
+    """1 at every level (its term-frequency adjustment, when it has one, is made per pair), NaN elsewhere."""
+    infinite: bool
+    by_byte: np.ndarray
+    """:attr:`bayes_factor` by the level's value as a byte (``value & 0xFF``), NaN where no level is."""
+
+    @staticmethod
+    def of(levels: list[_Level]) -> _LevelTable:
+        values = [level.value for level in levels]
+        offset = 2 - min(values)
+        bf_table = np.full(max(values) + offset + 1, np.nan)
+        adj_table = np.full(max(values) + offset + 1, np.nan)
+        for level in levels:
+            bf_table[level.value + offset] = level.bayes_factor
+            adj_table[level.value + offset] = 1.0
+        # the same Bayes factors by a level's own value read as a byte (an Int8 level -1 is byte 255)
+        by_byte = np.full(256, np.nan)
+        for value in range(-128, 128):
+            if 0 <= value + offset < bf_table.size:
+                by_byte[value & 0xFF] = bf_table[value + offset]
+        return _LevelTable(offset, bf_table, adj_table, bool(np.any(bf_table == np.inf)), by_byte)
+
+    def raw_or_indices(self, gamma: pl.Series) -> tuple[np.ndarray, bool]:
+        """``(levels, True)``: an Int8 column without nulls as it is (look it up in :attr:`by_byte`), else
+        ``(indices, False)`` (:meth:`indices`).
+        """
+        if gamma.dtype == pl.Int8 and gamma.null_count() == 0:
+            return gamma.to_numpy(), True
+        return self.indices(gamma), False
+
+    def indices(self, gamma: pl.Series) -> np.ndarray:
+        """Each pair's index into the tables: ``level + offset``, 0 for a null or a value no level has
+        (whose Bayes factor is NaN, which no threshold keeps, as Splink's null).
+        """
+        index = gamma.cast(pl.Int64).fill_null(-1 - self.offset).to_numpy() + self.offset
+        out: np.ndarray = np.where((index >= 0) & (index < self.bayes_factor.size), index, 0)
+        return out
+
+
+def _tf_adjustment(level: _Level, exact_u: float, tf_l: np.ndarray, tf_r: np.ndarray) -> np.ndarray:
+    """The term-frequency adjustment of pairs on ``level`` from their two term frequencies (NaN: none)."""
+    lr = np.where(np.isnan(tf_l), tf_r, tf_l)
+    rl = np.where(np.isnan(tf_r), tf_l, tf_r)
+    if level.tf_minimum_u == 0.0:
+        divisor = np.where(lr >= rl, lr, rl)
+    else:
+        floor = level.tf_minimum_u
+        divisor = np.where((lr >= rl) & (lr > floor), lr, np.where(rl > floor, rl, floor))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.power(exact_u / divisor, level.tf_weight)
+    out: np.ndarray = np.where(np.isnan(lr), 1.0, value)
+    return out
+
+
+def _factors(
+    gamma: pl.Series,
+    levels: list[_Level],
+    tf_pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    exact_u: dict[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(bayes factor, term-frequency adjustment)`` of each pair on one comparison (``tf_pairs``: the
+    pairs' term frequencies, left and right, per column).
+    """
+    table = _LevelTable.of(levels)
+    index = table.indices(gamma)
+    bf, adj = table.bayes_factor[index], table.adjustment[index]
+    for level in levels:
+        if level.value == -1 or level.tf_column is None:
+            continue
+        hit = np.flatnonzero(index == level.value + table.offset)
+        tf_l, tf_r = tf_pairs[level.tf_column]
+        adj[hit] = _tf_adjustment(level, exact_u[level.tf_column], tf_l[hit], tf_r[hit])
+    return bf, adj
 
 
 def _log2(values: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ and a month linked with the previous month's cache exactly as without it.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -11,9 +12,17 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tfident.checkpoints import discard_run_caches, load_run_cache, save_run_cache
+from tfident.checkpoints import (
+    FORMAT,
+    RUN_CACHE_FOLDER,
+    StageCheckpoints,
+    discard_run_caches,
+    file_sha256,
+    load_run_cache,
+    save_run_cache,
+)
 from tfident.link import LinkageConfig, link_persons, link_persons_cached
-from tfident.link.incremental import crowded_flags, dirty_profiles, pair_gammas, profile_keys, score_pairs
+from tfident.link.incremental import crowded_flags, dirty_profiles, mapped, pair_gammas, profile_keys, score_pairs
 from tfident.link.prediction import predict
 from tfident.link.profiles import build_profiles, splink_input, tf_tables
 from tfident.standardise import match_addresses, standardise_persons
@@ -79,20 +88,65 @@ def test_a_ruling_makes_its_records_dirty(months: list[pl.DataFrame], linkage: L
 
 
 def test_run_cache_keeps_only_the_latest_run(tmp_path: Path) -> None:
-    """Saving a run's cache deletes the previous one's; a damaged file is no cache; files are private."""
+    """Saving a run's cache deletes the previous one's; a damaged file is no cache; files are private; the
+    pairs are an Arrow file (memory-mapped when read), the rest Parquet.
+    """
     frame = pl.DataFrame({"a": [1, 2]})
-    save_run_cache(tmp_path, "db", "R1", {"link_pairs": frame})
-    folder = save_run_cache(tmp_path, "db", "R2", {"link_pairs": frame})
+    save_run_cache(tmp_path, "db", "R1", {"link_pairs": frame, "link_profiles": frame})
+    folder = save_run_cache(tmp_path, "db", "R2", {"link_pairs": frame, "link_profiles": frame})
     assert load_run_cache(tmp_path, "db", "R1") is None
     loaded = load_run_cache(tmp_path, "db", "R2")
     assert loaded is not None
     assert_frame_equal(loaded["link_pairs"], frame)
-    assert (folder / "link_pairs.parquet").stat().st_mode & 0o777 == 0o600
+    assert_frame_equal(loaded["link_profiles"], frame)
+    assert (folder / "link_profiles.parquet").stat().st_mode & 0o777 == 0o600
+    assert (folder / "link_pairs.arrow").stat().st_mode & 0o777 == 0o600
     assert folder.stat().st_mode & 0o777 == 0o700
-    (folder / "link_pairs.parquet").write_bytes(b"damaged")
+    (folder / "link_pairs.arrow").write_bytes(b"damaged")
     assert load_run_cache(tmp_path, "db", "R2") is None
     assert discard_run_caches(tmp_path, "db", ["R1", "R2"]) == ["R2"]  # retention purging R2
     assert not folder.exists()
+
+
+def test_run_cache_links_the_checkpoint_files(tmp_path: Path) -> None:
+    """A frame the link stage's checkpoint holds goes into the run cache by a hard link (same file, same
+    SHA-256), and stays readable once the checkpoints are discarded; a frame without one is written.
+    """
+    pairs = pl.DataFrame({"pid_l": [0, 1], "pid_r": [2, 3], "gamma_dob": pl.Series([1, -1], dtype=pl.Int8)})
+    profiles = pl.DataFrame({"pid": [0, 1, 2, 3]})
+    checkpoints = StageCheckpoints.open(tmp_path / "checkpoints", "R1", "db")
+    checkpoints.save("link", {"link_pairs": pairs, "link_profiles": profiles})
+    saved = checkpoints.saved_file("link_pairs")
+    assert saved is not None
+    assert saved[0].suffix == ".arrow"
+    restored = StageCheckpoints.open(tmp_path / "checkpoints", "R1", "db").load("link")  # as a resumed run
+    assert restored is not None
+    assert_frame_equal(restored["link_pairs"], pairs)
+    folder = save_run_cache(
+        tmp_path, "db", "R1", {"link_pairs": pairs, "link_profiles": profiles}, saved={"link_pairs": saved}
+    )
+    assert (folder / "link_pairs.arrow").samefile(saved[0])
+    assert (folder / "link_pairs.arrow").stat().st_mode & 0o777 == 0o600
+    checkpoints.discard()
+    loaded = load_run_cache(tmp_path, "db", "R1")
+    assert loaded is not None
+    assert_frame_equal(loaded["link_pairs"], pairs)
+    assert_frame_equal(loaded["link_profiles"], profiles)
+
+
+def test_an_older_parquet_cache_of_pairs_is_read_and_mapped(tmp_path: Path) -> None:
+    """A cache written before the pairs were kept as Arrow (Parquet) is still read, through ``map_parquet``."""
+    pairs = pl.DataFrame({"pid_l": [0], "pid_r": [1]})
+    folder = tmp_path / RUN_CACHE_FOLDER / "db" / "R1"
+    folder.mkdir(parents=True)
+    pairs.write_parquet(folder / "link_pairs.parquet")
+    files = {"link_pairs": {"file": "link_pairs.parquet", "sha256": file_sha256(folder / "link_pairs.parquet")}}
+    (folder / "manifest.json").write_text(json.dumps({"format": FORMAT, "run_id": "R1", "files": files}))
+    seen: list[int] = []
+    loaded = load_run_cache(tmp_path, "db", "R1", map_parquet=lambda frame: seen.append(frame.height) or mapped(frame))
+    assert loaded is not None
+    assert seen == [1]
+    assert_frame_equal(loaded["link_pairs"], pairs)
 
 
 @pytest.mark.parametrize("cap", [2, 4, 8])
@@ -131,6 +185,34 @@ def test_scoring_slice_by_slice_is_scoring_at_once(
     sliced = score_pairs(gammas, profiles, tf, linkage.model_data, threshold=linkage.thresholds.uncertain)
     assert gammas.height > 10 * 37
     assert_frame_equal(sliced, whole)
+
+
+def test_the_byte_path_scores_as_the_general_one(months: list[pl.DataFrame], linkage: LinkageConfig) -> None:
+    """Int8 levels without nulls take the one-pass, byte-indexed path of ``score_pairs``; Int32 levels
+    (and a null) the general one: the same scores to the bit, and a threshold only drops rows.
+    """
+    persons = months[1]
+    profiles, _ = build_profiles(persons)
+    tf = tf_tables(persons, linkage.model_data)
+    gammas = pair_gammas(profiles, tf, linkage.model_data, linkage)
+    model = linkage.model_data
+    every = score_pairs(gammas, profiles, tf, model)
+    widened = gammas.with_columns(pl.col("^gamma_.*$").cast(pl.Int32))
+    assert_frame_equal(score_pairs(widened, profiles, tf, model), every, check_exact=True)
+    threshold = linkage.thresholds.uncertain
+    kept = every.filter(pl.col("match_probability") >= threshold)
+    assert 0 < kept.height < every.height
+    assert_frame_equal(score_pairs(gammas, profiles, tf, model, threshold=threshold), kept, check_exact=True)
+    nulled = gammas.with_columns(
+        pl.when(pl.col("pid_l") == gammas["pid_l"][0]).then(None).otherwise(pl.col("gamma_dob")).alias("gamma_dob")
+    )
+    scored = score_pairs(nulled, profiles, tf, model)
+    assert scored.filter(pl.col("gamma_dob").is_null())["match_probability"].is_nan().all()
+    assert_frame_equal(
+        scored.filter(pl.col("gamma_dob").is_not_null()),
+        every.filter(pl.col("pid_l") != gammas["pid_l"][0]),
+        check_exact=True,
+    )
 
 
 def test_a_mapped_frame_is_the_frame() -> None:
