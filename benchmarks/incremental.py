@@ -3,9 +3,10 @@
 For each size and churn: two months of one synthetic council (``tfident synth --months 2``
 with the churn, and 5% of earlier faulty records corrected); month 0 is run (full) into a
 SQLite store, the store is copied, and month 1 is run with ``tfident run``'s own code path
-incrementally into the first store and fully (``--full``) into the copy. Seconds and peak
-resident memory per step of both month-1 runs, and a check that both stored the same
-persons, households, links, candidates and evidence. Writes
+incrementally into the first store and fully (``--full``) into the copy. Seconds, CPU
+seconds (the run's process, every thread; in the JSON and the log) and peak resident memory
+per step of both month-1 runs, and a check that both stored the same persons, households,
+links, candidates and evidence. Writes
 ``benchmarks/results/incremental.json`` and ``incremental.md``.
 
 Sizes in person records (households = records / 5.5): 100,000 by default; ``--records
@@ -67,9 +68,10 @@ def run_month(folder: str, url: str, mode: str | None) -> dict[str, Any]:
     def progress(step: str, seconds: float | None) -> None:
         if seconds is None:
             reset_peak()
-            steps[step] = {"rss_before_mib": round(rss_mib())}
+            steps[step] = {"rss_before_mib": round(rss_mib()), "cpu_before": time.process_time()}
         else:
-            steps[step].update(seconds=round(seconds, 2), peak_mib=round(peak_mib()))
+            cpu = time.process_time() - steps[step].pop("cpu_before")
+            steps[step].update(seconds=round(seconds, 2), cpu_seconds=round(cpu, 2), peak_mib=round(peak_mib()))
 
     as_of = date.fromisoformat(Path(folder).name)
     started = time.perf_counter()
@@ -134,7 +136,9 @@ def bench(records: int, churn: float, seed: int, work: Path, repeats: int = 2, l
             run = _child(run_month, month1, f"sqlite:///{db}", mode)
             run["load_before"] = load
             runs[name].append(run)
-            steps = ", ".join(f"{s} {f.get('seconds')} s" for s, f in run["steps"].items())
+            steps = ", ".join(
+                f"{s} {f.get('seconds')} s (CPU {f.get('cpu_seconds')} s)" for s, f in run["steps"].items()
+            )
             log(
                 f"  month 1 {name} #{repeat + 1} ({run['mode'].get('mode')}, load {load}): {run['seconds']} s, "
                 f"peak {run['peak_mib']} MiB: {steps}"
