@@ -20,7 +20,7 @@ import pytest
 
 from tests.synthetic_records import synthetic_records
 from tfident.link import LinkageConfig, link_persons, load_linkage_config
-from tfident.link.backends.spark import spark_session, stop_spark
+from tfident.link.backends.spark import spark_session, stop_spark, to_polars, to_spark
 from tfident.link.explanation import explain_pair
 
 AS_OF = date(2026, 10, 31)
@@ -157,3 +157,50 @@ def test_spark_leaves_no_splink_tables_behind(on_spark: Linked, spark_config: Li
     assert checkpoint is not None
     assert checkpoint.startswith("file:")
     assert not Path(checkpoint.removeprefix("file:")).parent.exists()
+
+
+def _spark_pairs(session: Any, frame: pl.DataFrame, sql: str) -> set[tuple[int, int]]:
+    to_spark(frame, session).createOrReplaceTempView("capped_profiles")  # as the backend sends profiles
+    pairs = to_polars(
+        session.sql(
+            "SELECT l.pid AS a, r.pid AS b FROM capped_profiles AS l JOIN capped_profiles AS r"
+            f" ON l.pid < r.pid AND {sql}"
+        )
+    )
+    return {(int(a), int(b)) for a, b in pairs.iter_rows()}
+
+
+def test_spark_skips_thousands_of_crowded_keys_as_duckdb_does(spark_config: LinkageConfig) -> None:
+    """A capped rule with thousands of crowded values (a national batch's common full names) runs on
+    Spark and skips exactly what DuckDB skips: the exclusion is one flat ``IN`` list (a chain of ORs
+    overflowed the executors' stacks at 3M records), for text, date and integer keys.
+    """
+    import duckdb
+
+    from tfident.link import BlockingRule
+    from tfident.link.blocking import blocking_rule_sql
+
+    n = 2_000  # groups of three profiles over the cap of 2, then a pair under it
+    frame = pl.DataFrame(
+        {
+            "pid": list(range(3 * n + 2)),
+            "surname_std": [f"S{i // 3}" for i in range(3 * n)] + ["LONE", "LONE"],
+            "date_of_birth": [date(2000 + i // 3 % 20, 1 + i // 3 % 12, 1) for i in range(3 * n)]
+            + [date(2010, 1, 2)] * 2,
+            "uprn_matched": [i // 3 for i in range(3 * n)] + [10, 10],
+        }
+    )
+    session = spark_session(spark_config)
+    con = duckdb.connect()
+    con.register("capped_profiles", frame.to_arrow())
+    for keys in (("surname_std",), ("surname_std", "uprn_matched"), ("surname_std", "date_of_birth", "uprn_matched")):
+        rule = BlockingRule(name="r", block_on=keys, max_block=2)
+        (sql,) = blocking_rule_sql(LinkageConfig(version="test", blocking_rules=(rule,)), frame)
+        on_duckdb = {
+            (int(a), int(b))
+            for a, b in con.execute(
+                f"SELECT l.pid, r.pid FROM capped_profiles AS l JOIN capped_profiles AS r ON l.pid < r.pid AND {sql}"
+            ).fetchall()
+        }
+        assert on_duckdb == {(3 * n, 3 * n + 1)}
+        assert _spark_pairs(session, frame, sql) == on_duckdb, keys

@@ -54,9 +54,33 @@ def crowded_keys(rule: BlockingRule, frame: pl.DataFrame, max_block: int) -> lis
 
 
 def _exclusion(columns: Sequence[str], values: list[tuple[Any, ...]]) -> str:
-    """``NOT (...)``: the left record's key is none of ``values`` (the right's equals it)."""
-    terms = [" AND ".join(f"l.{c} = {_literal(v)}" for c, v in zip(columns, row, strict=True)) for row in values]
-    return "NOT (" + " OR ".join(f"({t})" for t in terms) + ")"
+    """``NOT (...)``: the left record's key is none of ``values`` (the right's equals it).
+
+    A flat ``IN`` list however many values there are: one column, ``NOT (l.c IN (...))``; several,
+    their text joined by a unit separator, ``NOT (concat_ws(chr(31), CAST(l.a AS STRING), ...) IN
+    (...))``. A national batch has thousands of crowded values, and the conditions joined by OR
+    instead (as this was written first) nest thousands deep: Spark's executors overflowed their
+    stacks walking that tree (``StackOverflowError`` in ``TreeNode.height``, at 3M records on a
+    standalone cluster), and a balanced tree of the same ORs ran its heap out; Spark keeps a long
+    ``IN`` list as a hash set. A key column's text is the same in DuckDB and Spark (dates
+    ``YYYY-MM-DD``, integers in decimal); a value holding the separator itself falls back to the
+    ORs. (Joining text that holds a null differs from the key, but a null key pairs with nothing.)
+    """
+    if len(columns) == 1:
+        return f"NOT (l.{columns[0]} IN ({', '.join(_literal(row[0]) for row in values)}))"
+    texts = ["\x1f".join(_text(v) for v in row) for row in values]
+    if any(text.count("\x1f") != len(columns) - 1 for text in texts):  # pragma: no cover - no standardised key holds it
+        terms = [" AND ".join(f"l.{c} = {_literal(v)}" for c, v in zip(columns, row, strict=True)) for row in values]
+        return "NOT (" + " OR ".join(f"({t})" for t in terms) + ")"
+    joined = ", ".join(f"CAST(l.{c} AS STRING)" for c in columns)
+    return f"NOT (concat_ws(chr(31), {joined}) IN ({', '.join(_literal(t) for t in texts)}))"
+
+
+def _text(value: Any) -> str:
+    """A key value as DuckDB and Spark SQL both cast it to text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def rule_cap(rule: BlockingRule, config: LinkageConfig) -> int | None:

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+import sqlglot  # Splink's SQL parser
 
 from tfident.link import BlockingRule, LinkageConfig, load_linkage_config
 from tfident.link.blocking import blocking_rule_sql, crowded_keys
@@ -103,6 +104,20 @@ CASES: list[tuple[str, list[tuple[str, ...]], int | None, list[list[tuple[Any, .
         2,
         [[(dt.date(2010, 1, 2),)], [(10,)]],
         {(5, 6)},
+    ),
+    (
+        "a date and an integer in one rule: the crowded pair of values skipped",
+        [("date_of_birth", "uprn_matched")],
+        2,
+        [[(dt.date(2010, 1, 2), 10)]],
+        set(),
+    ),
+    (
+        "a date and an integer in one rule, under the cap: paired",
+        [("date_of_birth", "uprn_matched")],
+        3,
+        [[]],
+        {(1, 2), (1, 3), (2, 3)},
     ),
     (
         "a rule crossing two columns is never capped",
@@ -232,3 +247,40 @@ def test_the_shipped_full_name_rule_has_a_tighter_cap() -> None:
     """Common full names are left to the other rules (the 1M-record pair count)."""
     (full_name,) = [r for r in load_linkage_config().blocking_rules if r.name == "full_name"]
     assert full_name.max_block == 50
+
+
+def _depth(node: Any) -> int:
+    """The nesting depth of a sqlglot expression tree (iteratively: a deep tree must not overflow the test)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in current.iter_expressions())
+    return deepest
+
+
+@pytest.mark.parametrize("columns", [("surname_std",), ("forename_initial", "surname_std")])
+def test_many_crowded_values_stay_shallow(columns: tuple[str, ...]) -> None:
+    """Thousands of crowded values (a national batch) give a shallow expression, one flat ``IN`` list
+    whatever the rule's columns: a chain of n ORs nests n deep, and Spark's executors overflowed their
+    stacks walking it at 3M records. The rule still skips exactly the crowded values (on DuckDB).
+    """
+    n = 3_000
+    frame = pl.DataFrame(
+        {
+            "pid": list(range(2 * n + 2)),
+            "forename_initial": ["J"] * (2 * n + 2),
+            # n crowded surnames (two profiles each, cap 1) and one pair under a cap of 2
+            "surname_std": [f"S{i // 2}" for i in range(2 * n)] + ["LONE", "LONE"],
+        }
+    )
+    rule = BlockingRule(name="r", block_on=columns, max_block=1)
+    (sql,) = blocking_rule_sql(LinkageConfig(version="test", blocking_rules=(rule,)), frame)
+    assert len(crowded_keys(rule, frame, 1)) == n + 1
+    for dialect in ("duckdb", "spark"):  # Splink reads blocking rules with sqlglot
+        assert _depth(sqlglot.parse_one(sql, read=dialect)) < 20
+    assert _pairs(frame, [sql]) == set()
+    looser = BlockingRule(name="r", block_on=columns, max_block=2)
+    assert _pairs(frame, blocking_rule_sql(LinkageConfig(version="test", blocking_rules=(looser,)), frame)) == {
+        (2 * i, 2 * i + 1) for i in range(n + 1)
+    }
