@@ -284,3 +284,20 @@ def test_many_crowded_values_stay_shallow(columns: tuple[str, ...]) -> None:
     assert _pairs(frame, blocking_rule_sql(LinkageConfig(version="test", blocking_rules=(looser,)), frame)) == {
         (2 * i, 2 * i + 1) for i in range(n + 1)
     }
+
+
+def test_a_key_value_holding_the_separator_is_still_skipped() -> None:
+    """A value with the unit separator in it (which joining the columns' text cannot tell apart) is
+    excluded by plain conditions instead, and exactly it is skipped.
+    """
+    frame = pl.DataFrame(
+        {
+            "pid": [0, 1, 2, 3, 4],
+            "forename_initial": ["J", "J", "J", "M", "M"],
+            "surname_std": ["A\x1fB", "A\x1fB", "A\x1fB", "SMITH", "SMITH"],
+        }
+    )
+    rule = BlockingRule(name="r", block_on=("forename_initial", "surname_std"), max_block=2)
+    (sql,) = blocking_rule_sql(LinkageConfig(version="test", blocking_rules=(rule,)), frame)
+    assert "concat_ws" not in sql
+    assert _pairs(frame, [sql]) == {(3, 4)}
