@@ -19,8 +19,10 @@ import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
-from tfident.runner import execute_run
-from tfident.store import make_engine
+from tfident import runner
+from tfident.checkpoints import load_run_cache
+from tfident.runner import IDENTITY_INDEX_FRAME, execute_run
+from tfident.store import make_engine, read_identity_index
 from tfident.store.review import add_link_constraint
 from tfident.synth import synthesise_months
 
@@ -185,7 +187,9 @@ def test_incremental_months_match_full_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every month run incrementally (into SQLite, or a migrated PostgreSQL schema) stores exactly what the full run
-    of the same month (into SQLite) stores, and each incremental month reused standardised records and clusters.
+    of the same month (into SQLite) stores, and each incremental month reused standardised records and clusters,
+    and carried ids over from the identity index its cache kept (the full runs read theirs from the store), which
+    is exactly the one the store reads back.
     """
     quiet_checks(tmp_path, monkeypatch)
     caplog.set_level(logging.INFO, logger="tfident")
@@ -193,10 +197,25 @@ def test_incremental_months_match_full_runs(
     assert corrected_records(months[0].folder, months[1].folder) > 0
     assert full_db != store_url
     incremental_db = store_url
+    store_reads: list[str] = []
+
+    def counted(engine: sa.Engine, run_id: str) -> pl.DataFrame:
+        store_reads.append(run_id)
+        return read_identity_index(engine, run_id)
+
+    monkeypatch.setattr(runner, "read_identity_index", counted)
     for month, full in enumerate(months):
         as_of = date.fromisoformat(full.folder.name)
         caplog.clear()
         inc = execute_run(full.folder, as_of, incremental_db, "phase1", use_prefect=False)
+        assert store_reads == []  # month 0 has no previous run; every later one took its cache's index
+        engine = make_engine(incremental_db)
+        try:
+            cache = load_run_cache(runner._cache_root(engine), runner._database_key(engine), inc.run_id)
+            assert cache is not None
+            assert_frame_equal(cache[IDENTITY_INDEX_FRAME], read_identity_index(engine, inc.run_id), check_exact=True)
+        finally:
+            engine.dispose()
         if month:
             assert reused(caplog, "incremental standardisation") > 0
             assert reused(caplog, "incremental clustering") > 0

@@ -109,25 +109,37 @@ def _salted(prefix: str, key: str, as_of: date) -> str:
     return prefix + hashlib.sha1(f"{key}@{as_of:%Y-%m}".encode()).hexdigest()[:12]
 
 
-def _greedy(pairs: pl.DataFrame, order: list[str], descending: list[bool]) -> dict[str, str]:
-    """One-to-one ``new -> old`` from candidate pairs, best first by ``order``."""
+def _greedy(pairs: pl.DataFrame, order: list[str], descending: list[bool]) -> pl.DataFrame:
+    """One-to-one ``new -> old`` (a frame of ``new, old``) from candidate pairs (one row per ``new, old``),
+    best first by ``order``.
+
+    A pair whose ``new`` and ``old`` are in no other pair (most of them, month on month) is taken
+    whatever the order: nothing else can take either end before it, and it takes nothing another
+    pair could have. Only the others are walked in order, so the mapping is the one a walk of
+    every pair gives, at the cost of what changed.
+    """
+    alone = pl.col("new").is_unique() & pl.col("old").is_unique()
+    flags = pairs.select(alone.alias("_alone"))["_alone"]
+    settled = pairs.filter(flags).select("new", "old")
     taken_new: set[str] = set()
     taken_old: set[str] = set()
-    chosen: dict[str, str] = {}
-    for new, old in pairs.sort(order, descending=descending).select("new", "old").iter_rows():
+    walked: list[tuple[str, str]] = []
+    for new, old in pairs.filter(~flags).sort(order, descending=descending).select("new", "old").iter_rows():
         if new in taken_new or old in taken_old:
             continue
         taken_new.add(new)
         taken_old.add(old)
-        chosen[new] = old
-    return chosen
+        walked.append((new, old))
+    return pl.concat([settled, pl.DataFrame(walked, schema=settled.schema, orient="row")])
 
 
 def _events(pairs: pl.DataFrame, mapping: pl.DataFrame, merge: str, split: str) -> list[pl.DataFrame]:
     """``merge`` and ``split`` events from ``new, old`` pairs (``new`` already mapped to final ids)."""
     pairs = pairs.join(mapping, on="new").select(pl.col("final").alias("new"), "old").unique()
+    # only the ids in more than one pair make an event: the lists are built for those alone
     merges = (
-        pairs.group_by("new")
+        pairs.filter(pl.col("new").is_duplicated())
+        .group_by("new")
         .agg(pl.col("old").sort().alias("olds"))
         .filter(pl.col("olds").list.len() > 1)
         .select(
@@ -137,7 +149,8 @@ def _events(pairs: pl.DataFrame, mapping: pl.DataFrame, merge: str, split: str) 
         )
     )
     splits = (
-        pairs.group_by("old")
+        pairs.filter(pl.col("old").is_duplicated())
+        .group_by("old")
         .agg(pl.col("new").sort().alias("news"))
         .filter(pl.col("news").list.len() > 1)
         .select(
@@ -156,17 +169,16 @@ def _person_map(records: pl.DataFrame, previous: pl.DataFrame, as_of: date) -> t
     pairs = new.join(old, on="record_key").group_by("new", "old").agg(pl.len().alias("shared"))
     pairs = pairs.with_columns((pl.col("new") == pl.col("old")).alias("natural"))
     chosen = _greedy(pairs, ["shared", "natural", "new", "old"], [True, True, False, False])
-    used = set(old["old"].unique().to_list())
-    final: dict[str, str] = {}
-    for pid in sorted(new["new"].unique().to_list()):
-        if pid in chosen:
-            final[pid] = chosen[pid]
-        elif pid in used:
-            final[pid] = _salted("P", pid, as_of)
-        else:
-            final[pid] = pid
-    mapping = pl.DataFrame(
-        {"new": list(final), "final": list(final.values())}, schema={"new": pl.String, "final": pl.String}
+    # each new id: the previous id chosen for it; else a salted one when the id was used in the previous
+    # run; else its own (only the salted are made in Python: the ids new since, few month on month)
+    ids = new.select(pl.col("new").unique().sort()).join(chosen, on="new", how="left", maintain_order="left")
+    clash = ids.filter(pl.col("old").is_null() & pl.col("new").is_in(old["old"].unique().implode()))["new"]
+    salted = pl.DataFrame(
+        {"new": clash, "_salted": [_salted("P", pid, as_of) for pid in clash.to_list()]},
+        schema={"new": pl.String, "_salted": pl.String},
+    )
+    mapping = ids.join(salted, on="new", how="left", maintain_order="left").select(
+        "new", pl.coalesce("old", "_salted", "new").alias("final")
     )
     return mapping, _events(pairs.select("new", "old"), mapping, PERSON_MERGE, PERSON_SPLIT)
 
@@ -198,18 +210,26 @@ def _household_map(
     chosen = _greedy(
         pairs, ["votes", "records", "share", "same_address", "new", "old"], [True, True, True, True, False, False]
     )
-    used = set(previous["household_id"].drop_nulls().unique().to_list())
-    uprns = dict(households.select("household_id", "uprn").iter_rows())
-    final: dict[str, str] = {}
-    for hid in sorted(households["household_id"].to_list()):
-        if hid in chosen:
-            final[hid] = chosen[hid]
-            continue
-        uprn = uprns.get(hid)
-        plain = household_id_for(uprn) if uprn is not None else hid
-        final[hid] = plain if plain not in used else _salted("H", str(uprn if uprn is not None else hid), as_of)
-    mapping = pl.DataFrame(
-        {"new": list(final), "final": list(final.values())}, schema={"new": pl.String, "final": pl.String}
+    # each household: the previous id chosen for it; else the id of its UPRN (its own without one), salted
+    # when that id was used in the previous run (made in Python for the households not chosen alone)
+    ids = (
+        households.select(pl.col("household_id").alias("new"), "uprn")
+        .unique("new", keep="last", maintain_order=True)
+        .sort("new")
+        .join(chosen, on="new", how="left", maintain_order="left")
+    )
+    rest = ids.filter(pl.col("old").is_null()).select("new", "uprn")
+    plain = [household_id_for(uprn) if uprn is not None else hid for hid, uprn in rest.iter_rows()]
+    clash = rest.select(
+        pl.Series("_plain", plain, dtype=pl.String).is_in(previous["household_id"].drop_nulls().implode())
+    )
+    own = [
+        _salted("H", str(uprn if uprn is not None else hid), as_of) if used else base
+        for (hid, uprn), base, used in zip(rest.iter_rows(), plain, clash.to_series().to_list(), strict=True)
+    ]
+    unchosen = pl.DataFrame({"new": rest["new"], "_own": own}, schema={"new": pl.String, "_own": pl.String})
+    mapping = ids.join(unchosen, on="new", how="left", maintain_order="left").select(
+        "new", pl.coalesce("old", "_own").alias("final")
     )
     events = _events(pairs.select("new", "old"), mapping, HOUSEHOLD_MERGE, HOUSEHOLD_SPLIT)
     old_uprn = before.select("old", "old_uprn").unique("old", keep="first")

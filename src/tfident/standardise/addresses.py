@@ -200,8 +200,11 @@ def parse_addresses(frame: pl.DataFrame, column: str = "address") -> pl.DataFram
     return out.with_columns(std.alias("address_std")).drop("_rest")
 
 
-def _gazetteer_parts(gazetteer: pl.DataFrame) -> pl.DataFrame:
-    """The gazetteer with its address text, postcode and parsed parts."""
+def gazetteer_parts(gazetteer: pl.DataFrame) -> pl.DataFrame:
+    """The gazetteer with its address text, postcode and parsed parts: what :func:`match_addresses`
+    matches against (an incremental run keeps it while the gazetteer is unchanged,
+    ``tfident.standardise.incremental``).
+    """
     lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
     gaz = gazetteer.select(
         pl.col("uprn").cast(pl.Int64, strict=False).alias("uprn"),
@@ -322,13 +325,17 @@ def _residual_stage(stage: str, rest: pl.DataFrame, gaz: pl.DataFrame, config: A
 
 
 def match_addresses(
-    persons: pl.DataFrame, gazetteer: pl.DataFrame, config: AddressConfig | None = None
+    persons: pl.DataFrame,
+    gazetteer: pl.DataFrame,
+    config: AddressConfig | None = None,
+    parts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``persons`` with ``uprn_matched`` (Int64, null when unmatched), ``address_match`` and
     ``address_match_weight`` (Float64) added; ``config`` defaults to :class:`AddressConfig`'s defaults.
+    ``parts``, when given, must be :func:`gazetteer_parts` of ``gazetteer`` (it is not parsed again).
     """
     config = config or AddressConfig()
-    gaz = _gazetteer_parts(gazetteer)
+    gaz = gazetteer_parts(gazetteer) if parts is None else parts
     known = gaz.select(pl.col("uprn").alias("uprn_known")).unique()
     key = ["address", "postcode_std", "postcode_outward"]
     # a distinct address needs its text matched unless every record of it has a known UPRN

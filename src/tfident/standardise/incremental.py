@@ -12,7 +12,10 @@ own); only the rest are standardised and matched. ``uk_address_matcher`` (off by
 addresses with one model run: with it among the residual stages nothing is reused.
 
 The cache is the previous run's standardised frame itself (it holds personal data: it is kept
-like the link cache, ``tfident.checkpoints.save_run_cache``).
+like the link cache, ``tfident.checkpoints.save_run_cache``), with the gazetteer as
+:func:`~tfident.standardise.addresses.gazetteer_parts` parsed it: a month whose gazetteer, address
+configuration and code are those of the cache (the same fingerprint) matches its new and changed
+records' addresses against those parts instead of parsing the whole gazetteer again.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import polars as pl
 from tfident import __version__
 from tfident.ingest.sources import PERSON_SOURCES
 from tfident.standardise import RECORDS_SCHEMA
-from tfident.standardise.addresses import AddressConfig, match_addresses
+from tfident.standardise.addresses import AddressConfig, gazetteer_parts, match_addresses
 from tfident.standardise.persons import RAW_COLUMNS, _source_frame, add_standard_columns, standardise_persons
 
 log = logging.getLogger(__name__)
@@ -53,20 +56,26 @@ class StandardiseCache:
     fingerprint: str
     records: pl.DataFrame
     """:data:`STANDARDISED_FROM` and the columns made from them, one row per distinct five (:meth:`of`)."""
+    gazetteer: pl.DataFrame | None = None
+    """:func:`gazetteer_parts` of the gazetteer the fingerprint was made from (None in an older run's cache)."""
 
     @staticmethod
-    def of(fingerprint: str, standardised: pl.DataFrame) -> StandardiseCache:
+    def of(fingerprint: str, standardised: pl.DataFrame, gazetteer: pl.DataFrame | None = None) -> StandardiseCache:
         """The cache of a standardise stage's frame: only what is reused, once per distinct five
-        (smaller on disk and in memory than the frame).
+        (smaller on disk and in memory than the frame), and the parsed gazetteer, when given.
         """
         return StandardiseCache(
             fingerprint,
             standardised.select(CACHED_COLUMNS).unique(list(STANDARDISED_FROM), keep="first", maintain_order=True),
+            gazetteer,
         )
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """The frames kept in the run cache (``tfident.checkpoints.save_run_cache``)."""
-        return {"standardised": self.records, "standardise_key": pl.DataFrame({"fingerprint": [self.fingerprint]})}
+        frames = {"standardised": self.records, "standardise_key": pl.DataFrame({"fingerprint": [self.fingerprint]})}
+        if self.gazetteer is not None:
+            frames[GAZETTEER_FRAME] = self.gazetteer
+        return frames
 
     @staticmethod
     def from_frames(frames: dict[str, pl.DataFrame]) -> StandardiseCache | None:
@@ -74,7 +83,37 @@ class StandardiseCache:
         records, key = frames.get("standardised"), frames.get("standardise_key")
         if records is None or key is None or key.height != 1:
             return None
-        return StandardiseCache(str(key["fingerprint"][0]), records)
+        return StandardiseCache(str(key["fingerprint"][0]), records, frames.get(GAZETTEER_FRAME))
+
+    def parts_for(self, gazetteer: pl.DataFrame, fingerprint: str) -> pl.DataFrame | None:
+        """The cached :func:`gazetteer_parts` when they are those of ``gazetteer`` (whose
+        :func:`standardise_fingerprint` is ``fingerprint``): the same fingerprint and the parts'
+        columns and types; else None (the gazetteer is parsed).
+        """
+        if self.gazetteer is None or fingerprint != self.fingerprint:
+            return None
+        if self.gazetteer.schema != gazetteer_parts(gazetteer.clear()).schema:
+            return None
+        return self.gazetteer
+
+
+GAZETTEER_FRAME = "standardise_gazetteer"
+"""The run cache's frame holding the parsed gazetteer (:attr:`StandardiseCache.gazetteer`)."""
+
+
+def next_cache(
+    gazetteer: pl.DataFrame,
+    addresses: AddressConfig | None,
+    standardised: pl.DataFrame,
+    previous: StandardiseCache | None = None,
+) -> StandardiseCache:
+    """What the next run's standardisation reuses from this run's ``standardised`` frame: its rows
+    and the parsed gazetteer, taken from ``previous`` (this run's own cache) when it was kept under
+    the same fingerprint, else parsed here.
+    """
+    fingerprint = standardise_fingerprint(gazetteer, addresses)
+    parts = previous.parts_for(gazetteer, fingerprint) if previous is not None else None
+    return StandardiseCache.of(fingerprint, standardised, gazetteer_parts(gazetteer) if parts is None else parts)
 
 
 def standardise_fingerprint(gazetteer: pl.DataFrame, addresses: AddressConfig | None) -> str:
@@ -111,16 +150,19 @@ def standardise_records(
     """
     gazetteer = extracts["gazetteer"]
     config = addresses or AddressConfig()
+    if previous is None:
+        return match_addresses(standardise_persons(extracts, as_of), gazetteer, addresses), 0
+    fingerprint = standardise_fingerprint(gazetteer, addresses)
+    parts = previous.parts_for(gazetteer, fingerprint)
     raw = _raw_persons(extracts, as_of)
     usable = (
-        previous is not None
-        and raw is not None
+        raw is not None
         and set(config.residual_stages) <= REUSABLE_STAGES
-        and previous.fingerprint == standardise_fingerprint(gazetteer, addresses)
+        and previous.fingerprint == fingerprint
         and previous.records.schema == pl.Schema({c: RECORDS_SCHEMA[c] for c in CACHED_COLUMNS})
     )
-    if not usable or previous is None or raw is None:
-        return match_addresses(standardise_persons(extracts, as_of), gazetteer, addresses), 0
+    if not usable or raw is None:
+        return match_addresses(standardise_persons(extracts, as_of), gazetteer, addresses, parts), 0
     # already once per distinct five (:meth:`StandardiseCache.of`): the fingerprint matched, so the cache was
     # written by this very code (it covers this module's source), and its file by its SHA-256
     known = previous.records.with_columns(pl.lit(True).alias("_hit"))
@@ -131,8 +173,13 @@ def standardise_records(
     columns = list(RECORDS_SCHEMA)
     reused = joined.filter(hit).select("_row", *columns)
     todo = joined.filter(~hit).select("_row", *RAW_COLUMNS)
-    fresh = match_addresses(add_standard_columns(todo.drop("_row")), gazetteer, addresses)
+    fresh = match_addresses(add_standard_columns(todo.drop("_row")), gazetteer, addresses, parts)
     fresh = fresh.select(todo["_row"], *columns)
     records = pl.concat([reused, fresh.cast(reused.schema)]).sort("_row").drop("_row")
-    log.info("incremental standardisation: %d of %d records reused", reused.height, raw.height)
+    log.info(
+        "incremental standardisation: %d of %d records reused; the gazetteer %s",
+        reused.height,
+        raw.height,
+        "parsed" if parts is None else "as last run parsed it",
+    )
     return records, reused.height

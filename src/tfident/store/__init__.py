@@ -16,6 +16,7 @@ from tfident.store.export import EXPORT_COLUMNS, export_run
 from tfident.store.locks import MonthLock, acquire_month_lock
 from tfident.store.reader import (
     RunInfo,
+    identity_index_of,
     inbox_history,
     latest_run_id,
     list_runs,
@@ -52,6 +53,7 @@ __all__ = [
     "export_run",
     "fail_run",
     "head_revision",
+    "identity_index_of",
     "inbox_history",
     "init_db",
     "latest_run_id",

@@ -467,17 +467,21 @@ def read_persons_index(engine: Engine, run_id: str) -> pl.DataFrame:
     return _sorted(_read(engine, statement, run_id), ["source", "record_id"])
 
 
+_IDENTITY_INDEX_COLUMNS = (
+    source_records.c.record_key,
+    source_records.c.person_id,
+    source_records.c.household_id,
+    households_table.c.uprn,
+)
+
+
 def read_identity_index(engine: Engine, run_id: str) -> pl.DataFrame:
     """What the next run carries ids over from: ``record_key, person_id, household_id, uprn``
     for every source record of the run (``uprn`` of the record's household), by record key.
+    :func:`identity_index_of` gives the same frame from the run's frames as they are written.
     """
     statement = (
-        sa.select(
-            source_records.c.record_key,
-            source_records.c.person_id,
-            source_records.c.household_id,
-            households_table.c.uprn,
-        )
+        sa.select(*_IDENTITY_INDEX_COLUMNS)
         .select_from(source_records)
         .outerjoin(
             households_table,
@@ -489,6 +493,22 @@ def read_identity_index(engine: Engine, run_id: str) -> pl.DataFrame:
         .where(source_records.c.run_id == run_id)
     )
     return _sorted(_read(engine, statement, run_id), ["record_key"])
+
+
+def identity_index_of(records: pl.DataFrame, households: pl.DataFrame) -> pl.DataFrame:
+    """The frame :func:`read_identity_index` reads back once ``records`` (the ``source_records``
+    frame) and ``households`` are written as a run (``tfident.store.writer.prepare_frame``
+    has cast them to the tables' types): the same columns, types, rows and order, without
+    reading the database (an incremental run keeps it in its run cache for the next month).
+    """
+    schema = frame_schema(list(_IDENTITY_INDEX_COLUMNS))
+    uprns = households.select(
+        pl.col("household_id").cast(schema["household_id"]), pl.col("uprn").cast(schema["uprn"])
+    ).filter(pl.col("household_id").is_not_null())
+    index = records.select(
+        pl.col(name).cast(schema[name]) for name in ("record_key", "person_id", "household_id")
+    ).join(uprns, on="household_id", how="left", maintain_order="left")
+    return _sorted(index, ["record_key"])
 
 
 def read_identity_events(engine: Engine, run_id: str) -> pl.DataFrame:

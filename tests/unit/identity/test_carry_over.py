@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import polars as pl
+import pytest
 
 from tfident.households import household_id_for
-from tfident.identity import IDENTITY_EVENTS_SCHEMA, CarriedIds, carry_over_ids
+from tfident.identity import (
+    IDENTITY_EVENTS_SCHEMA,
+    PERSON_MERGE,
+    PERSON_SPLIT,
+    CarriedIds,
+    _greedy,
+    _salted,
+    carry_over_ids,
+)
+from tfident.identity import _events as events_of
 
 AS_OF = date(2026, 11, 30)
 
@@ -206,3 +217,107 @@ def test_it_does_not_depend_on_row_order() -> None:
     ids = first.residents["person_id"].to_list()
     assert len(ids) == len(set(ids))
     assert first.households["household_id"].is_unique().all()
+
+
+def _walk_every_pair(pairs: pl.DataFrame, order: list[str], descending: list[bool]) -> dict[str, str]:
+    """The one-to-one mapping by walking every pair best first (what ``_greedy`` must give)."""
+    taken_new: set[str] = set()
+    taken_old: set[str] = set()
+    chosen: dict[str, str] = {}
+    for new, old in pairs.sort(order, descending=descending).select("new", "old").iter_rows():
+        if new not in taken_new and old not in taken_old:
+            taken_new.add(new)
+            taken_old.add(old)
+            chosen[new] = old
+    return chosen
+
+
+@pytest.mark.parametrize(
+    ("n_new", "n_old", "n_pairs", "seed"),
+    [(5, 5, 3, 1), (40, 40, 40, 2), (40, 10, 60, 3), (10, 40, 60, 4), (200, 200, 150, 5), (30, 30, 300, 6)],
+)
+def test_greedy_settles_lone_pairs_as_the_walk_does(n_new: int, n_old: int, n_pairs: int, seed: int) -> None:
+    """Pairs whose ends are in no other pair are taken without the walk; the mapping is the full walk's,
+    sparse (most pairs alone) or dense (most contested) alike.
+    """
+    rng = random.Random(seed)
+    rows = {(f"N{rng.randrange(n_new)}", f"O{rng.randrange(n_old)}") for _ in range(n_pairs)}
+    pairs = pl.DataFrame(
+        [(new, old, rng.randrange(1, 4)) for new, old in sorted(rows)],
+        schema={"new": pl.String, "old": pl.String, "shared": pl.Int64},
+        orient="row",
+    ).with_columns((pl.col("new").str.slice(1) == pl.col("old").str.slice(1)).alias("natural"))
+    order, descending = ["shared", "natural", "new", "old"], [True, True, False, False]
+    expected = _walk_every_pair(pairs, order, descending)
+    for frame in (pairs, pairs.reverse()):
+        chosen = _greedy(frame, order, descending)
+        assert chosen.columns == ["new", "old"]
+        assert dict(chosen.iter_rows()) == expected
+        assert chosen.height == len(expected)
+
+
+def test_events_are_made_for_contested_ids_only() -> None:
+    """A merge and a split among pairs of lone ids: the events of every id in more than one pair."""
+    pairs = pl.DataFrame({"new": ["a", "a", "b", "c", "d", "e"], "old": ["x", "y", "z", "w", "w", "v"]})
+    mapping = pl.DataFrame({"new": list("abcde"), "final": ["A", "A2", "C", "D", "E"]})
+    merges, splits = events_of(pairs, mapping, PERSON_MERGE, PERSON_SPLIT)
+    assert merges.rows() == [(PERSON_MERGE, "x;y", "A")]
+    assert splits.rows() == [(PERSON_SPLIT, "w", "C;D")]
+
+
+def _reference_maps(
+    records: pl.DataFrame, households: pl.DataFrame, previous: pl.DataFrame
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What an id-by-id walk in Python gives (the rules of the module's docstring): every new person's final
+    id, and every new household's id when no previous one is carried to it (its UPRN's, or its own without
+    one, salted when the previous run used it).
+    """
+    new = records.select("record_key", pl.col("person_id").alias("new")).drop_nulls("new")
+    old = previous.select("record_key", pl.col("person_id").alias("old")).drop_nulls("old")
+    pairs = new.join(old, on="record_key").group_by("new", "old").agg(pl.len().alias("shared"))
+    pairs = pairs.with_columns((pl.col("new") == pl.col("old")).alias("natural"))
+    chosen = _walk_every_pair(pairs, ["shared", "natural", "new", "old"], [True, True, False, False])
+    used = set(old["old"].to_list())
+    persons = {
+        pid: chosen[pid] if pid in chosen else _salted("P", pid, AS_OF) if pid in used else pid
+        for pid in sorted(new["new"].unique().to_list())
+    }
+    used_households = set(previous["household_id"].drop_nulls().to_list())
+    homes = {}
+    for hid, uprn in households.select("household_id", "uprn").iter_rows():
+        plain = household_id_for(uprn) if uprn is not None else hid
+        homes[hid] = (
+            plain if plain not in used_households else _salted("H", str(uprn if uprn is not None else hid), AS_OF)
+        )
+    return persons, homes
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_ids_not_carried_are_their_own_or_salted_as_a_walk_gives_them(seed: int) -> None:
+    """Random months (persons and households re-formed, ids reused, new records): every person's final id is
+    the one an id-by-id walk gives, and every household that carried no previous id gets its UPRN's id or a
+    salted one, as the walk gives it.
+    """
+    rng = random.Random(seed)
+    before = {
+        f"P{p}": ([f"r{p}_{k}" for k in range(rng.randint(1, 3))], household_id_for(100 + p % 7), 100 + p % 7)
+        for p in range(40)
+    }
+    keys = [key for keys, _, _ in before.values() for key in keys] + [f"n{k}" for k in range(15)]
+    rng.shuffle(keys)
+    now: dict[str, tuple[list[str], int | None]] = {}
+    for key in keys:
+        pid = f"P{rng.randrange(45)}"
+        now.setdefault(pid, ([], rng.choice([None, *range(100, 110)])))[0].append(key)
+    records, residents, households = _new_run(now)
+    previous = _previous(before)
+    carried = carry_over_ids(records, residents, households, previous, AS_OF)
+    persons, homes = _reference_maps(records, households, previous)
+    assert dict(zip(records["person_id"], carried.records["person_id"], strict=True)) == {
+        pid: persons[pid] for pid in records["person_id"]
+    }
+    earlier = set(previous["household_id"].to_list())
+    finals = dict(zip(records["household_id"], carried.records["household_id"], strict=True))
+    fresh = {hid: final for hid, final in finals.items() if hid is not None and final not in earlier}
+    assert fresh
+    assert fresh == {hid: homes[hid] for hid in fresh}

@@ -12,8 +12,14 @@ from polars.testing import assert_frame_equal
 
 from tfident.ingest.sources import PERSON_SOURCES
 from tfident.standardise import match_addresses, standardise_persons
-from tfident.standardise.addresses import AddressConfig
-from tfident.standardise.incremental import StandardiseCache, standardise_fingerprint, standardise_records
+from tfident.standardise.addresses import AddressConfig, gazetteer_parts
+from tfident.standardise.incremental import (
+    GAZETTEER_FRAME,
+    StandardiseCache,
+    next_cache,
+    standardise_fingerprint,
+    standardise_records,
+)
 from tfident.synth import generate_months
 
 FIRST = date(2026, 1, 31)
@@ -87,3 +93,91 @@ def test_nothing_is_reused_under_another_gazetteer_or_address_config(
     assert standardise_fingerprint(extracts["gazetteer"], strict) != cache.fingerprint
     _, reused = standardise_records(extracts, as_of, strict, cache)
     assert reused == 0
+
+
+def _poisoned_cache(extracts: dict[str, pl.DataFrame], as_of: date) -> StandardiseCache:
+    """Month ``as_of``'s cache with its parsed gazetteer's UPRNs all one out: a run that matches against
+    these parts gives other UPRNs than a full run, so every use of them shows.
+    """
+    cache = _cache(extracts, as_of)
+    parts = gazetteer_parts(extracts["gazetteer"]).with_columns(pl.col("uprn") + 1)
+    return StandardiseCache(cache.fingerprint, cache.records, parts)
+
+
+def _changed_gazetteer(gazetteer: pl.DataFrame, column: str, value: object) -> pl.DataFrame:
+    first = pl.int_range(pl.len()) == 0
+    return gazetteer.with_columns(pl.when(first).then(pl.lit(value)).otherwise(pl.col(column)).alias(column))
+
+
+GAZETTEER_CHANGES = {
+    "an address line": lambda g: _changed_gazetteer(g, "address_line_1", "1 Elsewhere Road"),
+    "a postcode": lambda g: _changed_gazetteer(g, "postcode", "ZZ1 1ZZ"),
+    "a uprn": lambda g: _changed_gazetteer(g, "uprn", 999999999999),
+    "a row gone": lambda g: g.slice(1),
+    "a row more": lambda g: pl.concat([g, g.head(1)]),
+    "the rows' order": lambda g: g.reverse(),
+}
+
+
+def test_the_parsed_gazetteer_is_reused_when_unchanged(months: list[tuple[dict[str, pl.DataFrame], date]]) -> None:
+    """Under the same fingerprint the cache's parts are matched against (the poisoned parts show), and
+    with the true parts the month is the full result; the next run's cache takes the same parts.
+    """
+    extracts, as_of = months[1]
+    cache = _poisoned_cache(*months[0])
+    full = _full(extracts, as_of)
+    got, reused = standardise_records(extracts, as_of, None, cache)
+    assert 0 < reused < full.height
+    assert not got.equals(full)  # the parts were used
+    assert cache.gazetteer is not None
+    true = StandardiseCache(cache.fingerprint, cache.records, gazetteer_parts(months[0][0]["gazetteer"]))
+    assert_frame_equal(standardise_records(extracts, as_of, None, true)[0], full)
+    kept = next_cache(extracts["gazetteer"], None, full, true)
+    assert kept.gazetteer is true.gazetteer
+    assert kept.frames()[GAZETTEER_FRAME] is true.gazetteer
+    restored = StandardiseCache.from_frames(kept.frames())
+    assert restored is not None
+    assert restored.gazetteer is true.gazetteer
+
+
+@pytest.mark.parametrize("change", list(GAZETTEER_CHANGES), ids=list(GAZETTEER_CHANGES))
+def test_a_changed_gazetteer_is_parsed_again(months: list[tuple[dict[str, pl.DataFrame], date]], change: str) -> None:
+    """Any change to the gazetteer's rows makes the cached parts stale: they are not used (the result is the
+    full one, although they are poisoned), and the next run's cache holds the new gazetteer's parts.
+    """
+    extracts, as_of = months[1]
+    changed = {**extracts, "gazetteer": GAZETTEER_CHANGES[change](extracts["gazetteer"])}
+    cache = _poisoned_cache(*months[0])
+    got, _ = standardise_records(changed, as_of, None, cache)
+    assert_frame_equal(got, _full(changed, as_of))
+    kept = next_cache(changed["gazetteer"], None, got, cache)
+    assert kept.gazetteer is not None
+    assert_frame_equal(kept.gazetteer, gazetteer_parts(changed["gazetteer"]))
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["address config", "code (another fingerprint)", "an older cache (no parts)", "parts of other columns"],
+)
+def test_stale_parts_are_not_used(months: list[tuple[dict[str, pl.DataFrame], date]], why: str) -> None:
+    """Parts kept under another address configuration or code, none at all, or of other columns: the gazetteer
+    is parsed (the poisoned parts are not used).
+    """
+    extracts, as_of = months[1]
+    cache = _poisoned_cache(*months[0])
+    assert cache.gazetteer is not None
+    addresses = None
+    if why == "address config":
+        addresses = AddressConfig.model_validate({"fuzzy": {"min_street_similarity": 0.99}})
+    elif why.startswith("code"):
+        cache = StandardiseCache("0" * 64, cache.records, cache.gazetteer)
+    elif why.startswith("an older"):
+        cache = StandardiseCache(cache.fingerprint, cache.records)
+    else:
+        cache = StandardiseCache(cache.fingerprint, cache.records, cache.gazetteer.drop("place"))
+    got, _ = standardise_records(extracts, as_of, addresses, cache)
+    full = match_addresses(standardise_persons(extracts, as_of), extracts["gazetteer"], addresses)
+    assert_frame_equal(got, full)
+    kept = next_cache(extracts["gazetteer"], addresses, full, cache)
+    assert kept.gazetteer is not None
+    assert_frame_equal(kept.gazetteer, gazetteer_parts(extracts["gazetteer"]))
