@@ -69,6 +69,7 @@ from tfident.errors import (
     TfidentError,
     exit_code,
 )
+from tfident.households.incremental import HouseholdsCache, households_fingerprint
 from tfident.inbox import InboxFolder, choose, scan
 from tfident.inbox import expired as expired_folders
 from tfident.ingest import Batch, quality_table
@@ -179,6 +180,7 @@ def compute(
     progress: ProgressCallback = no_progress,
     link_cache: LinkCache | None = None,
     standardise_cache: StandardiseCache | None = None,
+    households_cache: HouseholdsCache | None = None,
 ) -> PipelineResult | None:
     """Run every stage of ``tfident.pipeline.NODES``, plainly or as the Prefect flow (one task per stage).
 
@@ -203,6 +205,7 @@ def compute(
             progress=progress,
             link_cache=link_cache,
             standardise_cache=standardise_cache,
+            households_cache=households_cache,
         )
     values = run_inputs(
         extracts,
@@ -215,6 +218,7 @@ def compute(
         checks.manifests if checks else None,
         link_cache,
         standardise_cache,
+        households_cache,
     )
     return execute_pipeline(values, start=start, progress=progress)
 
@@ -312,19 +316,21 @@ def _same_linkage(previous: RunInfo, config: RunConfig) -> str | None:
 
 def choose_mode(
     engine: Engine, previous_id: str | None, config: RunConfig, asked: str | None
-) -> tuple[str, str, LinkCache | None, StandardiseCache | None]:
-    """``(mode, reason, link cache, standardise cache)``: whether the run is incremental, why, and the
-    previous run's caches (its standardised records only when they were kept: an older run's cache has none).
+) -> tuple[str, str, LinkCache | None, StandardiseCache | None, HouseholdsCache | None]:
+    """``(mode, reason, link cache, standardise cache, households cache)``: whether the run is incremental,
+    why, and the previous run's caches (its standardised records and its households stage's parses only
+    when they were kept: an older run's cache has none).
 
     Incremental by default when the previous published run (``previous_id``) used the same linkage
     configuration and model and the same criteria pack, and its cache is kept; ``asked`` (``full`` or
     ``incremental``) forces the mode: ``incremental`` when it is not possible is a :class:`ConfigError`.
     """
     if asked == "full":
-        return "full", "asked for (--full)", None, None
+        return "full", "asked for (--full)", None, None, None
     why: str | None
     cache: LinkCache | None = None
     standardised: StandardiseCache | None = None
+    parses: HouseholdsCache | None = None
     if previous_id is None:
         why = "there is no earlier published run"
     else:
@@ -346,11 +352,12 @@ def choose_mode(
                     else LinkCache(frames["link_profiles"], pairs, clusters)
                 )
                 standardised = StandardiseCache.from_frames(frames)
+                parses = HouseholdsCache.from_frames(frames)
     if why is not None:
         if asked == "incremental":
             raise ConfigError(f"cannot run incrementally: {why}; run with --full")
-        return "full", why, None, None
-    return "incremental", f"reusing run {previous_id}", cache, standardised
+        return "full", why, None, None, None
+    return "incremental", f"reusing run {previous_id}", cache, standardised, parses
 
 
 def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
@@ -505,7 +512,9 @@ def _execute_run_once(
         constraints = read_link_constraints(engine)
         previous_id, previous = previous_identities(engine, as_of, config.pack.ruleset)
         check_inputs = data_check_inputs(engine, extracts, as_of, checks_config)
-        mode, reason, link_cache, standardise_cache = choose_mode(engine, previous_id, config, attempt.mode)
+        mode, reason, link_cache, standardise_cache, households_cache = choose_mode(
+            engine, previous_id, config, attempt.mode
+        )
         log.info("run mode %s: %s", mode, reason)
         return _compute_and_publish(
             _Start(
@@ -523,6 +532,7 @@ def _execute_run_once(
                 mode_reason=reason,
                 link_cache=link_cache,
                 standardise_cache=standardise_cache,
+                households_cache=households_cache,
             ),
             prefect_wanted(use_prefect),
             previous,
@@ -799,6 +809,8 @@ class _Start:
     """The previous published run's link cache, for an incremental run."""
     standardise_cache: StandardiseCache | None = None
     """The previous published run's standardised records, for an incremental run."""
+    households_cache: HouseholdsCache | None = None
+    """The previous published run's parses of address texts (households stage), for an incremental run."""
     run_id: str | None = None
     batch: Batch | None = None
     report: CheckReport | None = None
@@ -885,6 +897,7 @@ def _compute_and_publish(
             progress=progress,
             link_cache=start.link_cache,
             standardise_cache=start.standardise_cache,
+            households_cache=start.households_cache,
         )
     except BaseException as error:
         if start.checkpoints is not None and start.run_id is not None:
@@ -938,6 +951,13 @@ def _compute_and_publish(
                     else StandardiseCache.of(
                         standardise_fingerprint(result.batch.extracts["gazetteer"], start.config.addresses),
                         result.standardised,
+                    ).frames()
+                ),
+                **(
+                    {}
+                    if result.household_parses is None
+                    else HouseholdsCache(
+                        households_fingerprint(), result.household_parses, result.household_index
                     ).frames()
                 ),
             },
