@@ -589,6 +589,14 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+def _spans(by_address: pl.DataFrame) -> dict[str, dict[str, tuple[date, date]]]:
+    """Each person's first and last evidence at each of their addresses (``_by_address`` rows)."""
+    spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
+    for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
+        spans[person][key] = (first, last)
+    return spans
+
+
 def moved_alone(
     records: pl.DataFrame,
     address: pl.DataFrame,
@@ -604,8 +612,38 @@ def moved_alone(
     by_address = _by_address(records) if by_address is None else by_address
     current = dict(address.iter_rows())
     role = dict(roles.iter_rows())
+    residents: dict[str, list[str]] = defaultdict(list)
+    for person, key in current.items():
+        if key is not None:
+            residents[key].append(person)
+    # movers: a member whose newest address is not one they were at before, by old address (only a
+    # person with two addresses or more can be one)
+    spans = _spans(by_address.filter(pl.len().over("person_id") >= 2))
+    movers: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    for person, key in sorted(current.items()):
+        if key is None or len(spans[person]) < 2 or role.get(person, "unknown") not in config.mover_roles:
+            continue
+        new_first = spans[person][key][0]
+        former = [(last, old) for old, (_, last) in spans[person].items() if old != key and last <= new_first]
+        if config.lagging_sources and not former:
+            # an address first seen before the new one is a former address even when an
+            # agency that lags still records it after the move (as resolve_address ranks it)
+            former = [(first, old) for old, (first, _) in spans[person].items() if old != key and first < new_first]
+        if former:
+            movers[max(former)[1]].append((person, key, new_first))
+    # the rule reads the records of the movers and of the persons placed at their old and new addresses
+    # only: the evidence of those alone is gathered
+    involved = {person for found in movers.values() for person, _, _ in found}
+    for old, found in movers.items():
+        involved.update(residents.get(old, []))
+        for _, new, _ in found:
+            involved.update(residents.get(new, []))
+    involved_ids = pl.Series("person_id", list(involved), dtype=pl.String)
     observed = records.filter(
-        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+        pl.col("evidence_date").is_not_null()
+        & pl.col("address_key").is_not_null()
+        & ~pl.col("_open")
+        & pl.col("person_id").is_in(involved_ids)
     )
     # each person's latest record from each source at each address (for lagging sources)
     latest: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
@@ -619,26 +657,7 @@ def moved_alone(
         .agg(pl.col("evidence_date").min())
         .iter_rows()
     }
-    spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
-    for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
-        spans[person][key] = (first, last)
-    residents: dict[str, list[str]] = defaultdict(list)
-    for person, key in current.items():
-        if key is not None:
-            residents[key].append(person)
-    # movers: a member whose newest address is not one they were at before, by old address
-    movers: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
-    for person, key in sorted(current.items()):
-        if key is None or len(spans[person]) < 2 or role.get(person, "unknown") not in config.mover_roles:
-            continue
-        new_first = spans[person][key][0]
-        former = [(last, old) for old, (_, last) in spans[person].items() if old != key and last <= new_first]
-        if config.lagging_sources and not former:
-            # an address first seen before the new one is a former address even when an
-            # agency that lags still records it after the move (as resolve_address ranks it)
-            former = [(first, old) for old, (first, _) in spans[person].items() if old != key and first < new_first]
-        if former:
-            movers[max(former)[1]].append((person, key, new_first))
+    spans = _spans(by_address.filter(pl.col("person_id").is_in(involved_ids)))
     flags: dict[str, str] = {}
     moved = 0
     status_of = {
