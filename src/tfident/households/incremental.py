@@ -236,7 +236,8 @@ class HouseholdsCache:
         if self.fingerprint != households_fingerprint():
             log.info("households cache: made by other code (a changed rule); nothing reused")
             return AddressParses()
-        parses = self.parses if self.parses.schema == pl.Schema(PARSES_SCHEMA) else None
+        usable = self.parses.schema == pl.Schema(PARSES_SCHEMA) and self.parses["address"].is_unique().all()
+        parses = self.parses if usable else None
         index = self.index if self.index is not None and self.index.schema == pl.Schema(INDEX_SCHEMA) else None
         return AddressParses(parses, index)
 

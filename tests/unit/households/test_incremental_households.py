@@ -204,6 +204,7 @@ def test_a_cached_parse_is_taken_as_it_is_so_only_this_codes_parses_are_trusted(
     for cache in (
         HouseholdsCache("another code", wrong),
         HouseholdsCache(households_fingerprint(), wrong.drop("address_clean")),
+        HouseholdsCache(households_fingerprint(), pl.concat([wrong, wrong])),  # a text twice: not this code's
     ):
         parses = cache.parser()
         assert_frame_equal(parses.parse(frame), parse_addresses(frame))
