@@ -44,6 +44,7 @@ from tfident.households import (
     assign_households,
     load_households_config,
 )
+from tfident.households.incremental import INDEX_SCHEMA, PARSES_SCHEMA, HouseholdsCache, empty_index, parser_for
 from tfident.identity import IDENTITY_EVENTS_SCHEMA, carry_over_ids, empty_events
 from tfident.ingest import Batch, SourcesMapping, read_batch
 from tfident.ingest import load_sources_mapping as load_sources_mapping  # re-exported: the runner reads it from here
@@ -142,6 +143,12 @@ class PipelineResult:
     standardised: pl.DataFrame | None = None
     """The standardise stage's frame: what the next run's standardisation reuses
     (:mod:`tfident.standardise.incremental`)."""
+    household_parses: pl.DataFrame | None = None
+    """The households stage's parses of address texts: what the next run's households stage reuses
+    (:mod:`tfident.households.incremental`)."""
+    household_index: pl.DataFrame | None = None
+    """The households stage's gazetteer input and index: the next run's households stage reuses the
+    index when its gazetteer input is the same (:mod:`tfident.households.incremental`)."""
 
     def summary(self) -> dict[str, Any]:
         """Counts for the run summary (no personal data)."""
@@ -244,20 +251,28 @@ def households_stage(
     batch: Batch,
     as_of: date,
     config: HouseholdsConfig | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    households_cache: HouseholdsCache | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Place every person at an address at the batch date (the batch's gazetteer); group them
     into households (``config/households.yaml``, defaults when None).
 
-    Returns the records with ``person_id`` and ``household_id``, the persons and the
-    households.
+    With ``households_cache`` (the previous published run's, :mod:`tfident.households.incremental`)
+    address texts parsed then are not parsed again, and its gazetteer index is reused when the
+    gazetteer's UPRNs, texts and outward codes are exactly the same; the result is the same.
+    Returns the records with ``person_id`` and ``household_id``, the persons, the
+    households, and this run's parses of address texts and gazetteer index (the next run's cache).
     """
+    parses = parser_for(households_cache)
     residents, households = assign_households(
-        records, person_index, as_of, gazetteer=batch.extracts["gazetteer"], config=config
+        records, person_index, as_of, gazetteer=batch.extracts["gazetteer"], config=config, parses=parses
     )
+    if households_cache is not None:
+        parses.log_reuse()
     placed = records.join(person_index.select("record_key", "person_id"), on="record_key", how="left").join(
         residents.select("person_id", "household_id"), on="person_id", how="left"
     )
-    return placed, residents, households
+    index = parses.index if parses.index is not None else empty_index()
+    return placed, residents, households, parses.table(), index
 
 
 def identity_stage(
@@ -387,8 +402,8 @@ NODES: tuple[Stage, ...] = (
     Stage(
         "households",
         households_stage,
-        ("standardised", "person_index", "batch", "as_of", "params:households"),
-        ("placed_records", "residents", "assigned_households"),
+        ("standardised", "person_index", "batch", "as_of", "params:households", "households_cache"),
+        ("placed_records", "residents", "assigned_households", "household_parses", "household_index"),
     ),
     Stage(
         "identity",
@@ -437,6 +452,8 @@ FRAME_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "placed_records": {**RECORDS_SCHEMA, "person_id": pl.String(), "household_id": pl.String()},
     "residents": RESIDENTS_SCHEMA,
     "assigned_households": HOUSEHOLDS_SCHEMA,
+    "household_parses": PARSES_SCHEMA,
+    "household_index": INDEX_SCHEMA,
     "records": {**RECORDS_SCHEMA, "person_id": pl.String(), "household_id": pl.String()},
     "persons": RESIDENTS_SCHEMA,
     "households": HOUSEHOLDS_SCHEMA,
@@ -467,13 +484,15 @@ def run_inputs(
     manifests: Manifests | None = None,
     link_cache: LinkCache | None = None,
     standardise_cache: StandardiseCache | None = None,
+    households_cache: HouseholdsCache | None = None,
 ) -> dict[str, Any]:
     """The values a run starts from, by the names stages take them as (:class:`Stage`).
 
     ``constraints`` are reviewers' link rulings (``tfident.link.CONSTRAINTS_SCHEMA``),
     ``previous`` the previous run's identity index (:func:`identity_stage`); with ``checks``
     the data checks run after ingest, against ``last_month`` and the batch's ``manifests``;
-    ``link_cache`` and ``standardise_cache`` (the previous published run's) make the run incremental.
+    ``link_cache``, ``standardise_cache`` and ``households_cache`` (the previous published run's) make
+    the run incremental.
     """
     return {
         "extracts_dir": extracts_dir,
@@ -484,6 +503,7 @@ def run_inputs(
         "manifests": manifests,
         "link_cache": link_cache,
         "standardise_cache": standardise_cache,
+        "households_cache": households_cache,
         "params:sources": config.sources,
         "params:checks": checks,
         "params:addresses": config.addresses,
@@ -603,6 +623,8 @@ def result_from(catalogue: Mapping[str, Any], timings: dict[str, float] | None =
         if catalogue.get("link_profiles") is not None
         else None,
         standardised=catalogue.get("standardised"),
+        household_parses=catalogue.get("household_parses"),
+        household_index=catalogue.get("household_index"),
     )
 
 

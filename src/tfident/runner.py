@@ -69,6 +69,7 @@ from tfident.errors import (
     TfidentError,
     exit_code,
 )
+from tfident.households.incremental import HouseholdsCache, households_fingerprint
 from tfident.identity import PREVIOUS_INDEX_SCHEMA
 from tfident.inbox import InboxFolder, choose, scan
 from tfident.inbox import expired as expired_folders
@@ -181,6 +182,7 @@ def compute(
     progress: ProgressCallback = no_progress,
     link_cache: LinkCache | None = None,
     standardise_cache: StandardiseCache | None = None,
+    households_cache: HouseholdsCache | None = None,
 ) -> PipelineResult | None:
     """Run every stage of ``tfident.pipeline.NODES``, plainly or as the Prefect flow (one task per stage).
 
@@ -205,6 +207,7 @@ def compute(
             progress=progress,
             link_cache=link_cache,
             standardise_cache=standardise_cache,
+            households_cache=households_cache,
         )
     values = run_inputs(
         extracts,
@@ -217,6 +220,7 @@ def compute(
         checks.manifests if checks else None,
         link_cache,
         standardise_cache,
+        households_cache,
     )
     return execute_pipeline(values, start=start, progress=progress)
 
@@ -322,14 +326,16 @@ class RunMode:
     link_cache: LinkCache | None = None
     standardise_cache: StandardiseCache | None = None
     """The previous run's standardised records (None when its cache has none: an older run's)."""
+    households_cache: HouseholdsCache | None = None
+    """The previous run's households stage's address parses and gazetteer index (None when its cache has none)."""
     identity_index: pl.DataFrame | None = None
     """The previous run's identity index (``tfident.store.identity_index_of``) as its cache keeps it, or None
     (then the run reads it from the store: ``tfident.store.read_identity_index``)."""
 
 
 def choose_mode(engine: Engine, previous_id: str | None, config: RunConfig, asked: str | None) -> RunMode:
-    """Whether the run is incremental, why, and the previous run's caches (its standardised records and
-    identity index only when they were kept: an older run's cache has neither).
+    """Whether the run is incremental, why, and the previous run's caches (its standardised records, households
+    stage's parses and identity index only when they were kept: an older run's cache has none).
 
     Incremental by default when the previous published run (``previous_id``) used the same linkage
     configuration and model and the same criteria pack, and its cache is kept; ``asked`` (``full`` or
@@ -340,6 +346,7 @@ def choose_mode(engine: Engine, previous_id: str | None, config: RunConfig, aske
     why: str | None
     cache: LinkCache | None = None
     standardised: StandardiseCache | None = None
+    parses: HouseholdsCache | None = None
     identity_index: pl.DataFrame | None = None
     if previous_id is None:
         why = "there is no earlier published run"
@@ -362,12 +369,13 @@ def choose_mode(engine: Engine, previous_id: str | None, config: RunConfig, aske
                     else LinkCache(frames["link_profiles"], pairs, clusters)
                 )
                 standardised = StandardiseCache.from_frames(frames)
+                parses = HouseholdsCache.from_frames(frames)
                 identity_index = _cached_identity_index(frames)
     if why is not None:
         if asked == "incremental":
             raise ConfigError(f"cannot run incrementally: {why}; run with --full")
         return RunMode("full", why)
-    return RunMode("incremental", f"reusing run {previous_id}", cache, standardised, identity_index)
+    return RunMode("incremental", f"reusing run {previous_id}", cache, standardised, parses, identity_index)
 
 
 IDENTITY_INDEX_FRAME = "identity_index"
@@ -559,6 +567,7 @@ def _execute_run_once(
                 mode_reason=chosen.reason,
                 link_cache=chosen.link_cache,
                 standardise_cache=chosen.standardise_cache,
+                households_cache=chosen.households_cache,
             ),
             prefect_wanted(use_prefect),
             previous,
@@ -835,6 +844,8 @@ class _Start:
     """The previous published run's link cache, for an incremental run."""
     standardise_cache: StandardiseCache | None = None
     """The previous published run's standardised records, for an incremental run."""
+    households_cache: HouseholdsCache | None = None
+    """The previous published run's parses of address texts (households stage), for an incremental run."""
     run_id: str | None = None
     batch: Batch | None = None
     report: CheckReport | None = None
@@ -921,6 +932,7 @@ def _compute_and_publish(
             progress=progress,
             link_cache=start.link_cache,
             standardise_cache=start.standardise_cache,
+            households_cache=start.households_cache,
         )
     except BaseException as error:
         if start.checkpoints is not None and start.run_id is not None:
@@ -977,6 +989,13 @@ def _compute_and_publish(
                         start.config.addresses,
                         result.standardised,
                         start.standardise_cache,
+                    ).frames()
+                ),
+                **(
+                    {}
+                    if result.household_parses is None
+                    else HouseholdsCache(
+                        households_fingerprint(), result.household_parses, result.household_index
                     ).frames()
                 ),
             },

@@ -187,9 +187,9 @@ def test_incremental_months_match_full_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every month run incrementally (into SQLite, or a migrated PostgreSQL schema) stores exactly what the full run
-    of the same month (into SQLite) stores, and each incremental month reused standardised records and clusters,
-    and carried ids over from the identity index its cache kept (the full runs read theirs from the store), which
-    is exactly the one the store reads back.
+    of the same month (into SQLite) stores, and each incremental month reused standardised records, clusters and
+    address parses, and carried ids over from the identity index its cache kept (the full runs read theirs from the
+    store), which is exactly the one the store reads back.
     """
     quiet_checks(tmp_path, monkeypatch)
     caplog.set_level(logging.INFO, logger="tfident")
@@ -219,6 +219,7 @@ def test_incremental_months_match_full_runs(
         if month:
             assert reused(caplog, "incremental standardisation") > 0
             assert reused(caplog, "incremental clustering") > 0
+            assert reused(caplog, "incremental households") > 0
         assert inc.run_id == full.run_id
         assert run_mode(incremental_db, inc.run_id) == ("full" if month == 0 else "incremental")
         assert run_mode(full_db, full.run_id) == "full"

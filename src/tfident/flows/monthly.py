@@ -72,6 +72,7 @@ def monthly_identification(
     progress: Any = None,
     link_cache: Any = None,
     standardise_cache: Any = None,
+    households_cache: Any = None,
 ) -> PipelineResult | None:
     """Run the monthly identification stages as Prefect tasks and return the frames.
 
@@ -84,10 +85,21 @@ def monthly_identification(
     read and checked: stages they hold are restored, not run; None when it stopped the run.
     ``progress`` (:data:`tfident.pipeline.ProgressCallback`) is told when each stage starts and ends.
     ``link_cache`` (a ``tfident.link.LinkCache``) makes the linkage incremental, ``standardise_cache``
-    (a ``tfident.standardise.incremental.StandardiseCache``) the standardisation.
+    (a ``tfident.standardise.incremental.StandardiseCache``) the standardisation, ``households_cache``
+    (a ``tfident.households.incremental.HouseholdsCache``) the households stage's address parsing.
     """
     values = pipeline.run_inputs(
-        extracts_dir, as_of, config, constraints, previous, checks, last_month, manifests, link_cache, standardise_cache
+        extracts_dir,
+        as_of,
+        config,
+        constraints,
+        previous,
+        checks,
+        last_month,
+        manifests,
+        link_cache,
+        standardise_cache,
+        households_cache,
     )
     result = pipeline.execute_pipeline(
         values, execute=run_as_task, start=start, progress=progress or pipeline.no_progress

@@ -71,10 +71,10 @@ from typing import Literal
 import polars as pl
 
 from tfident.config import StrictModel, config_path, load_model
+from tfident.households.incremental import AddressParses, GazetteerIndex
 from tfident.households.roles import ROLES, Role, role_expr
 from tfident.ingest.identifiers import postcode_expr, postcode_outward_expr
 from tfident.ingest.sources import OPEN_RECORD_SOURCES, SOURCES
-from tfident.standardise.addresses import parse_addresses
 
 __all__ = [
     "ADDRESS_STATUSES",
@@ -249,29 +249,37 @@ def _words(text: str | None) -> list[str]:
     return sorted(set(text.replace(",", " ").split())) if text else []
 
 
-_GazetteerIndex = tuple[set[str], set[str], dict[tuple[str, str, str], int], dict[int, str]]
-
-
 def _building(outward: str | None, number: str, street: str) -> str:
     """The key of a building (outward code, house number, street) that holds several flats."""
     return f"{outward or ''}|{number}|{street}"
 
 
-def _gazetteer_index(gazetteer: pl.DataFrame | None) -> _GazetteerIndex:
+def _gazetteer_input(gazetteer: pl.DataFrame) -> pl.DataFrame:
+    """What the gazetteer index is made from: each UPRN's address text and outward code
+    (:data:`tfident.households.incremental.GAZETTEER_INPUT_SCHEMA`).
+    """
+    lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
+    return gazetteer.select(
+        pl.col("uprn").cast(pl.Int64, strict=False),
+        pl.concat_str([pl.col(c) for c in lines], separator=", ", ignore_nulls=True).alias("address"),
+        postcode_outward_expr(pl.col("postcode")).alias("outward"),
+    ).filter(pl.col("uprn").is_not_null())
+
+
+def _gazetteer_index(gazetteer: pl.DataFrame | None, parses: AddressParses | None = None) -> GazetteerIndex:
     """The gazetteer's outward codes, its locality and town words, how many UPRNs each
     (outward code, house number, street) has (outward ``""``: anywhere), and the building
-    key (:func:`_building`) of every UPRN of a building with several.
+    key (:func:`_building`) of every UPRN of a building with several. ``parses`` reuses the
+    previous run's index when its gazetteer input was exactly this one.
     """
     if gazetteer is None:
         return set(), set(), {}, {}
-    lines = [c for c in ("address_line_1", "address_line_2", "address_line_3", "town") if c in gazetteer.columns]
-    gaz = parse_addresses(
-        gazetteer.select(
-            pl.col("uprn").cast(pl.Int64, strict=False),
-            pl.concat_str([pl.col(c) for c in lines], separator=", ", ignore_nulls=True).alias("address"),
-            postcode_outward_expr(pl.col("postcode")).alias("outward"),
-        ).filter(pl.col("uprn").is_not_null())
-    )
+    parses = parses or AddressParses()
+    return parses.gazetteer_index(_gazetteer_input(gazetteer), lambda frame: _index_of(parses.parse(frame)))
+
+
+def _index_of(gaz: pl.DataFrame) -> GazetteerIndex:
+    """:func:`_gazetteer_index` of the parsed gazetteer input."""
     outwards = set(gaz["outward"].drop_nulls().to_list())
     places: set[str] = set()
     for place in gaz["place"].drop_nulls().unique().to_list():
@@ -294,12 +302,15 @@ def address_keys(
     gazetteer: pl.DataFrame | None,
     complete_postcodes: bool = True,
     recheck_flat_uprns: bool = True,
+    parses: AddressParses | None = None,
 ) -> pl.DataFrame:
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
     anyone) and ``address_status`` (null for a UPRN; else an :data:`ADDRESS_STATUSES`
-    reason, or ``unusable`` for a record with no key).
+    reason, or ``unusable`` for a record with no key). ``parses`` parses the address texts
+    (reusing a previous run's, :mod:`tfident.households.incremental`); the result is the same.
     """
+    parses = parses or AddressParses()
     postcode = pl.col("postcode_std") if "postcode_std" in records.columns else postcode_expr(pl.col("postcode"))
     unmatched = (
         records.filter(pl.col("uprn_matched").is_null())
@@ -307,8 +318,8 @@ def address_keys(
         .unique()
         .with_columns(postcode_outward_expr(pl.col("_postcode")).alias("_outward"))
     )
-    parsed = parse_addresses(unmatched)
-    outwards, places, counts, buildings = _gazetteer_index(gazetteer)
+    parsed = parses.parse(unmatched)
+    outwards, places, counts, buildings = _gazetteer_index(gazetteer, parses)
     keys: list[str | None] = []
     statuses: list[str] = []
     blocks: list[str | None] = []
@@ -371,7 +382,7 @@ def address_keys(
     if "person_id" not in out.columns:
         return out.drop("_block", "_uprn_block")
     if recheck_flat_uprns:
-        out = _recheck_flat_uprns(out)
+        out = _recheck_flat_uprns(out, parses)
     out = _complete_flats(out)
     return _complete_postcodes(out) if complete_postcodes else out
 
@@ -424,7 +435,7 @@ def _complete_postcodes(records: pl.DataFrame) -> pl.DataFrame:
     ).drop("_text", "_key", "_status")
 
 
-def _recheck_flat_uprns(records: pl.DataFrame) -> pl.DataFrame:
+def _recheck_flat_uprns(records: pl.DataFrame, parses: AddressParses | None = None) -> pl.DataFrame:
     """A record whose text names no flat but whose UPRN is one flat of a block (an agency's own
     UPRN: ``14 Lancaster Lane`` keyed to flat 9) takes the flat the person's records that name a
     flat in that building name, when they name exactly one and it is another: the text does not
@@ -434,7 +445,9 @@ def _recheck_flat_uprns(records: pl.DataFrame) -> pl.DataFrame:
     texts = records.filter(matched).select("address").unique()
     if texts.is_empty():
         return records
-    named = parse_addresses(texts).select("address", pl.col("flat").is_not_null().alias("_names_flat"))
+    named = (
+        (parses or AddressParses()).parse(texts).select("address", pl.col("flat").is_not_null().alias("_names_flat"))
+    )
     out = records.join(named, on="address", how="left", maintain_order="left", nulls_equal=True)
     flats = (
         out.filter(matched & pl.col("_names_flat").fill_null(False))
@@ -539,14 +552,17 @@ def _by_address(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_address(records: pl.DataFrame, stale_before: date | None = None) -> pl.DataFrame:
+def resolve_address(
+    records: pl.DataFrame, stale_before: date | None = None, by_address: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``person_id, address_key``: the address each person lives at on D (see the module docstring).
 
     ``records`` needs ``address_key`` (:func:`address_keys`). ``stale_before``: a person none of
     whose dated addresses has evidence on or after this day ranks their undated addresses
     (no UPRN, open records only) with the others (:attr:`HouseholdsConfig.undated_after_months`).
+    ``by_address``: ``_by_address(records)`` when the caller has it already.
     """
-    by_address = _by_address(records)
+    by_address = _by_address(records) if by_address is None else by_address
     if stale_before is not None:
         recent = (
             by_address.filter(~pl.col("_weak"))
@@ -573,17 +589,61 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+def _spans(by_address: pl.DataFrame) -> dict[str, dict[str, tuple[date, date]]]:
+    """Each person's first and last evidence at each of their addresses (``_by_address`` rows)."""
+    spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
+    for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
+        spans[person][key] = (first, last)
+    return spans
+
+
 def moved_alone(
-    records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame, as_of: date, config: HouseholdsConfig
+    records: pl.DataFrame,
+    address: pl.DataFrame,
+    roles: pl.DataFrame,
+    as_of: date,
+    config: HouseholdsConfig,
+    by_address: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Apply the moved-alone rule: ``(address, flags)``, the persons' addresses after it and
-    the review reason of each address key it placed a family at.
+    the review reason of each address key it placed a family at (``by_address``:
+    ``_by_address(records)`` when the caller has it already).
     """
-    by_address = _by_address(records)
+    by_address = _by_address(records) if by_address is None else by_address
     current = dict(address.iter_rows())
     role = dict(roles.iter_rows())
+    residents: dict[str, list[str]] = defaultdict(list)
+    for person, key in current.items():
+        if key is not None:
+            residents[key].append(person)
+    # movers: a member whose newest address is not one they were at before, by old address (only a
+    # person with two addresses or more can be one)
+    spans = _spans(by_address.filter(pl.len().over("person_id") >= 2))
+    movers: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    for person, key in sorted(current.items()):
+        if key is None or len(spans[person]) < 2 or role.get(person, "unknown") not in config.mover_roles:
+            continue
+        new_first = spans[person][key][0]
+        former = [(last, old) for old, (_, last) in spans[person].items() if old != key and last <= new_first]
+        if config.lagging_sources and not former:
+            # an address first seen before the new one is a former address even when an
+            # agency that lags still records it after the move (as resolve_address ranks it)
+            former = [(first, old) for old, (first, _) in spans[person].items() if old != key and first < new_first]
+        if former:
+            movers[max(former)[1]].append((person, key, new_first))
+    # the rule reads the records of the movers and of the persons placed at their old and new addresses
+    # only: the evidence of those alone is gathered
+    involved = {person for found in movers.values() for person, _, _ in found}
+    for old, found in movers.items():
+        involved.update(residents.get(old, []))
+        for _, new, _ in found:
+            involved.update(residents.get(new, []))
+    involved_ids = pl.Series("person_id", list(involved), dtype=pl.String)
     observed = records.filter(
-        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+        pl.col("evidence_date").is_not_null()
+        & pl.col("address_key").is_not_null()
+        & ~pl.col("_open")
+        & pl.col("person_id").is_in(involved_ids)
     )
     # each person's latest record from each source at each address (for lagging sources)
     latest: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
@@ -597,26 +657,7 @@ def moved_alone(
         .agg(pl.col("evidence_date").min())
         .iter_rows()
     }
-    spans: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
-    for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
-        spans[person][key] = (first, last)
-    residents: dict[str, list[str]] = defaultdict(list)
-    for person, key in current.items():
-        if key is not None:
-            residents[key].append(person)
-    # movers: a member whose newest address is not one they were at before, by old address
-    movers: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
-    for person, key in sorted(current.items()):
-        if key is None or len(spans[person]) < 2 or role.get(person, "unknown") not in config.mover_roles:
-            continue
-        new_first = spans[person][key][0]
-        former = [(last, old) for old, (_, last) in spans[person].items() if old != key and last <= new_first]
-        if config.lagging_sources and not former:
-            # an address first seen before the new one is a former address even when an
-            # agency that lags still records it after the move (as resolve_address ranks it)
-            former = [(first, old) for old, (first, _) in spans[person].items() if old != key and first < new_first]
-        if former:
-            movers[max(former)[1]].append((person, key, new_first))
+    spans = _spans(by_address.filter(pl.col("person_id").is_in(involved_ids)))
     flags: dict[str, str] = {}
     moved = 0
     status_of = {
@@ -806,13 +847,16 @@ def assign_households(
     as_of: date,
     gazetteer: pl.DataFrame | None = None,
     config: HouseholdsConfig | None = None,
+    parses: AddressParses | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Place every person at an address on ``as_of`` and group them into households.
 
     ``records`` is the matched persons frame (``match_addresses`` output),
     ``person_index`` maps ``record_key`` to ``person_id``. ``gazetteer``, when given,
     supplies the households' address text and judges why an address has no UPRN;
-    ``config`` defaults to :class:`HouseholdsConfig`'s defaults.
+    ``config`` defaults to :class:`HouseholdsConfig`'s defaults. ``parses`` parses the address
+    texts, reusing the previous run's parses of the same texts in an incremental month
+    (:mod:`tfident.households.incremental`); the result is the same.
 
     Returns ``(residents, households)``: ``residents`` has ``person_id, household_id,
     uprn, role, date_of_birth`` (one row per person, sorted by ``person_id``; role by
@@ -828,6 +872,7 @@ def assign_households(
         gazetteer,
         complete_postcodes=config.complete_postcodes,
         recheck_flat_uprns=config.recheck_flat_uprns,
+        parses=parses,
     )
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))
@@ -845,8 +890,9 @@ def assign_households(
         role_expr(pl.col("date_of_birth"), as_of).alias("role")
     )
     stale_before = None if config.undated_after_months is None else _months_before(as_of, config.undated_after_months)
-    address = resolve_address(linked, stale_before)
-    address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config)
+    by_address = _by_address(linked)
+    address = resolve_address(linked, stale_before, by_address)
+    address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
     status = (
         linked.filter(pl.col("address_key").is_not_null())
         .group_by("address_key", "address_status")
