@@ -27,7 +27,11 @@ seeing only what the earlier ones left:
 4. ``fuzzy:S``: same house number and flat, street names similar (rapidfuzz ratio
    ``S`` >= ``fuzzy.min_street_similarity``), within the same outward code, or, with no
    postcode at all, with a locality or town word in common; the best candidate (street
-   similarity, then locality and town words in common) must be unique;
+   similarity, then locality and town words in common) must be unique. A street the
+   gazetteer has at the record's house number (any flat; in its outward code, or anywhere
+   without a postcode) is not read as a misspelling: only that street may match, so a
+   block's address without its flat (``21 Regent Way`` where only its flats are listed)
+   stays unmatched rather than becoming a house on a street spelt like it (``21 Regent Walk``);
 5. ``uam:W``: uk_address_matcher's best gazetteer record (:mod:`.uam`), kept when its
    Splink match weight ``W`` reaches ``uk_address_matcher.min_match_weight`` with a
    margin over the second best of ``min_margin`` (``uam:exact`` for its own exact stage);
@@ -236,6 +240,18 @@ def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame, threshold: float = FUZZY_TH
     by_number: dict[tuple[str, str], Bucket] = defaultdict(lambda: ([], [], []))
     by_outward: dict[tuple[str, str, str], Bucket] = defaultdict(lambda: ([], [], []))
     known_outwards = set(gaz["postcode_outward"].drop_nulls().to_list())
+    # the streets the gazetteer has at each house number a query gives (any flat): a query whose own
+    # street has its number (in its outward code; anywhere, without a postcode) names a real building,
+    # so a different street is no spelling of it (a block's address without its flat, `21 Regent Way`
+    # when only its flats are listed, is not `21 Regent Walk`): only its own street may match
+    own = (
+        gaz.join(queries.select("number").unique(), on="number", how="semi")
+        .select("number", "street", "postcode_outward")
+        .drop_nulls(["number", "street"])
+        .unique()
+    )
+    own_in_outward = set(own.drop_nulls("postcode_outward").iter_rows())
+    own_anywhere = set(own.select("number", "street").iter_rows())
     # only the buckets some query looks in (a query looks by its number and flat): the same matches,
     # without walking the whole gazetteer in Python when few addresses are left (an incremental month)
     wanted = queries.select("number", pl.col("flat").fill_null("")).unique()
@@ -271,7 +287,10 @@ def _fuzzy(queries: pl.DataFrame, gaz: pl.DataFrame, threshold: float = FUZZY_TH
         if bucket is None:
             continue
         words = _words(place)
+        real = (number, street, outward) in own_in_outward if outward is not None else (number, street) in own_anywhere
         similar = process.extract(street, bucket[1], scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        if real:
+            similar = [hit for hit in similar if bucket[1][hit[2]] == street]
         # best street similarity first, then most locality/town words in common
         ranked = sorted(
             (

@@ -154,3 +154,45 @@ def test_parse_never_raises_and_is_idempotent(addresses: list[str]) -> None:
     parsed = parse_addresses(pl.DataFrame({"address": addresses}, schema={"address": pl.String}))
     again = parse_addresses(parsed.select(pl.col("address_std").alias("address")))
     assert again["address_std"].to_list() == parsed["address_std"].to_list()
+
+
+# a block whose flats alone are listed (21 Regent Way, on two postcodes), a house on a street one
+# letter away (21 Regent Walk), a block on another street (14 Green Walk) and a house whose street is
+# close to it (14 Regent Walk), all in TF1, and another 21 Regent Walk in Westmoor (TF2)
+BLOCKS = pl.DataFrame(
+    {
+        "uprn": [1, 2, 3, 4, 5, 6],
+        "address_line_1": ["Flat 8", "Flat 11", "21 Regent Walk", "Flat 5", "14 Regent Walk", "21 Regent Walk"],
+        "address_line_2": ["21 Regent Way", "21 Regent Way", None, "14 Green Walk", None, "Westmoor"],
+        "town": ["Tenford"] * 6,
+        "postcode": ["TF1 2BN", "TF1 2BP", "TF1 3BW", "TF1 8BB", "TF1 3BU", "TF2 4AA"],
+    },
+    schema_overrides={"uprn": pl.Int64},
+)
+
+
+@pytest.mark.parametrize(
+    ("address", "postcode", "expected"),
+    [
+        # a block's address without its flat is not a house on a street spelt like it: no match
+        # (fuzzy gave 21 Regent Walk and 14 Regent Walk, ratio 0.86, before)
+        ("21 Regent Way, Tenford", "TF1 2BN", (None, "unmatched")),
+        ("21, Regent Way", "TF1 2BP", (None, "unmatched")),
+        ("14 Green Wlk., Tenford", "TF1 8BB", (None, "unmatched")),
+        ("14 Green Walk, Tenford", None, (None, "unmatched")),  # no postcode: the street has 14 somewhere
+        # its flats still match, exactly or within the outward code
+        ("Flat 8, 21 Regent Way", "TF1 2BN", (1, "exact")),
+        ("11/21 Regent Way", "TF1 2ZZ", (2, "normalised")),
+        # a street the gazetteer lacks is still read as a misspelling
+        ("21 Regnt Walk", "TF1 3BW", (3, "fuzzy:0.95")),
+        ("21 Regent Wallk, Westmoor", None, (6, "fuzzy:0.96")),
+        # the street at that number in another outward code does not count: 21 Regent Way is in TF1
+        # only, so a record in TF2 is still read as a misspelt Regent Walk there (as before)
+        ("21 Regent Way", "TF2 4AA", (6, "fuzzy:0.86")),
+    ],
+)
+def test_a_street_the_gazetteer_has_at_that_number_is_not_misspelt(
+    address: str, postcode: str | None, expected: tuple[int | None, str]
+) -> None:
+    out = match_addresses(persons([(address, postcode, None)]), BLOCKS)
+    assert (out["uprn_matched"][0], out["address_match"][0]) == expected
