@@ -56,7 +56,14 @@ cluster already holds:
   form of the other (three letters or more: Cal, Callum; with the endings of a pet form
   when the principal sexes do not conflict: Rubes, Ruby; Mase, Mason), one keying error
   apart (Damerau-Levenshtein distance 1: a typo), or one a middle name of the other
-  cluster's full forenames (a middle name used as forename). Distinct names (Oliver, Olivia:
+  cluster's full forenames (a middle name used as forename; a forename/surname swap likewise).
+  The middle name or swap counts only when the clusters' principal identifiers (the values most
+  of each cluster's records carry) do not conflict, and when no third cluster at that date of
+  birth and address has the name so used for principal forename and principal identifiers
+  conflicting with the other's: twins named each after the other (``Olivia Mia``, ``Mia
+  Olivia``), each with her own UPN. A record carrying one twin's principal identifier and
+  joining the other across an identifier conflict (an identical identity or a strong pair
+  overriding it) joins neither: its name says one twin, its number the other. Distinct names (Oliver, Olivia:
   Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
   and a stray record (Olivia recorded once as Ollie, a nickname of Oliver's, or once
   with the wrong sex) cannot bridge them, because it does not change a cluster's
@@ -148,6 +155,10 @@ class _Cluster:
     """Postcodes of records without a matched UPRN."""
     bans: Mapping[int, int] = field(default_factory=dict)
     """cannot_link ruling number -> side (0 or 1) of the records this cluster holds."""
+    records: int = 0
+    id_records: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """Records per identifier value (``(identifier, value)``), for the principal identifiers;
+    empty in a cluster of one profile, whose values each have all its ``records``."""
 
     def principal_names(self) -> list[_Forename]:
         """The full forenames most of the cluster's records carry (several on a tie)."""
@@ -158,6 +169,18 @@ class _Cluster:
         """The sex most of the cluster's records carry (both on a tie, none when unknown)."""
         top = max(self.sex_records.values(), default=0)
         return {sex for sex, n in self.sex_records.items() if n == top}
+
+    def id_tally(self) -> Mapping[tuple[str, str], int]:
+        """Records per identifier value (``(identifier, value)``)."""
+        if self.id_records:
+            return self.id_records
+        return {(name, value): self.records for name, values in self.ids.items() for value in values}
+
+    def principal_ids(self, name: str) -> frozenset[str]:
+        """The values of identifier ``name`` most of the cluster's records carry (several on a tie)."""
+        counts = {value: n for (key, value), n in self.id_tally().items() if key == name}
+        top = max(counts.values(), default=0)
+        return frozenset(value for value, n in counts.items() if n == top)
 
 
 def _digits(day: dt.date) -> str:
@@ -334,6 +357,8 @@ class _Clusters:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
         self.records = counts.to_numpy()
+        self.twin_places = _twin_places(profiles) if guards.forename else {}
+        """(date of birth, UPRN or postcode) -> the profiles there, where several first forenames meet."""
         """Records per profile (profiles only: a cluster's records are its profiles' sum)."""
         self.names = _name_keys(profiles) if guards.same_name_identifier_errors > 1 else None
         marked = mark_copied_dobs(profiles, guards)
@@ -373,7 +398,14 @@ class _Clusters:
             place, copied_at = row[12:14]
             if pid != len(self.state):  # pragma: no cover - build_profiles numbers pids 0..n-1
                 raise ValueError("profile ids must be 0..n-1 in order")
-            cluster = _Cluster(ids=no_ids, name_records=no_counts, sex_records=no_counts, bans=no_counts)
+            cluster = _Cluster(
+                ids=no_ids,
+                name_records=no_counts,
+                sex_records=no_counts,
+                bans=no_counts,
+                records=records,
+                id_records=no_counts,
+            )
             if uprn is not None:
                 cluster.uprns = one(frozenset((uprn,)))
             elif postcode is not None:
@@ -422,6 +454,50 @@ class _Clusters:
         small, large = (a.bans, b.bans) if len(a.bans) <= len(b.bans) else (b.bans, a.bans)
         return any(large.get(token, side) != side for token, side in small.items())
 
+    def _others_here(self, a: _Cluster, b: _Cluster) -> list[_Cluster]:
+        """The other clusters holding a profile at an address and date of birth ``a`` and ``b``
+        share (:data:`twin_places`: where several first forenames meet).
+        """
+        if not self.twin_places:
+            return []
+        places: list[object] = [*(a.uprns & b.uprns), *(a.postcodes & b.postcodes)]
+        found: dict[int, _Cluster] = {}
+        for dob in a.dobs & b.dobs:
+            for place in places:
+                for pid in self.twin_places.get((dob, place), ()):
+                    other = self.state[self.find(pid)]
+                    if other is not a and other is not b:
+                        found.setdefault(id(other), other)
+        return list(found.values())
+
+    def _named_twin(self, user: _Cluster, holder: _Cluster, names: Sequence[_Forename]) -> bool:
+        """Another cluster at an address and date of birth ``user`` and ``holder`` share has for
+        principal forename a first forename of ``user``'s ``names`` that is a middle name or the
+        surname of ``holder``'s, and principal identifiers that conflict with ``holder``'s: that
+        name is a twin's, not ``holder``'s used as forename.
+        """
+        used = {n[0] for n in names} & (holder.middles | {surname for _, surname in holder.swaps})
+        return bool(used) and any(
+            {n[0] for n in other.principal_names()} & used and _principal_ids_conflict(other, holder)
+            for other in self._others_here(user, holder)
+        )
+
+    def _twins_number(self, a: _Cluster, b: _Cluster) -> bool:
+        """One of ``a``, ``b`` carries for principal identifier the principal identifier of a third
+        cluster at an address and date of birth they share, whose principal identifiers conflict
+        with the other's: a twin's number, so the record is contested between the twins (its name
+        says one, its number the other) and joins neither, whatever else overrides the identifiers.
+        """
+        if not (a.ids and b.ids):
+            return False
+        for other in self._others_here(a, b):
+            for x, y in ((a, b), (b, a)):
+                if _principal_ids_conflict(other, y) and any(
+                    name in other.ids and x.principal_ids(name) & other.principal_ids(name) for name in x.ids
+                ):
+                    return True
+        return False
+
     def id_errors(self, x: int, y: int) -> int:
         """The keying errors tolerated between identifiers across a pair of profiles ``x``, ``y``:
         ``same_name_identifier_errors`` when both carry one first forename and surname, else one.
@@ -458,10 +534,10 @@ class _Clusters:
         if not override_ids and self.guards.undated_namesakes_share_ids:
             override_ids = _one_undated_name(a, b)
         if not override_ids:
-            for name, values in a.ids.items():
-                other = b.ids.get(name)
-                if other and _ids_conflict(values, other, 1 if name in CHECKED_IDENTIFIERS else errors):
-                    return False
+            if _clusters_ids_conflict(a, b, errors):
+                return False
+        elif self.guards.forename and self._twins_number(a, b) and _clusters_ids_conflict(a, b, errors):
+            return False
         if (
             check_dob
             and self.guards.dob
@@ -487,11 +563,22 @@ class _Clusters:
                 return False
         return True
 
-    @staticmethod
-    def _one_name(a: _Cluster, b: _Cluster) -> bool:
-        """Whether two clusters at one address with one date of birth name one person, not twins."""
+    def _one_name(self, a: _Cluster, b: _Cluster) -> bool:
+        """Whether two clusters at one address with one date of birth name one person, not twins.
+
+        A middle name used as forename, or a forename/surname swap, makes them one only when
+        their principal identifiers (:meth:`_Cluster.principal_ids`) do not conflict, and when
+        the name so used is not the principal forename of a third cluster there whose principal
+        identifiers conflict with the other's (:meth:`_named_twin`): twins named each after the
+        other (``Olivia Mia``, ``Mia Olivia``) carry two numbers, and a record under Mia's
+        forename is Mia's, whichever twin's number it carries.
+        """
         names_a, names_b = a.principal_names(), b.principal_names()
-        if _middle_name_used(a, b, names_a, names_b) or _swapped(a, b):
+        if (
+            (_middle_name_used(a, b, names_a, names_b) or _swapped(a, b))
+            and not _principal_ids_conflict(a, b)
+            and not (self._named_twin(a, b, names_a) or self._named_twin(b, a, names_b))
+        ):
             return True
         sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
         same = _forename_same_across_sexes if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
@@ -522,6 +609,12 @@ class _Clusters:
             a, b = b, a
         self.parent[ry] = rx
         # new sets and mappings, never changed in place: profiles' clusters share them
+        if a.ids or b.ids:
+            tally = dict(a.id_tally())
+            for key, n in b.id_tally().items():
+                tally[key] = tally.get(key, 0) + n
+            a.id_records = tally
+        a.records += b.records
         if b.ids:
             ids = dict(a.ids)
             for name, values in b.ids.items():
@@ -549,6 +642,47 @@ class _Clusters:
         if b.bans:
             a.bans = {**a.bans, **b.bans}
         return True
+
+
+def _twin_places(profiles: pl.DataFrame) -> dict[tuple[dt.date, object], tuple[int, ...]]:
+    """(date of birth, matched UPRN, else postcode) -> the profiles there that carry a full first
+    forename, where two or more first forenames meet (twins, or one person under two names).
+    """
+    named = profiles.filter(
+        pl.col("date_of_birth").is_not_null()
+        & (pl.col("forename_first").str.len_chars() > 1)
+        & (pl.col("uprn_matched").is_not_null() | pl.col("postcode_std").is_not_null())
+    ).select("pid", "date_of_birth", "forename_first", "uprn_matched", "postcode_std")
+    out: dict[tuple[dt.date, object], tuple[int, ...]] = {}
+    for by_uprn in (True, False):
+        rows = named.filter(pl.col("uprn_matched").is_not_null() if by_uprn else pl.col("uprn_matched").is_null())
+        key = "uprn_matched" if by_uprn else "postcode_std"
+        groups = (
+            rows.group_by("date_of_birth", key)
+            .agg(pl.col("pid").sort(), pl.col("forename_first").n_unique().alias("names"))
+            .filter(pl.col("names") > 1)
+        )
+        for dob, at, pids, _ in groups.iter_rows():
+            out[(dob, at)] = tuple(pids)
+    return out
+
+
+def _clusters_ids_conflict(a: _Cluster, b: _Cluster, errors: int) -> bool:
+    """Some identifier both clusters hold has values that conflict (:func:`_ids_conflict`;
+    ``errors`` keying errors tolerated in an identifier with no check character).
+    """
+    for name, values in a.ids.items():
+        other = b.ids.get(name)
+        if other and _ids_conflict(values, other, 1 if name in CHECKED_IDENTIFIERS else errors):
+            return True
+    return False
+
+
+def _principal_ids_conflict(a: _Cluster, b: _Cluster) -> bool:
+    """Some identifier both clusters hold has principal values (:meth:`_Cluster.principal_ids`)
+    that conflict (:func:`_ids_conflict`, one keying error tolerated).
+    """
+    return any(name in b.ids and _ids_conflict(a.principal_ids(name), b.principal_ids(name)) for name in a.ids)
 
 
 def _one_undated_name(a: _Cluster, b: _Cluster) -> bool:

@@ -40,11 +40,23 @@ def _record(source: str, record_id: str, **values: Any) -> dict[str, Any]:
     return row
 
 
-def _clusters(persons: pl.DataFrame, guards: Guards, weight: float = 10.0) -> set[frozenset[str]]:
-    """Cluster with every two profiles scored a match (weight below any identifier override)."""
+def _clusters(
+    persons: pl.DataFrame, guards: Guards, weight: float = 10.0, first: tuple[str, str] | None = None
+) -> set[frozenset[str]]:
+    """Cluster with every two profiles scored a match (weight below any identifier override);
+    with ``first``, pairs of a record ``first[0]`` and a record whose id starts ``first[1]`` score higher.
+    """
     profiles, members = build_profiles(persons)
     n = profiles.height
-    rows = [(i, j, 0.99, "splink", 0, weight) for i in range(n) for j in range(i + 1, n)]
+    ids = [key.split(":", 1)[1] for key in profiles["rep_key"]]
+
+    def probability(i: int, j: int) -> float:
+        if first is None:
+            return 0.99
+        pair = sorted((ids[i], ids[j]), key=lambda x: x != first[0])
+        return 0.999 if pair[0] == first[0] and pair[1].startswith(first[1]) else 0.99
+
+    rows = [(i, j, probability(i, j), "splink", 0, weight) for i in range(n) for j in range(i + 1, n)]
     edges = pl.DataFrame(rows, schema={**EDGE_SCHEMA, "weight": pl.Float64}, orient="row")
     out = members.join(cluster_profiles(profiles, edges, guards), on="pid")
     return {frozenset(k.split(":", 1)[1] for k in g) for g in out.group_by("cluster").agg("record_key")["record_key"]}
@@ -222,3 +234,66 @@ def test_twins_one_with_the_other_as_middle_name_stay_apart(make_persons: Maker)
     found = _clusters(make_persons(rows), Guards())
     assert frozenset({"K1", "K2"}) in found, found
     assert not any({"K1", "F1"} <= g for g in found), found
+
+
+@pytest.mark.parametrize(
+    ("bridge_upn", "mia_upn", "one_person"),
+    [
+        # found on clean seed 105 and lagged seed 108: twins Olivia Mia and Mia Olivia, each
+        # with her own UPN, and one record under Mia's forename with Olivia's UPN
+        (UPN_1, UPN_2, False),
+        (None, UPN_2, False),  # no bridge: two numbers, twins
+        # Olivia Mia known by her middle name where her UPN was never keyed: one person
+        (None, None, True),
+        # ... or keyed with one error (a typo of her own number): one person
+        (UPN_1, UPN_1[:-2] + UPN_1[-1] + UPN_1[-2], True),
+    ],
+)
+def test_twins_named_each_after_the_other_stay_apart_by_their_principal_upns(
+    make_persons: Maker, bridge_upn: str | None, mia_upn: str | None, one_person: bool
+) -> None:
+    olivia = {"forename": "Olivia", "middle_names": "Mia", "upn": UPN_1}
+    mia = {"forename": "Mia", "middle_names": "Olivia", "upn": mia_upn}
+    rows = [
+        _record("school_census", "O1", **olivia),
+        _record("attendance", "O2", **olivia),
+        _record("attendance", "O3", **olivia),
+        _record("school_census", "M1", **mia),
+        _record("attendance", "M2", **mia),
+        _record("attendance", "M3", **mia),
+        _record("attendance", "BRIDGE", forename="Mia", upn=bridge_upn),
+    ]
+    found = _clusters(make_persons(rows), Guards())
+    assert any({"O1", "M1"} <= g for g in found) is one_person, found
+
+
+@pytest.mark.parametrize(
+    ("mia_upn", "bridge_with_olivia"),
+    [
+        # found on lagged seed 108: a record under Mia's forename with Olivia's UPN, where Mia
+        # has a UPN of her own; its name says Mia, its number Olivia: it joins neither twin,
+        # and does not carry Mia's other records to Olivia known by her middle name
+        (UPN_2, False),
+        # no twin named Mia with her own number here: Olivia Mia known by her middle name
+        (None, True),
+    ],
+)
+def test_a_record_with_one_twins_name_and_the_others_upn_joins_neither(
+    make_persons: Maker, mia_upn: str | None, bridge_with_olivia: bool
+) -> None:
+    olivia = {"forename": "Olivia", "middle_names": "Mia", "upn": UPN_1}
+    rows = [
+        _record("school_census", "O1", **olivia),
+        _record("attendance", "O2", **olivia),
+        _record("attendance", "O3", **olivia),
+        _record("attendance", "BRIDGE", forename="Mia", upn=UPN_1),
+        _record("school_census", "M0", forename="Mia", middle_names="Olivia"),  # no UPN
+    ]
+    if mia_upn is not None:
+        rows += [_record("attendance", f"M{i}", forename="Mia", middle_names="Olivia", upn=mia_upn) for i in (1, 2)]
+    for first in (("BRIDGE", "O"), ("BRIDGE", "M")):  # whichever twin's pairs score highest
+        found = _clusters(make_persons(rows), Guards(), first=first)
+        assert any({"O1", "BRIDGE"} <= g for g in found) is bridge_with_olivia, (first, found)
+        if mia_upn is not None:
+            assert not any({"BRIDGE", "M1"} <= g for g in found), (first, found)
+            assert not any({"O1", "M0"} <= g or {"O1", "M1"} <= g for g in found), (first, found)
