@@ -536,7 +536,7 @@ class _Clusters:
         if not override_ids:
             if _clusters_ids_conflict(a, b, errors):
                 return False
-        elif self.guards.forename and self._twins_number(a, b) and _clusters_ids_conflict(a, b, errors):
+        elif self.guards.forename and _clusters_ids_conflict(a, b, errors) and self._twins_number(a, b):
             return False
         if (
             check_dob
