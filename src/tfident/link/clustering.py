@@ -57,14 +57,14 @@ cluster already holds:
   when the principal sexes do not conflict: Rubes, Ruby; Mase, Mason), one keying error
   apart (Damerau-Levenshtein distance 1: a typo), or one a middle name of the other
   cluster's full forenames (a middle name used as forename; a forename/surname swap likewise).
-  The middle name or swap counts only when the clusters' principal identifiers (the values most
-  of each cluster's records carry) do not conflict, and when no third cluster at that date of
-  birth and address has the name so used for principal forename and principal identifiers
-  conflicting with the other's: twins named each after the other (``Olivia Mia``, ``Mia
-  Olivia``), each with her own UPN. A record carrying one twin's principal identifier and
-  joining the other across an identifier conflict (an identical identity or a strong pair
-  overriding it) joins neither: its name says one twin, its number the other. Distinct names (Oliver, Olivia:
-  Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
+  The middle name does not count when a third cluster at that date of birth and address has
+  it for principal forename, principal forenames not one name with the other's, and an
+  established principal identifier (carried by two records or more) conflicting with the
+  other's: twins named each after the other (``Olivia Mia``, ``Mia Olivia``), each with her
+  own UPN. A record whose principal identifier is such a twin's, and whose forename is a
+  middle name of that twin, joins neither twin across an identifier conflict (an identical
+  identity or a strong pair overriding it): its name says one twin, its number the other.
+  Distinct names (Oliver, Olivia: Jaro-Winkler similar, two edits apart) are twins whatever sexes the records carry,
   and a stray record (Olivia recorded once as Ollie, a nickname of Oliver's, or once
   with the wrong sex) cannot bridge them, because it does not change a cluster's
   principal name. When the clusters' principal sexes conflict, neither a single keying
@@ -472,28 +472,37 @@ class _Clusters:
 
     def _named_twin(self, user: _Cluster, holder: _Cluster, names: Sequence[_Forename]) -> bool:
         """Another cluster at an address and date of birth ``user`` and ``holder`` share has for
-        principal forename a first forename of ``user``'s ``names`` that is a middle name or the
-        surname of ``holder``'s, and principal identifiers that conflict with ``holder``'s: that
-        name is a twin's, not ``holder``'s used as forename.
+        principal forename a first forename of ``user``'s ``names`` that is a middle name of
+        ``holder``'s, principal forenames not one name with ``holder``'s, and an established
+        principal identifier that conflicts with ``holder``'s (:func:`_principal_ids_conflict`):
+        that name is a twin's (``Mia Olivia`` beside ``Olivia Mia``), not ``holder``'s used as forename.
         """
-        used = {n[0] for n in names} & (holder.middles | {surname for _, surname in holder.swaps})
+        used = {n[0] for n in names} & holder.middles
         return bool(used) and any(
-            {n[0] for n in other.principal_names()} & used and _principal_ids_conflict(other, holder)
+            {n[0] for n in other.principal_names()} & used
+            and _principal_ids_conflict(other, holder)
+            and not _principal_names_one(other, holder)
             for other in self._others_here(user, holder)
         )
 
     def _twins_number(self, a: _Cluster, b: _Cluster) -> bool:
-        """One of ``a``, ``b`` carries for principal identifier the principal identifier of a third
-        cluster at an address and date of birth they share, whose principal identifiers conflict
-        with the other's: a twin's number, so the record is contested between the twins (its name
-        says one, its number the other) and joins neither, whatever else overrides the identifiers.
+        """One of ``a``, ``b`` (``x``) carries for principal identifier the established principal
+        identifier of a third cluster at an address and date of birth they share, whose middle
+        names hold ``x``'s principal forename, whose principal identifiers conflict with the other's
+        (``y``) and whose principal forenames are not one name with ``y``'s: ``x`` is either that
+        twin known by a middle name or ``y`` carrying the twin's number (``Mohammed`` with the
+        number of ``Ali Mohammed``, beside his twin ``Mohammed``), so it joins neither, whatever
+        else overrides the identifiers.
         """
         if not (a.ids and b.ids):
             return False
         for other in self._others_here(a, b):
             for x, y in ((a, b), (b, a)):
-                if _principal_ids_conflict(other, y) and any(
-                    name in other.ids and x.principal_ids(name) & other.principal_ids(name) for name in x.ids
+                if (
+                    {n[0] for n in x.principal_names()} & other.middles
+                    and _principal_ids_conflict(other, y)
+                    and any(name in other.ids and x.principal_ids(name) & other.principal_ids(name) for name in x.ids)
+                    and not _principal_names_one(other, y)
                 ):
                     return True
         return False
@@ -566,18 +575,18 @@ class _Clusters:
     def _one_name(self, a: _Cluster, b: _Cluster) -> bool:
         """Whether two clusters at one address with one date of birth name one person, not twins.
 
-        A middle name used as forename, or a forename/surname swap, makes them one only when
-        their principal identifiers (:meth:`_Cluster.principal_ids`) do not conflict, and when
-        the name so used is not the principal forename of a third cluster there whose principal
-        identifiers conflict with the other's (:meth:`_named_twin`): twins named each after the
-        other (``Olivia Mia``, ``Mia Olivia``) carry two numbers, and a record under Mia's
-        forename is Mia's, whichever twin's number it carries.
+        A middle name used as forename makes them one only when the name so used is not the
+        principal forename of a third cluster there that is the other's twin
+        (:meth:`_named_twin`): twins named each after the other (``Olivia Mia``, ``Mia
+        Olivia``) carry two numbers. (Requiring the two clusters' own principal identifiers
+        to agree as well cost messy seed 106 0.0024 of cross-source recall, one person's
+        records split by a mis-keyed UPN, and kept no twin pair apart that this does not.)
         """
         names_a, names_b = a.principal_names(), b.principal_names()
-        if (
-            (_middle_name_used(a, b, names_a, names_b) or _swapped(a, b))
-            and not _principal_ids_conflict(a, b)
-            and not (self._named_twin(a, b, names_a) or self._named_twin(b, a, names_b))
+        if _swapped(a, b):
+            return True
+        if _middle_name_used(a, b, names_a, names_b) and not (
+            self._named_twin(a, b, names_a) or self._named_twin(b, a, names_b)
         ):
             return True
         sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
@@ -667,6 +676,12 @@ def _twin_places(profiles: pl.DataFrame) -> dict[tuple[dt.date, object], tuple[i
     return out
 
 
+def _principal_names_one(a: _Cluster, b: _Cluster) -> bool:
+    """The clusters' principal forenames are one name (:func:`_forename_one_name`), or one has none."""
+    names_a, names_b = a.principal_names(), b.principal_names()
+    return not names_a or not names_b or any(_forename_one_name(x, y) for x in names_a for y in names_b)
+
+
 def _clusters_ids_conflict(a: _Cluster, b: _Cluster, errors: int) -> bool:
     """Some identifier both clusters hold has values that conflict (:func:`_ids_conflict`;
     ``errors`` keying errors tolerated in an identifier with no check character).
@@ -679,10 +694,26 @@ def _clusters_ids_conflict(a: _Cluster, b: _Cluster, errors: int) -> bool:
 
 
 def _principal_ids_conflict(a: _Cluster, b: _Cluster) -> bool:
-    """Some identifier both clusters hold has principal values (:meth:`_Cluster.principal_ids`)
-    that conflict (:func:`_ids_conflict`, one keying error tolerated).
+    """Some identifier both clusters hold has established principal values (carried by at least
+    :data:`ESTABLISHED_RECORDS` records each: :meth:`_Cluster.principal_ids`) that conflict
+    (:func:`_ids_conflict`, one keying error tolerated). A number on one record is not
+    established: a temporary or mis-keyed UPN splits one person's records as often as twins do.
     """
-    return any(name in b.ids and _ids_conflict(a.principal_ids(name), b.principal_ids(name)) for name in a.ids)
+    for name in a.ids:
+        if name not in b.ids:
+            continue
+        tally_a, tally_b = a.id_tally(), b.id_tally()
+        top_a = max((n for (key, _), n in tally_a.items() if key == name), default=0)
+        top_b = max((n for (key, _), n in tally_b.items() if key == name), default=0)
+        if top_a < ESTABLISHED_RECORDS or top_b < ESTABLISHED_RECORDS:
+            continue
+        if _ids_conflict(a.principal_ids(name), b.principal_ids(name)):
+            return True
+    return False
+
+
+ESTABLISHED_RECORDS = 2
+"""Records that must carry a cluster's principal identifier value for the twins rules to rely on it."""
 
 
 def _one_undated_name(a: _Cluster, b: _Cluster) -> bool:

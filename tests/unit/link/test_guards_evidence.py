@@ -249,7 +249,7 @@ def test_twins_one_with_the_other_as_middle_name_stay_apart(make_persons: Maker)
         (UPN_1, UPN_1[:-2] + UPN_1[-1] + UPN_1[-2], True),
     ],
 )
-def test_twins_named_each_after_the_other_stay_apart_by_their_principal_upns(
+def test_twins_named_each_after_the_other_stay_apart(
     make_persons: Maker, bridge_upn: str | None, mia_upn: str | None, one_person: bool
 ) -> None:
     olivia = {"forename": "Olivia", "middle_names": "Mia", "upn": UPN_1}
