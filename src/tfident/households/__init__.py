@@ -875,8 +875,8 @@ def stale_claims(
     A person P placed at O, where P has an open record of a ``stale_claims`` source (a live
     benefit claim, dated D) opened on S (``opened``: :func:`open_record_starts`), is placed at N
     when P's own latest dated record (not an open one) is at N alone and dated after S; at least one
-    child placed at N was seen at O on or after S and at O before N (the children left O for N);
-    and no child placed at O was seen there (a dated record at O): the family's children all left.
+    child placed at N was seen at O (a dated record) before they were first seen at N (the children
+    left O for N); and no child placed at O was seen there: the family's children all left.
     A parent who stayed, with no record of their own at N since the claim was opened, stays at O.
     ``flags``: ``stale_claim`` for each address someone was placed at, unless the moved-alone rule
     flagged it already.
@@ -939,13 +939,10 @@ def stale_claims(
             placed_at[current[person]].append(person)
     flags: dict[str, str] = {}
     for person, (old, new) in sorted(moves.items()):
-        start = claimed[person][1]
         left = [
             child
             for child in placed_at.get(new, [])
-            if (child, old) in spans
-            and spans[(child, old)][1] >= start
-            and spans[(child, old)][0] < firsts.get((child, new), date.max)
+            if (child, old) in spans and spans[(child, old)][0] < firsts.get((child, new), date.max)
         ]
         stayed = [child for child in placed_at.get(old, []) if (child, old) in spans]
         if not left or stayed:

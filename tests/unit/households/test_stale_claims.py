@@ -87,6 +87,9 @@ CONTROL = [
     [
         # E: her own latest dated record, since the claim was opened, is where her son moved
         ([CLAIM, *KID, SEEN_AT_NEW], {}, "NEW", "C_NEW"),
+        # the claim was opened at OLD in January 2026, after her son's last record there (December
+        # 2025): he left OLD for NEW all the same, and her own record since the claim is at NEW
+        ([row("MUM", "benefits", D, "OLD", date(2026, 1, 10)), *KID, SEEN_AT_NEW], {}, "NEW", "C_NEW"),
         # a parent who stayed: her own record since the claim is at OLD; nothing of hers is at NEW
         ([CLAIM, *KID, row("MUM", "asb", date(2026, 8, 3), "OLD")], {}, "OLD", "C_NEW"),
         # only the claim: nothing of hers says she left
