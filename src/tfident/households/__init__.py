@@ -76,7 +76,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from tfident.config import StrictModel, config_path, load_model
 from tfident.households.incremental import AddressParses, GazetteerIndex
@@ -211,10 +211,12 @@ class HouseholdsConfig(StrictModel):
 
     @field_validator("stale_claims")
     @classmethod
-    def _opened_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _opened_sources(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         for name in value:
             if _start_column(name) is None:
                 raise ValueError(f"{name!r} is not a source open until an end date with a start date (sources.yaml)")
+            if name not in info.data.get("open_record_sources", ()):
+                raise ValueError(f"{name!r} is not one of open_record_sources: its open records are not dated D")
         return value
 
 
@@ -938,6 +940,7 @@ def stale_claims(
         if current.get(person) in places:
             placed_at[current[person]].append(person)
     flags: dict[str, str] = {}
+    placed = 0
     for person, (old, new) in sorted(moves.items()):
         left = [
             child
@@ -949,8 +952,9 @@ def stale_claims(
             continue
         current[person] = new
         flags[new] = "stale_claim"
-    if flags:
-        log.info("stale claims: %d persons placed where the children moved", len(flags))
+        placed += 1
+    if placed:
+        log.info("stale claims: %d persons placed where the children moved (%d households)", placed, len(flags))
     out = pl.DataFrame(
         {"person_id": list(current), "address_key": list(current.values())},
         schema={"person_id": pl.String, "address_key": pl.String},

@@ -142,6 +142,9 @@ def test_only_sources_open_until_a_start_dated_end_may_be_listed() -> None:
         HouseholdsConfig(stale_claims=("asb",))
     with pytest.raises(ValidationError, match="nonsense"):
         HouseholdsConfig(stale_claims=("nonsense",))
+    # a claim source whose open records are not read as dated D (open_record_sources) cannot be listed
+    with pytest.raises(ValidationError, match="open_record_sources"):
+        HouseholdsConfig(open_record_sources=("social_care",), stale_claims=("benefits",))
 
 
 def test_open_record_starts_reads_the_claim_start_from_the_extract() -> None:
