@@ -43,6 +43,7 @@ from tfident.households import (
     HouseholdsConfig,
     assign_households,
     load_households_config,
+    open_record_starts,
 )
 from tfident.households.incremental import INDEX_SCHEMA, PARSES_SCHEMA, HouseholdsCache, empty_index, parser_for
 from tfident.identity import IDENTITY_EVENTS_SCHEMA, carry_over_ids, empty_events
@@ -259,12 +260,20 @@ def households_stage(
     With ``households_cache`` (the previous published run's, :mod:`tfident.households.incremental`)
     address texts parsed then are not parsed again, and its gazetteer index is reused when the
     gazetteer's UPRNs, texts and outward codes are exactly the same; the result is the same.
+    When each open claim was opened is read from the batch's extracts (``stale_claims``).
     Returns the records with ``person_id`` and ``household_id``, the persons, the
     households, and this run's parses of address texts and gazetteer index (the next run's cache).
     """
     parses = parser_for(households_cache)
+    opened = open_record_starts(batch.extracts, (config or HouseholdsConfig()).stale_claims)
     residents, households = assign_households(
-        records, person_index, as_of, gazetteer=batch.extracts["gazetteer"], config=config, parses=parses
+        records,
+        person_index,
+        as_of,
+        gazetteer=batch.extracts["gazetteer"],
+        config=config,
+        parses=parses,
+        opened=opened,
     )
     if households_cache is not None:
         parses.log_reuse()

@@ -51,6 +51,12 @@ has moved into the old address, the others' records there from before it came do
 it by a source that does not lag the move, neither keeps the family nor goes with it
 (``first_seen_after_move``).
 
+**An open claim left at the old home** (``stale_claims``, after the moved-alone rule): someone whom a
+live claim (dated D) places at the home their household's children left, whose own latest dated record,
+dated after the claim was opened, is at the address the children moved to, is placed there with them
+(flag ``stale_claim``). When the claim was opened is read from the batch's extract
+(:func:`open_record_starts`).
+
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
 a household at a normalised address the same of its key
@@ -64,11 +70,13 @@ import calendar
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
+from pydantic import ValidationInfo, field_validator
 
 from tfident.config import StrictModel, config_path, load_model
 from tfident.households.incremental import AddressParses, GazetteerIndex
@@ -88,6 +96,7 @@ __all__ = [
     "household_id_for",
     "household_id_for_address",
     "load_households_config",
+    "open_record_starts",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,8 +114,9 @@ NOT_CANDIDATE_STATUSES: tuple[str, ...] = ("out_of_area",)
 """Address statuses of households that are formed and counted but never candidates: a
 family living outside the council's area is not the council's to work with."""
 
-REVIEW_REASONS: tuple[str, ...] = ("moved_together", "kept_together", "moved_alone")
-"""``households.review_reason``: the family was placed by the moved-alone rule."""
+REVIEW_REASONS: tuple[str, ...] = ("moved_together", "kept_together", "moved_alone", "stale_claim")
+"""``households.review_reason``: the family was placed by the moved-alone rule, or a member
+whose open claim gives the home the children left was placed with them (``stale_claims``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -192,6 +202,58 @@ class HouseholdsConfig(StrictModel):
     """Sources whose open records (a live claim, an open episode) are dated D: they say
     the agency still holds the address, not that the person was seen there lately. By
     default those whose ``evidence_date`` is ``open_until`` an end date (``sources.yaml``)."""
+    stale_claims: tuple[str, ...] = ("benefits",)
+    """Sources whose open record may keep an address its person has left: someone whom such a
+    record (open, so dated D) places at the home their household's children left, while their own
+    latest dated record, after the record was opened, gives the address the children moved to, is
+    placed there with the children (flag ``stale_claim``). Each must be a source open until an end
+    date whose start is known (``end_of`` in ``sources.yaml``). Empty: off (the rule before)."""
+
+    @field_validator("stale_claims")
+    @classmethod
+    def _opened_sources(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for name in value:
+            if _start_column(name) is None:
+                raise ValueError(f"{name!r} is not a source open until an end date with a start date (sources.yaml)")
+            if name not in info.data.get("open_record_sources", ()):
+                raise ValueError(f"{name!r} is not one of open_record_sources: its open records are not dated D")
+        return value
+
+
+def _start_column(source: str) -> str | None:
+    """The column a record of ``source`` (open until an end date) was opened on, or None."""
+    spec = SOURCES[source].evidence_date if source in SOURCES else None
+    if spec is None or spec.open_until is None:
+        return None
+    return SOURCES[source].column(spec.open_until).end_of
+
+
+OPENED_SCHEMA: dict[str, pl.DataType] = {"record_key": pl.String(), "opened": pl.Date()}
+"""``record_key, opened``: when a record open until an end date (a claim) was opened."""
+
+
+def open_record_starts(extracts: Mapping[str, pl.DataFrame], sources: Iterable[str]) -> pl.DataFrame:
+    """``record_key, opened`` (:data:`OPENED_SCHEMA`) of every record of ``sources`` in the batch's
+    ``extracts``: the start of a claim or episode (``claim_start``: the column the source's end date
+    is ``end_of`` in ``sources.yaml``). The standardised records keep only the evidence date, which is
+    D while the record is open; the ``stale_claims`` rule needs when it was opened.
+    """
+    frames = []
+    for name in dict.fromkeys(sources):
+        start, frame = _start_column(name), extracts.get(name)
+        if start is None or frame is None or start not in frame.columns or "record_id" not in frame.columns:
+            continue
+        when = pl.col(start)
+        when = when.str.to_date(strict=False) if frame.schema[start] == pl.String else when.cast(pl.Date, strict=False)
+        frames.append(
+            frame.select(
+                (pl.lit(f"{name}:") + pl.col("record_id").cast(pl.String)).alias("record_key"),
+                when.alias("opened"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=OPENED_SCHEMA)
+    return pl.concat(frames).filter(pl.col("opened").is_not_null()).unique("record_key", keep="first")
 
 
 def load_households_config(path: Path | None = None) -> HouseholdsConfig:
@@ -803,6 +865,103 @@ def moved_alone(
     return out, flags
 
 
+def stale_claims(
+    records: pl.DataFrame,
+    address: pl.DataFrame,
+    roles: pl.DataFrame,
+    config: HouseholdsConfig,
+    opened: pl.DataFrame | None,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``stale_claims`` rule after the moved-alone rule: ``(address, flags)``.
+
+    A person P placed at O, where P has an open record of a ``stale_claims`` source (a live
+    benefit claim, dated D) opened on S (``opened``: :func:`open_record_starts`), is placed at N
+    when P's own latest dated record (not an open one) is at N alone and dated after S; at least one
+    child placed at N was seen at O (a dated record) before they were first seen at N (the children
+    left O for N); and no child placed at O was seen there: the family's children all left.
+    A parent who stayed, with no record of their own at N since the claim was opened, stays at O.
+    ``flags``: ``stale_claim`` for each address someone was placed at, unless the moved-alone rule
+    flagged it already.
+    """
+    sources = list(config.stale_claims)
+    if not sources or opened is None or opened.is_empty():
+        return address, {}
+    claims = (
+        records.filter(pl.col("_open") & pl.col("source").is_in(sources) & pl.col("address_key").is_not_null())
+        .join(opened, on="record_key", how="inner")
+        .group_by("person_id", "address_key")
+        .agg(pl.col("opened").max())
+    )
+    current = dict(address.iter_rows())
+    claimed = {person: (key, start) for person, key, start in claims.iter_rows() if current.get(person) == key}
+    if not claimed:
+        return address, {}
+    role = dict(roles.iter_rows())
+    dated = records.filter(
+        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+    )
+    # each claimant's latest dated record: the address of their newest own sighting
+    latest = (
+        dated.filter(pl.col("person_id").is_in(list(claimed)))
+        .filter(pl.col("evidence_date") == pl.col("evidence_date").max().over("person_id"))
+        .group_by("person_id")
+        .agg(pl.col("address_key").unique().alias("_keys"), pl.col("evidence_date").first().alias("_when"))
+    )
+    moves: dict[str, tuple[str, str]] = {}
+    for person, keys, when in latest.iter_rows():
+        old, start = claimed[person]
+        if len(keys) == 1 and keys[0] != old and when > start:
+            moves[person] = (old, keys[0])
+    if not moves:
+        return address, {}
+    children = {p for p, r in role.items() if r == "child"}
+    places = {key for pair in moves.values() for key in pair}
+    spans: dict[tuple[str, str], tuple[date, date]] = {
+        (person, key): (first, last)
+        for person, key, first, last in dated.filter(
+            pl.col("person_id").is_in(list(children)) & pl.col("address_key").is_in(list(places))
+        )
+        .group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").min().alias("_first"), pl.col("evidence_date").max().alias("_last"))
+        .iter_rows()
+    }
+    firsts: dict[tuple[str, str], date] = {
+        (person, key): first
+        for person, key, first in records.filter(
+            pl.col("person_id").is_in(list(children)) & pl.col("address_key").is_in(list(places))
+        )
+        .group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").min())
+        .iter_rows()
+        if first is not None
+    }
+    placed_at: dict[str, list[str]] = defaultdict(list)
+    for person in children:
+        if current.get(person) in places:
+            placed_at[current[person]].append(person)
+    flags: dict[str, str] = {}
+    placed = 0
+    for person, (old, new) in sorted(moves.items()):
+        left = [
+            child
+            for child in placed_at.get(new, [])
+            if (child, old) in spans and spans[(child, old)][0] < firsts.get((child, new), date.max)
+        ]
+        stayed = [child for child in placed_at.get(old, []) if (child, old) in spans]
+        if not left or stayed:
+            continue
+        current[person] = new
+        flags[new] = "stale_claim"
+        placed += 1
+    if placed:
+        log.info("stale claims: %d persons placed where the children moved (%d households)", placed, len(flags))
+    out = pl.DataFrame(
+        {"person_id": list(current), "address_key": list(current.values())},
+        schema={"person_id": pl.String, "address_key": pl.String},
+    )
+    return out, flags
+
+
 def _household_address(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
     """``address_key, address, postcode`` for every address key: the gazetteer's text for a
     UPRN when given, else the commonest text among the records at it (exact matches first).
@@ -848,6 +1007,7 @@ def assign_households(
     gazetteer: pl.DataFrame | None = None,
     config: HouseholdsConfig | None = None,
     parses: AddressParses | None = None,
+    opened: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Place every person at an address on ``as_of`` and group them into households.
 
@@ -856,7 +1016,9 @@ def assign_households(
     supplies the households' address text and judges why an address has no UPRN;
     ``config`` defaults to :class:`HouseholdsConfig`'s defaults. ``parses`` parses the address
     texts, reusing the previous run's parses of the same texts in an incremental month
-    (:mod:`tfident.households.incremental`); the result is the same.
+    (:mod:`tfident.households.incremental`); the result is the same. ``opened``: when each open
+    record was opened (:func:`open_record_starts` of the batch's extracts), for the ``stale_claims``
+    rule; without it that rule places nobody.
 
     Returns ``(residents, households)``: ``residents`` has ``person_id, household_id,
     uprn, role, date_of_birth`` (one row per person, sorted by ``person_id``; role by
@@ -893,6 +1055,8 @@ def assign_households(
     by_address = _by_address(linked)
     address = resolve_address(linked, stale_before, by_address)
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
+    address, claim_flags = stale_claims(linked, address, people.select("person_id", "role"), config, opened)
+    flags = claim_flags | flags  # a household the moved-alone rule placed keeps its flag
     status = (
         linked.filter(pl.col("address_key").is_not_null())
         .group_by("address_key", "address_status")

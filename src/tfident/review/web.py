@@ -86,6 +86,8 @@ REVIEW_REASON_LABELS = {
     "kept_together": "one member's records show a new address and the others have none since; "
     "they are kept together at the old one",
     "moved_alone": "one member's records show a new address and the others have none since",
+    "stale_claim": "a member's open benefit claim still gives the address the children left; "
+    "their own later records give this one, and they are placed here with the children",
 }
 """The family page's warning for ``households.review_reason``."""
 
