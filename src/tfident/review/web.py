@@ -86,6 +86,8 @@ REVIEW_REASON_LABELS = {
     "kept_together": "one member's records show a new address and the others have none since; "
     "they are kept together at the old one",
     "moved_alone": "one member's records show a new address and the others have none since",
+    "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
+    "flat of the block where people of their surname live, whose records name it",
 }
 """The family page's warning for ``households.review_reason``."""
 

@@ -288,8 +288,8 @@ class Household(Base):
     ``ambiguous``, ``out_of_area``: ``tfident.households.ADDRESS_STATUSES``); null at a UPRN.
     Migration 0008."""
     review_reason: Mapped[str | None] = mapped_column(sa.String(32))
-    """Why the household needs a look (``moved_together``, ``kept_together``, ``moved_alone``:
-    ``tfident.households.REVIEW_REASONS``); null otherwise. Migration 0008."""
+    """Why the household needs a look (``moved_together``, ``kept_together``, ``moved_alone``,
+    ``flat_from_surname``: ``tfident.households.REVIEW_REASONS``); null otherwise. Migration 0008."""
 
 
 class Candidate(Base):
