@@ -181,8 +181,8 @@ class PipelineResult:
 
 def household_address_summary(households: pl.DataFrame, persons: pl.DataFrame) -> dict[str, Any]:
     """Counts for the run summary: households by address status (``uprn``: at a gazetteer
-    UPRN), households flagged by the moved-alone rule by reason, and persons no record could
-    place. No personal data.
+    UPRN), households flagged for review by reason (the moved-alone rule, ``flat_from_surname``), and
+    persons no record could place. No personal data.
     """
     status = households.get_column("address_status") if "address_status" in households.columns else None
     reason = households.get_column("review_reason") if "review_reason" in households.columns else None

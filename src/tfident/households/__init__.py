@@ -18,7 +18,9 @@ A record with no postcode at an address with no UPRN takes the outward code of t
 text in that town written with a postcode, when the batch (else the person's own records) has
 exactly one (``complete_postcodes``). A record whose text names no flat but whose UPRN is one flat
 of a block takes the flat the person's records naming one there name, when exactly one other
-(``recheck_flat_uprns``).
+(``recheck_flat_uprns``). A person who lives at a block's flat-less address, none of whose records
+names a flat there, takes the one flat of the block where a child of their standardised surname lives
+(``flat_from_surname``; the household is flagged for review).
 
 **A person's address at D** is that of their most recent address evidence: the
 candidate addresses are ranked by when each was first evidenced, latest first (an
@@ -114,9 +116,16 @@ NOT_CANDIDATE_STATUSES: tuple[str, ...] = ("out_of_area",)
 """Address statuses of households that are formed and counted but never candidates: a
 family living outside the council's area is not the council's to work with."""
 
-REVIEW_REASONS: tuple[str, ...] = ("moved_together", "kept_together", "moved_alone", "stale_claim")
-"""``households.review_reason``: the family was placed by the moved-alone rule, or a member
-whose open claim gives the home the children left was placed with them (``stale_claims``)."""
+REVIEW_REASONS: tuple[str, ...] = (
+    "moved_together",
+    "kept_together",
+    "moved_alone",
+    "stale_claim",
+    "flat_from_surname",
+)
+"""``households.review_reason``: the family was placed by the moved-alone rule, a member whose
+open claim gives the home the children left was placed with them (``stale_claims``), or a
+member's flat was taken from the people of their surname in the block (``flat_from_surname``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -169,6 +178,17 @@ class HouseholdsConfig(StrictModel):
     flat of a block takes the flat the person's records that name a flat in that building name, when
     they name exactly one other flat: the text does not say which flat, the person's records do.
     False: the UPRN stands (the rule before)."""
+    flat_from_surname: bool = True
+    """A person living at a block's flat-less address (``ambiguous``, or a block the gazetteer lacks)
+    none of whose records names a flat there takes the one flat of the block (same outward code,
+    house number and street; no postcode: house number and street) where people of their
+    standardised surname live on D by their own records; their household is flagged
+    ``flat_from_surname``. No such flat, or two or more: they stay at the block's address. False:
+    they stay there (the rule before)."""
+    flat_from_surname_roles: tuple[Role, ...] = ("child",)
+    """``flat_from_surname`` only from a flat where someone of the surname has one of these roles (age
+    at D): by default a child, whose school records most often name the flat. An adult living alone
+    in another flat of the block may share a common surname with no tie to the person."""
     first_seen_after_move: bool = True
     """Someone first seen anywhere after the move (no record of them before it, at any address), at
     the old address and by a source that does not lag the move, is not shown to have lived there
@@ -365,12 +385,16 @@ def address_keys(
     complete_postcodes: bool = True,
     recheck_flat_uprns: bool = True,
     parses: AddressParses | None = None,
+    flat_from_surname: bool = False,
 ) -> pl.DataFrame:
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
     anyone) and ``address_status`` (null for a UPRN; else an :data:`ADDRESS_STATUSES`
     reason, or ``unusable`` for a record with no key). ``parses`` parses the address texts
     (reusing a previous run's, :mod:`tfident.households.incremental`); the result is the same.
+    ``flat_from_surname`` (with ``person_id``): also ``_flatless_block``, the building of a record
+    still at a block's flat-less address, and ``_flat_building``, that of a record naming a flat
+    (for :func:`_flat_from_surname`).
     """
     parses = parses or AddressParses()
     postcode = pl.col("postcode_std") if "postcode_std" in records.columns else postcode_expr(pl.col("postcode"))
@@ -445,7 +469,19 @@ def address_keys(
         return out.drop("_block", "_uprn_block")
     if recheck_flat_uprns:
         out = _recheck_flat_uprns(out, parses)
+    if flat_from_surname:
+        out = out.with_columns(
+            pl.col("_block").alias("_flatless_block"),
+            pl.col("_uprn_block").alias("_flat_building"),
+            pl.col("address_key").alias("_before_flats"),
+        )
     out = _complete_flats(out)
+    if flat_from_surname:
+        # still at the building's flat-less address: no record of the person's own gave the flat
+        still = (pl.col("address_key") == pl.col("_before_flats")).fill_null(False)
+        out = out.with_columns(pl.when(still).then(pl.col("_flatless_block")).alias("_flatless_block")).drop(
+            "_before_flats"
+        )
     return _complete_postcodes(out) if complete_postcodes else out
 
 
@@ -567,6 +603,90 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("address_status"))
         .alias("address_status"),
     ).drop("_block", "_uprn_block", "_match", "_flat_key", "_flat_key_street", "_flat")
+
+
+def _flat_from_surname(
+    records: pl.DataFrame, roles: pl.DataFrame, stale_before: date | None, donor_roles: tuple[str, ...]
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``(records, completed)``: a person who lives at a block's flat-less address (status
+    ``ambiguous``, or a block the gazetteer lacks) and none of whose records names a flat there
+    takes the one flat of the block (same outward code, house number and street; a record with no
+    postcode: house number and street) where people of their standardised surname live on D by
+    their own records, one of them of a role in ``donor_roles`` (``roles``: ``person_id, role``).
+    Their flat-less records in the building take that flat's key (and status);
+    ``completed`` maps each such person to the flat (``flat_from_surname``). No such flat, or two
+    or more, and they stay where they were. ``records`` need ``surname_std`` and the
+    ``_flatless_block`` and ``_flat_building`` columns of :func:`address_keys`.
+    """
+    if "surname_std" not in records.columns or records["_flatless_block"].null_count() == records.height:
+        return records, {}
+    street_only = r"^[^|]*\|"
+    address = resolve_address(records, stale_before)
+    buildings = (
+        records.filter(pl.col("_flat_building").is_not_null())
+        .group_by("address_key")
+        .agg(pl.col("_flat_building").min().alias("_building"))
+    )
+    surnames = records.filter(pl.col("surname_std").is_not_null()).select("person_id", "surname_std").unique()
+    # people living in a flat of a block (by their own records), by building, and their surnames
+    donors = (
+        address.join(buildings, on="address_key")
+        .join(surnames, on="person_id")
+        .join(roles.filter(pl.col("role").is_in(list(donor_roles))).select("person_id"), on="person_id")
+    ).select(pl.col("person_id").alias("_donor"), pl.col("address_key").alias("_flat"), "_building", "surname_std")
+    # people living at a block's flat-less address: the building that address names
+    targets = address.join(
+        records.filter(pl.col("_flatless_block").is_not_null())
+        .select("person_id", "address_key", pl.col("_flatless_block").alias("_target"))
+        .unique(),
+        on=["person_id", "address_key"],
+    ).select("person_id", "_target")
+    if targets.is_empty() or donors.is_empty():
+        return records, {}
+
+    def in_building(block: str, building: str) -> pl.Expr:
+        """The flat-less ``block`` names ``building`` (without a postcode: by house number and street)."""
+        return (
+            pl.when(pl.col(block).str.starts_with("|"))
+            .then(pl.col(block).str.replace(street_only, "") == pl.col(building).str.replace(street_only, ""))
+            .otherwise(pl.col(block) == pl.col(building))
+        )
+
+    # a person any of whose records names a flat in that building is not completed here (their own
+    # records name two flats: which one is unknown)
+    own = records.filter(pl.col("_flat_building").is_not_null()).select(
+        "person_id", pl.col("_flat_building").alias("_own")
+    )
+    own_flat = targets.join(own.unique(), on="person_id").filter(in_building("_target", "_own"))
+    flats = (
+        targets.join(own_flat.select("person_id", "_target").unique(), on=["person_id", "_target"], how="anti")
+        .join(surnames, on="person_id")
+        .join(donors, on="surname_std")
+        .filter(in_building("_target", "_building") & (pl.col("_donor") != pl.col("person_id")))
+        .group_by("person_id")
+        .agg(pl.col("_flat").unique().alias("_flats"), pl.col("_building").first())
+        .filter(pl.col("_flats").list.len() == 1)
+        .select("person_id", pl.col("_flats").list.first().alias("_flat"), "_building")
+    )
+    if flats.is_empty():
+        return records, {}
+    out = records.join(flats, on="person_id", how="left", maintain_order="left")
+    found = (
+        pl.col("_flat").is_not_null()
+        & pl.col("_flatless_block").is_not_null()
+        & in_building("_flatless_block", "_building")
+    )
+    out = out.with_columns(
+        pl.when(found).then(pl.col("_flat")).otherwise(pl.col("address_key")).alias("address_key"),
+        pl.when(found & pl.col("_flat").str.starts_with("U:"))
+        .then(None)
+        .when(found)
+        .then(pl.lit("not_in_gazetteer"))
+        .otherwise(pl.col("address_status"))
+        .alias("address_status"),
+    ).drop("_flat", "_building")
+    log.info("flat from surname: %d persons placed in the one flat of their block with their surname", flats.height)
+    return out, dict(flats.select("person_id", "_flat").iter_rows())
 
 
 def _by_address(records: pl.DataFrame) -> pl.DataFrame:
@@ -1035,6 +1155,7 @@ def assign_households(
         complete_postcodes=config.complete_postcodes,
         recheck_flat_uprns=config.recheck_flat_uprns,
         parses=parses,
+        flat_from_surname=config.flat_from_surname,
     )
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))
@@ -1052,11 +1173,20 @@ def assign_households(
         role_expr(pl.col("date_of_birth"), as_of).alias("role")
     )
     stale_before = None if config.undated_after_months is None else _months_before(as_of, config.undated_after_months)
+    completed: dict[str, str] = {}
+    if config.flat_from_surname:
+        linked, completed = _flat_from_surname(
+            linked, people.select("person_id", "role"), stale_before, config.flat_from_surname_roles
+        )
+        linked = linked.drop("_flatless_block", "_flat_building")
     by_address = _by_address(linked)
     address = resolve_address(linked, stale_before, by_address)
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
     address, claim_flags = stale_claims(linked, address, people.select("person_id", "role"), config, opened)
     flags = claim_flags | flags  # a household the moved-alone rule placed keeps its flag
+    for person, key in address.filter(pl.col("person_id").is_in(list(completed))).iter_rows():
+        if key == completed[person]:
+            flags.setdefault(key, "flat_from_surname")  # a moved-alone or stale-claim flag is kept
     status = (
         linked.filter(pl.col("address_key").is_not_null())
         .group_by("address_key", "address_status")

@@ -88,6 +88,8 @@ REVIEW_REASON_LABELS = {
     "moved_alone": "one member's records show a new address and the others have none since",
     "stale_claim": "a member's open benefit claim still gives the address the children left; "
     "their own later records give this one, and they are placed here with the children",
+    "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
+    "flat of the block where people of their surname live, whose records name it",
 }
 """The family page's warning for ``households.review_reason``."""
 

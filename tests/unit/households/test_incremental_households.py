@@ -119,6 +119,14 @@ CASES = [
     ),
     # the person's record naming the flat is gone: the flat-less text no longer takes it
     Month("a person's flat record removed", [r for r in BASE if r["id"] != "4b"], GAZETTEER, "P4"),
+    # a child of the same surname (every record's is B) is seen in flat 1 of the new build P2's and P3's
+    # flat-less records name: they take that flat (flat_from_surname), a fact of another person's records
+    Month(
+        "another person's flat gives the surname's flat",
+        [*BASE, {"person": "P9", "id": "9", "line": "Flat 1, 1 New Build Way", "postcode": "TF1 9ZZ"}],
+        GAZETTEER,
+        "P2",
+    ),
 ]
 
 
