@@ -107,6 +107,7 @@ import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
+from tfident.link.graph import components
 from tfident.standardise import names
 from tfident.standardise.names import forename_variants
 
@@ -156,6 +157,8 @@ class _Cluster:
     bans: Mapping[int, int] = field(default_factory=dict)
     """cannot_link ruling number -> side (0 or 1) of the records this cluster holds."""
     records: int = 0
+    component: int = 0
+    """The connected component of the scored pairs the cluster lies in (:func:`cluster_profiles`)."""
     id_records: Mapping[tuple[str, str], int] = field(default_factory=dict)
     """Records per identifier value (``(identifier, value)``), for the principal identifiers;
     empty in a cluster of one profile, whose values each have all its ``records``."""
@@ -343,7 +346,13 @@ def _middle_name_used(
 
 
 class _Clusters:
-    def __init__(self, profiles: pl.DataFrame, guards: Guards, cannot_link: Sequence[tuple[int, int]] = ()) -> None:
+    def __init__(
+        self,
+        profiles: pl.DataFrame,
+        guards: Guards,
+        cannot_link: Sequence[tuple[int, int]] = (),
+        component: np.ndarray | None = None,
+    ) -> None:
         self.guards = guards
         n = profiles.height
         self.parent = list(range(n))
@@ -357,8 +366,11 @@ class _Clusters:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
         self.records = counts.to_numpy()
-        self.twin_places = _twin_places(profiles) if guards.forename else {}
-        """(date of birth, UPRN or postcode) -> the profiles there, where several first forenames meet."""
+        labels = np.zeros(n, dtype=np.int64) if component is None else component
+        self.twin_places = _twin_places(profiles, labels) if guards.forename else {}
+        """(component, date of birth, UPRN or postcode) -> the profiles there, where several first
+        forenames meet. Within a component only, so a component clusters the same whatever the
+        others hold (an incremental run reuses unchanged components' clusters)."""
         """Records per profile (profiles only: a cluster's records are its profiles' sum)."""
         self.names = _name_keys(profiles) if guards.same_name_identifier_errors > 1 else None
         marked = mark_copied_dobs(profiles, guards)
@@ -404,6 +416,7 @@ class _Clusters:
                 sex_records=no_counts,
                 bans=no_counts,
                 records=records,
+                component=int(labels[pid]),
                 id_records=no_counts,
             )
             if uprn is not None:
@@ -464,7 +477,7 @@ class _Clusters:
         found: dict[int, _Cluster] = {}
         for dob in a.dobs & b.dobs:
             for place in places:
-                for pid in self.twin_places.get((dob, place), ()):
+                for pid in self.twin_places.get((a.component, dob, place), ()):
                     other = self.state[self.find(pid)]
                     if other is not a and other is not b:
                         found.setdefault(id(other), other)
@@ -653,26 +666,30 @@ class _Clusters:
         return True
 
 
-def _twin_places(profiles: pl.DataFrame) -> dict[tuple[dt.date, object], tuple[int, ...]]:
-    """(date of birth, matched UPRN, else postcode) -> the profiles there that carry a full first
-    forename, where two or more first forenames meet (twins, or one person under two names).
+def _twin_places(profiles: pl.DataFrame, component: np.ndarray) -> dict[tuple[int, dt.date, object], tuple[int, ...]]:
+    """(component, date of birth, matched UPRN, else postcode) -> the profiles there that carry a
+    full first forename, where two or more first forenames meet (twins, or one person under two names).
     """
-    named = profiles.filter(
-        pl.col("date_of_birth").is_not_null()
-        & (pl.col("forename_first").str.len_chars() > 1)
-        & (pl.col("uprn_matched").is_not_null() | pl.col("postcode_std").is_not_null())
-    ).select("pid", "date_of_birth", "forename_first", "uprn_matched", "postcode_std")
-    out: dict[tuple[dt.date, object], tuple[int, ...]] = {}
+    named = (
+        profiles.with_columns(pl.Series("_component", component, dtype=pl.Int64))
+        .filter(
+            pl.col("date_of_birth").is_not_null()
+            & (pl.col("forename_first").str.len_chars() > 1)
+            & (pl.col("uprn_matched").is_not_null() | pl.col("postcode_std").is_not_null())
+        )
+        .select("pid", "_component", "date_of_birth", "forename_first", "uprn_matched", "postcode_std")
+    )
+    out: dict[tuple[int, dt.date, object], tuple[int, ...]] = {}
     for by_uprn in (True, False):
         rows = named.filter(pl.col("uprn_matched").is_not_null() if by_uprn else pl.col("uprn_matched").is_null())
         key = "uprn_matched" if by_uprn else "postcode_std"
         groups = (
-            rows.group_by("date_of_birth", key)
+            rows.group_by("_component", "date_of_birth", key)
             .agg(pl.col("pid").sort(), pl.col("forename_first").n_unique().alias("names"))
             .filter(pl.col("names") > 1)
         )
-        for dob, at, pids, _ in groups.iter_rows():
-            out[(dob, at)] = tuple(pids)
+        for label, dob, at, pids, _ in groups.iter_rows():
+            out[(label, dob, at)] = tuple(pids)
     return out
 
 
@@ -1092,7 +1109,13 @@ def cluster_profiles(
     An edge with ``override_ids`` true (optional column) may merge clusters holding
     different values of a ``conflicting_identifiers`` identifier (see the module docstring).
     """
-    clusters = _Clusters(profiles, guards, sorted(cannot_link))
+    graph = pl.concat(
+        [
+            edges.select(pl.col("pid_l").cast(pl.Int64), pl.col("pid_r").cast(pl.Int64)),
+            pl.DataFrame(list(must_link), schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row"),
+        ]
+    )
+    clusters = _Clusters(profiles, guards, sorted(cannot_link), component=components(profiles.height, graph))
     for left, right in sorted(must_link):
         clusters.union(left, right, force=True)
     weak = _ambiguous(clusters, edges)

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import polars as pl
 
 from tfident.link.clustering import COPIED_COLUMN, cluster_profiles, copied_dobs_by_person, mark_copied_dobs
 from tfident.link.config import Guards
+from tfident.link.graph import components
 
 SIGNATURE_SEEDS: tuple[int, int] = (0x636C, 0x7573)
 """Seeds of the two 64-bit hashes that make a component's 128-bit signature."""
@@ -52,30 +52,6 @@ CLUSTER_CACHE_SCHEMA: dict[str, pl.DataType] = {
 record), its component's signature, and the representative record of its cluster's first profile."""
 
 EMPTY_CLUSTERS = pl.DataFrame(schema=CLUSTER_CACHE_SCHEMA)
-
-
-def components(n: int, pairs: pl.DataFrame) -> np.ndarray:
-    """The connected component of each of ``n`` profiles (``pid`` 0..n-1) over ``pairs`` (``pid_l, pid_r``):
-    the smallest pid of its component (hooking each edge's roots to the smaller, then path compression,
-    until no edge joins two labels).
-    """
-    labels = np.arange(n, dtype=np.int64)
-    if pairs.is_empty():
-        return labels
-    left, right = pairs["pid_l"].to_numpy().astype(np.int64), pairs["pid_r"].to_numpy().astype(np.int64)
-    while True:
-        low = np.minimum(labels[left], labels[right])
-        hooked = labels.copy()
-        np.minimum.at(hooked, labels[left], low)
-        np.minimum.at(hooked, labels[right], low)
-        while True:  # every label to its root
-            jumped = hooked[hooked]
-            if np.array_equal(jumped, hooked):
-                break
-            hooked = jumped
-        if np.array_equal(hooked, labels):
-            return labels
-        labels = hooked
 
 
 COUNT_COLUMN = "records"
