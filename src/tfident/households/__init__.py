@@ -594,7 +594,16 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
         )
     )
     found = ambiguous & pl.col("_flat").is_not_null()
-    return matched.with_columns(
+    return matched.with_columns(*_take_flat(found)).drop(
+        "_block", "_uprn_block", "_match", "_flat_key", "_flat_key_street", "_flat"
+    )
+
+
+def _take_flat(found: pl.Expr) -> list[pl.Expr]:
+    """Where ``found``, the record takes the flat ``_flat``: its ``address_key``, and its
+    ``address_status`` (none at a UPRN; ``not_in_gazetteer`` for a flat the gazetteer lacks).
+    """
+    return [
         pl.when(found).then(pl.col("_flat")).otherwise(pl.col("address_key")).alias("address_key"),
         pl.when(found & pl.col("_flat").str.starts_with("U:"))
         .then(None)
@@ -602,7 +611,7 @@ def _complete_flats(records: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("not_in_gazetteer"))
         .otherwise(pl.col("address_status"))
         .alias("address_status"),
-    ).drop("_block", "_uprn_block", "_match", "_flat_key", "_flat_key_street", "_flat")
+    ]
 
 
 def _flat_from_surname(
@@ -676,15 +685,7 @@ def _flat_from_surname(
         & pl.col("_flatless_block").is_not_null()
         & in_building("_flatless_block", "_building")
     )
-    out = out.with_columns(
-        pl.when(found).then(pl.col("_flat")).otherwise(pl.col("address_key")).alias("address_key"),
-        pl.when(found & pl.col("_flat").str.starts_with("U:"))
-        .then(None)
-        .when(found)
-        .then(pl.lit("not_in_gazetteer"))
-        .otherwise(pl.col("address_status"))
-        .alias("address_status"),
-    ).drop("_flat", "_building")
+    out = out.with_columns(*_take_flat(found)).drop("_flat", "_building")
     log.info("flat from surname: %d persons placed in the one flat of their block with their surname", flats.height)
     return out, dict(flats.select("person_id", "_flat").iter_rows())
 
