@@ -59,7 +59,8 @@ cluster already holds:
   cluster's full forenames (a middle name used as forename; a forename/surname swap likewise).
   The middle name does not count when a third cluster at that date of birth and address has
   it for principal forename, principal forenames not one name with the other's, and an
-  established principal identifier (carried by two records or more) conflicting with the
+  established principal identifier (carried by two records or more, of the cluster or of the
+  profiles there, whether or not they have merged yet) conflicting with the
   other's: twins named each after the other (``Olivia Mia``, ``Mia Olivia``), each with her
   own UPN. A record whose principal identifier is such a twin's, and whose forename is a
   middle name of that twin, joins neither twin across an identifier conflict (an identical
@@ -366,12 +367,15 @@ class _Clusters:
             profiles = profiles.with_columns(pl.lit(None, dtype=pl.String).alias("surname_std"))
         self.identity = _identities(profiles) if guards.same_identity_overrides_identifiers else [None] * n
         self.records = counts.to_numpy()
+        """Records per profile (profiles only: a cluster's records are its profiles' sum)."""
         labels = np.zeros(n, dtype=np.int64) if component is None else component
         self.twin_places = _twin_places(profiles, labels) if guards.forename else {}
         """(component, date of birth, UPRN or postcode) -> the profiles there, where several first
         forenames meet. Within a component only, so a component clusters the same whatever the
         others hold (an incremental run reuses unchanged components' clusters)."""
-        """Records per profile (profiles only: a cluster's records are its profiles' sum)."""
+        self.id_support = _id_support(profiles, counts, labels, self.twin_places, id_columns)
+        """(component, identifier, value) -> the records of the :data:`twin_places` profiles carrying
+        it: whether a number is established does not wait for its records to merge."""
         self.names = _name_keys(profiles) if guards.same_name_identifier_errors > 1 else None
         marked = mark_copied_dobs(profiles, guards)
         copied = (
@@ -487,13 +491,13 @@ class _Clusters:
         """Another cluster at an address and date of birth ``user`` and ``holder`` share has for
         principal forename a first forename of ``user``'s ``names`` that is a middle name of
         ``holder``'s, principal forenames not one name with ``holder``'s, and an established
-        principal identifier that conflicts with ``holder``'s (:func:`_principal_ids_conflict`):
+        principal identifier that conflicts with ``holder``'s (:meth:`_principal_ids_conflict`):
         that name is a twin's (``Mia Olivia`` beside ``Olivia Mia``), not ``holder``'s used as forename.
         """
         used = {n[0] for n in names} & holder.middles
         return bool(used) and any(
             {n[0] for n in other.principal_names()} & used
-            and _principal_ids_conflict(other, holder)
+            and self._principal_ids_conflict(other, holder)
             and not _principal_names_one(other, holder)
             for other in self._others_here(user, holder)
         )
@@ -513,11 +517,35 @@ class _Clusters:
             for x, y in ((a, b), (b, a)):
                 if (
                     {n[0] for n in x.principal_names()} & other.middles
-                    and _principal_ids_conflict(other, y)
+                    and self._principal_ids_conflict(other, y)
                     and any(name in other.ids and x.principal_ids(name) & other.principal_ids(name) for name in x.ids)
                     and not _principal_names_one(other, y)
                 ):
                     return True
+        return False
+
+    def _established(self, cluster: _Cluster, name: str) -> frozenset[str]:
+        """The principal values of identifier ``name`` in ``cluster`` (:meth:`_Cluster.principal_ids`)
+        when established: carried by :data:`ESTABLISHED_RECORDS` records or more, in the cluster or
+        among the profiles where twins meet (:data:`id_support`: a twin's records may not have merged
+        yet, her number already on two of them); else none.
+        """
+        values = cluster.principal_ids(name)
+        top = max((n for (key, _), n in cluster.id_tally().items() if key == name), default=0)
+        support = max((self.id_support.get((cluster.component, name, v), 0) for v in values), default=0)
+        return values if max(top, support) >= ESTABLISHED_RECORDS else frozenset()
+
+    def _principal_ids_conflict(self, a: _Cluster, b: _Cluster) -> bool:
+        """Some identifier both clusters hold has established principal values (:meth:`_established`)
+        that conflict (:func:`_ids_conflict`, one keying error tolerated). A number on one record is
+        not established: a temporary or mis-keyed UPN splits one person's records as often as twins do.
+        """
+        for name in a.ids:
+            if name not in b.ids:
+                continue
+            values_a, values_b = self._established(a, name), self._established(b, name)
+            if values_a and values_b and _ids_conflict(values_a, values_b):
+                return True
         return False
 
     def id_errors(self, x: int, y: int) -> int:
@@ -693,6 +721,30 @@ def _twin_places(profiles: pl.DataFrame, component: np.ndarray) -> dict[tuple[in
     return out
 
 
+def _id_support(
+    profiles: pl.DataFrame,
+    counts: pl.Series,
+    component: np.ndarray,
+    places: Mapping[tuple[int, dt.date, object], tuple[int, ...]],
+    id_columns: Sequence[str],
+) -> dict[tuple[int, str, str], int]:
+    """(component, identifier, value) -> records, over the profiles of ``places`` (:func:`_twin_places`)."""
+    pids = sorted({pid for group in places.values() for pid in group})
+    if not pids or not id_columns:
+        return {}
+    there = (
+        profiles.select("pid", *id_columns)
+        .with_columns(pl.Series("_records", counts, dtype=pl.Int64), pl.Series("_component", component, dtype=pl.Int64))
+        .filter(pl.col("pid").is_in(pl.Series(pids, dtype=pl.Int64).implode()))
+    )
+    out: dict[tuple[int, str, str], int] = {}
+    for name in id_columns:
+        sums = there.filter(pl.col(name).is_not_null()).group_by("_component", name).agg(pl.col("_records").sum())
+        for label, value, n in sums.iter_rows():
+            out[(label, name, value)] = n
+    return out
+
+
 def _principal_names_one(a: _Cluster, b: _Cluster) -> bool:
     """The clusters' principal forenames are one name (:func:`_forename_one_name`), or one has none."""
     names_a, names_b = a.principal_names(), b.principal_names()
@@ -706,25 +758,6 @@ def _clusters_ids_conflict(a: _Cluster, b: _Cluster, errors: int) -> bool:
     for name, values in a.ids.items():
         other = b.ids.get(name)
         if other and _ids_conflict(values, other, 1 if name in CHECKED_IDENTIFIERS else errors):
-            return True
-    return False
-
-
-def _principal_ids_conflict(a: _Cluster, b: _Cluster) -> bool:
-    """Some identifier both clusters hold has established principal values (carried by at least
-    :data:`ESTABLISHED_RECORDS` records each: :meth:`_Cluster.principal_ids`) that conflict
-    (:func:`_ids_conflict`, one keying error tolerated). A number on one record is not
-    established: a temporary or mis-keyed UPN splits one person's records as often as twins do.
-    """
-    for name in a.ids:
-        if name not in b.ids:
-            continue
-        tally_a, tally_b = a.id_tally(), b.id_tally()
-        top_a = max((n for (key, _), n in tally_a.items() if key == name), default=0)
-        top_b = max((n for (key, _), n in tally_b.items() if key == name), default=0)
-        if top_a < ESTABLISHED_RECORDS or top_b < ESTABLISHED_RECORDS:
-            continue
-        if _ids_conflict(a.principal_ids(name), b.principal_ids(name)):
             return True
     return False
 
