@@ -564,8 +564,7 @@ class _Clusters:
         """The clusters of profiles ``x`` and ``y`` have principal forenames that are one name
         (:func:`_forename_one_name`: not merely similar, Maria and Martha), or one has none.
         """
-        a, b = self.state[x].principal_names(), self.state[y].principal_names()
-        return not a or not b or any(_forename_one_name(n, m) for n in a for m in b)
+        return _principal_names_one(self.state[x], self.state[y])
 
     def opposite_sexes(self, x: int, y: int) -> bool:
         """The clusters of profiles ``x`` and ``y`` carry principal sexes with none in common, and no
