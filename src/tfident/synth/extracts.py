@@ -127,6 +127,7 @@ class _Renderer:
         logged: list[tuple[int, str]] = []
         lag: dict[int, bool] = {}
         n_gaz = w.n_gazetteer
+        stayed = w.stayed
         # cumulative thresholds for the one-of-several choices
         f_nick = R["forename_nickname"]
         f_typo = f_nick + R["forename_typo"]
@@ -207,6 +208,10 @@ class _Renderer:
             hh = p.hh[person]
             a = h.addr[hh]
             moved = h.move_date[hh]
+            if stayed and person in stayed and person not in lag:
+                # an adult who stayed when the family moved: the draw their family's move made,
+                # so that every other row's faults are as they would have been
+                lag[person] = r.random() < R["lag"]
             if moved is not None:
                 if person not in lag:
                     lag[person] = r.random() < R["lag"]

@@ -126,6 +126,7 @@ def first_month(households: int, seed: int, as_of: dt.date, profile: Profile = D
         _unlist_new_builds(world, seed, profile.new_build_share)
         _duplicate_gazetteer_entries(world, seed, profile.gazetteer_duplicate_share)
         renderer.marked = _moves_seen_by_one(world, events, seed, profile.move_seen_by_one)
+        _separate_parents(world, events, seed, profile.separated_share, renderer.marked)
     rows: dict[str, pl.DataFrame] = {}
     truth: dict[str, pl.DataFrame] = {}
     faults: list[pl.DataFrame] = []
@@ -223,6 +224,55 @@ def _moves_seen_by_one(world: World, events: Events, seed: int, share: float) ->
         person = r.pick(older or members)
         events.add("asb", person, day, intervention_type="INCIDENT", intervention_date=day, agency="Tenford Police")
     return {"asb": frozenset(range(first_row, len(events.cols["asb"]["person"])))}
+
+
+def _separate_parents(world: World, events: Events, seed: int, share: float, marked: dict[str, frozenset[int]]) -> None:
+    """One adult stays behind when the family moves: of the in-area households that moved in the
+    last year from a home now empty (not one another family has moved into, not one outside the
+    area) and have two or more adults, ``share`` leave one adult (a parent where there is one,
+    else an adult other than a grown-up child, else any adult; never the member whose record
+    alone shows a ``move_seen_by_one`` move) at the old address.
+
+    The stayer becomes a true household of their own (a new id, after the others, so no other
+    id changes) at the old address, with no move: every record of theirs, before and after the
+    family's move date, gives the old address. Their events are the ones they had; the family
+    keeps its other members, address and move. ``world.stayed`` records each stayer.
+    """
+    if share <= 0:
+        return
+    r = Rand(seed, 4004)
+    h, p, as_of = world.households, world.people, world.as_of
+    seen_by = {events.cols[source]["person"][row] for source, rows in marked.items() for row in rows}
+    occupied = {h.addr[i] for i in range(len(h.hid))}
+    for i in range(len(h.hid)):
+        old = h.old_addr[i]
+        if h.move_date[i] is None or not h.in_area[i] or not 0 <= old < world.n_gazetteer or old in occupied:
+            continue
+        adults = [m for m in h.members[i] if age_at(p.dob[m], as_of) >= 18]
+        if len(adults) < 2 or not r.chance(share):
+            continue
+        free = [m for m in adults if m not in seen_by]
+        candidates = (
+            [m for m in free if p.role[m] == "parent"] or [m for m in free if p.role[m] != "adult_child"] or free
+        )
+        if not candidates:
+            continue
+        stayer = r.pick(candidates)
+        j = len(h.hid)
+        h.hid.append(f"TH{j + 1:06d}")
+        h.addr.append(old)
+        h.old_addr.append(-1)
+        h.move_date.append(None)
+        h.in_area.append(True)
+        h.tier.append(h.tier[i])
+        h.kind.append("single")
+        h.members.append([stayer])
+        h.primary.append(h.primary[i])
+        h.secondary.append(h.secondary[i])
+        h.members[i] = [m for m in h.members[i] if m != stayer]
+        p.hh[stayer] = j
+        world.stayed[stayer] = i
+        occupied.add(old)
 
 
 def _churn(

@@ -184,6 +184,9 @@ class World:
     """Gazetteer addresses left out of the LLPG extract (new builds not in it yet); none by default."""
     duplicates: dict[int, int] = field(default_factory=dict)
     """Gazetteer addresses the LLPG holds twice: address -> its second UPRN; none by default."""
+    stayed: dict[int, int] = field(default_factory=dict)
+    """Adults who stayed at the old home when their family moved (``separated_share``): person ->
+    the household they were split from (they now have a household of their own); none by default."""
 
 
 HOUSEHOLD_KINDS: tuple[tuple[str, float], ...] = (

@@ -1,9 +1,10 @@
 """Error profiles: how often and in which ways the agencies' records go wrong.
 
 A :class:`Profile` is data: multipliers and rates for the faults of
-:mod:`tfident.synth.faults`, plus three changes to the world the extracts are drawn
+:mod:`tfident.synth.faults`, plus four changes to the world the extracts are drawn
 from (new-build addresses missing from the gazetteer, duplicate gazetteer entries,
-families whose move only one member's record shows). The built-in profiles live in
+families whose move only one member's record shows, parents who stayed when their
+family moved). The built-in profiles live in
 ``profiles.yaml`` beside this module; :func:`get_profile` takes a built-in's name or the
 path of a YAML file holding one profile. ``default`` changes nothing: the generator
 gives the same bytes as it always has.
@@ -60,6 +61,10 @@ class Profile(BaseModel):
     """Of the families that moved in the last year (and whose old home nobody else took), this
     share moved after every record of theirs but one: a record of one member dated after the
     move shows the new address; the others have no record since."""
+    separated_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Of the in-area families that moved in the last year from a home now empty, with two or
+    more adults, this share left one adult (a parent where there is one) behind: that adult never
+    moved and is a true household of their own at the old address."""
 
     @field_validator("scale")
     @classmethod
@@ -97,6 +102,7 @@ class Profile(BaseModel):
             and self.new_build_share == 0
             and self.gazetteer_duplicate_share == 0
             and self.move_seen_by_one == 0
+            and self.separated_share == 0
         )
 
     def rates_for(self, source: str) -> dict[str, float]:
