@@ -121,11 +121,13 @@ REVIEW_REASONS: tuple[str, ...] = (
     "kept_together",
     "moved_alone",
     "stale_claim",
+    "lone_children",
     "flat_from_surname",
 )
 """``households.review_reason``: the family was placed by the moved-alone rule, a member whose
-open claim gives the home the children left was placed with them (``stale_claims``), or a
-member's flat was taken from the people of their surname in the block (``flat_from_surname``)."""
+open claim gives the home the children left was placed with them (``stale_claims``), the adults of
+the home children left alone were placed with them (``lone_children``), or a member's flat was taken
+from the people of their surname in the block (``flat_from_surname``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -228,6 +230,18 @@ class HouseholdsConfig(StrictModel):
     latest dated record, after the record was opened, gives the address the children moved to, is
     placed there with the children (flag ``stale_claim``). Each must be a source open until an end
     date whose start is known (``end_of`` in ``sources.yaml``). Empty: off (the rule before)."""
+
+    lone_children: bool = False
+    """Off by default. True: children placed at N with no adult (nor anyone of unknown age), every one
+    of whom moved there from one O (seen at O before they were first seen at N), take the adults
+    placed at O who were seen at O before the children's move, when no child of the home (seen there
+    before the move) is still placed at O and no record of those adults at O since the move comes from
+    a source that has seen one of the children at N since (that source heard of the move and still
+    holds the adult at O). The household is flagged ``lone_children``. Only with ``moved_alone:
+    move_together`` and ``child`` among ``mover_roles``. It overrides "a member seen at the old
+    address since the move stays" for these families: on the records a parent whose agencies never
+    heard of the move and a separated parent who stayed are the same (docs/households.md, "Children
+    placed alone")."""
 
     @field_validator("stale_claims")
     @classmethod
@@ -826,7 +840,7 @@ def moved_alone(
         pl.col("evidence_date").is_not_null()
         & pl.col("address_key").is_not_null()
         & ~pl.col("_open")
-        & pl.col("person_id").is_in(involved_ids)
+        & pl.col("person_id").is_in(involved_ids.implode())
     )
     # each person's latest record from each source at each address (for lagging sources)
     latest: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
@@ -840,7 +854,7 @@ def moved_alone(
         .agg(pl.col("evidence_date").min())
         .iter_rows()
     }
-    spans = _spans(by_address.filter(pl.col("person_id").is_in(involved_ids)))
+    spans = _spans(by_address.filter(pl.col("person_id").is_in(involved_ids.implode())))
     flags: dict[str, str] = {}
     moved = 0
     status_of = {
@@ -1083,6 +1097,108 @@ def stale_claims(
     return out, flags
 
 
+def lone_children(
+    records: pl.DataFrame,
+    address: pl.DataFrame,
+    roles: pl.DataFrame,
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``lone_children`` rule after ``stale_claims``: ``(address, flags)``.
+
+    For each address N where only children are placed, every one of them seen at O (a dated record,
+    not an open one) before they were first seen at N, all from one O (the movers; a child at N before
+    them has an adult there the records do not show), the move date is the earliest of their first
+    records at N. The family at O is the people placed at O who were seen there (a dated record)
+    before the move date: someone first seen there since came after the children left and stays, and
+    so does someone only an open record places there (a live claim says where DWP writes now, not
+    since when). The family's adults are placed at N when:
+
+    - the family has an adult and no child (a child of the home stayed: the family split);
+    - no record of theirs at O dated on or after the move date comes from a source with a dated
+      record of one of the movers at N on or after the move date: such a source has heard of the
+      move, and its record at O says they stayed.
+
+    Every adult of the family goes, or none does. ``flags``: ``lone_children`` for each address
+    someone was placed at (an earlier rule's flag is kept by the caller).
+    """
+    current = dict(address.iter_rows())
+    role = dict(roles.iter_rows())
+    by_place: dict[str, list[str]] = defaultdict(list)
+    for person, key in current.items():
+        if key is not None:
+            by_place[key].append(person)
+    alone = {key: people for key, people in by_place.items() if all(role.get(p) == "child" for p in people)}
+    if not alone:
+        return address, {}
+    dated = records.filter(
+        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+    ).select("person_id", "address_key", "source", "evidence_date")
+    # each person's first dated record at each address (the children at N, everyone at O)
+    first_seen = dated.group_by("person_id", "address_key").agg(pl.col("evidence_date").min())
+    firsts: dict[str, dict[str, date]] = defaultdict(dict)
+    for person, key, first in first_seen.filter(
+        pl.col("person_id").is_in([p for people in alone.values() for p in people])
+    ).iter_rows():
+        firsts[person][key] = first
+    moves: dict[str, tuple[str, date, list[str]]] = {}  # N -> (O, move date, movers)
+    for new, people in alone.items():
+        origins: dict[str, date] = {}
+        for child in people:
+            arrived = firsts[child].get(new)
+            came_from = {
+                key
+                for key, first in firsts[child].items()
+                if key != new and key in by_place and first < (arrived or date.min)
+            }
+            if arrived is None or len(came_from) != 1:
+                break
+            (old,) = came_from
+            origins[old] = min(arrived, origins.get(old, date.max))
+        else:
+            if len(origins) == 1:
+                ((old, when),) = origins.items()
+                moves[new] = (old, when, people)
+    if not moves:
+        return address, {}
+    olds = sorted({old for old, _, _ in moves.values()})
+    at_old = dated.filter(pl.col("address_key").is_in(olds))
+    earliest: dict[tuple[str, str], date] = {
+        (person, key): first for person, key, first in first_seen.filter(pl.col("address_key").is_in(olds)).iter_rows()
+    }
+    flags: dict[str, str] = {}
+    placed = 0
+    taken: set[str] = set()
+    for new, (old, when, movers) in sorted(moves.items()):
+        if old in taken:
+            continue
+        family = [p for p in by_place[old] if earliest.get((p, old), date.max) < when]
+        adults = [p for p in family if role.get(p) == "adult"]
+        if not adults or any(role.get(p) == "child" for p in family):
+            continue  # no adult lived there with the children, or a child of the home stayed
+        heard = dated.filter(
+            pl.col("person_id").is_in(movers) & (pl.col("address_key") == new) & (pl.col("evidence_date") >= when)
+        )["source"].unique()
+        stayed = at_old.filter(
+            pl.col("person_id").is_in(adults)
+            & (pl.col("address_key") == old)
+            & (pl.col("evidence_date") >= when)
+            & pl.col("source").is_in(heard.to_list())
+        )
+        if stayed.height:
+            continue
+        for person in adults:
+            current[person] = new
+        taken.add(old)
+        flags[new] = "lone_children"
+        placed += len(adults)
+    if placed:
+        log.info("lone children: %d adults placed where the children moved (%d households)", placed, len(flags))
+    out = pl.DataFrame(
+        {"person_id": list(current), "address_key": list(current.values())},
+        schema={"person_id": pl.String, "address_key": pl.String},
+    )
+    return out, flags
+
+
 def _household_address(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
     """``address_key, address, postcode`` for every address key: the gazetteer's text for a
     UPRN when given, else the commonest text among the records at it (exact matches first).
@@ -1185,6 +1301,9 @@ def assign_households(
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
     address, claim_flags = stale_claims(linked, address, people.select("person_id", "role"), config, opened)
     flags = claim_flags | flags  # a household the moved-alone rule placed keeps its flag
+    if config.lone_children and config.moved_alone == "move_together" and "child" in config.mover_roles:
+        address, lone_flags = lone_children(linked, address, people.select("person_id", "role"))
+        flags = lone_flags | flags
     for person, key in address.filter(pl.col("person_id").is_in(list(completed))).iter_rows():
         if key == completed[person]:
             flags.setdefault(key, "flat_from_surname")  # a moved-alone or stale-claim flag is kept

@@ -88,6 +88,8 @@ REVIEW_REASON_LABELS = {
     "moved_alone": "one member's records show a new address and the others have none since",
     "stale_claim": "a member's open benefit claim still gives the address the children left; "
     "their own later records give this one, and they are placed here with the children",
+    "lone_children": "the children's records moved here and no adult's did; the adults of the home they "
+    "left, whose agencies have not recorded the move, are placed here with them",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
 }
