@@ -374,3 +374,72 @@ def test_a_number_on_one_record_is_no_twins_number(make_persons: Maker) -> None:
     ]
     found = _clusters(make_persons(rows), Guards(), first=("BRIDGE", "O"))
     assert any({"O1", "BRIDGE"} <= g for g in found), found
+
+
+@pytest.mark.parametrize(
+    ("forename", "middle", "joins_her"),
+    [
+        # Ruby, her pet name Rubes in her middle names, and two records under Rubes with a UPN
+        # of their own: Ruby herself under a second (temporary) number, one name with Ruby, no
+        # twin, so the record under Rubes may join Ruby known by her middle name
+        ("Ruby", "Rubes", True),
+        # ... likewise Freya, with Freyja (one keying error) in her middle names
+        ("Freya", "Freyja", True),
+        # Ruby Mia beside her twin Mia with a UPN of her own: the record under Mia is Mia's
+        ("Ruby", "Mia", False),
+    ],
+)
+def test_a_third_cluster_one_name_with_the_holder_is_no_named_twin(
+    make_persons: Maker, forename: str, middle: str, joins_her: bool
+) -> None:
+    """The named-twin rule counts a third cluster under the middle name only when its principal
+    forename is not one name with the holder's. The record under the middle name has its sex keyed
+    wrong, so that only the middle name can join it to her: across sexes neither a pet form nor a
+    keying error is one name (Eva and Evan).
+    """
+    holder = {"forename": forename, "middle_names": middle, "upn": UPN_1}
+    rows = [
+        _record("school_census", "R1", **holder),
+        _record("attendance", "R2", **holder),
+        _record("school_census", "T1", forename=middle, upn=UPN_2),
+        _record("attendance", "T2", forename=middle, upn=UPN_2),
+        _record("attendance", "U", forename=middle, sex="M"),
+    ]
+    # its pairs with her records first (paired with the other cluster first, it joins that one)
+    found = _clusters(make_persons(rows), Guards(), first=("U", "R"))
+    assert any({"R1", "U"} <= g for g in found) is joins_her, found
+    assert not any({"R1", "T1"} <= g for g in found), found
+
+
+@pytest.mark.parametrize(
+    ("forename", "joins_alex"),
+    [
+        # Alexandra Alex (her pet name in her middle names) is Alex under a second (temporary)
+        # UPN, one name with Alex, no twin: the record of Alex with that UPN is Alex's, joined
+        # by its identical identity across the conflicting UPNs
+        ("Alexandra", True),
+        # Sophie Alex beside her twin Alex: a record under Alex's name with Sophie's UPN
+        # joins neither twin (its name says Alex, its number Sophie)
+        ("Sophie", False),
+    ],
+)
+def test_a_third_cluster_one_name_with_the_other_gives_no_twins_number(
+    make_persons: Maker, forename: str, joins_alex: bool
+) -> None:
+    """The twins' number rule counts a third cluster only when its principal forename is not one
+    name with the other cluster's.
+    """
+    third = {"forename": forename, "middle_names": "Alex", "upn": UPN_1}
+    rows = [
+        _record("school_census", "A1", forename="Alex", upn=UPN_2),
+        _record("attendance", "A2", forename="Alex", upn=UPN_2),
+        _record("school_census", "T1", **third),
+        _record("attendance", "T2", **third),
+        _record("attendance", "X", forename="Alex", upn=UPN_1),
+    ]
+    # whichever pairs come first (the rule decides only when it meets Alex's records first)
+    for first in (("X", "A"), ("X", "T")):
+        found = _clusters(make_persons(rows), Guards(), first=first)
+        assert any({"A1", "X"} <= g for g in found) is joins_alex, (first, found)
+        if not joins_alex:
+            assert frozenset({"X"}) in found, (first, found)
