@@ -745,9 +745,14 @@ def _id_support(
 
 
 def _principal_names_one(a: _Cluster, b: _Cluster) -> bool:
-    """The clusters' principal forenames are one name (:func:`_forename_one_name`), or one has none."""
+    """The clusters' principal forenames are one name (:func:`_forename_one_name`; across opposite
+    principal sexes :func:`_forename_same_across_sexes`, as for the twins guard: Eva and Evan), or
+    one has none.
+    """
     names_a, names_b = a.principal_names(), b.principal_names()
-    return not names_a or not names_b or any(_forename_one_name(x, y) for x in names_a for y in names_b)
+    sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
+    same = _forename_same_across_sexes if sexes_a and sexes_b and not sexes_a & sexes_b else _forename_one_name
+    return not names_a or not names_b or any(same(x, y) for x in names_a for y in names_b)
 
 
 def _clusters_ids_conflict(a: _Cluster, b: _Cluster, errors: int) -> bool:
