@@ -180,6 +180,12 @@ class HouseholdsConfig(StrictModel):
     flat of a block takes the flat the person's records that name a flat in that building name, when
     they name exactly one other flat: the text does not say which flat, the person's records do.
     False: the UPRN stands (the rule before)."""
+    duplicate_uprns_as_text: bool = True
+    """A UPRN whose address (outward code, flat, house number and street) the gazetteer holds under
+    another UPRN too (an LLPG that lists one home twice) is keyed as that address's normalised text,
+    the key a record with that text and no UPRN gets, flagged ``ambiguous``: a family whose agencies
+    chose different UPRNs of the home, or none, is one household there. Distinct flats of a block
+    are distinct addresses and are not merged. False: each UPRN is its own address (the rule before)."""
     flat_from_surname: bool = True
     """A person living at a block's flat-less address (``ambiguous``, or a block the gazetteer lacks)
     none of whose records names a flat there takes the one flat of the block (same outward code,
@@ -364,12 +370,14 @@ def _gazetteer_input(gazetteer: pl.DataFrame) -> pl.DataFrame:
 
 def _gazetteer_index(gazetteer: pl.DataFrame | None, parses: AddressParses | None = None) -> GazetteerIndex:
     """The gazetteer's outward codes, its locality and town words, how many UPRNs each
-    (outward code, house number, street) has (outward ``""``: anywhere), and the building
-    key (:func:`_building`) of every UPRN of a building with several. ``parses`` reuses the
-    previous run's index when its gazetteer input was exactly this one.
+    (outward code, house number, street) has (outward ``""``: anywhere), the building
+    key (:func:`_building`) of every UPRN of a building with several, and the text key
+    (``A:<outward>|<address_std>``) of every UPRN whose address (outward code, flat, house
+    number and street) another UPRN has too: the gazetteer holds that address twice. ``parses``
+    reuses the previous run's index when its gazetteer input was exactly this one.
     """
     if gazetteer is None:
-        return set(), set(), {}, {}
+        return set(), set(), {}, {}, {}
     parses = parses or AddressParses()
     return parses.gazetteer_index(_gazetteer_input(gazetteer), lambda frame: _index_of(parses.parse(frame)))
 
@@ -390,7 +398,22 @@ def _index_of(gaz: pl.DataFrame) -> GazetteerIndex:
         for uprn, outward, number, street in gaz.select("uprn", "outward", "number", "street").iter_rows()
         if number is not None and street is not None and counts[(outward or "", number, street)] > 1
     }
-    return outwards, places, dict(counts), buildings
+    # one address under two or more UPRNs: the same outward code, flat, house number and street
+    same: dict[tuple[str, str | None, str, str], set[int]] = defaultdict(set)
+    texts: dict[tuple[str, str | None, str, str], str] = {}
+    for uprn, outward, flat, number, street, address_std in gaz.select(
+        "uprn", "outward", "flat", "number", "street", "address_std"
+    ).iter_rows():
+        if outward is not None and number is not None and street is not None and address_std is not None:
+            same[(outward, flat, number, street)].add(uprn)
+            texts[(outward, flat, number, street)] = address_std
+    duplicates = {
+        uprn: f"A:{address[0]}|{texts[address]}"
+        for address, uprns in same.items()
+        if len(uprns) > 1
+        for uprn in sorted(uprns)
+    }
+    return outwards, places, dict(counts), buildings, duplicates
 
 
 def address_keys(
@@ -400,6 +423,7 @@ def address_keys(
     recheck_flat_uprns: bool = True,
     parses: AddressParses | None = None,
     flat_from_surname: bool = False,
+    duplicate_uprns_as_text: bool = True,
 ) -> pl.DataFrame:
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
@@ -408,7 +432,9 @@ def address_keys(
     (reusing a previous run's, :mod:`tfident.households.incremental`); the result is the same.
     ``flat_from_surname`` (with ``person_id``): also ``_flatless_block``, the building of a record
     still at a block's flat-less address, and ``_flat_building``, that of a record naming a flat
-    (for :func:`_flat_from_surname`).
+    (for :func:`_flat_from_surname`). ``duplicate_uprns_as_text``: a UPRN whose address the
+    gazetteer holds under another UPRN too is keyed as that address's text (the key a record
+    with that text and no UPRN gets), ``ambiguous``, as is a record with that text.
     """
     parses = parses or AddressParses()
     postcode = pl.col("postcode_std") if "postcode_std" in records.columns else postcode_expr(pl.col("postcode"))
@@ -419,7 +445,10 @@ def address_keys(
         .with_columns(postcode_outward_expr(pl.col("_postcode")).alias("_outward"))
     )
     parsed = parses.parse(unmatched)
-    outwards, places, counts, buildings = _gazetteer_index(gazetteer, parses)
+    outwards, places, counts, buildings, duplicates = _gazetteer_index(gazetteer, parses)
+    if not duplicate_uprns_as_text:
+        duplicates = {}
+    duplicated = set(duplicates.values())
     keys: list[str | None] = []
     statuses: list[str] = []
     blocks: list[str | None] = []
@@ -434,7 +463,8 @@ def address_keys(
             keys.append(None)
             statuses.append("unusable")
             continue
-        keys.append(f"A:{outward}|{address_std}" if outward else f"A:~{' '.join(words)}|{address_std}")
+        key = f"A:{outward}|{address_std}" if outward else f"A:~{' '.join(words)}|{address_std}"
+        keys.append(key)
         if gazetteer is None:
             statuses.append("not_in_gazetteer")
         elif (outward is not None and outward not in outwards) or (outward is None and not set(words) & places):
@@ -442,6 +472,10 @@ def address_keys(
         elif flat is None and number is not None and counts.get((outward or "", number, street or ""), 0) > 1:
             statuses.append("ambiguous")
             blocks[-1] = _building(outward, number, street or "")
+        elif key in duplicated and number is not None and street is not None:
+            # a flat the gazetteer holds twice: which of its UPRNs is unknown
+            statuses.append("ambiguous")
+            flat_blocks[-1] = _building(outward, number, street)
         else:
             statuses.append("not_in_gazetteer")
             if number is not None and street is not None:
@@ -480,9 +514,10 @@ def address_keys(
         .drop("_postcode", "_flat_block")
     )
     if "person_id" not in out.columns:
-        return out.drop("_block", "_uprn_block")
+        return _duplicates_as_text(out, duplicates, buildings).drop("_block", "_uprn_block")
     if recheck_flat_uprns:
         out = _recheck_flat_uprns(out, parses)
+    out = _duplicates_as_text(out, duplicates, buildings)
     if flat_from_surname:
         out = out.with_columns(
             pl.col("_block").alias("_flatless_block"),
@@ -496,7 +531,48 @@ def address_keys(
         out = out.with_columns(pl.when(still).then(pl.col("_flatless_block")).alias("_flatless_block")).drop(
             "_before_flats"
         )
-    return _complete_postcodes(out) if complete_postcodes else out
+    out = _complete_postcodes(out) if complete_postcodes else out
+    if duplicated:  # a record that took a flat the gazetteer holds twice (its own records named it)
+        at = pl.col("address_key").is_in(list(duplicated))
+        out = out.with_columns(
+            pl.when(at).then(pl.lit("ambiguous")).otherwise(pl.col("address_status")).alias("address_status")
+        )
+    return out
+
+
+def _duplicates_as_text(records: pl.DataFrame, duplicates: dict[int, str], buildings: dict[int, str]) -> pl.DataFrame:
+    """A record at a UPRN whose address the gazetteer holds under another UPRN too (``duplicates``:
+    UPRN to the address's text key) is at that address's text key, ``ambiguous``, like a record
+    with that text and no UPRN: which of the UPRNs is unknown, and a family whose agencies chose
+    different ones (or none) is one household. Its building columns become the text record's: a
+    flat-less address of a building (``_block``), or a flat of one (``_uprn_block``).
+    """
+    if not duplicates:
+        return records
+    uprns = list(duplicates)
+    found = pl.DataFrame(
+        {
+            "address_key": [f"U:{u}" for u in uprns],
+            "_dup_key": [duplicates[u] for u in uprns],
+            "_dup_flat": [duplicates[u].split("|", 1)[1].startswith("FLAT ") for u in uprns],
+            "_dup_building": [buildings.get(u) for u in uprns],
+        },
+        schema={"address_key": pl.String, "_dup_key": pl.String, "_dup_flat": pl.Boolean, "_dup_building": pl.String},
+    )
+    out = records.join(found, on="address_key", how="left", maintain_order="left")
+    dup = pl.col("_dup_key").is_not_null()
+    flat = dup & pl.col("_dup_flat")
+    return out.with_columns(
+        pl.when(dup).then(pl.col("_dup_key")).otherwise(pl.col("address_key")).alias("address_key"),
+        pl.when(dup).then(pl.lit("ambiguous")).otherwise(pl.col("address_status")).alias("address_status"),
+        pl.when(flat).then(None).when(dup).then(pl.col("_dup_building")).otherwise(pl.col("_block")).alias("_block"),
+        pl.when(flat)
+        .then(pl.col("_dup_building"))
+        .when(dup)
+        .then(None)
+        .otherwise(pl.col("_uprn_block"))
+        .alias("_uprn_block"),
+    ).drop("_dup_key", "_dup_flat", "_dup_building")
 
 
 def _complete_town_postcodes(
@@ -1273,6 +1349,7 @@ def assign_households(
         recheck_flat_uprns=config.recheck_flat_uprns,
         parses=parses,
         flat_from_surname=config.flat_from_surname,
+        duplicate_uprns_as_text=config.duplicate_uprns_as_text,
     )
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))

@@ -9,7 +9,8 @@ standardise modules), takes that run's parse; only the others are parsed. Everyt
 than one text (the gazetteer index, the postcode, flat and town completions, the addresses at D, the
 moved-alone rule, the households) is computed afresh every month, so the result is the same as a full
 run's, with one exception that is exact too: the gazetteer index (its outward codes, town words, how many
-UPRNs each house number and street has, the buildings of flats) is a function of the gazetteer's UPRNs,
+UPRNs each house number and street has, the buildings of flats, the UPRNs of an address it holds twice) is
+a function of the gazetteer's UPRNs,
 address texts and outward codes alone (:data:`GAZETTEER_INPUT_SCHEMA`), and is reused when those are
 exactly (``DataFrame.equals``, value by value, in order) the previous run's.
 
@@ -42,9 +43,10 @@ PARSES_SCHEMA: dict[str, pl.DataType] = {"address": pl.String(), **{c: pl.String
 GAZETTEER_INPUT_SCHEMA: dict[str, pl.DataType] = {"uprn": pl.Int64(), "address": pl.String(), "outward": pl.String()}
 """What the gazetteer index is made from (``tfident.households._gazetteer_input``)."""
 
-GazetteerIndex = tuple[set[str], set[str], dict[tuple[str, str, str], int], dict[int, str]]
-"""The gazetteer's outward codes, town words, UPRNs per (outward code or ``""``, number, street), and building
-of each UPRN of a block (``tfident.households._gazetteer_index``)."""
+GazetteerIndex = tuple[set[str], set[str], dict[tuple[str, str, str], int], dict[int, str], dict[int, str]]
+"""The gazetteer's outward codes, town words, UPRNs per (outward code or ``""``, number, street), building
+of each UPRN of a block, and text key (``A:<outward>|<address_std>``) of each UPRN whose address another
+UPRN has too (``tfident.households._gazetteer_index``)."""
 
 INDEX_SCHEMA: dict[str, pl.DataType] = {
     "part": pl.String(),
@@ -56,15 +58,16 @@ INDEX_SCHEMA: dict[str, pl.DataType] = {
     "street": pl.String(),
     "n": pl.Int64(),
     "building": pl.String(),
+    "key": pl.String(),
 }
 """The gazetteer input and its index in one frame, by ``part``: ``gazetteer`` (``uprn, address, outward``,
 the input's rows in order), ``outward`` (an outward code), ``place`` (a town word), ``count`` (``outward,
-number, street, n``) and ``building`` (``uprn, building``)."""
+number, street, n``), ``building`` (``uprn, building``) and ``duplicate`` (``uprn, key``)."""
 
 
 def index_frame(gazetteer: pl.DataFrame, index: GazetteerIndex) -> pl.DataFrame:
     """The gazetteer input and its index as one frame (:data:`INDEX_SCHEMA`)."""
-    outwards, places, counts, buildings = index
+    outwards, places, counts, buildings, duplicates = index
     keys = list(counts)
     parts = [
         gazetteer.select(pl.lit("gazetteer").alias("part"), "uprn", "address", "outward"),
@@ -80,6 +83,7 @@ def index_frame(gazetteer: pl.DataFrame, index: GazetteerIndex) -> pl.DataFrame:
             }
         ),
         pl.DataFrame({"part": "building", "uprn": list(buildings), "building": list(buildings.values())}),
+        pl.DataFrame({"part": "duplicate", "uprn": list(duplicates), "key": list(duplicates.values())}),
     ]
     return pl.concat(
         [
@@ -101,6 +105,7 @@ def index_from_frame(frame: pl.DataFrame) -> GazetteerIndex:
     part = pl.col("part")
     counts = frame.filter(part == "count")
     buildings = frame.filter(part == "building")
+    duplicates = frame.filter(part == "duplicate")
     return (
         set(frame.filter(part == "outward")["outward"].to_list()),
         set(frame.filter(part == "place")["place"].to_list()),
@@ -112,6 +117,7 @@ def index_from_frame(frame: pl.DataFrame) -> GazetteerIndex:
             )
         ),
         dict(zip(buildings["uprn"].to_list(), buildings["building"].to_list(), strict=True)),
+        dict(zip(duplicates["uprn"].to_list(), duplicates["key"].to_list(), strict=True)),
     )
 
 

@@ -53,6 +53,8 @@ NEW_BUILD_BLOCK = pl.concat(
         ),
     ]
 )
+# the same gazetteer holding 14 High Street and Flat 2, 7 Park Road twice (a second UPRN each)
+DUPLICATED = pl.concat([GAZETTEER, GAZETTEER.filter(pl.col("uprn").is_in([10, 12])).with_columns(pl.col("uprn") + 90)])
 
 BASE: list[dict[str, Any]] = [
     {"person": "P1", "id": "1", "line": "14 High Street", "postcode": "TF1 1AA"},
@@ -110,6 +112,8 @@ CASES = [
     Month("postcode changed", replaced(BASE, "2", postcode="TF2 9ZZ"), GAZETTEER, "P2"),
     # the same text, a gazetteer that now has a block of flats there: status and key from the new gazetteer
     Month("gazetteer changed", BASE, NEW_BUILD_BLOCK, "P2"),
+    # a gazetteer that now holds P1's house twice: P1's UPRN is keyed as the house's text
+    Month("an address twice", BASE, DUPLICATED, "P1"),
     # another record of the batch gives the postcode of P6's town-only text (a batch-level fact)
     Month(
         "another record completes a postcode",
@@ -248,9 +252,19 @@ RECODED = GAZETTEER.with_columns(
         (RENAMED, False),
         (RECODED, False),
         (NEW_BUILD_BLOCK, False),
+        (DUPLICATED, False),
         (GAZETTEER.head(0), False),
     ],
-    ids=["same", "another column", "reordered", "a text changed", "a postcode changed", "flats added", "empty"],
+    ids=[
+        "same",
+        "another column",
+        "reordered",
+        "a text changed",
+        "a postcode changed",
+        "flats added",
+        "an address twice",
+        "empty",
+    ],
 )
 def test_the_gazetteer_index_is_reused_only_for_the_same_gazetteer(gazetteer: pl.DataFrame, reused: bool) -> None:
     made = AddressParses()
@@ -265,10 +279,16 @@ def test_the_gazetteer_index_is_reused_only_for_the_same_gazetteer(gazetteer: pl
 
 
 @pytest.mark.parametrize(
-    "gazetteer", [GAZETTEER, NEW_BUILD_BLOCK, RENAMED, GAZETTEER.head(0)], ids=["base", "block", "renamed", "empty"]
+    "gazetteer",
+    [GAZETTEER, NEW_BUILD_BLOCK, RENAMED, DUPLICATED, GAZETTEER.head(0)],
+    ids=["base", "block", "renamed", "duplicated", "empty"],
 )
 def test_the_index_frame_holds_the_index_exactly(gazetteer: pl.DataFrame) -> None:
     index = _gazetteer_index(gazetteer)
+    if gazetteer is DUPLICATED:
+        assert index[4] == {10: "A:TF1|14 HIGH STREET", 100: "A:TF1|14 HIGH STREET", 12: "A:TF1|FLAT 2 7 PARK ROAD"} | {
+            102: "A:TF1|FLAT 2 7 PARK ROAD"
+        }
     frame = index_frame(
         gazetteer.select(
             pl.col("uprn").cast(pl.Int64),
@@ -297,3 +317,15 @@ def test_a_stale_index_under_this_code_is_not_taken_for_another_gazetteer() -> N
     parses = HouseholdsCache("other code", made.table(), wrong).parser()
     assert _gazetteer_index(GAZETTEER, parses) == _gazetteer_index(GAZETTEER)
     assert not parses.index_reused
+
+
+def test_a_reused_index_keys_an_address_held_twice_as_a_full_run_does() -> None:
+    made = AddressParses()
+    _households(BASE, DUPLICATED, D0, made)
+    parses = HouseholdsCache(households_fingerprint(), made.table(), made.index).parser()
+    incremental = _households(BASE, DUPLICATED, D1, parses)
+    full = _households(BASE, DUPLICATED, D1)
+    assert parses.index_reused
+    assert_frame_equal(incremental[0], full[0])
+    assert_frame_equal(incremental[1], full[1])
+    assert _placement(full)["P1"][3] == "ambiguous"  # at 14 High Street's text, not UPRN 10
