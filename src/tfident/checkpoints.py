@@ -6,12 +6,19 @@ frames, named by the stage's declared outputs, as Parquet files (the link stage'
 Arrow file: :data:`MAPPED_FRAMES`) in the run's checkpoint folder, with a ``manifest.json``
 listing the stages done, in order, and the SHA-256 of every file::
 
-    <root>/<run_id>/manifest.json
-    <root>/<run_id>/standardise.standardised.parquet
-    <root>/<run_id>/link.person_index.parquet
-    <root>/<run_id>/link.links.parquet
-    <root>/<run_id>/link.link_pairs.arrow
+    <root>/<run_id>/<database>/manifest.json
+    <root>/<run_id>/<database>/standardise.standardised.parquet
+    <root>/<run_id>/<database>/link.person_index.parquet
+    <root>/<run_id>/<database>/link.links.parquet
+    <root>/<run_id>/<database>/link.link_pairs.arrow
     ...
+
+``<database>`` is a hash of the database's URL (``tfident.runner``): the same batch gives the same
+run id whichever database it is run into, so runs of it into two databases whose checkpoint root is
+one (two SQLite files in one folder, two PostgreSQL databases run from one working folder), at the
+same time or one after the other, keep their checkpoints apart. Checkpoints of the layout before
+(files directly in ``<root>/<run_id>/``) are not used: a run finding its database's deletes them,
+says so in a warning, and computes every stage.
 
 ``tfident run --resume RUN_ID`` (or a plain re-run of the same inputs while the run is
 ``running`` or ``failed`` in the store) loads the stages done, checking each file's
@@ -22,7 +29,7 @@ check they are the ones the run started with.
 The root is ``TFIDENT_CHECKPOINT_DIR`` when set, else ``.tfident/checkpoints`` next to
 the SQLite database file, else in the working folder (PostgreSQL). Checkpoints hold
 personal data: folders are created ``0700`` and files ``0600``, and a run's folder is
-deleted once the run is published.
+deleted once the run is published (its ``<run_id>`` folder too, once no database's is left in it).
 
 A file is written beside its final name and renamed into place, and the manifest is
 rewritten (the same way) only after the stage's files are in place, so a process killed
@@ -51,7 +58,14 @@ import pyarrow as pa
 
 from tfident.errors import CannotResume
 
-__all__ = ["CHECKPOINT_DIR_ENV", "CannotResume", "StageCheckpoints", "checkpoint_root", "file_sha256"]
+__all__ = [
+    "CHECKPOINT_DIR_ENV",
+    "CannotResume",
+    "StageCheckpoints",
+    "checkpoint_folder",
+    "checkpoint_root",
+    "file_sha256",
+]
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +123,19 @@ def checkpoint_root(sqlite_database: str | None = None) -> Path:
 
 def _private_dir(path: Path) -> None:
     """Create ``path`` (and missing parents) readable by its owner only."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for created in missing:
-        os.chmod(created, 0o700)  # mkdir's mode is reduced by the umask
+    for attempt in range(3):
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except FileNotFoundError:
+            # a parent just made was removed as empty by another run's discard (another database's
+            # run of the same batch, finishing): make it again
+            if attempt == 2:
+                raise
+            continue
+        for created in missing:
+            os.chmod(created, 0o700)  # mkdir's mode is reduced by the umask
+        return
 
 
 def file_sha256(path: Path) -> str:
@@ -139,9 +162,11 @@ class StageCheckpoints:
     """The checkpoints of one run: :meth:`load` and :meth:`save` a stage's frames, :meth:`discard` them all."""
 
     folder: Path
+    """``<root>/<run_id>/<database>``."""
     run_id: str
     database: str
-    """Which database the run is stored in (a hash of its URL): checkpoints of another are not used."""
+    """Which database the run is stored in (a hash of its URL): it names the folder, and the manifest
+    records it too (checkpoints written for another are not used)."""
     remove_empty_root: bool = False
     stages: list[dict[str, Any]] = field(default_factory=list)
     """The manifest's stage entries, in the order they were computed."""
@@ -151,14 +176,23 @@ class StageCheckpoints:
 
     @classmethod
     def open(cls, root: Path, run_id: str, database: str) -> StageCheckpoints:
-        """The checkpoints of ``run_id`` under ``root``, creating its folder (0700) when there is none."""
-        if not _SAFE_NAME.match(run_id):
-            raise CannotResume(f"run id {run_id!r} cannot name a checkpoint folder")
+        """The checkpoints of ``run_id`` in ``database`` under ``root``, creating their folder (0700) when
+        there is none (and deleting this database's checkpoints of the run in the layout before).
+        """
+        folder = checkpoint_folder(root, run_id, database)
         default_root = CHECKPOINT_DIR_ENV not in os.environ or not os.environ[CHECKPOINT_DIR_ENV]
-        _private_dir(root / run_id)
-        checkpoints = cls(folder=root / run_id, run_id=run_id, database=database, remove_empty_root=default_root)
+        _private_dir(folder)
+        _discard_old_layout(root, run_id, database)
+        checkpoints = cls(folder=folder, run_id=run_id, database=database, remove_empty_root=default_root)
         checkpoints._read_manifest()
         return checkpoints
+
+    @staticmethod
+    def exist(root: Path, run_id: str, database: str) -> bool:
+        """Whether ``root`` holds checkpoints of ``run_id`` in ``database`` (in either layout)."""
+        if not (_SAFE_NAME.match(run_id) and _SAFE_NAME.match(database)):
+            return False
+        return (root / run_id / database).is_dir() or bool(_old_layout_files(root, run_id, database))
 
     @property
     def completed(self) -> tuple[str, ...]:
@@ -218,16 +252,21 @@ class StageCheckpoints:
         return None
 
     def discard(self) -> None:
-        """Delete the run's checkpoints (and the default root folders, when they are left empty)."""
+        """Delete the run's checkpoints, and the run's folder when no other database's are left in it (then
+        the default root folders too, when they are left empty).
+        """
         shutil.rmtree(self.folder, ignore_errors=True)
         self.stages = []
-        if self.remove_empty_root:
-            root = self.folder.parent
-            for folder in (root, root.parent):  # .tfident/checkpoints, then .tfident
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+        run_folder = self.folder.parent
+        root = run_folder.parent
+        empty = (run_folder, root, root.parent) if self.remove_empty_root else (run_folder,)
+        for folder in empty:  # <run_id>, then .tfident/checkpoints, then .tfident
+            try:
+                folder.rmdir()
+            except FileNotFoundError:  # another database's run of the same batch removed it just now
+                continue
+            except OSError:  # not empty
+                break
 
     # ------------------------------------------------------------------- the manifest
 
@@ -281,12 +320,53 @@ class StageCheckpoints:
         _write_private(self.folder / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
+def checkpoint_folder(root: Path, run_id: str, database: str) -> Path:
+    """The folder of the checkpoints of ``run_id`` in ``database``, ``<root>/<run_id>/<database>``."""
+    if not _SAFE_NAME.match(run_id):
+        raise CannotResume(f"run id {run_id!r} cannot name a checkpoint folder")
+    if not _SAFE_NAME.match(database):
+        raise ValueError(f"database key {database!r} cannot name a checkpoint folder")
+    return root / run_id / database
+
+
+def _old_layout_files(root: Path, run_id: str, database: str) -> list[Path]:
+    """The files of checkpoints of ``run_id`` in the layout before, directly in ``<root>/<run_id>/``, when
+    their manifest says they were written for ``database`` (or cannot say for which: a damaged manifest).
+    """
+    folder = root / run_id
+    try:
+        files = [p for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return []
+    if not files:
+        return []
+    try:
+        written_for = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("database")
+    except (OSError, ValueError, AttributeError):
+        written_for = None
+    return files if written_for in (None, database) else []
+
+
+def _discard_old_layout(root: Path, run_id: str, database: str) -> None:
+    """Delete this database's checkpoints of ``run_id`` in the layout before (they are never used), saying so."""
+    files = _old_layout_files(root, run_id, database)
+    if files:
+        log.warning(
+            "checkpoints of run %s in the folder layout of an earlier tfident version are not used: "
+            "deleted them (a run computes every stage again)",
+            run_id,
+        )
+    for path in files:
+        path.unlink(missing_ok=True)
+
+
 # ------------------------------------------------------------------ run caches
 
 RUN_CACHE_FOLDER = "_run_cache"
 """The folder, inside the checkpoint root, of the published runs' caches (what an incremental
-run reuses: ``tfident.link.incremental``). Its name cannot be a run id (those start with a
-letter or digit), so it never meets a run's checkpoint folder."""
+run reuses: ``tfident.link.incremental``), ``_run_cache/<database>/<run_id>/``. Its name cannot
+be a run id (those start with a letter or digit), so it never meets a run's checkpoint folder
+(``<root>/<run_id>/<database>/``)."""
 
 
 def _run_cache_dir(root: Path, database: str) -> Path:

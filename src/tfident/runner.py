@@ -400,9 +400,10 @@ def discard_checkpoints(engine: Engine, run_ids: Iterable[str]) -> list[str]:
     """
     sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
     root = checkpoint_root(sqlite_file)
+    database = _database_key(engine)
     found = []
     for run_id in run_ids:
-        if not (root / run_id).is_dir():
+        if not StageCheckpoints.exist(root, run_id, database):  # another database's are not this one's to delete
             continue
         _open_checkpoints(engine, run_id).discard()
         found.append(run_id)

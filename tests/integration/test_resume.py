@@ -62,7 +62,7 @@ import json  # noqa: E402 - the child process above needs none of these
 import shutil  # noqa: E402
 import stat  # noqa: E402
 import subprocess  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
+from collections.abc import Iterator, Mapping  # noqa: E402
 from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -72,9 +72,10 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from tests.integration.run_rows import rows_of  # noqa: E402
-from tfident.checkpoints import CHECKPOINT_DIR_ENV  # noqa: E402
+from tfident.checkpoints import CHECKPOINT_DIR_ENV, RUN_CACHE_FOLDER, checkpoint_folder  # noqa: E402
 from tfident.cli import app  # noqa: E402
 from tfident.pipeline import CHECKPOINTED_STAGES, STAGES  # noqa: E402
+from tfident.runner import _database_key  # noqa: E402
 from tfident.store import (  # noqa: E402
     RUN_TABLES,
     RunRecord,
@@ -264,8 +265,9 @@ def test_a_run_killed_after_any_stage_shows_nothing_and_resumes_to_the_same_expo
     run_id = killed_run_id(engine)
     assert run_id == uninterrupted[0]
     assert set(rows_of(engine, run_id, RUN_TABLES).values()) == {0}
-    folder = checkpoint_root / run_id
+    folder = checkpoint_folder(checkpoint_root, run_id, _database_key(engine))
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
     done = [name for name in STAGES[: STAGES.index(stage) + 1] if name in CHECKPOINTED_STAGES]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert [entry["stage"] for entry in manifest["stages"]] == done
@@ -279,7 +281,7 @@ def test_a_run_killed_after_any_stage_shows_nothing_and_resumes_to_the_same_expo
 
     assert latest_run_id(engine) == run_id
     assert exports(engine, run_id, tmp_path / "resumed") == uninterrupted[1]
-    assert not folder.exists()
+    assert not folder.parent.exists()
     statuses = dict(zip(*list_runs(engine).select("run_id", "status").to_dict(as_series=False).values(), strict=True))
     assert statuses == {run_id: "published", SEPTEMBER_RUN: "published"}
 
@@ -321,7 +323,8 @@ def test_a_damaged_checkpoint_is_computed_again(
     seed_september(engine)
     stop_after("households", store_url, batch, monkeypatch)
     run_id = killed_run_id(engine)
-    with (checkpoint_root / run_id / "link.links.parquet").open("ab") as handle:
+    folder = checkpoint_folder(checkpoint_root, run_id, _database_key(engine))
+    with (folder / "link.links.parquet").open("ab") as handle:
         handle.write(b"damage")
 
     with caplog.at_level("WARNING", logger="tfident.checkpoints"):
@@ -412,3 +415,91 @@ def test_a_run_that_fails_in_a_stage_is_recorded_failed_and_resumes(
     _, stderr = invoke("run", "--resume", run_id, "--db", store_url)
     assert "stages standardise, link, households, identity restored" in " ".join(stderr.split())
     assert exports(engine, run_id, tmp_path / "resumed") == uninterrupted[1]
+
+
+@pytest.fixture
+def two_databases(
+    tmp_path: Path, migrated_sqlite: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, tuple[str, Engine]]]:
+    """Two SQLite databases in one folder (so one default checkpoint root, ``.tfident/checkpoints`` beside
+    them), each with the September run: their URLs and engines by file stem.
+    """
+    from tfident.store import init_db, make_engine
+
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    folder = tmp_path / "databases"
+    folder.mkdir()
+    databases = {}
+    for name in ("a", "b"):
+        shutil.copyfile(migrated_sqlite, folder / f"{name}.db")
+        url = f"sqlite:///{folder / name}.db"
+        engine = make_engine(url)
+        init_db(engine)
+        seed_september(engine)
+        databases[name] = (url, engine)
+    yield databases
+    for _, engine in databases.values():
+        engine.dispose()
+
+
+def test_runs_of_one_batch_into_two_databases_keep_their_own_checkpoints(
+    two_databases: dict[str, tuple[str, Engine]],
+    batch: Path,
+    uninterrupted: tuple[str, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same batch run into two databases whose checkpoint root is one (two SQLite files in one folder)
+    gives the same run id in both: a run stopped part-way in one keeps its checkpoints while the other
+    database's run of the batch stops, resumes and publishes, and each resumes from its own stages.
+    """
+    (a_url, a_engine), (b_url, b_engine) = two_databases["a"], two_databases["b"]
+    stop_after("households", a_url, batch, monkeypatch)
+    stop_after("link", b_url, batch, monkeypatch)
+    run_id = killed_run_id(a_engine)
+    assert killed_run_id(b_engine) == run_id == uninterrupted[0]
+
+    _, stderr = invoke("run", "--resume", run_id, "--db", b_url)
+    assert "stages standardise, link restored" in " ".join(stderr.split())
+    assert exports(b_engine, run_id, tmp_path / "b") == uninterrupted[1]
+
+    _, stderr = invoke("run", "--resume", run_id, "--db", a_url)
+    assert "stages standardise, link, households restored" in " ".join(stderr.split())
+    assert exports(a_engine, run_id, tmp_path / "a") == uninterrupted[1]
+    root = tmp_path / "databases" / ".tfident" / "checkpoints"
+    assert not (root / run_id).exists()  # every checkpoint deleted, and the run's folder
+    assert {p.name for p in root.iterdir()} <= {RUN_CACHE_FOLDER}
+
+
+_CLI = "import sys; from tfident.cli import app; app(sys.argv[1:])"
+
+
+def test_concurrent_runs_of_one_batch_into_two_databases_both_publish(
+    two_databases: dict[str, tuple[str, Engine]],
+    batch: Path,
+    uninterrupted: tuple[str, dict[str, bytes]],
+    tmp_path: Path,
+) -> None:
+    """Two processes running the same batch at once into two SQLite files of one folder (one checkpoint
+    root, one run id) both publish the run an uninterrupted lone run gives.
+    """
+    children = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", _CLI, "run", "--extracts", str(batch), "--as-of", "2026-10-31"]
+            + ["--db", url, "--no-prefect"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for name, (url, _) in two_databases.items()
+    }
+    for name, child in children.items():
+        stdout, stderr = child.communicate(timeout=600)
+        assert child.returncode == 0, f"the run into {name}.db failed: {stderr}"
+        assert stdout.strip().splitlines()[-1] == uninterrupted[0]
+    for name, (_, engine) in two_databases.items():
+        assert exports(engine, uninterrupted[0], tmp_path / name) == uninterrupted[1]
+    root = tmp_path / "databases" / ".tfident" / "checkpoints"
+    assert not (root / uninterrupted[0]).exists()
+    assert {p.name for p in root.iterdir()} <= {RUN_CACHE_FOLDER}

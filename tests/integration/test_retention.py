@@ -177,18 +177,25 @@ def test_retention_deletes_the_checkpoints_of_an_old_unfinished_run(
     three_runs: Engine, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run that failed long ago and was never resumed keeps stage checkpoints (personal data) until
-    retention purges it; a recent failed run's checkpoints stay, so it can still be resumed.
+    retention purges it; a recent failed run's checkpoints stay, so it can still be resumed, and so do
+    another database's checkpoints of a run of the same id (the same batch run into it).
     """
-    from tfident.checkpoints import CHECKPOINT_DIR_ENV
+    from tfident.checkpoints import CHECKPOINT_DIR_ENV, StageCheckpoints
     from tfident.runner import _open_checkpoints
 
     monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "checkpoints"))
     frame = pl.DataFrame({"record_key": ["school_census:1"], "surname": ["SYNTHETIC"]})
+    folders = {}
     for run_id, as_of in (("R-old-failed", OLD), ("R-recent-failed", RECENT)):
         start_run(three_runs, run_record(run_id, as_of))
-        _open_checkpoints(three_runs, run_id).save("standardise", {"records": frame})
+        checkpoints = _open_checkpoints(three_runs, run_id)
+        checkpoints.save("standardise", {"records": frame})
+        folders[run_id] = checkpoints.folder
         fail_run(three_runs, run_id, "stopped in stage link (KeyboardInterrupt)")
-    old_folder = tmp_path / "checkpoints" / "R-old-failed"
+    other = StageCheckpoints.open(tmp_path / "checkpoints", "R-old-failed", "0" * 16)  # another database's
+    other.save("standardise", {"records": frame})
+    old_folder = folders["R-old-failed"]
+    assert old_folder.parent == other.folder.parent == tmp_path / "checkpoints" / "R-old-failed"
     assert (old_folder / "standardise.records.parquet").is_file()
 
     dry = CliRunner().invoke(app, ["retention", "apply", "--db", store_url, "--dry-run"])
@@ -199,7 +206,8 @@ def test_retention_deletes_the_checkpoints_of_an_old_unfinished_run(
     assert result.exit_code == 0, result.output
     assert "checkpoints of 1" in " ".join(result.stdout.split())
     assert not old_folder.exists()
-    assert (tmp_path / "checkpoints" / "R-recent-failed" / "standardise.records.parquet").is_file()
+    assert (other.folder / "standardise.records.parquet").is_file()
+    assert (folders["R-recent-failed"] / "standardise.records.parquet").is_file()
     assert read_run(three_runs, "R-old-failed").status == "purged"
 
 
