@@ -1069,11 +1069,15 @@ def moved_alone(
         log.info(
             "moved alone: %d families (%d members not seen since the move): %s", len(flags), moved, config.moved_alone
         )
-    out = pl.DataFrame(
+    return _address_frame(current), flags
+
+
+def _address_frame(current: Mapping[str, str | None]) -> pl.DataFrame:
+    """``person_id, address_key``: each person's address, as the households rules pass it on."""
+    return pl.DataFrame(
         {"person_id": list(current), "address_key": list(current.values())},
         schema={"person_id": pl.String, "address_key": pl.String},
     )
-    return out, flags
 
 
 def stale_claims(
@@ -1166,11 +1170,7 @@ def stale_claims(
         placed += 1
     if placed:
         log.info("stale claims: %d persons placed where the children moved (%d households)", placed, len(flags))
-    out = pl.DataFrame(
-        {"person_id": list(current), "address_key": list(current.values())},
-        schema={"person_id": pl.String, "address_key": pl.String},
-    )
-    return out, flags
+    return _address_frame(current), flags
 
 
 def lone_children(
@@ -1268,11 +1268,7 @@ def lone_children(
         placed += len(adults)
     if placed:
         log.info("lone children: %d adults placed where the children moved (%d households)", placed, len(flags))
-    out = pl.DataFrame(
-        {"person_id": list(current), "address_key": list(current.values())},
-        schema={"person_id": pl.String, "address_key": pl.String},
-    )
-    return out, flags
+    return _address_frame(current), flags
 
 
 def _household_address(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:

@@ -11,56 +11,10 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from tfident.households import HouseholdsConfig, assign_households, open_record_starts
+from tests.unit.households._homes import D, placed, row
+from tfident.households import HouseholdsConfig, open_record_starts
 
-D = date(2026, 10, 31)
-ADULT, CHILD = date(1990, 1, 1), date(2014, 1, 1)
-# two families' homes: each moved from OLD to NEW; THIRD is somewhere else
-HOMES = {"OLD": 10, "NEW": 20, "THIRD": 30, "C_OLD": 40, "C_NEW": 50}
-GAZETTEER = pl.DataFrame(
-    {
-        "uprn": list(HOMES.values()),
-        "address_line_1": [f"{uprn} Some Street" for uprn in HOMES.values()],
-        "town": ["Tenford"] * len(HOMES),
-        "postcode": ["TF1 1AA"] * len(HOMES),
-    }
-)
 CLAIM_OPENED = date(2024, 6, 15)
-
-
-def row(person: str, source: str, evidence: date, where: str, opened: date | None = None) -> dict[str, Any]:
-    dob = CHILD if person.endswith("KID") else ADULT
-    return {"person": person, "source": source, "evidence": evidence, "dob": dob, "where": where, "opened": opened}
-
-
-def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """``(person -> address, address -> review reason)`` under ``config``."""
-    keys = [f"{r['source']}:{i}" for i, r in enumerate(rows)]
-    records = pl.DataFrame(
-        {
-            "record_key": keys,
-            "source": [r["source"] for r in rows],
-            "date_of_birth": [r["dob"] for r in rows],
-            "evidence_date": [r["evidence"] for r in rows],
-            "address": [f"{HOMES[r['where']]} Some Street" for r in rows],
-            "postcode_std": ["TF1 1AA"] * len(rows),
-            "uprn_matched": [HOMES[r["where"]] for r in rows],
-            "address_match": ["exact"] * len(rows),
-        },
-        schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
-    )
-    index = records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
-    opened = pl.DataFrame(
-        {"record_key": keys, "opened": [r["opened"] for r in rows]},
-        schema={"record_key": pl.String, "opened": pl.Date},
-    ).drop_nulls()
-    residents, households = assign_households(
-        records, index, D, gazetteer=GAZETTEER, config=HouseholdsConfig(**config), opened=opened
-    )
-    where_is = {str(uprn): name for name, uprn in HOMES.items()}
-    home = {h: where_is[str(u)] for h, u in zip(households["household_id"], households["uprn"], strict=True)}
-    flags = {home[h]: r for h, r in zip(households["household_id"], households["review_reason"], strict=True) if r}
-    return {p: home[h] for p, h in zip(residents["person_id"], residents["household_id"], strict=True)}, flags
 
 
 # The mother's live claim, opened in June 2024, still gives OLD (DWP never heard of the move); her
