@@ -885,10 +885,7 @@ def moved_alone(
     by_address = _by_address(records) if by_address is None else by_address
     current = dict(address.iter_rows())
     role = dict(roles.iter_rows())
-    residents: dict[str, list[str]] = defaultdict(list)
-    for person, key in current.items():
-        if key is not None:
-            residents[key].append(person)
+    residents = _residents(current)
     # movers: a member whose newest address is not one they were at before, by old address (only a
     # person with two addresses or more can be one)
     spans = _spans(by_address.filter(pl.len().over("person_id") >= 2))
@@ -1072,6 +1069,15 @@ def moved_alone(
     return _address_frame(current), flags
 
 
+def _residents(current: Mapping[str, str | None]) -> dict[str, list[str]]:
+    """The people placed at each address key (``current``: person to address key, or None)."""
+    residents: dict[str, list[str]] = defaultdict(list)
+    for person, key in current.items():
+        if key is not None:
+            residents[key].append(person)
+    return residents
+
+
 def _address_frame(current: Mapping[str, str | None]) -> pl.DataFrame:
     """``person_id, address_key``: each person's address, as the households rules pass it on."""
     return pl.DataFrame(
@@ -1198,10 +1204,7 @@ def lone_children(
     """
     current = dict(address.iter_rows())
     role = dict(roles.iter_rows())
-    by_place: dict[str, list[str]] = defaultdict(list)
-    for person, key in current.items():
-        if key is not None:
-            by_place[key].append(person)
+    by_place = _residents(current)
     alone = {key: people for key, people in by_place.items() if all(role.get(p) == "child" for p in people)}
     if not alone:
         return address, {}
