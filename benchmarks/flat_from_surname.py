@@ -5,7 +5,9 @@ rule ``flat_from_surname`` (docs/households.md) is applied again to the run's st
 as the households stage makes them, surnames standardised as ``tfident.standardise`` does), with the donor
 roles given (``--roles``, by default the shipped ``flat_from_surname_roles``), and every person it places
 in a flat is read against the batch's truth: placed with their own family (someone of their true household
-lives in that flat on D) or with another. The rule's other guards are the shipped ones. Synthetic data only.
+lives in that flat on D) or with another. ``--rare``: ``flat_from_surname_rare`` (an adult of a surname
+fewer than this share of the batch's people have counts too; ``none``: off). The rule's other guards are
+the shipped ones. Synthetic data only.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ COLUMNS = (
 )
 
 
-def placements(batch: Path, db: Path, roles: tuple[str, ...]) -> pl.DataFrame:
+def placements(batch: Path, db: Path, roles: tuple[str, ...], rare: float | None = None) -> pl.DataFrame:
     """``person_id, true_household_id, flat, own_family``: each person the rule places, on the run's last run."""
     with sqlite3.connect(db) as con:
         run, as_of = con.execute("select run_id, as_of from runs order by rowid desc limit 1").fetchone()
@@ -66,7 +68,7 @@ def placements(batch: Path, db: Path, roles: tuple[str, ...]) -> pl.DataFrame:
     role = people.join(resolve_dob(keyed), on="person_id", how="left").select(
         "person_id", role_expr(pl.col("date_of_birth"), day).alias("role")
     )
-    _, placed = _flat_from_surname(keyed, role, stale, roles)
+    _, placed = _flat_from_surname(keyed, role, stale, roles, rare)
     truth = pl.read_csv(batch / "truth" / "persons.csv", infer_schema_length=0)
     household = (
         records.join(truth, on=["source", "record_id"])
@@ -91,18 +93,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flat_from_surname", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="BATCH DB pairs")
     parser.add_argument("--roles", nargs="+", default=None, help="donor roles (adult, child, unknown)")
+    parser.add_argument(
+        "--rare", default="config", help="flat_from_surname_rare: a share, or none (default: the shipped value)"
+    )
     args = parser.parse_args(argv)
     if len(args.runs) % 2:
         parser.error("give BATCH DB pairs")
-    roles = tuple(args.roles) if args.roles else load_households_config().flat_from_surname_roles
+    config = load_households_config()
+    roles = tuple(args.roles) if args.roles else config.flat_from_surname_roles
+    rare = config.flat_from_surname_rare if args.rare == "config" else None if args.rare == "none" else float(args.rare)
     total = own = 0
     for batch, db in zip(args.runs[::2], args.runs[1::2], strict=True):
-        placed = placements(Path(batch), Path(db), roles)
+        placed = placements(Path(batch), Path(db), roles, rare)
         right = int(placed["own_family"].sum())
         total, own = total + placed.height, own + right
         others = placed.filter(~pl.col("own_family"))["true_household_id"].to_list()
         print(f"{batch}: {placed.height} placed, {right} with their own family; with another: {others}")
-    print(f"roles {list(roles)}: {total} placed, {own} with their own family, {total - own} with another")
+    print(f"roles {list(roles)}, rare {rare}: {total} placed, {own} with their own family, {total - own} with another")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ text in that town written with a postcode, when the batch (else the person's own
 exactly one (``complete_postcodes``). A record whose text names no flat but whose UPRN is one flat
 of a block takes the flat the person's records naming one there name, when exactly one other
 (``recheck_flat_uprns``). A person who lives at a block's flat-less address, none of whose records
-names a flat there, takes the one flat of the block where a child of their standardised surname lives
+names a flat there, takes the one flat of the block where a child of their standardised surname lives,
+or an adult of a surname fewer than ``flat_from_surname_rare`` of the batch's people have
 (``flat_from_surname``; the household is flagged for review).
 
 **A person's address at D** is that of their most recent address evidence: the
@@ -59,6 +60,13 @@ dated after the claim was opened, is at the address the children moved to, is pl
 (flag ``stale_claim``). When the claim was opened is read from the batch's extract
 (:func:`open_record_starts`).
 
+**Left behind** (``left_behind``, after that): children who moved from O to N, with everyone at N
+having come from O or with them, take the people of O seen there before the move, and those every
+record of whom is at O since it and who share the family's surname, unless a child of O stays or a
+source that has seen the move still records them at O (flag ``left_behind``; ``lone_children`` where
+only children were at N). A parent whose agencies never heard of a move looks, on the records, like
+a separated parent who stayed: docs/households.md, "Adults left behind and rare surnames".
+
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
 a household at a normalised address the same of its key
@@ -78,7 +86,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from tfident.config import StrictModel, config_path, load_model
 from tfident.households.incremental import AddressParses, GazetteerIndex
@@ -122,11 +130,13 @@ REVIEW_REASONS: tuple[str, ...] = (
     "moved_alone",
     "stale_claim",
     "lone_children",
+    "left_behind",
     "flat_from_surname",
 )
 """``households.review_reason``: the family was placed by the moved-alone rule, a member whose
 open claim gives the home the children left was placed with them (``stale_claims``), the adults of
-the home children left alone were placed with them (``lone_children``), or a member's flat was taken
+the home children left alone were placed with them (``lone_children``), adults whose agencies never
+recorded the family's move were placed with it (``left_behind``), or a member's flat was taken
 from the people of their surname in the block (``flat_from_surname``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
@@ -197,6 +207,11 @@ class HouseholdsConfig(StrictModel):
     """``flat_from_surname`` only from a flat where someone of the surname has one of these roles (age
     at D): by default a child, whose school records most often name the flat. An adult living alone
     in another flat of the block may share a common surname with no tie to the person."""
+    flat_from_surname_rare: float | None = Field(default=0.01, gt=0, le=1)
+    """An adult in a flat also counts for ``flat_from_surname`` (whatever ``flat_from_surname_roles``
+    says) when fewer than this share of the batch's people have their standardised surname: a
+    namesake by chance in the same block is then unlikely (docs/households.md, "Adults left behind and
+    rare surnames"). None: only ``flat_from_surname_roles``."""
     first_seen_after_move: bool = True
     """Someone first seen anywhere after the move (no record of them before it, at any address), at
     the old address and by a source that does not lag the move, is not shown to have lived there
@@ -247,7 +262,20 @@ class HouseholdsConfig(StrictModel):
     move_together`` and ``child`` among ``mover_roles``. It overrides "a member seen at the old
     address since the move stays" for these families: on the records a parent whose agencies never
     heard of the move and a separated parent who stayed are the same (docs/households.md, "Children
-    placed alone")."""
+    placed alone"). ``left_behind`` takes these families too: this matters only with it off."""
+
+    left_behind: bool = True
+    """The lone-children rule widened (on by default): children who moved from O to N take the adults
+    of O who were seen there before the move, or all of whose records (open ones too) are at O from
+    after it and who share a surname with someone at N, whatever adults are with the children at N,
+    provided everyone at N came from O, came with them (first seen anywhere at N, since the move) or
+    is known only from an open record; not when a child of O stays there, nor when a source that has
+    seen a mover at N since the move still records the adult at O. The household is flagged
+    ``left_behind`` (``lone_children`` where only children were placed at N). A parent whose
+    agencies never heard of a move and a separated parent who stayed look the same on the records:
+    measured on profiles with and without separations (docs/households.md, "Adults left behind and
+    rare surnames").
+    Only with ``moved_alone: move_together`` and ``child`` among ``mover_roles``."""
 
     @field_validator("stale_claims")
     @classmethod
@@ -705,7 +733,11 @@ def _take_flat(found: pl.Expr) -> list[pl.Expr]:
 
 
 def _flat_from_surname(
-    records: pl.DataFrame, roles: pl.DataFrame, stale_before: date | None, donor_roles: tuple[str, ...]
+    records: pl.DataFrame,
+    roles: pl.DataFrame,
+    stale_before: date | None,
+    donor_roles: tuple[str, ...],
+    rare_below: float | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """``(records, completed)``: a person who lives at a block's flat-less address (status
     ``ambiguous``, or a block the gazetteer lacks) and none of whose records names a flat there
@@ -728,10 +760,19 @@ def _flat_from_surname(
     )
     surnames = records.filter(pl.col("surname_std").is_not_null()).select("person_id", "surname_std").unique()
     # people living in a flat of a block (by their own records), by building, and their surnames
+    donor_people = roles.filter(pl.col("role").is_in(list(donor_roles))).select("person_id")
+    if rare_below is not None:
+        share = surnames.group_by("surname_std").agg((pl.len() / surnames["person_id"].n_unique()).alias("_share"))
+        rare = (
+            roles.filter(pl.col("role") == "adult")
+            .join(surnames, on="person_id")
+            .join(share, on="surname_std")
+            .filter(pl.col("_share") < rare_below)
+            .select("person_id")
+        )
+        donor_people = pl.concat([donor_people, rare]).unique()
     donors = (
-        address.join(buildings, on="address_key")
-        .join(surnames, on="person_id")
-        .join(roles.filter(pl.col("role").is_in(list(donor_roles))).select("person_id"), on="person_id")
+        address.join(buildings, on="address_key").join(surnames, on="person_id").join(donor_people, on="person_id")
     ).select(pl.col("person_id").alias("_donor"), pl.col("address_key").alias("_flat"), "_building", "surname_std")
     # people living at a block's flat-less address: the building that address names
     targets = address.join(
@@ -1183,66 +1224,89 @@ def lone_children(
     records: pl.DataFrame,
     address: pl.DataFrame,
     roles: pl.DataFrame,
+    *,
+    with_adults: bool = False,
 ) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Apply the ``lone_children`` rule after ``stale_claims``: ``(address, flags)``.
+    """Apply the ``lone_children`` rule (or, ``with_adults``, the ``left_behind`` rule) after
+    ``stale_claims``: ``(address, flags)``.
 
-    For each address N where only children are placed, every one of them seen at O (a dated record,
-    not an open one) before they were first seen at N, all from one O (the movers; a child at N before
-    them has an adult there the records do not show), the move date is the earliest of their first
-    records at N. The family at O is the people placed at O who were seen there (a dated record)
-    before the move date: someone first seen there since came after the children left and stays, and
-    so does someone only an open record places there (a live claim says where DWP writes now, not
-    since when). The family's adults are placed at N when:
+    The movers: for an address N where only children are placed, every one of them seen at O (a
+    dated record, not an open one) before they were first seen at N, all from one O (a child at N
+    before them has an adult there the records do not show). ``with_adults``: N needs a child, not
+    only children; everyone placed at N is a mover from O, or was placed there by an earlier rule
+    with no dated record at N and dated records only at O (a parent the moved-alone rule took
+    along), or has no dated record at all (only an open one: it says where an agency writes, not
+    from where), or was first seen anywhere at N, on or after the move (a baby, a first record).
+    The move date is the earliest of the movers' first records at N.
 
-    - the family has an adult and no child (a child of the home stayed: the family split);
+    The family at O is the people placed at O who were seen there (a dated record) before the move
+    date: someone first seen there since came after the children left and stays, and so does
+    someone only an open record places there (a live claim says where DWP writes now, not since
+    when). ``with_adults`` adds the people placed at O all of whose records (open ones too) are at
+    O, none dated before the move, who share a standardised surname with someone at N: a parent, or a
+    child, whose agencies have written nothing since the move but the old address (a newcomer to O
+    rarely shares the leavers' surname). The family's adults, and ``with_adults`` those children it
+    added, are placed at N when:
+
+    - the family has an adult and no child seen at O before the move (a child of the home stayed:
+      the family split); ``with_adults``: nor is another child whose every dated record is at O
+      left there;
     - no record of theirs at O dated on or after the move date comes from a source with a dated
-      record of one of the movers at N on or after the move date: such a source has heard of the
-      move, and its record at O says they stayed.
+      record of one of the people at N there on or after the move date: such a source has heard of
+      the move, and its record at O says they stayed.
 
-    Every adult of the family goes, or none does. ``flags``: ``lone_children`` for each address
-    someone was placed at (an earlier rule's flag is kept by the caller).
+    Everyone of the family goes, or nobody does. ``flags``: ``lone_children`` for each address
+    someone was placed at where only children were, ``left_behind`` for the others (an earlier
+    rule's flag is kept by the caller).
     """
     current = dict(address.iter_rows())
     role = dict(roles.iter_rows())
     by_place = _residents(current)
-    alone = {key: people for key, people in by_place.items() if all(role.get(p) == "child" for p in people)}
+    children = {p for p, r in role.items() if r == "child"}
+    alone = {
+        key: people
+        for key, people in by_place.items()
+        if (any(p in children for p in people) if with_adults else all(p in children for p in people))
+    }
     if not alone:
         return address, {}
     dated = records.filter(
         pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
     ).select("person_id", "address_key", "source", "evidence_date")
-    # each person's first dated record at each address (the children at N, everyone at O)
+    # each person's first dated record at each address (the people at N, everyone at O)
     first_seen = dated.group_by("person_id", "address_key").agg(pl.col("evidence_date").min())
     firsts: dict[str, dict[str, date]] = defaultdict(dict)
     for person, key, first in first_seen.filter(
         pl.col("person_id").is_in([p for people in alone.values() for p in people])
     ).iter_rows():
         firsts[person][key] = first
-    moves: dict[str, tuple[str, date, list[str]]] = {}  # N -> (O, move date, movers)
+    moves: dict[str, tuple[str, date, list[str]]] = {}  # N -> (O, move date, people at N)
     for new, people in alone.items():
-        origins: dict[str, date] = {}
-        for child in people:
-            arrived = firsts[child].get(new)
-            came_from = {
-                key
-                for key, first in firsts[child].items()
-                if key != new and key in by_place and first < (arrived or date.min)
-            }
-            if arrived is None or len(came_from) != 1:
-                break
-            (old,) = came_from
-            origins[old] = min(arrived, origins.get(old, date.max))
-        else:
-            if len(origins) == 1:
-                ((old, when),) = origins.items()
-                moves[new] = (old, when, people)
+        move = _move_to(new, people, firsts, by_place, with_adults=with_adults)
+        if move is not None:
+            moves[new] = (*move, people)
     if not moves:
         return address, {}
     olds = sorted({old for old, _, _ in moves.values()})
-    at_old = dated.filter(pl.col("address_key").is_in(olds))
     earliest: dict[tuple[str, str], date] = {
         (person, key): first for person, key, first in first_seen.filter(pl.col("address_key").is_in(olds)).iter_rows()
     }
+    lagging = _lagging_family(records, dated, moves, by_place) if with_adults else {}
+    # every dated record at the addresses the moves involve, by address: (person, source, date)
+    involved = sorted({*olds, *moves})
+    seen_at: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    for person, key, source, day in dated.filter(pl.col("address_key").is_in(involved)).iter_rows():
+        seen_at[key].append((person, source, day))
+    only_at: dict[str, set[str]] = defaultdict(set)  # O -> the people every dated record of whom is at O
+    if with_adults:
+        for person, keys in (
+            dated.filter(pl.col("person_id").is_in([p for old in olds for p in by_place[old]]))
+            .group_by("person_id")
+            .agg(pl.col("address_key").unique())
+            .iter_rows()
+        ):
+            if len(keys) == 1:
+                only_at[keys[0]].add(person)
     flags: dict[str, str] = {}
     placed = 0
     taken: set[str] = set()
@@ -1250,28 +1314,106 @@ def lone_children(
         if old in taken:
             continue
         family = [p for p in by_place[old] if earliest.get((p, old), date.max) < when]
-        adults = [p for p in family if role.get(p) == "adult"]
+        late = lagging.get(new, set()) - set(family)  # every record at O, all since the move: of the family
+        adults = [p for p in [*family, *sorted(late)] if role.get(p) == "adult"]
         if not adults or any(role.get(p) == "child" for p in family):
             continue  # no adult lived there with the children, or a child of the home stayed
-        heard = dated.filter(
-            pl.col("person_id").is_in(movers) & (pl.col("address_key") == new) & (pl.col("evidence_date") >= when)
-        )["source"].unique()
-        stayed = at_old.filter(
-            pl.col("person_id").is_in(adults)
-            & (pl.col("address_key") == old)
-            & (pl.col("evidence_date") >= when)
-            & pl.col("source").is_in(heard.to_list())
-        )
-        if stayed.height:
-            continue
-        for person in adults:
+        if with_adults and any(
+            role.get(p) == "child" and p in only_at.get(old, ()) and p not in late for p in by_place[old]
+        ):
+            continue  # a child no record shows anywhere else, not of the family's surname, is still there
+        going = [*adults, *sorted(p for p in late if role.get(p) != "adult")]
+        at_new = set(movers)
+        heard = {source for person, source, day in seen_at[new] if person in at_new and day >= when}
+        if any(person in going and day >= when and source in heard for person, source, day in seen_at[old]):
+            continue  # a source that has seen the move still records one of them at O: they stayed
+        for person in going:
             current[person] = new
         taken.add(old)
-        flags[new] = "lone_children"
-        placed += len(adults)
+        flags[new] = "lone_children" if all(role.get(p) == "child" for p in movers) else "left_behind"
+        placed += len(going)
     if placed:
-        log.info("lone children: %d adults placed where the children moved (%d households)", placed, len(flags))
+        log.info("left behind: %d persons placed where the children moved (%d households)", placed, len(flags))
     return _address_frame(current), flags
+
+
+def _move_to(
+    new: str,
+    people: list[str],
+    firsts: Mapping[str, Mapping[str, date]],
+    by_place: Mapping[str, list[str]],
+    *,
+    with_adults: bool,
+) -> tuple[str, date] | None:
+    """``(O, move date)`` when the ``people`` placed at ``new`` moved there from one O (the rules
+    of :func:`lone_children`), else None. ``firsts``: each person's first dated record at each
+    address.
+    """
+    origins: dict[str, date] = {}
+    late: list[date] = []  # first seen anywhere at N: they came with the movers or after them
+    for person in people:
+        seen = firsts.get(person, {})
+        arrived = seen.get(new)
+        before = {
+            key for key, first in seen.items() if key != new and key in by_place and first < (arrived or date.max)
+        }
+        if with_adults and arrived is None:
+            if not seen:
+                continue  # only an open record places them at N
+            if len(before) != 1:
+                return None
+            origins.setdefault(next(iter(before)), date.max)  # placed at N by an earlier rule
+            continue
+        if with_adults and arrived is not None and set(seen) == {new}:
+            late.append(arrived)
+            continue
+        if arrived is None or len(before) != 1:
+            return None
+        (old,) = before
+        origins[old] = min(arrived, origins.get(old, date.max))
+    if len(origins) != 1:
+        return None
+    ((old, when),) = origins.items()
+    if when == date.max or any(day < when for day in late):
+        return None  # no mover has a record at N, or someone was at N before the movers came
+    return old, when
+
+
+def _lagging_family(
+    records: pl.DataFrame,
+    dated: pl.DataFrame,
+    moves: Mapping[str, tuple[str, date, list[str]]],
+    by_place: Mapping[str, list[str]],
+) -> dict[str, set[str]]:
+    """For each N of ``moves``: the people placed at its O every record of whom (open ones too) is at
+    O, none dated before the move, who share a standardised surname with someone placed at N.
+    """
+    if "surname_std" not in records.columns:
+        return {}
+    near = {p for old, _, people in moves.values() for p in [*by_place[old], *people]}
+    mine = records.filter(pl.col("person_id").is_in(list(near)))
+    keys_of: dict[str, set[str]] = defaultdict(set)
+    surnames: dict[str, set[str]] = defaultdict(set)
+    for person, key, surname in mine.select("person_id", "address_key", "surname_std").iter_rows():
+        if key is not None:
+            keys_of[person].add(key)
+        if surname:
+            surnames[person].add(surname)
+    first_any: dict[str, date] = dict(
+        dated.filter(pl.col("person_id").is_in(list(near)))
+        .group_by("person_id")
+        .agg(pl.col("evidence_date").min())
+        .iter_rows()
+    )
+    lagging: dict[str, set[str]] = {}
+    for new, (old, when, people) in moves.items():
+        names = {name for p in people for name in surnames[p]}
+        lagging[new] = {
+            p
+            for p in by_place[old]
+            if keys_of[p] == {old} and first_any.get(p, date.max) >= when and surnames[p] & names
+        }
+    return lagging
 
 
 def _household_address(records: pl.DataFrame, gazetteer: pl.DataFrame | None) -> pl.DataFrame:
@@ -1369,7 +1511,11 @@ def assign_households(
     completed: dict[str, str] = {}
     if config.flat_from_surname:
         linked, completed = _flat_from_surname(
-            linked, people.select("person_id", "role"), stale_before, config.flat_from_surname_roles
+            linked,
+            people.select("person_id", "role"),
+            stale_before,
+            config.flat_from_surname_roles,
+            config.flat_from_surname_rare,
         )
         linked = linked.drop("_flatless_block", "_flat_building")
     by_address = _by_address(linked)
@@ -1377,8 +1523,14 @@ def assign_households(
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
     address, claim_flags = stale_claims(linked, address, people.select("person_id", "role"), config, opened)
     flags = claim_flags | flags  # a household the moved-alone rule placed keeps its flag
-    if config.lone_children and config.moved_alone == "move_together" and "child" in config.mover_roles:
-        address, lone_flags = lone_children(linked, address, people.select("person_id", "role"))
+    if (
+        (config.lone_children or config.left_behind)
+        and config.moved_alone == "move_together"
+        and "child" in config.mover_roles
+    ):
+        address, lone_flags = lone_children(
+            linked, address, people.select("person_id", "role"), with_adults=config.left_behind
+        )
         flags = lone_flags | flags
     for person, key in address.filter(pl.col("person_id").is_in(list(completed))).iter_rows():
         if key == completed[person]:

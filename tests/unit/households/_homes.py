@@ -26,12 +26,22 @@ GAZETTEER = pl.DataFrame(
 )
 
 
-def row(person: str, source: str, evidence: date, where: str, opened: date | None = None) -> dict[str, Any]:
+def row(
+    person: str, source: str, evidence: date, where: str, opened: date | None = None, surname: str = "SMITH"
+) -> dict[str, Any]:
     """One record of ``person`` (a child when the name ends ``KID``) at home ``where``; ``opened``:
-    when an open record (a live claim) was opened.
+    when an open record (a live claim) was opened; ``surname``: the standardised surname.
     """
     dob = CHILD if person.endswith("KID") else ADULT
-    return {"person": person, "source": source, "evidence": evidence, "dob": dob, "where": where, "opened": opened}
+    return {
+        "person": person,
+        "source": source,
+        "evidence": evidence,
+        "dob": dob,
+        "where": where,
+        "opened": opened,
+        "surname": surname,
+    }
 
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -47,6 +57,7 @@ def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], d
             "postcode_std": ["TF1 1AA"] * len(rows),
             "uprn_matched": [HOMES[r["where"]] for r in rows],
             "address_match": ["exact"] * len(rows),
+            "surname_std": [r.get("surname", "SMITH") for r in rows],
         },
         schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
     )

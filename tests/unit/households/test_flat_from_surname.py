@@ -104,7 +104,8 @@ ON = {"flat_from_surname": True}
         # own records decide, not his surname, and he stays at the block's address
         ([*SMITH, rec("MR SMITH", "SMITH", ADULT, 1, "s3"), rec("MR SMITH", "SMITH", ADULT, 3, "s4"), *JONES],
          ON, None, 1),
-        # only an adult of his surname lives in flat 2: a common surname is no tie, he stays
+        # only an adult of his surname lives in flat 2: a surname half the people here share is no
+        # tie, he stays
         ([SMITH[0], {**SMITH[1], "dob": ADULT}, *JONES], ON, None, 1),
         # unless the council allows adults there too
         ([SMITH[0], {**SMITH[1], "dob": ADULT}, *JONES], {**ON, "flat_from_surname_roles": ["adult", "child"]}, 2, 1),
@@ -127,6 +128,53 @@ def test_a_person_whose_records_name_no_flat_takes_the_one_flat_of_the_block_wit
         assert reason[person] == ("flat_from_surname" if flat is not None else None)
 
 
+# 246 neighbours at 7 Park Road, each of another surname: with the four people above, 250 people
+NEIGHBOURS = [rec(f"N{i}", f"NAME{i}", ADULT, 9, f"n{i}", "TF1 2AA") for i in range(246)]
+ADULT_SMITH = [SMITH[0], {**SMITH[1], "dob": ADULT}]  # only an adult of his surname lives in flat 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "mr_smith"),
+    [
+        # 2 Smiths of 250 people (0.8%): fewer than 1% share the surname, so a namesake in the same
+        # block by chance is unlikely; the adult in flat 2 counts
+        ([*ADULT_SMITH, *JONES, *NEIGHBOURS], ON, 2),
+        # 3 more Smiths among the neighbours: 5 of 250 (2%), no longer rare; he stays
+        (
+            [
+                *ADULT_SMITH,
+                *JONES,
+                *NEIGHBOURS[3:],
+                *(rec(f"S{i}", "SMITH", ADULT, 9, f"x{i}", "TF1 2AA") for i in range(3)),
+            ],
+            ON,
+            None,
+        ),
+        # the same with a threshold of 3%
+        (
+            [
+                *ADULT_SMITH,
+                *JONES,
+                *NEIGHBOURS[3:],
+                *(rec(f"S{i}", "SMITH", ADULT, 9, f"x{i}", "TF1 2AA") for i in range(3)),
+            ],
+            {**ON, "flat_from_surname_rare": 0.03},
+            2,
+        ),
+        # off: only flat_from_surname_roles (a child) count, the rule before
+        ([*ADULT_SMITH, *JONES, *NEIGHBOURS], {**ON, "flat_from_surname_rare": None}, None),
+    ],
+    ids=["rare", "not rare", "threshold 3%", "off"],
+)
+def test_an_adult_of_a_rare_surname_counts(
+    rows: list[dict[str, Any]], config: dict[str, Any], mr_smith: int | None
+) -> None:
+    uprn, reason = placed(rows, config)
+    assert uprn["MR SMITH"] == mr_smith
+    assert reason["MR SMITH"] == ("flat_from_surname" if mr_smith is not None else None)
+    assert uprn["MRS JONES"] == 1
+
+
 def test_the_flag_has_a_label_and_the_config_is_validated() -> None:
     assert "flat_from_surname" in REVIEW_REASONS
     assert "flat_from_surname" in REVIEW_REASON_LABELS
@@ -134,3 +182,6 @@ def test_the_flag_has_a_label_and_the_config_is_validated() -> None:
     assert HouseholdsConfig().flat_from_surname_roles == ("child",)
     with pytest.raises(ValueError, match="flat_from_surname_roles"):
         HouseholdsConfig(flat_from_surname_roles=("grandparent",))  # type: ignore[arg-type]
+    assert HouseholdsConfig().flat_from_surname_rare == 0.01
+    with pytest.raises(ValueError, match="flat_from_surname_rare"):
+        HouseholdsConfig(flat_from_surname_rare=0)

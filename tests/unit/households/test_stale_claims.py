@@ -11,8 +11,17 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from tests.unit.households._homes import D, placed, row
+from tests.unit.households._homes import D, row
+from tests.unit.households._homes import placed as _placed
 from tfident.households import HouseholdsConfig, open_record_starts
+
+
+def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`tests.unit.households._homes.placed` with ``left_behind`` off unless told: it would place
+    a mother whose every record is at OLD with her son whatever this rule decides (test_left_behind.py).
+    """
+    return _placed(rows, **{"left_behind": False, **config})
+
 
 CLAIM_OPENED = date(2024, 6, 15)
 

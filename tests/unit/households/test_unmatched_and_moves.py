@@ -147,7 +147,23 @@ def test_a_member_who_moved_alone_by_the_records(mode: str, where: dict[str, int
 
 def test_a_member_seen_at_the_old_address_since_the_move_stays() -> None:
     seen = {"person": "MUM", "source": "health", "id": "5", "uprn": OLD, "evidence": date(2026, 10, 27), "dob": MUM}
-    assert placed([*MOVED_ALONE, seen]) == ({"MUM": OLD, "KID": NEW}, {OLD: None, NEW: None})
+    # the moved-alone rule alone: her health record since the move keeps her at the old address
+    assert placed([*MOVED_ALONE, seen], left_behind=False) == ({"MUM": OLD, "KID": NEW}, {OLD: None, NEW: None})
+    # left_behind (the default): health holds no record of the child at the new address, so it has
+    # not heard of the move; she was seen at the old address before the child left and goes with him
+    # (flagged lone_children: the child was alone there)
+    assert placed([*MOVED_ALONE, seen]) == ({"MUM": NEW, "KID": NEW}, {NEW: "lone_children"})
+    # health saw the child at the new address since the move: its record of her at the old one
+    # says she stayed
+    kid_seen = {
+        "person": "KID",
+        "source": "health",
+        "id": "6",
+        "uprn": NEW,
+        "evidence": date(2026, 10, 1),
+        "dob": CHILD,
+    }
+    assert placed([*MOVED_ALONE, seen, kid_seen]) == ({"MUM": OLD, "KID": NEW}, {OLD: None, NEW: None})
 
 
 def test_someone_known_at_the_old_address_only_by_an_open_claim_is_not_moved() -> None:
@@ -228,7 +244,8 @@ SIB_BEFORE = {"person": "SIB", "source": "health", "id": "7", "uprn": OLD, "evid
     [
         # the lagging feed neither keeps the old address the child's nor shows the others stayed
         (LAGGED, True, {"MUM": NEW, "KID": NEW, "SIB": NEW}, {NEW: "moved_together"}),
-        # the rule as before: the lagging record after the move stops it
+        # the rule as before: the lagging record after the move stops it (and the sibling, still
+        # placed at the old address and seen nowhere else, keeps the mother there under left_behind)
         (LAGGED, False, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
         # another agency saw the sibling at the old address since the move: she stays
         ([*LAGGED, SIB_BEFORE, SIB_SEEN], True, {"MUM": OLD, "KID": NEW, "SIB": OLD}, {OLD: None, NEW: None}),
