@@ -90,8 +90,8 @@ REVIEW_REASON_LABELS = {
     "their own later records give this one, and they are placed here with the children",
     "lone_children": "the children's records moved here and no adult's did; the adults of the home they "
     "left, whose agencies have not recorded the move, are placed here with them",
-    "left_behind": "the children's records moved here; an adult of the home they left, whose agencies "
-    "have recorded nothing since but the old address, is placed here with them",
+    "left_behind": "the children's records moved here; members of the home they left, recorded there since "
+    "only by agencies that have not recorded the move, are placed here with them",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
 }
