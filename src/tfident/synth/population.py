@@ -390,7 +390,9 @@ def _make_household(mk: _PeopleMaker, hh: int, kind: str, tier: int) -> list[int
         if twin:
             prev = kids[-1]
             p.twin[i] = p.twin[prev] = True
-            while one_name(p.forename[i], p.forename[prev]):
+            # every sibling born that day (triplets: the first too, not only the one before)
+            born = [k for k in kids if p.dob[k] == dob]
+            while any(one_name(p.forename[i], p.forename[k]) for k in born):
                 p.forename[i] = mk.forename(culture, sex, age)
         kids.append(i)
         members.append(i)
