@@ -1291,7 +1291,7 @@ def lone_children(
     earliest: dict[tuple[str, str], date] = {
         (person, key): first for person, key, first in first_seen.filter(pl.col("address_key").is_in(olds)).iter_rows()
     }
-    lagging = _lagging_family(records, dated, moves, by_place) if with_adults else {}
+    lagging = _lagging_family(records, moves, by_place) if with_adults else {}
     # every dated record at the addresses the moves involve, by address: (person, source, date)
     involved = sorted({*olds, *moves})
     seen_at: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
@@ -1381,12 +1381,12 @@ def _move_to(
 
 def _lagging_family(
     records: pl.DataFrame,
-    dated: pl.DataFrame,
     moves: Mapping[str, tuple[str, date, list[str]]],
     by_place: Mapping[str, list[str]],
 ) -> dict[str, set[str]]:
     """For each N of ``moves``: the people placed at its O every record of whom (open ones too) is at
-    O, none dated before the move, who share a standardised surname with someone placed at N.
+    O and who share a standardised surname with someone placed at N (the caller takes those seen at O
+    before the move as the family already).
     """
     if "surname_std" not in records.columns:
         return {}
@@ -1399,20 +1399,10 @@ def _lagging_family(
             keys_of[person].add(key)
         if surname:
             surnames[person].add(surname)
-    first_any: dict[str, date] = dict(
-        dated.filter(pl.col("person_id").is_in(list(near)))
-        .group_by("person_id")
-        .agg(pl.col("evidence_date").min())
-        .iter_rows()
-    )
     lagging: dict[str, set[str]] = {}
-    for new, (old, when, people) in moves.items():
+    for new, (old, _, people) in moves.items():
         names = {name for p in people for name in surnames[p]}
-        lagging[new] = {
-            p
-            for p in by_place[old]
-            if keys_of[p] == {old} and first_any.get(p, date.max) >= when and surnames[p] & names
-        }
+        lagging[new] = {p for p in by_place[old] if keys_of[p] == {old} and surnames[p] & names}
     return lagging
 
 

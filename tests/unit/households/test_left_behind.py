@@ -50,6 +50,16 @@ CONTROL = [
         ([*FAMILY, row("MUM", "asb", date(2026, 7, 1), "NEW")], {}, "OLD"),
         # a sister, seen at OLD before the move, is still placed there: the family split
         ([*FAMILY, row("SIS_KID", "attendance", date(2025, 12, 19), "OLD")], {}, "OLD"),
+        # ... also when she has a record elsewhere (at THIRD, in 2024, before she came to OLD)
+        (
+            [
+                *FAMILY,
+                row("SIS_KID", "attendance", date(2024, 3, 1), "THIRD"),
+                row("SIS_KID", "attendance", date(2025, 12, 19), "OLD"),
+            ],
+            {},
+            "OLD",
+        ),
         # a child of another surname, first seen at OLD since the move and nowhere else, is still
         # placed there: OLD is not left to a child alone
         ([*FAMILY, row("SIS_KID", "attendance", D, "OLD", surname="JONES")], {}, "OLD"),
@@ -74,6 +84,8 @@ CONTROL = [
         # a record of his at THIRD in 2024: not every record of his is at OLD, and none there is from
         # before the move (he may have come to OLD since)
         ([*KID, *MUM, DAD[1], row("DAD", "health", date(2024, 3, 1), "THIRD")], {}, "OLD"),
+        # ... nor when the record at THIRD is from after the move (June; OLD is his newest, in August)
+        ([*KID, *MUM, DAD[1], row("DAD", "health", date(2026, 6, 1), "THIRD")], {}, "OLD"),
         # only with the family moving together
         (FAMILY, {"moved_alone": "split"}, "OLD"),
     ],
