@@ -58,6 +58,7 @@ from tfident.link import (
     LinkCache,
     link_persons_cached,
     load_linkage_config,
+    record_slots,
 )
 from tfident.link.components import CLUSTER_CACHE_SCHEMA
 from tfident.link.incremental import PAIR_CACHE_SCHEMA, PROFILE_CACHE_SCHEMA
@@ -235,14 +236,17 @@ def link_stage(
     linkage: LinkageConfig,
     constraints: pl.DataFrame | None = None,
     link_cache: LinkCache | None = None,
+    batch: Batch | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Link person records across sources into persons, respecting reviewers' link rulings.
+    """Link person records across sources into persons, respecting reviewers' link rulings and
+    the slots of the batch's extracts (two attendance rows of one school and term are two pupils).
 
     With ``link_cache`` (the previous published run's, :mod:`tfident.link.incremental`) only
     the pairs of new or changed profiles are blocked and compared; the result is the same.
     Returns the person index, the links, and this run's cache (its profiles, pairs and clusters).
     """
-    person_index, links, cache = link_persons_cached(records, linkage, constraints, link_cache)
+    slots = None if batch is None else record_slots(batch.extracts)
+    person_index, links, cache = link_persons_cached(records, linkage, constraints, link_cache, slots=slots)
     return person_index, links, cache.profiles, cache.pairs, cache.clusters
 
 
@@ -405,7 +409,7 @@ NODES: tuple[Stage, ...] = (
     Stage(
         "link",
         link_stage,
-        ("standardised", "params:linkage", "constraints", "link_cache"),
+        ("standardised", "params:linkage", "constraints", "link_cache", "batch"),
         ("person_index", "links", "link_profiles", "link_pairs", "link_clusters"),
     ),
     Stage(

@@ -127,6 +127,10 @@ class Source(StrictModel):
     """The sender when one provides several sources (``schools``): their quality feedback is one workbook."""
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Data-check settings that follow from the source itself (``tfident.ingest.checks.SourceChecks`` keys)."""
+    person_slot: tuple[str, ...] = ()
+    """Person sources: columns that together name a slot one person fills at most once in the source
+    (a school and a term: one pupil has one attendance row a term), so two records of one slot are two
+    people (the linkage guard ``one_record_per_slot``). Empty: none."""
     added_in: str | None = None
     """The contract version that added the source (``"1.2"``); None for the sources of version 1. Always optional:
     a batch made to an earlier version is valid without it, and the synthetic generator writes it only when asked."""
@@ -210,6 +214,11 @@ class Source(StrictModel):
             raise ValueError("a source added to the contract later (added_in) cannot be required")
         if self.per_school and "school_urn" not in names:
             raise ValueError("missing_school_means is for sources whose rows name their school_urn")
+        if self.person_slot and not self.person:
+            raise ValueError("person_slot is for person sources")
+        unknown = [name for name in self.person_slot if name not in names]
+        if unknown:
+            raise ValueError(f"person_slot: {self.name} has no column {', '.join(map(repr, unknown))}")
         return self
 
 

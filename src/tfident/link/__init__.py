@@ -10,8 +10,8 @@
    DuckDB or Spark (``backends``) (``prediction.predict``);
 3. *clustering*: connected components over pairs at or above the match threshold,
    strongest first, with guards (conflicting identifiers, unless the pair is strong
-   without them; twins; incompatible dates of birth) and reviewers'
-   ``cannot_link``/``must_link`` rulings (``clustering.cluster_profiles``); then, with
+   without them; twins; incompatible dates of birth; two records of one ``slots`` slot) and
+   reviewers' ``cannot_link``/``must_link`` rulings (``clustering.cluster_profiles``); then, with
    ``thresholds.second_pass``, pairs of the uncertain band join two persons the guards
    accept whole (``clustering.second_pass``, match_rule ``second_pass``);
 4. *links*: the pairs inside one person, and the pairs of the uncertain band (and any
@@ -20,7 +20,7 @@
 
 Modules, by noun: ``config`` (``linkage.yaml``), ``model`` (the model file),
 ``comparisons``, ``blocking``, ``profiles``, ``backends`` (``duckdb``, ``spark``),
-``prediction``, ``clustering``, ``explanation``, ``training``.
+``prediction``, ``clustering``, ``slots``, ``explanation``, ``training``.
 """
 
 from __future__ import annotations
@@ -48,12 +48,14 @@ from tfident.link.incremental import (
 from tfident.link.model import prior_weight
 from tfident.link.prediction import weights_json, without_identifiers
 from tfident.link.profiles import build_profiles, tf_tables
+from tfident.link.slots import SLOTS_SCHEMA, contested_slots, record_slots
 
 __all__ = [
     "CONSTRAINTS_SCHEMA",
     "LINKS_SCHEMA",
     "NOT_SAME_PERSON_RULES",
     "SECOND_PASS_RULE",
+    "SLOTS_SCHEMA",
     "BlockingRule",
     "Guards",
     "LinkCache",
@@ -63,6 +65,7 @@ __all__ = [
     "link_persons_cached",
     "load_linkage_config",
     "person_id_for",
+    "record_slots",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,10 @@ def _ruling_pairs(constraints: pl.DataFrame | None, members: pl.DataFrame, kind:
     return [(int(a), int(b)) for a, b in pairs.iter_rows()]
 
 
+def _pid_pairs(pairs: list[tuple[int, int]]) -> pl.DataFrame:
+    return pl.DataFrame(pairs, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
+
+
 def cluster_edges(scores: pl.DataFrame, config: LinkageConfig, second: bool = False) -> pl.DataFrame:
     """The scored pairs at or above the match threshold as clustering's edges
     (:data:`tfident.link.clustering.EDGE_SCHEMA`, with ``override_ids`` and ``weight``); with
@@ -150,10 +157,13 @@ def cluster_edges(scores: pl.DataFrame, config: LinkageConfig, second: bool = Fa
 
 
 def link_persons(
-    persons: pl.DataFrame, config: LinkageConfig, constraints: pl.DataFrame | None = None
+    persons: pl.DataFrame,
+    config: LinkageConfig,
+    constraints: pl.DataFrame | None = None,
+    slots: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Link person records into persons (:func:`link_persons_cached` without a previous run)."""
-    person_index, links, _ = link_persons_cached(persons, config, constraints)
+    person_index, links, _ = link_persons_cached(persons, config, constraints, slots=slots)
     return person_index, links
 
 
@@ -162,13 +172,17 @@ def link_persons_cached(
     config: LinkageConfig,
     constraints: pl.DataFrame | None = None,
     previous: LinkCache | None = None,
+    slots: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, LinkCache]:
     """Link person records into persons, reusing ``previous`` (the previous run's
     :class:`LinkCache`) for the pairs of profiles that did not change
     (:mod:`tfident.link.incremental`); the result is the same with or without it.
 
     ``constraints`` (optional, :data:`CONSTRAINTS_SCHEMA`) are reviewers' rulings by
-    ``record_key``; rulings naming records absent from ``persons`` are ignored.
+    ``record_key``; rulings naming records absent from ``persons`` are ignored. ``slots``
+    (optional, :data:`tfident.link.slots.SLOTS_SCHEMA`: :func:`~tfident.link.slots.record_slots` of
+    the extracts) are what each record fills once for its person: two records of one slot never
+    end up in one person (guard ``one_record_per_slot``).
 
     Returns ``(person_index, links, cache)``: ``person_index`` has ``record_key, source,
     record_id, person_id`` (one row per record, in the order of ``persons``);
@@ -204,9 +218,15 @@ def link_persons_cached(
     cache = new_cache(keys, gammas)
     del gammas
     edges = cluster_edges(scores, config)
+    band = cluster_edges(scores, config, second=True)
     profiles = mark_copied_dobs(profiles, config.guards)
     cannot = _ruling_pairs(constraints, members, "cannot_link")
     must = _ruling_pairs(constraints, members, "must_link")
+    if config.guards.one_record_per_slot:
+        merging = pl.concat(
+            [edges.select("pid_l", "pid_r"), band.select("pid_l", "pid_r"), _pid_pairs(must)], how="vertical_relaxed"
+        )
+        profiles = contested_slots(profiles, members, slots, merging)
     clusters, cluster_cache, reused = cluster_by_component(
         profiles,
         edges,
@@ -221,7 +241,6 @@ def link_persons_cached(
         profiles, edges, config.guards, clusters, cluster_cache, cannot_link=cannot, must_link=must
     )
     # the cache keeps the first clustering's clusters: the second pass is made again every run
-    band = cluster_edges(scores, config, second=True)
     limits = config.thresholds
     clusters, joined = second_pass(
         profiles,

@@ -85,6 +85,12 @@ cluster already holds:
   with the profile (as the partner is), and the partner carries no identifier, each of the
   two a single record (:func:`_bridges`): a tax form joining a Social Security record and a
   census record of one person whose dates of birth no typo explains;
+- ``one_record_per_slot``: both clusters hold a record of one slot of a source (one school and
+  term of ``attendance``, one school and census day of ``school_census``: ``person_slot`` in
+  ``tfident/ingest/sources.yaml``), which one person fills once: they are two people, whatever
+  else agrees or overrides (twins named each after the other, a record carrying a twin's UPN and
+  a mistyped date of birth). Clustering sees only the slots a profile shares with another profile
+  of its component (:func:`tfident.link.slots.contested_slots`);
 - ``cannot_link``: a reviewer ruled that two records are not one person; no cluster
   ever holds both (each ruling is a token the two sides carry with opposite marks).
 
@@ -109,6 +115,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from tfident.link.config import Guards
 from tfident.link.graph import components
+from tfident.link.slots import SLOT_COLUMN
 from tfident.standardise import names
 from tfident.standardise.names import forename_variants
 
@@ -163,6 +170,9 @@ class _Cluster:
     id_records: Mapping[tuple[str, str], int] = field(default_factory=dict)
     """Records per identifier value (``(identifier, value)``), for the principal identifiers;
     empty in a cluster of one profile, whose values each have all its ``records``."""
+    slots: frozenset[str] = frozenset()
+    """The slots its records fill that another profile of its component fills too
+    (:func:`tfident.link.slots.contested_slots`): a cluster holding one never merges with another holding it."""
 
     def principal_names(self) -> list[_Forename]:
         """The full forenames most of the cluster's records carry (several on a tie)."""
@@ -387,10 +397,17 @@ class _Clusters:
         # them with the copies' addresses): every other address is left out of the clusters' state
         places = _place(profiles)
         place = pl.when(places.is_in(copied.drop_nulls().unique().implode())).then(places)
-        rows = profiles.with_columns(counts.alias("_records"), place.alias("_place"), copied.alias("_copied")).select(
+        slots = (
+            pl.col(SLOT_COLUMN)
+            if guards.one_record_per_slot and SLOT_COLUMN in profiles.columns
+            else pl.lit(None, dtype=pl.List(pl.String))
+        )
+        rows = profiles.with_columns(
+            counts.alias("_records"), place.alias("_place"), copied.alias("_copied"), slots.alias("_slots")
+        ).select(
             "pid", "date_of_birth", "forename_first", "forename_canonical", "forename_metaphone", "forename_variant",
             "uprn_matched", "sex", "forename_middles", "postcode_std", "_records", "surname_std", "_place", "_copied",
-            *id_columns,
+            "_slots", *id_columns,
         ).iter_rows()  # fmt: skip
         shared: dict[object, object] = {}
 
@@ -411,7 +428,7 @@ class _Clusters:
         no_counts: Mapping[Any, int] = {}
         for row in rows:
             pid, dob, first, canonical, metaphone, variants, uprn, sex, middles, postcode, records, surname = row[:12]
-            place, copied_at = row[12:14]
+            place, copied_at, held = row[12:15]
             if pid != len(self.state):  # pragma: no cover - build_profiles numbers pids 0..n-1
                 raise ValueError("profile ids must be 0..n-1 in order")
             cluster = _Cluster(
@@ -429,9 +446,11 @@ class _Clusters:
                 cluster.postcodes = one(frozenset((postcode,)))
             if sex in ("M", "F"):
                 cluster.sex_records = tally(sex, records)
+            if held:
+                cluster.slots = one(frozenset(held))
             ids: dict[str, frozenset[str]] = {
                 name: one(frozenset((value,)))
-                for name, value in zip(id_columns, row[14:], strict=True)
+                for name, value in zip(id_columns, row[15:], strict=True)
                 if value is not None
             }
             if ids:
@@ -580,6 +599,8 @@ class _Clusters:
     def allowed(
         self, a: _Cluster, b: _Cluster, override_ids: bool = False, errors: int = 1, check_dob: bool = True
     ) -> bool:
+        if a.slots & b.slots:  # two records of one slot are two people (``one_record_per_slot``)
+            return False
         if not override_ids and self.guards.undated_namesakes_share_ids:
             override_ids = _one_undated_name(a, b)
         if not override_ids:
@@ -678,6 +699,7 @@ class _Clusters:
         a.postcodes |= b.postcodes
         a.middles |= b.middles
         a.swaps |= b.swaps
+        a.slots |= b.slots
         if b.name_records:
             names = dict(a.name_records)
             for forename, n in b.name_records.items():

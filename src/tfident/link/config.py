@@ -110,6 +110,12 @@ class Guards(StrictModel):
     Twins differ in forename, and a father and his namesake son carry unrelated numbers, so
     only a number keyed or read twice wrong (``220263447`` / ``Z202G3447``) meets it; the
     ``dob`` and ``forename`` guards still apply. 1: one keying error whatever the names."""
+    one_record_per_slot: bool = True
+    """Never merge two clusters that both hold a record of one slot of a source: a slot is what one
+    person fills once in it (``person_slot`` in ``tfident/ingest/sources.yaml``: one attendance row
+    per school and term, one school census row per school and census day), so the two records are
+    two people, whatever else agrees or overrides (twins, a record carrying a twin's UPN). See
+    :mod:`tfident.link.slots`."""
     dob: bool = True
     """Never merge two clusters none of whose dates of birth are compatible."""
     dob_copied_from_household: bool = True
