@@ -781,6 +781,12 @@ def explain(
             f"note: the date of birth of {key} is another person's at its address (a household member's, copied):"
             " the run's dob guard did not hold its person apart on it (the model still weighed it)"
         )
+    for slot in result.one_slot:
+        source, *values = slot.split("|")
+        console.print(
+            f"note: held apart: both persons hold a record of {source} for {' '.join(values)}, which one person"
+            " fills once (one_record_per_slot: one pupil has one attendance row per school and term)"
+        )
     if stored is None:
         console.print("stored link: none (the run did not link these records directly)")
     else:

@@ -42,6 +42,14 @@ class SourceQuality(BaseModel):
     possible_duplicate_persons: int | None = Field(
         default=None, description="accepted records with the same name and date of birth as an earlier one"
     )
+    repeated_slots: int | None = Field(
+        default=None,
+        description=(
+            "accepted records that fill a slot (person_slot: a school and term) an earlier record with the same"
+            " person identifier fills: one pupil sent twice, or a record carrying another pupil's identifier;"
+            " linkage keeps two records of one slot as two people (one_record_per_slot)"
+        ),
+    )
 
 
 PERSONAL_DATES = frozenset({"date_of_birth"})
@@ -83,6 +91,21 @@ def possible_duplicate_persons(accepted: pl.DataFrame) -> int:
     return keyed.height - keyed.unique().height
 
 
+def repeated_slots(accepted: pl.DataFrame, source: Source) -> int | None:
+    """Records whose slot (``source.person_slot``, every column filled) and person identifier repeat an
+    earlier record's; None for a source with no slot or no person identifier in ``accepted``.
+    """
+    ids = [name for name in source.person_identifiers if name in accepted.columns]
+    if not source.person_slot or not ids or any(c not in accepted.columns for c in source.person_slot):
+        return None
+    keys = [pl.col(c) for c in source.person_slot]
+    found = 0
+    for name in ids:
+        keyed = accepted.select(*keys, pl.col(name)).drop_nulls()
+        found += keyed.height - keyed.unique().height
+    return found
+
+
 def source_quality(
     source: Source,
     file: str,
@@ -107,6 +130,7 @@ def source_quality(
         date_ranges=_date_ranges(accepted, source),
         duplicate_record_ids=by_reason.get(DUPLICATE_RECORD_ID, 0),
         possible_duplicate_persons=possible_duplicate_persons(accepted) if source.person else None,
+        repeated_slots=repeated_slots(accepted, source),
     )
 
 

@@ -48,7 +48,7 @@ from tfident.link.incremental import (
 from tfident.link.model import prior_weight
 from tfident.link.prediction import weights_json, without_identifiers
 from tfident.link.profiles import build_profiles, tf_tables
-from tfident.link.slots import SLOTS_SCHEMA, contested_slots, record_slots
+from tfident.link.slots import SLOT_COLUMN, SLOTS_SCHEMA, contested_slots, record_slots
 
 __all__ = [
     "CONSTRAINTS_SCHEMA",
@@ -308,6 +308,37 @@ def _with_copied(links: pl.DataFrame, copied: list[str]) -> pl.DataFrame:
     return links.with_columns(links["match_weights_json"].scatter(rows, added.to_series()))
 
 
+def _with_slots(links: pl.DataFrame, profiles: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """``links`` (with the ends' clusters ``c_l``, ``c_r``) with ``"one_slot": [slots]`` added to the
+    weights JSON of a pair held apart whose two persons both hold a record of those slots
+    (``one_record_per_slot``), so ``tfident explain`` can say why. Only such pairs are rebuilt.
+    """
+    if SLOT_COLUMN not in profiles.columns:
+        return links
+    held = profiles.select("pid", SLOT_COLUMN).filter(pl.col(SLOT_COLUMN).list.len() > 0)
+    if held.is_empty():
+        return links
+    by_cluster = (
+        held.join(clusters, on="pid").explode(SLOT_COLUMN).group_by("cluster").agg(pl.col(SLOT_COLUMN).unique().sort())
+    )
+    apart = links.with_row_index("_row").filter(pl.col("match_rule") == "held_apart")
+    shared = (
+        apart.select("_row", "c_l", "c_r", "match_weights_json")
+        .join(by_cluster.rename({"cluster": "c_l", SLOT_COLUMN: "_l"}), on="c_l")
+        .join(by_cluster.rename({"cluster": "c_r", SLOT_COLUMN: "_r"}), on="c_r")
+        .with_columns(pl.col("_l").list.set_intersection("_r").list.sort().alias("_both"))
+        .filter(pl.col("_both").list.len() > 0)
+    )
+    if shared.is_empty():
+        return links
+    listed = pl.col("_both").list.eval(pl.lit('"') + pl.element() + pl.lit('"')).list.join(", ")
+    added = shared.select(
+        pl.col("match_weights_json").str.strip_suffix("}") + pl.lit(', "one_slot": [') + listed + pl.lit("]}")
+    )
+    rows = shared["_row"].cast(pl.Int64)
+    return links.with_columns(links["match_weights_json"].scatter(rows, added.to_series()))
+
+
 def _links(
     profiles: pl.DataFrame,
     members: pl.DataFrame,
@@ -367,7 +398,10 @@ def _links(
         .otherwise(pl.lit("held_apart"))
         .alias("match_rule"),
         "match_weights_json",
+        "c_l",
+        "c_r",
     )
+    scored = _with_slots(scored, profiles, clusters).drop("c_l", "c_r")
     scored = _with_copied(scored, copied)
     forced = pl.DataFrame(must, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
     ruled = (

@@ -66,6 +66,11 @@ class Explanation:
     holds it on any of theirs), so that the dob guard did not hold them apart on it; stored with
     the link."""
 
+    one_slot: tuple[str, ...] = ()
+    """The slots (``source|column values...``: one school and term of attendance) both persons of a
+    pair held apart hold a record of, so that the run's ``one_record_per_slot`` guard kept them two
+    people; stored with the link."""
+
     def band(self, config: LinkageConfig) -> str:
         """``match``, ``uncertain`` or ``non-match``: the stored link's band when there is one
         (``uncertain`` and ``held_apart`` are not matches; ``second_pass`` is a match below the
@@ -91,6 +96,7 @@ class Explanation:
             "probability": round(self.probability, 6),
             "levels": {s.field: level for s, level in zip(self.steps, self.levels, strict=True)},
             **({"dob_copied": list(self.dob_copied)} if self.dob_copied else {}),
+            **({"one_slot": list(self.one_slot)} if self.one_slot else {}),
         }
 
 
@@ -150,6 +156,7 @@ def from_stored(link: dict[str, Any], config: LinkageConfig) -> Explanation | No
         recomputed=False,
         stored_rule=link.get("match_rule"),
         dob_copied=tuple(str(k) for k in weights.get("dob_copied", ())),
+        one_slot=tuple(str(k) for k in weights.get("one_slot", ())),
     )
 
 
