@@ -2,7 +2,7 @@
 
 Synthetic batches: the timer covers ``standardise_persons`` + ``match_addresses``
 (against the batch's gazetteer, with ``config/addresses.yaml`` where that exists) +
-``link_persons(persons, load_linkage_config(), slots=record_slots(extracts))`` with the
+``link_persons(persons, load_linkage_config(), extracts=extracts)`` with the
 committed, frozen model: the ``standardise`` and ``link`` stages of ``tfident.pipeline``.
 
 FEBRL: the same code on Australian data that the committed model was not trained for.
@@ -67,7 +67,7 @@ from typing import Any
 import polars as pl
 
 import tfident.standardise as std
-from tfident.link import link_persons, load_linkage_config, record_slots
+from tfident.link import link_persons, load_linkage_config
 
 
 class _Capture(logging.Handler):
@@ -182,10 +182,9 @@ def link(state: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
             trained = time.perf_counter()
             state["config"] = _train(state, persons, meta["kind"])
             train_seconds = time.perf_counter() - trained
-        # the slots of the extracts (one attendance row per pupil, school and term), as the link stage
-        # takes them; none on FEBRL and pseudopeople, whose extracts have no slot columns
-        slots = record_slots(state["extracts"])
-        person_index, links = link_persons(persons, state["config"], slots=slots)
+        # the extracts give the records' slots (one attendance row per pupil, school and term), as in
+        # the link stage; none on FEBRL and pseudopeople, whose extracts have no slot columns
+        person_index, links = link_persons(persons, state["config"], extracts=state["extracts"])
         total = time.perf_counter() - started
     finally:
         logger.removeHandler(capture)

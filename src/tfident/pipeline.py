@@ -58,7 +58,6 @@ from tfident.link import (
     LinkCache,
     link_persons_cached,
     load_linkage_config,
-    record_slots,
 )
 from tfident.link.components import CLUSTER_CACHE_SCHEMA
 from tfident.link.incremental import PAIR_CACHE_SCHEMA, PROFILE_CACHE_SCHEMA
@@ -245,8 +244,8 @@ def link_stage(
     the pairs of new or changed profiles are blocked and compared; the result is the same.
     Returns the person index, the links, and this run's cache (its profiles, pairs and clusters).
     """
-    slots = None if batch is None else record_slots(batch.extracts)
-    person_index, links, cache = link_persons_cached(records, linkage, constraints, link_cache, slots=slots)
+    extracts = None if batch is None else batch.extracts
+    person_index, links, cache = link_persons_cached(records, linkage, constraints, link_cache, extracts=extracts)
     return person_index, links, cache.profiles, cache.pairs, cache.clusters
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 
 import polars as pl
@@ -160,10 +161,10 @@ def link_persons(
     persons: pl.DataFrame,
     config: LinkageConfig,
     constraints: pl.DataFrame | None = None,
-    slots: pl.DataFrame | None = None,
+    extracts: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Link person records into persons (:func:`link_persons_cached` without a previous run)."""
-    person_index, links, _ = link_persons_cached(persons, config, constraints, slots=slots)
+    person_index, links, _ = link_persons_cached(persons, config, constraints, extracts=extracts)
     return person_index, links
 
 
@@ -172,17 +173,19 @@ def link_persons_cached(
     config: LinkageConfig,
     constraints: pl.DataFrame | None = None,
     previous: LinkCache | None = None,
-    slots: pl.DataFrame | None = None,
+    extracts: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, LinkCache]:
     """Link person records into persons, reusing ``previous`` (the previous run's
     :class:`LinkCache`) for the pairs of profiles that did not change
     (:mod:`tfident.link.incremental`); the result is the same with or without it.
 
     ``constraints`` (optional, :data:`CONSTRAINTS_SCHEMA`) are reviewers' rulings by
-    ``record_key``; rulings naming records absent from ``persons`` are ignored. ``slots``
-    (optional, :data:`tfident.link.slots.SLOTS_SCHEMA`: :func:`~tfident.link.slots.record_slots` of
-    the extracts) are what each record fills once for its person: two records of one slot never
-    end up in one person (guard ``one_record_per_slot``).
+    ``record_key``; rulings naming records absent from ``persons`` are ignored. ``extracts``
+    (optional: the batch's extracts, by source, that ``persons`` was standardised from) give each
+    record's slot (:func:`~tfident.link.slots.record_slots`), what it fills once for its person:
+    two records of one slot never end up in one person (guard ``one_record_per_slot``). The slots
+    are read after scoring, when clustering needs them, and let go after (at a million records they
+    are some 60 MiB).
 
     Returns ``(person_index, links, cache)``: ``person_index`` has ``record_key, source,
     record_id, person_id`` (one row per record, in the order of ``persons``);
@@ -226,7 +229,9 @@ def link_persons_cached(
         merging = pl.concat(
             [edges.select("pid_l", "pid_r"), band.select("pid_l", "pid_r"), _pid_pairs(must)], how="vertical_relaxed"
         )
+        slots = None if extracts is None else record_slots(extracts)
         profiles = contested_slots(profiles, members, slots, merging)
+        del slots
     clusters, cluster_cache, reused = cluster_by_component(
         profiles,
         edges,

@@ -118,20 +118,19 @@ def test_the_held_out_twins_stay_apart_only_with_slots(
 ) -> None:
     extracts = _extracts(rows)
     persons = match_addresses(standardise_persons(extracts, AS_OF), GAZETTEER)
-    slots = record_slots(extracts)
     without, _ = link_persons(persons, linkage)
     assert _mixed(_people(without), a, b), "the case no longer merges without slots: it tests nothing"
-    with_slots, _ = link_persons(persons, linkage, slots=slots)
+    with_slots, _ = link_persons(persons, linkage, extracts=extracts)
     people = _people(with_slots)
     assert not _mixed(people, a, b), people
     off = linkage.model_copy(update={"guards": linkage.guards.model_copy(update={"one_record_per_slot": False})})
-    assert _mixed(_people(link_persons(persons, off, slots=slots)[0]), a, b)
+    assert _mixed(_people(link_persons(persons, off, extracts=extracts)[0]), a, b)
 
 
 def test_each_twin_keeps_her_own_records(linkage: LinkageConfig) -> None:
     extracts = _extracts(_hill_twins())
     persons = match_addresses(standardise_persons(extracts, AS_OF), GAZETTEER)
-    people = _people(link_persons(persons, linkage, slots=record_slots(extracts))[0])
+    people = _people(link_persons(persons, linkage, extracts=extracts)[0])
     assert any({f"ISLA-{t}" for t in TERMS} | {"ISLA-C1", "ISLA-C2"} <= p for p in people), people
     assert any({f"OLIVIA-{t}" for t in TERMS} <= p for p in people), people
 
@@ -139,9 +138,8 @@ def test_each_twin_keeps_her_own_records(linkage: LinkageConfig) -> None:
 def test_the_incremental_run_keeps_them_apart_too(linkage: LinkageConfig) -> None:
     extracts = _extracts(_hill_twins())
     persons = match_addresses(standardise_persons(extracts, AS_OF), GAZETTEER)
-    slots = record_slots(extracts)
-    full, _, cache = link_persons_cached(persons, linkage, slots=slots)
-    again, _, _ = link_persons_cached(persons, linkage, previous=cache, slots=slots)
+    full, _, cache = link_persons_cached(persons, linkage, extracts=extracts)
+    again, _, _ = link_persons_cached(persons, linkage, previous=cache, extracts=extracts)
     assert _people(again) == _people(full)
     assert not _mixed(_people(again), "ISLA", "OLIVIA")
 
@@ -305,7 +303,7 @@ def test_a_pair_held_apart_by_a_slot_says_which(linkage: LinkageConfig) -> None:
 
     extracts = _extracts(_hill_twins())
     persons = match_addresses(standardise_persons(extracts, AS_OF), GAZETTEER)
-    _, links = link_persons(persons, linkage, slots=record_slots(extracts))
+    _, links = link_persons(persons, linkage, extracts=extracts)
     held = [row for row in links.iter_rows(named=True) if '"one_slot"' in (row["match_weights_json"] or "")]
     assert held, links.filter(pl.col("match_rule") == "held_apart")
     assert {row["match_rule"] for row in held} == {"held_apart"}
