@@ -343,3 +343,17 @@ def test_the_quality_report_counts_repeated_slots(rows: list[tuple[Any, ...]], e
     assert repeated_slots(frame, SOURCES["attendance"]) == expected
     assert repeated_slots(frame, SOURCES["health"]) is None  # no slot
     assert repeated_slots(frame.drop("upn"), SOURCES["attendance"]) is None  # no identifier
+
+
+def test_the_link_stage_reads_the_slots_from_the_batch(linkage: LinkageConfig) -> None:
+    """``tfident.pipeline.link_stage`` gives linkage the batch's extracts: a monthly run keeps the twins apart."""
+    from types import SimpleNamespace
+
+    from tfident.pipeline import link_stage
+
+    extracts = _extracts(_hill_twins())
+    persons = match_addresses(standardise_persons(extracts, AS_OF), GAZETTEER)
+    batch: Any = SimpleNamespace(extracts=extracts)
+    index = link_stage(persons, linkage, batch=batch)[0]
+    assert not _mixed(_people(index), "ISLA", "OLIVIA")
+    assert _mixed(_people(link_stage(persons, linkage)[0]), "ISLA", "OLIVIA")
