@@ -770,23 +770,8 @@ def explain(
         )
     else:
         console.print("note: the waterfall the run stored for this pair (identifiers included)")
-    if result.stored_rule == "second_pass":
-        console.print(
-            "note: linked by the second pass (thresholds.second_pass): the probability is below the match"
-            " threshold; after the first clustering every guard accepted the two persons whole (dates of birth,"
-            " forenames, identifiers, twins) and neither had another such candidate it could not be one person with"
-        )
-    for key in result.dob_copied:
-        console.print(
-            f"note: the date of birth of {key} is another person's at its address (a household member's, copied):"
-            " the run's dob guard did not hold its person apart on it (the model still weighed it)"
-        )
-    for slot in result.one_slot:
-        source, *values = slot.split("|")
-        console.print(
-            f"note: held apart: both persons hold a record of {source} for {' '.join(values)}, which one person"
-            " fills once (one_record_per_slot: one pupil has one attendance row per school and term)"
-        )
+    for note in result.notes():
+        console.print(f"note: {note}")
     if stored is None:
         console.print("stored link: none (the run did not link these records directly)")
     else:

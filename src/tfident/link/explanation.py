@@ -87,6 +87,32 @@ class Explanation:
             return "match"
         return "uncertain" if self.probability >= config.thresholds.uncertain else "non-match"
 
+    def notes(self) -> list[str]:
+        """What the run's clustering did with the pair beyond its score, one sentence each (``tfident
+        explain`` prints them): linked by the second pass, a date of birth taken for a household
+        member's copy, held apart by a slot both persons fill.
+        """
+        notes = []
+        if self.stored_rule == "second_pass":
+            notes.append(
+                "linked by the second pass (thresholds.second_pass): the probability is below the match"
+                " threshold; after the first clustering every guard accepted the two persons whole (dates of"
+                " birth, forenames, identifiers, twins) and neither had another such candidate it could not be"
+                " one person with"
+            )
+        notes += [
+            f"the date of birth of {key} is another person's at its address (a household member's, copied):"
+            " the run's dob guard did not hold its person apart on it (the model still weighed it)"
+            for key in self.dob_copied
+        ]
+        for slot in self.one_slot:
+            source, *values = slot.split("|")
+            notes.append(
+                f"held apart: both persons hold a record of {source} for {' '.join(values)}, which one person"
+                " fills once (one_record_per_slot: one pupil has one attendance row per school and term)"
+            )
+        return notes
+
     def as_dict(self) -> dict[str, Any]:
         """``{"prior", <field>..., "total", "probability", "levels"}`` like ``links.match_weights_json``."""
         return {

@@ -200,4 +200,5 @@ def test_linkage_stores_and_explains_the_copied_date_of_birth(
     records = persons.with_columns(pl.lit(None, dtype=pl.String).alias("address_match"))
     explanation = explain_pair(persons_from_stored(records), "benefits:BRIDGE", "school_census:CENSUS", config, link)
     assert explanation.dob_copied == (("school_census:CENSUS",) if guard_on else ())
+    assert any(n.startswith("the date of birth of school_census:CENSUS is") for n in explanation.notes()) == guard_on
     assert explanation.as_dict() == stored

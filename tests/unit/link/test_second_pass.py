@@ -307,3 +307,4 @@ def test_linkage_stores_and_explains_the_second_pass(
     records = persons.with_columns(pl.lit(None, dtype=pl.String).alias("address_match"))
     explained = explain_pair(persons_from_stored(records), link["record_key_l"], link["record_key_r"], config, link)
     assert explained.band(config) == ("match (second pass)" if one_person else "uncertain")
+    assert any(note.startswith("linked by the second pass") for note in explained.notes()) == one_person

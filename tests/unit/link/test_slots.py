@@ -312,6 +312,12 @@ def test_a_pair_held_apart_by_a_slot_says_which(linkage: LinkageConfig) -> None:
     assert explained.one_slot
     assert all(slot.startswith(("attendance|132666|", "school_census|132666|")) for slot in explained.one_slot)
     assert explained.as_dict()["one_slot"] == list(explained.one_slot)
+    # what tfident explain prints for it
+    source, school, *_ = explained.one_slot[0].split("|")
+    assert any(
+        note.startswith(f"held apart: both persons hold a record of {source} for {school} ")
+        for note in explained.notes()
+    ), explained.notes()
     # without slots no pair carries one
     _, plain = link_persons(persons, linkage)
     assert not plain["match_weights_json"].str.contains('"one_slot"').fill_null(False).any()
