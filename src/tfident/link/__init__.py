@@ -408,7 +408,7 @@ def _links(
     )
     scored = _with_slots(scored, profiles, clusters).drop("c_l", "c_r")
     scored = _with_copied(scored, copied)
-    forced = pl.DataFrame(must, schema={"pid_l": pl.Int64, "pid_r": pl.Int64}, orient="row")
+    forced = _pid_pairs(must)
     ruled = (
         ends(forced)
         .filter("same")

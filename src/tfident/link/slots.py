@@ -42,13 +42,12 @@ def record_slots(extracts: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
             continue
         if any(column not in frame.columns for column in source.person_slot):
             continue
-        parts = [pl.lit(name), *(pl.col(c).cast(pl.String).str.strip_chars() for c in source.person_slot)]
-        slot = pl.concat_str(parts, separator="|")  # null when any part is null
-        empty = pl.any_horizontal(pl.col(c).cast(pl.String).str.strip_chars() == "" for c in source.person_slot)
+        # a blank value is a missing one; concat_str is null when any part is null
+        parts = (pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in source.person_slot)
         frames.append(
             frame.select(
                 (pl.lit(name + ":") + pl.col("record_id").cast(pl.String)).alias("record_key"),
-                pl.when(empty.fill_null(False)).then(None).otherwise(slot).alias("slot"),
+                pl.concat_str([pl.lit(name), *parts], separator="|").alias("slot"),
             ).drop_nulls("slot")
         )
     if not frames:
