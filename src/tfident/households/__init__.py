@@ -185,6 +185,11 @@ class HouseholdsConfig(StrictModel):
     the same address text with the same town words written with a postcode, when the batch has it
     in exactly one outward code, else when the person's own records give it in exactly one. False:
     its key is the address within the town words (the rule before)."""
+    own_uprns: bool = True
+    """A record with no UPRN (``ambiguous`` or ``not_in_gazetteer``) whose flat, house number, street and
+    outward code (with no postcode: flat, house number and street) are those of exactly one of the
+    UPRNs the person's other records are at takes that UPRN: the person's own records say which
+    address the text means. False: the text is an address of its own (the rule before)."""
     recheck_flat_uprns: bool = True
     """A record whose address text names no flat but whose UPRN (most often the agency's own) is one
     flat of a block takes the flat the person's records that name a flat in that building name, when
@@ -399,13 +404,14 @@ def _gazetteer_input(gazetteer: pl.DataFrame) -> pl.DataFrame:
 def _gazetteer_index(gazetteer: pl.DataFrame | None, parses: AddressParses | None = None) -> GazetteerIndex:
     """The gazetteer's outward codes, its locality and town words, how many UPRNs each
     (outward code, house number, street) has (outward ``""``: anywhere), the building
-    key (:func:`_building`) of every UPRN of a building with several, and the text key
+    key (:func:`_building`) of every UPRN of a building with several, the text key
     (``A:<outward>|<address_std>``) of every UPRN whose address (outward code, flat, house
-    number and street) another UPRN has too: the gazetteer holds that address twice. ``parses``
+    number and street) another UPRN has too: the gazetteer holds that address twice, and those
+    parts of every UPRN's address (:func:`_parts`). ``parses``
     reuses the previous run's index when its gazetteer input was exactly this one.
     """
     if gazetteer is None:
-        return set(), set(), {}, {}, {}
+        return set(), set(), {}, {}, {}, {}
     parses = parses or AddressParses()
     return parses.gazetteer_index(_gazetteer_input(gazetteer), lambda frame: _index_of(parses.parse(frame)))
 
@@ -441,7 +447,19 @@ def _index_of(gaz: pl.DataFrame) -> GazetteerIndex:
         if len(uprns) > 1
         for uprn in sorted(uprns)
     }
-    return outwards, places, dict(counts), buildings, duplicates
+    address_parts = {
+        uprn: _parts(outward, flat, number, street)
+        for uprn, outward, flat, number, street in gaz.select("uprn", "outward", "flat", "number", "street").iter_rows()
+        if number is not None and street is not None
+    }
+    return outwards, places, dict(counts), buildings, duplicates, address_parts
+
+
+def _parts(outward: str | None, flat: str | None, number: str, street: str) -> str:
+    """An address's outward code, flat, house number and street as one key (``TF7|FLAT 2|4|QUEENS
+    STREET``; a part it lacks empty): what :func:`_own_uprns` compares.
+    """
+    return f"{outward or ''}|{flat or ''}|{number}|{street}"
 
 
 def address_keys(
@@ -452,6 +470,7 @@ def address_keys(
     parses: AddressParses | None = None,
     flat_from_surname: bool = False,
     duplicate_uprns_as_text: bool = True,
+    own_uprns: bool = True,
 ) -> pl.DataFrame:
     """``records`` with ``address_key`` (``U:<uprn>``, ``A:<outward>|<address>``, or
     ``A:~<town words>|<address>`` without a postcode; null when the record cannot place
@@ -462,7 +481,9 @@ def address_keys(
     still at a block's flat-less address, and ``_flat_building``, that of a record naming a flat
     (for :func:`_flat_from_surname`). ``duplicate_uprns_as_text``: a UPRN whose address the
     gazetteer holds under another UPRN too is keyed as that address's text (the key a record
-    with that text and no UPRN gets), ``ambiguous``, as is a record with that text.
+    with that text and no UPRN gets), ``ambiguous``, as is a record with that text. ``own_uprns``
+    (with ``person_id``): a record with no UPRN whose address is that of one of the person's own
+    UPRNs takes it (:func:`_own_uprns`).
     """
     parses = parses or AddressParses()
     postcode = pl.col("postcode_std") if "postcode_std" in records.columns else postcode_expr(pl.col("postcode"))
@@ -473,7 +494,7 @@ def address_keys(
         .with_columns(postcode_outward_expr(pl.col("_postcode")).alias("_outward"))
     )
     parsed = parses.parse(unmatched)
-    outwards, places, counts, buildings, duplicates = _gazetteer_index(gazetteer, parses)
+    outwards, places, counts, buildings, duplicates, address_parts = _gazetteer_index(gazetteer, parses)
     if not duplicate_uprns_as_text:
         duplicates = {}
     duplicated = set(duplicates.values())
@@ -481,12 +502,14 @@ def address_keys(
     statuses: list[str] = []
     blocks: list[str | None] = []
     flat_blocks: list[str | None] = []
+    parts: list[str | None] = []
     for address_std, outward, flat, number, street, place in parsed.select(
         "address_std", "_outward", "flat", "number", "street", "place"
     ).iter_rows():
         words = _words(place)
         blocks.append(None)
         flat_blocks.append(None)
+        parts.append(None if number is None or street is None else _parts(outward, flat, number, street))
         if address_std is None or (outward is None and not words):
             keys.append(None)
             statuses.append("unusable")
@@ -520,6 +543,7 @@ def address_keys(
         pl.Series("address_status", statuses, dtype=pl.String),
         pl.Series("_block", blocks, dtype=pl.String),
         pl.Series("_flat_block", flat_blocks, dtype=pl.String),
+        pl.Series("_parts", parts, dtype=pl.String),
     )
     matched = pl.col("uprn_matched").is_not_null()
     building_of = pl.DataFrame(
@@ -542,7 +566,7 @@ def address_keys(
         .drop("_postcode", "_flat_block")
     )
     if "person_id" not in out.columns:
-        return _duplicates_as_text(out, duplicates, buildings).drop("_block", "_uprn_block")
+        return _duplicates_as_text(out, duplicates, buildings).drop("_block", "_uprn_block", "_parts")
     if recheck_flat_uprns:
         out = _recheck_flat_uprns(out, parses)
     out = _duplicates_as_text(out, duplicates, buildings)
@@ -559,7 +583,9 @@ def address_keys(
         out = out.with_columns(pl.when(still).then(pl.col("_flatless_block")).alias("_flatless_block")).drop(
             "_before_flats"
         )
-    out = _complete_postcodes(out) if complete_postcodes else out
+    if own_uprns:
+        out = _own_uprns(out, address_parts)
+    out = _complete_postcodes(out.drop("_parts")) if complete_postcodes else out.drop("_parts")
     if duplicated:  # a record that took a flat the gazetteer holds twice (its own records named it)
         at = pl.col("address_key").is_in(list(duplicated))
         out = out.with_columns(
@@ -601,6 +627,57 @@ def _duplicates_as_text(records: pl.DataFrame, duplicates: dict[int, str], build
         .otherwise(pl.col("_uprn_block"))
         .alias("_uprn_block"),
     ).drop("_dup_key", "_dup_flat", "_dup_building")
+
+
+def _own_uprns(records: pl.DataFrame, address_parts: Mapping[int, str]) -> pl.DataFrame:
+    """A record with no UPRN (``ambiguous`` or ``not_in_gazetteer``) whose flat, house number, street
+    and outward code are those of exactly one of the UPRNs the person's other records are at takes
+    that UPRN (``own_uprns``); with no postcode, flat, house number and street alone. A school wrote
+    ``4 Queens St, Tenford`` with no postcode for a boy whose other records give the UPRN of 4 Queens
+    Street, Hollinsdale, TF7 9AT: the gazetteer has a 4 Queens Street in four outward codes, the
+    text cannot choose among them, and his own records do. Without it the text was an address of
+    its own, first seen after the UPRN, so it was taken for his newest home. ``address_parts``: the
+    parts of each gazetteer UPRN's address (:func:`_parts`); ``_parts`` those of each record's text.
+    """
+    key = pl.col("address_key")
+    open_to = (
+        key.str.starts_with("A:")
+        & pl.col("address_status").is_in(["ambiguous", "not_in_gazetteer"])
+        & pl.col("_parts").is_not_null()
+    )
+    people = records.filter(open_to)["person_id"].unique()
+    if people.is_empty():
+        return records
+    at_uprn = (
+        records.filter(pl.col("person_id").is_in(people.implode()) & key.str.starts_with("U:"))
+        .select("person_id", "address_key")
+        .unique()
+    )
+    uprn_parts = at_uprn["address_key"].str.slice(2).cast(pl.Int64).to_list()
+    at_uprn = at_uprn.with_columns(
+        pl.Series("_own", [address_parts.get(uprn) for uprn in uprn_parts], dtype=pl.String)
+    ).filter(pl.col("_own").is_not_null())
+    street_only = pl.col("_own").str.replace(r"^[^|]*\|", "|")
+
+    def one_uprn(parts: pl.Expr) -> pl.DataFrame:
+        return (
+            at_uprn.group_by("person_id", parts.alias("_parts"))
+            .agg(pl.col("address_key").unique().alias("_uprns"))
+            .filter(pl.col("_uprns").list.len() == 1)
+            .select("person_id", "_parts", pl.col("_uprns").list.first().alias("_uprn"))
+        )
+
+    no_postcode = pl.col("_parts").str.starts_with("|")
+    found = (
+        records.join(one_uprn(pl.col("_own")), on=["person_id", "_parts"], how="left", maintain_order="left")
+        .join(one_uprn(street_only), on=["person_id", "_parts"], how="left", maintain_order="left", suffix="_street")
+        .with_columns(pl.when(no_postcode).then(pl.col("_uprn_street")).otherwise(pl.col("_uprn")).alias("_uprn"))
+    )
+    take = open_to & pl.col("_uprn").is_not_null()
+    return found.with_columns(
+        pl.when(take).then(pl.col("_uprn")).otherwise(key).alias("address_key"),
+        pl.when(take).then(None).otherwise(pl.col("address_status")).alias("address_status"),
+    ).drop("_uprn", "_uprn_street")
 
 
 def _complete_town_postcodes(
@@ -1481,6 +1558,7 @@ def assign_households(
         parses=parses,
         flat_from_surname=config.flat_from_surname,
         duplicate_uprns_as_text=config.duplicate_uprns_as_text,
+        own_uprns=config.own_uprns,
     )
     linked = linked.with_columns(
         (pl.col("source").is_in(list(config.open_record_sources)) & (pl.col("evidence_date") >= as_of))

@@ -43,10 +43,13 @@ PARSES_SCHEMA: dict[str, pl.DataType] = {"address": pl.String(), **{c: pl.String
 GAZETTEER_INPUT_SCHEMA: dict[str, pl.DataType] = {"uprn": pl.Int64(), "address": pl.String(), "outward": pl.String()}
 """What the gazetteer index is made from (``tfident.households._gazetteer_input``)."""
 
-GazetteerIndex = tuple[set[str], set[str], dict[tuple[str, str, str], int], dict[int, str], dict[int, str]]
+GazetteerIndex = tuple[
+    set[str], set[str], dict[tuple[str, str, str], int], dict[int, str], dict[int, str], dict[int, str]
+]
 """The gazetteer's outward codes, town words, UPRNs per (outward code or ``""``, number, street), building
-of each UPRN of a block, and text key (``A:<outward>|<address_std>``) of each UPRN whose address another
-UPRN has too (``tfident.households._gazetteer_index``)."""
+of each UPRN of a block, text key (``A:<outward>|<address_std>``) of each UPRN whose address another
+UPRN has too, and the parts (``<outward>|<flat>|<number>|<street>``) of each UPRN's address
+(``tfident.households._gazetteer_index``)."""
 
 INDEX_SCHEMA: dict[str, pl.DataType] = {
     "part": pl.String(),
@@ -67,7 +70,7 @@ number, street, n``), ``building`` (``uprn, building``) and ``duplicate`` (``upr
 
 def index_frame(gazetteer: pl.DataFrame, index: GazetteerIndex) -> pl.DataFrame:
     """The gazetteer input and its index as one frame (:data:`INDEX_SCHEMA`)."""
-    outwards, places, counts, buildings, duplicates = index
+    outwards, places, counts, buildings, duplicates, address_parts = index
     keys = list(counts)
     parts = [
         gazetteer.select(pl.lit("gazetteer").alias("part"), "uprn", "address", "outward"),
@@ -84,6 +87,7 @@ def index_frame(gazetteer: pl.DataFrame, index: GazetteerIndex) -> pl.DataFrame:
         ),
         pl.DataFrame({"part": "building", "uprn": list(buildings), "building": list(buildings.values())}),
         pl.DataFrame({"part": "duplicate", "uprn": list(duplicates), "key": list(duplicates.values())}),
+        pl.DataFrame({"part": "parts", "uprn": list(address_parts), "key": list(address_parts.values())}),
     ]
     return pl.concat(
         [
@@ -106,6 +110,7 @@ def index_from_frame(frame: pl.DataFrame) -> GazetteerIndex:
     counts = frame.filter(part == "count")
     buildings = frame.filter(part == "building")
     duplicates = frame.filter(part == "duplicate")
+    address_parts = frame.filter(part == "parts")
     return (
         set(frame.filter(part == "outward")["outward"].to_list()),
         set(frame.filter(part == "place")["place"].to_list()),
@@ -118,6 +123,7 @@ def index_from_frame(frame: pl.DataFrame) -> GazetteerIndex:
         ),
         dict(zip(buildings["uprn"].to_list(), buildings["building"].to_list(), strict=True)),
         dict(zip(duplicates["uprn"].to_list(), duplicates["key"].to_list(), strict=True)),
+        dict(zip(address_parts["uprn"].to_list(), address_parts["key"].to_list(), strict=True)),
     )
 
 

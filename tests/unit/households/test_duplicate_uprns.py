@@ -110,7 +110,7 @@ def test_an_address_the_gazetteer_holds_twice_is_one_household(
 
 
 def test_the_key_is_the_text_key_an_unmatched_record_gets() -> None:
-    *_, duplicates = _gazetteer_index(GAZETTEER)
+    *_, duplicates, _ = _gazetteer_index(GAZETTEER)
     assert duplicates == {1: ASH, 2: ASH, 3: OAK, 4: OAK}
     home, statuses = placed([*ASH_FAMILY, *OAK_FAMILY, *BLOCK])
     ash = {home[p] for p in ("MUM", "KID", "SIB")}

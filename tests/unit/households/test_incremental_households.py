@@ -289,6 +289,7 @@ def test_the_index_frame_holds_the_index_exactly(gazetteer: pl.DataFrame) -> Non
         assert index[4] == {10: "A:TF1|14 HIGH STREET", 100: "A:TF1|14 HIGH STREET", 12: "A:TF1|FLAT 2 7 PARK ROAD"} | {
             102: "A:TF1|FLAT 2 7 PARK ROAD"
         }
+    assert len(index[5]) == gazetteer.height  # the parts of every UPRN's address, kept with the rest
     frame = index_frame(
         gazetteer.select(
             pl.col("uprn").cast(pl.Int64),
