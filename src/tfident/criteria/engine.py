@@ -11,7 +11,9 @@ fixed here):
   ``person_id`` cannot make a household meet anything.
 * **Age** is in completed years, from the person's resolved date of birth
   (``people.date_of_birth``). A person without one is neither adult nor child, so
-  ``member: adult`` / ``member: child`` rules skip them (``member: any`` does not).
+  ``member: adult`` / ``member: child`` rules skip them (``member: any`` does not), unless the
+  rule says ``unknown_age: true`` (the out-of-work benefit rules: DWP pays those benefits to
+  adults), when they count and the evidence's detail says their age is unknown.
   Someone born on 29 February turns a year older on 1 March in a common year.
 * ``under_18_at`` (youth offending: under 18 on the ``offence_date``) uses the resolved
   date of birth and, when the person has none, the record's own ``date_of_birth``; with
@@ -344,11 +346,12 @@ def _source_rows(
 # --------------------------------------------------------------------------- rules
 
 
-def _member_filter(member: str) -> pl.Expr:
+def _member_filter(member: str, unknown_age: bool = False) -> pl.Expr:
+    unknown = pl.col("age_at_d").is_null() if unknown_age else pl.lit(False)
     if member == "adult":
-        return is_adult(pl.col("age_at_d"))
+        return is_adult(pl.col("age_at_d")) | unknown
     if member == "child":
-        return is_child(pl.col("age_at_d"))
+        return is_child(pl.col("age_at_d")) | unknown
     return pl.lit(True)
 
 
@@ -387,7 +390,12 @@ def _codes_text(rule: EventInWindow | CountAtLeast | RateAtLeast | ValueIn | Ope
 
 def _detail(rule: EventInWindow | CountAtLeast | RateAtLeast | ValueIn | OpenAtBatchDate, *parts: pl.Expr) -> pl.Expr:
     head = f"{rule.id}" + (f" ({rule.description})" if rule.description else "") + ": "
-    return pl.concat_str([pl.lit(head), *parts, *_codes_text(rule)])
+    tail: list[pl.Expr] = []
+    if rule.unknown_age:
+        group = "an adult" if rule.member == "adult" else "a child"
+        note = f"; age unknown (no record gives a date of birth), counted as {group}"
+        tail = [pl.when(pl.col("age_at_d").is_null()).then(pl.lit(note)).otherwise(pl.lit(""))]
+    return pl.concat_str([pl.lit(head), *parts, *_codes_text(rule), *tail])
 
 
 def _finish(
@@ -423,7 +431,7 @@ def _evaluate_rule(
     rows = _source_rows(rule.source, extracts, [*rule.columns(), *extra], ctx)
     if rows is None:
         return None
-    rows = rows.filter(_member_filter(rule.member))
+    rows = rows.filter(_member_filter(rule.member, rule.unknown_age))
     if isinstance(rule, ValueIn):  # the most recent row is picked before the codes are judged
         return _value_in(rows, rule, criterion, ctx)
     rows = rows.filter(_code_filter(rule))

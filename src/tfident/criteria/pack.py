@@ -84,6 +84,11 @@ class _RuleBase(StrictModel):
     description: str = ""
     source: str
     member: Member = "any"
+    unknown_age: bool = False
+    """With ``member: adult`` or ``member: child``: a member of unknown age (no record of theirs gives a
+    date of birth) counts too, and the evidence says so. For a rule whose records only that age group
+    makes (an out-of-work benefit claim: DWP pays them to adults), the record itself is the evidence of
+    age that the person's records lack."""
     where: CodeFilter = Field(default_factory=dict)
     where_not: CodeFilter = Field(default_factory=dict)
     where_any: list[CodeFilter] = Field(default_factory=list)
@@ -129,6 +134,8 @@ class _RuleBase(StrictModel):
 
     @model_validator(mode="after")
     def _check_source(self) -> _RuleBase:
+        if self.unknown_age and self.member == "any":
+            raise ValueError("unknown_age needs member: adult or member: child (member: any counts everyone)")
         _check_source_columns(self.source, self.columns())
         for filters in (self.where, self.where_not, *self.where_any):
             _check_codes(self.source, filters)

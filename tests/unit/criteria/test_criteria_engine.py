@@ -215,6 +215,7 @@ def _phase1_text() -> str:
         ("        n: 3\n", "        n: 3\n        mimimum: 4\n", "mimimum"),
         ("id: work.out_of_work_benefit", "id: jobs.out_of_work_benefit", "must start with the criterion id"),
         ("version: TF1_2012\n", "", "version"),
+        ("        member: any\n", "        member: any\n        unknown_age: true\n", "unknown_age needs member"),
     ],
 )
 def test_a_bad_pack_is_one_config_error_naming_the_file_and_key(

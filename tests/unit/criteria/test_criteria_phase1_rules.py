@@ -8,6 +8,8 @@ import polars as pl
 import pytest
 from criteria_scenario import DAY, EDUCATION_START, TERMS, Scenario
 
+from tfident.config import CONFIG_DIR
+from tfident.criteria import pack_from_yaml
 from tfident.criteria.engine import one_year_before
 
 D = dt.date(2026, 10, 31)
@@ -411,6 +413,16 @@ def test_out_of_work_benefit_types(scenario: Scenario, kind: str, uc: str | None
     assert scenario.met("H1", "work") is met
 
 
+def test_a_claimant_of_unknown_age_counts_only_where_the_rule_says(scenario: Scenario) -> None:
+    scenario.person("z", "H1", None)
+    scenario.benefit("z", "JSA")
+    text = (CONFIG_DIR / "criteria" / "phase1.yaml").read_text(encoding="utf-8")
+    assert text.count("        unknown_age: true\n") == 1
+    off = pack_from_yaml(text.replace("        unknown_age: true\n", ""), "phase1 without unknown_age")
+    assert scenario.met("H1", "work") is True
+    assert scenario.met("H1", "work", off) is False
+
+
 def test_benefit_of_a_child_member_does_not_count(scenario: Scenario) -> None:
     scenario.child("c", "H1", age=17)
     scenario.benefit("c", "JSA")
@@ -418,15 +430,19 @@ def test_benefit_of_a_child_member_does_not_count(scenario: Scenario) -> None:
     scenario.benefit("x", "JSA")
     scenario.person("y", "H3", dt.date(2008, 11, 1))  # 18 tomorrow: a child
     scenario.benefit("y", "JSA")
-    scenario.person("z", "H4", None)  # no date of birth: neither adult nor child
+    scenario.person("z", "H4", None)  # no date of birth: the claim is the evidence of age (unknown_age)
     scenario.benefit("z", "JSA")
-    _, hc = scenario.run()
+    evidence, hc = scenario.run()
     assert dict(zip(hc["household_id"], hc["work"], strict=True)) == {
         "H1": False,
         "H2": True,
         "H3": False,
-        "H4": False,
+        "H4": True,
     }
+    (detail,) = evidence.filter(pl.col("household_id") == "H4")["detail"].to_list()
+    assert detail.endswith("; age unknown (no record gives a date of birth), counted as an adult")
+    (detail,) = evidence.filter(pl.col("household_id") == "H2")["detail"].to_list()
+    assert "age unknown" not in detail
 
 
 def test_uc_evidence_value(scenario: Scenario) -> None:
