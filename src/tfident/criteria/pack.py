@@ -56,7 +56,7 @@ of the last complete terms <= d <= D."""
 
 Member = Literal["any", AgeGroup]
 """Who the rule applies to, by age at the batch date (``tfident.households.roles``: a person
-without a date of birth is neither adult nor child)."""
+without a date of birth is neither adult nor child, unless the rule sets ``unknown_age``)."""
 
 CodeFilter = dict[str, list[str]]
 """Column name -> allowed (or, in ``where_not``, excluded) upper-case codes."""
