@@ -255,6 +255,7 @@ def link_persons_cached(
         cannot,
         bridge_addresses=limits.second_pass_bridge_addresses,
         same_dob=limits.second_pass_same_dob,
+        strong=edges,
     )
     if joined.height:
         log.info("second pass: %d pairs of the uncertain band joined two persons", joined.height)

@@ -1209,6 +1209,7 @@ def second_pass(
     cannot_link: Sequence[tuple[int, int]] = (),
     bridge_addresses: bool = False,
     same_dob: bool = False,
+    strong: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(clusters, joined)``: the persons of a first clustering (``clusters``: ``pid, cluster``, each
     cluster named by one of its pids) joined on ``edges`` (pairs of the uncertain band,
@@ -1231,6 +1232,12 @@ def second_pass(
     With ``same_dob``, two persons that both hold dates of birth must share one: the dob
     guard's tolerance (one digit, one year, day and month transposed) is for a typo between
     records the model links; between a band pair's persons it is most often a namesake's.
+    ``strong``: the first clustering's edges (at or above the match threshold). A person of one weak
+    profile (no full forename, or no date of birth) whose strong edges reach persons that could not
+    all be one person, the guards accepting each, is ambiguous here too: the first clustering left it
+    apart as a record between two people (:func:`_ambiguous`), and a band pair to one of them does not
+    say which (an exclusion row with no forename and one twin's UPN, whose other twin has a census row
+    carrying that UPN).
     """
     joined = pl.DataFrame(schema=SECOND_PASS_EDGES_SCHEMA)
     if edges.is_empty():
@@ -1244,8 +1251,11 @@ def second_pass(
         ends = ends.join(unbridged_addresses(profiles, ends, clusters), on=["pid_l", "pid_r"], how="anti")
     if ends.is_empty():
         return clusters, joined
-    # only the persons the edges touch: their profiles, numbered 0..n-1 in pid order
-    touched = pl.concat([ends["_cl"], ends["_cr"]]).unique().implode()
+    between = _weak_strong_partners(profiles, clusters, ends, strong)
+    # only the persons the edges touch (and the strong partners of weak ones): their profiles, numbered
+    # 0..n-1 in pid order
+    reached = [person for others in between.values() for person in others]
+    touched = pl.concat([ends["_cl"], ends["_cr"], pl.Series(reached, dtype=ends["_cl"].dtype)]).unique().implode()
     pids = clusters.filter(pl.col("cluster").is_in(touched)).sort("pid")["pid"]
     index = dict(zip(pids.to_list(), range(pids.len()), strict=True))
     local = pl.DataFrame({"pid": pids, "_local": pl.int_range(0, pids.len(), dtype=pl.Int64, eager=True)})
@@ -1285,6 +1295,12 @@ def second_pass(
         return all(state.allowed(a, b) for i, a in enumerate(people) for b in people[i + 1 :])
 
     ambiguous = {person for person, others in partners.items() if len(others) > 1 and not one_person(others)}
+    for person, others in between.items():
+        me = state.find(index[person])
+        kept = {state.find(index[o]) for o in others}
+        kept = {o for o in kept if o != me and state.allowed(state.state[me], state.state[o])}
+        if len(kept) > 1 and not one_person(kept):
+            ambiguous.add(me)
     first = [state.find(i) for i in range(pids.len())]
     merged: list[tuple[int, int]] = []
     back = pids.to_list()
@@ -1306,6 +1322,44 @@ def second_pass(
         .select("pid", "cluster")
     )
     return clusters, pl.DataFrame(merged, schema=SECOND_PASS_EDGES_SCHEMA, orient="row")
+
+
+def _weak_strong_partners(
+    profiles: pl.DataFrame, clusters: pl.DataFrame, ends: pl.DataFrame, strong: pl.DataFrame | None
+) -> dict[int, set[int]]:
+    """Person (its first-clustering id) -> the other persons its ``strong`` edges reach, for each person
+    of ``ends`` (band pairs between two persons) that is one weak profile: no full forename (an initial
+    or none) or no date of birth, as :func:`_ambiguous` reads a weak profile.
+    """
+    if strong is None or strong.is_empty():
+        return {}
+    sizes = clusters.group_by("cluster").len()
+    singles = sizes.filter(pl.col("len") == 1)["cluster"]
+    candidates = pl.concat([ends["_cl"], ends["_cr"]]).unique()
+    weak = (
+        profiles.filter(pl.col("pid").is_in(singles.implode()) & pl.col("pid").is_in(candidates.implode()))
+        .filter(pl.col("date_of_birth").is_null() | (pl.col("forename_first").str.len_chars().fill_null(0) <= 1))
+        .select("pid")
+    )
+    if weak.is_empty():
+        return {}
+    # a single profile's person is named by that profile's pid
+    mine = weak["pid"].implode()
+    near = strong.filter(pl.col("pid_l").is_in(mine) | pl.col("pid_r").is_in(mine))
+    both = pl.concat(
+        [
+            near.select(pl.col("pid_l").alias("pid"), pl.col("pid_r").alias("other")),
+            near.select(pl.col("pid_r").alias("pid"), pl.col("pid_l").alias("other")),
+        ]
+    ).join(weak, on="pid")
+    reached = (
+        both.join(clusters.rename({"pid": "other", "cluster": "person"}), on="other")
+        .filter(pl.col("person") != pl.col("pid"))
+        .group_by("pid")
+        .agg(pl.col("person").unique())
+        .filter(pl.col("person").list.len() > 1)
+    )
+    return {pid: set(persons) for pid, persons in reached.iter_rows()}
 
 
 def unbridged_addresses(profiles: pl.DataFrame, edges: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:

@@ -167,6 +167,75 @@ def test_second_pass(
     assert (joined.height > 0) == bool(together)
 
 
+# lagged, held-out seed 126: an exclusion row with no forename whose strong pairs reach twins the first
+# clustering keeps apart (it left the row on its own, between two people); its one band pair is to a
+# record of Daniel's at another address
+DANIEL_AWAY = _record("health", "DANIEL_H", address_line_1="3 High Street")
+NO_FORENAME = _record("exclusions", "WEAK", forename=None)
+DAVID = _record("school_census", "DAVID", forename="David")
+
+# (case, records, strong pairs, band pairs, the first clustering's edges given to the second pass,
+#  the weak record joined to Daniel)
+BETWEEN: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]], list[tuple[str, str]], bool, bool]] = [
+    (
+        "strong pairs to both twins: still between them",
+        [_record("school_census", "DANIEL"), DANIEL_AWAY, DAVID, NO_FORENAME],
+        [("DANIEL", "DANIEL_H"), ("WEAK", "DANIEL"), ("WEAK", "DAVID")],
+        [("WEAK", "DANIEL_H")],
+        True,
+        False,
+    ),
+    (
+        "the rule before: the band pair decides",
+        [_record("school_census", "DANIEL"), DANIEL_AWAY, DAVID, NO_FORENAME],
+        [("DANIEL", "DANIEL_H"), ("WEAK", "DANIEL"), ("WEAK", "DAVID")],
+        [("WEAK", "DANIEL_H")],
+        False,
+        True,
+    ),
+    (
+        "a strong pair to one twin only: joins",
+        [_record("school_census", "DANIEL"), DANIEL_AWAY, DAVID, {**NO_FORENAME, "address_line_1": "3 High Street"}],
+        [("DANIEL", "DANIEL_H")],
+        [("WEAK", "DANIEL_H")],
+        True,
+        True,
+    ),
+    (
+        "strong pairs to two records of one person: joins",
+        [_record("school_census", "DANIEL"), DANIEL_AWAY, _record("benefits", "DANIEL_B"), NO_FORENAME],
+        [("DANIEL", "DANIEL_H"), ("DANIEL", "DANIEL_B"), ("WEAK", "DANIEL"), ("WEAK", "DANIEL_B")],
+        [("WEAK", "DANIEL_H")],
+        True,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("records", "strong", "band", "given", "joins"), [c[1:] for c in BETWEEN], ids=[c[0] for c in BETWEEN]
+)
+def test_a_weak_record_left_between_two_people_stays_apart(
+    make_persons: Maker,
+    records: list[dict[str, Any]],
+    strong: list[tuple[str, str]],
+    band: list[tuple[str, str]],
+    given: bool,
+    joins: bool,
+) -> None:
+    profiles, members = build_profiles(make_persons(records))
+    ids = members.select(pl.col("record_key").str.split(":").list.get(1).alias("id"), "pid")
+    pids = dict(ids.iter_rows())
+    first_edges = _edges(pids, strong, 0.99)
+    first = cluster_profiles(profiles, first_edges, Guards())
+    clusters, _ = second_pass(profiles, _edges(pids, band, 0.8), Guards(), first, strong=first_edges if given else None)
+    person = dict(ids.join(clusters, on="pid").select("id", "cluster").iter_rows())
+    assert person["DANIEL"] == person["DANIEL_H"]
+    assert (person["WEAK"] == person["DANIEL"]) is joins
+    if "DAVID" in person:
+        assert person["DAVID"] != person["DANIEL"]
+
+
 # Daniel's mother, seen at both dwellings: the household moved next door
 MOTHER = [
     _record("benefits", "MUM1", forename="Sarah", sex="F", date_of_birth=FATHER_DOB),
