@@ -132,17 +132,27 @@ def _persons_after(
     bridge: bool = False,
     same_dob: bool = False,
     address: int | None = None,
+    give_strong: bool = False,
 ) -> tuple[dict[str, int], pl.DataFrame]:
     """Record id -> person after the first clustering (``strong``) and the second pass (``band``);
-    and the pairs the second pass joined, by record id.
+    and the pairs the second pass joined, by record id. ``give_strong``: the second pass is given the
+    first clustering's edges, as the link stage gives them.
     """
     profiles, members = build_profiles(make_persons(records))
     ids = members.select(pl.col("record_key").str.split(":").list.get(1).alias("id"), "pid")
     pids = dict(ids.iter_rows())
     bans = [(pids[a], pids[b]) for a, b in cannot]
-    first = cluster_profiles(profiles, _edges(pids, strong, 0.99), Guards(), cannot_link=bans)
+    first_edges = _edges(pids, strong, 0.99)
+    first = cluster_profiles(profiles, first_edges, Guards(), cannot_link=bans)
     clusters, joined = second_pass(
-        profiles, _edges(pids, band, 0.8, address), Guards(), first, bans, bridge_addresses=bridge, same_dob=same_dob
+        profiles,
+        _edges(pids, band, 0.8, address),
+        Guards(),
+        first,
+        bans,
+        bridge_addresses=bridge,
+        same_dob=same_dob,
+        strong=first_edges if give_strong else None,
     )
     person = dict(ids.join(clusters, on="pid").select("id", "cluster").iter_rows())
     names = {pid: name for name, pid in pids.items()}
@@ -223,13 +233,7 @@ def test_a_weak_record_left_between_two_people_stays_apart(
     given: bool,
     joins: bool,
 ) -> None:
-    profiles, members = build_profiles(make_persons(records))
-    ids = members.select(pl.col("record_key").str.split(":").list.get(1).alias("id"), "pid")
-    pids = dict(ids.iter_rows())
-    first_edges = _edges(pids, strong, 0.99)
-    first = cluster_profiles(profiles, first_edges, Guards())
-    clusters, _ = second_pass(profiles, _edges(pids, band, 0.8), Guards(), first, strong=first_edges if given else None)
-    person = dict(ids.join(clusters, on="pid").select("id", "cluster").iter_rows())
+    person, _ = _persons_after(make_persons, records, strong, band, give_strong=given)
     assert person["DANIEL"] == person["DANIEL_H"]
     assert (person["WEAK"] == person["DANIEL"]) is joins
     if "DAVID" in person:
