@@ -67,6 +67,11 @@ source that has seen the move still records them at O (flag ``left_behind``; ``l
 only children were at N). A parent whose agencies never heard of a move looks, on the records, like
 a separated parent who stayed: docs/households.md, "Adults left behind and rare surnames".
 
+**Children alone** (``children_rejoin``, last): a child placed where nobody is an adult or of unknown
+age goes back to the home they were seen at before, when an adult placed there was seen there before
+the child left or is known only there and shares the child's surname; not to a home ``out_of_area``
+(flag ``children_rejoined``; docs/households.md, "Children alone: back to the home they left").
+
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
 a household at a normalised address the same of its key
@@ -131,13 +136,15 @@ REVIEW_REASONS: tuple[str, ...] = (
     "stale_claim",
     "lone_children",
     "left_behind",
+    "children_rejoined",
     "flat_from_surname",
 )
 """``households.review_reason``: the family was placed by the moved-alone rule, a member whose
 open claim gives the home the children left was placed with them (``stale_claims``), the adults of
 the home children left alone were placed with them (``lone_children``), adults whose agencies never
-recorded the family's move were placed with it (``left_behind``), or a member's flat was taken
-from the people of their surname in the block (``flat_from_surname``)."""
+recorded the family's move were placed with it (``left_behind``), children placed where no adult
+went back to the adults of the home they left (``children_rejoined``), or a member's flat was
+taken from the people of their surname in the block (``flat_from_surname``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -281,6 +288,17 @@ class HouseholdsConfig(StrictModel):
     measured on profiles with and without separations (docs/households.md, "Adults left behind and
     rare surnames").
     Only with ``moved_alone: move_together`` and ``child`` among ``mover_roles``."""
+
+    children_rejoin: bool = True
+    """On by default, applied after every other rule: a child placed at an address where nobody placed
+    is an adult or of unknown age goes back to the home they were seen at before it, when an adult
+    placed there was seen there before the child's first record at the new address, or every record
+    of that adult (open ones too) is there and they share the child's surname; not when that home is
+    ``out_of_area``. The household is flagged ``children_rejoined``. A child does not live alone: on
+    the records the adults' agencies not having heard of a move and the child's new address being
+    with an adult no agency knows look the same (docs/households.md, "Children alone: back to the
+    home they left"). Not with ``moved_alone: split`` (each is placed where their own records say).
+    False: the rule before (the child stays where their own records say)."""
 
     @field_validator("stale_claims")
     @classmethod
@@ -1414,6 +1432,79 @@ def lone_children(
     return _address_frame(current), flags
 
 
+def children_rejoin(
+    records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``children_rejoin`` rule, after every other: ``(address, flags)``.
+
+    A child placed at an address N where nobody placed is an adult or of unknown age goes back to
+    the home O they were seen at before N: of the addresses where the child has a dated record (not
+    an open one) first dated before their first dated record at N, the one with the latest record (two
+    with the same latest date: the child stays). The child goes when an adult is placed at O who was
+    seen there (a dated record) before the child's first record at N, or every record of whom (open
+    ones too) is at O and who shares a standardised surname with the child (a parent whose agencies
+    have written nothing but the old address). Not when O is ``out_of_area``: the child's newest
+    records place the family in the area (they moved in), and the adults' records there lag.
+
+    Each child is read on their own; ``flags``: ``children_rejoined`` for each O a child went to.
+    """
+    current = dict(address.iter_rows())
+    role = dict(roles.iter_rows())
+    by_place = _residents(current)
+    alone = {key: people for key, people in by_place.items() if all(role.get(p) == "child" for p in people)}
+    if not alone:
+        return address, {}
+    dated = records.filter(
+        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+    )
+    seen: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)  # person -> address -> (first, last)
+    for person, key, first, last in (
+        dated.group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").min().alias("first"), pl.col("evidence_date").max().alias("last"))
+        .iter_rows()
+    ):
+        seen[person][key] = (first, last)
+    keyed = records.filter(pl.col("address_key").is_not_null())
+    keys_of: dict[str, set[str]] = defaultdict(set)
+    for person, key in keyed.select("person_id", "address_key").unique().iter_rows():
+        keys_of[person].add(key)
+    surnames: dict[str, set[str]] = defaultdict(set)
+    if "surname_std" in records.columns:
+        for person, name in records.select("person_id", "surname_std").drop_nulls().unique().iter_rows():
+            surnames[person].add(name)
+    outside = set(keyed.filter(pl.col("address_status") == "out_of_area")["address_key"].unique())
+    flags: dict[str, str] = {}
+    moved = 0
+    for new, people in sorted(alone.items()):
+        for child in people:
+            arrived = seen[child].get(new, (None, None))[0]
+            if arrived is None:
+                continue  # only an open record places them at N
+            before = sorted(
+                ((last, key) for key, (first, last) in seen[child].items() if key != new and first < arrived),
+                reverse=True,
+            )
+            if not before or (len(before) > 1 and before[0][0] == before[1][0]):
+                continue
+            old = before[0][1]
+            if old in outside:
+                continue
+            if any(
+                role.get(p) == "adult"
+                and (
+                    seen[p].get(old, (date.max, date.max))[0] < arrived
+                    or (keys_of[p] == {old} and bool(surnames[p] & surnames[child]))
+                )
+                for p in by_place.get(old, [])
+            ):
+                current[child] = old
+                flags[old] = "children_rejoined"
+                moved += 1
+    if moved:
+        log.info("children rejoined: %d children placed back at their last home (%d households)", moved, len(flags))
+    return _address_frame(current), flags
+
+
 def _move_to(
     new: str,
     people: list[str],
@@ -1600,6 +1691,9 @@ def assign_households(
             linked, address, people.select("person_id", "role"), with_adults=config.left_behind
         )
         flags = lone_flags | flags
+    if config.children_rejoin and config.moved_alone != "split":
+        address, rejoin_flags = children_rejoin(linked, address, people.select("person_id", "role"))
+        flags = rejoin_flags | flags  # an earlier rule's flag is kept
     for person, key in address.filter(pl.col("person_id").is_in(list(completed))).iter_rows():
         if key == completed[person]:
             flags.setdefault(key, "flat_from_surname")  # a moved-alone or stale-claim flag is kept

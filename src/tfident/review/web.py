@@ -92,6 +92,8 @@ REVIEW_REASON_LABELS = {
     "left, whose agencies have not recorded the move, are placed here with them",
     "left_behind": "the children's records moved here; members of the home they left, recorded there since "
     "only by agencies that have not recorded the move, are placed here with them",
+    "children_rejoined": "a child's newest records give an address where no adult is known; they are placed "
+    "back here, with the adults of the home they were seen at before",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
 }

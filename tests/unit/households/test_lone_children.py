@@ -16,9 +16,10 @@ from tfident.households import HouseholdsConfig
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
     """:func:`tests.unit.households._homes.placed` with ``lone_children`` on unless told (it is off by
-    default) and ``left_behind`` off (the wider rule, tested in test_left_behind.py).
+    default) and ``left_behind`` off (the wider rule, tested in test_left_behind.py), and
+    ``children_rejoin`` off (the rule after it, tested in test_children_rejoin.py).
     """
-    return _placed(rows, **{"lone_children": True, "left_behind": False, **config})
+    return _placed(rows, **{"lone_children": True, "left_behind": False, "children_rejoin": False, **config})
 
 
 # The son's school records left OLD for NEW in May 2026 (the school census, then attendance). His

@@ -17,10 +17,11 @@ from tfident.households import HouseholdsConfig, open_record_starts
 
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """:func:`tests.unit.households._homes.placed` with ``left_behind`` off unless told: it would place
-    a mother whose every record is at OLD with her son whatever this rule decides (test_left_behind.py).
+    """:func:`tests.unit.households._homes.placed` with ``left_behind`` and ``children_rejoin`` off
+    unless told: they would place a mother whose every record is at OLD with her son whatever this
+    rule decides (test_left_behind.py, test_children_rejoin.py).
     """
-    return _placed(rows, **{"left_behind": False, **config})
+    return _placed(rows, **{"left_behind": False, "children_rejoin": False, **config})
 
 
 CLAIM_OPENED = date(2024, 6, 15)

@@ -125,7 +125,12 @@ MOVED_ALONE = [
 
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, int | None], dict[int | None, str | None]]:
+    """``(person -> UPRN, UPRN -> review reason)``, with ``children_rejoin`` off unless told: these
+    tables are the moved-alone rule's, and it would send a child left alone back to the adults
+    (test_children_rejoin.py).
+    """
     records, index = frame(rows)
+    config = {"children_rejoin": False, **config}
     residents, households = assign_households(records, index, D, config=HouseholdsConfig(**config))
     return (
         dict(zip(residents["person_id"], residents["uprn"], strict=True)),
