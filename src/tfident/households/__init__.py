@@ -1448,61 +1448,83 @@ def children_rejoin(
 
     Each child is read on their own; ``flags``: ``children_rejoined`` for each O a child went to.
     """
-    current = dict(address.iter_rows())
-    role = dict(roles.iter_rows())
-    by_place = _residents(current)
-    alone = {key: people for key, people in by_place.items() if all(role.get(p) == "child" for p in people)}
-    if not alone:
+    placed = address.join(roles, on="person_id", how="left").filter(pl.col("address_key").is_not_null())
+    alone = (placed.group_by("address_key").agg((pl.col("role") == "child").all().alias("alone")).filter("alone"))[
+        "address_key"
+    ]
+    kids = placed.filter(pl.col("address_key").is_in(alone.implode())).select("person_id", "address_key")
+    if kids.is_empty():
         return address, {}
     dated = records.filter(
         pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
     )
-    seen: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)  # person -> address -> (first, last)
+    seen = _first_last(dated, kids["person_id"])  # person -> address -> (first, last)
+    homes: dict[str, tuple[str, date]] = {}  # child -> (O, first record at N)
+    for child, new in kids.iter_rows():
+        arrived = seen[child].get(new, (None, None))[0]
+        if arrived is None:
+            continue  # only an open record places them at N
+        before = sorted(
+            ((last, key) for key, (first, last) in seen[child].items() if key != new and first < arrived),
+            reverse=True,
+        )
+        if before and (len(before) == 1 or before[0][0] != before[1][0]):
+            homes[child] = (before[0][1], arrived)
+    if not homes:
+        return address, {}
+    olds = {old for old, _ in homes.values()}
+    adults_at: dict[str, list[str]] = defaultdict(list)
+    for person, key in (
+        placed.filter(pl.col("address_key").is_in(list(olds)) & (pl.col("role") == "adult"))
+        .select("person_id", "address_key")
+        .iter_rows()
+    ):
+        adults_at[key].append(person)
+    adults = [p for people in adults_at.values() for p in people]
+    seen.update(_first_last(dated, adults))
+    mine = records.filter(pl.col("person_id").is_in([*adults, *homes]))
+    keys_of: dict[str, set[str]] = defaultdict(set)
+    for person, key in mine.select("person_id", "address_key").drop_nulls().unique().iter_rows():
+        keys_of[person].add(key)
+    surnames: dict[str, set[str]] = defaultdict(set)
+    if "surname_std" in records.columns:
+        for person, name in mine.select("person_id", "surname_std").drop_nulls().unique().iter_rows():
+            surnames[person].add(name)
+    outside = set(
+        records.filter(pl.col("address_key").is_in(list(olds)) & (pl.col("address_status") == "out_of_area"))[
+            "address_key"
+        ].unique()
+    )
+    moved: dict[str, str] = {}
+    for child, (old, arrived) in sorted(homes.items()):
+        if old not in outside and any(
+            seen[p].get(old, (date.max, date.max))[0] < arrived
+            or (keys_of[p] == {old} and bool(surnames[p] & surnames[child]))
+            for p in adults_at.get(old, [])
+        ):
+            moved[child] = old
+    if not moved:
+        return address, {}
+    flags = dict.fromkeys(sorted(set(moved.values())), "children_rejoined")
+    log.info("children rejoined: %d children placed back at their last home (%d households)", len(moved), len(flags))
+    return address.with_columns(
+        pl.col("person_id")
+        .replace_strict(moved, default=pl.col("address_key"), return_dtype=pl.String)
+        .alias("address_key")
+    ), flags
+
+
+def _first_last(dated: pl.DataFrame, people: Iterable[str]) -> dict[str, dict[str, tuple[date, date]]]:
+    """For each of ``people``: each address of their dated records -> (first, last) record date there."""
+    seen: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
     for person, key, first, last in (
-        dated.group_by("person_id", "address_key")
+        dated.filter(pl.col("person_id").is_in(pl.Series(list(people), dtype=pl.String).implode()))
+        .group_by("person_id", "address_key")
         .agg(pl.col("evidence_date").min().alias("first"), pl.col("evidence_date").max().alias("last"))
         .iter_rows()
     ):
         seen[person][key] = (first, last)
-    keyed = records.filter(pl.col("address_key").is_not_null())
-    keys_of: dict[str, set[str]] = defaultdict(set)
-    for person, key in keyed.select("person_id", "address_key").unique().iter_rows():
-        keys_of[person].add(key)
-    surnames: dict[str, set[str]] = defaultdict(set)
-    if "surname_std" in records.columns:
-        for person, name in records.select("person_id", "surname_std").drop_nulls().unique().iter_rows():
-            surnames[person].add(name)
-    outside = set(keyed.filter(pl.col("address_status") == "out_of_area")["address_key"].unique())
-    flags: dict[str, str] = {}
-    moved = 0
-    for new, people in sorted(alone.items()):
-        for child in people:
-            arrived = seen[child].get(new, (None, None))[0]
-            if arrived is None:
-                continue  # only an open record places them at N
-            before = sorted(
-                ((last, key) for key, (first, last) in seen[child].items() if key != new and first < arrived),
-                reverse=True,
-            )
-            if not before or (len(before) > 1 and before[0][0] == before[1][0]):
-                continue
-            old = before[0][1]
-            if old in outside:
-                continue
-            if any(
-                role.get(p) == "adult"
-                and (
-                    seen[p].get(old, (date.max, date.max))[0] < arrived
-                    or (keys_of[p] == {old} and bool(surnames[p] & surnames[child]))
-                )
-                for p in by_place.get(old, [])
-            ):
-                current[child] = old
-                flags[old] = "children_rejoined"
-                moved += 1
-    if moved:
-        log.info("children rejoined: %d children placed back at their last home (%d households)", moved, len(flags))
-    return _address_frame(current), flags
+    return seen
 
 
 def _move_to(
