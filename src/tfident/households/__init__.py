@@ -72,6 +72,10 @@ age goes back to the home they were seen at before, when an adult placed there w
 the child left or is known only there and shares the child's surname; not to a home ``out_of_area``
 (flag ``children_rejoined``; docs/households.md, "Children alone: back to the home they left").
 
+**Postcode only** (``postcode_surname``, after every rule above): a person no record of whom gives an
+address (only a postcode) joins the one address where someone of their standardised surname is placed
+and a record there gives one of their postcodes (flag ``postcode_surname``).
+
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
 a household at a normalised address the same of its key
@@ -138,13 +142,15 @@ REVIEW_REASONS: tuple[str, ...] = (
     "left_behind",
     "children_rejoined",
     "flat_from_surname",
+    "postcode_surname",
 )
 """``households.review_reason``: the family was placed by the moved-alone rule, a member whose
 open claim gives the home the children left was placed with them (``stale_claims``), the adults of
 the home children left alone were placed with them (``lone_children``), adults whose agencies never
 recorded the family's move were placed with it (``left_behind``), children placed where no adult
-went back to the adults of the home they left (``children_rejoined``), or a member's flat was
-taken from the people of their surname in the block (``flat_from_surname``)."""
+went back to the adults of the home they left (``children_rejoined``), a member's flat was
+taken from the people of their surname in the block (``flat_from_surname``), or a member whose records
+give only a postcode was placed with the people of their surname there (``postcode_surname``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -299,6 +305,13 @@ class HouseholdsConfig(StrictModel):
     with an adult no agency knows look the same (docs/households.md, "Children alone: back to the
     home they left"). Not with ``moved_alone: split`` (each is placed where their own records say).
     False: the rule before (the child stays where their own records say)."""
+
+    postcode_surname: bool = True
+    """On by default, after every other rule: a person no record of whom gives an address (an agency
+    that keyed only the postcode) joins the one address where someone placed shares their
+    standardised surname and a record there gives one of their postcodes. The household is flagged
+    ``postcode_surname``. Two such addresses, or none: they stay unplaced (docs/households.md,
+    "Postcode only")."""
 
     @field_validator("stale_claims")
     @classmethod
@@ -1514,6 +1527,54 @@ def children_rejoin(
     ), flags
 
 
+def postcode_surname(records: pl.DataFrame, address: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``postcode_surname`` rule, after every other: ``(address, flags)``.
+
+    A person no record of whom places them (no address text: an agency that keyed only the
+    postcode) joins the one address where someone placed there shares one of their standardised
+    surnames and a record there gives one of their full postcodes. Two such addresses, or none, and
+    they stay unplaced. ``flags``: ``postcode_surname`` for each address someone joined.
+    """
+    if "surname_std" not in records.columns:
+        return address, {}
+    placed = address.filter(pl.col("address_key").is_not_null())
+    unplaced = records.join(placed.select("person_id"), on="person_id", how="anti").filter(
+        pl.col("postcode_std").is_not_null() & pl.col("surname_std").is_not_null()
+    )
+    if unplaced.is_empty():
+        return address, {}
+    wanted = unplaced.select("person_id", "postcode_std", "surname_std").unique()
+    # each placed address: the full postcodes its records give, and the surnames of the people placed there
+    postcodes = (
+        records.filter(pl.col("address_key").is_not_null() & pl.col("postcode_std").is_not_null())
+        .select("address_key", "postcode_std")
+        .unique()
+        .join(placed.select("address_key").unique(), on="address_key")
+    )
+    names = (
+        records.filter(pl.col("surname_std").is_not_null())
+        .select("person_id", "surname_std")
+        .unique()
+        .join(placed, on="person_id")
+        .select("address_key", "surname_std")
+        .unique()
+    )
+    found = (
+        wanted.join(postcodes, on="postcode_std")
+        .join(names, on=["address_key", "surname_std"])
+        .group_by("person_id")
+        .agg(pl.col("address_key").unique().alias("_keys"))
+        .filter(pl.col("_keys").list.len() == 1)
+        .select("person_id", pl.col("_keys").list.first().alias("address_key"))
+        .sort("person_id")
+    )
+    if found.is_empty():
+        return address, {}
+    flags = dict.fromkeys(sorted(set(found["address_key"])), "postcode_surname")
+    log.info("postcode and surname: %d persons with no address text placed (%d households)", found.height, len(flags))
+    return pl.concat([address.join(found.select("person_id"), on="person_id", how="anti"), found]), flags
+
+
 def _first_last(dated: pl.DataFrame, people: Iterable[str]) -> dict[str, dict[str, tuple[date, date]]]:
     """For each of ``people``: each address of their dated records -> (first, last) record date there."""
     seen: dict[str, dict[str, tuple[date, date]]] = defaultdict(dict)
@@ -1716,6 +1777,9 @@ def assign_households(
     if config.children_rejoin and config.moved_alone != "split":
         address, rejoin_flags = children_rejoin(linked, address, people.select("person_id", "role"))
         flags = rejoin_flags | flags  # an earlier rule's flag is kept
+    if config.postcode_surname:
+        address, postcode_flags = postcode_surname(linked, address)
+        flags = postcode_flags | flags
     for person, key in address.filter(pl.col("person_id").is_in(list(completed))).iter_rows():
         if key == completed[person]:
             flags.setdefault(key, "flat_from_surname")  # a moved-alone or stale-claim flag is kept
