@@ -63,12 +63,17 @@ def _judged(batch: Path, db: Path) -> pl.DataFrame:
 
 def moved(batch: Path, off: Path, on: Path) -> Counter[tuple[str, str]]:
     """Counts of the people placed differently by the two runs, by ``(before, after)``: ``own``
-    (with someone of their true household, or alone as their true household is), ``other``.
+    (with someone of their true household, or alone as their true household is), ``other``, or
+    ``unplaced`` (in no household).
     """
     before, after = _judged(batch, off), _judged(batch, on)
-    both = before.join(after, on="person_id", suffix="_on").filter(pl.col("household_id") != pl.col("household_id_on"))
+    both = before.join(after, on="person_id", suffix="_on").filter(
+        pl.col("household_id").ne_missing(pl.col("household_id_on"))
+    )
 
-    def verdict(with_own: bool, alone: bool, n_there: int) -> str:
+    def verdict(with_own: bool | None, alone: bool, n_there: int | None) -> str:
+        if n_there is None:
+            return "unplaced"  # in no household (no record of theirs gives an address)
         return "own" if with_own or (alone and n_there == 1) else "other"
 
     n_off = before.group_by("household_id").len()

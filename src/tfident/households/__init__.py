@@ -72,9 +72,10 @@ age goes back to the home they were seen at before, when an adult placed there w
 the child left or is known only there and shares the child's surname; not to a home ``out_of_area``
 (flag ``children_rejoined``; docs/households.md, "Children alone: back to the home they left").
 
-**Postcode only** (``postcode_surname``, after every rule above): a person no record of whom gives an
-address (only a postcode) joins the one address where someone of their standardised surname is placed
-and a record there gives one of their postcodes (flag ``postcode_surname``).
+**Postcode only** (``postcode_only``, after every rule above): a person no record of whom gives an
+address (only a postcode) joins the one address a record at which gives one of their postcodes and
+where someone placed was recorded at the same incident (``postcode_only_incidents``) or has their
+rare standardised surname (``postcode_only_rare``; flag ``postcode_only``).
 
 Households are the people placed at one address. The id of a UPRN household is ``H``
 and the first 12 hex digits of the SHA-1 of the UPRN (:func:`household_id_for`); that of
@@ -142,7 +143,7 @@ REVIEW_REASONS: tuple[str, ...] = (
     "left_behind",
     "children_rejoined",
     "flat_from_surname",
-    "postcode_surname",
+    "postcode_only",
 )
 """``households.review_reason``: the family was placed by the moved-alone rule, a member whose
 open claim gives the home the children left was placed with them (``stale_claims``), the adults of
@@ -150,7 +151,8 @@ the home children left alone were placed with them (``lone_children``), adults w
 recorded the family's move were placed with it (``left_behind``), children placed where no adult
 went back to the adults of the home they left (``children_rejoined``), a member's flat was
 taken from the people of their surname in the block (``flat_from_surname``), or a member whose records
-give only a postcode was placed with the people of their surname there (``postcode_surname``)."""
+give only a postcode was placed with the people there recorded with them or of their rare surname
+(``postcode_only``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -306,12 +308,29 @@ class HouseholdsConfig(StrictModel):
     home they left"). Not with ``moved_alone: split`` (each is placed where their own records say).
     False: the rule before (the child stays where their own records say)."""
 
-    postcode_surname: bool = True
+    postcode_only: bool = True
     """On by default, after every other rule: a person no record of whom gives an address (an agency
-    that keyed only the postcode) joins the one address where someone placed shares their
-    standardised surname and a record there gives one of their postcodes. The household is flagged
-    ``postcode_surname``. Two such addresses, or none: they stay unplaced (docs/households.md,
-    "Postcode only")."""
+    that keyed only the postcode) joins the one address, of those a record at which gives one of
+    their postcodes, where someone placed was recorded at the same incident (a record of one of
+    ``postcode_only_incidents`` with the same date and postcode) or shares their standardised surname
+    when that surname is rare (``postcode_only_rare``). The household is flagged ``postcode_only``.
+    Two such addresses, or none: they stay unplaced (docs/households.md, "Postcode only")."""
+    postcode_only_rare: float | None = Field(default=0.01, gt=0, le=1)
+    """``postcode_only`` ties a person to a household of their surname only when fewer than this
+    share of the batch's people have the surname (a namesake in a postcode of some fifteen homes is
+    then unlikely by chance). None: any surname."""
+    postcode_only_incidents: tuple[str, ...] = ("domestic_abuse",)
+    """Sources whose records of one date at one postcode are one incident at one home (the police
+    record each person present at a domestic abuse incident): ``postcode_only`` ties a person to
+    the household of someone recorded with them."""
+
+    @field_validator("postcode_only_incidents")
+    @classmethod
+    def _person_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in SOURCES or not SOURCES[name].person:
+                raise ValueError(f"{name!r} is not a person source (src/tfident/ingest/sources.yaml)")
+        return value
 
     @field_validator("stale_claims")
     @classmethod
@@ -1527,51 +1546,80 @@ def children_rejoin(
     ), flags
 
 
-def postcode_surname(records: pl.DataFrame, address: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Apply the ``postcode_surname`` rule, after every other: ``(address, flags)``.
+def postcode_only(
+    records: pl.DataFrame,
+    address: pl.DataFrame,
+    rare_below: float | None = 0.01,
+    incident_sources: Iterable[str] = ("domestic_abuse",),
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``postcode_only`` rule, after every other: ``(address, flags)``.
 
     A person no record of whom places them (no address text: an agency that keyed only the
-    postcode) joins the one address where someone placed there shares one of their standardised
-    surnames and a record there gives one of their full postcodes. Two such addresses, or none, and
-    they stay unplaced. ``flags``: ``postcode_surname`` for each address someone joined.
+    postcode) joins the one address, among those a record (anyone's) at which gives one of their
+    full postcodes, that is tied to them:
+
+    - **an incident**: a record of theirs from one of ``incident_sources`` has the date and postcode
+      of a record of the same source of someone placed there (a child present at a domestic abuse
+      incident, recorded with the parent the police found at home), or
+    - **a surname**: someone placed there shares one of their standardised surnames, and fewer than
+      ``rare_below`` of the batch's people have that surname (None: any surname).
+
+    Two tied addresses, or none, and they stay unplaced. ``flags``: ``postcode_only`` for each
+    address someone joined.
     """
-    if "surname_std" not in records.columns:
-        return address, {}
     placed = address.filter(pl.col("address_key").is_not_null())
     unplaced = records.join(placed.select("person_id"), on="person_id", how="anti").filter(
-        pl.col("postcode_std").is_not_null() & pl.col("surname_std").is_not_null()
+        pl.col("postcode_std").is_not_null()
     )
     if unplaced.is_empty():
         return address, {}
-    wanted = unplaced.select("person_id", "postcode_std", "surname_std").unique()
-    # each placed address: the full postcodes its records give, and the surnames of the people placed there
+    # each placed address and the full postcodes its records give
     postcodes = (
         records.filter(pl.col("address_key").is_not_null() & pl.col("postcode_std").is_not_null())
         .select("address_key", "postcode_std")
         .unique()
         .join(placed.select("address_key").unique(), on="address_key")
     )
-    names = (
-        records.filter(pl.col("surname_std").is_not_null())
-        .select("person_id", "surname_std")
-        .unique()
-        .join(placed, on="person_id")
-        .select("address_key", "surname_std")
-        .unique()
+    incident = (
+        unplaced.filter(pl.col("source").is_in(list(incident_sources)) & pl.col("evidence_date").is_not_null())
+        .select("person_id", "source", "evidence_date", "postcode_std")
+        .join(
+            records.join(placed, on="person_id", suffix="_placed").select(
+                "source", "evidence_date", "postcode_std", pl.col("address_key_placed").alias("address_key")
+            ),
+            on=["source", "evidence_date", "postcode_std"],
+        )
+        .join(postcodes, on=["address_key", "postcode_std"])
+        .select("person_id", "address_key")
     )
+    ties = [incident]
+    if "surname_std" in records.columns:
+        people = records.filter(pl.col("surname_std").is_not_null()).select("person_id", "surname_std").unique()
+        share = people.group_by("surname_std").agg((pl.len() / max(people["person_id"].n_unique(), 1)).alias("_share"))
+        names = people.join(placed, on="person_id").select("address_key", "surname_std").unique()
+        surname = (
+            unplaced.filter(pl.col("surname_std").is_not_null())
+            .select("person_id", "postcode_std", "surname_std")
+            .unique()
+            .join(postcodes, on="postcode_std")
+            .join(names, on=["address_key", "surname_std"])
+            .join(share, on="surname_std")
+            .filter(pl.lit(rare_below is None) | (pl.col("_share") < (rare_below or 1.0)))
+            .select("person_id", "address_key")
+        )
+        ties.append(surname)
     found = (
-        wanted.join(postcodes, on="postcode_std")
-        .join(names, on=["address_key", "surname_std"])
+        pl.concat(ties)
         .group_by("person_id")
-        .agg(pl.col("address_key").unique().alias("_keys"))
-        .filter(pl.col("_keys").list.len() == 1)
-        .select("person_id", pl.col("_keys").list.first().alias("address_key"))
+        .agg(pl.col("address_key").unique().alias("_tied"))
+        .filter(pl.col("_tied").list.len() == 1)
+        .select("person_id", pl.col("_tied").list.first().alias("address_key"))
         .sort("person_id")
     )
     if found.is_empty():
         return address, {}
-    flags = dict.fromkeys(sorted(set(found["address_key"])), "postcode_surname")
-    log.info("postcode and surname: %d persons with no address text placed (%d households)", found.height, len(flags))
+    flags = dict.fromkeys(sorted(set(found["address_key"])), "postcode_only")
+    log.info("postcode only: %d persons with no address text placed (%d households)", found.height, len(flags))
     return pl.concat([address.join(found.select("person_id"), on="person_id", how="anti"), found]), flags
 
 
@@ -1777,8 +1825,10 @@ def assign_households(
     if config.children_rejoin and config.moved_alone != "split":
         address, rejoin_flags = children_rejoin(linked, address, people.select("person_id", "role"))
         flags = rejoin_flags | flags  # an earlier rule's flag is kept
-    if config.postcode_surname:
-        address, postcode_flags = postcode_surname(linked, address)
+    if config.postcode_only:
+        address, postcode_flags = postcode_only(
+            linked, address, config.postcode_only_rare, config.postcode_only_incidents
+        )
         flags = postcode_flags | flags
     for person, key in address.filter(pl.col("person_id").is_in(list(completed))).iter_rows():
         if key == completed[person]:

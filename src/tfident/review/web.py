@@ -96,8 +96,8 @@ REVIEW_REASON_LABELS = {
     "back here, with the adults of the home they were seen at before",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
-    "postcode_surname": "a member's records give a postcode but no address; they are placed here, the one "
-    "address in that postcode where someone of their surname lives",
+    "postcode_only": "a member's records give a postcode but no address; they are placed here, the one "
+    "address in that postcode where someone recorded with them at an incident, or of their surname, lives",
 }
 """The family page's warning for ``households.review_reason``."""
 

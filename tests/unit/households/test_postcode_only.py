@@ -1,5 +1,6 @@
-"""A person whose records give only a postcode joins the one address there where someone of their
-surname lives (docs/households.md, "Postcode only": ``postcode_surname``).
+"""A person whose records give only a postcode joins the one address there tied to them: someone
+recorded with them at an incident, or of their rare surname (docs/households.md, "Postcode only":
+``postcode_only``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tfident.households import REVIEW_REASONS, HouseholdsConfig, assign_households, postcode_surname
+from tfident.households import REVIEW_REASONS, HouseholdsConfig, assign_households, postcode_only
 from tfident.review.web import REVIEW_REASON_LABELS
 
 D = date(2026, 10, 31)
@@ -38,16 +39,28 @@ def at(
             "postcode": postcode, "uprn": uprn, "surname": surname, "when": when}  # fmt: skip
 
 
-def postcode_only(person: str, postcode: str | None, surname: str = "SMITH") -> dict[str, Any]:
-    """A benefit claim of ``person`` keyed with the postcode and no address lines."""
-    return {"person": person, "source": "benefits", "dob": ADULT, "address": None, "postcode": postcode,
-            "uprn": None, "surname": surname, "when": D}  # fmt: skip
+def keyed_postcode(
+    person: str, postcode: str | None, surname: str = "SMITH", source: str = "benefits", when: date = D
+) -> dict[str, Any]:
+    """A record of ``person`` (a benefit claim unless ``source`` says) keyed with the postcode and no
+    address lines.
+    """
+    return {"person": person, "source": source, "dob": ADULT, "address": None, "postcode": postcode,
+            "uprn": None, "surname": surname, "when": when}  # fmt: skip
 
 
+INCIDENT = date(2026, 5, 5)
 FAMILY = [at("MUM", "A"), at("SON_KID", "A"), at("NEIGHBOUR", "B", "JONES")]
-DAD = postcode_only("DAD", "TF1 1AA")
-# another family in every case: its father joins them whatever happens above
-CONTROL = [at("C_MUM", "C_HOME", "PATEL"), postcode_only("C_DAD", "TF3 3CC", "PATEL")]
+DAD = keyed_postcode("DAD", "TF1 1AA")
+# the police recorded the father (no address lines) and the mother (at A) at one domestic abuse incident
+MUM_DA = at("MUM", "A", source="domestic_abuse", when=INCIDENT)
+DAD_DA = keyed_postcode("DAD", "TF1 1AA", "BROWN", "domestic_abuse", INCIDENT)
+# another family in every case, tied by an incident: its father joins them whatever happens above
+CONTROL = [
+    at("C_MUM", "C_HOME", "PATEL", "domestic_abuse", INCIDENT),
+    keyed_postcode("C_DAD", "TF3 3CC", "PATEL", "domestic_abuse", INCIDENT),
+]
+ANY = {"postcode_only_rare": None}  # every surname ties (this world's surnames are all common)
 
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str | None], dict[str, str]]:
@@ -79,41 +92,69 @@ def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str | N
 @pytest.mark.parametrize(
     ("rows", "config", "dad"),
     [
-        # his claim gives the postcode only; the Smiths at A are the one household of his surname there
-        ([*FAMILY, DAD], {}, "A"),
+        # by surname: his claim gives the postcode only; the Smiths at A are the one household of his
+        # surname there
+        ([*FAMILY, DAD], ANY, "A"),
         # off: the rule before (no address, no household)
-        ([*FAMILY, DAD], {"postcode_surname": False}, None),
+        ([*FAMILY, DAD], {**ANY, "postcode_only": False}, None),
+        # Smith is common here (3 of the 6 people): with the default share (1%) it ties nobody
+        ([*FAMILY, DAD], {}, None),
+        ([*FAMILY, DAD], {"postcode_only_rare": 0.5}, None),
+        ([*FAMILY, DAD], {"postcode_only_rare": 0.51}, "A"),
         # of another surname than anyone in the postcode: nowhere to go
-        ([*FAMILY, postcode_only("DAD", "TF1 1AA", "BROWN")], {}, None),
+        ([*FAMILY, keyed_postcode("DAD", "TF1 1AA", "BROWN")], ANY, None),
         # ... the neighbour's surname: he joins the neighbour's household
-        ([*FAMILY, postcode_only("DAD", "TF1 1AA", "JONES")], {}, "B"),
+        ([*FAMILY, keyed_postcode("DAD", "TF1 1AA", "JONES")], ANY, "B"),
         # a Smith lives at FAR, in another postcode: the postcode decides
-        ([*FAMILY, at("GRAN", "FAR"), postcode_only("DAD", "TF2 2BB")], {}, "FAR"),
-        ([*FAMILY, at("GRAN", "FAR"), DAD], {}, "A"),
+        ([*FAMILY, at("GRAN", "FAR"), keyed_postcode("DAD", "TF2 2BB")], ANY, "FAR"),
+        ([*FAMILY, at("GRAN", "FAR"), DAD], ANY, "A"),
         # two Smith households in his postcode: which one is not known
-        ([*FAMILY, at("OTHER", "SECOND"), DAD], {}, None),
+        ([*FAMILY, at("OTHER", "SECOND"), DAD], ANY, None),
         # ... nor when his two claims give two postcodes, each with Smiths
-        ([*FAMILY, at("GRAN", "FAR"), DAD, postcode_only("DAD", "TF2 2BB")], {}, None),
+        ([*FAMILY, at("GRAN", "FAR"), DAD, keyed_postcode("DAD", "TF2 2BB")], ANY, None),
         # his claims name him Smith and (a former surname) Jones: two households match
-        ([*FAMILY, DAD, postcode_only("DAD", "TF1 1AA", "JONES")], {}, None),
+        ([*FAMILY, DAD, keyed_postcode("DAD", "TF1 1AA", "JONES")], ANY, None),
         # no postcode, or only an outward code: nothing to place him by
-        ([*FAMILY, postcode_only("DAD", None)], {}, None),
-        ([*FAMILY, postcode_only("DAD", "TF1")], {}, None),
+        ([*FAMILY, keyed_postcode("DAD", None)], ANY, None),
+        ([*FAMILY, keyed_postcode("DAD", "TF1")], ANY, None),
         # a record of his gives an address (B): his own records place him, the rule is not for him
-        ([*FAMILY, DAD, at("DAD", "B", source="asb")], {}, "B"),
+        ([*FAMILY, DAD, at("DAD", "B", source="asb")], ANY, "B"),
+        # by an incident: recorded with the mother at one domestic abuse incident (same date, same
+        # postcode), whatever his surname and however common
+        ([*FAMILY, MUM_DA, DAD_DA], {}, "A"),
+        ([*FAMILY, MUM_DA, DAD_DA], {"postcode_only_incidents": []}, None),
+        # another day, or her record of that day at another postcode: not one incident
+        ([*FAMILY, MUM_DA, {**DAD_DA, "when": date(2026, 5, 6)}], {}, None),
+        ([*FAMILY, at("MUM", "FAR", source="domestic_abuse", when=INCIDENT), DAD_DA], {}, None),
+        # recorded with his sister at that incident, at A; her records since place her at FAR (she
+        # moved): the incident ties him to no address she is placed at
+        (
+            [
+                *FAMILY,
+                at("AUNT", "A", "BROWN", "domestic_abuse", INCIDENT),
+                at("AUNT", "FAR", "BROWN", "health", date(2026, 9, 1)),
+                DAD_DA,
+            ],
+            {},
+            None,
+        ),
+        # the same date in another source (an ASB intervention) is no incident at one home
+        ([*FAMILY, {**MUM_DA, "source": "asb"}, {**DAD_DA, "source": "asb"}], {}, None),
+        # tied to A by the incident and to B by the neighbour's surname: which one is not known
+        ([*FAMILY, MUM_DA, {**DAD_DA, "surname": "JONES"}], ANY, None),
     ],
 )
-def test_a_person_with_only_a_postcode_joins_the_one_household_of_their_surname_there(
+def test_a_person_with_only_a_postcode_joins_the_one_household_tied_to_them(
     rows: list[dict[str, Any]], config: dict[str, Any], dad: str | None
 ) -> None:
     where, flags = placed([*rows, *CONTROL], **config)
     assert where["DAD"] == dad
     assert where["MUM"] == where["SON_KID"] == "A"
     joined = dad is not None and not any(r["person"] == "DAD" and r["uprn"] for r in rows)
-    assert (flags.get(dad or "") == "postcode_surname") is joined
-    on = config.get("postcode_surname", True)
+    assert (flags.get(dad or "") == "postcode_only") is joined
+    on = config.get("postcode_only", True) and config.get("postcode_only_incidents") != []
     assert where["C_DAD"] == ("C_HOME" if on else None)
-    assert (flags.get("C_HOME") == "postcode_surname") is on
+    assert (flags.get("C_HOME") == "postcode_only") is on
 
 
 def test_an_earlier_rules_flag_is_kept() -> None:
@@ -125,7 +166,7 @@ def test_an_earlier_rules_flag_is_kept() -> None:
         at("MUM", "FAR", source="health", when=date(2025, 6, 2)),
         DAD,
     ]
-    where, flags = placed([*rows, *CONTROL])
+    where, flags = placed([*rows, *CONTROL], **ANY)
     assert where["SON_KID"] == where["MUM"] == where["DAD"] == "A"
     assert flags["A"] == "moved_together"
 
@@ -134,22 +175,32 @@ def test_the_rule_on_its_own_frames() -> None:
     records = pl.DataFrame(
         {
             "person_id": ["MUM", "DAD"],
+            "source": ["asb", "benefits"],
+            "evidence_date": [date(2026, 9, 1), D],
             "address_key": ["U:10", None],
             "postcode_std": ["TF1 1AA", "TF1 1AA"],
             "surname_std": ["SMITH", "SMITH"],
         }
     )
     address = pl.DataFrame({"person_id": ["MUM"], "address_key": ["U:10"]})
-    moved, flags = postcode_surname(records, address)
+    moved, flags = postcode_only(records, address, rare_below=None)
     assert dict(moved.iter_rows()) == {"MUM": "U:10", "DAD": "U:10"}
-    assert flags == {"U:10": "postcode_surname"}
-    # without surnames nothing is placed
-    same, none = postcode_surname(records.drop("surname_std"), address)
+    assert flags == {"U:10": "postcode_only"}
+    # without surnames (and no incident) nothing is placed
+    same, none = postcode_only(records.drop("surname_std"), address, rare_below=None)
     assert same.equals(address)
     assert none == {}
 
 
 def test_on_by_default_with_a_flag_the_review_app_explains() -> None:
-    assert HouseholdsConfig().postcode_surname is True
-    assert "postcode_surname" in REVIEW_REASONS
-    assert "postcode_surname" in REVIEW_REASON_LABELS
+    config = HouseholdsConfig()
+    assert config.postcode_only is True
+    assert config.postcode_only_rare == 0.01
+    assert config.postcode_only_incidents == ("domestic_abuse",)
+    assert "postcode_only" in REVIEW_REASONS
+    assert "postcode_only" in REVIEW_REASON_LABELS
+
+
+def test_an_incident_source_must_be_a_person_source() -> None:
+    with pytest.raises(ValueError, match="'gazetteer' is not a person source"):
+        HouseholdsConfig(postcode_only_incidents=("gazetteer",))
