@@ -1564,9 +1564,11 @@ def postcode_only(
     - **a surname**: someone placed there shares one of their standardised surnames, and fewer than
       ``rare_below`` of the batch's people have that surname (None: any surname).
 
-    Two tied addresses, or none, and they stay unplaced. ``flags``: ``postcode_only`` for each
-    address someone joined.
+    Two tied addresses, or none, and they stay unplaced. Only a full UK postcode (a unit of some
+    fifteen addresses) ties anyone: a ``postcode_std`` that is not one (a harness's zip code) counts as
+    none. ``flags``: ``postcode_only`` for each address someone joined.
     """
+    records = records.with_columns(postcode_expr(pl.col("postcode_std")).alias("postcode_std"))
     placed = address.filter(pl.col("address_key").is_not_null())
     unplaced = records.join(placed.select("person_id"), on="person_id", how="anti").filter(
         pl.col("postcode_std").is_not_null()

@@ -190,6 +190,11 @@ def test_the_rule_on_its_own_frames() -> None:
     same, none = postcode_only(records.drop("surname_std"), address, rare_below=None)
     assert same.equals(address)
     assert none == {}
+    # nor by a postcode_std that is no UK postcode (a harness's zip code: one for a whole town)
+    zipped = records.with_columns(pl.lit("00000").alias("postcode_std"))
+    same, none = postcode_only(zipped, address, rare_below=None)
+    assert same.equals(address)
+    assert none == {}
 
 
 def test_on_by_default_with_a_flag_the_review_app_explains() -> None:
