@@ -72,6 +72,11 @@ age goes back to the home they were seen at before, when an adult placed there w
 the child left or is known only there and shares the child's surname; not to a home ``out_of_area``
 (flag ``children_rejoined``; docs/households.md, "Children alone: back to the home they left").
 
+**Children left behind** (``children_follow``, after that): a child placed where nobody is an adult or
+of unknown age, every record of whom is there, goes to the one address where the adults seen there with
+them are now placed, unless it is ``out_of_area`` (flag ``children_followed``; docs/households.md,
+"Children left at the old home").
+
 **Postcode only** (``postcode_only``, after every rule above): a person no record of whom gives an
 address (only a postcode) joins the one address a record at which gives one of their postcodes and
 where someone placed was recorded at the same incident (``postcode_only_incidents``) or has their
@@ -142,6 +147,7 @@ REVIEW_REASONS: tuple[str, ...] = (
     "lone_children",
     "left_behind",
     "children_rejoined",
+    "children_followed",
     "flat_from_surname",
     "postcode_only",
 )
@@ -149,7 +155,8 @@ REVIEW_REASONS: tuple[str, ...] = (
 open claim gives the home the children left was placed with them (``stale_claims``), the adults of
 the home children left alone were placed with them (``lone_children``), adults whose agencies never
 recorded the family's move were placed with it (``left_behind``), children placed where no adult
-went back to the adults of the home they left (``children_rejoined``), a member's flat was
+went back to the adults of the home they left (``children_rejoined``), a child alone at the home the
+adults left was placed with them (``children_followed``), a member's flat was
 taken from the people of their surname in the block (``flat_from_surname``), or a member whose records
 give only a postcode was placed with the people there recorded with them or of their rare surname
 (``postcode_only``)."""
@@ -307,6 +314,14 @@ class HouseholdsConfig(StrictModel):
     with an adult no agency knows look the same (docs/households.md, "Children alone: back to the
     home they left"). Not with ``moved_alone: split`` (each is placed where their own records say).
     False: the rule before (the child stays where their own records say)."""
+
+    children_follow: bool = True
+    """On by default, after ``children_rejoin``: a child placed at an address where nobody placed is
+    an adult or of unknown age, every record of whom is there, goes to the one address where the
+    adults seen there while the child was (a dated record between the child's first and last records
+    there) are now placed, unless it is ``out_of_area``. The household is flagged ``children_followed``.
+    The mirror of ``children_rejoin``: the adults' agencies recorded the move, the child's did not
+    (docs/households.md, "Children left at the old home"). Not with ``moved_alone: split``."""
 
     postcode_only: bool = True
     """On by default, after every other rule: a person no record of whom gives an address (an agency
@@ -1546,6 +1561,82 @@ def children_rejoin(
     ), flags
 
 
+def children_follow(
+    records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``children_follow`` rule, after ``children_rejoin``: ``(address, flags)``.
+
+    A child placed at an address O where nobody placed is an adult or of unknown age, every record of
+    whom that gives an address (open ones too) is at O, goes to the address N where the adults seen at O while the child
+    was (a dated record there between the child's first and last records at O) are now placed: all of
+    them at one N, not ``out_of_area``. The mirror of ``children_rejoin``: there the child's records
+    moved and the adults' did not; here the adults' records moved and the child's agencies still give
+    the old home. O may be ``out_of_area`` (the adults' records moved into the area).
+
+    ``flags``: ``children_followed`` for each N a child went to.
+    """
+    placed = address.join(roles, on="person_id", how="left").filter(pl.col("address_key").is_not_null())
+    alone = (placed.group_by("address_key").agg((pl.col("role") == "child").all().alias("alone")).filter("alone"))[
+        "address_key"
+    ]
+    if alone.is_empty():
+        return address, {}
+    kids = placed.filter(pl.col("address_key").is_in(alone.implode())).select("person_id", "address_key")
+    mine = records.filter(pl.col("person_id").is_in(kids["person_id"].implode()))
+    # the child's span at O (open records too, dated D), when every record of theirs is there
+    spans = (
+        mine.group_by("person_id")
+        .agg(
+            pl.col("address_key").drop_nulls().n_unique().alias("_keys"),
+            pl.col("evidence_date").filter(pl.col("address_key").is_not_null()).min().alias("_from"),
+            pl.col("evidence_date").filter(pl.col("address_key").is_not_null()).max().alias("_to"),
+        )
+        .filter(pl.col("_keys") == 1)
+        .join(kids, on="person_id")
+    )
+    if spans.is_empty():
+        return address, {}
+    dated = records.filter(
+        pl.col("evidence_date").is_not_null()
+        & pl.col("address_key").is_in(spans["address_key"].implode())
+        & ~pl.col("_open")
+    )
+    adults = placed.filter(pl.col("role") == "adult").select("person_id", pl.col("address_key").alias("_now"))
+    there = (
+        dated.join(adults, on="person_id")
+        .filter(pl.col("_now") != pl.col("address_key"))
+        .group_by("person_id", "address_key", "_now")
+        .agg(pl.col("evidence_date").min().alias("_first"), pl.col("evidence_date").max().alias("_last"))
+    )
+    outside = set(
+        records.filter(pl.col("address_status") == "out_of_area")["address_key"].drop_nulls().unique().to_list()
+    )
+    together = (
+        spans.join(there, on="address_key", suffix="_adult")
+        .filter((pl.col("_first") <= pl.col("_to")) & (pl.col("_last") >= pl.col("_from")))
+        .group_by("person_id")
+        .agg(pl.col("_now").unique().alias("_to_keys"))
+        .filter(pl.col("_to_keys").list.len() == 1)
+        .select("person_id", pl.col("_to_keys").list.first().alias("_new"))
+        .filter(~pl.col("_new").is_in(list(outside)))
+        .sort("person_id")
+    )
+    if together.is_empty():
+        return address, {}
+    moved = dict(together.iter_rows())
+    flags = dict.fromkeys(sorted(set(moved.values())), "children_followed")
+    log.info(
+        "children followed: %d children placed with the adults of their home (%d households)",
+        len(moved),
+        len(flags),
+    )
+    return address.with_columns(
+        pl.col("person_id")
+        .replace_strict(moved, default=pl.col("address_key"), return_dtype=pl.String)
+        .alias("address_key")
+    ), flags
+
+
 def postcode_only(
     records: pl.DataFrame,
     address: pl.DataFrame,
@@ -1827,6 +1918,9 @@ def assign_households(
     if config.children_rejoin and config.moved_alone != "split":
         address, rejoin_flags = children_rejoin(linked, address, people.select("person_id", "role"))
         flags = rejoin_flags | flags  # an earlier rule's flag is kept
+    if config.children_follow and config.moved_alone != "split":
+        address, follow_flags = children_follow(linked, address, people.select("person_id", "role"))
+        flags = follow_flags | flags
     if config.postcode_only:
         address, postcode_flags = postcode_only(
             linked, address, config.postcode_only_rare, config.postcode_only_incidents

@@ -94,6 +94,8 @@ REVIEW_REASON_LABELS = {
     "only by agencies that have not recorded the move, are placed here with them",
     "children_rejoined": "a child's newest records give an address where no adult is known; they are placed "
     "back here, with the adults of the home they were seen at before",
+    "children_followed": "the adults' records moved here and a child's still give the home they left, where "
+    "no adult is known; the child is placed here with them",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
     "postcode_only": "a member's records give a postcode but no address; they are placed here, the one "
