@@ -153,6 +153,8 @@ class _Cluster:
     """(first forename, surname) of each record, to recognise a forename/surname swap."""
     middles: frozenset[str] = frozenset()
     """The middle names of the full forenames the cluster holds."""
+    initials: frozenset[str] = frozenset()
+    """The forenames of the cluster's records that are an initial only (``E``)."""
     firm_dobs: frozenset[dt.date] = frozenset()
     """The dates of birth of the cluster's records that are no copy of a household member's."""
     copied_places: frozenset[str] = frozenset()
@@ -300,6 +302,20 @@ def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
     if _forename_same(a, b) or _keyed(a[0], b[0]) or _hypocoristic(a[0], b[0]):
         return True
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
+
+
+def _initial_differs(weak: _Cluster, other: _Cluster) -> bool:
+    """``weak`` has no full forename and an initial that none of ``other``'s names begins with: no
+    forename, canonical form or variant of its full forenames, no middle name, and (when ``other``
+    has no full forename either) none of its initials.
+    """
+    if weak.forenames or not weak.initials:
+        return False
+    if other.forenames:
+        letters = {n[0] for f in other.forenames for n in (f[0], f[1], *f[3]) if n} | {m[0] for m in other.middles}
+    else:
+        letters = set(other.initials)
+    return bool(letters) and not weak.initials & letters
 
 
 @cache
@@ -472,6 +488,8 @@ class _Clusters:
                 cluster.middles = one(frozenset(t for t in (middles or ()) if len(t) > 1))
                 if surname is not None:
                     cluster.swaps = one(frozenset(((first, surname),)))
+            elif first is not None and len(first) == 1:
+                cluster.initials = one(frozenset((first,)))
             self.state.append(cluster)
         for token, (left, right) in enumerate(cannot_link):
             self.state[left].bans = {**self.state[left].bans, token: 0}
@@ -631,6 +649,9 @@ class _Clusters:
             sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
             if sexes_a and sexes_b and not sexes_a & sexes_b:
                 return False
+            # ... and the initial a record gives (``E Williams`` carrying her twin Ava's UPN is Evie's)
+            if _initial_differs(a, b) or _initial_differs(b, a):
+                return False
         return True
 
     def _one_name(self, a: _Cluster, b: _Cluster) -> bool:
@@ -698,6 +719,7 @@ class _Clusters:
         a.uprns |= b.uprns
         a.postcodes |= b.postcodes
         a.middles |= b.middles
+        a.initials |= b.initials
         a.swaps |= b.swaps
         a.slots |= b.slots
         if b.name_records:

@@ -299,6 +299,34 @@ def test_a_record_with_one_twins_name_and_the_others_upn_joins_neither(
             assert not any({"O1", "M0"} <= g or {"O1", "M1"} <= g for g in found), (first, found)
 
 
+@pytest.mark.parametrize(
+    ("initial", "middle", "with_ava"),
+    [
+        # "E Williams", her date of birth and address, carrying Ava's UPN (keyed from her twin's row):
+        # the initial is Evie's, so the record does not join Ava
+        ("E", None, False),
+        ("A", None, True),  # Ava's initial: hers
+        ("E", "Elizabeth", True),  # Ava Elizabeth: the initial may be her middle name's
+        ("e", None, False),  # in lower case, the same
+    ],
+)
+def test_a_twins_initial_keeps_a_record_with_the_others_upn_from_her(
+    make_persons: Maker, initial: str, middle: str | None, with_ava: bool
+) -> None:
+    ava = {"forename": "Ava", "surname": "Williams", "middle_names": middle, "upn": UPN_1}
+    evie = {"forename": "Evie", "surname": "Williams", "upn": UPN_2}
+    rows = [
+        _record("school_census", "AVA1", **ava),
+        _record("attendance", "AVA2", **ava),
+        _record("school_census", "EVIE1", **evie),
+        _record("attendance", "EVIE2", **evie),
+        _record("attendance", "INIT", forename=initial, surname="Williams", upn=UPN_1),
+    ]
+    found = _clusters(make_persons(rows), Guards(), first=("INIT", "AVA"))
+    assert any({"AVA1", "INIT"} <= g for g in found) is with_ava, found
+    assert not any({"AVA1", "EVIE1"} <= g for g in found), found
+
+
 def test_the_twins_rules_look_only_within_the_component(make_persons: Maker) -> None:
     """A component clusters the same whatever other components hold, so an incremental run may
     reuse an unchanged component's clusters: here Mia's records share no scored pair with the
@@ -461,3 +489,18 @@ def test_a_boy_named_as_his_twin_sisters_middle_name_is_her_twin(make_persons: M
     found = _clusters(make_persons(rows), Guards(), first=first)
     assert not any({"R1", "T1"} <= g for g in found), found
     assert not any({"R1", "U"} <= g for g in found), found
+
+
+def test_a_cluster_of_an_initial_and_no_forename_does_not_join_the_other_twin(make_persons: Maker) -> None:
+    # a record with no forename and "E Williams" (both with Ava's UPN) score highest together; the
+    # initial is Evie's, so it does not join Ava through the UPN
+    ava = {"forename": "Ava", "surname": "Williams", "upn": UPN_1}
+    rows = [
+        _record("school_census", "AVA1", **ava),
+        _record("attendance", "AVA2", **ava),
+        _record("school_census", "EVIE1", forename="Evie", surname="Williams", upn=UPN_2),
+        _record("attendance", "INIT", forename="E", surname="Williams", upn=UPN_1),
+        _record("health", "NONAME", forename=None, surname="Williams", upn=UPN_1),
+    ]
+    found = _clusters(make_persons(rows), Guards(), first=("INIT", "NONAME"))
+    assert not any({"AVA1", "INIT"} <= g for g in found), found
