@@ -103,6 +103,7 @@ probabilities (:data:`EDGE_SCHEMA`) can feed this step.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from tfident.ingest.identifiers import POSTCODE_COMPACT_PATTERN
 from tfident.link.config import Guards
 from tfident.link.graph import components
 from tfident.link.slots import SLOT_COLUMN
@@ -302,6 +304,12 @@ def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
     if _forename_same(a, b) or _keyed(a[0], b[0]) or _hypocoristic(a[0], b[0]):
         return True
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
+
+
+@cache
+def _unit_postcode(postcode: str) -> bool:
+    """Whether ``postcode`` is a full UK postcode (a unit of some fifteen addresses)."""
+    return re.fullmatch(POSTCODE_COMPACT_PATTERN, postcode.replace(" ", "").upper()) is not None
 
 
 def _initial_differs(weak: _Cluster, other: _Cluster) -> bool:
@@ -649,8 +657,11 @@ class _Clusters:
             sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
             if sexes_a and sexes_b and not sexes_a & sexes_b:
                 return False
-            # ... and the initial a record gives (``E Williams`` carrying her twin Ava's UPN is Evie's)
-            if _initial_differs(a, b) or _initial_differs(b, a):
+            # ... and the initial a record gives (``E Williams`` carrying her twin Ava's UPN is Evie's),
+            # at one UPRN or one full postcode (not a value every record shares: a harness's zip 00000)
+            if (a.uprns & b.uprns or any(_unit_postcode(p) for p in a.postcodes & b.postcodes)) and (
+                _initial_differs(a, b) or _initial_differs(b, a)
+            ):
                 return False
         return True
 

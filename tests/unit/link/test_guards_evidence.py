@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tfident.link.clustering import EDGE_SCHEMA, _hypocoristic, _keyed, _name_close, cluster_profiles
+from tfident.link.clustering import EDGE_SCHEMA, _hypocoristic, _keyed, _name_close, _unit_postcode, cluster_profiles
 from tfident.link.config import Guards
 from tfident.link.profiles import build_profiles
 from tfident.synth.identifiers import make_upn
@@ -300,27 +300,27 @@ def test_a_record_with_one_twins_name_and_the_others_upn_joins_neither(
 
 
 @pytest.mark.parametrize(
-    ("initial", "middle", "with_ava"),
+    ("initial", "middle", "postcode", "with_ava"),
     [
         # "E Williams", her date of birth and address, carrying Ava's UPN (keyed from her twin's row):
         # the initial is Evie's, so the record does not join Ava
-        ("E", None, False),
-        ("A", None, True),  # Ava's initial: hers
-        ("E", "Elizabeth", True),  # Ava Elizabeth: the initial may be her middle name's
-        ("e", None, False),  # in lower case, the same
+        ("E", None, "TF1 1AA", False),
+        ("A", None, "TF1 1AA", True),  # Ava's initial: hers
+        ("E", "Elizabeth", "TF1 1AA", True),  # Ava Elizabeth: the initial may be her middle name's
+        ("e", None, "TF1 1AA", False),  # in lower case, the same
     ],
 )
 def test_a_twins_initial_keeps_a_record_with_the_others_upn_from_her(
-    make_persons: Maker, initial: str, middle: str | None, with_ava: bool
+    make_persons: Maker, initial: str, middle: str | None, postcode: str, with_ava: bool
 ) -> None:
-    ava = {"forename": "Ava", "surname": "Williams", "middle_names": middle, "upn": UPN_1}
-    evie = {"forename": "Evie", "surname": "Williams", "upn": UPN_2}
+    ava = {"forename": "Ava", "surname": "Williams", "middle_names": middle, "upn": UPN_1, "postcode": postcode}
+    evie = {"forename": "Evie", "surname": "Williams", "upn": UPN_2, "postcode": postcode}
     rows = [
         _record("school_census", "AVA1", **ava),
         _record("attendance", "AVA2", **ava),
         _record("school_census", "EVIE1", **evie),
         _record("attendance", "EVIE2", **evie),
-        _record("attendance", "INIT", forename=initial, surname="Williams", upn=UPN_1),
+        _record("attendance", "INIT", forename=initial, surname="Williams", upn=UPN_1, postcode=postcode),
     ]
     found = _clusters(make_persons(rows), Guards(), first=("INIT", "AVA"))
     assert any({"AVA1", "INIT"} <= g for g in found) is with_ava, found
@@ -489,6 +489,12 @@ def test_a_boy_named_as_his_twin_sisters_middle_name_is_her_twin(make_persons: M
     found = _clusters(make_persons(rows), Guards(), first=first)
     assert not any({"R1", "T1"} <= g for g in found), found
     assert not any({"R1", "U"} <= g for g in found), found
+
+
+@pytest.mark.parametrize(("postcode", "unit"), [("TF1 1AA", True), ("tf11aa", True), ("00000", False), ("TF1", False)])
+def test_only_a_full_uk_postcode_is_one_address_for_the_initial(postcode: str, unit: bool) -> None:
+    # a harness that passes a zip code on as the postcode (pseudopeople's sample: 00000 for everyone)
+    assert _unit_postcode(postcode) is unit
 
 
 def test_a_cluster_of_an_initial_and_no_forename_does_not_join_the_other_twin(make_persons: Maker) -> None:
