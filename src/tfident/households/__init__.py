@@ -1659,27 +1659,30 @@ def postcode_only(
     fifteen addresses) ties anyone: a ``postcode_std`` that is not one (a harness's zip code) counts as
     none. ``flags``: ``postcode_only`` for each address someone joined.
     """
-    records = records.with_columns(postcode_expr(pl.col("postcode_std")).alias("postcode_std"))
     placed = address.filter(pl.col("address_key").is_not_null())
-    unplaced = records.join(placed.select("person_id"), on="person_id", how="anti").filter(
-        pl.col("postcode_std").is_not_null()
+    unplaced = (
+        records.join(placed.select("person_id"), on="person_id", how="anti")
+        .with_columns(postcode_expr(pl.col("postcode_std")).alias("postcode_std"))
+        .filter(pl.col("postcode_std").is_not_null())
     )
     if unplaced.is_empty():
         return address, {}
-    # each placed address and the full postcodes its records give
+    codes = unplaced["postcode_std"].unique().implode()
+    # each placed address and the full postcodes (of the unplaced people's) its records give
     postcodes = (
-        records.filter(pl.col("address_key").is_not_null() & pl.col("postcode_std").is_not_null())
+        records.filter(pl.col("address_key").is_not_null() & pl.col("postcode_std").is_in(codes))
         .select("address_key", "postcode_std")
         .unique()
         .join(placed.select("address_key").unique(), on="address_key")
     )
+    sources = list(incident_sources)
     incident = (
-        unplaced.filter(pl.col("source").is_in(list(incident_sources)) & pl.col("evidence_date").is_not_null())
+        unplaced.filter(pl.col("source").is_in(sources) & pl.col("evidence_date").is_not_null())
         .select("person_id", "source", "evidence_date", "postcode_std")
         .join(
-            records.join(placed, on="person_id", suffix="_placed").select(
-                "source", "evidence_date", "postcode_std", pl.col("address_key_placed").alias("address_key")
-            ),
+            records.filter(pl.col("source").is_in(sources) & pl.col("postcode_std").is_in(codes))
+            .join(placed, on="person_id", suffix="_placed")
+            .select("source", "evidence_date", "postcode_std", pl.col("address_key_placed").alias("address_key")),
             on=["source", "evidence_date", "postcode_std"],
         )
         .join(postcodes, on=["address_key", "postcode_std"])
@@ -1687,13 +1690,18 @@ def postcode_only(
     )
     ties = [incident]
     if "surname_std" in records.columns:
-        people = records.filter(pl.col("surname_std").is_not_null()).select("person_id", "surname_std").unique()
-        share = people.group_by("surname_std").agg((pl.len() / max(people["person_id"].n_unique(), 1)).alias("_share"))
+        named = records.filter(pl.col("surname_std").is_not_null())
+        wanted = unplaced.filter(pl.col("surname_std").is_not_null()).select("person_id", "postcode_std", "surname_std")
+        people = (
+            named.filter(pl.col("surname_std").is_in(wanted["surname_std"].unique().implode()))
+            .select("person_id", "surname_std")
+            .unique()
+        )
+        everyone = max(named["person_id"].n_unique(), 1)
+        share = people.group_by("surname_std").agg((pl.len() / everyone).alias("_share"))
         names = people.join(placed, on="person_id").select("address_key", "surname_std").unique()
         surname = (
-            unplaced.filter(pl.col("surname_std").is_not_null())
-            .select("person_id", "postcode_std", "surname_std")
-            .unique()
+            wanted.unique()
             .join(postcodes, on="postcode_std")
             .join(names, on=["address_key", "surname_std"])
             .join(share, on="surname_std")
