@@ -70,7 +70,9 @@ cluster already holds:
   with the wrong sex) cannot bridge them, because it does not change a cluster's
   principal name. When the clusters' principal sexes conflict, neither a single keying
   error nor a shortened form makes them one person (Eva and Evan); and when one of them has no forename (an unnamed
-  newborn, ``Baby``), conflicting principal sexes alone keep them apart;
+  newborn, ``Baby``), conflicting principal sexes alone keep them apart, and so does an initial
+  (``E``) that none of the other's forenames, their variants or middle names begins with, at one UPRN
+  or one full UK postcode;
 - ambiguous weak records: a profile without a full forename (an initial or none) or
   without a date of birth whose candidate partners could not all be one person (twins,
   a father and his namesake son) links to none of them, unless its best partner
