@@ -105,7 +105,6 @@ probabilities (:data:`EDGE_SCHEMA`) can feed this step.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -116,7 +115,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from tfident.ingest.identifiers import POSTCODE_COMPACT_PATTERN
+from tfident.ingest.identifiers import is_valid_postcode
 from tfident.link.config import Guards
 from tfident.link.graph import components
 from tfident.link.slots import SLOT_COLUMN
@@ -306,12 +305,6 @@ def _forename_compatible(a: _Forename, b: _Forename, threshold: float) -> bool:
     if _forename_same(a, b) or _keyed(a[0], b[0]) or _hypocoristic(a[0], b[0]):
         return True
     return JaroWinkler.normalized_similarity(a[0], b[0]) >= threshold
-
-
-@cache
-def _unit_postcode(postcode: str) -> bool:
-    """Whether ``postcode`` is a full UK postcode (a unit of some fifteen addresses)."""
-    return re.fullmatch(POSTCODE_COMPACT_PATTERN, postcode.replace(" ", "").upper()) is not None
 
 
 def _initial_differs(weak: _Cluster, other: _Cluster) -> bool:
@@ -661,7 +654,7 @@ class _Clusters:
                 return False
             # ... and the initial a record gives (``E Williams`` carrying her twin Ava's UPN is Evie's),
             # at one UPRN or one full postcode (not a value every record shares: a harness's zip 00000)
-            if (a.uprns & b.uprns or any(_unit_postcode(p) for p in a.postcodes & b.postcodes)) and (
+            if (a.uprns & b.uprns or any(is_valid_postcode(p) for p in a.postcodes & b.postcodes)) and (
                 _initial_differs(a, b) or _initial_differs(b, a)
             ):
                 return False

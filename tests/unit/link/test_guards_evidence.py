@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tfident.link.clustering import EDGE_SCHEMA, _hypocoristic, _keyed, _name_close, _unit_postcode, cluster_profiles
+from tfident.link.clustering import EDGE_SCHEMA, _hypocoristic, _keyed, _name_close, cluster_profiles
 from tfident.link.config import Guards
 from tfident.link.profiles import build_profiles
 from tfident.synth.identifiers import make_upn
@@ -489,12 +489,6 @@ def test_a_boy_named_as_his_twin_sisters_middle_name_is_her_twin(make_persons: M
     found = _clusters(make_persons(rows), Guards(), first=first)
     assert not any({"R1", "T1"} <= g for g in found), found
     assert not any({"R1", "U"} <= g for g in found), found
-
-
-@pytest.mark.parametrize(("postcode", "unit"), [("TF1 1AA", True), ("tf11aa", True), ("00000", False), ("TF1", False)])
-def test_only_a_full_uk_postcode_is_one_address_for_the_initial(postcode: str, unit: bool) -> None:
-    # a harness that passes a zip code on as the postcode (pseudopeople's sample: 00000 for everyone)
-    assert _unit_postcode(postcode) is unit
 
 
 def test_a_cluster_of_an_initial_and_no_forename_does_not_join_the_other_twin(make_persons: Maker) -> None:
