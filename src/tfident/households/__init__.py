@@ -1588,11 +1588,14 @@ def children_follow(
         mine.group_by("person_id")
         .agg(
             pl.col("address_key").drop_nulls().n_unique().alias("_keys"),
+            pl.col("address_key").drop_nulls().first().alias("_only"),
             pl.col("evidence_date").filter(pl.col("address_key").is_not_null()).min().alias("_from"),
             pl.col("evidence_date").filter(pl.col("address_key").is_not_null()).max().alias("_to"),
         )
-        .filter(pl.col("_keys") == 1)
         .join(kids, on="person_id")
+        # placed where their records are (not moved there by an earlier rule)
+        .filter((pl.col("_keys") == 1) & (pl.col("_only") == pl.col("address_key")))
+        .drop("_keys", "_only")
     )
     if spans.is_empty():
         return address, {}

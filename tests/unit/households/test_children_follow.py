@@ -157,3 +157,21 @@ def test_on_by_default_with_a_flag_the_review_app_explains() -> None:
     assert HouseholdsConfig().children_follow is True
     assert "children_followed" in REVIEW_REASONS
     assert "children_followed" in REVIEW_REASON_LABELS
+
+
+def test_a_child_an_earlier_rule_moved_is_not_read_again() -> None:
+    # his sister's school moved her from OLD to NEW in September, after every record of his (all at
+    # OLD): the moved-alone rule takes him to NEW with her. A man seen at NEW in January, while he was
+    # at OLD, is placed at THIRD since: he is no adult of the boy's home, and the boy stays with her.
+    rows = [
+        row("KID", "attendance", date(2025, 7, 22), "OLD"),
+        row("KID", "attendance", date(2026, 4, 2), "OLD"),
+        row("SIS_KID", "attendance", date(2026, 4, 2), "OLD"),
+        row("SIS_KID", "school_census", date(2026, 9, 1), "NEW"),
+        row("LODGER", "health", date(2026, 1, 5), "NEW", surname="JONES"),
+        row("LODGER", "health", date(2026, 6, 1), "THIRD", surname="JONES"),
+    ]
+    where, flags = placed([*rows, *CONTROL])
+    assert where["KID"] == where["SIS_KID"] == "NEW"
+    assert where["LODGER"] == "THIRD"
+    assert flags.get("NEW") == "moved_together"
