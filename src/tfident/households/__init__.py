@@ -1552,13 +1552,20 @@ def children_rejoin(
             moved[child] = old
     if not moved:
         return address, {}
-    flags = dict.fromkeys(sorted(set(moved.values())), "children_rejoined")
+    address, flags = _move(address, moved, "children_rejoined")
     log.info("children rejoined: %d children placed back at their last home (%d households)", len(moved), len(flags))
+    return address, flags
+
+
+def _move(address: pl.DataFrame, moved: Mapping[str, str], reason: str) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``address`` with each person of ``moved`` at the address it gives, and ``reason`` for each of
+    those addresses (a rule's ``flags``).
+    """
     return address.with_columns(
         pl.col("person_id")
         .replace_strict(moved, default=pl.col("address_key"), return_dtype=pl.String)
         .alias("address_key")
-    ), flags
+    ), dict.fromkeys(sorted(set(moved.values())), reason)
 
 
 def children_follow(
@@ -1627,17 +1634,13 @@ def children_follow(
     if together.is_empty():
         return address, {}
     moved = dict(together.iter_rows())
-    flags = dict.fromkeys(sorted(set(moved.values())), "children_followed")
+    address, flags = _move(address, moved, "children_followed")
     log.info(
         "children followed: %d children placed with the adults of their home (%d households)",
         len(moved),
         len(flags),
     )
-    return address.with_columns(
-        pl.col("person_id")
-        .replace_strict(moved, default=pl.col("address_key"), return_dtype=pl.String)
-        .alias("address_key")
-    ), flags
+    return address, flags
 
 
 def postcode_only(

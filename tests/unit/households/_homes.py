@@ -73,3 +73,20 @@ def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], d
     home = {h: where_is[str(u)] for h, u in zip(households["household_id"], households["uprn"], strict=True)}
     flags = {home[h]: r for h, r in zip(households["household_id"], households["review_reason"], strict=True) if r}
     return {p: home[h] for p, h in zip(residents["person_id"], residents["household_id"], strict=True)}, flags
+
+
+def keyed(rows: list[tuple[str, str | None, date, str | None]]) -> pl.DataFrame:
+    """Records already keyed, for calling one rule on its own: ``(person, address key, date,
+    address status)`` rows, none of them open, every person surnamed SMITH.
+    """
+    return pl.DataFrame(
+        {
+            "person_id": [r[0] for r in rows],
+            "address_key": [r[1] for r in rows],
+            "evidence_date": [r[2] for r in rows],
+            "address_status": [r[3] for r in rows],
+            "_open": [False] * len(rows),
+            "surname_std": ["SMITH"] * len(rows),
+        },
+        schema_overrides={"evidence_date": pl.Date, "address_key": pl.String, "address_status": pl.String},
+    )

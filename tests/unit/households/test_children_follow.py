@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tests.unit.households._homes import D, placed, row
+from tests.unit.households._homes import D, keyed, placed, row
 from tfident.households import REVIEW_REASONS, HouseholdsConfig, children_follow
 from tfident.review.web import REVIEW_REASON_LABELS
 
@@ -85,19 +85,6 @@ def test_a_child_alone_at_the_old_home_follows_the_adults_seen_there_with_them(
     assert (flags.get("C_NEW") == "children_followed") is on
 
 
-def _frame(rows: list[tuple[str, str | None, date, str | None]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "person_id": [r[0] for r in rows],
-            "address_key": [r[1] for r in rows],
-            "evidence_date": [r[2] for r in rows],
-            "address_status": [r[3] for r in rows],
-            "_open": [False] * len(rows),
-        },
-        schema_overrides={"evidence_date": pl.Date},
-    )
-
-
 @pytest.mark.parametrize(
     ("old", "new", "kid"),
     [
@@ -111,7 +98,7 @@ def _frame(rows: list[tuple[str, str | None, date, str | None]]) -> pl.DataFrame
 )
 def test_out_of_the_area(old: str, new: str, kid: str) -> None:
     status = {"A:OLD": "out_of_area", "A:NEW": "out_of_area"}
-    records = _frame(
+    records = keyed(
         [
             ("KID", old, date(2025, 12, 19), status.get(old)),
             ("KID", None, date(2026, 4, 2), None),  # a record with no address does not count against him
@@ -138,7 +125,7 @@ def test_out_of_the_area(old: str, new: str, kid: str) -> None:
     ],
 )
 def test_the_adult_must_have_been_seen_there_while_the_child_was(mum_at_old: date, kid: str) -> None:
-    records = _frame(
+    records = keyed(
         [
             ("KID", "U:10", date(2025, 12, 19), None),
             ("KID", "U:10", date(2026, 4, 2), None),

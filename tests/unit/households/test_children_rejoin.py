@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tests.unit.households._homes import D, placed, row
+from tests.unit.households._homes import D, keyed, placed, row
 from tfident.households import REVIEW_REASONS, HouseholdsConfig, children_rejoin
 from tfident.review.web import REVIEW_REASON_LABELS
 
@@ -122,26 +122,12 @@ def test_the_earlier_rules_come_first() -> None:
     assert flags == {"NEW": "moved_together"}
 
 
-def _frame(rows: list[tuple[str, str, date, str | None]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "person_id": [r[0] for r in rows],
-            "address_key": [r[1] for r in rows],
-            "evidence_date": [r[2] for r in rows],
-            "address_status": [r[3] for r in rows],
-            "_open": [False] * len(rows),
-            "surname_std": ["SMITH"] * len(rows),
-        },
-        schema_overrides={"evidence_date": pl.Date},
-    )
-
-
 @pytest.mark.parametrize("status", [None, "out_of_area"])
 def test_a_child_is_not_taken_out_of_the_area(status: str | None) -> None:
     # the son's records moved into the area (NEW); his mother's are all at OLD. Outside the area,
     # the family moved in and her agencies lag: he stays where his records place him.
     old = "U:10" if status is None else "A:OLD STREET"
-    records = _frame(
+    records = keyed(
         [
             ("KID", old, date(2025, 12, 19), status),
             ("KID", "U:20", date(2026, 5, 21), None),
