@@ -68,14 +68,15 @@ only children were at N). A parent whose agencies never heard of a move looks, o
 a separated parent who stayed: docs/households.md, "Adults left behind and rare surnames".
 
 **Children alone** (``children_rejoin``, last): a child placed where nobody is an adult or of unknown
-age goes back to the home they were seen at before, when an adult placed there was seen there before
-the child left or is known only there and shares the child's surname; not to a home ``out_of_area``
-(flag ``children_rejoined``; docs/households.md, "Children alone: back to the home they left").
+age goes back to the home they were seen at before, when an adult placed there was seen there before the
+child left, or is known only there and shares the child's surname or was recorded there while the
+child's own records still gave it; not to a home ``out_of_area`` (flag ``children_rejoined``;
+docs/households.md, "Children alone: back to the home they left").
 
 **Children left behind** (``children_follow``, after that): a child placed where nobody is an adult or
-of unknown age, every record of whom is there, goes to the one address where the adults seen there with
-them are now placed, unless it is ``out_of_area`` (flag ``children_followed``; docs/households.md,
-"Children left at the old home").
+of unknown age, every record of whom is there, goes to the one address where the adults seen there up to
+the child's last record there are now placed, unless it is ``out_of_area`` (flag ``children_followed``;
+docs/households.md, "Children left at the old home").
 
 **Postcode only** (``postcode_only``, after every rule above): a person no record of whom gives an
 address (only a postcode) joins the one address a record at which gives one of their postcodes and
@@ -305,22 +306,23 @@ class HouseholdsConfig(StrictModel):
     Only with ``moved_alone: move_together`` and ``child`` among ``mover_roles``."""
 
     children_rejoin: bool = True
-    """On by default, applied after every other rule: a child placed at an address where nobody placed
-    is an adult or of unknown age goes back to the home they were seen at before it, when an adult
-    placed there was seen there before the child's first record at the new address, or every record
-    of that adult (open ones too) is there and they share the child's surname; not when that home is
-    ``out_of_area``. The household is flagged ``children_rejoined``. A child does not live alone: on
-    the records the adults' agencies not having heard of a move and the child's new address being
-    with an adult no agency knows look the same (docs/households.md, "Children alone: back to the
-    home they left"). Not with ``moved_alone: split`` (each is placed where their own records say).
-    False: the rule before (the child stays where their own records say)."""
+    """On by default, applied after every other rule: a child placed at an address where nobody placed is
+    an adult or of unknown age goes back to the home they were seen at before it, when an adult placed
+    there was seen there before the child's first record at the new address, or every record of that
+    adult (open ones too) is there and they share the child's surname or were first seen there on or
+    before the child's last record there; not when that home is ``out_of_area``. The household is
+    flagged ``children_rejoined``. A child does not live alone: on the records the adults' agencies not
+    having heard of a move and the child's new address being with an adult no agency knows look the same
+    (docs/households.md, "Children alone: back to the home they left"). Not with ``moved_alone: split``
+    (each is placed where their own records say). False: the rule before (the child stays where their
+    own records say)."""
 
     children_follow: bool = True
-    """On by default, after ``children_rejoin``: a child placed at an address where nobody placed is
-    an adult or of unknown age, every record of whom is there, goes to the one address where the
-    adults seen there while the child was (a dated record between the child's first and last records
-    there) are now placed, unless it is ``out_of_area``. The household is flagged ``children_followed``.
-    The mirror of ``children_rejoin``: the adults' agencies recorded the move, the child's did not
+    """On by default, after ``children_rejoin``: a child placed at an address where nobody placed is an
+    adult or of unknown age, every record of whom is there, goes to the one address where the adults
+    seen there up to the child's last record there (a dated record there on or before it) are now
+    placed, unless it is ``out_of_area``. The household is flagged ``children_followed``. The mirror of
+    ``children_rejoin``: the adults' agencies recorded the move, the child's did not
     (docs/households.md, "Children left at the old home"). Not with ``moved_alone: split``."""
 
     postcode_only: bool = True
@@ -1484,14 +1486,16 @@ def children_rejoin(
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """Apply the ``children_rejoin`` rule, after every other: ``(address, flags)``.
 
-    A child placed at an address N where nobody placed is an adult or of unknown age goes back to
-    the home O they were seen at before N: of the addresses where the child has a dated record (not
-    an open one) first dated before their first dated record at N, the one with the latest record (two
-    with the same latest date: the child stays). The child goes when an adult is placed at O who was
-    seen there (a dated record) before the child's first record at N, or every record of whom (open
-    ones too) is at O and who shares a standardised surname with the child (a parent whose agencies
-    have written nothing but the old address). Not when O is ``out_of_area``: the child's newest
-    records place the family in the area (they moved in), and the adults' records there lag.
+    A child placed at an address N where nobody placed is an adult or of unknown age goes back to the
+    home O they were seen at before N: of the addresses where the child has a dated record (not an open
+    one) first dated before their first dated record at N, the one with the latest record (two with the
+    same latest date: the child stays). The child goes when an adult is placed at O who was seen there
+    (a dated record) before the child's first record at N, or every record of whom (open ones too) is at
+    O and who shares a standardised surname with the child (a parent whose agencies have written nothing
+    but the old address) or was first seen there (a dated record) on or before the child's last dated
+    record at O (the child's own agencies still had them both at O: someone first seen there after the
+    child's last record there may have moved in since). Not when O is ``out_of_area``: the child's
+    newest records place the family in the area (they moved in), and the adults' records there lag.
 
     Each child is read on their own; ``flags``: ``children_rejoined`` for each O a child went to.
     """
@@ -1547,6 +1551,7 @@ def children_rejoin(
         if old not in outside and any(
             seen[p].get(old, (date.max, date.max))[0] < arrived
             or (keys_of[p] == {old} and bool(surnames[p] & surnames[child]))
+            or (keys_of[p] == {old} and seen[p].get(old, (date.max, date.max))[0] <= seen[child][old][1])
             for p in adults_at.get(old, [])
         ):
             moved[child] = old
@@ -1574,11 +1579,12 @@ def children_follow(
     """Apply the ``children_follow`` rule, after ``children_rejoin``: ``(address, flags)``.
 
     A child placed at an address O where nobody placed is an adult or of unknown age, every record of
-    whom that gives an address (open ones too) is at O, goes to the address N where the adults seen at O while the child
-    was (a dated record there between the child's first and last records at O) are now placed: all of
-    them at one N, not ``out_of_area``. The mirror of ``children_rejoin``: there the child's records
-    moved and the adults' did not; here the adults' records moved and the child's agencies still give
-    the old home. O may be ``out_of_area`` (the adults' records moved into the area).
+    whom that gives an address (open ones too) is at O, goes to the address N where the adults seen at O
+    up to the child's last record there (a dated record at O on or before it: the child's first record
+    there is only when an agency in the extract first wrote it) are now placed: all of them at one N,
+    not ``out_of_area``. The mirror of ``children_rejoin``: there the child's records moved and the
+    adults' did not; here the adults' records moved and the child's agencies still give the old home. O
+    may be ``out_of_area`` (the adults' records moved into the area).
 
     ``flags``: ``children_followed`` for each N a child went to.
     """
@@ -1590,13 +1596,12 @@ def children_follow(
         return address, {}
     kids = placed.filter(pl.col("address_key").is_in(alone.implode())).select("person_id", "address_key")
     mine = records.filter(pl.col("person_id").is_in(kids["person_id"].implode()))
-    # the child's span at O (open records too, dated D), when every record of theirs is there
+    # the child's last record at O (open records too, dated D), when every record of theirs is there
     spans = (
         mine.group_by("person_id")
         .agg(
             pl.col("address_key").drop_nulls().n_unique().alias("_keys"),
             pl.col("address_key").drop_nulls().first().alias("_only"),
-            pl.col("evidence_date").filter(pl.col("address_key").is_not_null()).min().alias("_from"),
             pl.col("evidence_date").filter(pl.col("address_key").is_not_null()).max().alias("_to"),
         )
         .join(kids, on="person_id")
@@ -1616,14 +1621,14 @@ def children_follow(
         dated.join(adults, on="person_id")
         .filter(pl.col("_now") != pl.col("address_key"))
         .group_by("person_id", "address_key", "_now")
-        .agg(pl.col("evidence_date").min().alias("_first"), pl.col("evidence_date").max().alias("_last"))
+        .agg(pl.col("evidence_date").min().alias("_first"))
     )
     outside = set(
         records.filter(pl.col("address_status") == "out_of_area")["address_key"].drop_nulls().unique().to_list()
     )
     together = (
         spans.join(there, on="address_key", suffix="_adult")
-        .filter((pl.col("_first") <= pl.col("_to")) & (pl.col("_last") >= pl.col("_from")))
+        .filter(pl.col("_first") <= pl.col("_to"))
         .group_by("person_id")
         .agg(pl.col("_now").unique().alias("_to_keys"))
         .filter(pl.col("_to_keys").list.len() == 1)

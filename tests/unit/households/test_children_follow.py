@@ -53,9 +53,9 @@ CONTROL = [
             {},
             "OLD",
         ),
-        # she was last seen at OLD before his first record there: not seen there with him (she lived
-        # there before his family came)
-        ([*KID, row("MUM", "health", date(2025, 3, 2), "OLD"), MUM[1]], {}, "OLD"),
+        # she was last seen at OLD before his first record there: she lived there, and his first
+        # record is only when his school's extract first wrote OLD (he goes)
+        ([*KID, row("MUM", "health", date(2025, 3, 2), "OLD"), MUM[1]], {}, "NEW"),
         # a record of his gives THIRD as well: his own records do not all say he stayed
         ([*FAMILY, row("KID", "exclusions", date(2025, 9, 1), "THIRD")], {}, "OLD"),
         # his sister, seen at OLD with him, is placed at THIRD (her school moved her there): only the
@@ -119,12 +119,16 @@ def test_out_of_the_area(old: str, new: str, kid: str) -> None:
     [
         # seen at OLD between his first and last records there: with him
         (date(2026, 1, 5), "U:20"),
+        # seen there before his first record there: she lived there when his school first wrote it
+        (date(2025, 3, 2), "U:20"),
+        # on the day of his last record there
+        (date(2026, 4, 2), "U:20"),
         # first seen there after his last record there (April; his record of D gives no address):
         # she came after him, so is no sign that he lived with her
         (date(2026, 7, 1), "U:10"),
     ],
 )
-def test_the_adult_must_have_been_seen_there_while_the_child_was(mum_at_old: date, kid: str) -> None:
+def test_the_adult_must_have_been_seen_there_by_the_childs_last_record_there(mum_at_old: date, kid: str) -> None:
     records = keyed(
         [
             ("KID", "U:10", date(2025, 12, 19), None),

@@ -26,6 +26,8 @@ KID = [
 SIS = [row("SIS_KID", "attendance", date(2025, 12, 19), "OLD"), row("SIS_KID", "attendance", D, "OLD")]
 MUM = [row("MUM", "health", date(2025, 6, 2), "OLD"), row("MUM", "benefits", D, "OLD", date(2019, 3, 1))]
 FAMILY = [*KID, *SIS, *MUM]
+# his school census of October, which still gave OLD
+LATE = row("KID", "school_census", date(2026, 10, 1), "OLD")
 GRAN = [row("GRAN", "health", date(2025, 1, 9), "THIRD"), row("GRAN", "health", date(2026, 9, 30), "THIRD")]
 # The same story in another family, in every case: its son goes back whatever happens above.
 CONTROL = [
@@ -66,6 +68,27 @@ def _unknown_age(record: dict[str, Any]) -> dict[str, Any]:
         ([*KID, *SIS, row("MUM", "asb", date(2026, 8, 3), "OLD")], {}, "OLD"),
         # ... of another surname she may have moved in since
         ([*KID, *SIS, row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES")], {}, "NEW"),
+        # ... unless his own agencies still recorded him at OLD after she was first seen there (his
+        # school census of October): they had the two of them at OLD together
+        ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES")], {}, "OLD"),
+        # ... on the day of his last record there: the same
+        ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 10, 1), "OLD", surname="JONES")], {}, "OLD"),
+        # ... first seen there after it: she may have moved in since
+        ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 10, 2), "OLD", surname="JONES")], {}, "NEW"),
+        # ... with a record elsewhere as well: she may have moved in since
+        (
+            [
+                *KID,
+                LATE,
+                *SIS,
+                row("MUM", "health", date(2024, 3, 1), "THIRD", surname="JONES"),
+                row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES"),
+            ],
+            {},
+            "NEW",
+        ),
+        # ... only a live claim at OLD: it dates nothing
+        ([*KID, LATE, *SIS, row("MUM", "benefits", D, "OLD", date(2019, 3, 1), surname="JONES")], {}, "NEW"),
         # only a live claim at OLD, of his surname: the same as every record there
         ([*KID, *SIS, MUM[1]], {}, "OLD"),
         ([*KID, *SIS, row("MUM", "benefits", D, "OLD", date(2019, 3, 1), surname="JONES")], {}, "NEW"),

@@ -35,10 +35,11 @@ def row(person: str, source: str, rid: int, evidence: date, dob: date, where: in
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
     """``(person -> household id, household id -> review reason)`` under ``config``, with
-    ``children_rejoin`` off unless told: these tables are the moved-alone rule's, and it would send a
-    child left alone back to the adults (test_children_rejoin.py).
+    ``children_rejoin`` and ``children_follow`` off unless told: these tables are the moved-alone
+    rule's, and they would place a child left alone with the adults (test_children_rejoin.py,
+    test_children_follow.py).
     """
-    config = {"children_rejoin": False, **config}
+    config = {"children_rejoin": False, "children_follow": False, **config}
     records = pl.DataFrame(
         {
             "record_key": [f"{r['source']}:{r['id']}" for r in rows],

@@ -140,9 +140,14 @@ def test_the_rule_keeps_a_boy_with_his_family() -> None:
     )
     index = records.select("record_key", pl.Series("person_id", [r[0] for r in rows]))
 
-    def homes(on: bool) -> dict[str, int | None]:
-        residents, _ = assign_households(records, index, D, gazetteer=GAZETTEER, config=HouseholdsConfig(own_uprns=on))
+    def homes(on: bool, rejoin: bool = True) -> dict[str, int | None]:
+        config = HouseholdsConfig(own_uprns=on, children_rejoin=rejoin)
+        residents, _ = assign_households(records, index, D, gazetteer=GAZETTEER, config=config)
         return dict(residents.select("person_id", "uprn").iter_rows())
 
     assert homes(True) == {"MUM": 1, "BOY": 1}
-    assert homes(False) == {"MUM": 1, "BOY": None}  # the rule before: at the text, apart
+    assert homes(True, rejoin=False) == {"MUM": 1, "BOY": 1}
+    assert homes(False, rejoin=False) == {"MUM": 1, "BOY": None}  # the rule before: at the text, apart
+    # alone at the text, he goes back to his mother: his school still had him at her home after she was
+    # first seen there (children_rejoin)
+    assert homes(False) == {"MUM": 1, "BOY": 1}
