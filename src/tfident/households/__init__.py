@@ -310,7 +310,8 @@ class HouseholdsConfig(StrictModel):
     an adult or of unknown age goes back to the home they were seen at before it, when an adult placed
     there was seen there before the child's first record at the new address, or every record of that
     adult (open ones too) is there and they share the child's surname or were first seen there on or
-    before the child's last record there; not when that home is ``out_of_area``. The household is
+    before the child's last record there (unless someone placed there came from elsewhere since the
+    child left); not when that home is ``out_of_area``. The household is
     flagged ``children_rejoined``. A child does not live alone: on the records the adults' agencies not
     having heard of a move and the child's new address being with an adult no agency knows look the same
     (docs/households.md, "Children alone: back to the home they left"). Not with ``moved_alone: split``
@@ -1494,7 +1495,9 @@ def children_rejoin(
     O and who shares a standardised surname with the child (a parent whose agencies have written nothing
     but the old address) or was first seen there (a dated record) on or before the child's last dated
     record at O (the child's own agencies still had them both at O: someone first seen there after the
-    child's last record there may have moved in since). Not when O is ``out_of_area``: the child's
+    child's last record there may have moved in since), this last tie only when nobody placed at O was
+    first seen there after the child's first record at N having been seen elsewhere before (a family
+    that moved in since). Not when O is ``out_of_area``: the child's
     newest records place the family in the area (they moved in), and the adults' records there lag.
 
     Each child is read on their own; ``flags``: ``children_rejoined`` for each O a child went to.
@@ -1532,7 +1535,12 @@ def children_rejoin(
     ):
         adults_at[key].append(person)
     adults = [p for people in adults_at.values() for p in people]
-    seen.update(_first_last(dated, adults))
+    residents_at: dict[str, list[str]] = defaultdict(list)
+    for person, key in (
+        placed.filter(pl.col("address_key").is_in(list(olds))).select("person_id", "address_key").iter_rows()
+    ):
+        residents_at[key].append(person)
+    seen.update(_first_last(dated, [p for people in residents_at.values() for p in people]))
     mine = records.filter(pl.col("person_id").is_in([*adults, *homes]))
     keys_of: dict[str, set[str]] = defaultdict(set)
     for person, key in mine.select("person_id", "address_key").drop_nulls().unique().iter_rows():
@@ -1546,12 +1554,28 @@ def children_rejoin(
             "address_key"
         ].unique()
     )
+
+    def moved_in(person: str, old: str, arrived: date) -> bool:
+        """First seen at ``old`` after the child's first record at N, and elsewhere before that."""
+        first = seen[person].get(old, (None, None))[0]
+        return (
+            first is not None
+            and first > arrived
+            and any(key != old and since < first for key, (since, _) in seen[person].items())
+        )
+
     moved: dict[str, str] = {}
     for child, (old, arrived) in sorted(homes.items()):
+        # someone placed at O came from elsewhere since the child left: another family may have moved in
+        newcomers = any(moved_in(p, old, arrived) for p in residents_at.get(old, []))
         if old not in outside and any(
             seen[p].get(old, (date.max, date.max))[0] < arrived
             or (keys_of[p] == {old} and bool(surnames[p] & surnames[child]))
-            or (keys_of[p] == {old} and seen[p].get(old, (date.max, date.max))[0] <= seen[child][old][1])
+            or (
+                keys_of[p] == {old}
+                and not newcomers
+                and seen[p].get(old, (date.max, date.max))[0] <= seen[child][old][1]
+            )
             for p in adults_at.get(old, [])
         ):
             moved[child] = old

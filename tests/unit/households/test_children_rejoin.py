@@ -28,6 +28,12 @@ MUM = [row("MUM", "health", date(2025, 6, 2), "OLD"), row("MUM", "benefits", D, 
 FAMILY = [*KID, *SIS, *MUM]
 # his school census of October, which still gave OLD
 LATE = row("KID", "school_census", date(2026, 10, 1), "OLD")
+# a boy of another family: at THIRD in 2025, at OLD since September 2026
+NEWCOMER = [
+    row("BOY_KID", "attendance", date(2025, 7, 22), "THIRD", surname="JONES"),
+    row("BOY_KID", "attendance", date(2026, 9, 1), "OLD", surname="JONES"),
+    row("BOY_KID", "attendance", D, "OLD", surname="JONES"),
+]
 GRAN = [row("GRAN", "health", date(2025, 1, 9), "THIRD"), row("GRAN", "health", date(2026, 9, 30), "THIRD")]
 # The same story in another family, in every case: its son goes back whatever happens above.
 CONTROL = [
@@ -73,6 +79,36 @@ def _unknown_age(record: dict[str, Any]) -> dict[str, Any]:
         ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES")], {}, "OLD"),
         # ... on the day of his last record there: the same
         ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 10, 1), "OLD", surname="JONES")], {}, "OLD"),
+        # ... not when someone placed at OLD came there from elsewhere after he left (a boy of another
+        # family, at THIRD until his school recorded him at OLD in September): a family moved in
+        ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES"), *NEWCOMER], {}, "NEW"),
+        # ... nor one whose record elsewhere is from the day he was first seen at OLD, not before it
+        (
+            [
+                *KID,
+                LATE,
+                *SIS,
+                row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES"),
+                row("BOY_KID", "exclusions", date(2026, 9, 1), "THIRD", surname="JONES"),
+                *NEWCOMER[1:],
+            ],
+            {},
+            "OLD",
+        ),
+        # ... a boy who came to OLD from THIRD before the son left is no newcomer
+        (
+            [
+                *KID,
+                LATE,
+                *SIS,
+                row("MUM", "asb", date(2026, 8, 3), "OLD", surname="JONES"),
+                row("BOY_KID", "attendance", date(2025, 7, 22), "THIRD", surname="JONES"),
+                row("BOY_KID", "attendance", date(2026, 4, 2), "OLD", surname="JONES"),
+                row("BOY_KID", "attendance", D, "OLD", surname="JONES"),
+            ],
+            {},
+            "OLD",
+        ),
         # ... first seen there after it: she may have moved in since
         ([*KID, LATE, *SIS, row("MUM", "asb", date(2026, 10, 2), "OLD", surname="JONES")], {}, "NEW"),
         # ... with a record elsewhere as well: she may have moved in since
