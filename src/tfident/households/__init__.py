@@ -78,6 +78,11 @@ of unknown age, every record of whom is there, goes to the one address where the
 the child's last record there are now placed, unless it is ``out_of_area`` (flag ``children_followed``;
 docs/households.md, "Children left at the old home").
 
+**Moved in** (``moved_in``, after that): an adult placed outside the area goes to the address in the
+area their own dated record gives where only children are placed, one of whom was recorded at the
+adult's address outside it before coming there (flag ``moved_in``; docs/households.md, "Adults still placed outside the
+area").
+
 **Postcode only** (``postcode_only``, after every rule above): a person no record of whom gives an
 address (only a postcode) joins the one address a record at which gives one of their postcodes and
 where someone placed was recorded at the same incident (``postcode_only_incidents``) or has their
@@ -149,6 +154,7 @@ REVIEW_REASONS: tuple[str, ...] = (
     "left_behind",
     "children_rejoined",
     "children_followed",
+    "moved_in",
     "flat_from_surname",
     "postcode_only",
 )
@@ -157,7 +163,9 @@ open claim gives the home the children left was placed with them (``stale_claims
 the home children left alone were placed with them (``lone_children``), adults whose agencies never
 recorded the family's move were placed with it (``left_behind``), children placed where no adult
 went back to the adults of the home they left (``children_rejoined``), a child alone at the home the
-adults left was placed with them (``children_followed``), a member's flat was
+adults left was placed with them (``children_followed``), an adult placed outside the area was placed
+with the children of the home they left at the in-area address their own records give (``moved_in``), a
+member's flat was
 taken from the people of their surname in the block (``flat_from_surname``), or a member whose records
 give only a postcode was placed with the people there recorded with them or of their rare surname
 (``postcode_only``)."""
@@ -325,6 +333,15 @@ class HouseholdsConfig(StrictModel):
     placed, unless it is ``out_of_area``. The household is flagged ``children_followed``. The mirror of
     ``children_rejoin``: the adults' agencies recorded the move, the child's did not
     (docs/households.md, "Children left at the old home"). Not with ``moved_alone: split``."""
+
+    moved_in: bool = True
+    """On by default, after ``children_follow``: an adult placed at an ``out_of_area`` address O, with a
+    dated record (not an open one) at an address N in the area where only children are placed, one of
+    whom was recorded at O before their first record at N, goes to N (one such N: two, and they stay).
+    The family moved into the area; the child's agencies and one of the adult's have recorded it, and
+    the adult's latest record (a police record, an open claim) still gives the home outside it. The
+    household is flagged ``moved_in`` (docs/households.md, "Adults still placed outside the area"). Not
+    with ``moved_alone: split``. False: the rule before."""
 
     postcode_only: bool = True
     """On by default, after every other rule: a person no record of whom gives an address (an agency
@@ -1672,6 +1689,74 @@ def children_follow(
     return address, flags
 
 
+def moved_in(records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``moved_in`` rule, after ``children_follow``: ``(address, flags)``.
+
+    An adult placed at an ``out_of_area`` address O goes to the address N in the area where only
+    children are placed, when the adult has a dated record (not an open one) at N and one of those
+    children was first recorded at O before their first record at N (dated records): the family moved
+    into the area, the child's agencies and one of the adult's recorded it, and the adult's latest
+    record still gives the home outside. Two such N: the adult stays. ``flags``: ``moved_in`` for each
+    N an adult went to.
+    """
+    placed = address.join(roles, on="person_id", how="left").filter(pl.col("address_key").is_not_null())
+    outside = set(
+        records.filter(pl.col("address_status") == "out_of_area")["address_key"].drop_nulls().unique().to_list()
+    )
+    adults = placed.filter((pl.col("role") == "adult") & pl.col("address_key").is_in(list(outside)))
+    if adults.is_empty():
+        return address, {}
+    alone = (
+        placed.filter(~pl.col("address_key").is_in(list(outside)))
+        .group_by("address_key")
+        .agg((pl.col("role") == "child").all().alias("alone"))
+        .filter("alone")["address_key"]
+    )
+    if alone.is_empty():
+        return address, {}
+    kids = placed.filter(pl.col("address_key").is_in(alone.implode())).select(
+        "person_id", pl.col("address_key").alias("_n")
+    )
+    dated = records.filter(
+        pl.col("evidence_date").is_not_null() & pl.col("address_key").is_not_null() & ~pl.col("_open")
+    ).select("person_id", "address_key", "evidence_date")
+    # adult at O with a dated record at N (the join below keeps the N where only children are placed)
+    seen_at_n = (
+        dated.join(adults.select("person_id", pl.col("address_key").alias("_o")), on="person_id")
+        .select("person_id", "_o", pl.col("address_key").alias("_n"))
+        .unique()
+    )
+    # ... one of whom came from O: first recorded at O before their first record at N (not a family
+    # that moved out of the area, whose children's first records are at N)
+    firsts = (
+        dated.join(kids, on="person_id")
+        .group_by("person_id", "address_key", "_n")
+        .agg(pl.col("evidence_date").min().alias("_first"))
+    )
+    at_n = firsts.filter(pl.col("address_key") == pl.col("_n")).select("person_id", pl.col("_first").alias("_at_n"))
+    kids_at_o = (
+        firsts.filter(pl.col("address_key") != pl.col("_n"))
+        .join(at_n, on="person_id")
+        .filter(pl.col("_first") < pl.col("_at_n"))
+        .select(pl.col("address_key").alias("_o"), "_n")
+        .unique()
+    )
+    going = (
+        seen_at_n.join(kids_at_o, on=["_o", "_n"])
+        .group_by("person_id")
+        .agg(pl.col("_n").unique().alias("_ns"))
+        .filter(pl.col("_ns").list.len() == 1)
+        .select("person_id", pl.col("_ns").list.first())
+        .sort("person_id")
+    )
+    if going.is_empty():
+        return address, {}
+    moved = dict(going.iter_rows())
+    address, flags = _move(address, moved, "moved_in")
+    log.info("moved in: %d adults placed with children in the area (%d households)", len(moved), len(flags))
+    return address, flags
+
+
 def postcode_only(
     records: pl.DataFrame,
     address: pl.DataFrame,
@@ -1964,6 +2049,9 @@ def assign_households(
     if config.children_follow and config.moved_alone != "split":
         address, follow_flags = children_follow(linked, address, people.select("person_id", "role"))
         flags = follow_flags | flags
+    if config.moved_in and config.moved_alone != "split":
+        address, moved_in_flags = moved_in(linked, address, people.select("person_id", "role"))
+        flags = moved_in_flags | flags
     if config.postcode_only:
         address, postcode_flags = postcode_only(
             linked, address, config.postcode_only_rare, config.postcode_only_incidents

@@ -96,6 +96,8 @@ REVIEW_REASON_LABELS = {
     "back here, with the adults of the home they were seen at before",
     "children_followed": "the adults' records moved here and a child's still give the home they left, where "
     "no adult is known; the child is placed here with them",
+    "moved_in": "an adult's latest record gives a home outside the area, where the children lived before "
+    "they came here; the adult's own records place them here too, and they are placed here with the children",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
     "postcode_only": "a member's records give a postcode but no address; they are placed here, the one "
