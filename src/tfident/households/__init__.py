@@ -80,8 +80,8 @@ docs/households.md, "Children left at the old home").
 
 **Moved in** (``moved_in``, after that): an adult placed outside the area goes to the address in the
 area their own dated record gives where only children are placed, one of whom was recorded at the
-adult's address outside it before coming there (flag ``moved_in``; docs/households.md, "Adults still placed outside the
-area").
+adult's address outside it before coming there (flag ``moved_in``; docs/households.md, "Adults still
+placed outside the area").
 
 **Postcode only** (``postcode_only``, after every rule above): a person no record of whom gives an
 address (only a postcode) joins the one address a record at which gives one of their postcodes and
@@ -319,12 +319,11 @@ class HouseholdsConfig(StrictModel):
     there was seen there before the child's first record at the new address, or every record of that
     adult (open ones too) is there and they share the child's surname or were first seen there on or
     before the child's last record there (unless someone placed there came from elsewhere since the
-    child left); not when that home is ``out_of_area``. The household is
-    flagged ``children_rejoined``. A child does not live alone: on the records the adults' agencies not
-    having heard of a move and the child's new address being with an adult no agency knows look the same
-    (docs/households.md, "Children alone: back to the home they left"). Not with ``moved_alone: split``
-    (each is placed where their own records say). False: the rule before (the child stays where their
-    own records say)."""
+    child left); not when that home is ``out_of_area``. The household is flagged ``children_rejoined``.
+    A child does not live alone: on the records the adults' agencies not having heard of a move and the
+    child's new address being with an adult no agency knows look the same (docs/households.md, "Children
+    alone: back to the home they left"). Not with ``moved_alone: split`` (each is placed where their own
+    records say). False: the rule before (the child stays where their own records say)."""
 
     children_follow: bool = True
     """On by default, after ``children_rejoin``: a child placed at an address where nobody placed is an
@@ -1514,8 +1513,8 @@ def children_rejoin(
     record at O (the child's own agencies still had them both at O: someone first seen there after the
     child's last record there may have moved in since), this last tie only when nobody placed at O was
     first seen there after the child's first record at N having been seen elsewhere before (a family
-    that moved in since). Not when O is ``out_of_area``: the child's
-    newest records place the family in the area (they moved in), and the adults' records there lag.
+    that moved in since). Not when O is ``out_of_area``: the child's newest records place the family in
+    the area (they moved in), and the adults' records there lag.
 
     Each child is read on their own; ``flags``: ``children_rejoined`` for each O a child went to.
     """
@@ -1572,7 +1571,7 @@ def children_rejoin(
         ].unique()
     )
 
-    def moved_in(person: str, old: str, arrived: date) -> bool:
+    def came_since(person: str, old: str, arrived: date) -> bool:
         """First seen at ``old`` after the child's first record at N, and elsewhere before that."""
         first = seen[person].get(old, (None, None))[0]
         return (
@@ -1584,7 +1583,7 @@ def children_rejoin(
     moved: dict[str, str] = {}
     for child, (old, arrived) in sorted(homes.items()):
         # someone placed at O came from elsewhere since the child left: another family may have moved in
-        newcomers = any(moved_in(p, old, arrived) for p in residents_at.get(old, []))
+        newcomers = any(came_since(p, old, arrived) for p in residents_at.get(old, []))
         if old not in outside and any(
             seen[p].get(old, (date.max, date.max))[0] < arrived
             or (keys_of[p] == {old} and bool(surnames[p] & surnames[child]))
