@@ -1602,6 +1602,11 @@ def children_rejoin(
     return address, flags
 
 
+def _outside_keys(records: pl.DataFrame) -> set[str]:
+    """The address keys the records place ``out_of_area``."""
+    return set(records.filter(pl.col("address_status") == "out_of_area")["address_key"].drop_nulls().unique().to_list())
+
+
 def _move(address: pl.DataFrame, moved: Mapping[str, str], reason: str) -> tuple[pl.DataFrame, dict[str, str]]:
     """``address`` with each person of ``moved`` at the address it gives, and ``reason`` for each of
     those addresses (a rule's ``flags``).
@@ -1663,9 +1668,7 @@ def children_follow(
         .group_by("person_id", "address_key", "_now")
         .agg(pl.col("evidence_date").min().alias("_first"))
     )
-    outside = set(
-        records.filter(pl.col("address_status") == "out_of_area")["address_key"].drop_nulls().unique().to_list()
-    )
+    outside = _outside_keys(records)
     together = (
         spans.join(there, on="address_key", suffix="_adult")
         .filter(pl.col("_first") <= pl.col("_to"))
@@ -1699,9 +1702,7 @@ def moved_in(records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame) 
     N an adult went to.
     """
     placed = address.join(roles, on="person_id", how="left").filter(pl.col("address_key").is_not_null())
-    outside = set(
-        records.filter(pl.col("address_status") == "out_of_area")["address_key"].drop_nulls().unique().to_list()
-    )
+    outside = _outside_keys(records)
     adults = placed.filter((pl.col("role") == "adult") & pl.col("address_key").is_in(list(outside)))
     if adults.is_empty():
         return address, {}
