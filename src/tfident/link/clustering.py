@@ -167,6 +167,8 @@ class _Cluster:
     uprns: frozenset[int] = frozenset()
     postcodes: frozenset[str] = frozenset()
     """Postcodes of records without a matched UPRN."""
+    uprn_postcodes: frozenset[str] = frozenset()
+    """Postcodes of records with a matched UPRN (:func:`_one_address`)."""
     bans: Mapping[int, int] = field(default_factory=dict)
     """cannot_link ruling number -> side (0 or 1) of the records this cluster holds."""
     records: int = 0
@@ -461,6 +463,8 @@ class _Clusters:
             )
             if uprn is not None:
                 cluster.uprns = one(frozenset((uprn,)))
+                if postcode is not None:
+                    cluster.uprn_postcodes = one(frozenset((postcode,)))
             elif postcode is not None:
                 cluster.postcodes = one(frozenset((postcode,)))
             if sex in ("M", "F"):
@@ -518,6 +522,9 @@ class _Clusters:
         if not self.twin_places:
             return []
         places: list[object] = [*(a.uprns & b.uprns), *(a.postcodes & b.postcodes)]
+        for x, y in ((a, b), (b, a)):  # an address without a UPRN at the postcode of the other's UPRNs
+            if shared := x.postcodes & y.uprn_postcodes:
+                places += [*shared, *y.uprns]
         found: dict[int, _Cluster] = {}
         for dob in a.dobs & b.dobs:
             for place in places:
@@ -644,9 +651,9 @@ class _Clusters:
                 _middle_name_used(a, b) or _swapped(a, b)
             ):
                 return False
-            if a.dobs & b.dobs and (a.uprns & b.uprns or a.postcodes & b.postcodes) and not self._one_name(a, b):
+            if a.dobs & b.dobs and _one_address(a, b) and not self._one_name(a, b):
                 return False
-        elif self.guards.forename and a.dobs & b.dobs and (a.uprns & b.uprns or a.postcodes & b.postcodes):
+        elif self.guards.forename and a.dobs & b.dobs and _one_address(a, b):
             # no forename on one side (an unnamed newborn, "Baby"): at one address with one
             # date of birth, only the recorded sex tells twins apart
             sexes_a, sexes_b = a.principal_sexes(), b.principal_sexes()
@@ -724,6 +731,7 @@ class _Clusters:
         a.forenames |= b.forenames
         a.uprns |= b.uprns
         a.postcodes |= b.postcodes
+        a.uprn_postcodes |= b.uprn_postcodes
         a.middles |= b.middles
         a.initials |= b.initials
         a.swaps |= b.swaps
@@ -741,6 +749,21 @@ class _Clusters:
         if b.bans:
             a.bans = {**a.bans, **b.bans}
         return True
+
+
+def _one_address(a: _Cluster, b: _Cluster) -> bool:
+    """Whether two clusters have an address in common: a matched UPRN, a postcode of records without
+    one, or such a postcode and the postcode of the other's UPRN-matched records: an address written
+    so that it matched no UPRN (``20 Eastfield Place``, its flat left out) at the postcode of one that
+    did (``Flat 4, 20 Eastfield Place``). Twins' records so written would otherwise escape the twin
+    guards (messy seed 194: ``Oliver Taylor``, flat left out, went to his twin ``Harry Oliver``).
+    """
+    return bool(
+        a.uprns & b.uprns
+        or a.postcodes & b.postcodes
+        or a.postcodes & b.uprn_postcodes
+        or b.postcodes & a.uprn_postcodes
+    )
 
 
 def _twin_places(profiles: pl.DataFrame, component: np.ndarray) -> dict[tuple[int, dt.date, object], tuple[int, ...]]:
