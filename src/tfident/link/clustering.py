@@ -604,8 +604,14 @@ class _Clusters:
         return 1
 
     def may_join(self, x: int, y: int) -> bool:
-        """:meth:`allowed` for the clusters of profiles ``x`` and ``y`` (their states), the pair's tolerance."""
-        return self.allowed(self.state[x], self.state[y], errors=self.id_errors(x, y))
+        """:meth:`allowed` for the clusters of profiles ``x`` and ``y`` (their states), the pair's tolerance,
+        with identifiers overridden for two profiles of one identity (:meth:`same_identity`), as :meth:`union`
+        does: a weak record's partners of one name, date of birth and address, one of them carrying a
+        sister's UPN, could be one person (lagged seed 150: Amelia Hart's undated youth offending record).
+        """
+        return self.allowed(
+            self.state[x], self.state[y], override_ids=self.same_identity(x, y), errors=self.id_errors(x, y)
+        )
 
     def one_forename(self, x: int, y: int) -> bool:
         """The clusters of profiles ``x`` and ``y`` have principal forenames that are one name

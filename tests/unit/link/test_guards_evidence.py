@@ -537,3 +537,30 @@ def test_a_twins_record_at_his_postcode_without_a_uprn_is_not_his_twins(
     found = _clusters(persons, Guards(), first=("STRAY", "H"))
     assert any({"H1", "STRAY"} <= g for g in found) is with_harry, found
     assert not any({"H1", "O1"} <= g for g in found), found
+
+
+@pytest.mark.parametrize(
+    ("second", "joined"),
+    [
+        # found on lagged seed 150: Amelia Hart's youth offending record without a date of birth
+        # or number scored with each of her records, one of which carries her sister's UPN; her
+        # records agree on name, date of birth and address, so they are one person whatever
+        # numbers they carry, and the undated record is hers, not ambiguous
+        ({"upn": UPN_2}, True),
+        ({"upn": None}, True),  # no number on it: the same
+        # her mother of the same name, born 1985: two people, and the undated record could be either's
+        ({"upn": None, "date_of_birth": date(1985, 3, 2)}, False),
+    ],
+)
+def test_an_undated_record_joins_records_of_one_identity_whatever_numbers_they_carry(
+    make_persons: Maker, second: dict[str, Any], joined: bool
+) -> None:
+    amelia = {"forename": "Amelia", "surname": "Hart", "date_of_birth": date(2008, 1, 11)}
+    rows = [
+        _record("school_census", "A1", **amelia, upn=UPN_1),
+        _record("attendance", "A2", **{**amelia, **second}),
+        _record("youth_offending", "Y", forename="Amelia", surname="Hart", date_of_birth=None),
+    ]
+    found = _clusters(make_persons(rows), Guards())
+    assert any({"A1", "Y"} <= g for g in found) is joined, found
+    assert any({"A2", "Y"} <= g for g in found) is joined, found
