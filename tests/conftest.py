@@ -24,6 +24,40 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_BATCH = REPO / "sample_data" / "batch"
 
 
+# The longest test files, longest first (seconds of test time without coverage, `pytest --junitxml`, 5 December
+# 2026). `make test` hands whole files to its workers (`--dist loadfile --no-loadscope-reorder`) in collection
+# order; collected first, these start at once and the hundreds of short unit files fill the end, instead of a
+# long file started last keeping one worker busy while the others have nothing left (longest-first scheduling).
+# A file missing from the list keeps its place after them; a stale list costs time, never a test.
+LONGEST_FILES = (
+    "tests/integration/test_resume.py",  # 98 s: a killed child process per stage
+    "tests/flows/test_scheduled_run.py",  # 57 s: a Prefect server's scheduler, mostly waiting
+    "tests/integration/test_spark_backend.py",  # 40 s
+    "tests/web/test_review_accounts_browser.py",  # 31 s
+    "tests/flows/test_monthly_flow.py",  # 29 s
+    "tests/integration/test_incremental_months.py",  # 26 s
+    "tests/unit/link/test_link_splink.py",  # 23 s
+    "tests/integration/test_unattended_runs.py",  # 23 s
+    "tests/benchmarks/test_linkage_bench.py",  # 22 s
+    "tests/e2e/test_installed_wheel.py",  # 20 s
+    "tests/integration/test_crash.py",  # 19 s
+    "tests/web/test_review_case_summary_browser.py",  # 15 s
+    "tests/integration/test_stable_ids.py",  # 13 s
+    "tests/web/test_review_accessibility.py",  # 13 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests of :data:`LONGEST_FILES` first, longest file first; the rest keep their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+
+    def key(item: pytest.Item) -> int:
+        path = item.path
+        return rank.get(path.relative_to(REPO).as_posix(), len(rank)) if path.is_relative_to(REPO) else len(rank)
+
+    items.sort(key=key)
+
+
 @pytest.fixture(autouse=True)
 def _process_settings_restored(monkeypatch: pytest.MonkeyPatch) -> None:
     """``tfident --config DIR`` and ``serve --db URL`` set TFIDENT_CONFIG_DIR and TFIDENT_DATABASE_URL in the
