@@ -1,6 +1,6 @@
 # tfident: two commands do all the set-up on a fresh machine.
 #   make demo   build .venv from the lock file, generate a sample batch, run the pipeline on SQLite
-#   make check  the fast gate: lint, types, import layers, doctests, unit and property tests (under 90 s)
+#   make check  the fast gate: lint, types, import layers, doctests, unit and property tests (aim: under 90 s; README, "Tests")
 #   make test   build .venv from the lock file, then lint, type-check and run the whole test suite
 #   make test-cluster   the Spark backend on a standalone master and two workers on loopback (about a minute)
 SHELL := /bin/bash
