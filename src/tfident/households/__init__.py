@@ -54,6 +54,12 @@ has moved into the old address, the others' records there from before it came do
 it by a source that does not lag the move, neither keeps the family nor goes with it
 (``first_seen_after_move``).
 
+**A record at the home the family left** (``former_homes``, after the moved-alone rule): a person
+placed at B goes to A, another address of theirs, when people placed at A moved there from B (every
+dated record of theirs at B before their first at A) no later than the person's own first dated record
+at A, and no dated record of the person's since then is at a third address; A not ``out_of_area``
+(flag ``former_home``; not with ``moved_alone: split``).
+
 **An open claim left at the old home** (``stale_claims``, after the moved-alone rule): someone whom a
 live claim (dated D) places at the home their household's children left, whose own latest dated record,
 dated after the claim was opened, is at the address the children moved to, is placed there with them
@@ -124,6 +130,7 @@ __all__ = [
     "HouseholdsConfig",
     "Role",
     "assign_households",
+    "former_homes",
     "household_id_for",
     "household_id_for_address",
     "load_households_config",
@@ -157,6 +164,7 @@ REVIEW_REASONS: tuple[str, ...] = (
     "moved_in",
     "flat_from_surname",
     "postcode_only",
+    "former_home",
 )
 """``households.review_reason``: the family was placed by the moved-alone rule, a member whose
 open claim gives the home the children left was placed with them (``stale_claims``), the adults of
@@ -168,7 +176,8 @@ with the children of the home they left at the in-area address their own records
 member's flat was
 taken from the people of their surname in the block (``flat_from_surname``), or a member whose records
 give only a postcode was placed with the people there recorded with them or of their rare surname
-(``postcode_only``)."""
+(``postcode_only``), or a member whose latest-first record gives the home the family had left before
+they were seen with it at its new one was placed there with them (``former_home``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""
@@ -341,6 +350,17 @@ class HouseholdsConfig(StrictModel):
     the adult's latest record (a police record, an open claim) still gives the home outside it. The
     household is flagged ``moved_in`` (docs/households.md, "Adults still placed outside the area"). Not
     with ``moved_alone: split``. False: the rule before."""
+
+    former_homes: bool = True
+    """On by default, after the moved-alone rule (before ``stale_claims``): a person placed at B goes to
+    A, another address of theirs, when people placed at A moved there from B (every dated record of
+    theirs at B is before their first at A) no later than the person's own first dated record at A, and
+    no dated record of the person's since their first at A is at a third address. The family had left B
+    before the person was seen with them at A; an agency that still gives B later (a health record, a
+    live claim) has the family's former home, not a move of the person's back to a home the family had
+    left. A ``out_of_area``: the person stays. The household is flagged ``former_home``
+    (docs/households.md, "A record at the home the family left"). Not with ``moved_alone: split`` (each
+    is placed where their own records say). False: the rule before."""
 
     postcode_only: bool = True
     """On by default, after every other rule: a person no record of whom gives an address (an agency
@@ -1070,6 +1090,72 @@ def _spans(by_address: pl.DataFrame) -> dict[str, dict[str, tuple[date, date]]]:
     for person, key, first, last in by_address.select("person_id", "address_key", "_first", "_last").iter_rows():
         spans[person][key] = (first, last)
     return spans
+
+
+def former_homes(records: pl.DataFrame, address: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Apply the ``former_homes`` rule after the moved-alone rule: ``(address, flags)``.
+
+    A person placed at B goes to A, another address of theirs, when:
+
+    - people placed at A moved there from B: every dated record of theirs at B (open records, dated D,
+      do not date a stay) is before their first dated record at A;
+    - they had all left B by the person's first dated record at A;
+    - no dated record of the person's since their first at A is at a third address (so there is at most
+      one such A);
+    - A is not ``out_of_area``.
+
+    The person was seen with the family at A after it had left B, and B is most often the address of
+    theirs first evidenced latest (so chosen): their record at B is an agency's copy of the family's
+    former home (a health record, a live claim), as may be a child's school record there: a child of the
+    family still placed at B does not keep the person there. ``flags``: ``former_home`` for each A a
+    person went to.
+    """
+    dated = (
+        records.filter(pl.col("address_key").is_not_null() & pl.col("evidence_date").is_not_null() & ~pl.col("_open"))
+        .group_by("person_id", "address_key")
+        .agg(pl.col("evidence_date").min().alias("_first"), pl.col("evidence_date").max().alias("_last"))
+    )
+    here = address.filter(pl.col("address_key").is_not_null()).select("person_id", pl.col("address_key").alias("_b"))
+    # each person's other addresses, with their first dated record there
+    elsewhere = (
+        dated.join(here, on="person_id")
+        .filter(pl.col("address_key") != pl.col("_b"))
+        .select("person_id", "_b", pl.col("address_key").alias("_a"), pl.col("_first").alias("_first_a"))
+    )
+    if elsewhere.is_empty():
+        return address, {}
+    # people placed at A who moved there from B: their span at B ends before their first record at A
+    at_home = dated.join(here, on="person_id").filter(pl.col("address_key") == pl.col("_b"))
+    at_old = dated.select("person_id", pl.col("address_key").alias("_old"), pl.col("_last").alias("_left"))
+    movers = (
+        at_home.select("person_id", pl.col("_b").alias("_a"), pl.col("_first").alias("_came"))
+        .join(at_old, on="person_id")
+        .filter((pl.col("_old") != pl.col("_a")) & (pl.col("_left") < pl.col("_came")))
+        .select("_a", pl.col("_old").alias("_b"), "_left")
+    )
+    # the person seen at a third address since their first record at A
+    third = (
+        elsewhere.join(dated.rename({"address_key": "_key"}), on="person_id")
+        .filter(pl.col("_key").ne(pl.col("_a")) & pl.col("_key").ne(pl.col("_b")))
+        .filter(pl.col("_last") >= pl.col("_first_a"))
+        .select("person_id", "_a")
+    )
+    outside = _outside_keys(records)
+    found = (
+        elsewhere.join(movers, on=["_a", "_b"])
+        .group_by("person_id", "_b", "_a", "_first_a")
+        .agg(pl.col("_left").max())
+        .filter((pl.col("_left") <= pl.col("_first_a")) & ~pl.col("_a").is_in(list(outside)))
+        .join(third, on=["person_id", "_a"], how="anti")
+        .select("person_id", "_a")
+        .sort("person_id")
+    )
+    if found.is_empty():
+        return address, {}
+    moved = dict(found.iter_rows())
+    address, flags = _move(address, moved, "former_home")
+    log.info("former homes: %d persons placed with the family that left the home their record gives", len(moved))
+    return address, flags
 
 
 def moved_alone(
@@ -2032,6 +2118,9 @@ def assign_households(
     by_address = _by_address(linked)
     address = resolve_address(linked, stale_before, by_address)
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
+    if config.former_homes and config.moved_alone != "split":
+        address, former = former_homes(linked, address)
+        flags = former | flags  # a household the moved-alone rule placed keeps its flag
     address, claim_flags = stale_claims(linked, address, people.select("person_id", "role"), config, opened)
     flags = claim_flags | flags  # a household the moved-alone rule placed keeps its flag
     if (

@@ -290,7 +290,8 @@ class Household(Base):
     review_reason: Mapped[str | None] = mapped_column(sa.String(32))
     """Why the household needs a look (``moved_together``, ``kept_together``, ``moved_alone``,
     ``stale_claim``, ``lone_children``, ``left_behind``, ``children_rejoined``, ``children_followed``, ``moved_in``,
-    ``flat_from_surname``, ``postcode_only``: ``tfident.households.REVIEW_REASONS``); null otherwise.
+    ``flat_from_surname``, ``postcode_only``, ``former_home``: ``tfident.households.REVIEW_REASONS``); null
+    otherwise.
     Migration 0008."""
 
 

@@ -166,13 +166,21 @@ def _placed(**config: Any) -> tuple[dict[str, str], dict[str, str | None]]:
 
 
 @pytest.mark.parametrize(
-    ("config", "together"),
-    [({}, True), ({"moved_in": False}, False), ({"moved_alone": "split"}, False)],
+    ("config", "flag"),
+    [
+        ({"former_homes": False}, "moved_in"),
+        ({"former_homes": False, "moved_in": False}, None),
+        ({"former_homes": False, "moved_alone": "split"}, None),
+        # former_homes places him first: his son had left AWAY before his February record at 20
+        ({}, "former_home"),
+        ({"moved_in": False}, "former_home"),
+        ({"moved_alone": "split"}, None),
+    ],
 )
-def test_on_by_default_in_the_pipeline(config: dict[str, Any], together: bool) -> None:
+def test_on_by_default_in_the_pipeline(config: dict[str, Any], flag: str | None) -> None:
     where, reasons = _placed(**config)
-    assert (where["DAD"] == where["KID"]) is together
-    assert (reasons[where["KID"]] == "moved_in") is together
+    assert (where["DAD"] == where["KID"]) is (flag is not None)
+    assert reasons[where["KID"]] == flag
 
 
 def test_the_flag_is_a_review_reason_the_app_explains() -> None:

@@ -17,11 +17,13 @@ from tfident.households import HouseholdsConfig, open_record_starts
 
 
 def placed(rows: list[dict[str, Any]], **config: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """:func:`tests.unit.households._homes.placed` with ``left_behind`` and ``children_rejoin`` off
-    unless told: they would place a mother whose every record is at OLD with her son whatever this
-    rule decides (test_left_behind.py, test_children_rejoin.py).
+    """:func:`tests.unit.households._homes.placed` with ``left_behind``, ``children_rejoin`` and
+    ``former_homes`` off unless told: the first two would place a mother whose every record is at OLD
+    with her son whatever this rule decides (test_left_behind.py, test_children_rejoin.py), and
+    ``former_homes`` places a mother seen at NEW after her son left OLD before this rule reads her
+    claim (test_former_homes.py).
     """
-    return _placed(rows, **{"left_behind": False, "children_rejoin": False, **config})
+    return _placed(rows, **{"left_behind": False, "children_rejoin": False, "former_homes": False, **config})
 
 
 CLAIM_OPENED = date(2024, 6, 15)
