@@ -56,6 +56,25 @@ CONTROL = [
             {},
             "OLD",
         ),
+        # their father was still seen at OLD in June 2026 and came to NEW in July: the family had not all
+        # left OLD by her May record at NEW
+        (
+            [
+                *KIDS,
+                *MUM,
+                row("DAD", "health", date(2025, 5, 1), "OLD"),
+                row("DAD", "health", date(2026, 6, 10), "OLD"),
+                row("DAD", "asb", date(2026, 7, 10), "NEW"),
+            ],
+            {},
+            "OLD",
+        ),
+        # the child's only record at NEW is an open social care episode (dated D): it dates no move
+        (
+            [row("A_KID", "attendance", date(2025, 7, 22), "OLD"), row("A_KID", "social_care", D, "NEW"), *MUM],
+            {},
+            "OLD",
+        ),
         # a school still gave the child OLD after the child's first record at NEW: no move of theirs is shown
         (
             [
