@@ -176,8 +176,8 @@ with the children of the home they left at the in-area address their own records
 member's flat was
 taken from the people of their surname in the block (``flat_from_surname``), or a member whose records
 give only a postcode was placed with the people there recorded with them or of their rare surname
-(``postcode_only``), or a member whose latest-first record gives the home the family had left before
-they were seen with it at its new one was placed there with them (``former_home``)."""
+(``postcode_only``), or a member whom an agency still records at the home the family had left, after
+their own records placed them with it at its new one, was placed there with them (``former_home``)."""
 
 SCHOOL_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCES.items() if s.person and s.sender == "schools")
 """Person sources schools send (``sender: schools`` in ``sources.yaml``)."""

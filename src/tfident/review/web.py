@@ -100,8 +100,8 @@ REVIEW_REASON_LABELS = {
     "they came here; the adult's own records place them here too, and they are placed here with the children",
     "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
     "flat of the block where people of their surname live, whose records name it",
-    "former_home": "a member's latest-first record gives the home the family left before they were seen "
-    "with it here; they are placed here with the family",
+    "former_home": "an agency still gives a member the home the family moved out of, though their own records "
+    "had placed them here with the family since it moved; they are placed here with it",
     "postcode_only": "a member's records give a postcode but no address; they are placed here, the one "
     "address in that postcode where someone recorded with them at an incident, or of their surname, lives",
 }
