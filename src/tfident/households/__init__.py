@@ -21,7 +21,9 @@ of a block takes the flat the person's records naming one there name, when exact
 (``recheck_flat_uprns``). A person who lives at a block's flat-less address, none of whose records
 names a flat there, takes the one flat of the block where a child of their standardised surname lives,
 or an adult of a surname fewer than ``flat_from_surname_rare`` of the batch's people have
-(``flat_from_surname``; the household is flagged for review).
+(``flat_from_surname``; the household is flagged for review). A house number and street with no
+postcode that the gazetteer has in two or more outward codes is read the same way, its houses as the
+flats of one building.
 
 **A person's address at D** is that of their most recent address evidence: the
 candidate addresses are ranked by when each was first evidenced, latest first (an
@@ -246,8 +248,9 @@ class HouseholdsConfig(StrictModel):
     none of whose records names a flat there takes the one flat of the block (same outward code,
     house number and street; no postcode: house number and street) where people of their
     standardised surname live on D by their own records; their household is flagged
-    ``flat_from_surname``. No such flat, or two or more: they stay at the block's address. False:
-    they stay there (the rule before)."""
+    ``flat_from_surname``. No such flat, or two or more: they stay at the block's address. A house
+    number and street with no postcode that the gazetteer has in two or more outward codes is read the
+    same way, its houses as the flats of one building. False: they stay there (the rule before)."""
     flat_from_surname_roles: tuple[Role, ...] = ("child",)
     """``flat_from_surname`` only from a flat where someone of the surname has one of these roles (age
     at D): by default a child, whose school records most often name the flat. An adult living alone
@@ -675,10 +678,19 @@ def address_keys(
         out = _recheck_flat_uprns(out, parses)
     out = _duplicates_as_text(out, duplicates, buildings)
     if flat_from_surname:
-        out = out.with_columns(
-            pl.col("_block").alias("_flatless_block"),
-            pl.col("_uprn_block").alias("_flat_building"),
-            pl.col("address_key").alias("_before_flats"),
+        houses = _houses(address_parts, counts, buildings)
+        house_of = pl.DataFrame(
+            {"address_key": [f"U:{uprn}" for uprn in houses], "_house": list(houses.values())},
+            schema={"address_key": pl.String, "_house": pl.String},
+        )
+        out = (
+            out.join(house_of, on="address_key", how="left", maintain_order="left")
+            .with_columns(
+                pl.col("_block").alias("_flatless_block"),
+                pl.coalesce("_uprn_block", "_house").alias("_flat_building"),
+                pl.col("address_key").alias("_before_flats"),
+            )
+            .drop("_house")
         )
     out = _complete_flats(out)
     if flat_from_surname:
@@ -696,6 +708,22 @@ def address_keys(
             pl.when(at).then(pl.lit("ambiguous")).otherwise(pl.col("address_status")).alias("address_status")
         )
     return out
+
+
+def _houses(
+    address_parts: Mapping[int, str], counts: Mapping[tuple[str, str, str], int], buildings: Mapping[int, str]
+) -> dict[int, str]:
+    """The building key (:func:`_building`) of each gazetteer UPRN that is a house (no flat, alone at its
+    house number and street in its outward code) whose house number and street the gazetteer also has in
+    another outward code: a record giving that number and street with no postcode is ``ambiguous`` between
+    them, and ``flat_from_surname`` may place it at the one where people of its surname live.
+    """
+    houses: dict[int, str] = {}
+    for uprn, parts in address_parts.items():
+        outward, flat, number, street = parts.split("|", 3)
+        if not flat and uprn not in buildings and counts.get(("", number, street), 0) > 1:
+            houses[uprn] = _building(outward or None, number, street)
+    return houses
 
 
 def _duplicates_as_text(records: pl.DataFrame, duplicates: dict[int, str], buildings: dict[int, str]) -> pl.DataFrame:

@@ -98,8 +98,9 @@ REVIEW_REASON_LABELS = {
     "no adult is known; the child is placed here with them",
     "moved_in": "an adult's latest record gives a home outside the area, where the children lived before "
     "they came here; the adult's own records place them here too, and they are placed here with the children",
-    "flat_from_surname": "a member's records name the block but not the flat; they are placed in the one "
-    "flat of the block where people of their surname live, whose records name it",
+    "flat_from_surname": "a member's records name the block but not the flat (or a house number and street "
+    "found in two places, with no postcode); they are placed in the one flat of the block (or the one of those "
+    "houses) where people of their surname live, whose records name it",
     "former_home": "an agency still gives a member the home the family moved out of, though their own records "
     "had placed them here with the family since it moved; they are placed here with it",
     "postcode_only": "a member's records give a postcode but no address; they are placed here, the one "

@@ -185,3 +185,74 @@ def test_the_flag_has_a_label_and_the_config_is_validated() -> None:
     assert HouseholdsConfig().flat_from_surname_rare == 0.01
     with pytest.raises(ValueError, match="flat_from_surname_rare"):
         HouseholdsConfig(flat_from_surname_rare=0)
+
+
+# 4 Shelley Way is a house in TF1 (UPRN 11) and another in TF9 (UPRN 12): two streets of one name
+HOUSES = pl.DataFrame(
+    {
+        "uprn": [11, 12, 13],
+        "address_line_1": ["4 Shelley Way", "4 Shelley Way", "6 Shelley Way"],
+        "town": ["Tenford"] * 3,
+        "postcode": ["TF1 7AG", "TF9 1ZZ", "TF1 7AG"],
+    }
+)
+
+
+def house(person: str, surname: str, dob: date, uprn: int | None, postcode: str | None) -> dict[str, Any]:
+    """A record of ``person`` at 4 Shelley Way (6 Shelley Way for UPRN 13); ``uprn`` None: no UPRN."""
+    line = "6 Shelley Way, Tenford" if uprn == 13 else "4 Shelley Way, Tenford"
+    return {"person": person, "surname": surname, "dob": dob, "line": line, "uprn": uprn, "postcode": postcode}
+
+
+# Joanne's one record gives 4 Shelley Way with no postcode; her daughter's give the house in TF1
+JOANNE = house("JOANNE", "SMITH", ADULT, None, None)
+GRACE = house("GRACE", "SMITH", CHILD, 11, "TF1 7AG")
+
+
+@pytest.mark.parametrize(
+    ("rows", "config", "joanne"),
+    [
+        # the one of the two houses where a child of her surname lives
+        ([JOANNE, GRACE], {}, 11),
+        # off: she stays at the text address, ambiguous
+        ([JOANNE, GRACE], {"flat_from_surname": False}, None),
+        # a child of her surname in each house: which one is unknown
+        ([JOANNE, GRACE, house("TOM", "SMITH", CHILD, 12, "TF9 1ZZ")], {}, None),
+        # the child of her surname lives at 6 Shelley Way: another house number
+        ([JOANNE, {**GRACE, "uprn": 13, "line": "6 Shelley Way, Tenford"}], {}, None),
+        # her record gives the postcode TF9 1ZZ (unmatched): one address, not the two houses; the child
+        # of her surname in TF1 does not take her there
+        ([{**JOANNE, "postcode": "TF9 1ZZ"}, GRACE], {}, None),
+        # only an adult of her (common) surname lives at 11: no tie
+        ([JOANNE, {**GRACE, "dob": ADULT}, house("X", "SMITH", ADULT, 13, "TF1 7AG")], {}, None),
+    ],
+    ids=["applies", "rule off", "a child in each", "another number", "postcode given", "only an adult"],
+)
+def test_a_house_number_and_street_found_in_two_places_takes_the_one_with_a_child_of_the_surname(
+    rows: list[dict[str, Any]], config: dict[str, Any], joanne: int | None
+) -> None:
+    records = pl.DataFrame(
+        {
+            "record_key": [f"asb:{i}" for i in range(len(rows))],
+            "source": ["asb"] * len(rows),
+            "date_of_birth": [r["dob"] for r in rows],
+            "evidence_date": [date(2026, 6, 1)] * len(rows),
+            "address": [r["line"] for r in rows],
+            "postcode_std": [r["postcode"] for r in rows],
+            "uprn_matched": [r["uprn"] for r in rows],
+            "address_match": ["exact" if r["uprn"] else None for r in rows],
+            "surname_std": [r["surname"] for r in rows],
+        },
+        schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
+    )
+    index = records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
+    residents, households = assign_households(records, index, D, gazetteer=HOUSES, config=HouseholdsConfig(**config))
+    uprn = dict(zip(residents["person_id"], residents["uprn"], strict=True))
+    reason = dict(zip(households["household_id"], households["review_reason"], strict=True))
+    status = dict(zip(households["household_id"], households["address_status"], strict=True))
+    home = dict(zip(residents["person_id"], residents["household_id"], strict=True))
+    assert uprn["JOANNE"] == joanne
+    completed = joanne is not None and rows[0]["postcode"] is None
+    assert (reason[home["JOANNE"]] == "flat_from_surname") is completed
+    if joanne is None:
+        assert status[home["JOANNE"]] == ("ambiguous" if rows[0]["postcode"] is None else "not_in_gazetteer")
