@@ -61,24 +61,31 @@ JONES = [rec("MRS JONES", "JONES", ADULT, BLOCK, "j1"), rec("JONES BOY", "JONES"
 SMITH = [rec("MR SMITH", "SMITH", ADULT, BLOCK, "s1"), rec("SMITH GIRL", "SMITH", CHILD, 2, "s2")]
 
 
-def placed(rows: list[dict[str, Any]], config: dict[str, Any]) -> tuple[dict[str, int | None], dict[str, str | None]]:
-    """``(person -> UPRN, person -> review reason of their household)``."""
+def assigned(
+    rows: list[dict[str, Any]], config: dict[str, Any], gazetteer: pl.DataFrame = GAZETTEER
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``assign_households`` of ``rows`` (each a benefit record) under ``HouseholdsConfig(**config)``."""
     records = pl.DataFrame(
         {
-            "record_key": [f"benefits:{r['id']}" for r in rows],
+            "record_key": [f"benefits:{r.get('id', i)}" for i, r in enumerate(rows)],
             "source": ["benefits"] * len(rows),
             "date_of_birth": [r["dob"] for r in rows],
             "evidence_date": [date(2026, 6, 1)] * len(rows),
             "address": [r["line"] for r in rows],
             "postcode_std": [r["postcode"] for r in rows],
             "uprn_matched": [r["uprn"] for r in rows],
-            "address_match": ["exact"] * len(rows),
+            "address_match": ["exact" if r["uprn"] else None for r in rows],
             "surname_std": [r["surname"] for r in rows],
         },
         schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
     )
     index = records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
-    residents, households = assign_households(records, index, D, gazetteer=GAZETTEER, config=HouseholdsConfig(**config))
+    return assign_households(records, index, D, gazetteer=gazetteer, config=HouseholdsConfig(**config))
+
+
+def placed(rows: list[dict[str, Any]], config: dict[str, Any]) -> tuple[dict[str, int | None], dict[str, str | None]]:
+    """``(person -> UPRN, person -> review reason of their household)``."""
+    residents, households = assigned(rows, config)
     reason = dict(zip(households["household_id"], households["review_reason"], strict=True))
     return (
         dict(zip(residents["person_id"], residents["uprn"], strict=True)),
@@ -231,22 +238,7 @@ GRACE = house("GRACE", "SMITH", CHILD, 11, "TF1 7AG")
 def test_a_house_number_and_street_found_in_two_places_takes_the_one_with_a_child_of_the_surname(
     rows: list[dict[str, Any]], config: dict[str, Any], joanne: int | None
 ) -> None:
-    records = pl.DataFrame(
-        {
-            "record_key": [f"asb:{i}" for i in range(len(rows))],
-            "source": ["asb"] * len(rows),
-            "date_of_birth": [r["dob"] for r in rows],
-            "evidence_date": [date(2026, 6, 1)] * len(rows),
-            "address": [r["line"] for r in rows],
-            "postcode_std": [r["postcode"] for r in rows],
-            "uprn_matched": [r["uprn"] for r in rows],
-            "address_match": ["exact" if r["uprn"] else None for r in rows],
-            "surname_std": [r["surname"] for r in rows],
-        },
-        schema_overrides={"date_of_birth": pl.Date, "evidence_date": pl.Date, "uprn_matched": pl.Int64},
-    )
-    index = records.select("record_key", pl.Series("person_id", [r["person"] for r in rows]))
-    residents, households = assign_households(records, index, D, gazetteer=HOUSES, config=HouseholdsConfig(**config))
+    residents, households = assigned(rows, config, HOUSES)
     uprn = dict(zip(residents["person_id"], residents["uprn"], strict=True))
     reason = dict(zip(households["household_id"], households["review_reason"], strict=True))
     status = dict(zip(households["household_id"], households["address_status"], strict=True))
