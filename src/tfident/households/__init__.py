@@ -91,6 +91,10 @@ area their own dated record gives where only children are placed, one of whom wa
 adult's address outside it before coming there (flag ``moved_in``; docs/households.md, "Adults still
 placed outside the area").
 
+**Nobody placed on nobody's word** (``unseen_homes``, after that): the people of an address at which no
+record of anyone placed there is (a rule took them along with someone a later rule placed elsewhere) go
+back to the address their own records give (docs/households.md, "A household no record places there").
+
 **Postcode only** (``postcode_only``, after every rule above): a person no record of whom gives an
 address (only a postcode) joins the one address a record at which gives one of their postcodes and
 where someone placed was recorded at the same incident (``postcode_only_incidents``) or has their
@@ -137,6 +141,7 @@ __all__ = [
     "household_id_for_address",
     "load_households_config",
     "open_record_starts",
+    "unseen_homes",
 ]
 
 log = logging.getLogger(__name__)
@@ -364,6 +369,15 @@ class HouseholdsConfig(StrictModel):
     left. A ``out_of_area``: the person stays. The household is flagged ``former_home``
     (docs/households.md, "A record at the home the family left"). Not with ``moved_alone: split`` (each
     is placed where their own records say). False: the rule before."""
+
+    unseen_homes: bool = True
+    """On by default, after ``moved_in`` (before ``postcode_only``): the people of a household at whose
+    address no record of any member is (every one of them was placed there by a rule, for someone who has
+    since been placed elsewhere) go back to the address their own records give (the address first
+    evidenced latest, above). The moved-alone rule takes a sibling whose records all give O along with
+    the children whose records moved to N; ``children_rejoin`` then takes those children back to O, their
+    adult's home, and the sibling was left alone at N, an address nothing of theirs gives (lagged seed
+    156, TH000609). False: the rule before (they stay)."""
 
     postcode_only: bool = True
     """On by default, after every other rule: a person no record of whom gives an address (an agency
@@ -1732,6 +1746,29 @@ def _move(address: pl.DataFrame, moved: Mapping[str, str], reason: str) -> tuple
     ), dict.fromkeys(sorted(set(moved.values())), reason)
 
 
+def unseen_homes(records: pl.DataFrame, address: pl.DataFrame, own: pl.DataFrame) -> pl.DataFrame:
+    """Apply the ``unseen_homes`` rule: ``address`` with the people of each address at which no record
+    of anyone placed there is (open records count: they give it) placed at their ``own`` address
+    (``person_id, address_key``: where their own records put them, before any rule).
+
+    Every rule places a person with someone whose records give the address, but a later rule may take
+    that someone away: the people it leaves are placed on nobody's word, and go back to their own.
+    """
+    placed = address.filter(pl.col("address_key").is_not_null())
+    seen = (
+        records.select("person_id", "address_key")
+        .join(placed, on=["person_id", "address_key"], how="semi")
+        .select("address_key")
+        .unique()
+    )
+    unseen = placed.join(seen, on="address_key", how="anti")
+    if unseen.is_empty():
+        return address
+    back = dict(unseen.select("person_id").join(own, on="person_id").iter_rows())
+    log.info("unseen homes: %d persons placed where no record of their household is, back at their own", len(back))
+    return _move(address, back, "")[0]
+
+
 def children_follow(
     records: pl.DataFrame, address: pl.DataFrame, roles: pl.DataFrame
 ) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -2145,6 +2182,7 @@ def assign_households(
         linked = linked.drop("_flatless_block", "_flat_building")
     by_address = _by_address(linked)
     address = resolve_address(linked, stale_before, by_address)
+    own = address
     address, flags = moved_alone(linked, address, people.select("person_id", "role"), as_of, config, by_address)
     if config.former_homes and config.moved_alone != "split":
         address, former = former_homes(linked, address)
@@ -2169,6 +2207,8 @@ def assign_households(
     if config.moved_in and config.moved_alone != "split":
         address, moved_in_flags = moved_in(linked, address, people.select("person_id", "role"))
         flags = moved_in_flags | flags
+    if config.unseen_homes:
+        address = unseen_homes(linked, address, own)
     if config.postcode_only:
         address, postcode_flags = postcode_only(
             linked, address, config.postcode_only_rare, config.postcode_only_incidents
