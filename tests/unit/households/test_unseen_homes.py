@@ -102,3 +102,12 @@ def test_the_people_of_an_address_no_record_of_theirs_gives_go_back_to_their_own
     seen = keyed([(person, key, date(2026, 1, 1), None) for person, key in records])
     got = unseen_homes(seen, address, OWN)
     assert dict(got.iter_rows()) == expected
+
+
+def test_an_open_record_vouches_for_its_address() -> None:
+    """A live claim gives the address DWP writes to: the people placed there with its claimant stay."""
+    address = pl.DataFrame({"person_id": ["Y", "Z"], "address_key": ["U:3", "U:3"]})
+    seen = keyed([("Y", "U:1", date(2026, 1, 1), None), ("Z", "U:3", D, None)]).with_columns(
+        (pl.col("person_id") == "Z").alias("_open")
+    )
+    assert dict(unseen_homes(seen, address, OWN).iter_rows()) == {"Y": "U:3", "Z": "U:3"}
