@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 import pytest
@@ -19,37 +20,34 @@ MUM = [
     row("MUM", "health", date(2026, 7, 6), "OLD", surname="JONES"),
     row("MUM", "benefits", D, "OLD", surname="JONES"),
 ]
-# Lily's youth offending record gives NEW in September; her schools still give OLD.
-LILY = [
-    row("LILY_KID", "attendance", date(2025, 7, 22), "OLD"),
-    row("LILY_KID", "attendance", date(2025, 12, 19), "OLD"),
-    row("LILY_KID", "attendance", date(2026, 4, 2), "OLD"),
-    row("LILY_KID", "school_census", date(2026, 5, 21), "OLD"),
-    row("LILY_KID", "attendance", date(2026, 7, 22), "OLD"),
-    row("LILY_KID", "youth_offending", date(2026, 9, 21), "NEW"),
-    row("LILY_KID", "school_census", date(2026, 10, 1), "OLD"),
-    row("LILY_KID", "attendance", D, "OLD"),
+# The children's school records: each term's feed and date.
+TERMS = [
+    ("attendance", date(2025, 7, 22)),
+    ("attendance", date(2025, 12, 19)),
+    ("attendance", date(2026, 4, 2)),
+    ("school_census", date(2026, 5, 21)),
+    ("attendance", date(2026, 7, 22)),
+    ("school_census", date(2026, 10, 1)),
+    ("attendance", D),
 ]
+
+
+def school(child: str, new_from: set[str]) -> list[dict[str, Any]]:
+    """``child``'s school records: at NEW from the census of May 2026 on in the sources ``new_from``,
+    at OLD otherwise.
+    """
+    return [
+        row(child, source, when, "NEW" if source in new_from and when >= date(2026, 5, 21) else "OLD")
+        for source, when in TERMS
+    ]
+
+
 # Isla's census gives NEW from May; her attendance feed still gives OLD.
-ISLA = [
-    row("ISLA_KID", "attendance", date(2025, 7, 22), "OLD"),
-    row("ISLA_KID", "attendance", date(2025, 12, 19), "OLD"),
-    row("ISLA_KID", "attendance", date(2026, 4, 2), "OLD"),
-    row("ISLA_KID", "school_census", date(2026, 5, 21), "NEW"),
-    row("ISLA_KID", "attendance", date(2026, 7, 22), "OLD"),
-    row("ISLA_KID", "school_census", date(2026, 10, 1), "NEW"),
-    row("ISLA_KID", "attendance", D, "OLD"),
-]
+ISLA = school("ISLA_KID", {"school_census"})
+# Lily's youth offending record gives NEW in September; her schools still give OLD.
+LILY = [*school("LILY_KID", set()), row("LILY_KID", "youth_offending", date(2026, 9, 21), "NEW")]
 # Benjamin: every record gives OLD.
-BEN = [
-    row("BEN_KID", "attendance", date(2025, 7, 22), "OLD"),
-    row("BEN_KID", "attendance", date(2025, 12, 19), "OLD"),
-    row("BEN_KID", "attendance", date(2026, 4, 2), "OLD"),
-    row("BEN_KID", "school_census", date(2026, 5, 21), "OLD"),
-    row("BEN_KID", "attendance", date(2026, 7, 22), "OLD"),
-    row("BEN_KID", "school_census", date(2026, 10, 1), "OLD"),
-    row("BEN_KID", "attendance", D, "OLD"),
-]
+BEN = school("BEN_KID", set())
 
 
 @pytest.mark.parametrize(("on", "ben"), [(True, "OLD"), (False, "NEW")])
